@@ -1,0 +1,63 @@
+package policy
+
+import (
+	"syscall"
+)
+
+// Snapshot returns a copy of every group's deny set, keyed by path, for
+// saving the policy. Changing the map changes nothing in the tree.
+func (t *Tree) Snapshot() map[string]Set {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	out := make(map[string]Set, len(t.groups))
+	for p, d := range t.groups {
+		out[p] = d
+	}
+	return out
+}
+
+// Restore replaces the whole tree with groups, as a saved [Tree.Snapshot]
+// gave them. The map must hold the root and the parent of every group,
+// only clean paths, only numbers 0..NRMax outside [NeverDeny], and keep
+// D(child) ⊇ D(parent); otherwise Restore fails with EINVAL (ERANGE or
+// EPERM for a bad number) and the tree stays as it was.
+func (t *Tree) Restore(groups map[string]Set) error {
+	if _, ok := groups[""]; !ok {
+		return groupError("", syscall.EINVAL, "restore without a root")
+	}
+	for p, d := range groups {
+		c, err := cleanPath(p)
+		if err != nil {
+			return err
+		}
+		if c != p {
+			return groupError(p, syscall.EINVAL, "restore an unclean path")
+		}
+		if d.Max() > t.max {
+			return groupError(p, syscall.ERANGE, "restore")
+		}
+		if !d.Intersect(t.never).Empty() {
+			return groupError(p, syscall.EPERM, "restore a never-deniable syscall")
+		}
+		if p == "" {
+			continue
+		}
+		parent, ok := groups[parentOf(p)]
+		if !ok {
+			return groupError(p, syscall.EINVAL, "restore without its parent")
+		}
+		if !d.Contains(parent) {
+			return groupError(p, syscall.EINVAL, "restore a set narrower than its parent's")
+		}
+	}
+
+	copied := make(map[string]Set, len(groups))
+	for p, d := range groups {
+		copied[p] = d
+	}
+	t.mu.Lock()
+	t.groups = copied
+	t.mu.Unlock()
+	return nil
+}

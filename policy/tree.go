@@ -1,0 +1,231 @@
+package policy
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+)
+
+// Tree is the policy of one mirror: the deny set D(g) of every group g it
+// knows. Groups are named by slash paths relative to the mount's root: ""
+// is the root, then "web", "web/worker". A leading or trailing slash is
+// dropped; empty, "." and ".." components fail with EINVAL.
+//
+// Every method keeps the invariant D(child) ⊇ D(parent), and every change
+// is all or nothing. A Tree is safe for concurrent use; one mutex guards
+// it, and no method calls out while holding it.
+type Tree struct {
+	arch  *arch.Arch
+	never Set
+	max   int
+
+	mu     sync.Mutex
+	groups map[string]Set
+}
+
+// NewTree returns a tree that holds only the root, with D = {}. It panics
+// when a's native table does not fit a [Set].
+func NewTree(a *arch.Arch) *Tree {
+	return &Tree{
+		arch:   a,
+		never:  NeverDeny(a),
+		max:    nrMax(a),
+		groups: map[string]Set{"": {}},
+	}
+}
+
+// Arch returns the architecture whose native numbers the tree holds.
+func (t *Tree) Arch() *arch.Arch { return t.arch }
+
+// Ensure makes every missing group along path, each with a copy of its
+// parent's set, as a new group (or one made outside the mount and seen
+// for the first time) starts. Groups that exist keep their sets. It fails
+// only for a malformed path (EINVAL).
+func (t *Tree) Ensure(path string) error {
+	p, err := cleanPath(path)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	parent := t.groups[""]
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		q := p[:i]
+		if d, ok := t.groups[q]; ok {
+			parent = d
+			continue
+		}
+		t.groups[q] = parent
+	}
+	return nil
+}
+
+// Remove forgets group path and its whole subtree, as rmdir does. Unknown
+// path: ENOENT. The root cannot be removed: EBUSY.
+func (t *Tree) Remove(path string) error {
+	p, err := cleanPath(path)
+	if err != nil {
+		return err
+	}
+	if p == "" {
+		return groupError(p, syscall.EBUSY, "remove the root")
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	if _, ok := t.groups[p]; !ok {
+		return groupError(p, syscall.ENOENT, "remove")
+	}
+	for q := range t.groups {
+		if within(q, p) {
+			delete(t.groups, q)
+		}
+	}
+	return nil
+}
+
+// Deny adds s to D(path) and to D of every descendant. Unknown path:
+// ENOENT; a number beyond NRMax: ERANGE; a number of [NeverDeny]: EPERM.
+// On error nothing changes.
+func (t *Tree) Deny(path string, s Set) error {
+	p, err := cleanPath(path)
+	if err != nil {
+		return err
+	}
+	if s.Max() > t.max {
+		return groupError(p, syscall.ERANGE, "deny")
+	}
+	if !s.Intersect(t.never).Empty() {
+		return groupError(p, syscall.EPERM, "deny a never-deniable syscall")
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	if _, ok := t.groups[p]; !ok {
+		return groupError(p, syscall.ENOENT, "deny")
+	}
+	for q, d := range t.groups {
+		if within(q, p) {
+			t.groups[q] = d.Union(s)
+		}
+	}
+	return nil
+}
+
+// Allow removes s from D(path) only; descendants keep their own denials.
+// Outside the root it fails with EPERM, as an [*InheritanceError], when the
+// parent denies any number of s. Unknown path: ENOENT; a number beyond
+// NRMax: ERANGE. On error nothing changes.
+func (t *Tree) Allow(path string, s Set) error {
+	p, err := cleanPath(path)
+	if err != nil {
+		return err
+	}
+	if s.Max() > t.max {
+		return groupError(p, syscall.ERANGE, "allow")
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	d, ok := t.groups[p]
+	if !ok {
+		return groupError(p, syscall.ENOENT, "allow")
+	}
+	if p != "" {
+		parent := parentOf(p)
+		if wider := s.Intersect(t.groups[parent]); !wider.Empty() {
+			return &InheritanceError{Group: p, Parent: parent, Numbers: wider.Numbers()}
+		}
+	}
+	t.groups[p] = d.Minus(s)
+	return nil
+}
+
+// Denied returns a copy of D(path), and false for an unknown or malformed
+// path.
+func (t *Tree) Denied(path string) (Set, bool) {
+	p, err := cleanPath(path)
+	if err != nil {
+		return Set{}, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	d, ok := t.groups[p]
+	return d, ok
+}
+
+// Subtree returns path and the paths of all its descendants, sorted, so
+// that every parent comes before its children. It returns nil for an
+// unknown or malformed path.
+func (t *Tree) Subtree(path string) []string {
+	p, err := cleanPath(path)
+	if err != nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	if _, ok := t.groups[p]; !ok {
+		return nil
+	}
+	var out []string
+	for q := range t.groups {
+		if within(q, p) {
+			out = append(out, q)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Paths returns the paths of every group, sorted, the root ("") first.
+func (t *Tree) Paths() []string {
+	return t.Subtree("")
+}
+
+// ParentPath returns the path of the parent of group path: "web" for
+// "web/worker", "" for "web". The root's parent is the root itself.
+func ParentPath(path string) string {
+	p, err := cleanPath(path)
+	if err != nil {
+		return ""
+	}
+	return parentOf(p)
+}
+
+// parentOf is ParentPath for a path that is already clean.
+func parentOf(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// within reports whether clean path q is p or one of its descendants.
+func within(q, p string) bool {
+	return p == "" || q == p || (len(q) > len(p) && q[len(p)] == '/' && q[:len(p)] == p)
+}
+
+// cleanPath drops a leading and a trailing slash and refuses paths that
+// could name a group two ways: empty, "." and ".." components, and NUL.
+func cleanPath(path string) (string, error) {
+	p := strings.TrimPrefix(path, "/")
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return "", nil
+	}
+	for _, c := range strings.Split(p, "/") {
+		if c == "" || c == "." || c == ".." || strings.IndexByte(c, 0) >= 0 {
+			return "", groupError(path, syscall.EINVAL, "malformed path")
+		}
+	}
+	return p, nil
+}
