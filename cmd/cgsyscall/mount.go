@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+	cgfs "github.com/cgsyscall/cgsyscall/fs"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// readyFDEnv names the descriptor on which a detached daemon reports that
+// its mount answers ("ok") or why it failed.
+const readyFDEnv = "CGSYSCALL_READY_FD"
+
+// mountConfig is everything a mount needs, from flags or an fstab line.
+type mountConfig struct {
+	mountpoint string
+	mirror     string
+	foreground bool
+	debug      bool
+	trustRoot  bool
+	allowOther bool
+	logFile    string
+	logJSON    bool
+}
+
+// parseOptions applies one -o list (comma separated, as in fstab).
+func (c *mountConfig) parseOptions(list string) error {
+	for _, o := range strings.Split(list, ",") {
+		key, val, hasVal := strings.Cut(o, "=")
+		switch key {
+		case "":
+		case "mirror":
+			if !hasVal || val == "" {
+				return fmt.Errorf("option mirror needs a directory (mirror=DIR)")
+			}
+			c.mirror = val
+		case "trust_root":
+			c.trustRoot = true
+		case "debug":
+			c.debug = true
+		case "allow_other":
+			c.allowOther = true
+		case "log":
+			c.logFile = val
+		case "log_format":
+			if val != "text" && val != "json" {
+				return fmt.Errorf("option log_format takes text or json, not %q", val)
+			}
+			c.logJSON = val == "json"
+		// Generic options mount(8) passes on, and FUSE's own that the
+		// daemon applies anyway: accepted and ignored.
+		case "defaults", "rw", "auto", "noauto", "nofail", "_netdev", "user",
+			"nouser", "users", "exec", "noexec", "suid", "nosuid", "dev",
+			"nodev", "default_permissions", "relatime", "noatime", "atime":
+		default:
+			return fmt.Errorf("unknown mount option %q", o)
+		}
+	}
+	return nil
+}
+
+func mountCmd(args []string) error {
+	var c mountConfig
+	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	fl.StringVar(&c.mirror, "mirror", "", "real cgroup directory to mirror")
+	fl.BoolVar(&c.foreground, "f", false, "stay in the foreground")
+	fl.BoolVar(&c.debug, "debug", false, "log debug detail")
+	fl.StringVar(&c.logFile, "log", "", "log file when detached")
+	logFormat := fl.String("log-format", "text", "text or json")
+	var opts []string
+	fl.Func("o", "mount options", func(s string) error { opts = append(opts, s); return nil })
+	if err := fl.Parse(args); err != nil {
+		return usagef("mount: %v", err)
+	}
+	if fl.NArg() != 1 {
+		return usagef("mount: exactly one MOUNTPOINT expected")
+	}
+	c.mountpoint = fl.Arg(0)
+	switch *logFormat {
+	case "text", "json":
+		c.logJSON = *logFormat == "json"
+	default:
+		return usagef("mount: --log-format takes text or json")
+	}
+	for _, o := range opts {
+		if err := c.parseOptions(o); err != nil {
+			return usagef("mount: %v", err)
+		}
+	}
+	return doMount(c)
+}
+
+// mountHelper is the mount(8) helper form: "mount.fuse.cgsyscall SOURCE
+// MOUNTPOINT [-o OPTIONS]" (or "-t TYPE"). mount(8) reads exit status 32 as
+// a mount failure.
+func mountHelper(args []string) error {
+	var c mountConfig
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-o" && i+1 < len(args):
+			i++
+			if err := c.parseOptions(args[i]); err != nil {
+				return exitError{32, err}
+			}
+		case a == "-t" && i+1 < len(args):
+			i++
+		case strings.HasPrefix(a, "-"):
+			// -n, -s, -f, -v: nothing to do for a FUSE daemon.
+		default:
+			pos = append(pos, a)
+		}
+	}
+	if len(pos) != 2 {
+		return exitError{32, errors.New("mount helper: expected SOURCE MOUNTPOINT")}
+	}
+	c.mountpoint = pos[1]
+	if err := doMount(c); err != nil {
+		return exitError{32, err}
+	}
+	return nil
+}
+
+// doMount checks what a mount needs, then either serves in the foreground
+// or starts a detached daemon and waits until its mount answers.
+func doMount(c mountConfig) error {
+	if os.Geteuid() != 0 {
+		return errors.New("mount needs root (the daemon holds processes to seccomp filters)")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return errors.New("/dev/fuse is missing: load the fuse module (modprobe fuse)")
+	}
+	if c.mirror == "" {
+		root, err := cgroup2Root()
+		if err != nil {
+			return err
+		}
+		c.mirror = root
+	}
+	mirror, err := filepath.Abs(c.mirror)
+	if err != nil {
+		return err
+	}
+	c.mirror = mirror
+	if err := checkCgroupDir(c.mirror); err != nil {
+		return err
+	}
+	mp, err := filepath.Abs(c.mountpoint)
+	if err != nil {
+		return err
+	}
+	c.mountpoint = mp
+	if fi, err := os.Stat(mp); err != nil {
+		return fmt.Errorf("mount point: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("mount point %s is not a directory", mp)
+	}
+	if mounted, err := isMountPoint(mp); err != nil {
+		return err
+	} else if mounted {
+		return fmt.Errorf("%s is already a mount point", mp)
+	}
+	if !c.foreground {
+		if fd := os.Getenv(readyFDEnv); fd == "" {
+			return spawnDaemon(c)
+		}
+	}
+	return serve(c)
+}
+
+// spawnDaemon re-executes this binary in the foreground form, detached in
+// its own session, and returns once the child says its mount answers.
+func spawnDaemon(c mountConfig) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"mount", "--mirror", c.mirror, "--log-format", logFormatName(c)}
+	if c.debug {
+		args = append(args, "--debug")
+	}
+	if c.logFile == "" {
+		c.logFile = "/var/log/cgsyscall.log"
+	}
+	args = append(args, "--log", c.logFile)
+	var o []string
+	if c.trustRoot {
+		o = append(o, "trust_root")
+	}
+	if c.allowOther {
+		o = append(o, "allow_other")
+	}
+	if len(o) > 0 {
+		args = append(args, "-o", strings.Join(o, ","))
+	}
+	args = append(args, c.mountpoint)
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("starting the daemon: %w", err)
+	}
+	w.Close()
+	msg, _ := io.ReadAll(r)
+	if strings.TrimSpace(string(msg)) == "ok" {
+		cmd.Process.Release()
+		return nil
+	}
+	cmd.Wait()
+	if len(msg) == 0 {
+		return errors.New("the daemon exited before its mount answered; see " + c.logFile)
+	}
+	return errors.New(strings.TrimSpace(string(msg)))
+}
+
+func logFormatName(c mountConfig) string {
+	if c.logJSON {
+		return "json"
+	}
+	return "text"
+}
+
+// serve mounts and serves until the file system is unmounted; SIGTERM and
+// SIGINT unmount.
+func serve(c mountConfig) (err error) {
+	var ready *os.File
+	if fd, e := strconv.Atoi(os.Getenv(readyFDEnv)); e == nil {
+		ready = os.NewFile(uintptr(fd), "ready")
+		os.Unsetenv(readyFDEnv)
+		defer func() {
+			if err != nil {
+				fmt.Fprintln(ready, err)
+			}
+			ready.Close()
+		}()
+	}
+	log, err := newLogger(c, ready != nil)
+	if err != nil {
+		return err
+	}
+	a := arch.Host()
+	if a == nil {
+		return errors.New("this architecture is not supported (x86_64 and aarch64 are)")
+	}
+	tree := policy.NewTree(a)
+	srv, err := cgfs.Mount(c.mountpoint, cgfs.Options{
+		Mirror:   c.mirror,
+		Tree:     tree,
+		Arch:     a,
+		Enforcer: &cgfs.CgroupEnforcer{Mirror: c.mirror},
+		Log:      log,
+		Debug:    c.debug,
+	})
+	if err != nil {
+		return fmt.Errorf("mounting %s: %w", c.mountpoint, err)
+	}
+	log.WithFields(logrus.Fields{"mountpoint": c.mountpoint, "mirror": c.mirror}).
+		Info("mounted")
+	if ready != nil {
+		fmt.Fprintln(ready, "ok")
+		ready.Close()
+		ready = nil
+		devNull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		for _, fd := range []int{0, 1, 2} {
+			unix.Dup2(int(devNull.Fd()), fd)
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
+	go func() {
+		s := <-sig
+		log.WithField("signal", s.String()).Info("unmounting")
+		if err := srv.Unmount(); err != nil {
+			log.WithError(err).Warn("unmount failed")
+		}
+	}()
+	srv.Wait()
+	log.WithField("mountpoint", c.mountpoint).Info("unmounted, exiting")
+	return nil
+}
+
+func newLogger(c mountConfig, detached bool) (*logrus.Logger, error) {
+	log := logrus.New()
+	log.SetOutput(os.Stderr)
+	if detached {
+		f, err := os.OpenFile(c.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("log file: %w", err)
+		}
+		log.SetOutput(f)
+	}
+	if c.logJSON {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	}
+	if c.debug {
+		log.SetLevel(logrus.DebugLevel)
+	}
+	return log, nil
+}
+
+// cgroup2Root finds the system's cgroup v2 mount in /proc/self/mountinfo.
+func cgroup2Root() (string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE ...
+		fields := strings.Fields(sc.Text())
+		for i, fld := range fields {
+			if fld == "-" && i+1 < len(fields) && fields[i+1] == "cgroup2" && len(fields) > 4 {
+				return fields[4], nil
+			}
+		}
+	}
+	return "", errors.New("no cgroup2 file system is mounted; give --mirror DIR")
+}
+
+// checkCgroupDir makes sure dir is a directory of a cgroup file system.
+func checkCgroupDir(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("mirror %s: %w", dir, err)
+	}
+	if st.Type != unix.CGROUP2_SUPER_MAGIC && st.Type != unix.CGROUP_SUPER_MAGIC {
+		return fmt.Errorf("mirror %s is not a cgroup directory", dir)
+	}
+	return nil
+}
+
+// isMountPoint reports whether dir is the root of a mount.
+func isMountPoint(dir string) (bool, error) {
+	var st, parent unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return false, err
+	}
+	if err := unix.Stat(filepath.Join(dir, ".."), &parent); err != nil {
+		return false, err
+	}
+	return st.Dev != parent.Dev || st.Ino == parent.Ino, nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+func resolveCmd(args []string) error {
+	fl := flag.NewFlagSet("resolve", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	archName := fl.String("arch", "", "x86_64 or aarch64 (default: this machine's)")
+	if err := fl.Parse(args); err != nil {
+		return usagef("resolve: %v", err)
+	}
+	if fl.NArg() == 0 {
+		return usagef("resolve: expected NAME or NUMBER")
+	}
+	a := arch.Host()
+	if *archName != "" {
+		var ok bool
+		if a, ok = arch.ByName(*archName); !ok {
+			return usagef("resolve: unknown architecture %q (x86_64, aarch64)", *archName)
+		}
+	}
+	if a == nil {
+		return fmt.Errorf("this architecture is not supported; give --arch")
+	}
+	var out bytes.Buffer
+	for _, tok := range fl.Args() {
+		line, err := resolveOne(a, tok)
+		if err != nil {
+			os.Stdout.Write(out.Bytes())
+			return err
+		}
+		fmt.Fprintln(&out, line)
+	}
+	_, err := os.Stdout.Write(out.Bytes())
+	return err
+}
+
+// resolveOne turns a name or a number into "NUMBER NAME".
+func resolveOne(a *arch.Arch, tok string) (string, error) {
+	if n, err := strconv.ParseInt(tok, 0, 64); err == nil {
+		if n < 0 || n > int64(a.Native.NRMax) {
+			return "", fmt.Errorf("%s: outside 0..%d on %s", tok, a.Native.NRMax, a.Name)
+		}
+		name, ok := a.Native.SyscallName(int(n))
+		if !ok {
+			name = "(unassigned)"
+		}
+		return fmt.Sprintf("%d %s", n, name), nil
+	}
+	n, ok := a.Native.SyscallNumber(tok)
+	if !ok {
+		return "", fmt.Errorf("%s: no such syscall on %s", tok, a.Name)
+	}
+	return fmt.Sprintf("%d %s", n, tok), nil
+}
+
+func showCmd(args []string) error {
+	fl := flag.NewFlagSet("show", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	mp := fl.String("m", defaultMount, "mount point")
+	if err := fl.Parse(args); err != nil {
+		return usagef("show: %v", err)
+	}
+	if fl.NArg() > 1 {
+		return usagef("show: at most one GROUP")
+	}
+	a := arch.Host()
+	if a == nil {
+		return fmt.Errorf("this architecture is not supported")
+	}
+	group := strings.Trim(fl.Arg(0), "/")
+	start := filepath.Join(*mp, filepath.FromSlash(group))
+	if _, err := os.Stat(filepath.Join(start, "syscalls.deny")); err != nil {
+		return fmt.Errorf("group %q under %s: %w (is cgsyscall mounted there?)", group, *mp, err)
+	}
+	var out bytes.Buffer
+	if err := showGroup(&out, a, start, group, 0); err != nil {
+		return err
+	}
+	_, err := os.Stdout.Write(out.Bytes())
+	return err
+}
+
+// showGroup prints one group and, indented below it, its children.
+func showGroup(w io.Writer, a *arch.Arch, dir, name string, depth int) error {
+	data, err := os.ReadFile(filepath.Join(dir, "syscalls.deny"))
+	if err != nil {
+		return err
+	}
+	deny, err := policy.Parse(a, data)
+	if err != nil {
+		return fmt.Errorf("%s/syscalls.deny: %w", dir, err)
+	}
+	tasks, err := os.ReadFile(filepath.Join(dir, "tasks"))
+	if err != nil {
+		return err
+	}
+	members := len(strings.Fields(string(tasks)))
+	label := name
+	if depth > 0 {
+		label = filepath.Base(name)
+	} else if label == "" {
+		label = "/"
+	}
+	plural := "s"
+	if members == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(w, "%s%s (%d member%s): %s\n", strings.Repeat("  ", depth), label,
+		members, plural, describe(a, deny.Numbers()))
+
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var children []string
+	for _, e := range entries {
+		if e.IsDir() {
+			children = append(children, e.Name())
+		}
+	}
+	sort.Strings(children)
+	for _, c := range children {
+		if err := showGroup(w, a, filepath.Join(dir, c), name+"/"+c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// describe lists numbers with their names: "59 execve, 110 getppid".
+func describe(a *arch.Arch, nrs []int) string {
+	if len(nrs) == 0 {
+		return "nothing denied"
+	}
+	parts := make([]string, len(nrs))
+	for i, n := range nrs {
+		if name, ok := a.Native.SyscallName(n); ok {
+			parts[i] = fmt.Sprintf("%d %s", n, name)
+		} else {
+			parts[i] = strconv.Itoa(n)
+		}
+	}
+	return strings.Join(parts, ", ")
+}

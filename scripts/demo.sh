@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The main job in one go: build cgsyscall, mount a private mirror of a new
+# cgroup v2 subtree, make a group, deny uname(2) there, and watch uname(1)
+# get ENOSYS under "cgsyscall exec". Everything it makes is removed on exit,
+# also on failure. Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+	echo "demo: run as root (it mounts a FUSE file system and makes cgroups)" >&2
+	exit 1
+fi
+cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+if [ -z "$cg2" ]; then
+	echo "demo: no cgroup2 file system is mounted" >&2
+	exit 1
+fi
+
+work=$(mktemp -d /tmp/cgsyscall-demo.XXXXXX)
+base="$cg2/cgsyscall-demo-$$"
+mnt="$work/mnt"
+cleanup() {
+	set +e
+	mountpoint -q "$mnt" && umount "$mnt"
+	[ -d "$base/web/worker" ] && rmdir "$base/web/worker"
+	[ -d "$base/web" ] && rmdir "$base/web"
+	[ -d "$base" ] && rmdir "$base"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+run() { printf '\n$ %s\n' "$*"; "$@"; }
+say() { printf '\n# %s\n' "$*"; }
+
+echo "# building cgsyscall"
+go build -o "$work/cgsyscall" ./cmd/cgsyscall
+PATH="$work:$PATH"
+mkdir -p "$base" "$mnt"
+
+say "mount a mirror of $base"
+run cgsyscall mount --mirror "$base" "$mnt"
+run mkdir "$mnt/web"
+run ls "$mnt/web"
+say "deny uname(2) (number $(cgsyscall resolve uname | cut -d' ' -f1)) to the group web"
+run sh -c "echo uname > $mnt/web/syscalls.deny"
+run cat "$mnt/web/syscalls.deny"
+run cgsyscall show -m "$mnt"
+say "outside the group uname works"
+run uname -s
+say "inside, the kernel answers ENOSYS"
+set +e
+printf '\n$ cgsyscall exec -m %s web -- uname -s\n' "$mnt"
+cgsyscall exec -m "$mnt" web -- uname -s
+status=$?
+set -e
+echo "(exit status $status)"
+say "a child group cannot re-allow what its parent denies"
+run mkdir "$mnt/web/worker"
+printf '\n$ echo uname > %s/web/worker/syscalls.allow\n' "$mnt"
+(echo uname > "$mnt/web/worker/syscalls.allow") 2>&1 || true
+say "unmount"
+run umount "$mnt"
+if [ "$status" = 1 ]; then
+	echo; echo "demo: OK (uname got ENOSYS inside the group)"
+else
+	echo; echo "demo: FAILED (uname exited $status inside the group, expected 1)" >&2
+	exit 1
+fi
