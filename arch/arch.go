@@ -122,11 +122,14 @@ type Arch struct {
 
 	// CompatNative maps each compat number to the native number of the
 	// syscall of the same meaning (found by name), or -1 where there is
-	// none. Its length is Compat.NRMax+1.
+	// none. Its length is Compat.NRMax+1. The multiplexers of Mux map to
+	// -1 here: they are judged by their sub-call. See [Arch.CompatToNative]
+	// and compatAlias (compat.go) for how names are matched.
 	CompatNative []int
 
 	// Mux lists the compat calls that multiplex several syscalls through a
-	// sub-call argument (socketcall, ipc on i386 and AArch32).
+	// sub-call argument: socketcall and ipc on i386. AArch32's EABI has
+	// neither, so Mux is empty on aarch64.
 	Mux []Mux
 
 	// NeverDeny holds the native numbers no group may deny, CompatAllow the
@@ -148,7 +151,8 @@ func (a *Arch) CompatToNative(nr int) int {
 	return a.CompatNative[nr]
 }
 
-// Mux describes a compat multiplexer such as socketcall(2) or ipc(2).
+// Mux describes a compat multiplexer such as socketcall(2) or ipc(2). A
+// sub-call missing from Sub has no native counterpart, like a -1 value.
 type Mux struct {
 	Nr   int            // compat number of the multiplexer
 	Arg  int            // argument index that holds the sub-call
