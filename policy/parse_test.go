@@ -103,6 +103,8 @@ func TestParse(t *testing.T) {
 		{name: "bare 0x", in: "0x", errno: syscall.EINVAL, tok: "0x"},
 		{name: "bad hex", in: "0x1g", errno: syscall.EINVAL, tok: "0x1g"},
 		{name: "trailing garbage", in: "59abc", errno: syscall.EINVAL, tok: "59abc"},
+		{name: "overflow then garbage", in: "20000000000000000000A", errno: syscall.EINVAL,
+			tok: "20000000000000000000A"},
 		{name: "exponent", in: "1e3", errno: syscall.EINVAL, tok: "1e3"},
 		{name: "go binary", in: "0b1", errno: syscall.EINVAL, tok: "0b1"},
 		{name: "go octal", in: "0o7", errno: syscall.EINVAL, tok: "0o7"},
