@@ -83,11 +83,11 @@ func runInGroup(mp, group string, argv []string) error {
 	if err != nil {
 		return fail(exitExecFailed, err)
 	}
-	argvp, err := unix.SlicePtrFromStrings(argv)
+	argvp, err := syscall.SlicePtrFromStrings(argv)
 	if err != nil {
 		return fail(exitExecFailed, err)
 	}
-	envp, err := unix.SlicePtrFromStrings(os.Environ())
+	envp, err := syscall.SlicePtrFromStrings(os.Environ())
 	if err != nil {
 		return fail(exitExecFailed, err)
 	}
@@ -107,7 +107,8 @@ func runInGroup(mp, group string, argv []string) error {
 		return fail(exitExecFailed, fmt.Errorf("loading the filter: %w", err))
 	}
 	if useAt {
-		_, _, e := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(unix.AT_FDCWD),
+		fdcwd := unix.AT_FDCWD
+		_, _, e := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fdcwd),
 			uintptr(unsafe.Pointer(pathp)), uintptr(unsafe.Pointer(&argvp[0])),
 			uintptr(unsafe.Pointer(&envp[0])), 0, 0)
 		err = e
