@@ -1,0 +1,229 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sirupsen/logrus"
+
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// ctlNode is a control file of group (a slash path, "" for the root).
+type ctlNode struct {
+	gofs.Inode
+	m     *mirror
+	group string
+	kind  ctlKind
+}
+
+// ctlAttr fills a control file's attributes from its group directory's:
+// a regular file of mode 0644, size 0, owned like the directory.
+func ctlAttr(a *fuse.Attr, dir *syscall.Stat_t) {
+	a.FromStat(dir)
+	a.Mode = syscall.S_IFREG | 0644
+	a.Nlink = 1
+	a.Size = 0
+	a.Blocks = 0
+	a.Rdev = 0
+}
+
+// dirStat stats the group directory and notes it in the policy tree.
+func (n *ctlNode) dirStat() (syscall.Stat_t, syscall.Errno) {
+	st, err := n.m.stat(n.group)
+	if err != nil {
+		return st, n.m.errnoOf(err, "control file")
+	}
+	n.m.observe(n.group, st.Ino)
+	return st, 0
+}
+
+var _ gofs.NodeGetattrer = (*ctlNode)(nil)
+
+// Getattr reports the control file's attributes.
+func (n *ctlNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	st, e := n.dirStat()
+	if e != 0 {
+		return e
+	}
+	ctlAttr(&out.Attr, &st)
+	return 0
+}
+
+var _ gofs.NodeSetattrer = (*ctlNode)(nil)
+
+// Setattr accepts a truncation (what O_TRUNC sends) and time changes as
+// no-ops, and a chown only to the owner the file already reports; a chmod
+// fails with EPERM.
+func (n *ctlNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	st, e := n.dirStat()
+	if e != 0 {
+		return e
+	}
+	if _, ok := in.GetMode(); ok {
+		return syscall.EPERM
+	}
+	if uid, ok := in.GetUID(); ok && uid != st.Uid {
+		return syscall.EPERM
+	}
+	if gid, ok := in.GetGID(); ok && gid != st.Gid {
+		return syscall.EPERM
+	}
+	ctlAttr(&out.Attr, &st)
+	return 0
+}
+
+var _ gofs.NodeOpener = (*ctlNode)(nil)
+
+// Open hands out a handle with direct I/O. Only root may open a control
+// file for writing for now: others get EACCES.
+func (n *ctlNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if _, e := n.dirStat(); e != 0 {
+		return nil, 0, e
+	}
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		if c, ok := callerOf(ctx); !ok || c.Uid != 0 {
+			return nil, 0, syscall.EACCES
+		}
+	}
+	return &ctlHandle{n: n}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+var (
+	_ gofs.NodeGetxattrer = (*ctlNode)(nil)
+	_ gofs.NodeSetxattrer = (*ctlNode)(nil)
+)
+
+// Getxattr: control files have no extended attributes.
+func (n *ctlNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENODATA
+}
+
+// Setxattr: control files keep no extended attributes.
+func (n *ctlNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return syscall.EOPNOTSUPP
+}
+
+// content renders what the control file reads now.
+func (n *ctlNode) content() ([]byte, syscall.Errno) {
+	if n.kind == ctlTasks {
+		return n.m.readTasks(n.group)
+	}
+	d, ok := n.m.tree.Denied(n.group)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	if n.kind == ctlAllow {
+		d = n.m.full.Minus(d)
+	}
+	return policy.Format(d), 0
+}
+
+// ctlHandle is one open control file. Reads come from one snapshot of the
+// content, taken at the first read and again by every read at offset 0,
+// so that a reader in pieces sees no torn lines and a reader that starts
+// over sees every write that has returned.
+type ctlHandle struct {
+	n    *ctlNode
+	mu   sync.Mutex
+	snap []byte
+	have bool
+}
+
+var _ gofs.FileReader = (*ctlHandle)(nil)
+
+// Read returns the snapshot from off.
+func (h *ctlHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+
+	if !h.have || off == 0 {
+		b, e := h.n.content()
+		if e != 0 {
+			return nil, e
+		}
+		h.snap, h.have = b, true
+	}
+	if off >= int64(len(h.snap)) {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := min(off+int64(len(dest)), int64(len(h.snap)))
+	return fuse.ReadResultData(h.snap[off:end]), 0
+}
+
+var _ gofs.FileWriter = (*ctlHandle)(nil)
+
+// Write takes one whole write as one command; the offset does not matter,
+// as in cgroupfs. Success reports every byte written.
+func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	var e syscall.Errno
+	switch h.n.kind {
+	case ctlTasks:
+		e = h.n.m.writeTasks(ctx, h.n.group, data)
+	default:
+		e = h.n.m.writePolicy(ctx, h.n.group, h.n.kind, data)
+	}
+	if e != 0 {
+		return 0, e
+	}
+	h.mu.Lock()
+	h.have = false
+	h.mu.Unlock()
+	return uint32(len(data)), 0
+}
+
+var _ gofs.FileFlusher = (*ctlHandle)(nil)
+
+// Flush has nothing to do: writes take effect when they return.
+func (h *ctlHandle) Flush(ctx context.Context) syscall.Errno { return 0 }
+
+var _ gofs.FileFsyncer = (*ctlHandle)(nil)
+
+// Fsync has nothing to do either.
+func (h *ctlHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { return 0 }
+
+// writePolicy applies one write to syscalls.deny or syscalls.allow of
+// group: parsed whole, taken by the tree, then enforced. The first errno
+// on the way goes back to the writer.
+func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind, data []byte) syscall.Errno {
+	c, ok := callerOf(ctx)
+	if !ok || c.Uid != 0 {
+		return syscall.EACCES
+	}
+	action, file := "deny", denyName
+	if kind == ctlAllow {
+		action, file = "allow", allowName
+	}
+
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+
+	set, err := policy.Parse(m.arch, data)
+	if err == nil && set.Empty() {
+		return 0 // an empty write changes nothing
+	}
+	if err == nil {
+		if kind == ctlAllow {
+			err = m.tree.Allow(group, set)
+		} else {
+			err = m.tree.Deny(group, set)
+		}
+	}
+	if err == nil {
+		err = m.enforcer.PolicyChanged(c, group)
+	}
+	e := m.errnoOf(err, "policy change")
+
+	f := logrus.Fields{
+		"uid": c.Uid, "pid": c.Pid, "group": groupName(group), "file": file,
+		"action": action, "syscalls": set.String(), "result": errName(e),
+	}
+	if err != nil {
+		f["error"] = err.Error()
+	}
+	m.log.WithFields(f).Info("policy change")
+	return e
+}

@@ -1,0 +1,39 @@
+// Package fs is the FUSE side of cgsyscall: a tree of go-fuse nodes that
+// mirrors one real cgroup v2 directory and adds the syscalls controller's
+// control files to every group (SPEC sections 1, 3, 4, 6 and 9).
+//
+// What the mount shows:
+//   - Every real directory of the mirrored subtree, looked up afresh on each
+//     LOOKUP and READDIR, so groups made or removed outside the mount appear
+//     and vanish at once. Entry, attribute and negative timeouts are 0.
+//   - The real files of each group, passing through to the kernel: modes,
+//     owners, reads, writes and errors are the kernel's. Writes to
+//     cgroup.procs and cgroup.threads are the exception: they take the
+//     path of tasks, so the mirror offers no way around enforcement.
+//   - In every directory, syscalls.deny, syscalls.allow and tasks (mode
+//     0644, owned like the group directory). They report size 0 and are
+//     opened with FOPEN_DIRECT_IO; each open handle reads from one snapshot,
+//     taken at the first read and again whenever a read starts at offset 0.
+//
+// Inode numbers are stable: a real file or directory keeps the kernel's
+// inode number, and a control file gets 1<<63 | dirIno<<3 | slot. The
+// generation of every node is a hash of its path, so a number that the
+// kernel hands to a new group elsewhere never aliases an old node.
+//
+// What the kernel's cgroupfs refuses is refused with its errno, measured
+// on Linux 6.18: creating a regular file EACCES; mknod, symlink, link and
+// every rename EPERM; unlinking a file EPERM (a directory EISDIR). Control
+// files accept truncation and time changes as no-ops; a chmod fails with
+// EPERM and a chown succeeds only to the group directory's owner, whose
+// uid and gid the control files always report.
+//
+// Hazards:
+//   - The daemon must never resolve a path through its own mount: that
+//     sends a request to itself, and while the request waits the daemon may
+//     deadlock. The mirror is reached only through a directory descriptor
+//     opened before mounting, every path below it with openat2 and
+//     RESOLVE_BENEATH|RESOLVE_NO_XDEV, and a mount point inside the mirror
+//     is hidden from its parent's listing and lookups.
+//   - A test that writes "0" to tasks from its own process moves the test
+//     binary, which serves the mount; write through a child (sh -c).
+package fs

@@ -1,0 +1,144 @@
+package fs
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// Options configure one mount.
+type Options struct {
+	// Mirror is the real cgroup v2 directory to mirror. It must be on a
+	// cgroup2 filesystem.
+	Mirror string
+	// Tree holds the policy of the mirror's groups; groups the mount sees
+	// for the first time are added to it. Required.
+	Tree *policy.Tree
+	// Arch gives the native syscall table the control files speak.
+	// Required.
+	Arch *arch.Arch
+	// Enforcer is told of every accepted change; nil means a
+	// [CgroupEnforcer] of Mirror (moves only, no syscall enforcement).
+	Enforcer Enforcer
+	// Log receives one Info line per policy change and per task move;
+	// nil means logrus's standard logger.
+	Log *logrus.Logger
+	// Debug adds a Debug line for other requests of note (mkdir, rmdir).
+	Debug bool
+}
+
+// Mount mounts the mirror on mountpoint and returns once the mount
+// answers. It mounts with mount(2) itself (DirectMountStrict: root only,
+// no fusermount), as type fuse.cgsyscall with allow_other and
+// default_permissions, so the kernel checks every caller against the
+// modes and owners the mount reports. Every timeout is 0: the kernel asks
+// again each time, and sees changes made behind its back.
+//
+// mountpoint may lie inside Mirror; the mount then hides its own
+// directory. Unmount with the returned server's Unmount or umount(8).
+func Mount(mountpoint string, o Options) (*fuse.Server, error) {
+	if o.Tree == nil || o.Arch == nil {
+		return nil, errors.New("mount: Options.Tree and Options.Arch are required")
+	}
+	mirrorDir, err := realDir(o.Mirror)
+	if err != nil {
+		return nil, fmt.Errorf("mirror: %w", err)
+	}
+	mnt, err := realDir(mountpoint)
+	if err != nil {
+		return nil, fmt.Errorf("mount point: %w", err)
+	}
+
+	fd, err := unix.Open(mirrorDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", mirrorDir, err)
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mirror %s: %w", mirrorDir, err)
+	}
+	if sfs.Type != unix.CGROUP2_SUPER_MAGIC {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mirror %s: not a cgroup v2 directory", mirrorDir)
+	}
+
+	m := &mirror{
+		fd:       fd,
+		tree:     o.Tree,
+		arch:     o.Arch,
+		full:     policy.Full(o.Arch),
+		enforcer: o.Enforcer,
+		log:      o.Log,
+		debug:    o.Debug,
+		inos:     map[string]uint64{},
+	}
+	if m.enforcer == nil {
+		m.enforcer = &CgroupEnforcer{Mirror: mirrorDir}
+	}
+	if m.log == nil {
+		m.log = logrus.StandardLogger()
+	}
+	if rel, ok := strings.CutPrefix(mnt, mirrorDir+"/"); ok {
+		m.hide = true
+		m.hideDir, m.hideName = parentRel(rel)
+	}
+
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mirror %s: %w", mirrorDir, err)
+	}
+	m.observe("", st.Ino)
+
+	zero := time.Duration(0)
+	opts := &gofs.Options{
+		MountOptions: fuse.MountOptions{
+			FsName:            "cgsyscall",
+			Name:              "cgsyscall",
+			DirectMountStrict: true,
+			AllowOther:        true,
+			Options:           []string{"default_permissions"},
+		},
+		EntryTimeout:    &zero,
+		AttrTimeout:     &zero,
+		NegativeTimeout: &zero,
+		NullPermissions: true,
+		RootStableAttr:  &gofs.StableAttr{Ino: st.Ino, Gen: genOf("", 0)},
+	}
+	srv, err := gofs.Mount(mnt, &dirNode{m: m, rel: ""}, opts)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mount %s: %w", mnt, err)
+	}
+	go func() {
+		srv.Wait()
+		unix.Close(fd)
+	}()
+	m.debugf(logrus.Fields{"mirror": mirrorDir, "mountpoint": mnt}, "mounted")
+	return srv, nil
+}
+
+// realDir returns the absolute path of directory p with every symbolic
+// link resolved, so that a mount point inside the mirror is recognised.
+func realDir(p string) (string, error) {
+	if p == "" {
+		return "", errors.New("no directory given")
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}

@@ -1,0 +1,212 @@
+package fs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// allowExcept is what syscalls.allow reads when D is denied.
+func (e *env) allowExcept(denied ...int) string {
+	return string(policy.Format(policy.Full(e.arch).Minus(policy.NewSet(denied...))))
+}
+
+func TestDenyAndRead(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/g`)
+	e.want("g/syscalls.deny", "\n")
+	e.want("g/syscalls.allow", e.allowExcept())
+
+	e.shOK(`echo 59 > $M/g/syscalls.deny`)
+	e.want("g/syscalls.deny", "59 \n")
+	e.want("g/syscalls.allow", e.allowExcept(59))
+	e.want("syscalls.deny", "\n")
+
+	// Several tokens, names, hex, octal, ranges, in any order.
+	e.shOK(`printf '0x3e,073 10-12\n\tptrace' > $M/g/syscalls.deny`)
+	ptrace := e.nr("ptrace")
+	want := policy.Format(policy.NewSet(10, 11, 12, 59, 62, ptrace))
+	e.want("g/syscalls.deny", string(want))
+}
+
+func TestAllow(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/g && echo 59 62 > $M/g/syscalls.deny`)
+	e.shOK(`echo 59 > $M/g/syscalls.allow`)
+	e.want("g/syscalls.deny", "62 \n")
+	e.want("g/syscalls.allow", e.allowExcept(62))
+}
+
+func TestAllowRefusedByParent(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/g && echo 59 > $M/g/syscalls.deny && mkdir $M/g/c`)
+	e.shFails(`/bin/echo 59 > $M/g/c/syscalls.allow`, 1, "Operation not permitted")
+	e.want("g/c/syscalls.deny", "59 \n")
+
+	err := os.WriteFile(filepath.Join(e.mnt, "g/c/syscalls.allow"), []byte("59"), 0)
+	if !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("allow denied by parent: %v, want EPERM", err)
+	}
+	// At the root, allowing always succeeds.
+	e.shOK(`echo 59 > $M/syscalls.deny && echo 59 > $M/syscalls.allow`)
+	e.want("syscalls.deny", "\n")
+}
+
+func TestDenyPushedAllowNot(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir -p $M/a/b/c`)
+	e.shOK(`echo 59 > $M/a/syscalls.deny`)
+	for _, g := range []string{"a", "a/b", "a/b/c"} {
+		e.want(g+"/syscalls.deny", "59 \n")
+	}
+	e.want("syscalls.deny", "\n")
+
+	e.shOK(`echo 59 > $M/syscalls.deny && echo 59 > $M/syscalls.allow`)
+	e.shOK(`echo 59 > $M/a/syscalls.allow`)
+	e.want("a/syscalls.deny", "\n")
+	e.want("a/b/syscalls.deny", "59 \n")
+	e.want("a/b/c/syscalls.deny", "59 \n")
+}
+
+func TestNewGroupCopiesParent(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/a && echo 59 101 > $M/a/syscalls.deny && mkdir $M/a/b`)
+	e.want("a/b/syscalls.deny", "59 101 \n")
+	// Made outside the mount, seen for the first time: the same.
+	if err := os.Mkdir(filepath.Join(e.group, "a/x"), 0755); err != nil {
+		t.Fatal(err)
+	}
+	e.want("a/x/syscalls.deny", "59 101 \n")
+}
+
+func TestWriteErrors(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/g && echo 59 > $M/g/syscalls.deny`)
+	over := strconv.Itoa(e.arch.Native.NRMax + 1)
+	cases := []struct {
+		file, data string
+		errno      syscall.Errno
+		msg        string
+	}{
+		{"syscalls.deny", "junk", syscall.EINVAL, "Invalid argument"},
+		{"syscalls.deny", "62 junk", syscall.EINVAL, "Invalid argument"},
+		{"syscalls.allow", "nosuchcall", syscall.EINVAL, "Invalid argument"},
+		{"syscalls.deny", over, syscall.ERANGE, "Numerical result out of range"},
+		{"syscalls.deny", "62 " + over, syscall.ERANGE, "Numerical result out of range"},
+		{"syscalls.allow", "-1", syscall.ERANGE, "Numerical result out of range"},
+		{"syscalls.deny", "rt_sigreturn", syscall.EPERM, "Operation not permitted"},
+	}
+	for _, c := range cases {
+		p := filepath.Join(e.mnt, "g", c.file)
+		e.shFails("/bin/echo '"+c.data+"' > "+p, 1, c.msg)
+		if err := os.WriteFile(p, []byte(c.data), 0); !errors.Is(err, c.errno) {
+			t.Errorf("write %q to %s: %v, want %v", c.data, c.file, err, c.errno)
+		}
+	}
+	// All or nothing: 62 of "62 junk" was not denied.
+	e.want("g/syscalls.deny", "59 \n")
+
+	// Empty writes and white space succeed and change nothing.
+	e.shOK(`printf '' > $M/g/syscalls.deny && printf ' \n\t' > $M/g/syscalls.allow`)
+	e.shOK(`echo > $M/g/syscalls.deny`)
+	e.want("g/syscalls.deny", "59 \n")
+}
+
+func TestTruncAppendAndCopy(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/a $M/b`)
+	// > opens with O_TRUNC, >> with O_APPEND; neither clears anything.
+	e.shOK(`echo 59 > $M/a/syscalls.deny && echo 62 >> $M/a/syscalls.deny`)
+	e.shOK(`echo 61 > $M/a/syscalls.deny`)
+	e.want("a/syscalls.deny", "59 61 62 \n")
+
+	e.shOK(`echo 1 > $M/b/syscalls.deny`)
+	e.shOK(`cat $M/a/syscalls.deny > $M/b/syscalls.deny`)
+	e.want("b/syscalls.deny", "1 59 61 62 \n")
+
+	// A program that truncates explicitly.
+	e.shOK(`truncate -s 0 $M/a/syscalls.deny`)
+	e.want("a/syscalls.deny", "59 61 62 \n")
+}
+
+func TestReaders(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/g && echo 1-40 > $M/g/syscalls.deny`)
+	full := e.read("g/syscalls.deny")
+	if !strings.HasPrefix(full, "1 2 3 ") || !strings.HasSuffix(full, " 40 \n") {
+		t.Fatalf("deny reads %q", full)
+	}
+	if got := e.shOK(`head -c 6 $M/g/syscalls.deny`); got != "1 2 3 " {
+		t.Errorf("head -c 6: %q", got)
+	}
+	if got := e.shOK(`wc -l < $M/g/syscalls.deny`); got != "1\n" {
+		t.Errorf("wc -l: %q", got)
+	}
+	d, _ := e.tree.Denied("g")
+	denied := d.Numbers()
+	allow := e.allowExcept(denied...)
+	if got := e.shOK(`wc -c < $M/g/syscalls.allow`); got != strconv.Itoa(len(allow))+"\n" {
+		t.Errorf("wc -c of allow: %q, want %d", got, len(allow))
+	}
+	// One byte at a time: the pieces make up the whole line.
+	if got := e.shOK(`dd if=$M/g/syscalls.deny bs=1 status=none`); got != full {
+		t.Errorf("dd bs=1: %q, want %q", got, full)
+	}
+	// cp checks that the inode stays the same while it copies.
+	dst := filepath.Join(t.TempDir(), "copy")
+	e.shOK(`cp $M/g/syscalls.deny ` + dst + ` && cp $M/g/syscalls.allow ` + dst + `.allow`)
+	if b, _ := os.ReadFile(dst); string(b) != full {
+		t.Errorf("cp copied %q", b)
+	}
+
+	f, err := os.Open(filepath.Join(e.mnt, "g/syscalls.deny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 5)
+	n, err := f.ReadAt(buf, 2)
+	if err != nil || string(buf[:n]) != full[2:7] {
+		t.Fatalf("pread at 2: %q %v, want %q", buf[:n], err, full[2:7])
+	}
+	// Kept open across a write: a read from the start sees the write.
+	e.shOK(`echo 100 > $M/g/syscalls.deny`)
+	buf = make([]byte, 4096)
+	n, _ = f.ReadAt(buf, 0)
+	if got := string(buf[:n]); !strings.HasSuffix(got, " 40 100 \n") {
+		t.Fatalf("open file after a write reads %q", got)
+	}
+}
+
+func TestNonRootMayNotWrite(t *testing.T) {
+	e := newGroup(t)
+	mnt := t.TempDir()
+	// Let others walk to the mount point and into the mirror's root.
+	for _, d := range []string{filepath.Dir(mnt), e.group} {
+		if err := os.Chmod(d, 0755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mount(mnt, e.group, nil)
+	e.shOK(`mkdir $M/g`)
+	// Delegate the group: the kernel then lets nobody open the control
+	// files for writing, and the daemon refuses.
+	if err := os.Chown(filepath.Join(e.group, "g"), 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	e.shOK(`stat -c '%u %a' $M/g/syscalls.deny | grep -qx '65534 644'`)
+	as := `setpriv --reuid=65534 --regid=65534 --clear-groups `
+	e.shFails(as+`/bin/sh -c "/bin/echo 59 > $M/g/syscalls.deny"`, 2, "Permission denied")
+	e.shFails(as+`/bin/sh -c "/bin/echo 0 > $M/g/tasks"`, 2, "Permission denied")
+	e.shFails(as+`/bin/sh -c "/bin/echo 0 > $M/g/cgroup.procs"`, 2, "Permission denied")
+	if got := e.shOK(as + `cat $M/g/syscalls.deny`); got != "\n" {
+		t.Errorf("nobody reads %q", got)
+	}
+	e.want("g/syscalls.deny", "\n")
+}

@@ -1,0 +1,147 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strconv"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// readTasks renders tasks of group: the PIDs of the real cgroup.procs,
+// one a line, ascending, without duplicates.
+func (m *mirror) readTasks(group string) ([]byte, syscall.Errno) {
+	fd, err := m.open(joinRel(group, "cgroup.procs"), unix.O_RDONLY)
+	if err != nil {
+		return nil, m.errnoOf(err, "read tasks")
+	}
+	var raw []byte
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			unix.Close(fd)
+			return nil, m.errnoOf(err, "read tasks")
+		}
+		if n <= 0 {
+			break
+		}
+		raw = append(raw, buf[:n]...)
+	}
+	unix.Close(fd)
+
+	var pids []int
+	for _, f := range bytes.Fields(raw) {
+		if p, err := strconv.Atoi(string(f)); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	slices.Sort(pids)
+	pids = slices.Compact(pids)
+	out := make([]byte, 0, len(pids)*8)
+	for _, p := range pids {
+		out = strconv.AppendInt(out, int64(p), 10)
+		out = append(out, '\n')
+	}
+	return out, 0
+}
+
+// parsePIDs reads a write to tasks: decimal PIDs separated by white
+// space. Anything else fails the whole write with EINVAL.
+func parsePIDs(data []byte) ([]int, syscall.Errno) {
+	var pids []int
+	for _, f := range bytes.Fields(data) {
+		for _, c := range f {
+			if c < '0' || c > '9' {
+				return nil, syscall.EINVAL
+			}
+		}
+		p, err := strconv.ParseInt(string(f), 10, 32)
+		if err != nil {
+			return nil, syscall.EINVAL
+		}
+		pids = append(pids, int(p))
+	}
+	return pids, 0
+}
+
+// tgidOf returns the process (thread group) of thread tid, from
+// /proc/TID/status. A thread that does not exist: ESRCH.
+func tgidOf(tid int) (int, error) {
+	if tid <= 0 {
+		return 0, syscall.ESRCH
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+		return 0, syscall.ESRCH
+	}
+	if err != nil {
+		return 0, err
+	}
+	for line := range bytes.Lines(b) {
+		v, ok := bytes.CutPrefix(line, []byte("Tgid:"))
+		if !ok {
+			continue
+		}
+		p, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+		if err != nil || p <= 0 {
+			return 0, syscall.ESRCH
+		}
+		return p, nil
+	}
+	return 0, syscall.ESRCH
+}
+
+// writeTasks applies one write to tasks (or to a mirrored cgroup.procs or
+// cgroup.threads) of group: parsed whole first, then each PID in order is
+// mapped to its process (0 is the caller's) and moved. The first failure
+// stops the write and is its errno; earlier moves stand.
+func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) syscall.Errno {
+	c, ok := callerOf(ctx)
+	if !ok || c.Uid != 0 {
+		return syscall.EACCES
+	}
+	pids, e := parsePIDs(data)
+	if e != 0 {
+		m.log.WithFields(logrus.Fields{
+			"uid": c.Uid, "pid": c.Pid, "group": groupName(group),
+			"result": errName(e), "input": strconv.Quote(string(data)),
+		}).Info("task move refused")
+		return e
+	}
+
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+
+	for _, p := range pids {
+		tid := p
+		if p == 0 {
+			tid = c.Pid
+		}
+		pid, err := tgidOf(tid)
+		if err == nil {
+			err = m.enforcer.Move(c, pid, group)
+		}
+		e := m.errnoOf(err, "task move")
+		f := logrus.Fields{
+			"uid": c.Uid, "pid": c.Pid, "group": groupName(group),
+			"task": p, "process": pid, "result": errName(e),
+		}
+		if err != nil {
+			f["error"] = err.Error()
+		}
+		m.log.WithFields(f).Info("task move")
+		if e != 0 {
+			return e
+		}
+	}
+	return 0
+}
