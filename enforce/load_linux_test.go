@@ -1,0 +1,253 @@
+//go:build linux
+
+package enforce
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+)
+
+// The test binary becomes a filter-loading child when childEnv is set: it
+// never loads a filter into itself otherwise, since a filter cannot be
+// removed and would hold every later test.
+const (
+	childEnv = "CGSYSCALL_ENFORCE_CHILD" // "errno", "notify" or "listen"
+	denyEnv  = "CGSYSCALL_ENFORCE_DENY"  // native names, comma-separated
+	probeEnv = "CGSYSCALL_ENFORCE_PROBE" // absolute path of the probe
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(runChild(mode, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// runChild loads the filter that the environment describes into its own
+// thread and execs the probe with args; in "listen" mode it loads with
+// NEW_LISTENER, prints the listener fd and exits. It returns only on
+// failure.
+func runChild(mode string, args []string) int {
+	fail := func(format string, v ...any) int {
+		fmt.Fprintf(os.Stderr, "child: "+format+"\n", v...)
+		return 3
+	}
+	a := arch.Host()
+	if a == nil {
+		return fail("no architecture for %s", runtime.GOARCH)
+	}
+	var deny []int
+	for _, name := range strings.Split(os.Getenv(denyEnv), ",") {
+		if name == "" {
+			continue
+		}
+		nr, ok := a.Native.SyscallNumber(name)
+		if !ok {
+			return fail("unknown syscall %q", name)
+		}
+		deny = append(deny, nr)
+	}
+	m, flags := ModeErrno, uint(0)
+	switch mode {
+	case "notify":
+		m = ModeNotify
+	case "listen":
+		m, flags = ModeNotify, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+	}
+	prog, err := Compile(a, deny, m)
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	// no_new_privs and the filter hold for this thread only; the thread
+	// stays locked until execve replaces the process.
+	runtime.LockOSThread()
+	fd, err := Load(prog, flags)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if mode == "listen" {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return fail("listener %d: %v", fd, err)
+		}
+		fmt.Printf("listener %d\n", fd)
+		return 0
+	}
+	probe := os.Getenv(probeEnv)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CGSYSCALL_ENFORCE_") {
+			env = append(env, kv)
+		}
+	}
+	// Between here and execve Go's runtime still makes calls of its own
+	// (prlimit64 among them); the filters used here allow them.
+	err = syscall.Exec(probe, append([]string{probe}, args...), env)
+	return fail("exec %s: %v", probe, err)
+}
+
+// buildProbe builds testdata/probe into a temporary directory of t.
+func buildProbe(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "probe")
+	cmd := exec.Command("go", "build", "-o", path, "../testdata/probe")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build probe: %v\n%s", err, out)
+	}
+	return path
+}
+
+// probeResult runs the probe with tokens, under a filter when mode is set,
+// and returns the value printed for each token and the child's PID.
+func probeResult(t *testing.T, probe, mode string, deny []string,
+	tokens ...string,
+) (map[string]int64, int) {
+	t.Helper()
+	var cmd *exec.Cmd
+	if mode == "" {
+		cmd = exec.Command(probe, tokens...)
+	} else {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd = exec.Command(self, tokens...)
+		cmd.Env = append(os.Environ(), childEnv+"="+mode,
+			denyEnv+"="+strings.Join(deny, ","), probeEnv+"="+probe)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v (mode %q, deny %v): %v\n%s", probe, tokens, mode, deny, err, stderr.String())
+	}
+	got := map[string]int64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		tok, v, ok := strings.Cut(line, " ")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if !ok || err != nil {
+			t.Fatalf("probe printed %q", line)
+		}
+		got[tok] = n
+	}
+	if len(got) != len(tokens) {
+		t.Fatalf("probe %v printed %q", tokens, out)
+	}
+	return got, cmd.Process.Pid
+}
+
+// i386Tokens gives the i386 twins of tokens where the kernel runs i386
+// calls, and nothing elsewhere.
+func i386Tokens(t *testing.T, probe string, tokens ...string) []string {
+	if runtime.GOARCH != "amd64" {
+		return nil
+	}
+	got, pid := probeResult(t, probe, "", nil, "i386:getpid")
+	if got["i386:getpid"] != int64(pid) {
+		t.Logf("i386 ABI unavailable (i386:getpid gave %d): native calls only",
+			got["i386:getpid"])
+		return nil
+	}
+	var out []string
+	for _, tok := range tokens {
+		out = append(out, "i386:"+tok)
+	}
+	return out
+}
+
+// TestLoadReal loads filters for real, in children that exec the probe.
+func TestLoadReal(t *testing.T) {
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		t.Skipf("no seccomp support for GOARCH %s", runtime.GOARCH)
+	}
+	probe := buildProbe(t)
+	native := []string{"getppid", "uname", "getpid"}
+	tokens := append(native, i386Tokens(t, probe, native...)...)
+	self := int64(os.Getpid())
+
+	for _, mode := range []string{"errno", "notify"} {
+		t.Run(mode, func(t *testing.T) {
+			got, pid := probeResult(t, probe, mode, []string{"getppid"}, tokens...)
+			t.Logf("deny getppid, %s: %v", mode, got)
+			for _, tok := range tokens {
+				want := int64(0)
+				switch strings.TrimPrefix(tok, "i386:") {
+				case "getppid":
+					want = -int64(syscall.ENOSYS)
+				case "getpid":
+					want = int64(pid)
+				}
+				if got[tok] != want {
+					t.Errorf("%s under deny getppid: %d, want %d", tok, got[tok], want)
+				}
+			}
+		})
+	}
+	t.Run("allow-all", func(t *testing.T) {
+		got, _ := probeResult(t, probe, "errno", nil, tokens...)
+		for _, tok := range tokens {
+			if strings.HasSuffix(tok, "getppid") && got[tok] != self {
+				t.Errorf("%s under an empty filter: %d, want %d", tok, got[tok], self)
+			}
+		}
+	})
+	t.Run("other-denials", func(t *testing.T) {
+		got, _ := probeResult(t, probe, "errno", []string{"uname", "getpid"}, tokens...)
+		for _, tok := range tokens {
+			want := -int64(syscall.ENOSYS)
+			if strings.HasSuffix(tok, "getppid") {
+				want = self
+			}
+			if got[tok] != want {
+				t.Errorf("%s under deny uname,getpid: %d, want %d", tok, got[tok], want)
+			}
+		}
+	})
+}
+
+// TestLoadX32 checks that an x32 call is refused where the kernel runs x32.
+func TestLoadX32(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("x32 exists on x86_64 only")
+	}
+	probe := buildProbe(t)
+	tok := fmt.Sprintf("nr:%#x", 0x40000000|39) // x32 getpid
+	got, pid := probeResult(t, probe, "", nil, tok)
+	if got[tok] != int64(pid) {
+		t.Skipf("kernel without x32 (x32 getpid gave %d)", got[tok])
+	}
+	got, _ = probeResult(t, probe, "errno", []string{"getppid"}, tok)
+	if got[tok] != -int64(syscall.ENOSYS) {
+		t.Errorf("x32 getpid under a filter: %d, want -38", got[tok])
+	}
+}
+
+// TestLoadListener checks that NEW_LISTENER hands back an open fd.
+func TestLoadListener(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), childEnv+"=listen", denyEnv+"=getppid")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var fd int
+	if _, err := fmt.Sscanf(string(out), "listener %d\n", &fd); err != nil || fd < 3 {
+		t.Fatalf("child printed %q", out)
+	}
+}

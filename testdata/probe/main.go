@@ -1,0 +1,96 @@
+// Command probe makes raw system calls and prints what the kernel answered,
+// for tests of seccomp filters. Each argument is a token:
+//
+//	NAME         the syscall of that name in the ABI the probe was built for
+//	nr:N         syscall number N of that ABI
+//	i386:NAME    the i386 syscall NAME through int $0x80 (amd64 builds only)
+//	i386:nr:N    i386 syscall number N through int $0x80
+//
+// For each token it prints one line, the token and the raw return value:
+// the result on success, the negative errno on failure ("getppid -38").
+// Every call gets the address of a zeroed scratch page below 4 GiB as its
+// first argument (uname needs a buffer, and int $0x80 takes 32-bit
+// pointers) and zero for the others. It exits 0 once every token ran, and
+// 2 for a token it does not understand.
+//
+// Built for GOARCH=386 or arm, plain tokens are compat calls of an x86_64
+// or aarch64 kernel. The program is static (CGO_ENABLED=0) and makes its
+// calls with syscall.RawSyscall6, never through a wrapper that could hide
+// the errno.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+)
+
+func main() {
+	buf, err := scratch()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "probe: scratch page: %v\n", err)
+		os.Exit(2)
+	}
+	for _, tok := range os.Args[1:] {
+		r, err := call(tok, buf)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "probe: %v\n", err)
+			os.Exit(2)
+		}
+		fmt.Printf("%s %d\n", tok, r)
+	}
+}
+
+// call runs the syscall that tok names and returns its raw result.
+func call(tok string, buf uintptr) (int64, error) {
+	if rest, ok := strings.CutPrefix(tok, "i386:"); ok {
+		if i386 == nil {
+			return 0, fmt.Errorf("%s: no i386 ABI in this build", tok)
+		}
+		nr, err := number(arch.X86_64.Compat, rest)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %v", tok, err)
+		}
+		return i386(uintptr(nr), buf), nil
+	}
+	nr, err := number(table, tok)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %v", tok, err)
+	}
+	r, _, errno := syscall.RawSyscall6(uintptr(nr), buf, 0, 0, 0, 0, 0)
+	if errno != 0 {
+		return -int64(errno), nil
+	}
+	return int64(int(r)), nil
+}
+
+// number resolves "nr:N" or a syscall name of abi.
+func number(abi *arch.ABI, s string) (int, error) {
+	if n, ok := strings.CutPrefix(s, "nr:"); ok {
+		nr, err := strconv.ParseUint(n, 0, 31)
+		if err != nil {
+			return 0, fmt.Errorf("bad number %q", n)
+		}
+		return int(nr), nil
+	}
+	nr, ok := abi.SyscallNumber(s)
+	if !ok {
+		return 0, fmt.Errorf("%s has no syscall %q", abi.Name, s)
+	}
+	return nr, nil
+}
+
+// scratch maps a zeroed page for the calls' first argument.
+func scratch() (uintptr, error) {
+	r, _, errno := syscall.RawSyscall6(sysMmap, 0, 4096,
+		syscall.PROT_READ|syscall.PROT_WRITE,
+		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|map32Bit, ^uintptr(0), 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return r, nil
+}
