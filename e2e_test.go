@@ -153,7 +153,7 @@ func (m *mirror) path(names ...string) string {
 // administrator does, and returns what the shell printed on failure.
 func (m *mirror) write(file, data string) error {
 	m.t.Helper()
-	out, err := exec.Command("sh", "-c", `printf '%s' "$1" > "$2"`, "sh", data,
+	out, err := exec.Command("bash", "-c", `echo "$1" > "$2"`, "bash", data,
 		m.path(file)).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
@@ -263,16 +263,16 @@ func TestExecDeniedNativeAndI386(t *testing.T) {
 	m.mkdir("web")
 	m.mustWrite("web/syscalls.deny", "getppid\n")
 
-	out, errOut, status := run(t, "exec", "-m", m.mnt, "web", "--",
-		append([]string{bin.probe}, probeTokens()...)...)
+	out, errOut, status := run(t, append([]string{"exec", "-m", m.mnt, "web", "--", bin.probe},
+		probeTokens()...)...)
 	if status != 0 {
 		t.Fatalf("exec exited %d: %s", status, errOut)
 	}
 	checkProbe(t, out, true)
 
 	// The root group denies nothing: the same probe there gets its parent's PID.
-	out, errOut, status = run(t, "exec", "-m", m.mnt, "", "--",
-		append([]string{bin.probe}, probeTokens()...)...)
+	out, errOut, status = run(t, append([]string{"exec", "-m", m.mnt, "", "--", bin.probe},
+		probeTokens()...)...)
 	if status != 0 {
 		t.Fatalf("exec in the root group exited %d: %s", status, errOut)
 	}
@@ -302,7 +302,8 @@ func TestExecChildrenAndDescendantGroups(t *testing.T) {
 	}
 	// Allowed at the parent, the child keeps its own denial until allowed there.
 	m.mustWrite("web/syscalls.allow", "getppid")
-	out, _, _ = run(t, "exec", "-m", m.mnt, "web", "--", bin.probe, "getppid")
+	out, _, _ = run(t, append([]string{"exec", "-m", m.mnt, "web", "--", bin.probe},
+		probeTokens()...)...)
 	checkProbe(t, out, false)
 	out, _, _ = run(t, "exec", "-m", m.mnt, "web/worker", "--", bin.probe, "getppid")
 	if got := parseProbe(t, out)["getppid"]; got != "-38" {
