@@ -32,8 +32,9 @@ func seccompData(nr int32, auditArch uint32, args [6]uint64) []byte {
 
 // vm wraps a compiled program in x/net/bpf's VM.
 type vm struct {
-	t *testing.T
-	v *bpf.VM
+	t    *testing.T
+	v    *bpf.VM
+	prog []bpf.Instruction
 }
 
 func newVM(t *testing.T, a *arch.Arch, deny []int, mode Mode) *vm {
@@ -49,7 +50,7 @@ func newVM(t *testing.T, a *arch.Arch, deny []int, mode Mode) *vm {
 	if err != nil {
 		t.Fatalf("bpf.NewVM: %v", err)
 	}
-	return &vm{t: t, v: v}
+	return &vm{t: t, v: v, prog: prog}
 }
 
 func (m *vm) run(auditArch uint32, nr int32, args [6]uint64) uint32 {

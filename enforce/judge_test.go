@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"math/rand"
 	"testing"
 
 	"github.com/cgsyscall/cgsyscall/arch"
@@ -125,4 +126,67 @@ func nr(t *testing.T, a *arch.Arch, name string) int {
 		t.Fatalf("%s has no %s", a.Name, name)
 	}
 	return n
+}
+
+// TestCompileLarge compiles for a made-up architecture with tables far
+// larger than the real ones, so that trees split into many chunks, and
+// checks every number against Judge.
+func TestCompileLarge(t *testing.T) {
+	const n = 3000
+	comp := make([]int, n+1)
+	for i := range comp {
+		comp[i] = (i * 7) % (n + 1) // a scrambled mapping
+		if i%11 == 0 {
+			comp[i] = -1
+		}
+	}
+	a := &arch.Arch{
+		Name:         "large",
+		Native:       &arch.ABI{Name: "large", AuditArch: 0xc0001234, NRMax: n},
+		Compat:       &arch.ABI{Name: "small", AuditArch: 0x40001234, NRMax: n},
+		X32Bit:       0x20000000,
+		CompatNative: comp,
+		Mux: []arch.Mux{{Nr: 5, Arg: 2, Mask: 0xff,
+			Sub: map[uint32]int{1: 1, 2: 2, 3: 3, 4: -1, 9: 9, 200: 200}}},
+		NeverDeny:   []int{4, 1000},
+		CompatAllow: []int{7, 0x0f0005},
+	}
+	r := rand.New(rand.NewSource(2))
+	var alt, third []int
+	for i := 0; i <= n; i++ {
+		if i%2 == 0 {
+			alt = append(alt, i)
+		}
+		if r.Intn(3) == 0 {
+			third = append(third, i)
+		}
+	}
+	for name, deny := range map[string][]int{"alternate": alt, "third": third} {
+		m := newVM(t, a, deny, ModeErrno)
+		t.Logf("%s: %d instructions", name, len(m.prog))
+		bad := 0
+		for _, audit := range []uint32{a.Native.AuditArch, a.Compat.AuditArch, 9} {
+			nrs := []int32{0x20000001, 0x0f0005, 0x0f0004, -1}
+			for i := int32(0); i <= n+2; i++ {
+				nrs = append(nrs, i)
+			}
+			for _, nr := range nrs {
+				for _, v := range []uint64{0, 1, 2, 4, 9, 200, 0x103, 0xfff09} {
+					args := [6]uint64{0, 0, v}
+					want := uint32(allowV)
+					if Judge(a, deny, audit, int(nr), args) {
+						want = enosysV
+					}
+					if got := m.run(audit, nr, args); got != want && bad < 10 {
+						bad++
+						t.Errorf("%s: arch %#x nr %d arg2 %#x: BPF %#x, Judge %#x",
+							name, audit, nr, v, got, want)
+					}
+					if nr != 5 {
+						break
+					}
+				}
+			}
+		}
+	}
 }

@@ -131,7 +131,8 @@ func probeResult(t *testing.T, probe, mode string, deny []string,
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s %v (mode %q, deny %v): %v\n%s", probe, tokens, mode, deny, err, stderr.String())
+		t.Fatalf("%s %v (mode %q, deny %v): %v\n%s",
+			probe, tokens, mode, deny, err, stderr.String())
 	}
 	got := map[string]int64{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
