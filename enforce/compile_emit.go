@@ -120,12 +120,12 @@ func (p *plan) subRuns(m *arch.Mux, verdict func(bool) leaf) runs {
 // compatPoints lists the compat numbers that the table or CompatAllow
 // names, in ascending order.
 func (p *plan) compatPoints() []uint32 {
-	pts := make([]uint32, 0, p.compN+len(p.a.CompatAllow))
-	for n := 0; n < p.compN; n++ {
+	pts := make([]uint32, 0, p.compatSize()+len(p.a.CompatAllow))
+	for n := 0; n < p.compatSize(); n++ {
 		pts = append(pts, uint32(n))
 	}
 	for _, n := range p.a.CompatAllow {
-		if n >= p.compN && uint64(n) <= math.MaxUint32 {
+		if n >= p.compatSize() && uint64(n) <= math.MaxUint32 {
 			pts = append(pts, uint32(n))
 		}
 	}

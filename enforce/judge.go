@@ -2,7 +2,7 @@ package enforce
 
 import (
 	"fmt"
-	"math"
+	"slices"
 	"syscall"
 
 	"github.com/cgsyscall/cgsyscall/arch"
@@ -10,14 +10,16 @@ import (
 
 // Judge tells whether the filter that Compile(a, deny, mode) builds denies
 // a call with the given seccomp_data fields (true = denied), whatever the
-// mode. The supervisor of ModeNotify answers notifications with it.
+// mode. The supervisor of ModeNotify answers notifications with it; it
+// allocates nothing and scans deny, so it costs well under a microsecond.
 //
 // nr is seccomp_data.nr; like the filter, Judge compares it as an unsigned
 // 32-bit value, so -1 is a very large number (and has the x32 bit set on
 // x86_64). Numbers of deny outside 0..a.Native.NRMax, which Compile
 // refuses, are ignored here.
 func Judge(a *arch.Arch, deny []int, auditArch uint32, nr int, args [6]uint64) bool {
-	p, _ := newPlan(a, deny)
+	p := plan{a: a, deny: deny}
+	p.any = p.anyDenied()
 	n := uint32(nr)
 
 	switch {
@@ -27,99 +29,106 @@ func Judge(a *arch.Arch, deny []int, auditArch uint32, nr int, args [6]uint64) b
 		}
 		return p.native(n)
 	case a.Compat != nil && auditArch == a.Compat.AuditArch:
-		deny, mux := p.compat(n)
+		denied, mux := p.compat(n)
 		if mux == nil {
-			return deny
+			return denied
+		}
+		if mux.Arg < 0 || mux.Arg > 5 {
+			return p.any // Compile refuses such a table
 		}
 		return p.sub(mux, uint32(args[mux.Arg])&mux.Mask)
 	}
 	return p.any
 }
 
-// plan is a deny set prepared for one architecture: the single source of
+// plan is a deny set seen through one architecture: the single source of
 // the filter's semantics, shared by Compile and Judge.
 type plan struct {
-	a      *arch.Arch
-	denied []bool // indexed by native number, 0..NRMax
-	any    bool   // some number is denied
-	compN  int    // size of the compat table
-	allow  map[int]bool
-	muxes  map[int]*arch.Mux
+	a    *arch.Arch
+	deny []int
+	bits []bool // Compile's lookup table of native numbers; nil in Judge
+	any  bool   // some number is denied
 }
 
-// newPlan drops a.NeverDeny from deny. It fails for numbers outside the
-// native table but still returns a plan without them.
+// newPlan prepares deny for Compile. It fails for numbers outside the
+// native table or a multiplexer that reads no argument.
 func newPlan(a *arch.Arch, deny []int) (*plan, error) {
-	p := &plan{
-		a:      a,
-		denied: make([]bool, a.Native.NRMax+1),
-		allow:  map[int]bool{},
-		muxes:  map[int]*arch.Mux{},
-	}
-	var err error
 	for _, nr := range deny {
-		if nr < 0 || nr >= len(p.denied) {
-			err = fmt.Errorf("enforce: syscall %d outside 0..%d: %w",
+		if nr < 0 || nr > a.Native.NRMax {
+			return nil, fmt.Errorf("enforce: syscall %d outside 0..%d: %w",
 				nr, a.Native.NRMax, syscall.ERANGE)
-			continue
-		}
-		p.denied[nr] = true
-	}
-	for _, nr := range a.NeverDeny {
-		if nr >= 0 && nr < len(p.denied) {
-			p.denied[nr] = false
 		}
 	}
-	for _, d := range p.denied {
-		p.any = p.any || d
-	}
-	if a.Compat != nil {
-		p.compN = a.Compat.NRMax + 1
-		if len(a.CompatNative) < p.compN {
-			p.compN = len(a.CompatNative)
+	for _, m := range a.Mux {
+		if m.Arg < 0 || m.Arg > 5 {
+			return nil, fmt.Errorf("enforce: mux %d reads argument %d: %w",
+				m.Nr, m.Arg, syscall.EINVAL)
 		}
 	}
-	for _, nr := range a.CompatAllow {
-		p.allow[nr] = true
+	p := &plan{a: a, deny: deny}
+	bits := make([]bool, a.Native.NRMax+1)
+	for n := range bits {
+		bits[n] = p.native(uint32(n))
+		p.any = p.any || bits[n]
 	}
-	for i := range a.Mux {
-		if a.Mux[i].Arg < 0 || a.Mux[i].Arg > 5 {
-			err = fmt.Errorf("enforce: mux %d reads argument %d: %w",
-				a.Mux[i].Nr, a.Mux[i].Arg, syscall.EINVAL)
-			continue
-		}
-		if _, dup := p.muxes[a.Mux[i].Nr]; !dup {
-			p.muxes[a.Mux[i].Nr] = &a.Mux[i]
-		}
-	}
-	return p, err
+	p.bits = bits
+	return p, nil
 }
 
-// native tells whether native number n (x32 bit clear) is denied.
+// anyDenied tells whether deny holds a number that may be denied.
+func (p *plan) anyDenied() bool {
+	for _, nr := range p.deny {
+		if p.native(uint32(nr)) {
+			return true
+		}
+	}
+	return false
+}
+
+// native tells whether native number n (x32 bit clear) is denied: it is
+// in deny, in the table, and not one of a.NeverDeny.
 func (p *plan) native(n uint32) bool {
-	return n < uint32(len(p.denied)) && p.denied[n]
+	if n > uint32(p.a.Native.NRMax) {
+		return false
+	}
+	if p.bits != nil {
+		return p.bits[n]
+	}
+	return slices.Contains(p.deny, int(n)) && !slices.Contains(p.a.NeverDeny, int(n))
 }
 
 // mapped tells whether a compat call whose native counterpart is nat (-1
 // for none) is denied.
 func (p *plan) mapped(nat int) bool {
-	if nat < 0 || nat >= len(p.denied) {
+	if nat < 0 || nat > p.a.Native.NRMax {
 		return p.any
 	}
-	return p.denied[nat]
+	return p.native(uint32(nat))
+}
+
+// compatSize is the number of entries of the compat table.
+func (p *plan) compatSize() int {
+	if p.a.Compat == nil {
+		return 0
+	}
+	return min(p.a.Compat.NRMax+1, len(p.a.CompatNative))
 }
 
 // compat judges compat number n. For a multiplexer it returns the Mux,
 // and the verdict depends on the sub-call (see sub).
 func (p *plan) compat(n uint32) (deny bool, mux *arch.Mux) {
-	if uint64(n) <= math.MaxInt32 && p.allow[int(n)] {
-		return false, nil
+	for _, nr := range p.a.CompatAllow {
+		if nr >= 0 && uint64(nr) == uint64(n) {
+			return false, nil
+		}
 	}
-	if n >= uint32(p.compN) {
+	if uint64(n) >= uint64(p.compatSize()) {
 		return p.any, nil
 	}
-	if m := p.muxes[int(n)]; m != nil {
-		return false, m
+	for i := range p.a.Mux {
+		if uint64(p.a.Mux[i].Nr) == uint64(n) {
+			return false, &p.a.Mux[i]
+		}
 	}
 	return p.mapped(p.a.CompatNative[n]), nil
 }

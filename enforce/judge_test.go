@@ -190,3 +190,12 @@ func TestCompileLarge(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkJudge(b *testing.B) {
+	a := arch.X86_64
+	deny := rand.New(rand.NewSource(1)).Perm(a.Native.NRMax + 1)[:300]
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		Judge(a, deny, arch.AuditArchI386, 102, arg0(uint64(i%20)))
+	}
+}
