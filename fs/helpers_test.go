@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,8 +34,26 @@ type env struct {
 	srv    *fuse.Server
 	tree   *policy.Tree
 	arch   *arch.Arch
-	logBuf *bytes.Buffer
+	logBuf *lockedBuf
 	pids   []int // processes this test started
+}
+
+// lockedBuf is a log sink that the test may read while the daemon writes.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // requireRoot skips a test that needs root, a cgroup2 mount and FUSE.
@@ -64,7 +83,7 @@ func newGroup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, group: g, arch: arch.Host(), logBuf: &bytes.Buffer{}}
+	e := &env{t: t, group: g, arch: arch.Host(), logBuf: &lockedBuf{}}
 	t.Cleanup(e.cleanupGroup)
 	return e
 }
@@ -250,4 +269,9 @@ func (e *env) nr(name string) int {
 		e.t.Fatalf("no syscall %q", name)
 	}
 	return n
+}
+
+// newTreeFor returns an empty policy tree of the test's architecture.
+func newTreeFor(e *env) *policy.Tree {
+	return policy.NewTree(e.arch)
 }
