@@ -97,12 +97,16 @@ func runChild(mode string, args []string) int {
 	return fail("exec %s: %v", probe, err)
 }
 
-// buildProbe builds testdata/probe into a temporary directory of t.
-func buildProbe(t *testing.T) string {
+// buildProbe builds testdata/probe into a temporary directory of t, for
+// GOARCH goarch when it is given.
+func buildProbe(t *testing.T, goarch ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "probe")
 	cmd := exec.Command("go", "build", "-o", path, "../testdata/probe")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	for _, g := range goarch {
+		cmd.Env = append(cmd.Env, "GOARCH="+g)
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build probe: %v\n%s", err, out)
 	}
@@ -218,6 +222,28 @@ func TestLoadReal(t *testing.T) {
 	})
 }
 
+// TestLoad386 runs a whole i386 process (the probe built for GOARCH=386)
+// under the x86_64 filter: its plain calls are compat calls.
+func TestLoad386(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("i386 processes run on x86_64 only")
+	}
+	probe := buildProbe(t, "386")
+	tokens := []string{"getppid", "getpid", "uname", "setuid32", "nr:213"}
+	cmd := exec.Command(probe, "getpid")
+	if out, err := cmd.Output(); err != nil {
+		t.Skipf("kernel runs no i386 program: %v %s", err, out)
+	}
+	got, pid := probeResult(t, probe, "errno", []string{"getppid", "setuid"}, tokens...)
+	want := map[string]int64{"getppid": -38, "getpid": int64(pid), "uname": 0,
+		"setuid32": -38, "nr:213": -38}
+	for _, tok := range tokens {
+		if got[tok] != want[tok] {
+			t.Errorf("i386 %s under deny getppid,setuid: %d, want %d", tok, got[tok], want[tok])
+		}
+	}
+}
+
 // TestLoadX32 checks that an x32 call is refused where the kernel runs x32.
 func TestLoadX32(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
@@ -250,5 +276,26 @@ func TestLoadListener(t *testing.T) {
 	var fd int
 	if _, err := fmt.Sscanf(string(out), "listener %d\n", &fd); err != nil || fd < 3 {
 		t.Fatalf("child printed %q", out)
+	}
+}
+
+// TestProbeBuilds keeps the probe building for every GOARCH that tests
+// will run it under: amd64 and arm64 natively, 386 and arm as compat
+// processes of an x86_64 or aarch64 kernel.
+func TestProbeBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-builds are slow; skipped in -short")
+	}
+	for _, goarch := range []string{"amd64", "arm64", "386", "arm"} {
+		cmd := exec.Command("go", "vet", "../testdata/probe")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("GOARCH=%s go vet probe: %v\n%s", goarch, err, out)
+		}
+		cmd = exec.Command("go", "build", "-o", os.DevNull, "../testdata/probe")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("GOARCH=%s go build probe: %v\n%s", goarch, err, out)
+		}
 	}
 }
