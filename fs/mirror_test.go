@@ -284,9 +284,14 @@ func TestMountRefusesNonCgroup(t *testing.T) {
 		t.Fatal("mount without a tree succeeded")
 	}
 	e := newGroup(t)
-	e.tree = nil
 	_, err = Mount(t.TempDir(), Options{Mirror: os.TempDir(), Tree: newTreeFor(e), Arch: e.arch})
 	if err == nil || !strings.Contains(err.Error(), "not a cgroup v2 directory") {
 		t.Fatalf("mirror of /tmp: %v", err)
+	}
+	for _, mnt := range []string{e.group, filepath.Dir(e.group)} {
+		_, err = Mount(mnt, Options{Mirror: e.group, Tree: newTreeFor(e), Arch: e.arch})
+		if err == nil || !strings.Contains(err.Error(), "covers the mirror") {
+			t.Fatalf("mount on %s of mirror %s: %v", mnt, e.group, err)
+		}
 	}
 }

@@ -46,7 +46,8 @@ type Options struct {
 // again each time, and sees changes made behind its back.
 //
 // mountpoint may lie inside Mirror; the mount then hides its own
-// directory. Unmount with the returned server's Unmount or umount(8).
+// directory. It may not be Mirror or lie above it: the mirror would then
+// be reachable only through the mount. Unmount with the returned server's Unmount or umount(8).
 func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	if o.Tree == nil || o.Arch == nil {
 		return nil, errors.New("mount: Options.Tree and Options.Arch are required")
@@ -58,6 +59,11 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	mnt, err := realDir(mountpoint)
 	if err != nil {
 		return nil, fmt.Errorf("mount point: %w", err)
+	}
+
+	if mirrorDir == mnt || strings.HasPrefix(mirrorDir, mnt+"/") {
+		// Every path to the mirror would lead through the mount itself.
+		return nil, fmt.Errorf("mount point %s covers the mirror %s", mnt, mirrorDir)
 	}
 
 	fd, err := unix.Open(mirrorDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
