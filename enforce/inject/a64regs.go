@@ -1,0 +1,61 @@
+package inject
+
+// a64Regs mirrors struct user_pt_regs of <asm/ptrace.h> on aarch64, the
+// NT_PRSTATUS register set. The syscall number is not in it: the kernel
+// keeps it apart and ptrace reaches it through NT_ARM_SYSTEM_CALL.
+type a64Regs struct {
+	X      [31]uint64
+	Sp     uint64
+	Pc     uint64
+	Pstate uint64
+}
+
+// a64PSRMode32 is PSR_MODE32_BIT: set while the task runs AArch32 code,
+// which is refused.
+const a64PSRMode32 = 0x10
+
+// a64NoSyscall is NO_SYSCALL, the number a task has when it is not in a
+// system call (or after the kernel dealt with restarting one).
+const a64NoSyscall = -1
+
+// a64Svc is `svc #0`, d4000001, little-endian.
+var a64Svc = insn{code: []byte{0x01, 0x00, 0x00, 0xd4}, align: 4}
+
+// a64Nums are the aarch64 (asm-generic) numbers of the calls the injector
+// makes.
+var a64Nums = sysnums{mmap: 222, munmap: 215, close: 57, prctl: 167, seccomp: 277}
+
+// withCall returns r set up to make system call nr with args by running
+// the svc instruction at pc: x8 is the number, x0..x5 the arguments. x7
+// is left alone on purpose: at syscall stops the kernel shows the tracer
+// a marker in x7 and puts the saved value back itself, so a value written
+// there would be lost and the restored set would differ.
+func (r a64Regs) withCall(pc uint64, nr int, args [6]uint64) a64Regs {
+	r.Pc = pc
+	r.X[8] = uint64(nr)
+	copy(r.X[:6], args[:])
+	return r
+}
+
+// result is the return value of a call at its syscall-exit stop.
+func (r *a64Regs) result() int64 { return int64(r.X[0]) }
+
+// native reports whether the task runs AArch64 code.
+func (r *a64Regs) native() bool { return r.Pstate&a64PSRMode32 == 0 }
+
+// stack is the stack pointer.
+func (r *a64Regs) stack() uint64 { return r.Sp }
+
+// candidates are guesses at a svc instruction next to where the task
+// stopped: after the kernel rewound an interrupted call to restart it, Pc
+// points at the svc itself; after a call that ended, just past it. The
+// caller checks each against the tracee's memory.
+func (r *a64Regs) candidates() []uint64 {
+	if r.Pc < 4 {
+		return []uint64{r.Pc}
+	}
+	return []uint64{r.Pc, r.Pc - 4}
+}
+
+// a64RedZone: AAPCS64 has no red zone, but stay clear of a leaf frame.
+const a64RedZone = 128

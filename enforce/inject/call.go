@@ -1,0 +1,114 @@
+package inject
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// call runs system call nr with args in the injecting thread and returns
+// its raw result (a negated errno on failure). The error is for the
+// injection itself: the thread died (ESRCH) or did not stop in time.
+func (in *injection) call(nr int, args ...uint64) (int64, error) {
+	var a [6]uint64
+	copy(a[:], args)
+	tid := in.th.tid
+	if err := setCall(tid, &in.base, in.pc, nr, a); err != nil {
+		return 0, err
+	}
+	if err := in.toStop(); err != nil { // syscall entry
+		return 0, err
+	}
+	if err := in.toStop(); err != nil { // syscall exit
+		return 0, err
+	}
+	return getResult(tid)
+}
+
+// toStop resumes the injecting thread up to its next syscall stop. Signals
+// that arrive on the way are kept for later and suppressed now: handling
+// one would run the program's handler on injected registers.
+func (in *injection) toStop() error {
+	tid := in.th.tid
+	if err := toSyscall(tid); err != nil {
+		return err
+	}
+	in.th.kind = running
+	var serve func() bool
+	if in.listener >= 0 {
+		serve = in.serve
+	}
+	for {
+		wtid, ws, err := waitAny(in.deadline, serve)
+		if err != nil {
+			return err
+		}
+		th := in.t.handle(wtid, ws)
+		if wtid != tid {
+			continue
+		}
+		if th == nil {
+			return unix.ESRCH
+		}
+		switch th.kind {
+		case syscallStop:
+			return nil
+		case signalStop:
+			in.t.resend = append(in.t.resend, th.deliver)
+			th.deliver = 0
+		}
+		if err := toSyscall(tid); err != nil {
+			return err
+		}
+		th.kind = running
+	}
+}
+
+// seccompNotif is struct seccomp_notif of <linux/seccomp.h>.
+type seccompNotif struct {
+	ID    uint64
+	Pid   uint32
+	Flags uint32
+	Nr    int32
+	Arch  uint32
+	IP    uint64
+	Args  [6]uint64
+}
+
+// seccompResp is struct seccomp_notif_resp.
+type seccompResp struct {
+	ID    uint64
+	Val   int64
+	Error int32
+	Flags uint32
+}
+
+// serve answers a pending notification on the new listener, if there is
+// one: the injecting thread's own call is let through, anything else
+// (there should be nothing else: every thread is stopped) fails with
+// ENOSYS. It reports whether it answered anything.
+func (in *injection) serve() bool {
+	pfd := []unix.PollFd{{Fd: int32(in.listener), Events: unix.POLLIN}}
+	if n, err := unix.Poll(pfd, 0); err != nil || n == 0 ||
+		pfd[0].Revents&unix.POLLIN == 0 {
+		return false
+	}
+	var n seccompNotif
+	if ioctl(in.listener, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)) != nil {
+		return false
+	}
+	resp := seccompResp{ID: n.ID, Error: -int32(unix.ENOSYS)}
+	if int(n.Pid) == in.th.tid && n.IP == in.pc+uint64(len(syscallInsn.code)) {
+		resp = seccompResp{ID: n.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+	}
+	ioctl(in.listener, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+	return true
+}
+
+func ioctl(fd int, req uint, arg unsafe.Pointer) error {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(arg))
+	if e != 0 {
+		return e
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+// Package injecttest starts victim processes and builds small seccomp
+// filters for the tests of enforce/inject and enforce/supervise. The
+// victims (../testdata) answer line commands with raw system call results;
+// see ../testdata/cvictim.c for the protocol.
+package injecttest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Kinds of victim.
+const (
+	Go = "go" // testdata/govictim
+	C  = "c"  // testdata/cvictim.c
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// srcDir is enforce/inject/testdata.
+func srcDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "testdata")
+}
+
+// build compiles both victims once per test binary into a temporary
+// directory that [Cleanup] removes.
+func build() (string, error) {
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "injecttest-")
+		if buildErr != nil {
+			return
+		}
+		src := srcDir()
+		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		cmds := [][]string{
+			{goBin, "build", "-o", filepath.Join(buildDir, Go), "./govictim"},
+			{"cc", "-O2", "-pthread", "-o", filepath.Join(buildDir, C), "cvictim.c"},
+		}
+		for _, c := range cmds {
+			cmd := exec.Command(c[0], c[1:]...)
+			cmd.Dir = src
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
+				return
+			}
+		}
+	})
+	return buildDir, buildErr
+}
+
+// Cleanup removes the built victims; call it from TestMain after m.Run.
+func Cleanup() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
+// RequireRoot skips the test unless it runs as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: ptrace and seccomp listeners of other processes")
+	}
+}
+
+// Victim is a running victim process.
+type Victim struct {
+	Pid   int
+	Feed  *os.File // write end of the pipe that is the victim's fd 3
+	cmd   *exec.Cmd
+	stdin *os.File
+	lines chan string
+}
+
+// Start runs a victim of kind with the given number of worker threads and
+// arranges for it to be killed when the test ends.
+func Start(t testing.TB, kind string, workers int) *Victim {
+	t.Helper()
+	dir, err := build()
+	if err != nil {
+		t.Fatalf("building victims: %v", err)
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	feedR, feedW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(dir, kind), fmt.Sprint(workers))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, os.Stderr
+	cmd.ExtraFiles = []*os.File{feedR}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	inR.Close()
+	outW.Close()
+	feedR.Close()
+	v := &Victim{Pid: cmd.Process.Pid, Feed: feedW, cmd: cmd, stdin: inW,
+		lines: make(chan string, 16)}
+	go func() {
+		sc := bufio.NewScanner(outR)
+		for sc.Scan() {
+			v.lines <- sc.Text()
+		}
+		close(v.lines)
+		outR.Close()
+	}()
+	t.Cleanup(v.Kill)
+	if got := v.Do(t, "ping"); got != "pong" {
+		t.Fatalf("victim %s: ping answered %q", kind, got)
+	}
+	return v
+}
+
+// Kill ends the victim and reaps it.
+func (v *Victim) Kill() {
+	v.cmd.Process.Kill()
+	v.cmd.Wait()
+	v.stdin.Close()
+	v.Feed.Close()
+}
+
+// Send writes one command line.
+func (v *Victim) Send(t testing.TB, cmd string) {
+	t.Helper()
+	if _, err := fmt.Fprintln(v.stdin, cmd); err != nil {
+		t.Fatalf("victim %d: send %q: %v", v.Pid, cmd, err)
+	}
+}
+
+// Reply reads one answer line, failing the test after 10 s.
+func (v *Victim) Reply(t testing.TB) string {
+	t.Helper()
+	select {
+	case l, ok := <-v.lines:
+		if !ok {
+			t.Fatalf("victim %d: output closed", v.Pid)
+		}
+		return l
+	case <-time.After(10 * time.Second):
+		t.Fatalf("victim %d: no answer within 10s", v.Pid)
+	}
+	return ""
+}
+
+// Do sends cmd and returns its answer.
+func (v *Victim) Do(t testing.TB, cmd string) string {
+	t.Helper()
+	v.Send(t, cmd)
+	return v.Reply(t)
+}
+
+// Filter returns a seccomp program for the host architecture that hands
+// the listed syscall numbers to the listener (SECCOMP_RET_USER_NOTIF) and
+// allows everything else, other architectures included.
+func Filter(nrs ...uint32) []unix.SockFilter {
+	const (
+		offNr   = 0
+		offArch = 4
+	)
+	n := uint8(len(nrs))
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: offArch, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: hostArch(), SkipTrue: n + 1},
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+	}
+	for i, nr := range nrs {
+		// Jump to the USER_NOTIF return, past the remaining tests and
+		// the ALLOW return.
+		skip := uint8(len(nrs)-i-1) + 1
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: skip})
+	}
+	prog = append(prog,
+		bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW},
+		bpf.RetConstant{Val: unix.SECCOMP_RET_USER_NOTIF})
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		panic(err)
+	}
+	out := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		out[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	return out
+}
+
+func hostArch() uint32 {
+	if runtime.GOARCH == "arm64" {
+		return 0xc00000b7 // AUDIT_ARCH_AARCH64
+	}
+	return 0xc000003e // AUDIT_ARCH_X86_64
+}

@@ -1,0 +1,227 @@
+package inject
+
+import (
+	"encoding/binary"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxInsns is BPF_MAXINSNS, the longest program seccomp accepts.
+const maxInsns = 4096
+
+// fprogSize is sizeof(struct sock_fprog) on a 64-bit ABI.
+const fprogSize = 16
+
+// filterFlags: sync every thread, report a TSYNC failure as ESRCH (the
+// kernel insists on it together with NEW_LISTENER), and return a listener.
+const filterFlags = unix.SECCOMP_FILTER_FLAG_TSYNC |
+	unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH |
+	unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+
+// injection is one run of injected calls in one stopped thread.
+type injection struct {
+	t        *tracer
+	th       *thread
+	base     state // the thread's own state, restored at the end
+	pc       uint64
+	deadline time.Time
+	// listener, once known, is served while calls run, so that an
+	// injected call that the new filter itself notifies is let through.
+	listener int
+}
+
+// install stops every thread, loads prog as a filter of the whole process
+// and returns the listener, now a descriptor of this process. It always
+// detaches every thread before it returns.
+func (t *tracer) install(prog []unix.SockFilter, before func(), timeout time.Duration) (int, error) {
+	defer t.release()
+	if len(prog) == 0 || len(prog) > maxInsns {
+		return -1, fail("install", t.pid, unix.EINVAL)
+	}
+	deadline := time.Now().Add(timeout)
+	if err := t.stopAll(deadline); err != nil {
+		return -1, fail("stop", t.pid, err)
+	}
+	th := t.pick()
+	if th == nil {
+		return -1, fail("stop", t.pid, unix.ESRCH)
+	}
+	in := &injection{t: t, th: th, deadline: deadline, listener: -1}
+	var err error
+	if in.base, err = getState(th.tid); err != nil {
+		return -1, fail("regs", t.pid, err)
+	}
+	if !in.base.regs.native() {
+		return -1, fail("regs", t.pid, unix.EINVAL)
+	}
+	if in.pc, err = in.findInsn(); err != nil {
+		return -1, fail("insn", t.pid, err)
+	}
+	fd, err := in.run(prog, before)
+	if rerr := setState(th.tid, &in.base); rerr != nil && err == nil {
+		// The thread's registers could not be put back: it died, or
+		// it would now run on from the injected state.
+		err = fail("restore", t.pid, rerr)
+	}
+	for _, sig := range t.resend {
+		unix.Tgkill(t.pid, th.tid, unix.Signal(sig))
+	}
+	if err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return -1, err
+	}
+	return fd, nil
+}
+
+// run makes the injected calls: get scratch memory, write the program,
+// load it, fetch the listener, close the tracee's copy, free the memory.
+func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
+	pid := in.t.pid
+	page := uint64(os.Getpagesize())
+	size := (fprogSize + 8*uint64(len(prog)) + page - 1) &^ (page - 1)
+	addr, saved, err := in.scratch(size)
+	if err != nil {
+		return -1, err
+	}
+	if err := writeMem(pid, addr, encodeProg(prog, addr)); err != nil {
+		in.free(addr, size, saved)
+		return -1, fail("write", pid, err)
+	}
+	if before != nil {
+		before()
+	}
+	ret, err := in.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, filterFlags, addr)
+	if err == nil && errnoOf(ret) == unix.EACCES {
+		// No CAP_SYS_ADMIN: the kernel wants no_new_privs first. It is
+		// per thread, and TSYNC copies it to every thread.
+		r, err := in.call(nums.prctl, unix.PR_SET_NO_NEW_PRIVS, 1)
+		if err == nil && errnoOf(r) != 0 {
+			err = fail("prctl", pid, errnoOf(r))
+		}
+		if err != nil {
+			in.free(addr, size, saved)
+			return -1, fail("prctl", pid, err)
+		}
+		ret, err = in.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, filterFlags, addr)
+	}
+	if err == nil && errnoOf(ret) != 0 {
+		err = fail("seccomp", pid, errnoOf(ret))
+	}
+	if err != nil {
+		in.free(addr, size, saved)
+		return -1, fail("seccomp", pid, err)
+	}
+	fd, err := in.takeListener(int(ret))
+	if ferr := in.free(addr, size, saved); ferr != nil && err == nil {
+		err = ferr
+	}
+	return fd, err
+}
+
+// takeListener copies the tracee's descriptor tfd into this process and
+// closes it in the tracee, so that the held process never keeps a way to
+// answer its own notifications. The filter is in force from here on:
+// when the copy fails, the tracee's descriptor is closed all the same and
+// the filter's notified calls fail with ENOSYS (fail closed).
+func (in *injection) takeListener(tfd int) (int, error) {
+	pid := in.t.pid
+	fd, gerr := unix.PidfdGetfd(in.t.pidfd, tfd, 0)
+	if gerr == nil {
+		in.listener = fd
+	} else {
+		fd = -1
+	}
+	r, err := in.call(nums.close, uint64(tfd))
+	if err == nil && errnoOf(r) != 0 {
+		err = fail("close", pid, errnoOf(r))
+	}
+	if err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return -1, fail("close", pid, err)
+	}
+	if gerr != nil {
+		return -1, fail("getfd", pid, gerr)
+	}
+	return fd, nil
+}
+
+// scratch maps an anonymous page in the tracee. When the tracee may not
+// mmap (an earlier filter of its own refuses it), it falls back to the
+// stack below the red zone, saving what it overwrites.
+func (in *injection) scratch(size uint64) (uint64, []byte, error) {
+	pid := in.t.pid
+	ret, err := in.call(nums.mmap, 0, size, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+	if err != nil {
+		return 0, nil, fail("mmap", pid, err)
+	}
+	if errnoOf(ret) == 0 {
+		return uint64(ret), nil, nil
+	}
+	addr := (in.base.regs.stack() - redZone - size) &^ 15
+	saved := make([]byte, size)
+	if err := readMem(pid, addr, saved); err != nil {
+		return 0, nil, fail("mmap", pid, errnoOf(ret))
+	}
+	return addr, saved, nil
+}
+
+// free undoes scratch.
+func (in *injection) free(addr, size uint64, saved []byte) error {
+	pid := in.t.pid
+	if saved != nil {
+		return fail("munmap", pid, writeMem(pid, addr, saved))
+	}
+	r, err := in.call(nums.munmap, addr, size)
+	if err == nil && errnoOf(r) != 0 {
+		err = errnoOf(r)
+	}
+	return fail("munmap", pid, err)
+}
+
+// encodeProg lays out a struct sock_fprog followed by its instructions,
+// for loading at addr in the tracee.
+func encodeProg(prog []unix.SockFilter, addr uint64) []byte {
+	b := make([]byte, fprogSize+8*len(prog))
+	ne := binary.NativeEndian
+	ne.PutUint16(b[0:], uint16(len(prog)))
+	ne.PutUint64(b[8:], addr+fprogSize)
+	for i, f := range prog {
+		o := fprogSize + 8*i
+		ne.PutUint16(b[o:], f.Code)
+		b[o+2], b[o+3] = f.Jt, f.Jf
+		ne.PutUint32(b[o+4:], f.K)
+	}
+	return b
+}
+
+// findInsn finds a system call instruction in the tracee: in its vDSO, or
+// else at the call it was stopped in.
+func (in *injection) findInsn() (uint64, error) {
+	pid := in.t.pid
+	lo, hi, err := vdsoRange(pid)
+	if err != nil {
+		return 0, err
+	}
+	if lo != 0 && hi-lo <= 1<<20 {
+		mem := make([]byte, hi-lo)
+		if readMem(pid, lo, mem) == nil {
+			if addr, ok := syscallInsn.find(mem, lo); ok {
+				return addr, nil
+			}
+		}
+	}
+	for _, addr := range in.base.regs.candidates() {
+		b := make([]byte, len(syscallInsn.code))
+		if readMem(pid, addr, b) == nil && syscallInsn.is(b) {
+			return addr, nil
+		}
+	}
+	return 0, unix.ENOEXEC
+}

@@ -1,0 +1,45 @@
+package inject
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+type regs = x86Regs
+
+var (
+	nums        = x86Nums
+	syscallInsn = x86Syscall
+)
+
+const redZone = x86RedZone
+
+// state is everything of a thread that an injection changes and must
+// put back: on x86_64, the general registers, orig_rax among them.
+type state struct {
+	regs regs
+}
+
+func getState(tid int) (state, error) {
+	var st state
+	err := ptracePtr(unix.PTRACE_GETREGS, tid, 0, unsafe.Pointer(&st.regs))
+	return st, err
+}
+
+func setState(tid int, st *state) error {
+	return ptracePtr(unix.PTRACE_SETREGS, tid, 0, unsafe.Pointer(&st.regs))
+}
+
+// setCall loads tid's registers for an injected call, starting from base.
+func setCall(tid int, base *state, pc uint64, nr int, args [6]uint64) error {
+	r := base.regs.withCall(pc, nr, args)
+	return ptracePtr(unix.PTRACE_SETREGS, tid, 0, unsafe.Pointer(&r))
+}
+
+// getResult reads the return value at a syscall-exit stop.
+func getResult(tid int) (int64, error) {
+	var r regs
+	err := ptracePtr(unix.PTRACE_GETREGS, tid, 0, unsafe.Pointer(&r))
+	return r.result(), err
+}

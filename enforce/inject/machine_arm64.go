@@ -1,0 +1,70 @@
+package inject
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+type regs = a64Regs
+
+var (
+	nums        = a64Nums
+	syscallInsn = a64Svc
+)
+
+const redZone = a64RedZone
+
+// state is everything of a thread that an injection changes and must
+// put back: on aarch64, user_pt_regs and the syscall number, which the
+// kernel keeps outside them.
+type state struct {
+	regs regs
+	nr   int32
+}
+
+func getState(tid int) (state, error) {
+	var st state
+	n, err := getRegSet(tid, unix.NT_PRSTATUS, unsafe.Pointer(&st.regs),
+		int(unsafe.Sizeof(st.regs)))
+	if err != nil {
+		return st, err
+	}
+	if n != int(unsafe.Sizeof(st.regs)) {
+		// An AArch32 task has the shorter compat register set.
+		st.regs.Pstate |= a64PSRMode32
+		return st, nil
+	}
+	_, err = getRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&st.nr), 4)
+	return st, err
+}
+
+func setState(tid int, st *state) error {
+	err := setRegSet(tid, unix.NT_PRSTATUS, unsafe.Pointer(&st.regs),
+		int(unsafe.Sizeof(st.regs)))
+	if err != nil {
+		return err
+	}
+	nr := st.nr
+	return setRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&nr), 4)
+}
+
+// setCall loads tid's registers for an injected call, starting from base.
+// The pending syscall number is set to NO_SYSCALL, so that the kernel's
+// restart logic on the way back to user mode leaves the call alone.
+func setCall(tid int, base *state, pc uint64, nr int, args [6]uint64) error {
+	r := base.regs.withCall(pc, nr, args)
+	err := setRegSet(tid, unix.NT_PRSTATUS, unsafe.Pointer(&r), int(unsafe.Sizeof(r)))
+	if err != nil {
+		return err
+	}
+	no := int32(a64NoSyscall)
+	return setRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&no), 4)
+}
+
+// getResult reads the return value at a syscall-exit stop.
+func getResult(tid int) (int64, error) {
+	var r regs
+	_, err := getRegSet(tid, unix.NT_PRSTATUS, unsafe.Pointer(&r), int(unsafe.Sizeof(r)))
+	return r.result(), err
+}

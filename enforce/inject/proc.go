@@ -1,0 +1,183 @@
+package inject
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// pfKthread is PF_KTHREAD of <linux/sched.h>, in /proc/PID/stat's flags.
+const pfKthread = 0x00200000
+
+// procInfo is what Seize needs to know about a task before tracing it.
+type procInfo struct {
+	tgid    int
+	tracer  int
+	zombie  bool
+	kthread bool
+}
+
+// readProc reads /proc/TID/status and /proc/TID/stat. A task that does
+// not exist gives ESRCH.
+func readProc(tid int) (procInfo, error) {
+	var pi procInfo
+	dir := "/proc/" + strconv.Itoa(tid)
+	st, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		return pi, procErr(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(st))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "Tgid":
+			pi.tgid, _ = strconv.Atoi(v)
+		case "TracerPid":
+			pi.tracer, _ = strconv.Atoi(v)
+		case "State":
+			pi.zombie = strings.HasPrefix(v, "Z") || strings.HasPrefix(v, "X")
+		}
+	}
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return pi, procErr(err)
+	}
+	flags, err := statFlags(stat)
+	if err != nil {
+		return pi, err
+	}
+	pi.kthread = flags&pfKthread != 0
+	if pi.tgid == 0 {
+		return pi, unix.ESRCH
+	}
+	return pi, nil
+}
+
+// statFlags returns field 9 (flags) of a /proc/PID/stat line. The command
+// name in field 2 may hold spaces and parentheses, so fields are counted
+// from the last ')'.
+func statFlags(stat []byte) (uint64, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, unix.EINVAL
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	// f[0] is field 3 (state), so field 9 is f[6].
+	if len(f) < 7 {
+		return 0, unix.EINVAL
+	}
+	return strconv.ParseUint(f[6], 10, 64)
+}
+
+// tracerOf returns the TracerPid of a task, 0 when it is not traced or gone.
+func tracerOf(tid int) int {
+	pi, err := readProc(tid)
+	if err != nil {
+		return 0
+	}
+	return pi.tracer
+}
+
+// listTasks returns the thread IDs of process pid.
+func listTasks(pid int) ([]int, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		return nil, procErr(err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, procErr(err)
+	}
+	tids := make([]int, 0, len(names))
+	for _, n := range names {
+		if t, err := strconv.Atoi(n); err == nil {
+			tids = append(tids, t)
+		}
+	}
+	return tids, nil
+}
+
+// vdsoRange returns the start and end of the [vdso] mapping of pid, or
+// zeros when it has none.
+func vdsoRange(pid int) (uint64, uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/maps")
+	if err != nil {
+		return 0, 0, procErr(err)
+	}
+	return parseVdso(b)
+}
+
+// parseVdso finds the [vdso] line of a /proc/PID/maps text.
+func parseVdso(maps []byte) (uint64, uint64, error) {
+	for _, line := range bytes.Split(maps, []byte{'\n'}) {
+		if !bytes.HasSuffix(bytes.TrimSpace(line), []byte("[vdso]")) {
+			continue
+		}
+		span, _, _ := bytes.Cut(line, []byte{' '})
+		lo, hi, ok := bytes.Cut(span, []byte{'-'})
+		if !ok {
+			return 0, 0, unix.EINVAL
+		}
+		start, err1 := strconv.ParseUint(string(lo), 16, 64)
+		end, err2 := strconv.ParseUint(string(hi), 16, 64)
+		if err1 != nil || err2 != nil || end <= start {
+			return 0, 0, unix.EINVAL
+		}
+		return start, end, nil
+	}
+	return 0, 0, nil
+}
+
+// procErr turns a /proc access error into an errno: a missing entry is a
+// task that is gone.
+func procErr(err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		if errno == unix.ENOENT {
+			return unix.ESRCH
+		}
+		return errno
+	}
+	return unix.EIO
+}
+
+// readMem reads tracee memory at addr into buf.
+func readMem(pid int, addr uint64, buf []byte) error {
+	local := []unix.Iovec{{Base: &buf[0]}}
+	local[0].SetLen(len(buf))
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(buf)}}
+	n, err := unix.ProcessVMReadv(pid, local, remote, 0)
+	if err != nil {
+		return err
+	}
+	if n != len(buf) {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+// writeMem writes buf into tracee memory at addr. The target pages must be
+// writable (process_vm_writev honours page protections).
+func writeMem(pid int, addr uint64, buf []byte) error {
+	local := []unix.Iovec{{Base: &buf[0]}}
+	local[0].SetLen(len(buf))
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(buf)}}
+	n, err := unix.ProcessVMWritev(pid, local, remote, 0)
+	if err != nil {
+		return err
+	}
+	if n != len(buf) {
+		return unix.EFAULT
+	}
+	return nil
+}

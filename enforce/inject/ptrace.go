@@ -1,0 +1,66 @@
+package inject
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ptrace makes a ptrace request with plain integer arguments.
+func ptrace(req, tid int, addr, data uintptr) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(tid),
+		addr, data, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// ptracePtr makes a ptrace request whose data is a pointer.
+func ptracePtr(req, tid int, addr uintptr, data unsafe.Pointer) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(tid),
+		addr, uintptr(data), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// seizeOptions: report new threads (auto-attached, so none is missed) and
+// mark syscall stops. PTRACE_O_EXITKILL is left out on purpose: a daemon
+// that dies must leave its tracees running, never kill them.
+const seizeOptions = unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACESYSGOOD
+
+func seize(tid int) error {
+	return ptrace(unix.PTRACE_SEIZE, tid, 0, seizeOptions)
+}
+
+func interrupt(tid int) error { return ptrace(unix.PTRACE_INTERRUPT, tid, 0, 0) }
+
+func detach(tid, sig int) error {
+	return ptrace(unix.PTRACE_DETACH, tid, 0, uintptr(sig))
+}
+
+// toSyscall resumes tid to its next syscall stop, suppressing any signal.
+func toSyscall(tid int) error { return ptrace(unix.PTRACE_SYSCALL, tid, 0, 0) }
+
+func eventMsg(tid int) (uint64, error) {
+	var msg uint64
+	err := ptracePtr(unix.PTRACE_GETEVENTMSG, tid, 0, unsafe.Pointer(&msg))
+	return msg, err
+}
+
+// getRegSet reads register set nt into buf and returns how many bytes the
+// kernel filled in.
+func getRegSet(tid, nt int, buf unsafe.Pointer, size int) (int, error) {
+	iov := unix.Iovec{Base: (*byte)(buf)}
+	iov.SetLen(size)
+	err := ptracePtr(unix.PTRACE_GETREGSET, tid, uintptr(nt), unsafe.Pointer(&iov))
+	return int(iov.Len), err
+}
+
+func setRegSet(tid, nt int, buf unsafe.Pointer, size int) error {
+	iov := unix.Iovec{Base: (*byte)(buf)}
+	iov.SetLen(size)
+	return ptracePtr(unix.PTRACE_SETREGSET, tid, uintptr(nt), unsafe.Pointer(&iov))
+}

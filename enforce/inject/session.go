@@ -1,0 +1,169 @@
+package inject
+
+import (
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultTimeout bounds how long Install waits for the target's threads
+// to stop, and for each injected call, when Session.Timeout is zero.
+const DefaultTimeout = 2 * time.Second
+
+// Session is a process held in ptrace stops, between [Seize] and
+// [Session.Install] or [Session.Detach]. Exactly one of the two must be
+// called, once: until then every thread of the process stays stopped (or
+// on its way to a stop).
+type Session struct {
+	// Timeout bounds every wait of Install; zero means DefaultTimeout.
+	// Set it before Install.
+	Timeout time.Duration
+
+	pid  int
+	reqs chan func(*tracer)
+	mu   sync.Mutex
+	done bool
+}
+
+// Seize attaches to every thread of process pid with PTRACE_SEIZE and
+// asks each to stop (PTRACE_INTERRUPT), without waiting for the stops: a
+// thread blocked in a FUSE request that the caller itself serves stops
+// only once the caller has answered it. pid may name any thread; the
+// session then holds the whole process.
+//
+// Errors (as *Error, unwrapping to the errno):
+//   - EINVAL: pid <= 0, a kernel thread, or the calling process itself;
+//   - ESRCH: no such process, or a zombie;
+//   - EBUSY: the process or one of its threads is already traced, by a
+//     debugger, a sandbox, or another session (ptrace allows one tracer);
+//   - EPERM: the kernel refused to trace it (privilege, LSM).
+func Seize(pid int) (*Session, error) {
+	s := &Session{pid: pid, reqs: make(chan func(*tracer))}
+	errc := make(chan error)
+	go s.run(errc)
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// run is the session goroutine. ptrace works per thread: every request
+// must come from the thread that attached, so the goroutine keeps its OS
+// thread locked and never unlocks it. When it returns the Go runtime ends
+// the thread, and the kernel detaches any tracee still attached to it,
+// which makes a session that fails half-way let its threads run on.
+func (s *Session) run(errc chan<- error) {
+	runtime.LockOSThread()
+	t := newTracer(s.pid)
+	if err := t.seize(); err != nil {
+		errc <- err
+		return
+	}
+	s.pid = t.pid
+	errc <- nil
+	for f := range s.reqs {
+		f(t)
+	}
+}
+
+// Pid returns the process ID of the held process (the thread group ID).
+func (s *Session) Pid() int { return s.pid }
+
+// finish marks the session used and reports whether it was still open.
+func (s *Session) finish() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return false
+	}
+	s.done = true
+	return true
+}
+
+// Install waits until every thread of the process is stopped, loads prog
+// as a seccomp filter of all its threads (TSYNC) with a new listener, and
+// detaches. It returns the listener, a descriptor of the calling process
+// that the caller owns (close-on-exec set). The process's own copy is
+// closed before it runs again.
+//
+// prog is a classic BPF program for seccomp, 1 to 4096 instructions; it
+// must allow restart_syscall and rt_sigreturn, or interrupted sleeps and
+// signal returns of the held process fail.
+//
+// Errors, besides those of Seize:
+//   - ETIMEDOUT (Op "stop"): a thread did not stop within the timeout;
+//   - EINVAL: bad program length, a 32-bit (compat) task, or the session
+//     was already finished;
+//   - EBUSY (Op "seccomp"): the process's filter chain already has a
+//     listener (a held parent it was forked from, or another supervisor);
+//   - ESRCH (Op "seccomp"): a thread has filters of its own that differ
+//     from the others', so TSYNC cannot apply;
+//   - ESRCH (other Op): the process exited during the session.
+//
+// A process that forks while it is being seized may leave a child that
+// was forked before the filter went in: the child carries no filter. The
+// caller closes that race by reading the group's cgroup.procs again after
+// Install and holding every PID it did not hold before. A child forked
+// after Install inherits the filter, and its notifications arrive on the
+// same listener (Holding it again gives EBUSY).
+func (s *Session) Install(prog []unix.SockFilter) (int, error) {
+	return s.InstallWith(prog, nil)
+}
+
+// InstallWith is Install with a hook that runs once every thread is
+// stopped, the program is in the tracee's memory, and just before the
+// seccomp call. A caller adding a layer to a process it already holds
+// closes the old listener there (the kernel accepts one listener per
+// filter chain): no thread of the process runs between the close and the
+// new filter, so none of its calls sees the gap. The hook runs on the
+// session's thread and must not call back into the session.
+func (s *Session) InstallWith(prog []unix.SockFilter, before func()) (int, error) {
+	if !s.finish() {
+		return -1, fail("session", s.pid, unix.EINVAL)
+	}
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	type result struct {
+		fd  int
+		err error
+	}
+	rc := make(chan result, 1)
+	s.reqs <- func(t *tracer) {
+		fd, err := t.install(prog, before, timeout)
+		rc <- result{fd, err}
+	}
+	close(s.reqs)
+	r := <-rc
+	return r.fd, r.err
+}
+
+// Detach lets the process run on without installing anything.
+func (s *Session) Detach() error {
+	if !s.finish() {
+		return fail("session", s.pid, unix.EINVAL)
+	}
+	done := make(chan struct{})
+	s.reqs <- func(t *tracer) {
+		t.release()
+		close(done)
+	}
+	close(s.reqs)
+	<-done
+	return nil
+}
+
+// Hold is Seize followed by Install. It must not be used for a process
+// that may be blocked in a request the caller itself has to answer (a
+// shell writing its own PID to a file the caller serves): that process
+// cannot stop before the answer, and Hold fails with ETIMEDOUT.
+func Hold(pid int, prog []unix.SockFilter) (int, error) {
+	s, err := Seize(pid)
+	if err != nil {
+		return -1, err
+	}
+	return s.Install(prog)
+}

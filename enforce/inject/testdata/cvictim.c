@@ -1,0 +1,143 @@
+/*
+ * cvictim: a test process for enforce/inject. It reads one command a line
+ * on stdin and answers one line on stdout, giving raw system call results
+ * (a negated errno on failure), never libc's -1.
+ *
+ *   ping            pong
+ *   getppid|getpid  the call's result
+ *   sleep MS        nanosleep(MS): "RET ELAPSED_MS"
+ *   read            read(3, 64 bytes): "RET DATA"
+ *   close           open /dev/null, then close(2) it: the close's result
+ *   thread          getppid in a new thread: "RET"
+ *   loop N          N getppid calls: "LAST_RET TOTAL_NS"
+ *   t I CMD         worker I (argv[1] workers started at launch) runs
+ *                   getppid or getpid: "TID RET"
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static long raw(long nr, long a, long b, long c)
+{
+	long r = syscall(nr, a, b, c);
+	return r == -1 ? -errno : r;
+}
+
+static long nrof(const char *name)
+{
+	return strcmp(name, "getpid") == 0 ? SYS_getpid : SYS_getppid;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct worker {
+	int cmd[2];
+	pthread_t th;
+};
+
+static pthread_mutex_t out = PTHREAD_MUTEX_INITIALIZER;
+
+static void reply(const char *fmt, long a, long b, int two)
+{
+	pthread_mutex_lock(&out);
+	if (two)
+		printf(fmt, a, b);
+	else
+		printf(fmt, a);
+	fflush(stdout);
+	pthread_mutex_unlock(&out);
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+	for (;;) {
+		memset(name, 0, sizeof name);
+		if (read(w->cmd[0], name, sizeof name - 1) <= 0)
+			return NULL;
+		long r = raw(nrof(name), 0, 0, 0);
+		reply("%ld %ld\n", syscall(SYS_gettid), r, 1);
+	}
+}
+
+static void *once(void *arg)
+{
+	*(long *)arg = raw(SYS_getppid, 0, 0, 0);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 0;
+	struct worker *ws = calloc(n ? n : 1, sizeof *ws);
+	for (int i = 0; i < n; i++) {
+		if (pipe(ws[i].cmd) || pthread_create(&ws[i].th, NULL, work, &ws[i]))
+			return 1;
+	}
+	char line[256];
+	while (fgets(line, sizeof line, stdin)) {
+		line[strcspn(line, "\n")] = 0;
+		char *arg = strchr(line, ' ');
+		if (arg)
+			*arg++ = 0;
+		if (strcmp(line, "ping") == 0) {
+			reply("pong\n", 0, 0, 0);
+		} else if (!strcmp(line, "getppid") || !strcmp(line, "getpid")) {
+			reply("%ld\n", raw(nrof(line), 0, 0, 0), 0, 0);
+		} else if (strcmp(line, "sleep") == 0) {
+			long ms = atol(arg);
+			struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+			long long t0 = now_ns();
+			long r = raw(SYS_nanosleep, (long)&ts, 0, 0);
+			reply("%ld %ld\n", r, (long)((now_ns() - t0) / 1000000), 1);
+		} else if (strcmp(line, "read") == 0) {
+			char buf[65] = {0};
+			long r = raw(SYS_read, 3, (long)buf, 64);
+			pthread_mutex_lock(&out);
+			printf("%ld %s\n", r, buf);
+			fflush(stdout);
+			pthread_mutex_unlock(&out);
+		} else if (strcmp(line, "close") == 0) {
+			int fd = open("/dev/null", O_RDONLY);
+			reply("%ld\n", raw(SYS_close, fd, 0, 0), 0, 0);
+		} else if (strcmp(line, "thread") == 0) {
+			pthread_t th;
+			long r = 0;
+			pthread_create(&th, NULL, once, &r);
+			pthread_join(th, NULL);
+			reply("%ld\n", r, 0, 0);
+		} else if (strcmp(line, "loop") == 0) {
+			long k = atol(arg), r = 0;
+			long long t0 = now_ns();
+			for (long i = 0; i < k; i++)
+				r = syscall(SYS_getppid);
+			reply("%ld %ld\n", r == -1 ? -errno : r, (long)(now_ns() - t0), 1);
+		} else if (strcmp(line, "t") == 0) {
+			int i = atoi(arg);
+			char *name = strchr(arg, ' ');
+			if (i < 0 || i >= n || !name) {
+				reply("bad\n", 0, 0, 0);
+				continue;
+			}
+			name++;
+			if (write(ws[i].cmd[1], name, strlen(name)) < 0)
+				return 1;
+		} else {
+			reply("unknown\n", 0, 0, 0);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,230 @@
+package inject
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// thread is one traced thread of the target process.
+type thread struct {
+	tid  int
+	kind stopKind
+	// deliver is the signal the thread stopped for in a
+	// signal-delivery-stop; detaching hands it on, siginfo intact.
+	deliver int
+}
+
+// tracer does the ptrace work of one session. All its methods run on the
+// session's locked OS thread, which is the tracer of every tracee.
+type tracer struct {
+	pid     int
+	self    int // TID of the tracing thread
+	pidfd   int
+	threads map[int]*thread
+	// resend holds signals that arrived at the injecting thread while it
+	// ran injected calls; they are sent again before detaching.
+	resend []int
+}
+
+func newTracer(pid int) *tracer {
+	return &tracer{pid: pid, pidfd: -1, threads: map[int]*thread{}}
+}
+
+// seize checks the target, then seizes and interrupts every thread,
+// listing /proc/PID/task again until a pass finds no thread it has not
+// seized. Threads that seized threads create are attached by the kernel
+// (PTRACE_O_TRACECLONE) and found by the wait loop.
+func (t *tracer) seize() error {
+	pid := t.pid
+	if pid <= 0 {
+		return fail("seize", pid, unix.EINVAL)
+	}
+	pi, err := readProc(pid)
+	if err != nil {
+		return fail("seize", pid, err)
+	}
+	switch {
+	case pi.kthread, pi.tgid == os.Getpid():
+		return fail("seize", pid, unix.EINVAL)
+	case pi.zombie:
+		return fail("seize", pid, unix.ESRCH)
+	case pi.tracer != 0:
+		return fail("seize", pid, unix.EBUSY)
+	}
+	t.pid = pi.tgid
+	t.self = unix.Gettid()
+	// Precise short sleeps in waitAny; the thread ends with the session.
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+	t.pidfd, err = unix.PidfdOpen(t.pid, 0)
+	if err != nil {
+		return fail("seize", t.pid, err)
+	}
+	for {
+		n, err := t.attachNew()
+		if err != nil {
+			t.release()
+			return fail("seize", t.pid, err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if len(t.threads) == 0 {
+		t.release()
+		return fail("seize", t.pid, unix.ESRCH)
+	}
+	return nil
+}
+
+// attachNew seizes and interrupts the threads of the target that are not
+// traced yet, and returns how many it added.
+func (t *tracer) attachNew() (int, error) {
+	tids, err := listTasks(t.pid)
+	if err != nil {
+		return 0, err
+	}
+	added := 0
+	for _, tid := range tids {
+		if _, ok := t.threads[tid]; ok {
+			continue
+		}
+		err := seize(tid)
+		switch {
+		case err == unix.ESRCH:
+			continue // exited meanwhile
+		case err == unix.EPERM:
+			switch tracerOf(tid) {
+			case t.self: // attached by the kernel at its creation
+			case 0:
+				if _, gone := readProc(tid); gone != nil {
+					continue
+				}
+				return added, unix.EPERM
+			default:
+				return added, unix.EBUSY
+			}
+		case err != nil:
+			return added, err
+		}
+		t.threads[tid] = &thread{tid: tid}
+		added++
+		if err := interrupt(tid); err != nil && err != unix.ESRCH {
+			return added, err
+		}
+	}
+	return added, nil
+}
+
+// handle records a wait event of tid. It returns the thread, or nil when
+// the event ended it.
+func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
+	th := t.threads[tid]
+	if th == nil {
+		// A thread the kernel attached at its creation.
+		th = &thread{tid: tid}
+		t.threads[tid] = th
+	}
+	if !ws.Stopped() {
+		delete(t.threads, tid)
+		return nil
+	}
+	kind, sig := decode(ws)
+	th.kind = kind
+	switch kind {
+	case signalStop:
+		th.deliver = sig
+	case cloneStop:
+		if msg, err := eventMsg(tid); err == nil {
+			if _, ok := t.threads[int(msg)]; !ok {
+				t.threads[int(msg)] = &thread{tid: int(msg)}
+			}
+		}
+	}
+	return th
+}
+
+// stopAll waits until every thread of the target is in a ptrace stop and
+// no thread is left unseized.
+func (t *tracer) stopAll(deadline time.Time) error {
+	for {
+		for !t.allStopped() {
+			tid, ws, err := waitAny(deadline, nil)
+			if err != nil {
+				return err
+			}
+			t.handle(tid, ws)
+		}
+		if len(t.threads) == 0 {
+			return unix.ESRCH
+		}
+		n, err := t.attachNew()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+func (t *tracer) allStopped() bool {
+	for _, th := range t.threads {
+		if th.kind == running {
+			return false
+		}
+	}
+	return true
+}
+
+// pick chooses the thread to inject into: one in an interrupt or group
+// stop, the thread group leader first; failing that, one stopped for a
+// signal (whose signal is then sent again afterwards).
+func (t *tracer) pick() *thread {
+	if th := t.threads[t.pid]; th != nil && th.kind == eventStop {
+		return th
+	}
+	var sigStopped *thread
+	for _, th := range t.threads {
+		switch th.kind {
+		case eventStop:
+			return th
+		case signalStop:
+			sigStopped = th
+		}
+	}
+	if sigStopped != nil {
+		t.resend = append(t.resend, sigStopped.deliver)
+		sigStopped.deliver = 0
+	}
+	return sigStopped
+}
+
+// release detaches every thread. Stopped threads are detached at once,
+// with the signal they stopped for; threads still on their way to a stop
+// get a short while to reach it. Any thread left over is detached by the
+// kernel when the session's OS thread ends.
+func (t *tracer) release() {
+	deadline := time.Now().Add(20 * time.Millisecond)
+	for len(t.threads) > 0 {
+		for tid, th := range t.threads {
+			if th.kind != running {
+				detach(tid, th.deliver)
+				delete(t.threads, tid)
+			}
+		}
+		if len(t.threads) == 0 {
+			break
+		}
+		tid, ws, err := waitAny(deadline, nil)
+		if err != nil {
+			break
+		}
+		t.handle(tid, ws)
+	}
+	if t.pidfd >= 0 {
+		unix.Close(t.pidfd)
+		t.pidfd = -1
+	}
+}

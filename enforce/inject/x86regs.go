@@ -1,0 +1,57 @@
+package inject
+
+// x86Regs mirrors struct user_regs_struct of x86_64 <sys/user.h>, the
+// layout PTRACE_GETREGS and PTRACE_SETREGS use. It is defined here rather
+// than taken from x/sys so that its pure parts are tested on every GOARCH.
+type x86Regs struct {
+	R15, R14, R13, R12, Rbp, Rbx, R11, R10, R9, R8    uint64
+	Rax, Rcx, Rdx, Rsi, Rdi, OrigRax, Rip, Cs, Eflags uint64
+	Rsp, Ss, FsBase, GsBase, Ds, Es, Fs, Gs           uint64
+}
+
+// x86UserCS is the code segment of 64-bit user mode (__USER_CS). A task
+// running 32-bit code has 0x23 there, and is refused.
+const x86UserCS = 0x33
+
+// x86Syscall is the `syscall` instruction, 0f 05.
+var x86Syscall = insn{code: []byte{0x0f, 0x05}, align: 1}
+
+// x86Nums are the x86_64 numbers of the calls the injector makes.
+var x86Nums = sysnums{mmap: 9, munmap: 11, close: 3, prctl: 157, seccomp: 317}
+
+// withCall returns r set up to make system call nr with args by running
+// the syscall instruction at pc. OrigRax is -1 so that the kernel, on the
+// way back to user mode, does not take the call that was interrupted
+// for one to restart. Only the registers the ABI reads are changed.
+func (r x86Regs) withCall(pc uint64, nr int, args [6]uint64) x86Regs {
+	r.Rip = pc
+	r.Rax = uint64(nr)
+	r.OrigRax = ^uint64(0)
+	r.Rdi, r.Rsi, r.Rdx = args[0], args[1], args[2]
+	r.R10, r.R8, r.R9 = args[3], args[4], args[5]
+	return r
+}
+
+// result is the return value of a call at its syscall-exit stop: a
+// value, or a negated errno in -4095..-1.
+func (r *x86Regs) result() int64 { return int64(r.Rax) }
+
+// native reports whether the task runs 64-bit code.
+func (r *x86Regs) native() bool { return r.Cs == x86UserCS }
+
+// stack is the stack pointer.
+func (r *x86Regs) stack() uint64 { return r.Rsp }
+
+// candidates are where the syscall instruction that the task stopped in or
+// after would be; none when it is not in a system call. A task stopped
+// at a system call's end has Rip just past the instruction.
+func (r *x86Regs) candidates() []uint64 {
+	if int64(r.OrigRax) < 0 || r.Rip < 2 {
+		return nil
+	}
+	return []uint64{r.Rip - 2}
+}
+
+// x86RedZone is the area below the stack pointer that leaf code may use
+// without moving it (System V AMD64 ABI).
+const x86RedZone = 128
