@@ -188,7 +188,9 @@ func (h *ctlHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { ret
 // writePolicy applies one write to syscalls.deny or syscalls.allow of
 // group: parsed whole, taken by the tree, then enforced. The first errno
 // on the way goes back to the writer.
-func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind, data []byte) syscall.Errno {
+func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
+	data []byte) syscall.Errno {
+
 	c, ok := callerOf(ctx)
 	if !ok || c.Uid != 0 {
 		return syscall.EACCES

@@ -20,7 +20,9 @@ type dirNode struct {
 
 // newChild makes the node for the real entry rel that st describes and
 // fills out's attributes.
-func (m *mirror) newChild(ctx context.Context, parent *gofs.Inode, rel string, st *syscall.Stat_t, out *fuse.EntryOut) *gofs.Inode {
+func (m *mirror) newChild(ctx context.Context, parent *gofs.Inode, rel string,
+	st *syscall.Stat_t, out *fuse.EntryOut) *gofs.Inode {
+
 	out.Attr.FromStat(st)
 	mode := st.Mode & syscall.S_IFMT
 	var node gofs.InodeEmbedder
@@ -36,11 +38,15 @@ func (m *mirror) newChild(ctx context.Context, parent *gofs.Inode, rel string, s
 
 // newCtl makes the node of control file kind in group rel, whose real
 // directory st describes.
-func (m *mirror) newCtl(ctx context.Context, parent *gofs.Inode, rel string, kind ctlKind, st *syscall.Stat_t, out *fuse.EntryOut) *gofs.Inode {
+func (m *mirror) newCtl(ctx context.Context, parent *gofs.Inode, rel string, kind ctlKind,
+	st *syscall.Stat_t, out *fuse.EntryOut) *gofs.Inode {
+
 	m.observe(rel, st.Ino)
 	ctlAttr(&out.Attr, st)
 	node := &ctlNode{m: m, group: rel, kind: kind}
-	id := gofs.StableAttr{Mode: syscall.S_IFREG, Ino: ctlIno(st.Ino, kind), Gen: genOf(rel, kind)}
+	id := gofs.StableAttr{
+		Mode: syscall.S_IFREG, Ino: ctlIno(st.Ino, kind), Gen: genOf(rel, kind),
+	}
 	return parent.NewInode(ctx, node, id)
 }
 

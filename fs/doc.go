@@ -27,6 +27,19 @@
 // EPERM and a chown succeeds only to the group directory's owner, whose
 // uid and gid the control files always report.
 //
+// Limits, for now:
+//   - One FUSE WRITE is one command. A single write(2) larger than the
+//     mount's max_write (128 KiB) reaches the daemon in pieces, each parsed
+//     on its own; control-file text is far shorter.
+//   - PIDs written to tasks are read in the daemon's PID namespace, not the
+//     writer's (SPEC 4 asks for the writer's).
+//   - Only root writes control files (EACCES for others); delegation and
+//     the confinement rules of SPEC 5 are not applied yet.
+//   - A directory listing is one snapshot per open directory handle; a
+//     rewinddir on the same handle sees the old listing.
+//   - The mount point inside the mirror is absent from the mount: lookup,
+//     stat and rmdir say ENOENT, mkdir says EEXIST (the real one exists).
+//
 // Hazards:
 //   - The daemon must never resolve a path through its own mount: that
 //     sends a request to itself, and while the request waits the daemon may

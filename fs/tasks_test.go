@@ -238,7 +238,8 @@ func TestLogLines(t *testing.T) {
 	if len(info) != 2 {
 		t.Fatalf("want 2 info lines, got:\n%s", strings.Join(info, ""))
 	}
-	for _, f := range []string{"action=deny", "group=/g", "uid=0", "result=ok", "syscalls=\"{59}\""} {
+	fields := []string{"action=deny", "group=/g", "uid=0", "result=ok", `syscalls="{59}"`}
+	for _, f := range fields {
 		if !strings.Contains(info[0], f) {
 			t.Errorf("policy line lacks %s: %s", f, info[0])
 		}
