@@ -209,4 +209,10 @@ func TestNonRootMayNotWrite(t *testing.T) {
 		t.Errorf("nobody reads %q", got)
 	}
 	e.want("g/syscalls.deny", "\n")
+
+	// A group made by its delegate belongs to it, files and all, as on
+	// cgroupfs.
+	e.shOK(as + `mkdir $M/g/sub`)
+	e.shOK(`test "$(stat -c %u:%g $G/g/sub $G/g/sub/cgroup.procs | sort -u)" = 65534:65534`)
+	e.shOK(`test "$(stat -c %u $M/g/sub/tasks)" = 65534`)
 }
