@@ -2,14 +2,19 @@ package inject_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
 	"github.com/cgsyscall/cgsyscall/enforce/inject/injecttest"
+	"github.com/cgsyscall/cgsyscall/enforce/supervise"
 )
 
 func TestMain(m *testing.M) {
@@ -50,4 +55,267 @@ func TestHoldClosedListenerFailsClosed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// supervised starts a supervisor whose decider allows what *allow says,
+// closed when the test ends.
+func supervised(t *testing.T, allow *atomic.Bool) *supervise.Supervisor {
+	t.Helper()
+	s, err := supervise.New(func(supervise.Notif) bool { return allow.Load() })
+	if err != nil {
+		t.Fatalf("supervise.New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// hold holds v to prog and hands the listener to s.
+func hold(t *testing.T, s *supervise.Supervisor, v *injecttest.Victim, prog []unix.SockFilter) int {
+	t.Helper()
+	fd, err := inject.Hold(v.Pid, prog)
+	if err != nil {
+		t.Fatalf("Hold(%d): %v", v.Pid, err)
+	}
+	if err := s.Add(fd, v.Pid); err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	return fd
+}
+
+func TestHoldInterruptedSleepResumes(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			v := injecttest.Start(t, kind, 0)
+			v.Send(t, "sleep 300")
+			time.Sleep(150 * time.Millisecond) // well inside nanosleep
+			hold(t, s, v, injecttest.Filter(unix.SYS_GETPPID))
+			ret, ms := split2(t, v.Reply(t))
+			// The kernel restarts the sleep with the time left
+			// (restart_syscall): neither cut short nor started over,
+			// which would take 450 ms.
+			if ret != 0 || ms < 300 || ms > 400 {
+				t.Errorf("sleep 300 across Hold = %d after %d ms, want 0 after 300..400",
+					ret, ms)
+			}
+			if got := v.Do(t, "getppid"); got != "-38" {
+				t.Errorf("getppid denied = %s, want -38", got)
+			}
+		})
+	}
+}
+
+func TestHoldInterruptedReadResumes(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			v := injecttest.Start(t, kind, 0)
+			v.Send(t, "read")
+			time.Sleep(50 * time.Millisecond)
+			hold(t, s, v, injecttest.Filter(unix.SYS_GETPPID))
+			if _, err := v.Feed.WriteString("hello"); err != nil {
+				t.Fatal(err)
+			}
+			if got := v.Reply(t); got != "5 hello" {
+				t.Errorf("read across Hold = %q, want \"5 hello\"", got)
+			}
+		})
+	}
+}
+
+func TestHoldEveryThread(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			const workers = 3
+			v := injecttest.Start(t, kind, workers)
+			tids := map[string]bool{}
+			for i := range workers {
+				tid, ret := split2(t, v.Do(t, fmt.Sprintf("t %d getppid", i)))
+				if ret != int64(os.Getpid()) {
+					t.Fatalf("worker %d getppid before = %d", i, ret)
+				}
+				tids[strconv.FormatInt(tid, 10)] = true
+			}
+			if len(tids) != workers {
+				t.Fatalf("workers run on %d threads, want %d", len(tids), workers)
+			}
+			hold(t, s, v, injecttest.Filter(unix.SYS_GETPPID))
+			for i := range workers {
+				_, ret := split2(t, v.Do(t, fmt.Sprintf("t %d getppid", i)))
+				if ret != -38 {
+					t.Errorf("worker %d getppid held = %d, want -38", i, ret)
+				}
+			}
+			// A thread made after the hold inherits the filter.
+			if got := v.Do(t, "thread"); got != "-38" {
+				t.Errorf("new thread getppid = %s, want -38", got)
+			}
+			allow.Store(true)
+			defer allow.Store(false)
+			_, ret := split2(t, v.Do(t, "t 1 getppid"))
+			if ret != int64(os.Getpid()) {
+				t.Errorf("worker getppid allowed = %d, want %d", ret, os.Getpid())
+			}
+		})
+	}
+}
+
+// TestHoldFilterNotifyingInjectedCalls: a program that notifies close and
+// munmap, which the injector itself calls after loading it, still goes in:
+// the injector lets its own calls through on the new listener.
+func TestHoldFilterNotifyingInjectedCalls(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	v := injecttest.Start(t, injecttest.C, 0)
+	hold(t, s, v, injecttest.Filter(unix.SYS_GETPPID, unix.SYS_CLOSE, unix.SYS_MUNMAP))
+	if got := v.Do(t, "close"); got != "-38" {
+		t.Errorf("close denied = %s, want -38", got)
+	}
+	allow.Store(true)
+	if got := v.Do(t, "close"); got != "0" {
+		t.Errorf("close allowed = %s, want 0", got)
+	}
+}
+
+func TestSecondLayer(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	v := injecttest.Start(t, injecttest.Go, 0)
+	old := hold(t, s, v, injecttest.Filter(unix.SYS_GETPPID))
+	pid := strconv.Itoa(v.Pid)
+	if got := v.Do(t, "getpid"); got != pid {
+		t.Fatalf("getpid in layer 1 = %s, want %s", got, pid)
+	}
+	// Without closing the first listener the kernel refuses a second.
+	_, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID, unix.SYS_GETPID))
+	if !errors.Is(err, unix.EBUSY) {
+		t.Fatalf("second listener with the first open: %v, want EBUSY", err)
+	}
+	sess, err := inject.Seize(v.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := sess.InstallWith(injecttest.Filter(unix.SYS_GETPPID, unix.SYS_GETPID),
+		func() { s.Remove(old) })
+	if err != nil {
+		t.Fatalf("second layer: %v", err)
+	}
+	if err := s.Add(fd, v.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Do(t, "getpid"); got != "-38" {
+		t.Errorf("getpid denied in layer 2 = %s, want -38", got)
+	}
+	if got := v.Do(t, "getppid"); got != "-38" {
+		t.Errorf("getppid denied in layer 2 = %s, want -38", got)
+	}
+	allow.Store(true)
+	if got := v.Do(t, "getpid"); got != pid {
+		t.Errorf("getpid allowed in layer 2 = %s, want %s", got, pid)
+	}
+	if got, want := v.Do(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
+		t.Errorf("getppid allowed in layer 2 = %s, want %s", got, want)
+	}
+}
+
+func TestSeizeRefuses(t *testing.T) {
+	injecttest.RequireRoot(t)
+	cases := []struct {
+		name string
+		pid  int
+		want unix.Errno
+	}{
+		{"zero", 0, unix.EINVAL},
+		{"self", os.Getpid(), unix.EINVAL},
+		{"kthreadd", 2, unix.EINVAL},
+		{"missing", 1 << 30, unix.ESRCH},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := inject.Seize(c.pid)
+			if err == nil {
+				s.Detach()
+			}
+			if !errors.Is(err, c.want) {
+				t.Errorf("Seize(%d) = %v, want %v", c.pid, err, c.want)
+			}
+		})
+	}
+}
+
+// TestSeizeTraced: a process that a tracer already holds is refused with
+// EBUSY, and left as it was.
+func TestSeizeTraced(t *testing.T) {
+	injecttest.RequireRoot(t)
+	v := injecttest.Start(t, injecttest.C, 0)
+	attached := make(chan error)
+	release := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := unix.PtraceSeize(v.Pid)
+		attached <- err
+		<-release
+		if err == nil {
+			unix.PtraceInterrupt(v.Pid)
+			var ws unix.WaitStatus
+			unix.Wait4(v.Pid, &ws, unix.WALL, nil)
+			unix.PtraceDetach(v.Pid)
+		}
+		close(attached)
+	}()
+	if err := <-attached; err != nil {
+		t.Fatalf("test tracer: %v", err)
+	}
+	_, err := inject.Seize(v.Pid)
+	close(release)
+	<-attached
+	if !errors.Is(err, unix.EBUSY) {
+		t.Errorf("Seize of a traced process = %v, want EBUSY", err)
+	}
+	if got := v.Do(t, "getppid"); got != strconv.Itoa(os.Getpid()) {
+		t.Errorf("getppid after refused Seize = %s", got)
+	}
+}
+
+func TestSeizeDetach(t *testing.T) {
+	injecttest.RequireRoot(t)
+	v := injecttest.Start(t, injecttest.Go, 2)
+	v.Send(t, "sleep 200")
+	time.Sleep(20 * time.Millisecond)
+	s, err := inject.Seize(v.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	if ret, ms := split2(t, v.Reply(t)); ret != 0 || ms < 200 {
+		t.Errorf("sleep across Seize+Detach = %d after %d ms", ret, ms)
+	}
+	if _, err := s.Install(injecttest.Filter(unix.SYS_GETPPID)); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("Install after Detach = %v, want EINVAL", err)
+	}
+	if got := v.Do(t, "getppid"); got != strconv.Itoa(os.Getpid()) {
+		t.Errorf("getppid after Detach = %s", got)
+	}
+}
+
+// split2 parses an answer of two integers.
+func split2(t *testing.T, s string) (int64, int64) {
+	t.Helper()
+	var a, b int64
+	if _, err := fmt.Sscan(s, &a, &b); err != nil {
+		t.Fatalf("answer %q: %v", s, err)
+	}
+	return a, b
 }
