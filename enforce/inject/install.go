@@ -49,6 +49,7 @@ func (t *tracer) install(prog []unix.SockFilter, before func(), timeout time.Dur
 		return -1, fail("stop", t.pid, unix.ESRCH)
 	}
 	in := &injection{t: t, th: th, deadline: deadline, listener: -1}
+	followThread(t.pid, th.tid)
 	var err error
 	if in.base, err = getState(th.tid); err != nil {
 		return -1, fail("regs", t.pid, err)
@@ -75,6 +76,24 @@ func (t *tracer) install(prog []unix.SockFilter, before func(), timeout time.Dur
 		return -1, err
 	}
 	return fd, nil
+}
+
+// followThread moves the calling (tracing) thread to the CPU that thread
+// tid last ran on. Every injected call is two ptrace stops, each a wakeup
+// of the tracee and then of the tracer; on one CPU those are cheap, across
+// CPUs each may cost an inter-processor interrupt and an idle CPU's wakeup
+// (on a 2-vCPU VM, 70 µs per call against 10 µs). The woken tracee tends
+// to stay on its previous CPU, so the tracer goes there. The tracing
+// thread ends with the session, so its affinity does not leak; failure
+// (the CPU is outside this thread's cpuset) only costs speed.
+func followThread(pid, tid int) {
+	cpu, err := lastCPU(pid, tid)
+	if err != nil {
+		return
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	unix.SchedSetaffinity(0, &set)
 }
 
 // run makes the injected calls: get scratch memory, write the program,
@@ -201,10 +220,17 @@ func encodeProg(prog []unix.SockFilter, addr uint64) []byte {
 	return b
 }
 
-// findInsn finds a system call instruction in the tracee: in its vDSO, or
-// else at the call it was stopped in.
+// findInsn finds a system call instruction in the tracee: first the one
+// the thread stopped at (most stopped threads sit in a call), which costs
+// one small read, else one in its vDSO.
 func (in *injection) findInsn() (uint64, error) {
 	pid := in.t.pid
+	b := make([]byte, len(syscallInsn.code))
+	for _, addr := range in.base.regs.candidates() {
+		if readMem(pid, addr, b) == nil && syscallInsn.is(b) {
+			return addr, nil
+		}
+	}
 	lo, hi, err := vdsoRange(pid)
 	if err != nil {
 		return 0, err
@@ -215,12 +241,6 @@ func (in *injection) findInsn() (uint64, error) {
 			if addr, ok := syscallInsn.find(mem, lo); ok {
 				return addr, nil
 			}
-		}
-	}
-	for _, addr := range in.base.regs.candidates() {
-		b := make([]byte, len(syscallInsn.code))
-		if readMem(pid, addr, b) == nil && syscallInsn.is(b) {
-			return addr, nil
 		}
 	}
 	return 0, unix.ENOEXEC

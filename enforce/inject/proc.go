@@ -1,12 +1,10 @@
 package inject
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"os"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,8 +20,9 @@ type procInfo struct {
 	kthread bool
 }
 
-// readProc reads /proc/TID/status and /proc/TID/stat. A task that does
-// not exist gives ESRCH.
+// readProc reads /proc/TID/status, and /proc/TID/stat on kernels whose
+// status lacks the Kthread line (before Linux 6.3). A task that does not
+// exist gives ESRCH.
 func readProc(tid int) (procInfo, error) {
 	var pi procInfo
 	dir := "/proc/" + strconv.Itoa(tid)
@@ -31,21 +30,32 @@ func readProc(tid int) (procInfo, error) {
 	if err != nil {
 		return pi, procErr(err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(st))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
+	haveKthread := false
+	for len(st) > 0 {
+		var line []byte
+		line, st, _ = bytes.Cut(st, []byte{'\n'})
+		k, v, ok := bytes.Cut(line, []byte{':'})
 		if !ok {
 			continue
 		}
-		v = strings.TrimSpace(v)
-		switch k {
+		v = bytes.TrimSpace(v)
+		switch string(k) {
 		case "Tgid":
-			pi.tgid, _ = strconv.Atoi(v)
+			pi.tgid, _ = strconv.Atoi(string(v))
 		case "TracerPid":
-			pi.tracer, _ = strconv.Atoi(v)
+			pi.tracer, _ = strconv.Atoi(string(v))
 		case "State":
-			pi.zombie = strings.HasPrefix(v, "Z") || strings.HasPrefix(v, "X")
+			pi.zombie = len(v) > 0 && (v[0] == 'Z' || v[0] == 'X')
+		case "Kthread":
+			haveKthread = true
+			pi.kthread = string(v) == "1"
 		}
+	}
+	if pi.tgid == 0 {
+		return pi, unix.ESRCH
+	}
+	if haveKthread {
+		return pi, nil
 	}
 	stat, err := os.ReadFile(dir + "/stat")
 	if err != nil {
@@ -56,26 +66,42 @@ func readProc(tid int) (procInfo, error) {
 		return pi, err
 	}
 	pi.kthread = flags&pfKthread != 0
-	if pi.tgid == 0 {
-		return pi, unix.ESRCH
-	}
 	return pi, nil
 }
 
-// statFlags returns field 9 (flags) of a /proc/PID/stat line. The command
-// name in field 2 may hold spaces and parentheses, so fields are counted
-// from the last ')'.
-func statFlags(stat []byte) (uint64, error) {
+// statFlags returns field 9 (flags) of a /proc/PID/stat line.
+func statFlags(stat []byte) (uint64, error) { return statField(stat, 9) }
+
+// statField returns numeric field n (1-based, as in proc(5)) of a
+// /proc/PID/stat line. The command name in field 2 may hold spaces and
+// parentheses, so fields are counted from the last ')'.
+func statField(stat []byte, n int) (uint64, error) {
 	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
+	if i < 0 || n < 3 {
 		return 0, unix.EINVAL
 	}
-	f := strings.Fields(string(stat[i+1:]))
-	// f[0] is field 3 (state), so field 9 is f[6].
-	if len(f) < 7 {
+	f := bytes.Fields(stat[i+1:])
+	// f[0] is field 3 (state).
+	if len(f) < n-2 {
 		return 0, unix.EINVAL
 	}
-	return strconv.ParseUint(f[6], 10, 64)
+	v, err := strconv.ParseUint(string(f[n-3]), 10, 64)
+	if err != nil {
+		return 0, unix.EINVAL
+	}
+	return v, nil
+}
+
+// lastCPU returns the CPU that thread tid of process pid last ran on
+// (field 39 of its stat).
+func lastCPU(pid, tid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" +
+		strconv.Itoa(tid) + "/stat")
+	if err != nil {
+		return 0, procErr(err)
+	}
+	cpu, err := statField(b, 39)
+	return int(cpu), err
 }
 
 // tracerOf returns the TracerPid of a task, 0 when it is not traced or gone.

@@ -16,13 +16,14 @@ const waitFlags = unix.WALL | unix.WNOTHREAD | unix.WNOHANG
 // an uninterruptible sleep never reaches a ptrace stop, and a blocking wait
 // could not be interrupted (the Go runtime restarts interrupted calls).
 // While nothing is ready it calls serve, when not nil, which reports
-// whether it did any work. It spins briefly with sched_yield first, since
-// a stop usually follows within microseconds, then sleeps with growing
-// pauses (the thread's timer slack is set to 1 ns by the session).
+// whether it did any work. It spins with sched_yield for spinFor first,
+// since a stop usually follows within microseconds and yielding lets a
+// tracee on this CPU run, then sleeps with growing pauses (the session
+// sets the thread's timer slack to 1 ns, so short sleeps are short).
 func waitAny(deadline time.Time, serve func() bool) (int, unix.WaitStatus, error) {
 	var ws unix.WaitStatus
-	spins := 0
-	pause := 2 * time.Microsecond
+	start := time.Now()
+	pause := 5 * time.Microsecond
 	for {
 		tid, err := unix.Wait4(-1, &ws, waitFlags, nil)
 		switch {
@@ -38,21 +39,28 @@ func waitAny(deadline time.Time, serve func() bool) (int, unix.WaitStatus, error
 		if serve != nil && serve() {
 			continue
 		}
-		if !time.Now().Before(deadline) {
+		now := time.Now()
+		if !now.Before(deadline) {
 			return 0, 0, unix.ETIMEDOUT
 		}
-		if spins < 64 {
-			spins++
+		if now.Sub(start) < spinFor {
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 			continue
 		}
 		ts := unix.NsecToTimespec(pause.Nanoseconds())
 		unix.Nanosleep(&ts, nil)
-		if pause < time.Millisecond {
+		if pause < maxPause {
 			pause *= 2
 		}
 	}
 }
+
+// spinFor and maxPause shape waitAny's polling: a stop that comes late
+// costs at most about maxPause more than it must.
+const (
+	spinFor  = 50 * time.Microsecond
+	maxPause = 320 * time.Microsecond
+)
 
 // stopKind is how a thread is stopped.
 type stopKind int

@@ -1,0 +1,190 @@
+package supervise_test
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/enforce/inject/injecttest"
+	"github.com/cgsyscall/cgsyscall/enforce/supervise"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	injecttest.Cleanup()
+	os.Exit(code)
+}
+
+// held starts a victim of kind held to a filter that notifies getppid,
+// with its listener in s.
+func held(t testing.TB, s *supervise.Supervisor, kind string) *injecttest.Victim {
+	t.Helper()
+	v := injecttest.Start(t, kind, 0)
+	fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+	if err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	if err := s.Add(fd, v.Pid); err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	return v
+}
+
+func TestDecisionFlipsLive(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	var last atomic.Value
+	s, err := supervise.New(func(n supervise.Notif) bool {
+		last.Store(n)
+		return allow.Load()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ppid := strconv.Itoa(os.Getpid())
+	for _, kind := range []string{injecttest.C, injecttest.Go} {
+		t.Run(kind, func(t *testing.T) {
+			v := held(t, s, kind)
+			allow.Store(false)
+			if got := v.Do(t, "getppid"); got != "-38" {
+				t.Errorf("denied getppid = %s, want -38", got)
+			}
+			n := last.Load().(supervise.Notif)
+			if n.Nr != unix.SYS_GETPPID || n.Pid != v.Pid || n.Holder != v.Pid {
+				t.Errorf("notification %+v: want Nr %d, Pid and Holder %d",
+					n, unix.SYS_GETPPID, v.Pid)
+			}
+			allow.Store(true)
+			if got := v.Do(t, "getppid"); got != ppid {
+				t.Errorf("allowed getppid = %s, want %s", got, ppid)
+			}
+			allow.Store(false)
+			if got := v.Do(t, "getppid"); got != "-38" {
+				t.Errorf("denied again getppid = %s, want -38", got)
+			}
+		})
+	}
+	st := s.Stats()
+	if st.Notifications != 6 || st.Allowed != 2 || st.Denied != 4 {
+		t.Errorf("Stats = %+v, want 6 notifications, 2 allowed, 4 denied", st)
+	}
+	if runtimeHasSyncWake() && !s.SyncWakeUp() {
+		t.Errorf("SyncWakeUp false on a kernel that has it")
+	}
+}
+
+func TestCloseFailsClosed(t *testing.T) {
+	injecttest.RequireRoot(t)
+	s, err := supervise.New(func(supervise.Notif) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := held(t, s, injecttest.C)
+	ppid := strconv.Itoa(os.Getpid())
+	if got := v.Do(t, "getppid"); got != ppid {
+		t.Fatalf("allowed getppid = %s, want %s", got, ppid)
+	}
+	s.Close()
+	if got := v.Do(t, "getppid"); got != "-38" {
+		t.Errorf("getppid after Close = %s, want -38", got)
+	}
+	if got := v.Do(t, "getpid"); got != strconv.Itoa(v.Pid) {
+		t.Errorf("getpid (allowed by the filter) after Close = %s", got)
+	}
+	dup, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(dup, 1); err != unix.EBADF {
+		t.Errorf("Add after Close = %v, want EBADF", err)
+	}
+	if _, err := unix.FcntlInt(uintptr(dup), unix.F_GETFD, 0); err != unix.EBADF {
+		t.Errorf("Add after Close left its descriptor open")
+	}
+}
+
+// TestRemoveWhileWaiting: Remove waits for an answer in progress, and
+// later calls of the removed listener's filter fail with ENOSYS.
+func TestRemoveWhileWaiting(t *testing.T) {
+	injecttest.RequireRoot(t)
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	s, err := supervise.New(func(supervise.Notif) bool {
+		entered <- struct{}{}
+		<-release
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v := injecttest.Start(t, injecttest.C, 0)
+	fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(fd, v.Pid); err != nil {
+		t.Fatal(err)
+	}
+	v.Send(t, "getppid")
+	<-entered
+	done := make(chan struct{})
+	go func() { s.Remove(fd); close(done) }()
+	time.Sleep(20 * time.Millisecond)
+	close(release) // the answer goes out before Remove closes
+	<-done
+	if got := v.Reply(t); got != strconv.Itoa(os.Getpid()) {
+		t.Errorf("answered getppid = %s", got)
+	}
+	if got := v.Do(t, "getppid"); got != "-38" {
+		t.Errorf("getppid after Remove = %s, want -38", got)
+	}
+}
+
+func TestOnGone(t *testing.T) {
+	injecttest.RequireRoot(t)
+	s, err := supervise.New(func(supervise.Notif) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	type gone struct{ fd, pid int }
+	got := make(chan gone, 1)
+	s.OnGone(func(fd, pid int) { got <- gone{fd, pid} })
+	v := injecttest.Start(t, injecttest.Go, 0)
+	fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(fd, v.Pid); err != nil {
+		t.Fatal(err)
+	}
+	v.Kill()
+	select {
+	case g := <-got:
+		if g.fd != fd || g.pid != v.Pid {
+			t.Errorf("OnGone(%d, %d), want (%d, %d)", g.fd, g.pid, fd, v.Pid)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnGone not called within 5s of the victim's death")
+	}
+}
+
+// runtimeHasSyncWake reports whether the running kernel is 6.6 or later,
+// where SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP exists.
+func runtimeHasSyncWake() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	return major > 6 || major == 6 && minor >= 6
+}

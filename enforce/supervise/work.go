@@ -1,0 +1,104 @@
+package supervise
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// work is one worker goroutine: it waits on the epoll set and answers
+// the listeners that are ready, until Close.
+func (s *Supervisor) work() {
+	defer s.workers.Done()
+	events := make([]unix.EpollEvent, 4)
+	for {
+		n, err := unix.EpollWait(s.epfd, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for _, ev := range events[:n] {
+			if ev.Fd == 0 {
+				return // the wake eventfd: Close
+			}
+			s.ready(ev.Fd, ev.Events)
+		}
+	}
+}
+
+// ready serves one listener that epoll reported, then arms it again.
+func (s *Supervisor) ready(id int32, events uint32) {
+	s.mu.Lock()
+	l := s.byID[id]
+	s.mu.Unlock()
+	if l == nil {
+		return // removed meanwhile
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	if events&unix.EPOLLIN != 0 {
+		s.answer(l)
+	} else if events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		l.mu.Unlock()
+		s.gone(l)
+		return
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: l.id}
+	unix.EpollCtl(s.epfd, unix.EPOLL_CTL_MOD, l.fd, &ev)
+	l.mu.Unlock()
+}
+
+// answer receives one notification from l, decides it and sends the
+// answer. ENOENT from either step means the caller is no longer waiting
+// (it died, or a signal interrupted its call, which the kernel will
+// notify again when the call restarts); it is counted, not reported.
+func (s *Supervisor) answer(l *listener) {
+	var n seccompNotif
+	if err := recv(l.fd, &n); err != nil {
+		if err == unix.ENOENT {
+			s.stats[nVanished].Add(1)
+		}
+		return
+	}
+	s.stats[nNotif].Add(1)
+	allow := s.decide(Notif{ID: n.ID, Pid: int(n.Pid), Holder: l.pid,
+		Arch: n.Arch, Nr: int(n.Nr), IP: n.IP, Args: n.Args})
+	resp := seccompResp{ID: n.ID, Error: -int32(unix.ENOSYS)}
+	if allow {
+		resp = seccompResp{ID: n.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+		s.stats[nAllowed].Add(1)
+	} else {
+		s.stats[nDenied].Add(1)
+	}
+	if err := send(l.fd, &resp); err == unix.ENOENT {
+		s.stats[nVanished].Add(1)
+	}
+}
+
+// gone handles a listener whose every process has exited.
+func (s *Supervisor) gone(l *listener) {
+	s.stats[nVanished].Add(1)
+	s.mu.Lock()
+	hook := s.onGone
+	if hook != nil && s.byID[l.id] == l {
+		delete(s.byID, l.id)
+		delete(s.byFd, l.fd)
+	} else {
+		hook = nil
+	}
+	s.mu.Unlock()
+	if hook == nil {
+		// Keep the descriptor until Remove or Close; stop watching it.
+		l.mu.Lock()
+		if !l.closed {
+			unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, l.fd, nil)
+		}
+		l.mu.Unlock()
+		return
+	}
+	s.drop(l)
+	hook(l.fd, l.pid)
+}
