@@ -80,6 +80,8 @@ type Supervisor struct {
 	onGone func(listener, pid int)
 
 	workers sync.WaitGroup
+	hot     atomic.Int32 // workers in stayHot
+	maxHot  int32
 	stats   [4]atomic.Uint64 // Stats fields, in order
 	sync    atomic.Int32     // SYNC_WAKE_UP: 0 unknown, 1 works, -1 not
 }
@@ -120,6 +122,7 @@ func New(decide Decider) (*Supervisor, error) {
 	s := &Supervisor{decide: decide, epfd: epfd, wake: wake,
 		byID: map[int32]*listener{}, byFd: map[int]*listener{}}
 	n := min(max(runtime.GOMAXPROCS(0), 2), 4)
+	s.maxHot = int32(n - 1)
 	s.workers.Add(n)
 	for range n {
 		go s.work()

@@ -188,3 +188,46 @@ func runtimeHasSyncWake() bool {
 	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
 	return major > 6 || major == 6 && minor >= 6
 }
+
+// TestManyListeners: several held processes make notified calls at once;
+// every call is answered, by the right decision, and counted.
+func TestManyListeners(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var denied atomic.Int64
+	s, err := supervise.New(func(n supervise.Notif) bool {
+		return int64(n.Holder) != denied.Load()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const procs, calls = 4, 3000
+	vs := make([]*injecttest.Victim, procs)
+	for i := range vs {
+		kind := injecttest.C
+		if i%2 == 1 {
+			kind = injecttest.Go
+		}
+		vs[i] = held(t, s, kind)
+	}
+	denied.Store(int64(vs[0].Pid))
+	for _, v := range vs {
+		v.Send(t, fmt.Sprintf("loop %d", calls))
+	}
+	for i, v := range vs {
+		var ret, ns int64
+		fmt.Sscan(v.Reply(t), &ret, &ns)
+		want := int64(os.Getpid())
+		if i == 0 {
+			want = -38
+		}
+		if ret != want {
+			t.Errorf("victim %d: last getppid of %d = %d, want %d", i, calls, ret, want)
+		}
+	}
+	st := s.Stats()
+	if st.Notifications < procs*calls || st.Denied < calls {
+		t.Errorf("Stats = %+v, want at least %d notifications, %d denied",
+			st, procs*calls, calls)
+	}
+}
