@@ -1,0 +1,241 @@
+package inject
+
+import (
+	"encoding/binary"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestRegisterLayouts(t *testing.T) {
+	// struct user_regs_struct (x86_64) is 27 words; user_pt_regs
+	// (aarch64) 34; seccomp_notif 80 bytes, seccomp_notif_resp 24.
+	cases := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"x86Regs", unsafe.Sizeof(x86Regs{}), 27 * 8},
+		{"a64Regs", unsafe.Sizeof(a64Regs{}), 34 * 8},
+		{"seccompNotif", unsafe.Sizeof(seccompNotif{}), 80},
+		{"seccompResp", unsafe.Sizeof(seccompResp{}), 24},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("sizeof %s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	if off := unsafe.Offsetof(x86Regs{}.OrigRax); off != 15*8 {
+		t.Errorf("orig_rax at %d, want 120", off)
+	}
+	if off := unsafe.Offsetof(x86Regs{}.Cs); off != 17*8 {
+		t.Errorf("cs at %d, want 136", off)
+	}
+	if off := unsafe.Offsetof(a64Regs{}.Pc); off != 32*8 {
+		t.Errorf("pc at %d, want 256", off)
+	}
+}
+
+func TestX86WithCall(t *testing.T) {
+	var base x86Regs
+	for i := range 27 {
+		(*[27]uint64)(unsafe.Pointer(&base))[i] = uint64(1000 + i)
+	}
+	base.OrigRax = 35 // stopped in nanosleep
+	got := base.withCall(0x7fff1000, x86Nums.seccomp, [6]uint64{1, 2, 3, 4, 5, 6})
+	want := base
+	want.Rip, want.Rax, want.OrigRax = 0x7fff1000, 317, ^uint64(0)
+	want.Rdi, want.Rsi, want.Rdx, want.R10, want.R8, want.R9 = 1, 2, 3, 4, 5, 6
+	if got != want {
+		t.Errorf("withCall:\n got %+v\nwant %+v", got, want)
+	}
+	if base.OrigRax != 35 || base.Rip != 1016 {
+		t.Errorf("withCall changed its receiver")
+	}
+	got.Rax = uint64(0xffffffffffffffda) // -38
+	if r := got.result(); r != -38 {
+		t.Errorf("result = %d, want -38", r)
+	}
+	if errnoOf(got.result()) != unix.ENOSYS {
+		t.Errorf("errnoOf(-38) = %v", errnoOf(got.result()))
+	}
+	if errnoOf(5) != 0 || errnoOf(-4096) != 0 {
+		t.Errorf("errnoOf treats a value as an error")
+	}
+}
+
+func TestX86Candidates(t *testing.T) {
+	r := x86Regs{Rip: 0x401002, OrigRax: 0, Cs: x86UserCS}
+	if c := r.candidates(); len(c) != 1 || c[0] != 0x401000 {
+		t.Errorf("in a call: candidates %x, want [401000]", c)
+	}
+	r.OrigRax = ^uint64(0)
+	if c := r.candidates(); len(c) != 0 {
+		t.Errorf("not in a call: candidates %x, want none", c)
+	}
+	if !r.native() {
+		t.Errorf("cs 0x33 not native")
+	}
+	r.Cs = 0x23
+	if r.native() {
+		t.Errorf("cs 0x23 (32-bit) native")
+	}
+}
+
+func TestA64WithCall(t *testing.T) {
+	var base a64Regs
+	for i := range base.X {
+		base.X[i] = uint64(100 + i)
+	}
+	base.Sp, base.Pc, base.Pstate = 0xffff0000, 0x400000, 0x80000000
+	got := base.withCall(0xffffa000, a64Nums.mmap, [6]uint64{9, 8, 7, 6, 5, 4})
+	want := base
+	want.Pc = 0xffffa000
+	want.X[8] = 222
+	want.X[0], want.X[1], want.X[2], want.X[3], want.X[4], want.X[5] = 9, 8, 7, 6, 5, 4
+	if got != want {
+		t.Errorf("withCall:\n got %+v\nwant %+v", got, want)
+	}
+	if got.X[7] != 107 {
+		t.Errorf("x7 changed: %d (the kernel's syscall-stop marker register)", got.X[7])
+	}
+	got.X[0] = ^uint64(0) - 12 // -13
+	if got.result() != -13 {
+		t.Errorf("result = %d, want -13", got.result())
+	}
+	if !base.native() {
+		t.Errorf("AArch64 pstate not native")
+	}
+	base.Pstate |= a64PSRMode32
+	if base.native() {
+		t.Errorf("AArch32 pstate native")
+	}
+	if c := base.candidates(); len(c) != 2 || c[0] != 0x400000 || c[1] != 0x3ffffc {
+		t.Errorf("candidates %x, want [400000 3ffffc]", c)
+	}
+}
+
+func TestA64Nums(t *testing.T) {
+	// asm-generic/unistd.h numbers, which arm64 uses.
+	want := sysnums{mmap: 222, munmap: 215, close: 57, prctl: 167, seccomp: 277}
+	if a64Nums != want {
+		t.Errorf("a64Nums = %+v, want %+v", a64Nums, want)
+	}
+	if nums != x86Nums && nums != a64Nums {
+		t.Errorf("host nums are neither table")
+	}
+}
+
+func TestInsnFind(t *testing.T) {
+	const base = 0x7ffd000
+	cases := []struct {
+		name string
+		in   insn
+		mem  []byte
+		want uint64
+		ok   bool
+	}{
+		{"x86 found", x86Syscall, []byte{0x90, 0x48, 0x0f, 0x05, 0xc3}, base + 2, true},
+		{"x86 odd address", x86Syscall, []byte{0x0f, 0x0f, 0x05}, base + 1, true},
+		{"x86 none", x86Syscall, []byte{0x0f, 0x90, 0x05, 0x0f}, 0, false},
+		{"a64 aligned", a64Svc, []byte{
+			0x1f, 0x20, 0x03, 0xd5, // nop
+			0x01, 0x00, 0x00, 0xd4, // svc #0
+		}, base + 4, true},
+		{"a64 skips unaligned", a64Svc, []byte{
+			0x00, 0x01, 0x00, 0x00, 0xd4, 0x00, 0x00, 0x00,
+			0x01, 0x00, 0x00, 0xd4,
+		}, base + 8, true},
+		{"a64 svc #1 is not svc #0", a64Svc, []byte{0x21, 0x00, 0x00, 0xd4}, 0, false},
+		{"empty", x86Syscall, nil, 0, false},
+	}
+	for _, c := range cases {
+		got, ok := c.in.find(c.mem, base)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s: find = %#x, %v; want %#x, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+	if !a64Svc.is([]byte{0x01, 0x00, 0x00, 0xd4, 0xff}) || a64Svc.is([]byte{0x01}) {
+		t.Errorf("insn.is")
+	}
+}
+
+func TestParseVdso(t *testing.T) {
+	maps := []byte("55d0c000-55d0d000 r--p 00000000 fd:01 1234 /usr/bin/cat\n" +
+		"7ffc1000-7ffc3000 r--p 00000000 00:00 0                          [vvar]\n" +
+		"7ffc3000-7ffc5000 r-xp 00000000 00:00 0                          [vdso]\n")
+	lo, hi, err := parseVdso(maps)
+	if err != nil || lo != 0x7ffc3000 || hi != 0x7ffc5000 {
+		t.Errorf("parseVdso = %#x, %#x, %v", lo, hi, err)
+	}
+	lo, hi, err = parseVdso([]byte("00400000-00401000 r-xp 0 0:0 0 /bin/x\n"))
+	if lo != 0 || hi != 0 || err != nil {
+		t.Errorf("no vdso: %#x, %#x, %v", lo, hi, err)
+	}
+	if _, _, err := parseVdso([]byte("zz-1 r-xp 0 0:0 0 [vdso]\n")); err != unix.EINVAL {
+		t.Errorf("bad line: %v, want EINVAL", err)
+	}
+}
+
+func TestStatField(t *testing.T) {
+	// Field 2 may hold spaces and ')'.
+	line := []byte("4242 (a) b (c)) S 1 4242 4242 0 -1 2129984 0 0 0 0 1 2 0 0 20 0 " +
+		"1 0 24 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 1 0 0 17 3 0 0\n")
+	if f, err := statFlags(line); err != nil || f != 2129984 || f&pfKthread == 0 {
+		t.Errorf("statFlags = %d, %v", f, err)
+	}
+	if cpu, err := statField(line, 39); err != nil || cpu != 3 {
+		t.Errorf("field 39 = %d, %v; want 3", cpu, err)
+	}
+	if _, err := statField(line, 90); err != unix.EINVAL {
+		t.Errorf("field 90: %v, want EINVAL", err)
+	}
+	if _, err := statField([]byte("no paren"), 9); err != unix.EINVAL {
+		t.Errorf("no paren: %v, want EINVAL", err)
+	}
+}
+
+func TestEncodeProg(t *testing.T) {
+	prog := []unix.SockFilter{
+		{Code: 0x20, K: 4},
+		{Code: 0x15, Jt: 1, Jf: 2, K: 0xc000003e},
+		{Code: 0x06, K: unix.SECCOMP_RET_ALLOW},
+	}
+	b := encodeProg(prog, 0x10000)
+	if len(b) != fprogSize+3*8 {
+		t.Fatalf("len = %d", len(b))
+	}
+	ne := binary.NativeEndian
+	if ne.Uint16(b) != 3 || ne.Uint64(b[8:]) != 0x10000+fprogSize {
+		t.Errorf("sock_fprog = len %d, filter %#x", ne.Uint16(b), ne.Uint64(b[8:]))
+	}
+	// The instructions must be laid out as the kernel's own struct.
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), 3*8)
+	if string(b[fprogSize:]) != string(raw) {
+		t.Errorf("instructions % x, want % x", b[fprogSize:], raw)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	stop := func(sig, event int) unix.WaitStatus {
+		return unix.WaitStatus(event<<16 | sig<<8 | 0x7f)
+	}
+	cases := []struct {
+		ws   unix.WaitStatus
+		kind stopKind
+		sig  int
+	}{
+		{stop(int(unix.SIGTRAP), unix.PTRACE_EVENT_STOP), eventStop, int(unix.SIGTRAP)},
+		{stop(int(unix.SIGSTOP), unix.PTRACE_EVENT_STOP), eventStop, int(unix.SIGSTOP)},
+		{stop(int(unix.SIGTRAP), unix.PTRACE_EVENT_CLONE), cloneStop, int(unix.SIGTRAP)},
+		{stop(int(unix.SIGTRAP)|0x80, 0), syscallStop, int(unix.SIGTRAP) | 0x80},
+		{stop(int(unix.SIGUSR1), 0), signalStop, int(unix.SIGUSR1)},
+		{stop(int(unix.SIGTRAP), unix.PTRACE_EVENT_EXEC), otherStop, int(unix.SIGTRAP)},
+	}
+	for _, c := range cases {
+		kind, sig := decode(c.ws)
+		if kind != c.kind || sig != c.sig {
+			t.Errorf("decode(%#x) = %d, %d; want %d, %d", int(c.ws), kind, sig, c.kind, c.sig)
+		}
+	}
+}
