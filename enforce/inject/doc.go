@@ -28,10 +28,10 @@
 // sender appears as this process). Signals that other threads stopped for
 // are handed on by PTRACE_DETACH with their siginfo.
 //
-// One session takes about 0.35 ms on a 2-vCPU VM (Linux 6.18), most of it
-// ptrace stops: six round trips to the tracee. The tracing OS thread moves
-// to the CPU the tracee last ran on, which makes each round trip several
-// times cheaper.
+// One session takes about 0.4 ms on a 2-vCPU VM (Linux 6.18), most of
+// it ptrace stops: about ten round trips to the tracee. The tracing OS
+// thread moves to the CPU the tracee last ran on, which makes each round
+// trip several times cheaper.
 //
 // # When the daemon dies
 //
@@ -91,7 +91,7 @@
 //   - A thread in an uninterruptible sleep (D state), or blocked in a FUSE
 //     request the caller itself serves, cannot stop: Install fails with
 //     ETIMEDOUT after Session.Timeout and lets the process run on.
-//   - Needs Linux 5.9 (TSYNC_ESRCH, pidfd_getfd) and CAP_SYS_PTRACE.
+//   - Needs Linux 5.7 (TSYNC_ESRCH; pidfd_getfd is 5.6) and CAP_SYS_PTRACE.
 //
 // The arch-bound code is in machine_amd64.go and machine_arm64.go; the
 // register layouts and their pure logic (x86regs.go, a64regs.go) build on

@@ -319,3 +319,46 @@ func split2(t *testing.T, s string) (int64, int64) {
 	}
 	return a, b
 }
+
+// TestTracerRewriteIsJudged: a held process traces its child (held too,
+// forked after the hold) and rewrites the child's allowed getpid into the
+// notified getppid at syscall entry. seccomp judges the call after the
+// tracer's change, so the rewritten call is decided by the supervisor and
+// a tracer cannot slip a notified call past it.
+func TestTracerRewriteIsJudged(t *testing.T) {
+	injecttest.RequireRoot(t)
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the victim's tracer rewrites x86_64 registers only")
+	}
+	var allow atomic.Bool
+	var from atomic.Int64
+	s, err := supervise.New(func(n supervise.Notif) bool {
+		from.Store(int64(n.Pid))
+		return allow.Load()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v := injecttest.Start(t, injecttest.C, 0)
+	hold(t, s, v, injecttest.Filter(unix.SYS_GETPPID))
+	rewrite := fmt.Sprintf("tracedcall %d %d", unix.SYS_GETPID, unix.SYS_GETPPID)
+	child, ret := split2(t, v.Do(t, rewrite))
+	if ret != -38 {
+		t.Errorf("getpid rewritten to denied getppid = %d, want -38", ret)
+	}
+	if from.Load() != child {
+		t.Errorf("notification from %d, want the traced child %d", from.Load(), child)
+	}
+	allow.Store(true)
+	if _, ret := split2(t, v.Do(t, rewrite)); ret != int64(v.Pid) {
+		t.Errorf("rewritten getppid allowed = %d, want %d", ret, v.Pid)
+	}
+	allow.Store(false)
+	// The other way round the tracer only swaps a call for one the filter
+	// allows: what runs is getpid, not the denied call.
+	back := fmt.Sprintf("tracedcall %d %d", unix.SYS_GETPPID, unix.SYS_GETPID)
+	if child, ret := split2(t, v.Do(t, back)); ret != child {
+		t.Errorf("getppid rewritten to getpid = %d, want the child's pid %d", ret, child)
+	}
+}

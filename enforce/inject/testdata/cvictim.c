@@ -12,6 +12,10 @@
  *   loop N          N getppid calls: "LAST_RET TOTAL_NS"
  *   t I CMD         worker I (argv[1] workers started at launch) runs
  *                   getppid or getpid: "TID RET"
+ *   tracedcall A B  fork a child that traces itself to us (PTRACE_TRACEME)
+ *                   and calls syscall A; at A's syscall-entry stop we change
+ *                   the number to B: "CHILD_PID RET" (x86_64 only, else
+ *                   "unsupported")
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,7 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,6 +87,53 @@ static void *once(void *arg)
 	return NULL;
 }
 
+/* tracedcall runs syscall from in a traced child and rewrites it to to. */
+static void tracedcall(long from, long to)
+{
+#ifdef __x86_64__
+	int res[2];
+	if (pipe(res))
+		exit(1);
+	pid_t c = fork();
+	if (c == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		raise(SIGSTOP);
+		long r = raw(from, 0, 0, 0);
+		if (write(res[1], &r, sizeof r) != sizeof r)
+			_exit(1);
+		_exit(0);
+	}
+	int st;
+	waitpid(c, &st, 0); /* its SIGSTOP */
+	ptrace(PTRACE_SETOPTIONS, c, 0, PTRACE_O_TRACESYSGOOD);
+	int entry = 1;
+	for (;;) {
+		ptrace(PTRACE_SYSCALL, c, 0, 0);
+		if (waitpid(c, &st, 0) < 0 || !WIFSTOPPED(st))
+			break;
+		if (WSTOPSIG(st) != (SIGTRAP | 0x80))
+			continue;
+		struct user_regs_struct r;
+		ptrace(PTRACE_GETREGS, c, 0, &r);
+		if (entry && (long)r.orig_rax == from) {
+			r.orig_rax = to;
+			ptrace(PTRACE_SETREGS, c, 0, &r);
+		}
+		entry = !entry;
+	}
+	long r = 0;
+	if (read(res[0], &r, sizeof r) != sizeof r)
+		r = -9999;
+	close(res[0]);
+	close(res[1]);
+	reply("%ld %ld\n", c, r, 1);
+#else
+	(void)from;
+	(void)to;
+	reply("unsupported\n", 0, 0, 0);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 0;
@@ -125,6 +180,10 @@ int main(int argc, char **argv)
 			for (long i = 0; i < k; i++)
 				r = syscall(SYS_getppid);
 			reply("%ld %ld\n", r == -1 ? -errno : r, (long)(now_ns() - t0), 1);
+		} else if (strcmp(line, "tracedcall") == 0) {
+			long a = 0, b = 0;
+			sscanf(arg, "%ld %ld", &a, &b);
+			tracedcall(a, b);
 		} else if (strcmp(line, "t") == 0) {
 			int i = atoi(arg);
 			char *name = strchr(arg, ' ');
