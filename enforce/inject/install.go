@@ -35,7 +35,8 @@ type injection struct {
 // install stops every thread, loads prog as a filter of the whole process
 // and returns the listener, now a descriptor of this process. It always
 // detaches every thread before it returns.
-func (t *tracer) install(prog []unix.SockFilter, before func(), timeout time.Duration) (int, error) {
+func (t *tracer) install(prog []unix.SockFilter, before func(),
+	timeout time.Duration) (int, error) {
 	defer t.release()
 	if len(prog) == 0 || len(prog) > maxInsns {
 		return -1, fail("install", t.pid, unix.EINVAL)

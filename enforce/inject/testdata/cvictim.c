@@ -12,6 +12,7 @@
  *   loop N          N getppid calls: "LAST_RET TOTAL_NS"
  *   t I CMD         worker I (argv[1] workers started at launch) runs
  *                   getppid or getpid: "TID RET"
+ *   writefile P D   open P for writing, write D: the write's result
  *   tracedcall A B  fork a child that traces itself to us (PTRACE_TRACEME)
  *                   and calls syscall A; at A's syscall-entry stop we change
  *                   the number to B: "CHILD_PID RET" (x86_64 only, else
@@ -180,6 +181,18 @@ int main(int argc, char **argv)
 			for (long i = 0; i < k; i++)
 				r = syscall(SYS_getppid);
 			reply("%ld %ld\n", r == -1 ? -errno : r, (long)(now_ns() - t0), 1);
+		} else if (strcmp(line, "writefile") == 0) {
+			char *data = strchr(arg, ' ');
+			if (!data) {
+				reply("bad\n", 0, 0, 0);
+				continue;
+			}
+			*data++ = 0;
+			int fd = open(arg, O_WRONLY);
+			long r = fd < 0 ? -errno : raw(SYS_write, fd, (long)data, strlen(data));
+			if (fd >= 0)
+				close(fd);
+			reply("%ld\n", r, 0, 0);
 		} else if (strcmp(line, "tracedcall") == 0) {
 			long a = 0, b = 0;
 			sscanf(arg, "%ld %ld", &a, &b);
