@@ -52,10 +52,25 @@ func Seize(pid int) (*Session, error) {
 // run is the session goroutine. ptrace works per thread: every request
 // must come from the thread that attached, so the goroutine keeps its OS
 // thread locked and never unlocks it. When it returns the Go runtime ends
-// the thread, and the kernel detaches any tracee still attached to it,
-// which makes a session that fails half-way let its threads run on.
+// the thread, and the kernel detaches any tracee still attached to it
+// (one that never reached a stop before a timeout), which lets it run on.
+//
+// The runtime never ends the main thread (it parks a locked goroutine's
+// main thread forever instead), so a session that finds itself there
+// moves to a fresh thread: while this goroutine holds the main thread
+// locked and waits, the new goroutine must run on another one.
 func (s *Session) run(errc chan<- error) {
 	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.run(errc)
+		}()
+		<-done
+		runtime.UnlockOSThread()
+		return
+	}
 	t := newTracer(s.pid)
 	if err := t.seize(); err != nil {
 		errc <- err
