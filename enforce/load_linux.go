@@ -27,17 +27,9 @@ import (
 // TSYNC together with NEW_LISTENER needs TSYNC_ESRCH as well (Linux 5.7).
 // Errors wrap the syscall.Errno of the failing call.
 func Load(insns []bpf.Instruction, flags uint) (listener int, err error) {
-	raw, err := bpf.Assemble(insns)
+	prog, err := Raw(insns)
 	if err != nil {
-		return -1, fmt.Errorf("enforce: assemble filter: %w", err)
-	}
-	if len(raw) == 0 || len(raw) > bpfMaxInsns {
-		return -1, fmt.Errorf("enforce: filter of %d instructions: %w",
-			len(raw), syscall.EINVAL)
-	}
-	prog := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		prog[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+		return -1, err
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 
@@ -56,4 +48,22 @@ func Load(insns []bpf.Instruction, flags uint) (listener int, err error) {
 		return -1, nil
 	}
 	return int(r), nil
+}
+
+// Raw assembles insns into the sock_filter array that seccomp(2) takes, and
+// checks its length (1 to BPF_MAXINSNS).
+func Raw(insns []bpf.Instruction) ([]unix.SockFilter, error) {
+	raw, err := bpf.Assemble(insns)
+	if err != nil {
+		return nil, fmt.Errorf("enforce: assemble filter: %w", err)
+	}
+	if len(raw) == 0 || len(raw) > bpfMaxInsns {
+		return nil, fmt.Errorf("enforce: filter of %d instructions: %w",
+			len(raw), syscall.EINVAL)
+	}
+	prog := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		prog[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	return prog, nil
 }

@@ -2,6 +2,8 @@ package fs
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -207,7 +209,9 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	if err == nil && set.Empty() {
 		return 0 // an empty write changes nothing
 	}
+	var before map[string]policy.Set
 	if err == nil {
+		before = m.tree.Snapshot()
 		if kind == ctlAllow {
 			err = m.tree.Allow(group, set)
 		} else {
@@ -215,17 +219,37 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 		}
 	}
 	if err == nil {
-		err = m.enforcer.PolicyChanged(c, group)
+		// A change that could not be enforced on every member is taken
+		// back whole, so the write fails and changes nothing.
+		if err = m.enforcer.PolicyChanged(c, group); err != nil {
+			if rerr := m.tree.Restore(before); rerr != nil {
+				m.log.WithError(rerr).Error("could not take back an unenforced change")
+			}
+		}
 	}
 	e := m.errnoOf(err, "policy change")
 
 	f := logrus.Fields{
 		"uid": c.Uid, "pid": c.Pid, "group": groupName(group), "file": file,
-		"action": action, "syscalls": set.String(), "result": errName(e),
+		"action": action, "syscalls": m.describe(set), "result": errName(e),
 	}
 	if err != nil {
 		f["error"] = err.Error()
 	}
 	m.log.WithFields(f).Info("policy change")
 	return e
+}
+
+// describe lists the numbers of s with their names for the log:
+// "59(execve) 110(getppid)".
+func (m *mirror) describe(s policy.Set) string {
+	var b strings.Builder
+	for i, n := range s.Numbers() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		name, _ := m.arch.Native.SyscallName(n)
+		fmt.Fprintf(&b, "%d(%s)", n, name)
+	}
+	return b.String()
 }

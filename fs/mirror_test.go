@@ -252,7 +252,8 @@ func TestMountOptions(t *testing.T) {
 			line = l
 		}
 	}
-	wants := []string{" - fuse.cgsyscall cgsyscall ", "allow_other", "default_permissions"}
+	// The source column names the mirror, as an fstab line does.
+	wants := []string{" - fuse.cgsyscall " + e.group + " ", "allow_other", "default_permissions"}
 	for _, want := range wants {
 		if !strings.Contains(line, want) {
 			t.Errorf("mountinfo line lacks %q: %s", want, line)

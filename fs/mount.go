@@ -111,7 +111,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	zero := time.Duration(0)
 	opts := &gofs.Options{
 		MountOptions: fuse.MountOptions{
-			FsName:            "cgsyscall",
+			FsName:            mirrorDir, // the source column of mount(8), as fstab names it
 			Name:              "cgsyscall",
 			DirectMountStrict: true,
 			AllowOther:        true,

@@ -238,7 +238,7 @@ func TestLogLines(t *testing.T) {
 	if len(info) != 2 {
 		t.Fatalf("want 2 info lines, got:\n%s", strings.Join(info, ""))
 	}
-	fields := []string{"action=deny", "group=/g", "uid=0", "result=ok", `syscalls="{59}"`}
+	fields := []string{"action=deny", "group=/g", "uid=0", "result=ok", `syscalls="59(execve)"`}
 	for _, f := range fields {
 		if !strings.Contains(info[0], f) {
 			t.Errorf("policy line lacks %s: %s", f, info[0])

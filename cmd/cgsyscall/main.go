@@ -54,7 +54,12 @@ type exitError struct {
 	err  error
 }
 
-func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 func (e exitError) Unwrap() error { return e.err }
 
 func main() {
@@ -102,10 +107,13 @@ func report(err error) int {
 		fmt.Fprintf(os.Stderr, "cgsyscall: %s\n\n%s", ue.msg, usageText)
 		return 2
 	}
-	fmt.Fprintf(os.Stderr, "cgsyscall: %v\n", err)
 	var ee exitError
 	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(os.Stderr, "cgsyscall: %v\n", err)
+		}
 		return ee.code
 	}
+	fmt.Fprintf(os.Stderr, "cgsyscall: %v\n", err)
 	return 1
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/enforce/hold"
 	cgfs "github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
@@ -267,17 +268,24 @@ func serve(c mountConfig) (err error) {
 		return errors.New("this architecture is not supported (x86_64 and aarch64 are)")
 	}
 	tree := policy.NewTree(a)
+	holder, err := hold.New(a, tree, c.mirror, log)
+	if err != nil {
+		return err
+	}
+	defer holder.Close()
+	holder.Scan()
 	srv, err := cgfs.Mount(c.mountpoint, cgfs.Options{
 		Mirror:   c.mirror,
 		Tree:     tree,
 		Arch:     a,
-		Enforcer: &cgfs.CgroupEnforcer{Mirror: c.mirror},
+		Enforcer: holder,
 		Log:      log,
 		Debug:    c.debug,
 	})
 	if err != nil {
 		return fmt.Errorf("mounting %s: %w", c.mountpoint, err)
 	}
+	holder.Run()
 	log.WithFields(logrus.Fields{"mountpoint": c.mountpoint, "mirror": c.mirror}).
 		Info("mounted")
 	if ready != nil {

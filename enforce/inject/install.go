@@ -20,6 +20,9 @@ const filterFlags = unix.SECCOMP_FILTER_FLAG_TSYNC |
 	unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH |
 	unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
 
+// staticFlags load a layer without a listener.
+const staticFlags = unix.SECCOMP_FILTER_FLAG_TSYNC | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+
 // injection is one run of injected calls in one stopped thread.
 type injection struct {
 	t        *tracer
@@ -30,13 +33,14 @@ type injection struct {
 	// listener, once known, is served while calls run, so that an
 	// injected call that the new filter itself notifies is let through.
 	listener int
+	static   bool // load without a listener
 }
 
 // install stops every thread, loads prog as a filter of the whole process
 // and returns the listener, now a descriptor of this process. It always
 // detaches every thread before it returns.
 func (t *tracer) install(prog []unix.SockFilter, before func(),
-	timeout time.Duration) (int, error) {
+	timeout time.Duration, static bool) (int, error) {
 	defer t.release()
 	if len(prog) == 0 || len(prog) > maxInsns {
 		return -1, fail("install", t.pid, unix.EINVAL)
@@ -49,7 +53,7 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	if th == nil {
 		return -1, fail("stop", t.pid, unix.ESRCH)
 	}
-	in := &injection{t: t, th: th, deadline: deadline, listener: -1}
+	in := &injection{t: t, th: th, deadline: deadline, listener: -1, static: static}
 	followThread(t.pid, th.tid)
 	var err error
 	if in.base, err = getState(th.tid); err != nil {
@@ -114,7 +118,11 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 	if before != nil {
 		before()
 	}
-	ret, err := in.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, filterFlags, addr)
+	flags := uint64(filterFlags)
+	if in.static {
+		flags = staticFlags
+	}
+	ret, err := in.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags, addr)
 	if err == nil && errnoOf(ret) == unix.EACCES {
 		// No CAP_SYS_ADMIN: the kernel wants no_new_privs first. It is
 		// per thread, and TSYNC copies it to every thread.
@@ -126,7 +134,7 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 			in.free(addr, size, saved)
 			return -1, fail("prctl", pid, err)
 		}
-		ret, err = in.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, filterFlags, addr)
+		ret, err = in.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags, addr)
 	}
 	if err == nil && errnoOf(ret) != 0 {
 		err = fail("seccomp", pid, errnoOf(ret))
@@ -135,7 +143,10 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 		in.free(addr, size, saved)
 		return -1, fail("seccomp", pid, err)
 	}
-	fd, err := in.takeListener(int(ret))
+	fd := -1
+	if !in.static {
+		fd, err = in.takeListener(int(ret))
+	}
 	if ferr := in.free(addr, size, saved); ferr != nil && err == nil {
 		err = ferr
 	}

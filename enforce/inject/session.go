@@ -20,6 +20,10 @@ type Session struct {
 	// Timeout bounds every wait of Install; zero means DefaultTimeout.
 	// Set it before Install.
 	Timeout time.Duration
+	// Static loads the program without a listener (a layer whose
+	// decisions are the program's own): Install then returns -1 and no
+	// descriptor. Set it before Install.
+	Static bool
 
 	pid  int
 	reqs chan func(*tracer)
@@ -148,7 +152,7 @@ func (s *Session) InstallWith(prog []unix.SockFilter, before func()) (int, error
 	}
 	rc := make(chan result, 1)
 	s.reqs <- func(t *tracer) {
-		fd, err := t.install(prog, before, timeout)
+		fd, err := t.install(prog, before, timeout, s.Static)
 		rc <- result{fd, err}
 	}
 	close(s.reqs)

@@ -5,6 +5,11 @@
 //	nr:N         syscall number N of that ABI
 //	i386:NAME    the i386 syscall NAME through int $0x80 (amd64 builds only)
 //	i386:nr:N    i386 syscall number N through int $0x80
+//	loop:C:TOKEN TOKEN C times; prints "loop:C:TOKEN NS RESULT", NS the
+//	             mean nanoseconds of one call
+//
+// With the single argument -serve it reads lines of tokens from standard
+// input instead and answers each line, after a first line "ready PID".
 //
 // For each token it prints one line, the token and the raw return value:
 // the result on success, the negative errno on failure ("getppid -38").
@@ -35,7 +40,20 @@ func main() {
 		fmt.Fprintf(os.Stderr, "probe: scratch page: %v\n", err)
 		os.Exit(2)
 	}
+	if len(os.Args) == 2 && os.Args[1] == "-serve" {
+		serve(buf)
+		return
+	}
 	for _, tok := range os.Args[1:] {
+		if strings.HasPrefix(tok, "loop:") {
+			line, err := loop(tok, buf)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "probe: %v\n", err)
+				os.Exit(2)
+			}
+			fmt.Println(line)
+			continue
+		}
 		r, err := call(tok, buf)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "probe: %v\n", err)

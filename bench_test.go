@@ -1,0 +1,227 @@
+package cgsyscall_test
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// benchMirror is newMirror for benchmarks: the same cgroup and mount,
+// removed at the end.
+func benchMirror(b *testing.B) *mirror {
+	b.Helper()
+	t := &testing.T{}
+	_ = t
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: mounts FUSE, makes cgroups and loads seccomp filters")
+	}
+	root := cgroup2RootB(b)
+	base, err := os.MkdirTemp(root, "cgsyscall-test-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := &mirror{base: base, mnt: b.TempDir()}
+	m.log = filepath.Join(b.TempDir(), "daemon.log")
+	b.Cleanup(func() {
+		exec.Command("umount", m.mnt).Run()
+		removeCgroupTreeB(b, base)
+	})
+	if out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", base, "--log", m.log,
+		m.mnt).CombinedOutput(); err != nil {
+		b.Fatalf("mount: %v\n%s", err, out)
+	}
+	return m
+}
+
+func cgroup2RootB(b *testing.B) string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if i := slices.Index(f, "-"); i > 0 && i+1 < len(f) && f[i+1] == "cgroup2" {
+			return f[4]
+		}
+	}
+	b.Skip("no cgroup2 file system mounted")
+	return ""
+}
+
+func removeCgroupTreeB(b *testing.B, dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			removeCgroupTreeB(b, filepath.Join(dir, e.Name()))
+		}
+	}
+	for i := 0; i < 50; i++ {
+		if err := os.Remove(dir); err == nil || os.IsNotExist(err) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.Errorf("could not remove test cgroup %s", dir)
+}
+
+// deny300 picks 300 deniable numbers, scattered as a real policy is, that
+// neither the probe's Go runtime nor /bin/true needs, and never getpid.
+func deny300(b *testing.B) string {
+	a := arch.Host()
+	keep := map[string]bool{}
+	for _, n := range strings.Fields(`getpid read write openat open close fstat newfstatat
+		mmap munmap mprotect brk rt_sigaction rt_sigprocmask rt_sigreturn sigaltstack
+		clone clone3 futex gettid tgkill getrandom sched_getaffinity sched_yield madvise
+		prlimit64 fcntl execve execveat arch_prctl set_tid_address set_robust_list rseq
+		exit exit_group readlinkat access faccessat faccessat2 pread64 uname lseek
+		nanosleep clock_nanosleep clock_gettime mincore ioctl getdents64 statx wait4
+		getppid getuid geteuid getgid getegid`) {
+		keep[n] = true
+	}
+	var cand []int
+	for _, n := range policy.Deniable(a).Numbers() {
+		if name, ok := a.Native.SyscallName(n); ok && !keep[name] {
+			cand = append(cand, n)
+		}
+	}
+	if len(cand) < 300 {
+		b.Fatalf("only %d candidate numbers", len(cand))
+	}
+	r := rand.New(rand.NewSource(1))
+	r.Shuffle(len(cand), func(i, j int) { cand[i], cand[j] = cand[j], cand[i] })
+	picked := cand[:300]
+	slices.Sort(picked)
+	parts := make([]string, len(picked))
+	for i, n := range picked {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, " ")
+}
+
+// loopNs runs the probe's getpid loop of n calls, pinned to one CPU, and
+// returns the mean nanoseconds of one call.
+func loopNs(b *testing.B, prefix []string, n int) float64 {
+	b.Helper()
+	args := append(append([]string{"-c", "1"}, prefix...), bin.probe,
+		fmt.Sprintf("loop:%d:getpid", n))
+	out, err := exec.Command("taskset", args...).CombinedOutput()
+	if err != nil {
+		b.Fatalf("taskset %v: %v\n%s", args, err, out)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 3 || strings.HasPrefix(f[2], "-") {
+		b.Fatalf("probe printed %q", out)
+	}
+	ns, err := strconv.ParseFloat(f[1], 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ns
+}
+
+// BenchmarkGetpidLoop compares a raw getpid loop unfiltered with the same
+// loop in a member of a group that denies 300 other syscalls. Read the
+// ns/call metrics; "ratio" is filtered over unfiltered, measured in the
+// same run, interleaved.
+func BenchmarkGetpidLoop(b *testing.B) {
+	m := benchMirror(b)
+	if err := os.Mkdir(m.path("bench"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(m.path("bench", "syscalls.deny"), []byte(deny300(b)), 0); err != nil {
+		b.Fatal(err)
+	}
+	filtered := []string{bin.cgsyscall, "exec", "-m", m.mnt, "bench", "--"}
+	const calls = 5_000_000
+	var plain, held []float64
+	for i := 0; i < b.N; i++ {
+		plain = append(plain, loopNs(b, nil, calls))
+		held = append(held, loopNs(b, filtered, calls))
+	}
+	p, h := median(plain), median(held)
+	b.ReportMetric(p, "ns/call-unfiltered")
+	b.ReportMetric(h, "ns/call-deny300")
+	b.ReportMetric(h/p, "ratio")
+}
+
+// BenchmarkExecTrue measures starting /bin/true directly and through
+// cgsyscall exec in a group that denies 300 syscalls, interleaved.
+func BenchmarkExecTrue(b *testing.B) {
+	m := benchMirror(b)
+	if err := os.Mkdir(m.path("bench"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(m.path("bench", "syscalls.deny"), []byte(deny300(b)), 0); err != nil {
+		b.Fatal(err)
+	}
+	var direct, shim []float64
+	timeRun := func(name string, args ...string) float64 {
+		start := time.Now()
+		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+			b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return float64(time.Since(start).Microseconds()) / 1000
+	}
+	for i := 0; i < b.N; i++ {
+		direct = append(direct, timeRun("/bin/true"))
+		shim = append(shim, timeRun(bin.cgsyscall, "exec", "-m", m.mnt, "bench", "--",
+			"/bin/true"))
+	}
+	d, s := median(direct), median(shim)
+	b.ReportMetric(d, "ms-direct")
+	b.ReportMetric(s, "ms-exec")
+	b.ReportMetric(s-d, "ms-added")
+}
+
+// BenchmarkControlWriteRead measures a write to syscalls.deny followed by a
+// read of it, as a program does with write(2) and pread(2) on open files.
+func BenchmarkControlWriteRead(b *testing.B) {
+	m := benchMirror(b)
+	if err := os.Mkdir(m.path("bench"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	w, err := os.OpenFile(m.path("bench", "syscalls.deny"), os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	buf := make([]byte, 8192)
+	var lat []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := w.Write([]byte("59\n")); err != nil {
+			b.Fatal(err)
+		}
+		r, err := os.Open(m.path("bench", "syscalls.deny"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := r.Read(buf)
+		r.Close()
+		if err != nil || string(buf[:n]) != "59 \n" {
+			b.Fatalf("read %q, %v", buf[:n], err)
+		}
+		lat = append(lat, float64(time.Since(start).Nanoseconds())/1000)
+	}
+	b.StopTimer()
+	b.ReportMetric(median(lat), "µs-p50")
+	slices.Sort(lat)
+	b.ReportMetric(lat[len(lat)*99/100], "µs-p99")
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

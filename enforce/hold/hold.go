@@ -1,0 +1,631 @@
+// Package hold keeps running processes to the deny set of the group they are
+// in now, as the 2011 RFC's kernel check did on every call.
+//
+// A process is held by a seccomp layer that the daemon injects (package
+// inject) and whose listener the daemon owns (package supervise). The layer
+// is the same for every process: it notifies every deniable number except
+// a fixed set of hot syscalls (read, write, futex, mmap, ...) and seccomp
+// itself, and allows the rest in the kernel. Each notified call is judged
+// from the caller's cgroup at that moment (read from /proc/TID/cgroup) and
+// the policy tree, so a deny, an allow or a move reaches a held process
+// with no further work. Only two cases need a new layer:
+//
+//   - a process not held yet (moved into a restricted group, found there by
+//     the scan, or met again after a daemon restart, whose old listener is
+//     gone): it gets the notifying layer;
+//   - a hot syscall, or seccomp, denied to a held process: it gets a fixed
+//     layer answering ENOSYS in the kernel. That denial cannot be lifted
+//     from the running process again; the log says so.
+//
+// When the daemon dies, its listeners close and the kernel answers every
+// notified call with ENOSYS: held processes fail closed, and calls the
+// layer allows outright keep working.
+package hold
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/enforce"
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/enforce/supervise"
+	"github.com/cgsyscall/cgsyscall/fs"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// hotNames are the syscalls the notifying layer allows outright, so that
+// busy programs pay nothing for them. Names a table lacks are skipped.
+var hotNames = strings.Fields(`read write readv writev pread64 pwrite64 preadv pwritev
+	preadv2 pwritev2 lseek close fstat newfstatat statx openat getdents64 mmap munmap
+	mprotect madvise brk mremap futex sched_yield nanosleep clock_nanosleep clock_gettime
+	gettimeofday getpid gettid rt_sigprocmask rt_sigaction rt_sigreturn sigaltstack
+	epoll_wait epoll_pwait epoll_pwait2 epoll_ctl poll ppoll select pselect6 recvfrom
+	sendto recvmsg sendmsg fcntl dup dup2 dup3 ioctl access faccessat faccessat2 readlink
+	readlinkat stat lstat open getrandom`)
+
+// ScanInterval is how often the holder looks for members that entered a
+// restricted group behind the mount's back (straight through the real
+// cgroup files) and holds them.
+const ScanInterval = time.Second
+
+// Holder implements fs.Enforcer with live holds.
+type Holder struct {
+	a      *arch.Arch
+	tree   *policy.Tree
+	mirror string // the real cgroup directory mirrored
+	prefix string // the mirror as /proc/PID/cgroup names it; "" for the root
+	log    *logrus.Logger
+	sup    *supervise.Supervisor
+
+	cover policy.Set        // numbers the notifying layer notifies
+	prog  []unix.SockFilter // the notifying layer
+
+	mu    sync.Mutex    // serializes holds and guards procs
+	procs map[int]*proc // processes known to be held, by TGID
+
+	cgfiles sync.Map // TID -> *os.File of /proc/TID/cgroup
+	groups  sync.Map // group -> *groupDeny, Decide's view of the tree
+	stop    chan struct{}
+	stopped sync.WaitGroup
+}
+
+// proc is what the holder knows of one held process.
+type proc struct {
+	start  uint64     // start time (/proc/PID/stat), against PID reuse
+	static policy.Set // numbers denied by fixed layers
+}
+
+// groupDeny caches a group's deny set as the sorted list Judge takes.
+type groupDeny struct {
+	set  policy.Set
+	nums []int
+}
+
+var _ fs.Enforcer = (*Holder)(nil)
+
+// New makes a Holder for the cgroup directory mirror and starts its
+// supervisor. Call Scan once to hold the members already there, and Run
+// for the periodic scan.
+func New(a *arch.Arch, tree *policy.Tree, mirror string, log *logrus.Logger) (*Holder, error) {
+	prefix, err := cgroupPrefix(mirror)
+	if err != nil {
+		return nil, err
+	}
+	h := &Holder{a: a, tree: tree, mirror: mirror, prefix: prefix, log: log,
+		procs: map[int]*proc{}, stop: make(chan struct{})}
+	h.cover = Cover(a)
+	insns, err := enforce.Compile(a, h.cover.Numbers(), enforce.ModeNotify)
+	if err != nil {
+		return nil, err
+	}
+	if h.prog, err = enforce.Raw(insns); err != nil {
+		return nil, err
+	}
+	if h.sup, err = supervise.New(h.Decide); err != nil {
+		return nil, fmt.Errorf("seccomp user notification: %w", err)
+	}
+	return h, nil
+}
+
+// Cover is the set of numbers the notifying layer hands to the daemon: all
+// deniable numbers but the hot ones and seccomp(2), which must stay
+// allowed in the kernel so that later layers can still be loaded.
+func Cover(a *arch.Arch) policy.Set {
+	c := policy.Deniable(a)
+	for _, name := range append(hotNames, "seccomp") {
+		if nr, ok := a.Native.SyscallNumber(name); ok {
+			c.Remove(nr)
+		}
+	}
+	return c
+}
+
+// Close stops the scan and the supervisor. The listeners close, so held
+// processes fail closed until a new daemon holds them again.
+func (h *Holder) Close() error {
+	select {
+	case <-h.stop:
+	default:
+		close(h.stop)
+	}
+	h.stopped.Wait()
+	return h.sup.Close()
+}
+
+// Decide judges one notified call by the deny set of the caller's group
+// now.
+func (h *Holder) Decide(n supervise.Notif) bool {
+	group, inside, err := h.groupOf(n.Pid)
+	if err != nil {
+		return false // the caller is gone, or /proc is unreadable: fail closed
+	}
+	if !inside {
+		return true // moved out of the mirrored hierarchy: no group restricts it
+	}
+	return !enforce.Judge(h.a, h.denied(group), n.Arch, n.Nr, n.Args)
+}
+
+// denied returns group's deny set as a sorted list, cached while the set is
+// unchanged. A group the tree does not know yet (made outside the mount)
+// is added with a copy of its parent's set.
+func (h *Holder) denied(group string) []int {
+	set, ok := h.tree.Denied(group)
+	if !ok {
+		h.tree.Ensure(group)
+		set, _ = h.tree.Denied(group)
+	}
+	if v, ok := h.groups.Load(group); ok {
+		if g := v.(*groupDeny); g.set == set {
+			return g.nums
+		}
+	}
+	g := &groupDeny{set: set, nums: set.Numbers()}
+	h.groups.Store(group, g)
+	return g.nums
+}
+
+// groupOf returns the group of thread tid relative to the mirror, and
+// whether it lies inside the mirror at all. It keeps /proc/TID/cgroup
+// open and reads it again for every call: the kernel's answer is current,
+// and a reused TID fails on the old file (ESRCH) and is opened afresh.
+func (h *Holder) groupOf(tid int) (string, bool, error) {
+	var buf [512]byte
+	for try := 0; try < 2; try++ {
+		v, ok := h.cgfiles.Load(tid)
+		if !ok {
+			f, err := os.Open("/proc/" + strconv.Itoa(tid) + "/cgroup")
+			if err != nil {
+				return "", false, err
+			}
+			if v, ok = h.cgfiles.LoadOrStore(tid, f); ok {
+				f.Close()
+			}
+		}
+		f := v.(*os.File)
+		n, err := f.ReadAt(buf[:], 0)
+		if n == 0 && err != nil {
+			if h.cgfiles.CompareAndDelete(tid, f) {
+				f.Close()
+			}
+			continue
+		}
+		path, ok := unifiedPath(buf[:n])
+		if !ok {
+			return "", false, errors.New("no cgroup v2 line")
+		}
+		group, inside := h.relative(path)
+		return group, inside, nil
+	}
+	return "", false, syscall.ESRCH
+}
+
+// unifiedPath finds the "0::/path" line of a /proc/PID/cgroup file.
+func unifiedPath(b []byte) (string, bool) {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if p, ok := bytes.CutPrefix(line, []byte("0::")); ok {
+			return string(p), true
+		}
+	}
+	return "", false
+}
+
+// relative turns a cgroup path of /proc/PID/cgroup into a group of the
+// mirror.
+func (h *Holder) relative(path string) (string, bool) {
+	if path == h.prefix || (h.prefix == "" && path == "/") {
+		return "", true
+	}
+	if rest, ok := strings.CutPrefix(path, h.prefix+"/"); ok {
+		return rest, true
+	}
+	return "", false
+}
+
+// Move holds process pid to group's set, if the group denies anything,
+// and then moves it there through the real cgroup.procs.
+func (h *Holder) Move(c fs.Caller, pid int, group string) error {
+	if pid == os.Getpid() {
+		return syscall.EINVAL // the daemon never restricts itself
+	}
+	deny, _ := h.tree.Denied(group)
+	if !deny.Empty() {
+		h.mu.Lock()
+		err := h.ensureHeld(pid, deny, tgidOf(c.Pid) == pid)
+		h.mu.Unlock()
+		if err != nil {
+			h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).
+				WithError(err).Warn("could not hold the process; not moved")
+			return errnoOf(err)
+		}
+	}
+	return writeProcs(filepath.Join(h.mirror, filepath.FromSlash(group)), pid)
+}
+
+// PolicyChanged holds every member of group's subtree that is not held yet,
+// reading the members again until a pass finds no new one, so that
+// processes forked while the holds ran are not missed.
+func (h *Holder) PolicyChanged(c fs.Caller, group string) error {
+	self := tgidOf(c.Pid)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, g := range h.tree.Subtree(group) {
+		if err := h.holdMembers(g, self); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// holdMembers holds the members of one group, as PolicyChanged describes.
+// Called with h.mu held.
+func (h *Holder) holdMembers(group string, self int) error {
+	const maxPasses = 8
+	for pass := 0; pass < maxPasses; pass++ {
+		deny, ok := h.tree.Denied(group)
+		if !ok || deny.Empty() {
+			return nil
+		}
+		pids, err := readProcs(filepath.Join(h.mirror, filepath.FromSlash(group)))
+		if err != nil {
+			return err
+		}
+		fresh := 0
+		for _, pid := range pids {
+			if pid == os.Getpid() {
+				continue
+			}
+			if p := h.known(pid); p != nil && h.extra(p, deny).Empty() {
+				continue
+			}
+			if err := h.ensureHeld(pid, deny, pid == self); err != nil {
+				if errors.Is(err, syscall.ESRCH) {
+					continue // exited meanwhile
+				}
+				h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).
+					WithError(err).Warn("could not hold a member")
+				return errnoOf(err)
+			}
+			fresh++
+		}
+		if fresh == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// known returns what the holder knows of process pid, forgetting an entry
+// whose PID now names another process. Called with h.mu held.
+func (h *Holder) known(pid int) *proc {
+	p := h.procs[pid]
+	if p == nil {
+		return nil
+	}
+	if st, err := startTime(pid); err != nil || st != p.start {
+		delete(h.procs, pid)
+		return nil
+	}
+	return p
+}
+
+// extra is the part of deny that the layers of p do not yet cover.
+func (h *Holder) extra(p *proc, deny policy.Set) policy.Set {
+	return deny.Minus(h.cover).Minus(p.static)
+}
+
+// ensureHeld makes process pid held for deny: the notifying layer (or one
+// inherited from a held ancestor), plus a fixed layer for any number of
+// deny the notifying layer leaves to the kernel. self says that pid is the
+// writer of the request being served, which cannot stop before it is
+// answered: its layer is loaded right after the answer, and a failure
+// then kills it (fail closed). Called with h.mu held.
+func (h *Holder) ensureHeld(pid int, deny policy.Set, self bool) error {
+	p := h.known(pid)
+	if p == nil {
+		var err error
+		if p, err = h.holdNew(pid, self); err != nil {
+			return err
+		}
+	}
+	extra := h.extra(p, deny)
+	if extra.Empty() {
+		return nil
+	}
+	all := p.static.Union(extra)
+	insns, err := enforce.Compile(h.a, all.Numbers(), enforce.ModeErrno)
+	if err != nil {
+		return err
+	}
+	prog, err := enforce.Raw(insns)
+	if err != nil {
+		return err
+	}
+	if err := h.inject(pid, prog, true, self); err != nil {
+		return err
+	}
+	p.static = all
+	h.log.WithFields(logrus.Fields{"pid": pid, "syscalls": names(h.a, extra)}).
+		Warn("denied a hot syscall to a running process with a fixed filter; " +
+			"allowing it again will not reach this process")
+	return nil
+}
+
+// holdNew gives process pid the notifying layer, or finds that it has one
+// from a held ancestor it was forked from. Called with h.mu held.
+func (h *Holder) holdNew(pid int, self bool) (*proc, error) {
+	start, err := startTime(pid)
+	if err != nil {
+		return nil, syscall.ESRCH
+	}
+	if anc := h.heldAncestor(pid); anc != nil && seccompFilters(pid) > 0 {
+		p := &proc{start: start, static: anc.static}
+		h.procs[pid] = p
+		return p, nil
+	}
+	if err := h.inject(pid, h.prog, false, self); err != nil {
+		return nil, err
+	}
+	p := &proc{start: start}
+	h.procs[pid] = p
+	return p, nil
+}
+
+// inject loads prog into process pid: a notifying layer whose listener the
+// supervisor takes, or a fixed one.
+func (h *Holder) inject(pid int, prog []unix.SockFilter, static, self bool) error {
+	s, err := inject.Seize(pid)
+	if err != nil {
+		return err
+	}
+	s.Static = static
+	finish := func() error {
+		fd, err := s.Install(prog)
+		if err != nil {
+			return err
+		}
+		if !static {
+			return h.sup.Add(fd, pid)
+		}
+		return nil
+	}
+	if !self {
+		return finish()
+	}
+	go func() {
+		if err := finish(); err != nil {
+			h.log.WithField("pid", pid).WithError(err).
+				Error("could not hold the writer after its write; killing it (fail closed)")
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}()
+	return nil
+}
+
+// heldAncestor returns the nearest held ancestor of pid, if any. Called
+// with h.mu held.
+func (h *Holder) heldAncestor(pid int) *proc {
+	for i := 0; i < 64 && pid > 1; i++ {
+		ppid, err := parentOf(pid)
+		if err != nil || ppid <= 1 {
+			return nil
+		}
+		if p := h.known(ppid); p != nil {
+			return p
+		}
+		pid = ppid
+	}
+	return nil
+}
+
+// Scan holds every member of every restricted group that is not held yet.
+func (h *Holder) Scan() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, g := range h.tree.Paths() {
+		if err := h.holdMembers(g, 0); err != nil {
+			h.log.WithField("group", "/"+g).WithError(err).Warn("scan: members not held")
+		}
+	}
+}
+
+// Run scans every ScanInterval until Close, and drops cached /proc files of
+// threads that are gone.
+func (h *Holder) Run() {
+	h.stopped.Add(1)
+	go func() {
+		defer h.stopped.Done()
+		t := time.NewTicker(ScanInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+				h.Scan()
+				h.pruneFiles()
+			}
+		}
+	}()
+}
+
+func (h *Holder) pruneFiles() {
+	var b [1]byte
+	h.cgfiles.Range(func(k, v any) bool {
+		f := v.(*os.File)
+		if _, err := f.ReadAt(b[:], 0); err != nil {
+			if h.cgfiles.CompareAndDelete(k, f) {
+				f.Close()
+			}
+		}
+		return true
+	})
+}
+
+// errnoOf returns err's errno, for the file interface.
+func errnoOf(err error) error {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return syscall.EIO
+}
+
+// names lists numbers with their names, for the log.
+func names(a *arch.Arch, s policy.Set) string {
+	var parts []string
+	for _, n := range s.Numbers() {
+		name, _ := a.Native.SyscallName(n)
+		parts = append(parts, fmt.Sprintf("%d(%s)", n, name))
+	}
+	return strings.Join(parts, " ")
+}
+
+// writeProcs moves pid into the real cgroup dir, unless it is there.
+func writeProcs(dir string, pid int) error {
+	f, err := os.OpenFile(filepath.Join(dir, "cgroup.procs"), os.O_WRONLY, 0)
+	if err != nil {
+		return errnoOf(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(strconv.Itoa(pid)); err != nil {
+		return errnoOf(err)
+	}
+	return nil
+}
+
+// readProcs lists the PIDs of a real cgroup directory.
+func readProcs(dir string) ([]int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, errnoOf(err)
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, n)
+		}
+	}
+	return pids, nil
+}
+
+// statusField reads one field of /proc/PID/status.
+func statusField(pid int, key string) (string, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), key+":"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("no %s in /proc/%d/status", key, pid)
+}
+
+// tgidOf maps a thread ID to its process; 0 when it is gone.
+func tgidOf(tid int) int {
+	v, err := statusField(tid, "Tgid")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+func seccompFilters(pid int) int {
+	v, err := statusField(pid, "Seccomp_filters")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name.
+func statFields(pid int) ([]string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, errors.New("bad stat line")
+	}
+	return strings.Fields(string(b[i+1:])), nil
+}
+
+// startTime is field 22 of /proc/PID/stat.
+func startTime(pid int) (uint64, error) {
+	f, err := statFields(pid)
+	if err != nil || len(f) < 20 {
+		return 0, syscall.ESRCH
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// parentOf is field 4 of /proc/PID/stat.
+func parentOf(pid int) (int, error) {
+	f, err := statFields(pid)
+	if err != nil || len(f) < 2 {
+		return 0, syscall.ESRCH
+	}
+	return strconv.Atoi(f[1])
+}
+
+// cgroupPrefix returns how /proc/PID/cgroup names the cgroup v2 directory
+// dir: its path below the root of the cgroup2 mount it lies in.
+func cgroupPrefix(dir string) (string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	best, prefix := -1, ""
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		sep := -1
+		for i, x := range f {
+			if x == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 5 || sep+1 >= len(f) || f[sep+1] != "cgroup2" {
+			continue
+		}
+		root, mp := f[3], f[4]
+		rest, ok := strings.CutPrefix(dir, mp)
+		if !ok || (rest != "" && !strings.HasPrefix(rest, "/")) || len(mp) <= best {
+			continue
+		}
+		best = len(mp)
+		prefix = strings.TrimSuffix(filepath.Join(root, rest), "/")
+	}
+	if best < 0 {
+		return "", fmt.Errorf("%s is not below a cgroup2 mount", dir)
+	}
+	return prefix, nil
+}
