@@ -8,20 +8,17 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/arch"
-	"github.com/cgsyscall/cgsyscall/enforce"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
 
@@ -75,31 +72,26 @@ func runInGroup(mp, group string, argv []string) error {
 	if err != nil {
 		return fail(exitExecFailed, fmt.Errorf("reading %s/syscalls.deny: %w", dir, err))
 	}
-	prog, err := enforce.Compile(a, deny.Numbers(), enforce.ModeErrno)
-	if err != nil {
-		return fail(exitExecFailed, err)
-	}
 	execve, _ := a.Native.SyscallNumber("execve")
 	execveat, _ := a.Native.SyscallNumber("execveat")
-	switch {
-	case !deny.Has(execve):
-		return spawnInGroup(mp, group, path, argv, prog)
-	case !deny.Has(execveat):
-		return execveatInGroup(dir, group, path, argv, prog)
+	if deny.Has(execve) && deny.Has(execveat) {
+		return fail(exitExecFailed, fmt.Errorf("group %q denies both execve and execveat, "+
+			"so no program can be started in it; place a running process through its tasks file",
+			group))
 	}
-	return fail(exitExecFailed, fmt.Errorf("group %q denies both execve and execveat, "+
-		"so no program can be started in it; place a running process through its tasks file",
-		group))
+	return spawnInGroup(mp, group, path, argv, !deny.Empty())
 }
 
 // spawnInGroup starts argv as a child created right inside the real cgroup
-// (clone3 with CLONE_INTO_CGROUP) from a thread that carries the group's
-// filter, so the child is a member and restricted before its first
-// instruction. Creating it inside the group spares the kernel's task
-// migration, which costs an RCU grace period (milliseconds here). This
-// process stays outside the group, forwards signals and exits with the
-// child's status.
-func spawnInGroup(mp, group, path string, argv []string, prog []bpf.Instruction) error {
+// (clone3 with CLONE_INTO_CGROUP), which spares the kernel's task
+// migration (it costs an RCU grace period, milliseconds here). When the
+// group denies anything, the child is traced from its start: it stops
+// after execve, before its first instruction, and is handed to the daemon
+// stopped (detached with SIGSTOP, its PID written to the group's tasks
+// file, which returns once the daemon holds it); only then does it get
+// SIGCONT. This process stays outside the group, passes signals on and
+// exits with the child's status (128+N when signal N ended it).
+func spawnInGroup(mp, group, path string, argv []string, restricted bool) error {
 	fail := func(code int, err error) error { return exitError{code, err} }
 	mirror, err := mirrorOf(mp)
 	if err != nil {
@@ -114,7 +106,8 @@ func spawnInGroup(mp, group, path string, argv []string, prog []bpf.Instruction)
 	cmd := exec.Command(path)
 	cmd.Args = argv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd()),
+		Ptrace: restricted}
 
 	// Interrupts from the terminal reach the child directly (same process
 	// group); the others are passed on.
@@ -122,24 +115,22 @@ func spawnInGroup(mp, group, path string, argv []string, prog []bpf.Instruction)
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM)
 
-	started := make(chan error, 1)
-	go func() {
-		// The filter and no_new_privs are per thread: load them on a
-		// locked thread and fork from it. The goroutine ends without
-		// unlocking, so the runtime retires the filtered thread instead of
-		// running other goroutines on it.
+	if restricted {
+		// ptrace requests must come from the thread that traces.
 		runtime.LockOSThread()
-		if _, err := enforce.Load(prog, 0); err != nil {
-			started <- fmt.Errorf("loading the filter: %w", err)
-			return
-		}
-		started <- cmd.Start()
-	}()
-	if err := <-started; err != nil {
-		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
-			return fail(exitCannotRun, fmt.Errorf("%s: %w", argv[0], err))
-		}
+	}
+	if err := cmd.Start(); err != nil {
 		return fail(exitCannotRun, err)
+	}
+	if restricted {
+		err := handOver(cmd.Process.Pid, filepath.Join(mp, filepath.FromSlash(group), "tasks"))
+		runtime.UnlockOSThread()
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return fail(exitExecFailed, fmt.Errorf("holding %s in group %q: %w", argv[0], group,
+				err))
+		}
 	}
 	done := make(chan struct{})
 	go func() {
@@ -161,37 +152,25 @@ func spawnInGroup(mp, group, path string, argv []string, prog []bpf.Instruction)
 	return exitError{ws.ExitStatus(), nil}
 }
 
-// execveatInGroup is the way for groups that deny execve: this process
-// joins the group through the mount's tasks file, takes the filter and
-// replaces itself with execveat(2). It returns only on failure.
-func execveatInGroup(dir, group, path string, argv []string, prog []bpf.Instruction) error {
-	fail := func(code int, err error) error { return exitError{code, err} }
-	argvp, err := syscall.SlicePtrFromStrings(argv)
-	if err != nil {
-		return fail(exitExecFailed, err)
+// handOver takes the traced child pid, stopped after execve, detaches it
+// into a plain stop, has the daemon hold it through the tasks file, and
+// lets it run.
+func handOver(pid int, tasks string) error {
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil {
+		return fmt.Errorf("waiting for the start: %w", err)
 	}
-	envp, err := syscall.SlicePtrFromStrings(os.Environ())
-	if err != nil {
-		return fail(exitExecFailed, err)
+	if !ws.Stopped() {
+		return fmt.Errorf("the command did not stop after execve (status %#x)", ws)
 	}
-	pathp, err := unix.BytePtrFromString(path)
-	if err != nil {
-		return fail(exitExecFailed, err)
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(pid), 0,
+		uintptr(unix.SIGSTOP), 0, 0); e != 0 {
+		return fmt.Errorf("detaching: %w", e)
 	}
-	// This thread joins, takes the filter and execs: only it survives
-	// execveat, and the filter is per thread.
-	runtime.LockOSThread()
-	if err := os.WriteFile(filepath.Join(dir, "tasks"), []byte("0\n"), 0); err != nil {
-		return fail(exitExecFailed, fmt.Errorf("joining group %q: %w", group, err))
+	if err := os.WriteFile(tasks, []byte(strconv.Itoa(pid)+"\n"), 0); err != nil {
+		return err
 	}
-	if _, err := enforce.Load(prog, 0); err != nil {
-		return fail(exitExecFailed, fmt.Errorf("loading the filter: %w", err))
-	}
-	fdcwd := unix.AT_FDCWD
-	_, _, e := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fdcwd),
-		uintptr(unsafe.Pointer(pathp)), uintptr(unsafe.Pointer(&argvp[0])),
-		uintptr(unsafe.Pointer(&envp[0])), 0, 0)
-	return fail(exitCannotRun, fmt.Errorf("%s: %w", argv[0], e))
+	return unix.Kill(pid, unix.SIGCONT)
 }
 
 // mirrorOf returns the real cgroup directory that the cgsyscall mount at mp

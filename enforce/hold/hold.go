@@ -257,6 +257,9 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 			return errnoOf(err)
 		}
 	}
+	if now, inside, err := h.groupOf(pid); err == nil && inside && now == group {
+		return nil // already there: a write would still cost a migration's RCU wait
+	}
 	return writeProcs(filepath.Join(h.mirror, filepath.FromSlash(group)), pid)
 }
 
@@ -376,10 +379,12 @@ func (h *Holder) holdNew(pid int, self bool) (*proc, error) {
 	if err != nil {
 		return nil, syscall.ESRCH
 	}
-	if anc := h.heldAncestor(pid); anc != nil && seccompFilters(pid) > 0 {
-		p := &proc{start: start, static: anc.static}
-		h.procs[pid] = p
-		return p, nil
+	if seccompFilters(pid) > 0 {
+		if anc := h.heldAncestor(pid); anc != nil {
+			p := &proc{start: start, static: anc.static}
+			h.procs[pid] = p
+			return p, nil
+		}
 	}
 	if err := h.inject(pid, h.prog, false, self); err != nil {
 		return nil, err
