@@ -399,13 +399,13 @@ func (h *Holder) holdNew(pid int, self bool) (*proc, error) {
 func (h *Holder) inject(pid int, prog []unix.SockFilter, static, self bool) error {
 	s, err := inject.Seize(pid)
 	if err != nil {
-		return err
+		return exitedOr(pid, err)
 	}
 	s.Static = static
 	finish := func() error {
 		fd, err := s.Install(prog)
 		if err != nil {
-			return err
+			return exitedOr(pid, err)
 		}
 		if !static {
 			return h.sup.Add(fd, pid)
@@ -423,6 +423,18 @@ func (h *Holder) inject(pid int, prog []unix.SockFilter, static, self bool) erro
 		}
 	}()
 	return nil
+}
+
+// exitedOr returns ESRCH when process pid has exited (a zombie, or gone),
+// and err otherwise. A member that exits while it is being seized makes
+// PTRACE_SEIZE fail with EPERM; it needs no hold, and a deny must not fail
+// for it.
+func exitedOr(pid int, err error) error {
+	f, serr := statFields(pid)
+	if serr != nil || (len(f) > 0 && (f[0] == "Z" || f[0] == "X")) {
+		return syscall.ESRCH
+	}
+	return err
 }
 
 // heldAncestor returns the nearest held ancestor of pid, if any. Called
