@@ -80,15 +80,20 @@ func (n *ctlNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 
 var _ gofs.NodeOpener = (*ctlNode)(nil)
 
-// Open hands out a handle with direct I/O. Only root may open a control
-// file for writing for now: others get EACCES.
+// Open hands out a handle with direct I/O. Only root, or the owner of a
+// delegated group directory, may open a control file for writing: others
+// get EACCES.
 func (n *ctlNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if _, e := n.dirStat(); e != 0 {
 		return nil, 0, e
 	}
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
-		if c, ok := callerOf(ctx); !ok || c.Uid != 0 {
+		c, ok := callerOf(ctx)
+		if !ok {
 			return nil, 0, syscall.EACCES
+		}
+		if e := n.m.mayWrite(c, n.group); e != 0 {
+			return nil, 0, e
 		}
 	}
 	return &ctlHandle{n: n}, fuse.FOPEN_DIRECT_IO, 0
@@ -194,8 +199,11 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	data []byte) syscall.Errno {
 
 	c, ok := callerOf(ctx)
-	if !ok || c.Uid != 0 {
+	if !ok {
 		return syscall.EACCES
+	}
+	if e := m.mayWrite(c, group); e != 0 {
+		return e
 	}
 	action, file := "deny", denyName
 	if kind == ctlAllow {
@@ -208,6 +216,9 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	set, err := policy.Parse(m.arch, data)
 	if err == nil && set.Empty() {
 		return 0 // an empty write changes nothing
+	}
+	if err == nil {
+		err = m.enforcer.MayChange(c, group, kind == ctlAllow)
 	}
 	var before map[string]policy.Set
 	if err == nil {
@@ -252,4 +263,20 @@ func (m *mirror) describe(s policy.Set) string {
 		fmt.Fprintf(&b, "%d(%s)", n, name)
 	}
 	return b.String()
+}
+
+// mayWrite lets root, and the owner of group's real directory (a group
+// delegated with chown), write the group's control files.
+func (m *mirror) mayWrite(c Caller, group string) syscall.Errno {
+	if c.Uid == 0 {
+		return 0
+	}
+	st, err := m.stat(group)
+	if err != nil {
+		return m.errnoOf(err, "permission")
+	}
+	if st.Uid != c.Uid {
+		return syscall.EACCES
+	}
+	return 0
 }

@@ -24,6 +24,9 @@ type Enforcer interface {
 	// Move puts process pid (a thread group ID), every thread of it, into
 	// group, a slash path relative to the mount root ("" is the root).
 	Move(c Caller, pid int, group string) error
+	// MayChange is asked before a policy write changes anything: an
+	// error (EPERM) refuses it. allow tells an allow from a deny.
+	MayChange(c Caller, group string, allow bool) error
 	// PolicyChanged is told that the deny set of group, and perhaps of
 	// its descendants, has changed.
 	PolicyChanged(c Caller, group string) error
@@ -63,6 +66,9 @@ func (e *CgroupEnforcer) Move(c Caller, pid int, group string) error {
 	}
 	return nil
 }
+
+// MayChange lets every change through: a CgroupEnforcer confines no one.
+func (e *CgroupEnforcer) MayChange(c Caller, group string, allow bool) error { return nil }
 
 // PolicyChanged does nothing: a CgroupEnforcer holds no process to any
 // policy.

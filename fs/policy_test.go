@@ -184,7 +184,7 @@ func TestReaders(t *testing.T) {
 	}
 }
 
-func TestNonRootMayNotWrite(t *testing.T) {
+func TestDelegatedGroupOnly(t *testing.T) {
 	e := newGroup(t)
 	mnt := t.TempDir()
 	// Let others walk to the mount point and into the mirror's root.
@@ -194,21 +194,26 @@ func TestNonRootMayNotWrite(t *testing.T) {
 		}
 	}
 	e.mount(mnt, e.group, nil)
-	e.shOK(`mkdir $M/g`)
-	// Delegate the group: the kernel then lets nobody open the control
-	// files for writing, and the daemon refuses.
+	e.shOK(`mkdir $M/g $M/other`)
+	// Delegate g (chown of the real directory): its owner may write its
+	// control files; nobody may write those of other groups.
 	if err := os.Chown(filepath.Join(e.group, "g"), 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
 	e.shOK(`stat -c '%u %a' $M/g/syscalls.deny | grep -qx '65534 644'`)
 	as := `setpriv --reuid=65534 --regid=65534 --clear-groups `
-	e.shFails(as+`/bin/sh -c "/bin/echo 59 > $M/g/syscalls.deny"`, 2, "Permission denied")
-	e.shFails(as+`/bin/sh -c "/bin/echo 0 > $M/g/tasks"`, 2, "Permission denied")
+	e.shOK(as + `/bin/sh -c "/bin/echo 59 > $M/g/syscalls.deny"`)
+	e.want("g/syscalls.deny", "59 \n")
+	e.shFails(as+`/bin/sh -c "/bin/echo 60 > $M/other/syscalls.deny"`, 2, "Permission denied")
+	e.shFails(as+`/bin/sh -c "/bin/echo 61 > $M/syscalls.deny"`, 2, "Permission denied")
+	e.shFails(as+`/bin/sh -c "/bin/echo 0 > $M/other/tasks"`, 2, "Permission denied")
+	// The real cgroup.procs of g still belongs to root, as the kernel's
+	// delegation wants it chowned too.
 	e.shFails(as+`/bin/sh -c "/bin/echo 0 > $M/g/cgroup.procs"`, 2, "Permission denied")
-	if got := e.shOK(as + `cat $M/g/syscalls.deny`); got != "\n" {
+	if got := e.shOK(as + `cat $M/other/syscalls.deny`); got != "\n" {
 		t.Errorf("nobody reads %q", got)
 	}
-	e.want("g/syscalls.deny", "\n")
+	e.want("other/syscalls.deny", "\n")
 
 	// A group made by its delegate belongs to it, files and all, as on
 	// cgroupfs.

@@ -106,8 +106,11 @@ func tgidOf(tid int) (int, error) {
 // stops the write and is its errno; earlier moves stand.
 func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) syscall.Errno {
 	c, ok := callerOf(ctx)
-	if !ok || c.Uid != 0 {
+	if !ok {
 		return syscall.EACCES
+	}
+	if e := m.mayWrite(c, group); e != 0 {
+		return e
 	}
 	pids, e := parsePIDs(data)
 	if e != 0 {

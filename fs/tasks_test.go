@@ -180,6 +180,8 @@ func (r *recorder) Move(c Caller, pid int, group string) error {
 	return r.CgroupEnforcer.Move(c, pid, group)
 }
 
+func (r *recorder) MayChange(c Caller, group string, allow bool) error { return nil }
+
 func (r *recorder) PolicyChanged(c Caller, group string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -268,7 +268,7 @@ func serve(c mountConfig) (err error) {
 		return errors.New("this architecture is not supported (x86_64 and aarch64 are)")
 	}
 	tree := policy.NewTree(a)
-	holder, err := hold.New(a, tree, c.mirror, log)
+	holder, err := hold.New(a, tree, c.mirror, c.trustRoot, log)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,10 +74,14 @@ type Holder struct {
 	cover policy.Set        // numbers the notifying layer notifies
 	prog  []unix.SockFilter // the notifying layer
 
-	mu    sync.Mutex    // serializes holds and guards procs
+	trustRoot bool // root callers are never confined (the trust_root option)
+
+	mu    sync.Mutex    // serializes holds
+	pmu   sync.RWMutex  // guards procs
 	procs map[int]*proc // processes known to be held, by TGID
 
 	cgfiles sync.Map // TID -> *os.File of /proc/TID/cgroup
+	anchors sync.Map // TID -> *proc of its process, for Decide
 	groups  sync.Map // group -> *groupDeny, Decide's view of the tree
 	stop    chan struct{}
 	stopped sync.WaitGroup
@@ -86,6 +91,19 @@ type Holder struct {
 type proc struct {
 	start  uint64     // start time (/proc/PID/stat), against PID reuse
 	static policy.Set // numbers denied by fixed layers
+	// anchor is the group the process was last placed in through the
+	// mount (or found in when held). While its cgroup lies in the
+	// anchor's subtree it is judged by that cgroup; once outside (moved
+	// behind the mount's back, through the real cgroup files or
+	// clone3(CLONE_INTO_CGROUP)), it is judged by the anchor, so a
+	// confined process cannot widen its restrictions that way.
+	anchor atomic.Pointer[string]
+}
+
+func newProc(start uint64, static policy.Set, anchor string) *proc {
+	p := &proc{start: start, static: static}
+	p.anchor.Store(&anchor)
+	return p
 }
 
 // groupDeny caches a group's deny set as the sorted list Judge takes.
@@ -99,13 +117,16 @@ var _ fs.Enforcer = (*Holder)(nil)
 // New makes a Holder for the cgroup directory mirror and starts its
 // supervisor. Call Scan once to hold the members already there, and Run
 // for the periodic scan.
-func New(a *arch.Arch, tree *policy.Tree, mirror string, log *logrus.Logger) (*Holder, error) {
+// trustRoot gives root callers the RFC's and cgroupfs's trust: root may
+// move any process anywhere and allow anything.
+func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
+	log *logrus.Logger) (*Holder, error) {
 	prefix, err := cgroupPrefix(mirror)
 	if err != nil {
 		return nil, err
 	}
 	h := &Holder{a: a, tree: tree, mirror: mirror, prefix: prefix, log: log,
-		procs: map[int]*proc{}, stop: make(chan struct{})}
+		trustRoot: trustRoot, procs: map[int]*proc{}, stop: make(chan struct{})}
 	h.cover = Cover(a)
 	insns, err := enforce.Compile(a, h.cover.Numbers(), enforce.ModeNotify)
 	if err != nil {
@@ -152,10 +173,109 @@ func (h *Holder) Decide(n supervise.Notif) bool {
 	if err != nil {
 		return false // the caller is gone, or /proc is unreadable: fail closed
 	}
+	if p := h.anchorOf(n.Pid); p != nil {
+		if anchor := *p.anchor.Load(); !inside || !within(group, anchor) {
+			group, inside = anchor, true
+		}
+	}
 	if !inside {
-		return true // moved out of the mirrored hierarchy: no group restricts it
+		return true // out of the mirrored hierarchy, and never placed: unrestricted
 	}
 	return !enforce.Judge(h.a, h.denied(group), n.Arch, n.Nr, n.Args)
+}
+
+// within tells whether group lies in the subtree of anchor.
+func within(group, anchor string) bool {
+	return anchor == "" || group == anchor || strings.HasPrefix(group, anchor+"/")
+}
+
+// anchorOf returns the process record of thread tid, found once per
+// thread: its process's own, or for a process forked from a held one, a
+// new record that takes the nearest held ancestor's anchor.
+func (h *Holder) anchorOf(tid int) *proc {
+	if v, ok := h.anchors.Load(tid); ok {
+		e := v.(*anchorEntry)
+		if e.p != nil || time.Since(e.at) < ScanInterval {
+			return e.p
+		}
+	}
+	e := &anchorEntry{at: time.Now()}
+	if tgid := tgidOf(tid); tgid != 0 {
+		e.p = h.known(tgid)
+		if e.p == nil {
+			anc := h.heldAncestor(tgid)
+			if start, err := startTime(tgid); anc != nil && err == nil {
+				e.p = newProc(start, anc.static, *anc.anchor.Load())
+				h.setProc(tgid, e.p)
+			}
+		}
+	}
+	h.anchors.Store(tid, e)
+	return e.p
+}
+
+// anchorEntry caches anchorOf for one thread; a miss is looked up again
+// after ScanInterval.
+type anchorEntry struct {
+	p  *proc
+	at time.Time
+}
+
+// confinement returns the group that confines the process of thread tid,
+// and whether it is confined at all: its anchor when it is held, else its
+// cgroup when that group denies anything.
+func (h *Holder) confinement(tid int) (string, bool) {
+	if p := h.anchorOf(tid); p != nil {
+		return *p.anchor.Load(), true
+	}
+	group, inside, err := h.groupOf(tid)
+	if err != nil || !inside {
+		return "", false
+	}
+	deny, _ := h.tree.Denied(group)
+	return group, !deny.Empty()
+}
+
+// MayChange refuses (EPERM) an allow by a confined process in its own
+// group or an ancestor of it: a confined process may only restrict
+// further. Root is no exception unless the mount trusts root.
+func (h *Holder) MayChange(c fs.Caller, group string, allow bool) error {
+	if !allow || (h.trustRoot && c.Uid == 0) {
+		return nil
+	}
+	if own, confined := h.confinement(c.Pid); confined && within(own, group) {
+		h.log.WithFields(logrus.Fields{"uid": c.Uid, "pid": c.Pid, "group": "/" + group,
+			"confined_in": "/" + own}).Warn("refused: a confined process may not widen its own set")
+		return syscall.EPERM
+	}
+	return nil
+}
+
+// mayMove checks a move of process pid to group by caller c: root or the
+// same uid as the process (EACCES otherwise), and a confined caller keeps
+// itself and every process inside its own subtree (EPERM).
+func (h *Holder) mayMove(c fs.Caller, pid int, group string) error {
+	if c.Uid != 0 {
+		uid, err := statusField(pid, "Uid")
+		if err != nil {
+			return syscall.ESRCH
+		}
+		if f := strings.Fields(uid); len(f) < 2 || f[0] != strconv.Itoa(int(c.Uid)) ||
+			f[1] != f[0] {
+			return syscall.EACCES
+		}
+	}
+	if h.trustRoot && c.Uid == 0 {
+		return nil
+	}
+	own, confined := h.confinement(c.Pid)
+	if !confined || within(group, own) {
+		return nil
+	}
+	h.log.WithFields(logrus.Fields{"uid": c.Uid, "pid": c.Pid, "process": pid,
+		"group": "/" + group, "confined_in": "/" + own}).
+		Warn("refused: a confined process may not move a process out of its own subtree")
+	return syscall.EPERM
 }
 
 // denied returns group's deny set as a sorted list, cached while the set is
@@ -197,9 +317,11 @@ func (h *Holder) groupOf(tid int) (string, bool, error) {
 		f := v.(*os.File)
 		n, err := f.ReadAt(buf[:], 0)
 		if n == 0 && err != nil {
+			// The thread is gone; a thread that reuses its TID is another.
 			if h.cgfiles.CompareAndDelete(tid, f) {
 				f.Close()
 			}
+			h.anchors.Delete(tid)
 			continue
 		}
 		path, ok := unifiedPath(buf[:n])
@@ -246,21 +368,29 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	if pid == os.Getpid() {
 		return syscall.EINVAL // the daemon never restricts itself
 	}
+	if err := h.mayMove(c, pid, group); err != nil {
+		return err
+	}
 	deny, _ := h.tree.Denied(group)
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if !deny.Empty() {
-		h.mu.Lock()
-		err := h.ensureHeld(pid, deny, tgidOf(c.Pid) == pid)
-		h.mu.Unlock()
-		if err != nil {
+		if err := h.ensureHeld(pid, deny, tgidOf(c.Pid) == pid, group); err != nil {
 			h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).
 				WithError(err).Warn("could not hold the process; not moved")
 			return errnoOf(err)
 		}
 	}
-	if now, inside, err := h.groupOf(pid); err == nil && inside && now == group {
-		return nil // already there: a write would still cost a migration's RCU wait
+	if now, inside, err := h.groupOf(pid); !(err == nil && inside && now == group) {
+		err := writeProcs(filepath.Join(h.mirror, filepath.FromSlash(group)), pid)
+		if err != nil {
+			return err
+		}
 	}
-	return writeProcs(filepath.Join(h.mirror, filepath.FromSlash(group)), pid)
+	if p := h.known(pid); p != nil {
+		p.anchor.Store(&group)
+	}
+	return nil
 }
 
 // PolicyChanged holds every member of group's subtree that is not held yet,
@@ -299,7 +429,7 @@ func (h *Holder) holdMembers(group string, self int) error {
 			if p := h.known(pid); p != nil && h.extra(p, deny).Empty() {
 				continue
 			}
-			if err := h.ensureHeld(pid, deny, pid == self); err != nil {
+			if err := h.ensureHeld(pid, deny, pid == self, group); err != nil {
 				if errors.Is(err, syscall.ESRCH) {
 					continue // exited meanwhile
 				}
@@ -317,14 +447,20 @@ func (h *Holder) holdMembers(group string, self int) error {
 }
 
 // known returns what the holder knows of process pid, forgetting an entry
-// whose PID now names another process. Called with h.mu held.
+// whose PID now names another process.
 func (h *Holder) known(pid int) *proc {
+	h.pmu.RLock()
 	p := h.procs[pid]
+	h.pmu.RUnlock()
 	if p == nil {
 		return nil
 	}
 	if st, err := startTime(pid); err != nil || st != p.start {
-		delete(h.procs, pid)
+		h.pmu.Lock()
+		if h.procs[pid] == p {
+			delete(h.procs, pid)
+		}
+		h.pmu.Unlock()
 		return nil
 	}
 	return p
@@ -341,11 +477,11 @@ func (h *Holder) extra(p *proc, deny policy.Set) policy.Set {
 // writer of the request being served, which cannot stop before it is
 // answered: its layer is loaded right after the answer, and a failure
 // then kills it (fail closed). Called with h.mu held.
-func (h *Holder) ensureHeld(pid int, deny policy.Set, self bool) error {
+func (h *Holder) ensureHeld(pid int, deny policy.Set, self bool, group string) error {
 	p := h.known(pid)
 	if p == nil {
 		var err error
-		if p, err = h.holdNew(pid, self); err != nil {
+		if p, err = h.holdNew(pid, self, group); err != nil {
 			return err
 		}
 	}
@@ -374,24 +510,30 @@ func (h *Holder) ensureHeld(pid int, deny policy.Set, self bool) error {
 
 // holdNew gives process pid the notifying layer, or finds that it has one
 // from a held ancestor it was forked from. Called with h.mu held.
-func (h *Holder) holdNew(pid int, self bool) (*proc, error) {
+func (h *Holder) holdNew(pid int, self bool, group string) (*proc, error) {
 	start, err := startTime(pid)
 	if err != nil {
 		return nil, syscall.ESRCH
 	}
 	if seccompFilters(pid) > 0 {
 		if anc := h.heldAncestor(pid); anc != nil {
-			p := &proc{start: start, static: anc.static}
-			h.procs[pid] = p
+			p := newProc(start, anc.static, group)
+			h.setProc(pid, p)
 			return p, nil
 		}
 	}
 	if err := h.inject(pid, h.prog, false, self); err != nil {
 		return nil, err
 	}
-	p := &proc{start: start}
-	h.procs[pid] = p
+	p := newProc(start, policy.Set{}, group)
+	h.setProc(pid, p)
 	return p, nil
+}
+
+func (h *Holder) setProc(pid int, p *proc) {
+	h.pmu.Lock()
+	h.procs[pid] = p
+	h.pmu.Unlock()
 }
 
 // inject loads prog into process pid: a notifying layer whose listener the
@@ -437,8 +579,7 @@ func exitedOr(pid int, err error) error {
 	return err
 }
 
-// heldAncestor returns the nearest held ancestor of pid, if any. Called
-// with h.mu held.
+// heldAncestor returns the nearest held ancestor of pid, if any.
 func (h *Holder) heldAncestor(pid int) *proc {
 	for i := 0; i < 64 && pid > 1; i++ {
 		ppid, err := parentOf(pid)
@@ -492,6 +633,7 @@ func (h *Holder) pruneFiles() {
 			if h.cgfiles.CompareAndDelete(k, f) {
 				f.Close()
 			}
+			h.anchors.Delete(k)
 		}
 		return true
 	})

@@ -1,0 +1,91 @@
+package cgsyscall_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// confinedShell runs script with sh as a member of group (held, through
+// cgsyscall exec) and returns its combined output. $M is the mount point,
+// $B the real cgroup directory, $P the probe.
+func confinedShell(t *testing.T, m *mirror, group, script string) string {
+	t.Helper()
+	cmd := exec.Command(bin.cgsyscall, "exec", "-m", m.mnt, group, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Environ(), "M="+m.mnt, "B="+m.base, "P="+bin.probe)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("confined shell: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// TestConfinedMayOnlyRestrict checks SPEC section 5 for a confined root
+// process: it may not allow in its own group or an ancestor, nor move
+// itself out of its subtree, but it may restrict further inside it.
+func TestConfinedMayOnlyRestrict(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("g")
+	m.mkdir("g/sub")
+	m.mustWrite("g/syscalls.deny", "getppid")
+	out := confinedShell(t, m, "g", `
+		/bin/echo getppid > $M/g/syscalls.allow; echo "allow own $?"
+		/bin/echo getppid > $M/syscalls.allow; echo "allow root $?"
+		/bin/echo uname > $M/g/sub/syscalls.deny; echo "deny sub $?"
+		/bin/echo uname > $M/g/sub/syscalls.allow; echo "allow sub $?"
+		/bin/echo 0 > $M/tasks; echo "move to root $?"
+		/bin/echo 0 > $M/g/sub/tasks; echo "move to sub $?"
+		$P getppid`)
+	for _, want := range []string{"allow own 1", "allow root 1", "deny sub 0", "allow sub 0",
+		"move to root 1", "move to sub 0", "getppid -38"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("confined shell output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "Operation not permitted"); n != 3 {
+		t.Errorf("%d EPERM messages, want 3:\n%s", n, out)
+	}
+	if got := m.read("g/syscalls.deny"); !strings.Contains(got, "110 ") &&
+		!strings.Contains(got, "173 ") {
+		t.Errorf("g/syscalls.deny after the confined shell: %q, getppid must stay", got)
+	}
+}
+
+// TestConfinedRealCgroupEscape moves a confined shell out through the real
+// cgroup files, behind the mount's back: the kernel does it, but the shell
+// stays judged by the group it was placed in.
+func TestConfinedRealCgroupEscape(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("g")
+	m.mustWrite("g/syscalls.deny", "getppid")
+	out := confinedShell(t, m, "g", `echo $$ > $B/cgroup.procs; echo "moved $?"
+		grep -c . $B/g/cgroup.procs; $P getppid`)
+	for _, want := range []string{"moved 0\n", "0\n", "getppid -38\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestTrustRoot mounts with -o trust_root: root is trusted as in the RFC,
+// and a confined root shell may move itself out.
+func TestTrustRoot(t *testing.T) {
+	m := newMirror(t)
+	// Remount the same mirror with the option.
+	if out, err := exec.Command("umount", m.mnt).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin.cgsyscall, "mount", "-o", "trust_root", "--mirror", m.base,
+		"--log", m.log, m.mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount -o trust_root: %v\n%s", err, out)
+	}
+	m.mkdir("g")
+	m.mustWrite("g/syscalls.deny", "getppid")
+	out := confinedShell(t, m, "g", `$P getppid; echo 0 > $M/tasks; echo "moved $?"
+		$P getppid`)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || lines[0] != "getppid -38" || lines[1] != "moved 0" ||
+		strings.HasPrefix(lines[2], "getppid -") {
+		t.Fatalf("trust_root: %q, want getppid -38, moved 0, then a PID", out)
+	}
+}
