@@ -91,6 +91,10 @@ func run(args []string) int {
 		fmt.Print(usageText)
 		return 0
 	default:
+		// mount.fuse3 runs "cgsyscall SOURCE MOUNTPOINT -o OPTIONS".
+		if strings.HasPrefix(cmd, "/") && len(rest) > 0 && strings.HasPrefix(rest[0], "/") {
+			return report(mountHelper(args[1:]))
+		}
 		err = usagef("unknown command %q", cmd)
 	}
 	return report(err)

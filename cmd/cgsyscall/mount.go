@@ -108,8 +108,11 @@ func mountCmd(args []string) error {
 }
 
 // mountHelper is the mount(8) helper form: "mount.fuse.cgsyscall SOURCE
-// MOUNTPOINT [-o OPTIONS]" (or "-t TYPE"). mount(8) reads exit status 32 as
-// a mount failure.
+// MOUNTPOINT [-o OPTIONS]" (or "-t TYPE"), also as mount.fuse3 calls it
+// ("cgsyscall SOURCE MOUNTPOINT -o OPTIONS"). SOURCE is the mirrored
+// directory unless a mirror= option names it; "cgsyscall" or "none" mean
+// the system's cgroup v2 root. mount(8) reads exit status 32 as a mount
+// failure.
 func mountHelper(args []string) error {
 	var c mountConfig
 	var pos []string
@@ -130,6 +133,9 @@ func mountHelper(args []string) error {
 	}
 	if len(pos) != 2 {
 		return exitError{32, errors.New("mount helper: expected SOURCE MOUNTPOINT")}
+	}
+	if src := pos[0]; c.mirror == "" && src != "cgsyscall" && src != "none" {
+		c.mirror = src
 	}
 	c.mountpoint = pos[1]
 	if err := doMount(c); err != nil {
