@@ -89,3 +89,22 @@ func TestTrustRoot(t *testing.T) {
 		t.Fatalf("trust_root: %q, want getppid -38, moved 0, then a PID", out)
 	}
 }
+
+// TestShellJoinsHotDenyingGroup: a shell writes its own PID into a group
+// that denies a hot syscall (getpid) as well as a notified one (getppid).
+// It needs both layers from one stop, after its write was answered; its
+// next command is held to both.
+func TestShellJoinsHotDenyingGroup(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("g")
+	m.mustWrite("g/syscalls.deny", "getpid getppid")
+	cmd := exec.Command("bash", "-c", `echo 0 > $M/g/tasks && $P getpid getppid uname`)
+	cmd.Env = append(cmd.Environ(), "M="+m.mnt, "P="+bin.probe)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("shell: %v\n%s", err, out)
+	}
+	if got := string(out); got != "getpid -38\ngetppid -38\nuname 0\n" {
+		t.Fatalf("after echo 0 > tasks: %q, want getpid and getppid -38, uname 0", got)
+	}
+}

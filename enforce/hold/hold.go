@@ -480,54 +480,74 @@ func (h *Holder) extra(p *proc, deny policy.Set) policy.Set {
 func (h *Holder) ensureHeld(pid int, deny policy.Set, self bool, group string) error {
 	p := h.known(pid)
 	if p == nil {
-		var err error
-		if p, err = h.holdNew(pid, self, group); err != nil {
-			return err
-		}
+		return h.holdNew(pid, deny, self, group)
 	}
 	extra := h.extra(p, deny)
 	if extra.Empty() {
 		return nil
 	}
 	all := p.static.Union(extra)
-	insns, err := enforce.Compile(h.a, all.Numbers(), enforce.ModeErrno)
+	prog, err := h.fixedLayer(all)
 	if err != nil {
 		return err
 	}
-	prog, err := enforce.Raw(insns)
-	if err != nil {
-		return err
-	}
-	if err := h.inject(pid, prog, true, self); err != nil {
+	if err := h.inject(pid, prog, nil, true, self); err != nil {
 		return err
 	}
 	p.static = all
-	h.log.WithFields(logrus.Fields{"pid": pid, "syscalls": names(h.a, extra)}).
-		Warn("denied a hot syscall to a running process with a fixed filter; " +
-			"allowing it again will not reach this process")
+	h.warnFixed(pid, extra)
 	return nil
 }
 
-// holdNew gives process pid the notifying layer, or finds that it has one
-// from a held ancestor it was forked from. Called with h.mu held.
-func (h *Holder) holdNew(pid int, self bool, group string) (*proc, error) {
+// fixedLayer compiles the layer that answers ENOSYS in the kernel for s.
+func (h *Holder) fixedLayer(s policy.Set) ([]unix.SockFilter, error) {
+	insns, err := enforce.Compile(h.a, s.Numbers(), enforce.ModeErrno)
+	if err != nil {
+		return nil, err
+	}
+	return enforce.Raw(insns)
+}
+
+func (h *Holder) warnFixed(pid int, s policy.Set) {
+	h.log.WithFields(logrus.Fields{"pid": pid, "syscalls": names(h.a, s)}).
+		Warn("denied a hot syscall to a running process with a fixed filter; " +
+			"allowing it again will not reach this process")
+}
+
+// holdNew holds process pid for deny in group: the notifying layer, and in
+// the same stop a fixed layer for what the notifying one leaves to the
+// kernel; or it finds that the process has the notifying layer from a held
+// ancestor it was forked from. Called with h.mu held.
+func (h *Holder) holdNew(pid int, deny policy.Set, self bool, group string) error {
 	start, err := startTime(pid)
 	if err != nil {
-		return nil, syscall.ESRCH
+		return syscall.ESRCH
 	}
 	if seccompFilters(pid) > 0 {
 		if anc := h.heldAncestor(pid); anc != nil {
 			p := newProc(start, anc.static, group)
 			h.setProc(pid, p)
-			return p, nil
+			if extra := h.extra(p, deny); !extra.Empty() {
+				return h.ensureHeld(pid, deny, self, group)
+			}
+			return nil
 		}
 	}
-	if err := h.inject(pid, h.prog, false, self); err != nil {
-		return nil, err
+	var first []unix.SockFilter
+	static := deny.Minus(h.cover)
+	if !static.Empty() {
+		if first, err = h.fixedLayer(static); err != nil {
+			return err
+		}
 	}
-	p := newProc(start, policy.Set{}, group)
-	h.setProc(pid, p)
-	return p, nil
+	if err := h.inject(pid, h.prog, first, false, self); err != nil {
+		return err
+	}
+	h.setProc(pid, newProc(start, static, group))
+	if !static.Empty() {
+		h.warnFixed(pid, static)
+	}
+	return nil
 }
 
 func (h *Holder) setProc(pid int, p *proc) {
@@ -537,13 +557,15 @@ func (h *Holder) setProc(pid int, p *proc) {
 }
 
 // inject loads prog into process pid: a notifying layer whose listener the
-// supervisor takes, or a fixed one.
-func (h *Holder) inject(pid int, prog []unix.SockFilter, static, self bool) error {
+// supervisor takes, or a fixed one; first, if any, is a fixed layer loaded
+// just before it in the same stop.
+func (h *Holder) inject(pid int, prog, first []unix.SockFilter, static, self bool) error {
 	s, err := inject.Seize(pid)
 	if err != nil {
 		return exitedOr(pid, err)
 	}
 	s.Static = static
+	s.Before = first
 	finish := func() error {
 		fd, err := s.Install(prog)
 		if err != nil {
@@ -568,9 +590,8 @@ func (h *Holder) inject(pid int, prog []unix.SockFilter, static, self bool) erro
 }
 
 // exitedOr returns ESRCH when process pid has exited (a zombie, or gone),
-// and err otherwise. A member that exits while it is being seized makes
-// PTRACE_SEIZE fail with EPERM; it needs no hold, and a deny must not fail
-// for it.
+// and err otherwise: ptrace refuses an exited task with EPERM, which would
+// read as a refusal.
 func exitedOr(pid int, err error) error {
 	f, serr := statFields(pid)
 	if serr != nil || (len(f) > 0 && (f[0] == "Z" || f[0] == "X")) {
