@@ -108,3 +108,22 @@ func TestShellJoinsHotDenyingGroup(t *testing.T) {
 		t.Fatalf("after echo 0 > tasks: %q, want getpid and getppid -38, uname 0", got)
 	}
 }
+
+// TestThreadedGroup: a threaded cgroup cannot list cgroup.procs; tasks
+// and show still work on it.
+func TestThreadedGroup(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("web")
+	m.mkdir("web/worker")
+	m.mustWrite("web/worker/cgroup.type", "threaded")
+	if got := m.read("web/worker/cgroup.type"); got != "threaded\n" {
+		t.Fatalf("cgroup.type = %q", got)
+	}
+	if got := m.read("web/worker/tasks"); got != "" {
+		t.Fatalf("tasks of an empty threaded group = %q, want empty", got)
+	}
+	out, errOut, status := run(t, "show", "-m", m.mnt, "web")
+	if status != 0 || !strings.Contains(out, "  worker (0 members): nothing denied\n") {
+		t.Fatalf("show: status %d, %q, %q", status, out, errOut)
+	}
+}

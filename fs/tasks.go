@@ -14,33 +14,26 @@ import (
 )
 
 // readTasks renders tasks of group: the PIDs of the real cgroup.procs,
-// one a line, ascending, without duplicates.
+// one a line, ascending, without duplicates. A threaded cgroup refuses to
+// list cgroup.procs (EOPNOTSUPP): its cgroup.threads is read instead and
+// each thread is named by its process.
 func (m *mirror) readTasks(group string) ([]byte, syscall.Errno) {
-	fd, err := m.open(joinRel(group, "cgroup.procs"), unix.O_RDONLY)
+	raw, err := m.readAll(joinRel(group, "cgroup.procs"))
+	threads := false
+	if errors.Is(err, unix.EOPNOTSUPP) {
+		raw, err = m.readAll(joinRel(group, "cgroup.threads"))
+		threads = true
+	}
 	if err != nil {
 		return nil, m.errnoOf(err, "read tasks")
 	}
-	var raw []byte
-	buf := make([]byte, 16<<10)
-	for {
-		n, err := unix.Read(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			unix.Close(fd)
-			return nil, m.errnoOf(err, "read tasks")
-		}
-		if n <= 0 {
-			break
-		}
-		raw = append(raw, buf[:n]...)
-	}
-	unix.Close(fd)
-
 	var pids []int
 	for _, f := range bytes.Fields(raw) {
-		if p, err := strconv.Atoi(string(f)); err == nil {
+		p, err := strconv.Atoi(string(f))
+		if err == nil && threads {
+			p, err = tgidOf(p)
+		}
+		if err == nil {
 			pids = append(pids, p)
 		}
 	}
@@ -147,4 +140,28 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 		}
 	}
 	return 0
+}
+
+// readAll reads the real file rel whole.
+func (m *mirror) readAll(rel string) ([]byte, error) {
+	fd, err := m.open(rel, unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var raw []byte
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return raw, nil
+		}
+		raw = append(raw, buf[:n]...)
+	}
 }

@@ -692,9 +692,22 @@ func writeProcs(dir string, pid int) error {
 	return nil
 }
 
-// readProcs lists the PIDs of a real cgroup directory.
+// readProcs lists the PIDs of a real cgroup directory; for a threaded
+// cgroup, whose cgroup.procs cannot be read, the processes of its threads.
 func readProcs(dir string) ([]int, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if errors.Is(err, syscall.EOPNOTSUPP) {
+		b, err = os.ReadFile(filepath.Join(dir, "cgroup.threads"))
+		if err == nil {
+			var pids []int
+			for _, f := range strings.Fields(string(b)) {
+				if tid, err := strconv.Atoi(f); err == nil && tgidOf(tid) != 0 {
+					pids = append(pids, tgidOf(tid))
+				}
+			}
+			return pids, nil
+		}
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
