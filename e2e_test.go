@@ -349,7 +349,7 @@ func TestExecExitStatus(t *testing.T) {
 		{"not found", []string{"web", "--", "no-such-command-xyz"}, 127,
 			"no-such-command-xyz: command not found"},
 		{"not executable", []string{"web", "--", notExec}, 126, "permission denied"},
-		{"no such group", []string{"nosuch", "--", "true"}, 125, `group "nosuch"`},
+		{"no such group", []string{"nosuch", "--", "true"}, 125, "no group /nosuch under"},
 		{"no --", []string{"web", "true"}, 2, "usage:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -400,6 +400,8 @@ func TestResolve(t *testing.T) {
 		{[]string{"resolve", "--arch", "x86_64", "no_such_call"}, "", 1},
 		{[]string{"resolve", "--arch", "x86_64", "470"}, "", 1},
 		{[]string{"resolve"}, "", 2},
+		{[]string{"resolve", "--arch", "x86_64", "-1"}, "", 1},
+		{[]string{"resolve", "--arch=aarch64", "--", "execve"}, "221 execve\n", 0},
 	} {
 		out, _, status := run(t, c.args...)
 		if out != c.out || status != c.status {
@@ -442,6 +444,8 @@ func TestMountErrors(t *testing.T) {
 			"is not a cgroup directory"},
 		{"already mounted", []string{"mount", "--mirror", m.base, m.mnt},
 			"is already a mount point"},
+		{"mirror mounted twice", []string{"mount", "--mirror", m.base, t.TempDir()},
+			"is already mirrored at " + m.mnt},
 		{"no such mount point", []string{"mount", "--mirror", m.base, "/nonexistent/x"},
 			"no such file or directory"},
 		{"unknown option", []string{"mount", "-o", "bogus", t.TempDir()},

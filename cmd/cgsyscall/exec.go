@@ -65,8 +65,7 @@ func runInGroup(mp, group string, argv []string) error {
 	dir := filepath.Join(mp, filepath.FromSlash(group))
 	data, err := os.ReadFile(filepath.Join(dir, "syscalls.deny"))
 	if err != nil {
-		return fail(exitExecFailed, fmt.Errorf("group %q under %s: %w (is cgsyscall mounted there?)",
-			group, mp, err))
+		return fail(exitExecFailed, groupError(mp, group, err))
 	}
 	deny, err := policy.Parse(a, data)
 	if err != nil {
@@ -214,4 +213,17 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// groupError explains why group under mp could not be read: no cgsyscall
+// mount there, or no such group in it.
+func groupError(mp, group string, err error) error {
+	name := "/" + strings.Trim(group, "/")
+	if _, merr := mirrorOf(mp); merr != nil {
+		return fmt.Errorf("%v (give the mount point with -m)", merr)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no group %s under %s", name, mp)
+	}
+	return fmt.Errorf("group %s under %s: %w", name, mp, err)
 }

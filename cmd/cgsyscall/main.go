@@ -26,9 +26,10 @@ commands:
         the foreground). Options: mirror=DIR, trust_root, debug, allow_other
         and FUSE's own. Without a mirror, the system's cgroup v2 root.
   exec [-m MOUNTPOINT] GROUP -- CMD [ARG...]
-        run CMD as a member of GROUP, restricted from its first
-        instruction. Exit status: CMD's; 125 when exec fails, 126 when CMD
-        cannot be run, 127 when CMD is not found.
+        run CMD as a member of GROUP, held to the group's set from its
+        first instruction. Exit status: CMD's (128+N when signal N ended
+        it); 125 when exec fails, 126 when CMD cannot be run, 127 when CMD
+        is not found, 2 for a usage mistake.
   show [-m MOUNTPOINT] [GROUP]
         print the group tree with each group's denied syscalls (number and
         name) and member count.

@@ -183,6 +183,11 @@ func doMount(c mountConfig) error {
 	} else if mounted {
 		return fmt.Errorf("%s is already a mount point", mp)
 	}
+	// Two daemons over one hierarchy would keep two policies for the same
+	// groups and fight over their processes.
+	if other := mountOfMirror(c.mirror); other != "" {
+		return fmt.Errorf("%s is already mirrored at %s", c.mirror, other)
+	}
 	if !c.foreground {
 		if fd := os.Getenv(readyFDEnv); fd == "" {
 			return spawnDaemon(c)
@@ -333,6 +338,9 @@ func newLogger(c mountConfig, detached bool) (*logrus.Logger, error) {
 	if c.debug {
 		log.SetLevel(logrus.DebugLevel)
 	}
+	// Daemons of several mounts may share a log file: every line names its
+	// mount.
+	log.AddHook(mountHook(c.mountpoint))
 	return log, nil
 }
 
@@ -368,6 +376,24 @@ func checkCgroupDir(dir string) error {
 	return nil
 }
 
+// mountOfMirror returns where a cgsyscall mount of mirror is, or "".
+func mountOfMirror(mirror string) string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		for i, x := range f {
+			if x == "-" && i+2 < len(f) && f[i+1] == "fuse.cgsyscall" &&
+				unescapeMount(f[i+2]) == mirror {
+				return unescapeMount(f[4])
+			}
+		}
+	}
+	return ""
+}
+
 // isMountPoint reports whether dir is the root of a mount.
 func isMountPoint(dir string) (bool, error) {
 	var st, parent unix.Stat_t
@@ -378,4 +404,16 @@ func isMountPoint(dir string) (bool, error) {
 		return false, err
 	}
 	return st.Dev != parent.Dev || st.Ino == parent.Ino, nil
+}
+
+// mountHook adds the mount point to every log line.
+type mountHook string
+
+func (h mountHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (h mountHook) Fire(e *logrus.Entry) error {
+	if _, ok := e.Data["mountpoint"]; !ok {
+		e.Data["mountpoint"] = string(h)
+	}
+	return nil
 }

@@ -16,27 +16,41 @@ import (
 )
 
 func resolveCmd(args []string) error {
-	fl := flag.NewFlagSet("resolve", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	archName := fl.String("arch", "", "x86_64 or aarch64 (default: this machine's)")
-	if err := fl.Parse(args); err != nil {
-		return usagef("resolve: %v", err)
+	// Flags by hand: "-1" is a number to resolve, not an option.
+	var toks []string
+	archName := ""
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--arch" || a == "-arch":
+			if i+1 == len(args) {
+				return usagef("resolve: --arch needs a value")
+			}
+			i++
+			archName = args[i]
+		case strings.HasPrefix(a, "--arch="):
+			archName = strings.TrimPrefix(a, "--arch=")
+		case a == "--":
+			toks = append(toks, args[i+1:]...)
+			i = len(args)
+		default:
+			toks = append(toks, a)
+		}
 	}
-	if fl.NArg() == 0 {
+	if len(toks) == 0 {
 		return usagef("resolve: expected NAME or NUMBER")
 	}
 	a := arch.Host()
-	if *archName != "" {
+	if archName != "" {
 		var ok bool
-		if a, ok = arch.ByName(*archName); !ok {
-			return usagef("resolve: unknown architecture %q (x86_64, aarch64)", *archName)
+		if a, ok = arch.ByName(archName); !ok {
+			return usagef("resolve: unknown architecture %q (x86_64, aarch64)", archName)
 		}
 	}
 	if a == nil {
 		return fmt.Errorf("this architecture is not supported; give --arch")
 	}
 	var out bytes.Buffer
-	for _, tok := range fl.Args() {
+	for _, tok := range toks {
 		line, err := resolveOne(a, tok)
 		if err != nil {
 			os.Stdout.Write(out.Bytes())
@@ -84,7 +98,7 @@ func showCmd(args []string) error {
 	group := strings.Trim(fl.Arg(0), "/")
 	start := filepath.Join(*mp, filepath.FromSlash(group))
 	if _, err := os.Stat(filepath.Join(start, "syscalls.deny")); err != nil {
-		return fmt.Errorf("group %q under %s: %w (is cgsyscall mounted there?)", group, *mp, err)
+		return groupError(*mp, group, err)
 	}
 	var out bytes.Buffer
 	if err := showGroup(&out, a, start, group, 0); err != nil {
