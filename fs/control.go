@@ -236,6 +236,8 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 			if rerr := m.tree.Restore(before); rerr != nil {
 				m.log.WithError(rerr).Error("could not take back an unenforced change")
 			}
+		} else if err = m.save(group, kind != ctlAllow, before); err != nil {
+			err = fmt.Errorf("%w: %w", syscall.EIO, err)
 		}
 	}
 	e := m.errnoOf(err, "policy change")
@@ -249,6 +251,28 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	}
 	m.log.WithFields(f).Info("policy change")
 	return e
+}
+
+// save hands an accepted change of group to the store, if there is one.
+// When saving fails, the change is taken back: in the tree from before,
+// and in the store as far as the failed save got.
+func (m *mirror) save(group string, deny bool, before map[string]policy.Set) error {
+	if m.store == nil {
+		return nil
+	}
+	err := m.store.Save(m.tree, group, deny)
+	if err == nil {
+		return nil
+	}
+	if rerr := m.tree.Restore(before); rerr != nil {
+		m.log.WithError(rerr).Error("could not take back an unsaved change")
+		return err
+	}
+	if rerr := m.store.Save(m.tree, group, !deny); rerr != nil {
+		m.log.WithError(rerr).WithField("group", groupName(group)).
+			Error("could not put the saved policy back after a failed save")
+	}
+	return err
 }
 
 // describe lists the numbers of s with their names for the log:

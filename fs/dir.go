@@ -170,7 +170,8 @@ func chownGroup(dfd int, name string, uid, gid uint32) error {
 var _ gofs.NodeRmdirer = (*dirNode)(nil)
 
 // Rmdir removes the real cgroup (the kernel's EBUSY while it has members
-// or children) and forgets its policy.
+// or children) and forgets its policy. A saved policy needs no forgetting:
+// it is an attribute of the real directory and went with it.
 func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if n.m.hidden(n.rel, name) {
 		return syscall.EBUSY

@@ -55,6 +55,7 @@ type mirror struct {
 	arch     *arch.Arch
 	full     policy.Set // 0..NRMax
 	enforcer Enforcer
+	store    Store // nil: nothing is saved
 	log      *logrus.Logger
 	debug    bool
 

@@ -36,6 +36,20 @@ type Options struct {
 	Log *logrus.Logger
 	// Debug adds a Debug line for other requests of note (mkdir, rmdir).
 	Debug bool
+	// Store saves every accepted policy change, so that a restarted
+	// daemon finds it again; nil means nothing is saved.
+	Store Store
+}
+
+// Store keeps the policy tree where a restarted daemon finds it again.
+type Store interface {
+	// Save records what the tree holds now for group and its
+	// descendants, after a change there that the tree took and the
+	// enforcer applied. deny tells a deny (numbers added to group and
+	// every descendant) from an allow (numbers removed from group only).
+	// An error fails the write with EIO: the mirror takes the change back
+	// and calls Save again with !deny, to put the old sets back.
+	Save(t *policy.Tree, group string, deny bool) error
 }
 
 // Mount mounts the mirror on mountpoint and returns once the mount
@@ -86,6 +100,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 		arch:     o.Arch,
 		full:     policy.Full(o.Arch),
 		enforcer: o.Enforcer,
+		store:    o.Store,
 		log:      o.Log,
 		debug:    o.Debug,
 		inos:     map[string]uint64{},
