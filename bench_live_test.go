@@ -110,19 +110,31 @@ func writePid(b *testing.B, tasks *os.File, pid int) float64 {
 // into the metrics. In these the writes follow each other within a few
 // milliseconds; the "-spaced" cases wait 60 ms before each write, as a
 // lone "echo PID > tasks" meets the kernel: a cgroup migration after a
-// quiet spell waits for an RCU grace period.
+// quiet spell waits for an RCU grace period. "deny-inplace" starts the
+// subject right inside the real cgroup of the denying group (clone3 into
+// the cgroup, as cgsyscall exec does), so the write is the hold alone and
+// no migration ("-spaced" again after 60 ms); a subject that the daemon's
+// periodic scan held first is not counted.
 func BenchmarkHold(b *testing.B) {
 	m := benchMirror(b)
 	benchGroup(b, m, "held", "getppid")
 	benchGroup(b, m, "open", "")
+	cg, err := os.OpenFile(filepath.Join(m.base, "held"), unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cg.Close()
 	for _, c := range []struct {
 		name, group, want string
 		pause             time.Duration
+		inside            *os.File
 	}{
-		{"deny", "held", "-38", 0},
-		{"nodeny", "open", "", 0},
-		{"deny-spaced", "held", "-38", 60 * time.Millisecond},
-		{"nodeny-spaced", "open", "", 60 * time.Millisecond},
+		{"deny", "held", "-38", 0, nil},
+		{"nodeny", "open", "", 0, nil},
+		{"deny-spaced", "held", "-38", 60 * time.Millisecond, nil},
+		{"nodeny-spaced", "open", "", 60 * time.Millisecond, nil},
+		{"deny-inplace", "held", "-38", 0, cg},
+		{"deny-inplace-spaced", "held", "-38", 60 * time.Millisecond, cg},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			tasks, err := os.OpenFile(m.path(c.group, "tasks"), os.O_WRONLY, 0)
@@ -132,8 +144,12 @@ func BenchmarkHold(b *testing.B) {
 			defer tasks.Close()
 			var lat []float64
 			for b.Loop() {
-				s := startBenchSubject(b, nil)
+				s := startBenchSubject(b, c.inside)
 				time.Sleep(c.pause)
+				if c.inside != nil && filterCount(b, s.pid) > 0 {
+					s.stop() // the scan was first
+					continue
+				}
 				lat = append(lat, writePid(b, tasks, s.pid))
 				got := s.ask(b, "getppid")
 				s.stop()

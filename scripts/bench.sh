@@ -50,11 +50,16 @@ echo "== build"
 go build ./...
 CGO_ENABLED=0 go build -o /dev/null ./cmd/cgsyscall
 
-# root PATTERN ROUNDS: the root benchmarks matching PATTERN.
+failed=()
+
+# root PATTERN ROUNDS: the root benchmarks matching PATTERN. A failure is
+# reported at the end; the other benchmarks still run.
 root() {
 	echo "== $1"
-	go test -run '^$' -count 1 -timeout 20m -bench "$1" -benchtime "$(rounds "$2")" . |
-		grep -v -e '^goos:' -e '^goarch:' -e '^pkg:' -e '^cpu:'
+	if ! go test -run '^$' -count 1 -timeout 20m -bench "$1" -benchtime "$(rounds "$2")" . |
+		grep -v -e '^goos:' -e '^goarch:' -e '^pkg:' -e '^cpu:'; then
+		failed+=("$1")
+	fi
 }
 
 root '^BenchmarkGetpidLoop$' 5
@@ -67,5 +72,13 @@ root '^BenchmarkMacro$/^find' 15
 root '^BenchmarkMacro$/^(gzip|go-build)' 5
 
 echo "== enforce/inject, enforce/supervise"
-go test -run '^$' -count 1 -bench . ./enforce/inject ./enforce/supervise |
-	grep -v -e '^goos:' -e '^goarch:' -e '^cpu:'
+if ! go test -run '^$' -count 1 -bench . ./enforce/inject ./enforce/supervise |
+	grep -v -e '^goos:' -e '^goarch:' -e '^cpu:'; then
+	failed+=(packages)
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "bench.sh: FAILED: ${failed[*]}" >&2
+	exit 1
+fi
+echo "bench.sh: done"
