@@ -20,6 +20,7 @@ import (
 	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/enforce/hold"
 	cgfs "github.com/cgsyscall/cgsyscall/fs"
+	"github.com/cgsyscall/cgsyscall/persist"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
 
@@ -279,6 +280,16 @@ func serve(c mountConfig) (err error) {
 		return errors.New("this architecture is not supported (x86_64 and aarch64 are)")
 	}
 	tree := policy.NewTree(a)
+	store, err := persist.Open(c.mirror, c.mountpoint, a)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	sum, err := store.Load(tree)
+	if err != nil {
+		return err
+	}
+	log.WithField("mirror", c.mirror).Info("policy restored: " + sum.String())
 	holder, err := hold.New(a, tree, c.mirror, c.trustRoot, log)
 	if err != nil {
 		return err
@@ -292,6 +303,7 @@ func serve(c mountConfig) (err error) {
 		Enforcer: holder,
 		Log:      log,
 		Debug:    c.debug,
+		Store:    store,
 	})
 	if err != nil {
 		return fmt.Errorf("mounting %s: %w", c.mountpoint, err)
