@@ -243,7 +243,7 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	e := m.errnoOf(err, "policy change")
 
 	f := logrus.Fields{
-		"uid": c.Uid, "pid": c.Pid, "group": groupName(group), "file": file,
+		"uid": c.Uid, "pid": c.Pid, "comm": commOf(c.Pid), "group": groupName(group), "file": file,
 		"action": action, "syscalls": m.describe(set), "result": errName(e),
 	}
 	if err != nil {
