@@ -98,9 +98,22 @@ func runChild(mode string, args []string) int {
 }
 
 // buildProbe builds testdata/probe into a temporary directory of t, for
-// GOARCH goarch when it is given.
+// GOARCH goarch when it is given. Where CGSYSCALL_TEST_BIN names a
+// directory of prebuilt programs (the aarch64 VM has no Go toolchain) it
+// takes probe, or probe-GOARCH for another GOARCH, from there.
 func buildProbe(t *testing.T, goarch ...string) string {
 	t.Helper()
+	if dir := os.Getenv("CGSYSCALL_TEST_BIN"); dir != "" {
+		name := "probe"
+		if len(goarch) > 0 && goarch[0] != runtime.GOARCH {
+			name += "-" + goarch[0]
+		}
+		path := filepath.Join(dir, name)
+		if _, err := os.Stat(path); err != nil {
+			t.Skipf("no prebuilt %s in CGSYSCALL_TEST_BIN=%s", name, dir)
+		}
+		return path
+	}
 	path := filepath.Join(t.TempDir(), "probe")
 	cmd := exec.Command("go", "build", "-o", path, "../testdata/probe")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -244,6 +257,33 @@ func TestLoad386(t *testing.T) {
 	}
 }
 
+// TestLoadAArch32 runs a whole AArch32 process (the probe built for
+// GOARCH=arm) under the aarch64 filter: its plain calls are compat calls,
+// judged as their native counterparts, and a compat call with no native
+// counterpart (ustat) is refused.
+func TestLoadAArch32(t *testing.T) {
+	if runtime.GOARCH != "arm64" {
+		t.Skip("AArch32 processes run on aarch64 only")
+	}
+	probe := buildProbe(t, "arm")
+	cmd := exec.Command(probe, "getpid")
+	if out, err := cmd.Output(); err != nil {
+		t.Skipf("kernel or CPU runs no AArch32 program: %v %s", err, out)
+	}
+	tokens := []string{"getppid", "getpid", "uname", "setuid32", "nr:213", "ustat"}
+	for _, mode := range []string{"errno", "notify"} {
+		got, pid := probeResult(t, probe, mode, []string{"getppid", "setuid"}, tokens...)
+		want := map[string]int64{"getppid": -38, "getpid": int64(pid), "uname": 0,
+			"setuid32": -38, "nr:213": -38, "ustat": -38}
+		for _, tok := range tokens {
+			if got[tok] != want[tok] {
+				t.Errorf("%s: AArch32 %s under deny getppid,setuid: %d, want %d", mode, tok,
+					got[tok], want[tok])
+			}
+		}
+	}
+}
+
 // TestLoadX32 checks that an x32 call is refused where the kernel runs x32.
 func TestLoadX32(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
@@ -285,6 +325,9 @@ func TestLoadListener(t *testing.T) {
 func TestProbeBuilds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cross-builds are slow; skipped in -short")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command in PATH to build the probe")
 	}
 	for _, goarch := range []string{"amd64", "arm64", "386", "arm"} {
 		cmd := exec.Command("go", "vet", "../testdata/probe")

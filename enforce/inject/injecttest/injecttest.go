@@ -38,6 +38,18 @@ func srcDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "testdata")
 }
 
+// prebuilt is the path of the victim of kind in the directory that
+// CGSYSCALL_TEST_BIN names, victim-go or victim-c, or "" when that
+// variable is unset. The aarch64 VM of scripts/aarch64/run.sh has neither
+// a Go toolchain nor a C compiler, so it brings the victims built.
+func prebuilt(kind string) string {
+	dir := os.Getenv("CGSYSCALL_TEST_BIN")
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "victim-"+kind)
+}
+
 // build compiles both victims once per test binary into a temporary
 // directory that [Cleanup] removes.
 func build() (string, error) {
@@ -92,9 +104,15 @@ type Victim struct {
 // arranges for it to be killed when the test ends.
 func Start(t testing.TB, kind string, workers int) *Victim {
 	t.Helper()
-	dir, err := build()
-	if err != nil {
-		t.Fatalf("building victims: %v", err)
+	path := prebuilt(kind)
+	if path == "" {
+		dir, err := build()
+		if err != nil {
+			t.Fatalf("building victims: %v", err)
+		}
+		path = filepath.Join(dir, kind)
+	} else if _, err := os.Stat(path); err != nil {
+		t.Skipf("no prebuilt victim: %v", err)
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -108,7 +126,7 @@ func Start(t testing.TB, kind string, workers int) *Victim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(dir, kind), fmt.Sprint(workers))
+	cmd := exec.Command(path, fmt.Sprint(workers))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, os.Stderr
 	cmd.ExtraFiles = []*os.File{feedR}
 	if err := cmd.Start(); err != nil {
