@@ -186,6 +186,8 @@ type CorruptError struct {
 	Clear string
 }
 
+// Error is one line: the group, the attribute and its value, why it
+// cannot be used, and how to clear it.
 func (e *CorruptError) Error() string {
 	var what string
 	if e.Value != nil {
