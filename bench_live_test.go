@@ -375,8 +375,9 @@ func BenchmarkDecidedCall(b *testing.B) {
 
 // macroKeep lists what the macro workloads (gzip, find with cat, go build)
 // were seen to call under strace on Linux 6.18, plus a few close kin, so
-// that the 300 numbers their group denies are ones they do not need.
-var macroKeep = strings.Fields(`access arch_prctl brk chdir clone clone3 close
+// that the 300 numbers their group denies are ones they do not need; and
+// seccomp, as deny300Keep says.
+var macroKeep = strings.Fields(`seccomp access arch_prctl brk chdir clone clone3 close
 	copy_file_range dup dup2 dup3 epoll_create1 epoll_ctl epoll_pwait eventfd2 execve
 	faccessat faccessat2 fadvise64 fallocate fchdir fchmodat fcntl flock fstat fstatfs
 	ftruncate futex getcwd getdents64 getpid getppid getrandom gettid ioctl kill lseek
