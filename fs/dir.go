@@ -76,7 +76,9 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 var _ gofs.NodeReaddirer = (*dirNode)(nil)
 
 // Readdir lists the real directory as it is now, without the mount point
-// and with the control files added.
+// and with the control files added. A real entry named like a control
+// file (the tasks file of a cgroup v1 group) is listed once, as ours: the
+// control file replaces it, in lookups too.
 func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	fd, err := n.m.open(n.rel, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {

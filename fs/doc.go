@@ -1,6 +1,9 @@
 // Package fs is the FUSE side of cgsyscall: a tree of go-fuse nodes that
-// mirrors one real cgroup v2 directory and adds the syscalls controller's
-// control files to every group (SPEC sections 1, 3, 4, 6 and 9).
+// mirrors one real cgroup directory and adds the syscalls controller's
+// control files to every group (SPEC sections 1, 3, 4, 6 and 9). The
+// directory lies on cgroup2 or in a cgroup v1 hierarchy; on v1 the
+// group's real tasks file (one thread a write) is replaced by ours (whole
+// processes), and there is no cgroup.threads.
 //
 // What the mount shows:
 //   - Every real directory of the mirrored subtree, looked up afresh on each

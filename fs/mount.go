@@ -19,8 +19,9 @@ import (
 
 // Options configure one mount.
 type Options struct {
-	// Mirror is the real cgroup v2 directory to mirror. It must be on a
-	// cgroup2 filesystem.
+	// Mirror is the real cgroup directory to mirror: a directory of a
+	// cgroup2 filesystem, or of a cgroup v1 hierarchy (whose own tasks
+	// file the mount's tasks control file replaces).
 	Mirror string
 	// Tree holds the policy of the mirror's groups; groups the mount sees
 	// for the first time are added to it. Required.
@@ -89,9 +90,10 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("mirror %s: %w", mirrorDir, err)
 	}
-	if sfs.Type != unix.CGROUP2_SUPER_MAGIC {
+	if sfs.Type != unix.CGROUP2_SUPER_MAGIC && sfs.Type != unix.CGROUP_SUPER_MAGIC {
 		unix.Close(fd)
-		return nil, fmt.Errorf("mirror %s: not a cgroup v2 directory", mirrorDir)
+		return nil, fmt.Errorf("mirror %s: not a cgroup v2 directory (nor a v1 one)",
+			mirrorDir)
 	}
 
 	m := &mirror{
