@@ -67,7 +67,7 @@ type Holder struct {
 	a      *arch.Arch
 	tree   *policy.Tree
 	mirror string // the real cgroup directory mirrored
-	prefix string // the mirror as /proc/PID/cgroup names it; "" for the root
+	where  where  // the mirror as /proc/PID/cgroup names it
 	log    *logrus.Logger
 	sup    *supervise.Supervisor
 
@@ -98,12 +98,23 @@ type proc struct {
 	// clone3(CLONE_INTO_CGROUP)), it is judged by the anchor, so a
 	// confined process cannot widen its restrictions that way.
 	anchor atomic.Pointer[string]
+	// heldAt is when the layer went in (CLOCK_BOOTTIME nanoseconds), or the
+	// start of a process born with it: children started later have it.
+	heldAt int64
 }
 
 func newProc(start uint64, static policy.Set, anchor string) *proc {
-	p := &proc{start: start, static: static}
+	p := &proc{start: start, static: static, heldAt: startNanos(start)}
 	p.anchor.Store(&anchor)
 	return p
+}
+
+// place records p's anchor, also in the placement log.
+func (h *Holder) place(pid int, p *proc, group string) {
+	p.anchor.Store(&group)
+	if err := h.places.record(pid, p.start, group); err != nil {
+		h.log.WithError(err).Warn("placement log")
+	}
 }
 
 // groupDeny caches a group's deny set as the sorted list Judge takes.
@@ -121,11 +132,11 @@ var _ fs.Enforcer = (*Holder)(nil)
 // move any process anywhere and allow anything.
 func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	log *logrus.Logger) (*Holder, error) {
-	prefix, err := cgroupPrefix(mirror)
+	w, err := locate(mirror)
 	if err != nil {
 		return nil, err
 	}
-	h := &Holder{a: a, tree: tree, mirror: mirror, prefix: prefix, log: log,
+	h := &Holder{a: a, tree: tree, mirror: mirror, where: w, log: log,
 		trustRoot: trustRoot, procs: map[int]*proc{}, stop: make(chan struct{})}
 	h.cover = Cover(a)
 	insns, err := enforce.Compile(a, h.cover.Numbers(), enforce.ModeNotify)
@@ -301,6 +312,9 @@ func (h *Holder) denied(group string) []int {
 // whether it lies inside the mirror at all. It keeps /proc/TID/cgroup
 // open and reads it again for every call: the kernel's answer is current,
 // and a reused TID fails on the old file (ESRCH) and is opened afresh.
+// The line read is that of the mirror's hierarchy: "0::" on cgroup2, the
+// hierarchy's own on v1, where a thread may sit in another group than
+// its process and is judged by its own.
 func (h *Holder) groupOf(tid int) (string, bool, error) {
 	var buf [512]byte
 	for try := 0; try < 2; try++ {
@@ -324,9 +338,16 @@ func (h *Holder) groupOf(tid int) (string, bool, error) {
 			h.anchors.Delete(tid)
 			continue
 		}
-		path, ok := unifiedPath(buf[:n])
+		b := buf[:n]
+		if n == len(buf) {
+			// Many v1 hierarchies, or long paths: read it whole.
+			if b, err = readWhole(f, len(buf)); err != nil {
+				return "", false, err
+			}
+		}
+		path, ok := pathOf(b, h.where.line)
 		if !ok {
-			return "", false, errors.New("no cgroup v2 line")
+			return "", false, fmt.Errorf("no %q line in /proc/%d/cgroup", h.where.line, tid)
 		}
 		group, inside := h.relative(path)
 		return group, inside, nil
@@ -334,29 +355,14 @@ func (h *Holder) groupOf(tid int) (string, bool, error) {
 	return "", false, syscall.ESRCH
 }
 
-// unifiedPath finds the "0::/path" line of a /proc/PID/cgroup file.
-func unifiedPath(b []byte) (string, bool) {
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		if p, ok := bytes.CutPrefix(line, []byte("0::")); ok {
-			return string(p), true
-		}
-	}
-	return "", false
-}
-
 // relative turns a cgroup path of /proc/PID/cgroup into a group of the
 // mirror.
 func (h *Holder) relative(path string) (string, bool) {
-	if path == h.prefix || (h.prefix == "" && path == "/") {
+	prefix := h.where.prefix
+	if path == prefix || (prefix == "" && path == "/") {
 		return "", true
 	}
-	if rest, ok := strings.CutPrefix(path, h.prefix+"/"); ok {
+	if rest, ok := strings.CutPrefix(path, prefix+"/"); ok {
 		return rest, true
 	}
 	return "", false
@@ -388,7 +394,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 		}
 	}
 	if p := h.known(pid); p != nil {
-		p.anchor.Store(&group)
+		h.place(pid, p, group)
 	}
 	return nil
 }
@@ -523,15 +529,22 @@ func (h *Holder) holdNew(pid int, deny policy.Set, self bool, group string) erro
 	if err != nil {
 		return syscall.ESRCH
 	}
-	if seccompFilters(pid) > 0 {
-		if anc := h.heldAncestor(pid); anc != nil {
-			p := newProc(start, anc.static, group)
-			h.setProc(pid, p)
-			if extra := h.extra(p, deny); !extra.Empty() {
-				return h.ensureHeld(pid, deny, self, group)
-			}
-			return nil
+	// A process forked from one held by this daemon, after that hold,
+	// carries the layer already. One forked within a clock tick of the
+	// hold cannot be told apart: it is injected, and EBUSY (a listener in
+	// its chain) then says it had the layer after all.
+	anc := h.heldAncestor(pid)
+	inherit := func() error {
+		p := newProc(start, anc.static, group)
+		h.setProc(pid, p)
+		h.place(pid, p, group)
+		if extra := h.extra(p, deny); !extra.Empty() {
+			return h.ensureHeld(pid, deny, self, group)
 		}
+		return nil
+	}
+	if anc != nil && seccompFilters(pid) > 0 && startNanos(start) > anc.heldAt+tickNanos {
+		return inherit()
 	}
 	var first []unix.SockFilter
 	static := deny.Minus(h.cover)
@@ -541,9 +554,15 @@ func (h *Holder) holdNew(pid int, deny policy.Set, self bool, group string) erro
 		}
 	}
 	if err := h.inject(pid, h.prog, first, false, self); err != nil {
+		if anc != nil && errors.Is(err, syscall.EBUSY) && !self && tracerOf(pid) == 0 {
+			return inherit()
+		}
 		return err
 	}
-	h.setProc(pid, newProc(start, static, group))
+	p := newProc(start, static, group)
+	p.heldAt = bootNanos()
+	h.setProc(pid, p)
+	h.place(pid, p, group)
 	if !static.Empty() {
 		h.warnFixed(pid, static)
 	}
@@ -787,38 +806,4 @@ func parentOf(pid int) (int, error) {
 		return 0, syscall.ESRCH
 	}
 	return strconv.Atoi(f[1])
-}
-
-// cgroupPrefix returns how /proc/PID/cgroup names the cgroup v2 directory
-// dir: its path below the root of the cgroup2 mount it lies in.
-func cgroupPrefix(dir string) (string, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return "", err
-	}
-	best, prefix := -1, ""
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		sep := -1
-		for i, x := range f {
-			if x == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 5 || sep+1 >= len(f) || f[sep+1] != "cgroup2" {
-			continue
-		}
-		root, mp := f[3], f[4]
-		rest, ok := strings.CutPrefix(dir, mp)
-		if !ok || (rest != "" && !strings.HasPrefix(rest, "/")) || len(mp) <= best {
-			continue
-		}
-		best = len(mp)
-		prefix = strings.TrimSuffix(filepath.Join(root, rest), "/")
-	}
-	if best < 0 {
-		return "", fmt.Errorf("%s is not below a cgroup2 mount", dir)
-	}
-	return prefix, nil
 }
