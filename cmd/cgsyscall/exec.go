@@ -90,6 +90,12 @@ func runInGroup(mp, group string, argv []string) error {
 // file, which returns once the daemon holds it); only then does it get
 // SIGCONT. This process stays outside the group, passes signals on and
 // exits with the child's status (128+N when signal N ended it).
+//
+// CLONE_INTO_CGROUP takes cgroup2 directories only. In a cgroup v1
+// hierarchy the child starts where this process is, traced from its start
+// whether the group denies anything or not, and the write to tasks that
+// hands it over also moves it (the daemon writes cgroup.procs): it is a
+// member before its first instruction all the same.
 func spawnInGroup(mp, group, path string, argv []string, restricted bool) error {
 	fail := func(code int, err error) error { return exitError{code, err} }
 	mirror, err := mirrorOf(mp)
@@ -102,11 +108,17 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 		return fail(exitExecFailed, fmt.Errorf("opening the real cgroup of %q: %w", group, err))
 	}
 	defer cg.Close()
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(int(cg.Fd()), &sfs); err != nil {
+		return fail(exitExecFailed, fmt.Errorf("the real cgroup of %q: %w", group, err))
+	}
+	v1 := sfs.Type == unix.CGROUP_SUPER_MAGIC
+	traced := restricted || v1
 	cmd := exec.Command(path)
 	cmd.Args = argv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd()),
-		Ptrace: restricted}
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: !v1, CgroupFD: int(cg.Fd()),
+		Ptrace: traced}
 
 	// Interrupts from the terminal reach the child directly (same process
 	// group); the others are passed on.
@@ -114,14 +126,14 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM)
 
-	if restricted {
+	if traced {
 		// ptrace requests must come from the thread that traces.
 		runtime.LockOSThread()
 	}
 	if err := cmd.Start(); err != nil {
 		return fail(exitCannotRun, err)
 	}
-	if restricted {
+	if traced {
 		err := handOver(cmd.Process.Pid, filepath.Join(mp, filepath.FromSlash(group), "tasks"))
 		runtime.UnlockOSThread()
 		if err != nil {
