@@ -28,6 +28,7 @@ type Store struct {
 	fd     int // O_PATH descriptor of the mirror, opened once
 	mirror string
 	arch   *arch.Arch
+	v1     bool // the mirror lies in a cgroup v1 hierarchy
 
 	// skipDir/skipName name the daemon's mount point when it lies inside
 	// the mirror; skip is false otherwise.
@@ -36,10 +37,15 @@ type Store struct {
 	skipName string
 }
 
-// Open opens the store of the cgroup2 directory mirror. mountpoint is
-// where the mirror will be mounted; when it lies inside the mirror, its
-// directory is no group of the mirror and is never walked. Close the
-// store when done.
+// Open opens the store of the cgroup directory mirror, on cgroup2 or in a
+// cgroup v1 hierarchy. mountpoint is where the mirror will be mounted;
+// when it lies inside the mirror, its directory is no group of the mirror
+// and is never walked. Close the store when done.
+//
+// A v1 hierarchy must keep trusted.* attributes: Open tries a setxattr
+// that changes nothing, and a hierarchy that answers EOPNOTSUPP fails the
+// open with a message that says to remount it with -o xattr. The daemon
+// never runs without saving.
 func Open(mirror, mountpoint string, a *arch.Arch) (*Store, error) {
 	dir, err := filepath.EvalSymlinks(mirror)
 	if err != nil {
@@ -57,11 +63,17 @@ func Open(mirror, mountpoint string, a *arch.Arch) (*Store, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("saved policy: mirror %s: %w", dir, err)
 	}
-	if sfs.Type != unix.CGROUP2_SUPER_MAGIC {
+	if sfs.Type != unix.CGROUP2_SUPER_MAGIC && sfs.Type != unix.CGROUP_SUPER_MAGIC {
 		unix.Close(fd)
-		return nil, fmt.Errorf("saved policy: mirror %s is not a cgroup v2 directory", dir)
+		return nil, fmt.Errorf("saved policy: mirror %s is not a cgroup directory", dir)
 	}
-	s := &Store{fd: fd, mirror: dir, arch: a}
+	s := &Store{fd: fd, mirror: dir, arch: a, v1: sfs.Type == unix.CGROUP_SUPER_MAGIC}
+	if s.v1 {
+		if err := s.probe(); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+	}
 	if mountpoint != "" {
 		if mp, err := filepath.EvalSymlinks(mountpoint); err == nil {
 			if mp, err = filepath.Abs(mp); err == nil {
@@ -73,6 +85,39 @@ func Open(mirror, mountpoint string, a *arch.Arch) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// probeAttr is the attribute the probe of a v1 hierarchy names; it is
+// never created.
+const probeAttr = "trusted.cgsyscall.probe"
+
+// fsetxattr is unix.Fsetxattr; a variable, so that tests can play a
+// hierarchy that keeps no attributes.
+var fsetxattr = unix.Fsetxattr
+
+// probe checks that the mirror's v1 hierarchy keeps trusted.* attributes:
+// replacing an attribute that does not exist changes nothing and fails
+// with ENODATA where attributes are kept, with EOPNOTSUPP where not.
+func (s *Store) probe() error {
+	fd, err := s.openDir("")
+	if err != nil {
+		return fmt.Errorf("saved policy: opening the mirror %s: %w", s.mirror, err)
+	}
+	defer unix.Close(fd)
+	err = fsetxattr(fd, probeAttr, []byte{}, unix.XATTR_REPLACE)
+	switch {
+	case err == nil, errors.Is(err, unix.ENODATA):
+		return nil
+	case errors.Is(err, unix.EOPNOTSUPP):
+		return s.noXattr(err)
+	}
+	return fmt.Errorf("saved policy: trying %s on %s: %w", probeAttr, s.mirror, err)
+}
+
+// noXattr is the error of a v1 hierarchy that keeps no attributes.
+func (s *Store) noXattr(err error) error {
+	return fmt.Errorf("saved policy: the cgroup v1 hierarchy of %s keeps no extended "+
+		"attributes (%w); remount it with -o xattr", s.mirror, err)
 }
 
 // Close releases the store's descriptor.
@@ -146,6 +191,9 @@ func (s *Store) set(fd int, p string, val []byte) error {
 		}
 	}
 	if err := unix.Fsetxattr(fd, Attr, val, 0); err != nil {
+		if s.v1 && errors.Is(err, unix.EOPNOTSUPP) {
+			return s.noXattr(err)
+		}
 		return s.saveError(p, err)
 	}
 	return nil
