@@ -1,7 +1,10 @@
 package cgsyscall_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -126,4 +129,38 @@ func TestThreadedGroup(t *testing.T) {
 	if status != 0 || !strings.Contains(out, "  worker (0 members): nothing denied\n") {
 		t.Fatalf("show: status %d, %q, %q", status, out, errOut)
 	}
+}
+
+// TestRestartKeepsPlacements: a restarted daemon holds again the processes
+// the last one held, wherever they are, and judges one that left its group
+// behind the mount's back by the group it was placed in.
+func TestRestartKeepsPlacements(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	m.mkdir("h") // denies nothing
+	escaper := startServing(t, m.base)
+	moveTo(m, "g", escaper.pid)
+	// Placed in the root group through the mount: allowed everything, but
+	// it carries a layer whose listener dies with the daemon.
+	freed := startServing(t, m.base)
+	moveTo(m, "g", freed.pid)
+	moveTo(m, "", freed.pid)
+	freed.expect(false, "moved back to the root group")
+
+	// Behind the mount's back, into h.
+	if err := os.WriteFile(filepath.Join(m.base, "h", "cgroup.procs"),
+		[]byte(strconv.Itoa(escaper.pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	escaper.expect(true, "moved to h through the real cgroup files")
+
+	killDaemon(t, m)
+	if out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log,
+		m.mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mounting again: %v\n%s", err, out)
+	}
+	escaper.expect(true, "after the restart, still judged by g")
+	freed.expect(false, "after the restart, in the root group")
+	m.mustWrite("g/syscalls.allow", "getppid")
+	escaper.expect(false, "allowed in g by the new daemon")
 }

@@ -80,6 +80,10 @@ type Holder struct {
 	pmu   sync.RWMutex  // guards procs
 	procs map[int]*proc // processes known to be held, by TGID
 
+	places   *placements          // where held processes were placed, across restarts
+	restored map[placement]string // the previous daemon's placements, for the first Scan
+	restore  sync.Once
+
 	cgfiles sync.Map // TID -> *os.File of /proc/TID/cgroup
 	anchors sync.Map // TID -> *proc of its process, for Decide
 	groups  sync.Map // group -> *groupDeny, Decide's view of the tree
@@ -146,7 +150,11 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	if h.prog, err = enforce.Raw(insns); err != nil {
 		return nil, err
 	}
+	if h.places, h.restored, err = openPlacements(mirror); err != nil {
+		return nil, err
+	}
 	if h.sup, err = supervise.New(h.Decide); err != nil {
+		h.places.close()
 		return nil, fmt.Errorf("seccomp user notification: %w", err)
 	}
 	return h, nil
@@ -174,7 +182,9 @@ func (h *Holder) Close() error {
 		close(h.stop)
 	}
 	h.stopped.Wait()
-	return h.sup.Close()
+	err := h.sup.Close()
+	h.places.close()
+	return err
 }
 
 // Decide judges one notified call by the deny set of the caller's group
@@ -218,6 +228,7 @@ func (h *Holder) anchorOf(tid int) *proc {
 			if start, err := startTime(tgid); anc != nil && err == nil {
 				e.p = newProc(start, anc.static, *anc.anchor.Load())
 				h.setProc(tgid, e.p)
+				h.place(tgid, e.p, *anc.anchor.Load())
 			}
 		}
 	}
@@ -638,11 +649,33 @@ func (h *Holder) heldAncestor(pid int) *proc {
 func (h *Holder) Scan() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.restore.Do(h.holdPlaced)
 	for _, g := range h.tree.Paths() {
 		if err := h.holdMembers(g, 0); err != nil {
 			h.log.WithField("group", "/"+g).WithError(err).Warn("scan: members not held")
 		}
 	}
+}
+
+// holdPlaced holds again every process that a previous daemon of this
+// mirror held, wherever it is now, anchored where it was placed: its old
+// layer lost its listener with that daemon, so without a new one every
+// call it hands over would fail for good, and it would be judged by
+// whatever group it moved to behind the mount's back. Called with h.mu
+// held, once, by the first Scan.
+func (h *Holder) holdPlaced() {
+	for p, group := range h.restored {
+		deny, ok := h.tree.Denied(group)
+		if !ok {
+			continue // its group is gone; the scan finds it where it is
+		}
+		if err := h.holdNew(p.pid, deny, false, group); err != nil && !errors.Is(err,
+			syscall.ESRCH) {
+			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
+				WithError(err).Warn("could not hold again a process the last daemon held")
+		}
+	}
+	h.restored = nil
 }
 
 // Run scans every ScanInterval until Close, and drops cached /proc files of

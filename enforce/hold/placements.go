@@ -1,0 +1,157 @@
+package hold
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// placementDir keeps one placement log per mirror. /run is memory: it
+// outlives the daemon but not a reboot, as the processes it describes do.
+var placementDir = "/run/cgsyscall"
+
+// placement is one held process and its anchor group.
+type placement struct {
+	pid   int
+	start uint64
+}
+
+// placements is an append-only log of where the daemon placed each held
+// process (its anchor), so that a restarted daemon holds those processes
+// again, wherever they are now, and keeps judging a process that left its
+// anchor's subtree behind the mount's back by that anchor. A line is
+// "PID START GROUP" with GROUP quoted; the last line of a process wins; a
+// torn last line (the daemon killed mid-write) is skipped. The log is
+// compacted to the live processes when a daemon starts.
+type placements struct {
+	mu   sync.Mutex
+	f    *os.File
+	path string
+}
+
+// openPlacements reads the log of mirror, keeps the entries of processes
+// that still live, rewrites it compacted and opens it for appending.
+func openPlacements(mirror string) (*placements, map[placement]string, error) {
+	if err := os.MkdirAll(placementDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("placement log: %w", err)
+	}
+	name := strings.ReplaceAll(strings.Trim(filepath.Clean(mirror), "/"), "/", "_")
+	path := filepath.Join(placementDir, "placements-"+name)
+	live := map[placement]string{}
+	if f, err := os.Open(path); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if p, group, ok := parsePlacement(sc.Text()); ok {
+				live[p] = group
+			}
+		}
+		f.Close()
+	}
+	for p := range live {
+		if st, err := startTime(p.pid); err != nil || st != p.start {
+			delete(live, p)
+		}
+	}
+	tmp := path + ".new"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("placement log: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	for p, group := range live {
+		fmt.Fprintln(w, formatPlacement(p, group))
+	}
+	if err := w.Flush(); err == nil {
+		err = os.Rename(tmp, path)
+	}
+	f.Close()
+	if err != nil {
+		os.Remove(tmp)
+		return nil, nil, fmt.Errorf("placement log: %w", err)
+	}
+	if f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+		return nil, nil, fmt.Errorf("placement log: %w", err)
+	}
+	return &placements{f: f, path: path}, live, nil
+}
+
+func formatPlacement(p placement, group string) string {
+	return fmt.Sprintf("%d %d %s", p.pid, p.start, strconv.Quote(group))
+}
+
+func parsePlacement(line string) (placement, string, bool) {
+	f := strings.SplitN(line, " ", 3)
+	if len(f) != 3 {
+		return placement{}, "", false
+	}
+	pid, err1 := strconv.Atoi(f[0])
+	start, err2 := strconv.ParseUint(f[1], 10, 64)
+	group, err3 := strconv.Unquote(f[2])
+	if err1 != nil || err2 != nil || err3 != nil || pid <= 0 {
+		return placement{}, "", false
+	}
+	return placement{pid, start}, group, true
+}
+
+// record appends one placement. A single write(2) of one short line with
+// O_APPEND: a kill -9 leaves the line whole or not at all.
+func (l *placements) record(pid int, start uint64, group string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.f.WriteString(formatPlacement(placement{pid, start}, group) + "\n")
+	return err
+}
+
+// close closes the log, and removes it when none of its processes lives.
+func (l *placements) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.f.Close()
+	f, oerr := os.Open(l.path)
+	if oerr != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if p, _, ok := parsePlacement(sc.Text()); ok {
+			if st, serr := startTime(p.pid); serr == nil && st == p.start {
+				return err
+			}
+		}
+	}
+	os.Remove(l.path)
+	return err
+}
+
+// tickNanos is one clock tick (USER_HZ, 100 on Linux) in nanoseconds: the
+// resolution of a process's start time in /proc/PID/stat.
+const tickNanos = int64(1e9 / 100)
+
+// startNanos turns a start time in clock ticks into boot-time nanoseconds.
+func startNanos(ticks uint64) int64 { return int64(ticks) * tickNanos }
+
+// bootNanos is CLOCK_BOOTTIME now, the clock of process start times.
+func bootNanos() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano()
+}
+
+// tracerOf is the TracerPid of process pid (0 when untraced).
+func tracerOf(pid int) int {
+	v, err := statusField(pid, "TracerPid")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(v)
+	return n
+}
