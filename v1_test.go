@@ -256,6 +256,28 @@ func TestV1LiveMoves(t *testing.T) {
 	m.mustWrite("g/syscalls.deny", "getppid")
 	s.expect(true, "after deny in g again")
 
+	// One thread moved out on its own through v1's real tasks file: a
+	// write of the PID to our tasks brings every thread back, though the
+	// main thread is in g already.
+	var tid string
+	for _, x := range lines(string(realTasks)) {
+		if x != pid {
+			tid = x
+		}
+	}
+	if err := os.WriteFile(filepath.Join(m.base, "tasks"), []byte(tid), 0); err != nil {
+		t.Fatal(err)
+	}
+	moveTo(m, "g", s.pid)
+	again, err := os.ReadFile(filepath.Join(m.base, "g", "tasks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(lines(string(again)), tid) {
+		t.Errorf("v1's g/tasks after moving PID %s again = %q, want thread %s back",
+			pid, lines(string(again)), tid)
+	}
+
 	m.mustWrite("tasks", pid)
 	s.expect(false, "moved to the mirror's root through tasks")
 	if got := lines(m.read("g/tasks")); len(got) != 0 {

@@ -20,6 +20,11 @@ type where struct {
 	prefix string
 }
 
+// v1 reports whether the directory lies in a cgroup v1 hierarchy.
+func (w where) v1() bool {
+	return string(w.line) != "0::"
+}
+
 // locate finds the cgroup mount that dir lies in (cgroup2, or cgroup for
 // a v1 hierarchy; the deepest mount point wins) and the /proc/PID/cgroup
 // line of its hierarchy. A v1 hierarchy's line is the one whose

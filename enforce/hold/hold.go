@@ -398,7 +398,10 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 			return errnoOf(err)
 		}
 	}
-	if now, inside, err := h.groupOf(pid); !(err == nil && inside && now == group) {
+	// On v1 the threads of a process may sit in different groups, and the
+	// group of the main thread says nothing of the others: always move.
+	now, inside, err := h.groupOf(pid)
+	if h.where.v1() || !(err == nil && inside && now == group) {
 		err := writeProcs(filepath.Join(h.mirror, filepath.FromSlash(group)), pid)
 		if err != nil {
 			return err
