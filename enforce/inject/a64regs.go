@@ -18,6 +18,10 @@ const a64PSRMode32 = 0x10
 // system call (or after the kernel dealt with restarting one).
 const a64NoSyscall = -1
 
+// a64RestartSyscall is __NR_restart_syscall, which the kernel puts in x8
+// to continue a call that returned -ERESTART_RESTARTBLOCK.
+const a64RestartSyscall = 128
+
 // a64Svc is `svc #0`, d4000001, little-endian.
 var a64Svc = insn{code: []byte{0x01, 0x00, 0x00, 0xd4}, align: 4}
 

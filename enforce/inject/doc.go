@@ -23,7 +23,12 @@
 //
 // Injected calls run with orig_rax = -1 (x86_64) or the pending syscall
 // number set to NO_SYSCALL (aarch64), so that no restart logic touches
-// them. Signals that reach the injecting thread meanwhile are suppressed
+// them. On aarch64 the kernel still turns the first one into
+// restart_syscall when the thread stopped in a call that is to continue
+// through restart_syscall (the decision falls on the way out of the stop,
+// by the program counter alone): the injector sees that at the call's
+// entry stop, makes the call it meant, and restores the thread with
+// restart_syscall in x8, which is what the kernel would have left there. Signals that reach the injecting thread meanwhile are suppressed
 // and sent again (tgkill) before detaching; their siginfo is lost (the
 // sender appears as this process). Signals that other threads stopped for
 // are handed on by PTRACE_DETACH with their siginfo.
@@ -82,12 +87,6 @@
 //   - 64-bit native tasks only: a task running 32-bit code (i386 on
 //     x86_64, AArch32 on aarch64) is refused with EINVAL. x32 tasks run
 //     64-bit code and are held.
-//   - aarch64: the kernel decides how to restart an interrupted call
-//     before the tracer gets the thread, and hides what it decided. The
-//     restored thread re-executes the interrupted call with its original
-//     arguments, so a call the kernel would have continued through
-//     restart_syscall (a relative nanosleep, a futex wait with a timeout)
-//     starts its timeout over. x86_64 does not have this limit.
 //   - A thread in an uninterruptible sleep (D state), or blocked in a FUSE
 //     request the caller itself serves, cannot stop: Install fails with
 //     ETIMEDOUT after Session.Timeout and lets the process run on.
