@@ -32,6 +32,11 @@ func nrOf(name string) uintptr {
 	return syscall.SYS_GETPPID
 }
 
+// The main goroutine stays on the main thread, so that the calls it
+// makes for commands come from the thread whose TID is the PID, as those
+// of the C victim do (tests compare a notification's TID with the PID).
+func init() { runtime.LockOSThread() }
+
 var mu sync.Mutex
 
 func reply(format string, a ...any) {
