@@ -4,7 +4,7 @@
 # initramfs that holds the cross-compiled test binaries of every package
 # with root tests, cgsyscall, the probe (arm64 and, for the AArch32 compat
 # rules, arm), the inject victims, busybox for the shell tools (with
-# Debian's bash and setpriv, which the tests call, and their C library),
+# Debian's dash as sh, bash and setpriv, and their C library),
 # fuse.ko, and a small Go /init (scripts/aarch64/init) that runs them and
 # powers off. The console is read for the markers that /init prints; the exit
 # status is 0 only when every package passed.
@@ -19,7 +19,8 @@
 #
 # Environment: CGSYSCALL_CACHE (cache directory), CGSYSCALL_AARCH64_LOG
 # (where the console log goes; default $CGSYSCALL_CACHE/console.log),
-# CGSYSCALL_AARCH64_RUN (a -test.run pattern for every package),
+# CGSYSCALL_AARCH64_RUN and CGSYSCALL_AARCH64_SKIP (-test.run and
+# -test.skip patterns for every package; no spaces),
 # CGSYSCALL_AARCH64_REFRESH=1 (fetch the newest kernel again).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,10 +54,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # The Debian arm64 packages of the VM's userland besides the kernel.
-userland=(busybox-static bash util-linux libc6 libtinfo6 libcap-ng0)
+userland=(busybox-static bash dash util-linux libc6 libtinfo6 libcap-ng0)
 # The version of what the cache holds; a cache of another layout is
 # fetched again.
-layout=2
+layout=4
 
 # fetch downloads the arm64 kernel and the userland into the cache,
 # with apt's state kept under the cache (a private architecture list,
@@ -90,11 +91,15 @@ fetch() {
 	done
 	cp "$work"/kernel/boot/vmlinuz-* "$k.new/vmlinuz"
 	# What the initramfs takes of the userland: busybox for the common
-	# tools, the real bash and setpriv the tests call, and the C library
-	# and loader these two need.
+	# tools, the real bash, dash and setpriv the tests call, and the C
+	# library and loader these need.
 	local u=$k.new/root
 	mkdir -p "$u/bin" "$u/usr/bin" "$u/lib"
-	cp "$work/user/bin/busybox" "$work/user/bin/bash" "$u/bin/"
+	cp "$work/user/bin/busybox" "$work/user/bin/bash" "$work/user/bin/dash" "$u/bin/"
+	# sh is dash, as on Debian: busybox's own sh would run its applets
+	# before anything in PATH (its setpriv lacks --reuid), and the tests
+	# expect dash's exit statuses. busybox --install leaves it.
+	ln -s dash "$u/bin/sh"
 	cp "$work/user/usr/bin/setpriv" "$u/usr/bin/"
 	cp -a "$work/user/lib/aarch64-linux-gnu" "$u/lib/"
 	ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$u/lib/ld-linux-aarch64.so.1"
@@ -169,7 +174,8 @@ pkgs=(policy:policy arch:arch enforce:enforce inject:enforce/inject
 plan=$root/aarch64/plan
 echo "env CGSYSCALL_TEST_BIN=/opt/bin" >"$plan"
 run=()
-[ -n "${CGSYSCALL_AARCH64_RUN:-}" ] && run=(-test.run "$CGSYSCALL_AARCH64_RUN")
+[ -n "${CGSYSCALL_AARCH64_RUN:-}" ] && run+=(-test.run "$CGSYSCALL_AARCH64_RUN")
+[ -n "${CGSYSCALL_AARCH64_SKIP:-}" ] && run+=(-test.skip "$CGSYSCALL_AARCH64_SKIP")
 for p in "${pkgs[@]}"; do
 	name=${p%%:*} dir=${p#*:}
 	GOARCH=arm64 go test -c -trimpath -o "$root/tests/$name.test" "./$dir"
