@@ -9,6 +9,7 @@ package cgsyscall_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -34,42 +35,81 @@ func v1Hierarchy(t *testing.T) string {
 	dir := t.TempDir()
 	v1Count++
 	name := fmt.Sprintf("cgsystest%d_%d", os.Getpid(), v1Count)
-	out, err := exec.Command("mount", "-t", "cgroup", "-o", "none,name="+name+",xattr",
-		"cgroup", dir).CombinedOutput()
+	opts := "none,name=" + name + ",xattr"
+	out, err := exec.Command("mount", "-t", "cgroup", "-o", opts, "cgroup",
+		dir).CombinedOutput()
 	if err != nil {
 		t.Skipf("cannot mount a named cgroup v1 hierarchy: %v: %s", err, out)
 	}
-	t.Cleanup(func() {
-		left, _ := filepath.Glob(filepath.Join(dir, "*", ""))
-		var groups []string
-		for _, p := range left {
-			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-				groups = append(groups, p)
+	t.Cleanup(func() { dropHierarchy(t, dir, name, opts) })
+	return dir
+}
+
+// dropHierarchy unmounts the test's hierarchy name, mounted at dir with
+// opts, and makes sure that it is gone. The kernel destroys a v1
+// hierarchy at its unmount only if its root has no child group left, and
+// a removed group stays a child until the kernel has released it, a
+// moment after the rmdir: a hierarchy unmounted in that moment lingers,
+// unmounted and empty. It is then mounted again and unmounted until
+// /proc/self/cgroup no longer names it. A group still in it is a test's
+// leftover: it is removed, and reported.
+func dropHierarchy(t *testing.T, dir, name, opts string) {
+	for try := 0; ; try++ {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if e.IsDir() {
+				t.Errorf("group %s was left in the test's v1 hierarchy; removing it",
+					e.Name())
+				removeCgroupTree(t, filepath.Join(dir, e.Name()))
 			}
 		}
-		// The daemon closes its descriptors of the hierarchy as it exits,
-		// a moment after the unmount of its mirror returned: until then
-		// the hierarchy is busy.
-		var out []byte
-		var err error
-		for i := 0; i < 100; i++ {
-			if out, err = exec.Command("umount", dir).CombinedOutput(); err == nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if err != nil {
-			t.Errorf("unmounting the test's v1 hierarchy %s: %v: %s; detaching it lazily",
-				dir, err, out)
+		if err := umountBusy(dir); err != nil {
+			t.Errorf("unmounting the test's v1 hierarchy %s: %v; detaching it lazily", dir,
+				err)
 			exec.Command("umount", "-l", dir).Run()
 			return
 		}
-		if len(groups) > 0 {
-			t.Errorf("v1 hierarchy name=%s lingers after its unmount: groups %v were "+
-				"left; mount it again, remove them and unmount", name, groups)
+		// The kernel destroys the hierarchy a moment after the unmount.
+		for i := 0; i < 10 && hierarchyExists(name); i++ {
+			time.Sleep(50 * time.Millisecond)
 		}
-	})
-	return dir
+		if !hierarchyExists(name) {
+			return
+		}
+		if try == 20 {
+			t.Errorf("v1 hierarchy name=%s lingers after %d unmounts", name, try+1)
+			return
+		}
+		out, err := exec.Command("mount", "-t", "cgroup", "-o", opts, "cgroup",
+			dir).CombinedOutput()
+		if err != nil {
+			t.Errorf("mounting the lingering v1 hierarchy name=%s again: %v: %s", name, err,
+				out)
+			return
+		}
+	}
+}
+
+// hierarchyExists tells whether a v1 hierarchy called name exists, mounted
+// or not: /proc/self/cgroup has a line for every one.
+func hierarchyExists(name string) bool {
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	return strings.Contains(string(b), ":name="+name+":")
+}
+
+// umountBusy unmounts dir, waiting up to 5 s while it is busy: the
+// daemon closes its descriptors of the hierarchy as it exits, a moment
+// after the unmount of its mirror returned.
+func umountBusy(dir string) error {
+	var out []byte
+	var err error
+	for i := 0; i < 100; i++ {
+		if out, err = exec.Command("umount", dir).CombinedOutput(); err == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%v: %s", err, bytes.TrimSpace(out))
 }
 
 // newV1Mirror makes the group cgsyscall-test-v1 in a v1 hierarchy of the

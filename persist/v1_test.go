@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -34,17 +35,15 @@ func newV1Env(t *testing.T, groups ...string) *testEnv {
 	}
 	v1Mounts++
 	name := fmt.Sprintf("cgsystest%d_%d", os.Getpid(), v1Mounts)
-	if err := unix.Mount("cgroup", hier, "cgroup", 0, "none,name="+name+",xattr"); err != nil {
+	opts := "none,name=" + name + ",xattr"
+	if err := unix.Mount("cgroup", hier, "cgroup", 0, opts); err != nil {
 		os.Remove(hier)
 		t.Skipf("cannot mount a named cgroup v1 hierarchy: %v", err)
 	}
 	base := filepath.Join(hier, "cgsyscall-test-persist")
 	t.Cleanup(func() {
 		removeTree(t, base)
-		if err := unix.Unmount(hier, 0); err != nil {
-			t.Errorf("unmounting the test's v1 hierarchy %s: %v", hier, err)
-			return
-		}
+		dropHierarchy(t, hier, name, opts)
 		os.Remove(hier)
 	})
 	if err := os.Mkdir(base, 0o755); err != nil {
@@ -59,6 +58,42 @@ func newV1Env(t *testing.T, groups ...string) *testEnv {
 	}
 	t.Cleanup(func() { e.s.Close() })
 	return e
+}
+
+// dropHierarchy unmounts the test's hierarchy name at dir and makes sure
+// it is gone. The kernel destroys a v1 hierarchy at its unmount only if
+// its root has no child left, and a removed group stays a child until the
+// kernel has released it, a moment after the rmdir: a hierarchy unmounted
+// then lingers, unmounted and empty, until it is mounted (with opts) and
+// unmounted again.
+func dropHierarchy(t *testing.T, dir, name, opts string) {
+	for try := 0; ; try++ {
+		if err := unix.Unmount(dir, 0); err != nil {
+			t.Errorf("unmounting the test's v1 hierarchy %s: %v", dir, err)
+			return
+		}
+		for i := 0; i < 10 && hierarchyExists(name); i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !hierarchyExists(name) {
+			return
+		}
+		if try == 20 {
+			t.Errorf("v1 hierarchy name=%s lingers after %d unmounts", name, try+1)
+			return
+		}
+		if err := unix.Mount("cgroup", dir, "cgroup", 0, opts); err != nil {
+			t.Errorf("mounting the lingering v1 hierarchy name=%s again: %v", name, err)
+			return
+		}
+	}
+}
+
+// hierarchyExists tells whether a v1 hierarchy called name exists, mounted
+// or not: /proc/self/cgroup has a line for every one.
+func hierarchyExists(name string) bool {
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	return strings.Contains(string(b), ":name="+name+":")
 }
 
 // TestV1SaveAndLoad: on a v1 hierarchy mounted with xattr the policy is
