@@ -164,3 +164,17 @@ func TestRestartKeepsPlacements(t *testing.T) {
 	m.mustWrite("g/syscalls.allow", "getppid")
 	escaper.expect(false, "allowed in g by the new daemon")
 }
+
+// TestExecDeniesSeccomp: a group that denies seccomp(2) (a syscall the
+// notifying layer leaves to the kernel) gets a fixed layer for it, loaded
+// after the notifying one, and still starts programs.
+func TestExecDeniesSeccomp(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("g")
+	m.mustWrite("g/syscalls.deny", "seccomp getppid")
+	out, errOut, status := run(t, "exec", "-m", m.mnt, "g", "--", bin.probe, "getppid",
+		"seccomp", "uname")
+	if status != 0 || out != "getppid -38\nseccomp -38\nuname 0\n" {
+		t.Fatalf("status %d, %q, %q; want getppid and seccomp -38, uname 0", status, out, errOut)
+	}
+}

@@ -55,7 +55,8 @@ var hotNames = strings.Fields(`read write readv writev pread64 pwrite64 preadv p
 	gettimeofday getpid gettid rt_sigprocmask rt_sigaction rt_sigreturn sigaltstack
 	epoll_wait epoll_pwait epoll_pwait2 epoll_ctl poll ppoll select pselect6 recvfrom
 	sendto recvmsg sendmsg fcntl dup dup2 dup3 ioctl access faccessat faccessat2 readlink
-	readlinkat stat lstat open getrandom`)
+	readlinkat stat lstat open getrandom fadvise64 copy_file_range sendfile splice
+	getuid geteuid getgid getegid getcwd fsync fdatasync`)
 
 // ScanInterval is how often the holder looks for members that entered a
 // restricted group behind the mount's back (straight through the real
@@ -591,14 +592,14 @@ func (h *Holder) setProc(pid int, p *proc) {
 
 // inject loads prog into process pid: a notifying layer whose listener the
 // supervisor takes, or a fixed one; first, if any, is a fixed layer loaded
-// just before it in the same stop.
+// right after it in the same stop.
 func (h *Holder) inject(pid int, prog, first []unix.SockFilter, static, self bool) error {
 	s, err := inject.Seize(pid)
 	if err != nil {
 		return exitedOr(pid, err)
 	}
 	s.Static = static
-	s.Before = first
+	s.After = first
 	finish := func() error {
 		fd, err := s.Install(prog)
 		if err != nil {

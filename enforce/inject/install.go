@@ -40,9 +40,9 @@ type injection struct {
 // and returns the listener, now a descriptor of this process. It always
 // detaches every thread before it returns.
 func (t *tracer) install(prog []unix.SockFilter, before func(),
-	timeout time.Duration, static bool, first []unix.SockFilter) (int, error) {
+	timeout time.Duration, static bool, after []unix.SockFilter) (int, error) {
 	defer t.release()
-	if len(prog) == 0 || len(prog) > maxInsns || len(first) > maxInsns {
+	if len(prog) == 0 || len(prog) > maxInsns || len(after) > maxInsns {
 		return -1, fail("install", t.pid, unix.EINVAL)
 	}
 	deadline := time.Now().Add(timeout)
@@ -65,14 +65,14 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	if in.pc, err = in.findInsn(); err != nil {
 		return -1, fail("insn", t.pid, err)
 	}
-	fd := -1
-	if len(first) > 0 {
+	// The main layer first: a fixed layer that denies seccomp(2) itself
+	// would refuse its load otherwise. The fixed one's own calls then pass
+	// through the main layer, which must let seccomp through.
+	fd, err := in.run(prog, before)
+	if err == nil && len(after) > 0 {
 		in.static = true
-		_, err = in.run(first, nil)
+		_, err = in.run(after, nil)
 		in.static = static
-	}
-	if err == nil {
-		fd, err = in.run(prog, before)
 	}
 	if rerr := setState(th.tid, &in.base); rerr != nil && err == nil {
 		// The thread's registers could not be put back: it died, or

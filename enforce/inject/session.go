@@ -24,10 +24,10 @@ type Session struct {
 	// decisions are the program's own): Install then returns -1 and no
 	// descriptor. Set it before Install.
 	Static bool
-	// Before, when set, is a program loaded without a listener in the same
-	// stop, just before the one Install is given: a process gets both
+	// After, when set, is a program loaded without a listener in the same
+	// stop, right after the one Install is given: a process gets both
 	// layers without running in between. Set it before Install.
-	Before []unix.SockFilter
+	After []unix.SockFilter
 
 	pid  int
 	reqs chan func(*tracer)
@@ -156,7 +156,7 @@ func (s *Session) InstallWith(prog []unix.SockFilter, before func()) (int, error
 	}
 	rc := make(chan result, 1)
 	s.reqs <- func(t *tracer) {
-		fd, err := t.install(prog, before, timeout, s.Static, s.Before)
+		fd, err := t.install(prog, before, timeout, s.Static, s.After)
 		rc <- result{fd, err}
 	}
 	close(s.reqs)
