@@ -311,6 +311,10 @@ func serve(c mountConfig) (err error) {
 	holder.Run()
 	log.WithFields(logrus.Fields{"mountpoint": c.mountpoint, "mirror": c.mirror}).
 		Info("mounted")
+	// Catch SIGTERM before anyone may know the mount is there: one sent
+	// right after mount(8) returns must unmount, not kill the daemon.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
 	if ready != nil {
 		fmt.Fprintln(ready, "ok")
 		ready.Close()
@@ -320,8 +324,6 @@ func serve(c mountConfig) (err error) {
 			unix.Dup2(int(devNull.Fd()), fd)
 		}
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
 	go func() {
 		s := <-sig
 		log.WithField("signal", s.String()).Info("unmounting")
