@@ -19,7 +19,9 @@ func (in *injection) call(nr int, args ...uint64) (int64, error) {
 	if err := in.toStop(); err != nil { // syscall entry
 		return 0, err
 	}
-	if err := checkEntry(tid, &in.base, nr); err != nil {
+	first := !in.called
+	in.called = true
+	if err := checkEntry(tid, &in.base, nr, first); err != nil {
 		return 0, err
 	}
 	if err := in.toStop(); err != nil { // syscall exit

@@ -34,6 +34,7 @@ type injection struct {
 	// injected call that the new filter itself notifies is let through.
 	listener int
 	static   bool // load without a listener
+	called   bool // a call was injected already
 }
 
 // install stops every thread, loads prog as a filter of the whole process

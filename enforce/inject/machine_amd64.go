@@ -40,7 +40,7 @@ func setCall(tid int, base *state, pc uint64, nr int, args [6]uint64) error {
 // checkEntry runs at the syscall-entry stop of an injected call. On
 // x86_64 nothing changes the number on the way: orig_rax = -1 keeps the
 // kernel's restart logic away (see machine_arm64.go for aarch64).
-func checkEntry(tid int, base *state, nr int) error { return nil }
+func checkEntry(tid int, base *state, nr int, first bool) error { return nil }
 
 // getResult reads the return value at a syscall-exit stop.
 func getResult(tid int) (int64, error) {

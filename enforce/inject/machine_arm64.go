@@ -62,18 +62,22 @@ func setCall(tid int, base *state, pc uint64, nr int, args [6]uint64) error {
 	return setRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&no), 4)
 }
 
-// checkEntry runs at the syscall-entry stop of the injected call nr. The
-// aarch64 kernel decides how to restart an interrupted call in do_signal,
-// partly before the stop in which the tracer found the thread (the call's
-// arguments put back, Pc rewound to its svc) and partly after it: when
-// the thread resumes with Pc still at that svc and the call had returned
-// -ERESTART_RESTARTBLOCK, the kernel loads x8 with restart_syscall. The
-// first injected call, made from that very svc, then arrives here as
-// restart_syscall instead of nr. It is turned back into nr, and the saved
-// state gets restart_syscall in x8, so that the restored thread goes on
-// with what is left of the interrupted call (a sleep with its remaining
-// time), as it would have without the injection.
-func checkEntry(tid int, base *state, nr int) error {
+// checkEntry runs at the syscall-entry stop of the injected call nr, the
+// first of the injection when first is set. The aarch64 kernel decides
+// how to restart an interrupted call in do_signal, partly before the stop
+// in which the tracer found the thread (the call's arguments put back, Pc
+// rewound to its svc) and partly after it: when the thread resumes with
+// Pc still at that svc and the call had returned -ERESTART_RESTARTBLOCK,
+// the kernel loads x8 with restart_syscall. The first injected call, made
+// from that very svc, then arrives here as restart_syscall instead of nr
+// (no later one can: the kernel decides so only on the way out of a
+// signal stop). It is turned back into nr, and the saved state gets
+// restart_syscall in x8, so that the restored thread goes on with what is
+// left of the interrupted call (a sleep with its remaining time), as it
+// would have without the injection. Any other number means that the
+// injection did not set up the call it meant: EIO, and nothing runs (the
+// number becomes NO_SYSCALL).
+func checkEntry(tid int, base *state, nr int, first bool) error {
 	var got int32
 	if _, err := getRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&got), 4); err != nil {
 		return err
@@ -81,11 +85,16 @@ func checkEntry(tid int, base *state, nr int) error {
 	if int(got) == nr {
 		return nil
 	}
-	if got == a64RestartSyscall {
+	want, err := int32(nr), error(nil)
+	if first && got == a64RestartSyscall {
 		base.regs.X[8] = a64RestartSyscall
+	} else {
+		want, err = a64NoSyscall, unix.EIO
 	}
-	want := int32(nr)
-	return setRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&want), 4)
+	if serr := setRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&want), 4); serr != nil {
+		return serr
+	}
+	return err
 }
 
 // getResult reads the return value at a syscall-exit stop.

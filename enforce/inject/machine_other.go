@@ -28,6 +28,6 @@ func setCall(tid int, base *state, pc uint64, nr int, args [6]uint64) error {
 	return unix.ENOSYS
 }
 
-func checkEntry(tid int, base *state, nr int) error { return unix.ENOSYS }
+func checkEntry(tid int, base *state, nr int, first bool) error { return unix.ENOSYS }
 
 func getResult(tid int) (int64, error) { return 0, unix.ENOSYS }
