@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/kernel"
 )
 
 // pfKthread is PF_KTHREAD of <linux/sched.h>, in /proc/PID/stat's flags.
@@ -21,7 +23,7 @@ type procInfo struct {
 }
 
 // readProc reads /proc/TID/status, and /proc/TID/stat on kernels whose
-// status lacks the Kthread line (before Linux 6.3). A task that does not
+// status lacks the Kthread line (before Linux 6.3; kernel.ProcKthread). A task that does not
 // exist gives ESRCH.
 func readProc(tid int) (procInfo, error) {
 	var pi procInfo
@@ -54,7 +56,7 @@ func readProc(tid int) (procInfo, error) {
 	if pi.tgid == 0 {
 		return pi, unix.ESRCH
 	}
-	if haveKthread {
+	if haveKthread && kernel.ProcKthread.Have() {
 		return pi, nil
 	}
 	stat, err := os.ReadFile(dir + "/stat")

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/kernel"
 )
 
 // Notif is one notified system call.
@@ -83,7 +85,7 @@ type Supervisor struct {
 	hot     atomic.Int32 // workers in stayHot
 	maxHot  int32
 	stats   [4]atomic.Uint64 // Stats fields, in order
-	sync    atomic.Int32     // SYNC_WAKE_UP: 0 unknown, 1 works, -1 not
+	sync    atomic.Int32     // 1 once a listener took SYNC_WAKE_UP
 }
 
 const (
@@ -145,12 +147,10 @@ func (s *Supervisor) OnGone(hook func(listener, pid int)) {
 // as pid, and takes ownership of it: it is closed by Remove, by Close, or
 // here when Add fails. Add after Close fails with EBADF.
 func (s *Supervisor) Add(fd int, pid int) error {
-	if s.sync.Load() >= 0 {
-		if err := setSyncWakeUp(fd); err == nil {
-			s.sync.Store(1)
-		} else if err == unix.EINVAL {
-			s.sync.Store(-1)
-		}
+	// Probed once per process, by name; without it (before Linux 6.6)
+	// the listener is woken the ordinary way.
+	if kernel.SyncWakeUp.Have() && setSyncWakeUp(fd) == nil {
+		s.sync.Store(1)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
