@@ -168,18 +168,22 @@ build arm64 "$root/opt/bin/victim-go" ./enforce/inject/testdata/govictim
 aarch64-linux-gnu-gcc -O2 -pthread -static -o "$root/opt/bin/victim-c" \
 	enforce/inject/testdata/cvictim.c
 
-# NAME DIR: the packages with root tests, quick ones first.
-pkgs=(policy:policy arch:arch enforce:enforce inject:enforce/inject
-	supervise:enforce/supervise fs:fs root:.)
+# Every package with tests, by its directory; the root package ("root",
+# the end-to-end tests) last, as the longest.
+mapfile -t dirs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./... |
+	sed "s|^$PWD/\?||" | grep -v '^$' | sort)
+dirs+=(.)
 plan=$root/aarch64/plan
 echo "env CGSYSCALL_TEST_BIN=/opt/bin" >"$plan"
 run=()
 [ -n "${CGSYSCALL_AARCH64_RUN:-}" ] && run+=(-test.run "$CGSYSCALL_AARCH64_RUN")
 [ -n "${CGSYSCALL_AARCH64_SKIP:-}" ] && run+=(-test.skip "$CGSYSCALL_AARCH64_SKIP")
-for p in "${pkgs[@]}"; do
-	name=${p%%:*} dir=${p#*:}
+n=0
+for dir in "${dirs[@]}"; do
+	name=${dir//\//-} && [ "$dir" = . ] && name=root
 	GOARCH=arm64 go test -c -trimpath -o "$root/tests/$name.test" "./$dir"
 	echo "$name /src/$dir 900 /tests/$name.test -test.v -test.timeout=840s ${run[*]}" >>"$plan"
+	n=$((n + 1))
 done
 go run ./scripts/aarch64/pack cpio "$work/initrd.gz" "$root"
 say "initramfs $(du -h "$work/initrd.gz" | cut -f1); booting $(cat "$cache/kernel/name")"
@@ -193,6 +197,6 @@ timeout 3000 qemu-system-aarch64 -M virt -cpu max,pauth=off -smp 2 -m 1024 \
 	tee "$log" | tr -d '\r' | grep --line-buffered -E '^(@@aarch64|--- FAIL)' |
 	sed -u 's/^/  /' || true
 say "console log in $log"
-go run ./scripts/aarch64/pack report "$log" ${#pkgs[@]} && status=0 || status=1
+go run ./scripts/aarch64/pack report "$log" $n && status=0 || status=1
 say "$([ $status = 0 ] && echo PASS || echo FAIL)"
 exit $status
