@@ -4,7 +4,7 @@
 # initramfs that holds the cross-compiled test binaries of every package
 # with root tests, cgsyscall, the probe (arm64 and, for the AArch32 compat
 # rules, arm), the inject victims, busybox for the shell tools (with
-# Debian's dash as sh, bash and setpriv, and their C library),
+# Debian's dash as sh, bash, setpriv and strace, and their C library),
 # fuse.ko, and a small Go /init (scripts/aarch64/init) that runs them and
 # powers off. The console is read for the markers that /init prints; the exit
 # status is 0 only when every package passed.
@@ -54,10 +54,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # The Debian arm64 packages of the VM's userland besides the kernel.
-userland=(busybox-static bash dash util-linux libc6 libtinfo6 libcap-ng0)
+userland=(busybox-static bash dash util-linux strace libc6 libtinfo6 libcap-ng0)
 # The version of what the cache holds; a cache of another layout is
 # fetched again.
-layout=4
+layout=5
 
 # fetch downloads the arm64 kernel and the userland into the cache,
 # with apt's state kept under the cache (a private architecture list,
@@ -91,8 +91,8 @@ fetch() {
 	done
 	cp "$work"/kernel/boot/vmlinuz-* "$k.new/vmlinuz"
 	# What the initramfs takes of the userland: busybox for the common
-	# tools, the real bash, dash and setpriv the tests call, and the C
-	# library and loader these need.
+	# tools, the real bash, dash, setpriv and strace the tests call, and
+	# the C library and loader these need.
 	local u=$k.new/root
 	mkdir -p "$u/bin" "$u/usr/bin" "$u/lib"
 	cp "$work/user/bin/busybox" "$work/user/bin/bash" "$work/user/bin/dash" "$u/bin/"
@@ -100,7 +100,7 @@ fetch() {
 	# before anything in PATH (its setpriv lacks --reuid), and the tests
 	# expect dash's exit statuses. busybox --install leaves it.
 	ln -s dash "$u/bin/sh"
-	cp "$work/user/usr/bin/setpriv" "$u/usr/bin/"
+	cp "$work/user/usr/bin/setpriv" "$work/user/usr/bin/strace" "$u/usr/bin/"
 	cp -a "$work/user/lib/aarch64-linux-gnu" "$u/lib/"
 	ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$u/lib/ld-linux-aarch64.so.1"
 	rm -rf "$u"/lib/aarch64-linux-gnu/{audit,gconv} "$u"/lib/aarch64-linux-gnu/*.a
