@@ -30,23 +30,25 @@ func TestConfinedMayOnlyRestrict(t *testing.T) {
 	m := newMirror(t)
 	m.mkdir("g")
 	m.mkdir("g/sub")
+	m.mkdir("other")
 	m.mustWrite("g/syscalls.deny", "getppid")
 	out := confinedShell(t, m, "g", `
 		/bin/echo getppid > $M/g/syscalls.allow; echo "allow own $?"
 		/bin/echo getppid > $M/syscalls.allow; echo "allow root $?"
 		/bin/echo uname > $M/g/sub/syscalls.deny; echo "deny sub $?"
 		/bin/echo uname > $M/g/sub/syscalls.allow; echo "allow sub $?"
+		/bin/echo uname > $M/other/syscalls.deny; echo "deny other $?"
 		/bin/echo 0 > $M/tasks; echo "move to root $?"
 		/bin/echo 0 > $M/g/sub/tasks; echo "move to sub $?"
 		$P getppid`)
 	for _, want := range []string{"allow own 1", "allow root 1", "deny sub 0", "allow sub 0",
-		"move to root 1", "move to sub 0", "getppid -38"} {
+		"deny other 1", "move to root 1", "move to sub 0", "getppid -38"} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("confined shell output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(out, "Operation not permitted"); n != 3 {
-		t.Errorf("%d EPERM messages, want 3:\n%s", n, out)
+	if n := strings.Count(out, "Operation not permitted"); n != 4 {
+		t.Errorf("%d EPERM messages, want 4:\n%s", n, out)
 	}
 	if got := m.read("g/syscalls.deny"); !strings.Contains(got, "110 ") &&
 		!strings.Contains(got, "173 ") {
@@ -161,8 +163,12 @@ func TestRestartKeepsPlacements(t *testing.T) {
 	}
 	escaper.expect(true, "after the restart, still judged by g")
 	freed.expect(false, "after the restart, in the root group")
+	// Left behind the mount's back, it keeps what it was placed under: an
+	// allow in g does not reach it, a move through the mount does.
 	m.mustWrite("g/syscalls.allow", "getppid")
-	escaper.expect(false, "allowed in g by the new daemon")
+	escaper.expect(true, "allowed in g by the new daemon, while outside g")
+	moveTo(m, "h", escaper.pid)
+	escaper.expect(false, "moved into h through the mount")
 }
 
 // TestExecDeniesSeccomp: a group that denies seccomp(2) (a syscall the
@@ -176,5 +182,40 @@ func TestExecDeniesSeccomp(t *testing.T) {
 		"seccomp", "uname")
 	if status != 0 || out != "getppid -38\nseccomp -38\nuname 0\n" {
 		t.Fatalf("status %d, %q, %q; want getppid and seccomp -38, uname 0", status, out, errOut)
+	}
+}
+
+// TestIoUringDenied: a group that denies anything also denies io_uring,
+// whose rings would do opens and socket calls without those syscalls.
+func TestIoUringDenied(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("g")
+	m.mustWrite("g/syscalls.deny", "getppid")
+	out, _, status := run(t, "exec", "-m", m.mnt, "g", "--", bin.probe, "io_uring_setup")
+	if status != 0 || out != "io_uring_setup -38\n" {
+		t.Fatalf("io_uring_setup in g: %q (status %d), want -38", out, status)
+	}
+	out, _, _ = run(t, "exec", "-m", m.mnt, "", "--", bin.probe, "io_uring_setup")
+	if out == "io_uring_setup -38\n" {
+		t.Fatalf("io_uring_setup in the root group: %q, want the kernel's own answer", out)
+	}
+}
+
+// TestBehindTheBackIntoStricter: a process placed in g1 and moved behind
+// the mount's back into a sibling g2 is judged by both sets.
+func TestBehindTheBackIntoStricter(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g1")
+	m.mkdir("g2")
+	m.mustWrite("g2/syscalls.deny", "uname")
+	s := startServing(t, m.base)
+	moveTo(m, "g1", s.pid)
+	if err := os.WriteFile(filepath.Join(m.base, "g2", "cgroup.procs"),
+		[]byte(strconv.Itoa(s.pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	got := s.call("getppid", "uname")
+	if got["getppid"] != "-38" || got["uname"] != "-38" {
+		t.Fatalf("placed in g1, now in g2: %v, want getppid and uname -38", got)
 	}
 }

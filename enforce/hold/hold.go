@@ -87,9 +87,13 @@ type Holder struct {
 
 	cgfiles sync.Map // TID -> *os.File of /proc/TID/cgroup
 	anchors sync.Map // TID -> *proc of its process, for Decide
-	groups  sync.Map // group -> *groupDeny, Decide's view of the tree
-	stop    chan struct{}
-	stopped sync.WaitGroup
+	holders sync.Map // PID passed to the supervisor with a listener -> its *proc
+
+	judgedSets sync.Map   // policy.Set -> []int, Decide's lists
+	uring      policy.Set // io_uring_setup, io_uring_enter, io_uring_register
+	groups     sync.Map   // group -> *groupDeny, Decide's view of the tree
+	stop       chan struct{}
+	stopped    sync.WaitGroup
 }
 
 // proc is what the holder knows of one held process.
@@ -103,6 +107,13 @@ type proc struct {
 	// clone3(CLONE_INTO_CGROUP)), it is judged by the anchor, so a
 	// confined process cannot widen its restrictions that way.
 	anchor atomic.Pointer[string]
+	// pinned is the anchor's deny set when the process was placed there:
+	// removing or remaking that group behind the mount's back does not
+	// lift it.
+	pinned atomic.Pointer[policy.Set]
+	// staticAt is when the fixed layer last grew: children started before
+	// lack what it added.
+	staticAt int64
 	// heldAt is when the layer went in (CLOCK_BOOTTIME nanoseconds), or the
 	// start of a process born with it: children started later have it.
 	heldAt int64
@@ -110,13 +121,17 @@ type proc struct {
 
 func newProc(start uint64, static policy.Set, anchor string) *proc {
 	p := &proc{start: start, static: static, heldAt: startNanos(start)}
+	p.staticAt = p.heldAt
 	p.anchor.Store(&anchor)
+	p.pinned.Store(&policy.Set{})
 	return p
 }
 
 // place records p's anchor, also in the placement log.
 func (h *Holder) place(pid int, p *proc, group string) {
 	p.anchor.Store(&group)
+	pin := h.deniedSet(group)
+	p.pinned.Store(&pin)
 	if err := h.places.record(pid, p.start, group); err != nil {
 		h.log.WithError(err).Warn("placement log")
 	}
@@ -144,6 +159,11 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	h := &Holder{a: a, tree: tree, mirror: mirror, where: w, log: log,
 		trustRoot: trustRoot, procs: map[int]*proc{}, stop: make(chan struct{})}
 	h.cover = Cover(a)
+	for _, name := range []string{"io_uring_setup", "io_uring_enter", "io_uring_register"} {
+		if nr, ok := a.Native.SyscallNumber(name); ok {
+			h.uring.Add(nr)
+		}
+	}
 	insns, err := enforce.Compile(a, h.cover.Numbers(), enforce.ModeNotify)
 	if err != nil {
 		return nil, err
@@ -195,15 +215,52 @@ func (h *Holder) Decide(n supervise.Notif) bool {
 	if err != nil {
 		return false // the caller is gone, or /proc is unreadable: fail closed
 	}
-	if p := h.anchorOf(n.Pid); p != nil {
-		if anchor := *p.anchor.Load(); !inside || !within(group, anchor) {
-			group, inside = anchor, true
-		}
+	var deny policy.Set
+	if inside {
+		deny = h.deniedSet(group)
 	}
-	if !inside {
+	if p := h.anchorOf(n.Pid, n.Holder); p != nil {
+		if anchor := *p.anchor.Load(); !inside || !within(group, anchor) {
+			// Outside the subtree it was placed in, behind the mount's
+			// back: whatever its group, its anchor's set and the set
+			// pinned when it was placed there deny too.
+			deny = deny.Union(h.deniedSet(anchor)).Union(*p.pinned.Load())
+		}
+	} else if !inside {
 		return true // out of the mirrored hierarchy, and never placed: unrestricted
 	}
-	return !enforce.Judge(h.a, h.denied(group), n.Arch, n.Nr, n.Args)
+	return !enforce.Judge(h.a, h.judged(deny), n.Arch, n.Nr, n.Args)
+}
+
+// judged returns the sorted numbers Judge takes for deny, cached by value.
+// A set that denies anything also denies the io_uring calls: a ring
+// performs opens, socket calls and more without those syscalls.
+func (h *Holder) judged(deny policy.Set) []int {
+	if v, ok := h.judgedSets.Load(deny); ok {
+		return v.([]int)
+	}
+	s := deny
+	if !s.Empty() {
+		s = s.Union(h.uring)
+	}
+	nums := s.Numbers()
+	h.judgedSets.Store(deny, nums)
+	return nums
+}
+
+// deniedSet is group's deny set. A group the tree does not know yet but
+// that exists (made outside the mount) is added with a copy of its
+// parent's set; one that is gone denies nothing of its own.
+func (h *Holder) deniedSet(group string) policy.Set {
+	set, ok := h.tree.Denied(group)
+	if !ok {
+		if _, err := os.Stat(filepath.Join(h.mirror, filepath.FromSlash(group))); err != nil {
+			return policy.Set{}
+		}
+		h.tree.Ensure(group)
+		set, _ = h.tree.Denied(group)
+	}
+	return set
 }
 
 // within tells whether group lies in the subtree of anchor.
@@ -214,7 +271,11 @@ func within(group, anchor string) bool {
 // anchorOf returns the process record of thread tid, found once per
 // thread: its process's own, or for a process forked from a held one, a
 // new record that takes the nearest held ancestor's anchor.
-func (h *Holder) anchorOf(tid int) *proc {
+//
+// holder is the PID the notification's listener was taken from: when no
+// ancestor is known (the parent died and the process was reparented), the
+// process inherits the anchor of the one whose layer it carries.
+func (h *Holder) anchorOf(tid, holder int) *proc {
 	if v, ok := h.anchors.Load(tid); ok {
 		e := v.(*anchorEntry)
 		if e.p != nil || time.Since(e.at) < ScanInterval {
@@ -226,10 +287,17 @@ func (h *Holder) anchorOf(tid int) *proc {
 		e.p = h.known(tgid)
 		if e.p == nil {
 			anc := h.heldAncestor(tgid)
+			if anc == nil {
+				if v, ok := h.holders.Load(holder); ok {
+					anc = v.(*proc)
+				}
+			}
 			if start, err := startTime(tgid); anc != nil && err == nil {
 				e.p = newProc(start, anc.static, *anc.anchor.Load())
 				h.setProc(tgid, e.p)
 				h.place(tgid, e.p, *anc.anchor.Load())
+				pin := e.p.pinned.Load().Union(*anc.pinned.Load())
+				e.p.pinned.Store(&pin)
 			}
 		}
 	}
@@ -248,7 +316,7 @@ type anchorEntry struct {
 // and whether it is confined at all: its anchor when it is held, else its
 // cgroup when that group denies anything.
 func (h *Holder) confinement(tid int) (string, bool) {
-	if p := h.anchorOf(tid); p != nil {
+	if p := h.anchorOf(tid, 0); p != nil {
 		return *p.anchor.Load(), true
 	}
 	group, inside, err := h.groupOf(tid)
@@ -263,10 +331,17 @@ func (h *Holder) confinement(tid int) (string, bool) {
 // group or an ancestor of it: a confined process may only restrict
 // further. Root is no exception unless the mount trusts root.
 func (h *Holder) MayChange(c fs.Caller, group string, allow bool) error {
-	if !allow || (h.trustRoot && c.Uid == 0) {
+	if h.trustRoot && c.Uid == 0 {
 		return nil
 	}
-	if own, confined := h.confinement(c.Pid); confined && within(own, group) {
+	own, confined := h.confinement(c.Pid)
+	if confined && !allow && !within(group, own) {
+		h.log.WithFields(logrus.Fields{"uid": c.Uid, "pid": c.Pid, "group": "/" + group,
+			"confined_in": "/" + own}).Warn("refused: a confined process may restrict only " +
+			"inside its own subtree")
+		return syscall.EPERM
+	}
+	if confined && allow && within(own, group) {
 		h.log.WithFields(logrus.Fields{"uid": c.Uid, "pid": c.Pid, "group": "/" + group,
 			"confined_in": "/" + own}).Warn("refused: a confined process may not widen its own set")
 		return syscall.EPERM
@@ -383,8 +458,8 @@ func (h *Holder) relative(path string) (string, bool) {
 // Move holds process pid to group's set, if the group denies anything,
 // and then moves it there through the real cgroup.procs.
 func (h *Holder) Move(c fs.Caller, pid int, group string) error {
-	if pid == os.Getpid() {
-		return syscall.EINVAL // the daemon never restricts itself
+	if pid == os.Getpid() || pid == 1 {
+		return syscall.EINVAL // the daemon never restricts itself, nor init
 	}
 	if err := h.mayMove(c, pid, group); err != nil {
 		return err
@@ -450,9 +525,15 @@ func (h *Holder) holdMembers(group string, self int) error {
 			if p := h.known(pid); p != nil && h.extra(p, deny).Empty() {
 				continue
 			}
+			heldParent := h.heldAncestor(pid) != nil
 			if err := h.ensureHeld(pid, deny, pid == self, group); err != nil {
 				if errors.Is(err, syscall.ESRCH) {
-					continue // exited meanwhile
+					// Exited meanwhile. One with no held ancestor may
+					// have left unheld children: look again.
+					if !heldParent {
+						fresh++
+					}
+					continue
 				}
 				h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).
 					WithError(err).Warn("could not hold a member")
@@ -464,7 +545,11 @@ func (h *Holder) holdMembers(group string, self int) error {
 			return nil
 		}
 	}
-	return nil
+	// Members keep appearing faster than they can be held (a chain of
+	// processes each forking the next and exiting): the change cannot be
+	// said to hold for all of them.
+	h.log.WithField("group", "/"+group).Warn("members did not settle while being held")
+	return syscall.EAGAIN
 }
 
 // known returns what the holder knows of process pid, forgetting an entry
@@ -516,6 +601,7 @@ func (h *Holder) ensureHeld(pid int, deny policy.Set, self bool, group string) e
 		return err
 	}
 	p.static = all
+	p.staticAt = bootNanos()
 	h.warnFixed(pid, extra)
 	return nil
 }
@@ -550,7 +636,13 @@ func (h *Holder) holdNew(pid int, deny policy.Set, self bool, group string) erro
 	// its chain) then says it had the layer after all.
 	anc := h.heldAncestor(pid)
 	inherit := func() error {
-		p := newProc(start, anc.static, group)
+		// Children started before the ancestor's fixed layer last grew
+		// lack what it added: they get their own.
+		static := anc.static
+		if startNanos(start) <= anc.staticAt+tickNanos {
+			static = policy.Set{}
+		}
+		p := newProc(start, static, group)
 		h.setProc(pid, p)
 		h.place(pid, p, group)
 		if extra := h.extra(p, deny); !extra.Empty() {
@@ -576,7 +668,9 @@ func (h *Holder) holdNew(pid int, deny policy.Set, self bool, group string) erro
 	}
 	p := newProc(start, static, group)
 	p.heldAt = bootNanos()
+	p.staticAt = p.heldAt
 	h.setProc(pid, p)
+	h.holders.Store(pid, p)
 	h.place(pid, p, group)
 	if !static.Empty() {
 		h.warnFixed(pid, static)
@@ -673,8 +767,18 @@ func (h *Holder) holdPlaced() {
 		if !ok {
 			continue // its group is gone; the scan finds it where it is
 		}
-		if err := h.holdNew(p.pid, deny, false, group); err != nil && !errors.Is(err,
-			syscall.ESRCH) {
+		err := h.holdNew(p.pid, deny, false, group)
+		switch {
+		case err == nil || errors.Is(err, syscall.ESRCH):
+		case errors.Is(err, syscall.EBUSY) && tracerOf(p.pid) == 0:
+			// It was held, and while no daemon ran it loaded a listener
+			// of its own, which now decides the calls ours would have:
+			// an escape. Fail closed.
+			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
+				Error("a process held by the last daemon took a seccomp listener of its " +
+					"own while no daemon ran; killing it")
+			unix.Kill(p.pid, unix.SIGKILL)
+		default:
 			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
 				WithError(err).Warn("could not hold again a process the last daemon held")
 		}
