@@ -1,11 +1,13 @@
 package cgsyscall_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -217,5 +219,45 @@ func TestBehindTheBackIntoStricter(t *testing.T) {
 	got := s.call("getppid", "uname")
 	if got["getppid"] != "-38" || got["uname"] != "-38" {
 		t.Fatalf("placed in g1, now in g2: %v, want getppid and uname -38", got)
+	}
+}
+
+// TestSharedFileTableRefused: a process whose file table another process
+// shares is not held (EBUSY): the other could copy the listener while it
+// passes through that table.
+func TestSharedFileTableRefused(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed")
+	}
+	m := newMirror(t)
+	denyGetppid(m, "g")
+	prog := filepath.Join(t.TempDir(), "sharefiles")
+	if out, err := exec.Command("gcc", "-O2", "-o", prog,
+		"testdata/sharefiles/sharefiles.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	cmd := exec.Command(prog)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var parent, other int
+	if _, err := fmt.Fscan(stdout, &parent, &other); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(other, syscall.SIGKILL)
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	err = m.write("g/tasks", strconv.Itoa(parent))
+	if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
+		t.Fatalf("moving a process with a shared file table: %v, want EBUSY", err)
+	}
+	if got := m.read("g/tasks"); got != "" {
+		t.Fatalf("g/tasks = %q after the refused move, want it empty", got)
 	}
 }

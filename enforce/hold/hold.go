@@ -178,6 +178,9 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 		h.places.close()
 		return nil, fmt.Errorf("seccomp user notification: %w", err)
 	}
+	// A listener whose processes all exited is closed by the supervisor;
+	// forget the record kept for its children.
+	h.sup.OnGone(func(_, pid int) { h.holders.Delete(pid) })
 	return h, nil
 }
 
@@ -652,6 +655,14 @@ func (h *Holder) holdNew(pid int, deny policy.Set, self bool, group string) erro
 	}
 	if anc != nil && seccompFilters(pid) > 0 && startNanos(start) > anc.heldAt+tickNanos {
 		return inherit()
+	}
+	// While the layer goes in, its listener sits in the process's file
+	// table until the injected close: another process sharing that table
+	// (clone with CLONE_FILES) could copy it and answer its own calls.
+	if other := sharesFiles(pid); other != 0 {
+		h.log.WithFields(logrus.Fields{"pid": pid, "shares_with": other}).
+			Warn("refused: the process shares its file table with another")
+		return syscall.EBUSY
 	}
 	var first []unix.SockFilter
 	static := deny.Minus(h.cover)
