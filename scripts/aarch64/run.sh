@@ -130,7 +130,8 @@ fetch() {
 	echo "$image" >"$k.new/name"
 	echo "$layout" >"$k.new/layout"
 	rm -rf "$k" && mv "$k.new" "$k"
-	rm -rf "$work/kernel" "$work/user" "$work/debs"
+	# The package lists served this fetch only: a refresh fetches new ones.
+	rm -rf "$work/kernel" "$work/user" "$work/debs" "$st"
 }
 
 (
