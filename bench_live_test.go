@@ -297,7 +297,8 @@ func filterCount(b *testing.B, pid int) int {
 // endReachMembers kills the benchMembers of a round by PID, reaps them and removes
 // group (unless group is ""). It may run twice (the round's end and the
 // cleanup); the second time finds nothing left.
-func endReachMembers(b *testing.B, m *mirror, group string, probes []*benchSubject, pids benchMembers) {
+func endReachMembers(b *testing.B, m *mirror, group string, probes []*benchSubject,
+	pids benchMembers) {
 	for _, s := range probes {
 		if s.cmd.ProcessState == nil {
 			s.stop()

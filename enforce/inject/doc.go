@@ -28,8 +28,9 @@
 // through restart_syscall (the decision falls on the way out of the stop,
 // by the program counter alone): the injector sees that at the call's
 // entry stop, makes the call it meant, and restores the thread with
-// restart_syscall in x8, which is what the kernel would have left there. Signals that reach the injecting thread meanwhile are suppressed
-// and sent again (tgkill) before detaching; their siginfo is lost (the
+// restart_syscall in x8, which is what the kernel would have left there.
+// Signals that reach the injecting thread meanwhile are suppressed and
+// sent again (tgkill) before detaching; their siginfo is lost (the
 // sender appears as this process). Signals that other threads stopped for
 // are handed on by PTRACE_DETACH with their siginfo.
 //
