@@ -34,6 +34,8 @@ func benchMirror(b *testing.B) *mirror {
 	b.Cleanup(func() {
 		exec.Command("umount", m.mnt).Run()
 		removeCgroupTreeB(b, base)
+		name := strings.ReplaceAll(strings.Trim(base, "/"), "/", "_")
+		os.Remove(filepath.Join("/run/cgsyscall", "placements-"+name))
 	})
 	if out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", base, "--log", m.log,
 		m.mnt).CombinedOutput(); err != nil {
