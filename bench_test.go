@@ -6,7 +6,6 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,61 +18,7 @@ import (
 
 // benchMirror is newMirror for benchmarks: the same cgroup and mount,
 // removed at the end.
-func benchMirror(b *testing.B) *mirror {
-	b.Helper()
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: mounts FUSE, makes cgroups and loads seccomp filters")
-	}
-	root := cgroup2RootB(b)
-	base, err := os.MkdirTemp(root, "cgsyscall-test-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := &mirror{base: base, mnt: b.TempDir()}
-	m.log = filepath.Join(b.TempDir(), "daemon.log")
-	b.Cleanup(func() {
-		exec.Command("umount", m.mnt).Run()
-		removeCgroupTreeB(b, base)
-		name := strings.ReplaceAll(strings.Trim(base, "/"), "/", "_")
-		os.Remove(filepath.Join("/run/cgsyscall", "placements-"+name))
-	})
-	if out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", base, "--log", m.log,
-		m.mnt).CombinedOutput(); err != nil {
-		b.Fatalf("mount: %v\n%s", err, out)
-	}
-	return m
-}
-
-func cgroup2RootB(b *testing.B) string {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if i := slices.Index(f, "-"); i > 0 && i+1 < len(f) && f[i+1] == "cgroup2" {
-			return f[4]
-		}
-	}
-	b.Skip("no cgroup2 file system mounted")
-	return ""
-}
-
-func removeCgroupTreeB(b *testing.B, dir string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if e.IsDir() {
-			removeCgroupTreeB(b, filepath.Join(dir, e.Name()))
-		}
-	}
-	for i := 0; i < 50; i++ {
-		if err := os.Remove(dir); err == nil || os.IsNotExist(err) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	b.Errorf("could not remove test cgroup %s", dir)
-}
+func benchMirror(b *testing.B) *mirror { return newMirror(b) }
 
 // deny300Keep lists what neither the probe's Go runtime nor /bin/true may
 // lose, getpid, which the loop measures, and seccomp: a group that denies

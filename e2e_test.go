@@ -62,7 +62,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: mounts FUSE, makes cgroups and loads seccomp filters")
@@ -70,7 +70,7 @@ func needRoot(t *testing.T) {
 }
 
 // cgroup2Root finds where the cgroup v2 hierarchy is mounted.
-func cgroup2Root(t *testing.T) string {
+func cgroup2Root(t testing.TB) string {
 	t.Helper()
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
@@ -92,15 +92,15 @@ func cgroup2Root(t *testing.T) string {
 
 // mirror is one test's cgroup subtree and the cgsyscall mount of it.
 type mirror struct {
-	t    *testing.T
+	t    testing.TB
 	base string // real cgroup directory
 	mnt  string // mount point
 	log  string // daemon log
 }
 
-// newMirror makes a cgroup of the test's own, mounts a mirror of it, and
-// removes both at the end, also on failure.
-func newMirror(t *testing.T) *mirror {
+// newMirror makes a cgroup of the test's (or benchmark's) own, mounts a
+// mirror of it, and removes both at the end, also on failure.
+func newMirror(t testing.TB) *mirror {
 	t.Helper()
 	needRoot(t)
 	base, err := os.MkdirTemp(cgroup2Root(t), "cgsyscall-test-")
@@ -142,7 +142,7 @@ func (m *mirror) mounted() bool {
 // removeCgroupTree removes a test's cgroup directories depth first. The
 // processes the tests start are gone by then; a cgroup that stays busy for
 // more than a few seconds is reported.
-func removeCgroupTree(t *testing.T, dir string) {
+func removeCgroupTree(t testing.TB, dir string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.IsDir() {
