@@ -1,0 +1,248 @@
+// Package denials counts and logs the system calls that the daemon denies,
+// by group: the counts are what each group's syscalls.stat file reads, and
+// the log has one line for the first denial of a syscall in a group and at
+// most one more per [LogEvery] after that, which says how many it left out.
+//
+// Only calls that reach the daemon are seen here: those a held process
+// makes with a number its notifying layer hands over. Calls that the
+// kernel answers alone (a fixed ENOSYS layer, a compat call with no native
+// counterpart in a group that denies everything, and every call of a
+// process that is not held) are neither counted nor logged.
+package denials
+
+import (
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+)
+
+// LogEvery is the shortest time between two log lines for the same
+// syscall in the same group.
+const LogEvery = 10 * time.Second
+
+// Kind tells which table a counted number belongs to.
+type Kind uint8
+
+const (
+	// Native is the native table: compat calls that have a native
+	// counterpart are counted as that counterpart, since that is how the
+	// policy judges them.
+	Native Kind = iota
+	// Compat is the compat table (i386, AArch32), for the calls that have
+	// no native counterpart.
+	Compat
+	// X32 is the x32 ABI of x86_64, every call of which a group that
+	// denies anything refuses.
+	X32
+)
+
+// Key names one counted syscall.
+type Key struct {
+	Kind Kind
+	Nr   int
+}
+
+// KeyOf is the key that a call with seccomp_data fields auditArch, nr
+// and args (which hold the sub-call of socketcall and ipc) is counted
+// under.
+func KeyOf(a *arch.Arch, auditArch uint32, nr int, args [6]uint64) Key {
+	switch {
+	case auditArch == a.Native.AuditArch && a.X32Bit != 0 && uint32(nr)&a.X32Bit != 0:
+		return Key{X32, int(uint32(nr) &^ a.X32Bit)}
+	case auditArch == a.Native.AuditArch:
+		return Key{Native, nr}
+	case a.Compat != nil && auditArch == a.Compat.AuditArch:
+		for _, m := range a.Mux {
+			if m.Nr == nr && m.Arg >= 0 && m.Arg < len(args) {
+				if n, ok := m.Sub[uint32(args[m.Arg])&m.Mask]; ok && n >= 0 {
+					return Key{Native, n}
+				}
+				return Key{Compat, nr}
+			}
+		}
+		if n := a.CompatToNative(nr); n >= 0 {
+			return Key{Native, n}
+		}
+		return Key{Compat, nr}
+	}
+	return Key{Compat, nr}
+}
+
+// Name is how syscalls.stat and the log write k: the syscall's name, or
+// its number where the table has no name; compat and x32 keys carry their
+// ABI's name in front ("i386:vm86", "x32:520").
+func (k Key) Name(a *arch.Arch) string {
+	switch k.Kind {
+	case Native:
+		if name, ok := a.Native.SyscallName(k.Nr); ok {
+			return name
+		}
+		return strconv.Itoa(k.Nr)
+	case Compat:
+		prefix := "compat:"
+		if a.Compat != nil {
+			prefix = a.Compat.Name + ":"
+			if name, ok := a.Compat.SyscallName(k.Nr); ok {
+				return prefix + name
+			}
+		}
+		return prefix + strconv.Itoa(k.Nr)
+	}
+	return "x32:" + strconv.Itoa(k.Nr)
+}
+
+// ABI names the ABI of a call with seccomp_data fields auditArch and nr,
+// for the log.
+func ABI(a *arch.Arch, auditArch uint32, nr int) string {
+	switch {
+	case auditArch == a.Native.AuditArch && a.X32Bit != 0 && uint32(nr)&a.X32Bit != 0:
+		return "x32"
+	case auditArch == a.Native.AuditArch:
+		return a.Native.Name
+	case a.Compat != nil && auditArch == a.Compat.AuditArch:
+		return a.Compat.Name
+	}
+	return "0x" + strconv.FormatUint(uint64(auditArch), 16)
+}
+
+// Book holds the counts of every group. Its methods may be called from
+// many goroutines at once.
+type Book struct {
+	a      *arch.Arch
+	now    func() time.Time
+	groups sync.Map // group -> *counts
+}
+
+// New makes an empty Book that names syscalls with a's tables.
+func New(a *arch.Arch) *Book {
+	return &Book{a: a, now: time.Now}
+}
+
+// counts are one group's.
+type counts struct {
+	mu    sync.Mutex
+	by    map[Key]*entry
+	dirty bool // changed since the last Flush
+}
+
+// entry is one syscall's count in one group, and its log state.
+type entry struct {
+	n        uint64
+	loggedAt time.Time
+	logged   bool
+	unlogged uint64 // denials since the last log line, not logged
+}
+
+func (b *Book) group(g string) *counts {
+	if v, ok := b.groups.Load(g); ok {
+		return v.(*counts)
+	}
+	v, _ := b.groups.LoadOrStore(g, &counts{by: map[Key]*entry{}})
+	return v.(*counts)
+}
+
+// Note counts one denied call of k by a member of group g. It tells
+// whether the call is to be logged, and how many earlier denials of k in
+// g went unlogged since the last line.
+func (b *Book) Note(g string, k Key) (log bool, suppressed uint64) {
+	c := b.group(g)
+	now := b.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.by[k]
+	if e == nil {
+		e = &entry{}
+		c.by[k] = e
+	}
+	e.n++
+	c.dirty = true
+	if e.logged && now.Sub(e.loggedAt) < LogEvery {
+		e.unlogged++
+		return false, 0
+	}
+	suppressed, e.unlogged = e.unlogged, 0
+	e.logged, e.loggedAt = true, now
+	return true, suppressed
+}
+
+// line is one counted syscall of a group.
+type line struct {
+	k Key
+	n uint64
+}
+
+// lines returns group g's counts sorted by kind, then number.
+func (b *Book) lines(g string) []line {
+	v, ok := b.groups.Load(g)
+	if !ok {
+		return nil
+	}
+	c := v.(*counts)
+	c.mu.Lock()
+	out := make([]line, 0, len(c.by))
+	for k, e := range c.by {
+		out = append(out, line{k, e.n})
+	}
+	c.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].k.Kind != out[j].k.Kind {
+			return out[i].k.Kind < out[j].k.Kind
+		}
+		return out[i].k.Nr < out[j].k.Nr
+	})
+	return out
+}
+
+// Stat renders what group g's syscalls.stat reads: one "NAME COUNT" line
+// for each syscall denied to its members at least once, in the order of
+// the native table (then compat, then x32 numbers), and a last line
+// "total COUNT".
+func (b *Book) Stat(g string) []byte {
+	var out []byte
+	var total uint64
+	for _, l := range b.lines(g) {
+		out = append(out, l.k.Name(b.a)...)
+		out = append(out, ' ')
+		out = strconv.AppendUint(out, l.n, 10)
+		out = append(out, '\n')
+		total += l.n
+	}
+	out = append(out, "total "...)
+	out = strconv.AppendUint(out, total, 10)
+	return append(out, '\n')
+}
+
+// Forget drops group g's counts: the group was removed.
+func (b *Book) Forget(g string) {
+	b.groups.Delete(g)
+}
+
+// Flush hands save the rendered counts of every group that changed since
+// the last Flush. A group whose save fails stays changed, to be tried
+// again; the first error is returned.
+func (b *Book) Flush(save func(g string, stat []byte) error) error {
+	var first error
+	b.groups.Range(func(key, v any) bool {
+		g, c := key.(string), v.(*counts)
+		c.mu.Lock()
+		dirty := c.dirty
+		c.dirty = false
+		c.mu.Unlock()
+		if !dirty {
+			return true
+		}
+		if err := save(g, b.Stat(g)); err != nil {
+			c.mu.Lock()
+			c.dirty = true
+			c.mu.Unlock()
+			if first == nil {
+				first = err
+			}
+		}
+		return true
+	})
+	return first
+}
