@@ -22,11 +22,15 @@ type ctlNode struct {
 	kind  ctlKind
 }
 
-// ctlAttr fills a control file's attributes from its group directory's:
-// a regular file of mode 0644, size 0, owned like the directory.
-func ctlAttr(a *fuse.Attr, dir *syscall.Stat_t) {
+// ctlAttr fills the attributes of a control file of kind from its group
+// directory's: a regular file of mode 0644 (0444 for the read-only
+// syscalls.stat), size 0, owned like the directory.
+func ctlAttr(a *fuse.Attr, kind ctlKind, dir *syscall.Stat_t) {
 	a.FromStat(dir)
 	a.Mode = syscall.S_IFREG | 0644
+	if kind == ctlStat {
+		a.Mode = syscall.S_IFREG | 0444
+	}
 	a.Nlink = 1
 	a.Size = 0
 	a.Blocks = 0
@@ -51,7 +55,7 @@ func (n *ctlNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 	if e != 0 {
 		return e
 	}
-	ctlAttr(&out.Attr, &st)
+	ctlAttr(&out.Attr, n.kind, &st)
 	return 0
 }
 
@@ -74,7 +78,7 @@ func (n *ctlNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 	if gid, ok := in.GetGID(); ok && gid != st.Gid {
 		return syscall.EPERM
 	}
-	ctlAttr(&out.Attr, &st)
+	ctlAttr(&out.Attr, n.kind, &st)
 	return 0
 }
 
@@ -88,6 +92,9 @@ func (n *ctlNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint
 		return nil, 0, e
 	}
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		if n.kind == ctlStat {
+			return nil, 0, syscall.EACCES // as kernfs answers for a file without a write
+		}
 		c, ok := callerOf(ctx)
 		if !ok {
 			return nil, 0, syscall.EACCES
@@ -116,8 +123,17 @@ func (n *ctlNode) Setxattr(ctx context.Context, attr string, data []byte, flags 
 
 // content renders what the control file reads now.
 func (n *ctlNode) content() ([]byte, syscall.Errno) {
-	if n.kind == ctlTasks {
+	switch n.kind {
+	case ctlTasks:
 		return n.m.readTasks(n.group)
+	case ctlStat:
+		if _, e := n.dirStat(); e != 0 {
+			return nil, e
+		}
+		if n.m.counts == nil {
+			return []byte("total 0\n"), 0
+		}
+		return n.m.counts.Stat(n.group), 0
 	}
 	d, ok := n.m.tree.Denied(n.group)
 	if !ok {
@@ -168,6 +184,8 @@ var _ gofs.FileWriter = (*ctlHandle)(nil)
 func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	var e syscall.Errno
 	switch h.n.kind {
+	case ctlStat:
+		e = syscall.EACCES
 	case ctlTasks:
 		e = h.n.m.writeTasks(ctx, h.n.group, data)
 	default:

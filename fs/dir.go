@@ -42,7 +42,7 @@ func (m *mirror) newCtl(ctx context.Context, parent *gofs.Inode, rel string, kin
 	st *syscall.Stat_t, out *fuse.EntryOut) *gofs.Inode {
 
 	m.observe(rel, st.Ino)
-	ctlAttr(&out.Attr, st)
+	ctlAttr(&out.Attr, kind, st)
 	node := &ctlNode{m: m, group: rel, kind: kind}
 	id := gofs.StableAttr{
 		Mode: syscall.S_IFREG, Ino: ctlIno(st.Ino, kind), Gen: genOf(rel, kind),

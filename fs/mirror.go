@@ -21,6 +21,7 @@ const (
 	denyName  = "syscalls.deny"
 	allowName = "syscalls.allow"
 	tasksName = "tasks"
+	statName  = "syscalls.stat"
 )
 
 // ctlKind is the kind of a control file; its value is the file's slot.
@@ -30,13 +31,14 @@ const (
 	ctlDeny  ctlKind = 1
 	ctlAllow ctlKind = 2
 	ctlTasks ctlKind = 3
+	ctlStat  ctlKind = 4
 )
 
 // ctlKinds lists the control files every directory shows, in listing order.
 var ctlKinds = []struct {
 	name string
 	kind ctlKind
-}{{denyName, ctlDeny}, {allowName, ctlAllow}, {tasksName, ctlTasks}}
+}{{denyName, ctlDeny}, {allowName, ctlAllow}, {tasksName, ctlTasks}, {statName, ctlStat}}
 
 // ctlByName returns the kind of a control-file name.
 func ctlByName(name string) (ctlKind, bool) {
@@ -55,7 +57,8 @@ type mirror struct {
 	arch     *arch.Arch
 	full     policy.Set // 0..NRMax
 	enforcer Enforcer
-	store    Store // nil: nothing is saved
+	store    Store  // nil: nothing is saved
+	counts   Counts // nil: no denials are counted
 	log      *logrus.Logger
 	debug    bool
 
@@ -95,6 +98,7 @@ func (m *mirror) observe(rel string, ino uint64) {
 	if seen && rel != "" {
 		// The directory was replaced behind our back.
 		m.tree.Remove(rel)
+		m.forgetCounts(rel)
 	}
 	if err := m.tree.Ensure(rel); err != nil {
 		m.log.WithError(err).WithField("group", groupName(rel)).
@@ -110,9 +114,17 @@ func (m *mirror) forget(rel string) {
 	for q := range m.inos {
 		if q == rel || strings.HasPrefix(q, rel+"/") {
 			delete(m.inos, q)
+			m.forgetCounts(q)
 		}
 	}
 	m.tree.Remove(rel)
+}
+
+// forgetCounts drops the denial counts of group rel, which is gone.
+func (m *mirror) forgetCounts(rel string) {
+	if m.counts != nil {
+		m.counts.Forget(rel)
+	}
 }
 
 // stat stats rel below the mirror ("" is the mirror itself).

@@ -34,7 +34,7 @@ func TestListing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{allowName, denyName, tasksName}
+	want := []string{allowName, denyName, tasksName, statName}
 	for _, d := range real {
 		want = append(want, d.Name())
 	}
@@ -46,7 +46,7 @@ func TestListing(t *testing.T) {
 	// single spaces: busybox's ls pads them wider than GNU's.
 	out := e.shOK(`ls -la $M/g | tr -s ' '`)
 	for _, f := range []string{"-rw-r--r-- 1 root root 0", " syscalls.deny\n", " tasks\n",
-		" cgroup.procs\n", "--w------- 1 root root 0"} {
+		"-r--r--r-- 1 root root 0 ", " syscalls.stat\n", " cgroup.procs\n", "--w------- 1 root root 0"} {
 		if !strings.Contains(out, f) {
 			t.Errorf("ls -la lacks %q:\n%s", f, out)
 		}

@@ -40,6 +40,18 @@ type Options struct {
 	// Store saves every accepted policy change, so that a restarted
 	// daemon finds it again; nil means nothing is saved.
 	Store Store
+	// Counts renders each group's syscalls.stat; nil means every group
+	// reads "total 0".
+	Counts Counts
+}
+
+// Counts keeps the denied calls of each group's members.
+type Counts interface {
+	// Stat renders what group's syscalls.stat reads: "NAME COUNT" lines
+	// and a last "total COUNT" line.
+	Stat(group string) []byte
+	// Forget drops the counts of group, which was removed.
+	Forget(group string)
 }
 
 // Store keeps the policy tree where a restarted daemon finds it again.
@@ -103,6 +115,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 		full:     policy.Full(o.Arch),
 		enforcer: o.Enforcer,
 		store:    o.Store,
+		counts:   o.Counts,
 		log:      o.Log,
 		debug:    o.Debug,
 		inos:     map[string]uint64{},

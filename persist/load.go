@@ -105,6 +105,9 @@ func (w *walker) walk(fd int, rel string, parent policy.Set) error {
 		}
 	}
 	w.groups[rel] = d
+	if w.s.onStat != nil {
+		w.s.loadStat(fd, rel)
+	}
 
 	names, err := subdirs(fd)
 	if err != nil {

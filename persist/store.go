@@ -35,6 +35,8 @@ type Store struct {
 	skip     bool
 	skipDir  string
 	skipName string
+
+	onStat func(group string, val []byte) // see RestoreStats
 }
 
 // Open opens the store of the cgroup directory mirror, on cgroup2 or in a
@@ -226,14 +228,20 @@ func (s *Store) openDir(p string) (int, error) {
 // readAttr reads the attribute of the directory open at fd; ok is false
 // when the directory has none.
 func readAttr(fd int) (val []byte, ok bool, err error) {
+	return readNamed(fd, Attr, maxValue)
+}
+
+// readNamed reads attribute name, of at most max bytes, of the directory
+// open at fd.
+func readNamed(fd int, name string, max int) (val []byte, ok bool, err error) {
 	buf := make([]byte, 512)
 	for {
-		n, err := unix.Fgetxattr(fd, Attr, buf)
+		n, err := unix.Fgetxattr(fd, name, buf)
 		switch {
 		case errors.Is(err, unix.ENODATA):
 			return nil, false, nil
-		case errors.Is(err, unix.ERANGE) && len(buf) < maxValue:
-			buf = make([]byte, maxValue)
+		case errors.Is(err, unix.ERANGE) && len(buf) < max:
+			buf = make([]byte, max)
 			continue
 		case err != nil:
 			return nil, false, err

@@ -285,6 +285,8 @@ func serve(c mountConfig) (err error) {
 		return err
 	}
 	defer store.Close()
+	savedStats := map[string][]byte{}
+	store.RestoreStats(func(group string, val []byte) { savedStats[group] = val })
 	sum, err := store.Load(tree)
 	if err != nil {
 		return err
@@ -295,6 +297,10 @@ func serve(c mountConfig) (err error) {
 		return err
 	}
 	defer holder.Close()
+	book := holder.Denials()
+	restoreStats(book, savedStats, log)
+	stopFlush := flushStats(book, store, log)
+	defer stopFlush()
 	holder.Scan()
 	srv, err := cgfs.Mount(c.mountpoint, cgfs.Options{
 		Mirror:   c.mirror,
@@ -304,6 +310,7 @@ func serve(c mountConfig) (err error) {
 		Log:      log,
 		Debug:    c.debug,
 		Store:    store,
+		Counts:   book,
 	})
 	if err != nil {
 		return fmt.Errorf("mounting %s: %w", c.mountpoint, err)

@@ -40,6 +40,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/denials"
 	"github.com/cgsyscall/cgsyscall/enforce"
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
 	"github.com/cgsyscall/cgsyscall/enforce/supervise"
@@ -92,6 +93,7 @@ type Holder struct {
 	judgedSets sync.Map   // policy.Set -> []int, Decide's lists
 	uring      policy.Set // io_uring_setup, io_uring_enter, io_uring_register
 	groups     sync.Map   // group -> *groupDeny, Decide's view of the tree
+	book       *denials.Book
 	stop       chan struct{}
 	stopped    sync.WaitGroup
 }
@@ -159,6 +161,7 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	h := &Holder{a: a, tree: tree, mirror: mirror, where: w, log: log,
 		trustRoot: trustRoot, procs: map[int]*proc{}, stop: make(chan struct{})}
 	h.cover = Cover(a)
+	h.book = denials.New(a)
 	for _, name := range []string{"io_uring_setup", "io_uring_enter", "io_uring_register"} {
 		if nr, ok := a.Native.SyscallNumber(name); ok {
 			h.uring.Add(nr)
@@ -228,11 +231,18 @@ func (h *Holder) Decide(n supervise.Notif) bool {
 			// back: whatever its group, its anchor's set and the set
 			// pinned when it was placed there deny too.
 			deny = deny.Union(h.deniedSet(anchor)).Union(*p.pinned.Load())
+			if !inside {
+				group = anchor // counted where it was placed
+			}
 		}
 	} else if !inside {
 		return true // out of the mirrored hierarchy, and never placed: unrestricted
 	}
-	return !enforce.Judge(h.a, h.judged(deny), n.Arch, n.Nr, n.Args)
+	if enforce.Judge(h.a, h.judged(deny), n.Arch, n.Nr, n.Args) {
+		h.noteDenied(n, group)
+		return false
+	}
+	return true
 }
 
 // judged returns the sorted numbers Judge takes for deny, cached by value.
