@@ -237,7 +237,7 @@ func TestV1Policy(t *testing.T) {
 		names = append(names, e.Name())
 	}
 	want := []string{"cgroup.clone_children", "cgroup.procs", "notify_on_release",
-		"syscalls.allow", "syscalls.deny", "tasks", "worker"}
+		"syscalls.allow", "syscalls.deny", "syscalls.stat", "tasks", "worker"}
 	slices.Sort(names)
 	if !slices.Equal(names, want) {
 		t.Errorf("ls web = %v, want %v", names, want)

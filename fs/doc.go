@@ -14,9 +14,12 @@
 //     cgroup.procs and cgroup.threads are the exception: they take the
 //     path of tasks, so the mirror offers no way around enforcement.
 //   - In every directory, syscalls.deny, syscalls.allow and tasks (mode
-//     0644, owned like the group directory). They report size 0 and are
-//     opened with FOPEN_DIRECT_IO; each open handle reads from one snapshot,
-//     taken at the first read and again whenever a read starts at offset 0.
+//     0644, owned like the group directory), and the read-only
+//     syscalls.stat (mode 0444; an open for writing gets EACCES, as kernfs
+//     answers for a file without a write method), whose content comes from
+//     [Options.Counts]. They report size 0 and are opened with
+//     FOPEN_DIRECT_IO; each open handle reads from one snapshot, taken at
+//     the first read and again whenever a read starts at offset 0.
 //
 // Inode numbers are stable: a real file or directory keeps the kernel's
 // inode number, and a control file gets 1<<63 | dirIno<<3 | slot. The
