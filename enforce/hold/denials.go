@@ -16,6 +16,23 @@ import (
 // in): what syscalls.stat reads.
 func (h *Holder) Denials() *denials.Book { return h.book }
 
+// notifKey names one notification: its listener (by the PID held with
+// it) and the kernel's cookie.
+type notifKey struct {
+	holder int
+	id     uint64
+}
+
+// answeredDenial is told that a denial of Decide's was answered: delivered,
+// it is counted; not delivered (the call was interrupted and will be
+// notified again, or the caller died), it is not.
+func (h *Holder) answeredDenial(n supervise.Notif, delivered bool) {
+	v, ok := h.pending.LoadAndDelete(notifKey{n.Holder, n.ID})
+	if ok && delivered {
+		h.noteDenied(n, v.(string))
+	}
+}
+
 // noteDenied counts a call that Decide denied to a member of group and logs
 // it, at most once per denials.LogEvery for each syscall of a group.
 func (h *Holder) noteDenied(n supervise.Notif, group string) {
@@ -24,15 +41,16 @@ func (h *Holder) noteDenied(n supervise.Notif, group string) {
 	if !log {
 		return
 	}
+	tgid := tgidOf(n.Pid)
 	f := logrus.Fields{
-		"pid":     tgidOf(n.Pid),
+		"pid":     tgid,
 		"comm":    commOf(n.Pid),
 		"group":   "/" + group,
 		"syscall": k.Name(h.a),
 		"nr":      n.Nr,
 		"abi":     denials.ABI(h.a, n.Arch, n.Nr),
 	}
-	if tgid := tgidOf(n.Pid); tgid != n.Pid {
+	if tgid != n.Pid {
 		f["tid"] = n.Pid
 	}
 	if suppressed > 0 {

@@ -94,6 +94,7 @@ type Holder struct {
 	uring      policy.Set // io_uring_setup, io_uring_enter, io_uring_register
 	groups     sync.Map   // group -> *groupDeny, Decide's view of the tree
 	book       *denials.Book
+	pending    sync.Map // notifKey -> group of a denial not answered yet
 	stop       chan struct{}
 	stopped    sync.WaitGroup
 }
@@ -184,6 +185,7 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	// A listener whose processes all exited is closed by the supervisor;
 	// forget the record kept for its children.
 	h.sup.OnGone(func(_, pid int) { h.holders.Delete(pid) })
+	h.sup.OnDenied(h.answeredDenial)
 	return h, nil
 }
 
@@ -239,7 +241,7 @@ func (h *Holder) Decide(n supervise.Notif) bool {
 		return true // out of the mirrored hierarchy, and never placed: unrestricted
 	}
 	if enforce.Judge(h.a, h.judged(deny), n.Arch, n.Nr, n.Args) {
-		h.noteDenied(n, group)
+		h.pending.Store(notifKey{n.Holder, n.ID}, group) // counted once answered
 		return false
 	}
 	return true

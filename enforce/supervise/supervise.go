@@ -81,6 +81,8 @@ type Supervisor struct {
 	closed bool
 	onGone func(listener, pid int)
 
+	onDenied atomic.Pointer[func(n Notif, delivered bool)]
+
 	workers sync.WaitGroup
 	hot     atomic.Int32 // workers in stayHot
 	maxHot  int32
@@ -141,6 +143,16 @@ func (s *Supervisor) OnGone(hook func(listener, pid int)) {
 	s.mu.Lock()
 	s.onGone = hook
 	s.mu.Unlock()
+}
+
+// OnDenied makes the Supervisor call hook after each ENOSYS answer it
+// sent, from the goroutine that sent it. delivered is false when the
+// caller was no longer waiting: it died, or a signal interrupted the call,
+// which the kernel then notifies again when the call restarts. Counting
+// only delivered answers counts every denied call once. Set it before
+// Add.
+func (s *Supervisor) OnDenied(hook func(n Notif, delivered bool)) {
+	s.onDenied.Store(&hook)
 }
 
 // Add watches listener, a seccomp listener descriptor of the process held

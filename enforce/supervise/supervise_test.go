@@ -231,3 +231,42 @@ func TestManyListeners(t *testing.T) {
 			st, procs*calls, calls)
 	}
 }
+
+// TestOnDenied: the hook hears of each ENOSYS answer once, delivered, with
+// the notification's caller and number; allowed calls are not reported.
+func TestOnDenied(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s, err := supervise.New(func(supervise.Notif) bool { return allow.Load() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	type denial struct {
+		pid, nr   int
+		delivered bool
+	}
+	got := make(chan denial, 10)
+	s.OnDenied(func(n supervise.Notif, delivered bool) {
+		got <- denial{n.Holder, n.Nr, delivered}
+	})
+	v := held(t, s, injecttest.C)
+	for i := 0; i < 3; i++ {
+		if r := v.Do(t, "getppid"); r != "-38" {
+			t.Fatalf("denied getppid = %s, want -38", r)
+		}
+	}
+	allow.Store(true)
+	v.Do(t, "getppid")
+	want := denial{v.Pid, unix.SYS_GETPPID, true}
+	for i := 0; i < 3; i++ {
+		if d := <-got; d != want {
+			t.Fatalf("denial %d reported as %+v, want %+v", i+1, d, want)
+		}
+	}
+	select {
+	case d := <-got:
+		t.Fatalf("an allowed call was reported as denied: %+v", d)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

@@ -72,8 +72,9 @@ func (s *Supervisor) answer(l *listener) {
 		return
 	}
 	s.stats[nNotif].Add(1)
-	allow := s.decide(Notif{ID: n.ID, Pid: int(n.Pid), Holder: l.pid,
-		Arch: n.Arch, Nr: int(n.Nr), IP: n.IP, Args: n.Args})
+	notif := Notif{ID: n.ID, Pid: int(n.Pid), Holder: l.pid,
+		Arch: n.Arch, Nr: int(n.Nr), IP: n.IP, Args: n.Args}
+	allow := s.decide(notif)
 	resp := seccompResp{ID: n.ID, Error: -int32(unix.ENOSYS)}
 	if allow {
 		resp = seccompResp{ID: n.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
@@ -81,8 +82,14 @@ func (s *Supervisor) answer(l *listener) {
 	} else {
 		s.stats[nDenied].Add(1)
 	}
-	if err := send(l.fd, &resp); err == unix.ENOENT {
+	err := send(l.fd, &resp)
+	if err == unix.ENOENT {
 		s.stats[nVanished].Add(1)
+	}
+	if !allow {
+		if hook := s.onDenied.Load(); hook != nil {
+			(*hook)(notif, err == nil)
+		}
 	}
 }
 
