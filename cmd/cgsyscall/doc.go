@@ -253,7 +253,7 @@ var doc = manual{
 			summary: "print this text, or all about COMMAND",
 			text: []string{
 				`Prints the commands and their options, or the whole text of {COMMAND};
-				` + "`--man`" + ` prints this manual page in roff (` + "`docs/cgsyscall.8`" + ` is
+				` + "`--man`" + ` prints the manual page in roff (` + "`docs/cgsyscall.8`" + ` is
 				made so). ` + "`-h` and `--help`" + `, alone or after a command, do the same.`,
 			},
 			flags: []option{{"man", "", `print the manual page (roff) instead`}},

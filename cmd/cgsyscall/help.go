@@ -19,7 +19,9 @@ func helpCmd(args []string) error {
 		case "--man", "-man":
 			man = true
 		default:
-			topics = append(topics, a)
+			if !isHelpFlag(a) { // "help -h" is help
+				topics = append(topics, a)
+			}
 		}
 	}
 	switch {
@@ -44,14 +46,19 @@ func helpCmd(args []string) error {
 // -help or --help before any "--".
 func asksHelp(args []string) bool {
 	for _, a := range args {
-		switch a {
-		case "--":
+		if a == "--" {
 			return false
-		case "-h", "-help", "--help":
+		}
+		if isHelpFlag(a) {
 			return true
 		}
 	}
 	return false
+}
+
+// isHelpFlag reports whether a asks for help, after any command.
+func isHelpFlag(a string) bool {
+	return a == "-h" || a == "-help" || a == "--help"
 }
 
 // writeUsage prints the synopsis of c, or of every command when c is nil.

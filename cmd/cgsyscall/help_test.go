@@ -58,9 +58,9 @@ func TestHelpOverviewListsEverything(t *testing.T) {
 			t.Errorf("help lacks the mount option %q", want)
 		}
 	}
-	for _, alias := range []string{"-h", "--help", "-help"} {
-		if again, _, status := runCaptured(t, alias); again != out || status != 0 {
-			t.Errorf("%s: status %d, and not the text of help", alias, status)
+	for _, alias := range [][]string{{"-h"}, {"--help"}, {"-help"}, {"help", "-h"}} {
+		if again, _, status := runCaptured(t, alias...); again != out || status != 0 {
+			t.Errorf("%q: status %d, and not the text of help", alias, status)
 		}
 	}
 }
