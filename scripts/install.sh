@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
-# Installs cgsyscall as a command and as mount(8)'s helper for the
-# fuse.cgsyscall type, so that an /etc/fstab line such as
+# Installs cgsyscall as a command, as mount(8)'s helper for the
+# fuse.cgsyscall type, its manual page and a systemd unit. Mount it at boot
+# one of two ways, not both:
 #
-#   /sys/fs/cgroup/unified  /sys/fs/cgroup/syscalls  fuse.cgsyscall  defaults  0 0
+#   - an /etc/fstab line (the first column is the mirrored cgroup directory):
+#       /sys/fs/cgroup/unified  /sys/fs/cgroup/syscalls  fuse.cgsyscall  defaults  0 0
+#   - the unit cgsyscall.service (Type=notify, mirroring the cgroup v2 root),
+#     which this script installs but does not enable.
 #
-# mounts it at boot (the first column is the mirrored cgroup directory).
-# Run as root from the repository. PREFIX defaults to /usr/local.
+# Run as root from the repository. PREFIX defaults to /usr/local, UNITDIR to
+# /etc/systemd/system, SBINDIR (the helper's directory) to /sbin, MANDIR to
+# $PREFIX/share/man.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${PREFIX:-/usr/local}
-install -d "$prefix/bin"
+unitdir=${UNITDIR:-/etc/systemd/system}
+sbindir=${SBINDIR:-/sbin}
+mandir=${MANDIR:-$prefix/share/man}
+install -d "$prefix/bin" "$unitdir" "$sbindir" "$mandir/man8"
 go build -o "$prefix/bin/cgsyscall" ./cmd/cgsyscall
-ln -sf "$prefix/bin/cgsyscall" /sbin/mount.fuse.cgsyscall
-echo "installed $prefix/bin/cgsyscall and /sbin/mount.fuse.cgsyscall"
+ln -sf "$prefix/bin/cgsyscall" "$sbindir/mount.fuse.cgsyscall"
+install -m 644 docs/cgsyscall.8 "$mandir/man8/cgsyscall.8"
+# The unit names the binary where this script put it.
+sed "s#/usr/local/bin/cgsyscall#$prefix/bin/cgsyscall#g" scripts/cgsyscall.service \
+	>"$unitdir/cgsyscall.service.new"
+chmod 644 "$unitdir/cgsyscall.service.new"
+mv "$unitdir/cgsyscall.service.new" "$unitdir/cgsyscall.service"
+echo "installed $prefix/bin/cgsyscall, $sbindir/mount.fuse.cgsyscall,"
+echo "  $mandir/man8/cgsyscall.8 and $unitdir/cgsyscall.service (not enabled)"
+echo "to mount at /sys/fs/cgroup/syscalls at every boot, from now on:"
+echo "  systemctl daemon-reload && systemctl enable --now cgsyscall.service"
+echo "(or an fstab line of type fuse.cgsyscall; never both)"

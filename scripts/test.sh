@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The man page test renders docs/cgsyscall.8 and skips without a formatter.
+if ! command -v groff >/dev/null && ! command -v man >/dev/null; then
+	apt-get install -y --no-install-recommends groff-base
+fi
 echo "== go vet"
 go vet ./...
 GOARCH=arm64 go vet ./...

@@ -3,7 +3,8 @@
 // syscalls.allow and tasks files, enforced with seccomp-BPF.
 //
 // Subcommands: mount, exec, show, resolve, help. Run "cgsyscall help" for the
-// full text.
+// full text; doc.go holds it, and the man page docs/cgsyscall.8 is made from
+// it ("cgsyscall help --man").
 package main
 
 import (
@@ -17,28 +18,6 @@ import (
 // defaultMount is where administrators mount the controller, next to the
 // kernel's own cgroup hierarchies.
 const defaultMount = "/sys/fs/cgroup/syscalls"
-
-const usageText = `usage: cgsyscall COMMAND [ARG...]
-
-commands:
-  mount [--mirror DIR] [-o OPT[,OPT...]] [-f] MOUNTPOINT
-        mount the controller; returns once the mount answers (-f: stay in
-        the foreground). Options: mirror=DIR, trust_root, debug, allow_other
-        and FUSE's own. Without a mirror, the system's cgroup v2 root.
-  exec [-m MOUNTPOINT] GROUP -- CMD [ARG...]
-        run CMD as a member of GROUP, held to the group's set from its
-        first instruction. Exit status: CMD's (128+N when signal N ended
-        it); 125 when exec fails, 126 when CMD cannot be run, 127 when CMD
-        is not found, 2 for a usage mistake.
-  show [-m MOUNTPOINT] [GROUP]
-        print the group tree with each group's denied syscalls (number and
-        name) and member count.
-  resolve [--arch ARCH] NAME|NUMBER...
-        print the number and name of each syscall (ARCH: x86_64, aarch64).
-  help  print this text.
-
-The mount point defaults to ` + defaultMount + `.
-`
 
 // usageError is a command-line mistake: it prints the usage and exits 2.
 type usageError struct{ msg string }
@@ -75,8 +54,14 @@ func run(args []string) int {
 		return report(mountHelper(args[1:]))
 	}
 	if len(args) < 2 {
-		fmt.Fprint(os.Stderr, usageText)
+		writeUsage(os.Stderr, &doc, nil)
+		fmt.Fprintln(os.Stderr, `"cgsyscall help" tells more.`)
 		return 2
+	}
+	if c := doc.command(args[1]); c != nil && c.name != "help" && c.pending == "" &&
+		asksHelp(args[2:]) {
+		writeCommandHelp(os.Stdout, &doc, c)
+		return 0
 	}
 	var err error
 	switch cmd, rest := args[1], args[2:]; cmd {
@@ -88,9 +73,8 @@ func run(args []string) int {
 		err = showCmd(rest)
 	case "resolve":
 		err = resolveCmd(rest)
-	case "help", "-h", "--help":
-		fmt.Print(usageText)
-		return 0
+	case "help", "-h", "-help", "--help":
+		err = helpCmd(rest)
 	default:
 		// mount.fuse3 runs "cgsyscall SOURCE MOUNTPOINT -o OPTIONS".
 		if strings.HasPrefix(cmd, "/") && len(rest) > 0 && strings.HasPrefix(rest[0], "/") {
@@ -109,7 +93,20 @@ func report(err error) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(os.Stderr, "cgsyscall: %s\n\n%s", ue.msg, usageText)
+		fmt.Fprintf(os.Stderr, "cgsyscall: %s\n", ue.msg)
+		// The message starts with the command's name ("exec: ...").
+		name, _, _ := strings.Cut(ue.msg, ":")
+		c := doc.command(name)
+		if c != nil && c.name == "help" {
+			c = nil
+		}
+		writeUsage(os.Stderr, &doc, c)
+		if c != nil {
+			name = " " + c.name
+		} else {
+			name = ""
+		}
+		fmt.Fprintf(os.Stderr, "\"cgsyscall help%s\" tells more.\n", name)
 		return 2
 	}
 	var ee exitError

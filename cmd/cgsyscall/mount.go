@@ -229,7 +229,7 @@ func spawnDaemon(c mountConfig) error {
 	}
 	args = append(args, c.mountpoint)
 	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	cmd.Env = append(withoutNotify(os.Environ()), readyFDEnv+"=3")
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
@@ -258,7 +258,8 @@ func logFormatName(c mountConfig) string {
 }
 
 // serve mounts and serves until the file system is unmounted; SIGTERM and
-// SIGINT unmount.
+// SIGINT unmount. A service manager named by NOTIFY_SOCKET hears READY=1
+// once the mount answers and STOPPING=1 when the daemon begins to end.
 func serve(c mountConfig) (err error) {
 	var ready *os.File
 	if fd, e := strconv.Atoi(os.Getenv(readyFDEnv)); e == nil {
@@ -322,6 +323,7 @@ func serve(c mountConfig) (err error) {
 	// right after mount(8) returns must unmount, not kill the daemon.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
+	notify := &notifier{log: log}
 	if ready != nil {
 		fmt.Fprintln(ready, "ok")
 		ready.Close()
@@ -331,14 +333,17 @@ func serve(c mountConfig) (err error) {
 			unix.Dup2(int(devNull.Fd()), fd)
 		}
 	}
+	notify.ready(c)
 	go func() {
 		s := <-sig
 		log.WithField("signal", s.String()).Info("unmounting")
+		notify.stop()
 		if err := srv.Unmount(); err != nil {
 			log.WithError(err).Warn("unmount failed")
 		}
 	}()
 	srv.Wait()
+	notify.stop() // unmounted from outside (umount MOUNTPOINT)
 	log.WithField("mountpoint", c.mountpoint).Info("unmounted, exiting")
 	return nil
 }
