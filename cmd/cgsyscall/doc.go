@@ -309,9 +309,15 @@ var doc = manual{
 			else or sharing its file table, ` + "`EINVAL`" + ` a kernel thread, PID 1, the
 			daemon or a 32-bit process, ` + "`EAGAIN`" + ` members that appear faster than
 			they can be held. PIDs are those of the daemon's PID namespace.`},
-		{"{MOUNTPOINT}/{GROUP}/`syscalls.stat`", `Read-only. Denied calls made by the
-			group's own members (not its descendants'), one ` + "`NAME COUNT`" + ` line
-			each, then a ` + "`total`" + ` {N} line.`},
+		{"{MOUNTPOINT}/{GROUP}/`syscalls.stat`", `Read-only (mode 0444; an open for
+			writing gets ` + "`EACCES`" + `). Denied calls made by the group's own members
+			(not its descendants'), one ` + "`NAME COUNT`" + ` line for each syscall denied
+			at least once, in the order of the native table, then a ` + "`total`" + ` {N}
+			line. A compat call counts as its native twin; one without a twin shows as
+			` + "`i386:`" + `{NAME} (` + "`arm:`" + `{NAME}), an x32 call as ` + "`x32:`" + `{N}.
+			Only calls the daemon decides are counted: a hot syscall denied to a process
+			that was already running is answered by the kernel alone. The counts are saved
+			once a second and survive a restart (a kill -9 loses at most the last second).`},
 		{"{MOUNTPOINT}/{GROUP}/`cgroup.procs`, `cgroup.threads`", `Read as the kernel
 			has them; a write takes the path of ` + "`tasks`" + ` (whole processes, held),
 			so the mirror offers no way around enforcement. A cgroup v1 mirror has no
@@ -342,7 +348,13 @@ var doc = manual{
 		{"`/var/log/cgsyscall.log`", `The log of a detached daemon unless ` + "`log=`" + `
 			names another (in the foreground: standard error): one line per policy change and
 			per move (who, what, result), and warnings. Every line names its mount point.`},
-		{"the denial log", `Denied calls, logged by the daemon.`},
+		{"the denial log", `The same log has a warning ` + "`denied call`" + ` for the
+			first denial of a syscall in a group, then at most one every 10 seconds for it
+			(` + "`suppressed=`" + `{N} says how many it left out): the process, its
+			command, the group, the syscall, its number in the caller's ABI and that ABI.`},
+		{"`trusted.cgsyscall.stat`", `The extended attribute that keeps a group's
+			` + "`syscalls.stat`" + ` across restarts. A value that cannot be read is
+			logged and the group's counts start again at 0; it never stops a mount.`},
 		{"`/sbin/mount.fuse.cgsyscall`", `mount(8)'s helper for the type
 			` + "`fuse.cgsyscall`" + `, a link to the binary (` + "`scripts/install.sh`" + `
 			makes it).`},
@@ -385,10 +397,7 @@ echo 4242 > /sys/fs/cgroup/syscalls/tasks`},
 		{`Find the numbers of two calls on another architecture:`,
 			`cgsyscall resolve --arch aarch64 execve getppid`},
 	},
-	pending: map[string]string{
-		"{MOUNTPOINT}/{GROUP}/`syscalls.stat`": "issue 6: written on another branch",
-		"the denial log":                       "issue 6: written on another branch",
-	},
+	pending: map[string]string{},
 	seeAlso: []string{"mount(8)", "umount(8)", "fstab(5)", "systemd.service(5)",
 		"sd_notify(3)", "cgroups(7)", "seccomp(2)", "seccomp_unotify(2)", "ptrace(2)",
 		"setfattr(1)", "env(1)"},
