@@ -82,8 +82,12 @@ func denyAction(m Mode) (uint32, error) {
 //     the deny set is non-empty. All other numbers go through a balanced
 //     tree of range comparisons on the number alone: denied numbers get the
 //     deny action, every other number, including those past NRMax that the
-//     kernel rejects by itself, is allowed. The native path never loads an
-//     argument, so the kernel's per-syscall action cache applies to it.
+//     kernel rejects by itself, is allowed. The native path loads no
+//     argument, so the kernel's per-syscall action cache applies to it,
+//     with one exception: a denied prctl reads its option and lets
+//     prctl(PR_SET_NO_NEW_PRIVS) through, which only ever restricts its
+//     caller and which the daemon injects to hold a process that dropped
+//     root (package hold).
 //   - Compat ABI: a.CompatAllow numbers are allowed; each multiplexer of
 //     a.Mux loads its sub-call (low 32 bits of the argument, masked) and
 //     judges the native counterpart of the sub-call; any other compat number

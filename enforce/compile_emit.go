@@ -9,6 +9,10 @@ import (
 	"github.com/cgsyscall/cgsyscall/arch"
 )
 
+// prNoNewPrivs is PR_SET_NO_NEW_PRIVS, prctl's option that a filter never
+// denies.
+const prNoNewPrivs = 38
+
 // emit assembles the filter of p; deny is the return value of a denied call.
 func (p *plan) emit(deny uint32) ([]bpf.Instruction, error) {
 	a := p.a
@@ -41,11 +45,19 @@ func (p *plan) emit(deny uint32) ([]bpf.Instruction, error) {
 	s.jumpIf(bpf.JumpEqual, a.Native.AuditArch, native, labelNext)
 	s.ret(foreign)
 
-	// Native block: numbers only, never an argument.
+	// Native block: numbers only, never an argument, but in the prctl
+	// block of a denied prctl.
 	s.bind(native)
+	prctl, hasPrctl := a.Native.SyscallNumber("prctl")
+	nnp := hasPrctl && p.native(uint32(prctl))
+	e.nnp = s.newLabel()
 	var nat runs
 	for n := 0; n <= a.Native.NRMax; n++ {
-		nat.add(uint32(n), verdict(p.native(uint32(n))))
+		l := verdict(p.native(uint32(n)))
+		if nnp && n == prctl {
+			l = leaf{ret: deny, mux: muxNNP}
+		}
+		nat.add(uint32(n), l)
 	}
 	nat.add(uint32(a.Native.NRMax+1), allow)
 	x32 := a.X32Bit != 0 && p.any
@@ -59,6 +71,18 @@ func (p *plan) emit(deny uint32) ([]bpf.Instruction, error) {
 		s.bind(after)
 	}
 	e.tree(nat.fold())
+	if nnp {
+		// prctl(PR_SET_NO_NEW_PRIVS) only ever restricts its caller, and
+		// the daemon injects it to hold a process that dropped root: it
+		// stays allowed (the option is an int: the low word).
+		s.bind(e.nnp)
+		s.load(argLow(0))
+		other := s.newLabel()
+		s.jumpIf(bpf.JumpEqual, prNoNewPrivs, labelNext, other)
+		s.ret(retAllow)
+		s.bind(other)
+		s.ret(deny)
+	}
 
 	if a.Compat == nil {
 		return s.resolve()

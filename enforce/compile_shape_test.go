@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"slices"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -63,29 +64,72 @@ func walkArch(t *testing.T, prog []bpf.Instruction, audit uint32, visit func(int
 	walk(0, false)
 }
 
-// TestNativePathNoArgs walks the native path of many programs: it must
-// load only the arch and the number, so the kernel's action cache holds
-// for every native call.
+// loadsArg runs prog for a call of arch audit and number nr and tells
+// whether its path loads an argument (where it stops: the rest depends on
+// the argument), or anything but the arch and the number.
+func loadsArg(t *testing.T, prog []bpf.Instruction, audit, nr uint32) bool {
+	var a uint32
+	for i := 0; i < len(prog); {
+		switch in := prog[i].(type) {
+		case bpf.LoadAbsolute:
+			switch {
+			case in.Off == offArch && in.Size == 4:
+				a = audit
+			case in.Off == offNr && in.Size == 4:
+				a = nr
+			default:
+				return true
+			}
+			i++
+		case bpf.JumpIf:
+			var hold bool
+			switch in.Cond {
+			case bpf.JumpEqual:
+				hold = a == in.Val
+			case bpf.JumpGreaterOrEqual:
+				hold = a >= in.Val
+			case bpf.JumpBitsSet:
+				hold = a&in.Val != 0
+			default:
+				t.Fatalf("jump %v at %d", in, i)
+			}
+			if hold {
+				i += 1 + int(in.SkipTrue)
+			} else {
+				i += 1 + int(in.SkipFalse)
+			}
+		case bpf.Jump:
+			i += 1 + int(in.Skip)
+		case bpf.RetConstant:
+			return false
+		default:
+			t.Fatalf("native path runs %v at %d", in, i)
+		}
+	}
+	t.Fatal("path runs off the program")
+	return false
+}
+
+// TestNativePathNoArgs runs the native path of every number through many
+// programs: it loads only the arch and the number, so the kernel's action
+// cache holds for every native call, but for a denied prctl, whose block
+// reads the option to let PR_SET_NO_NEW_PRIVS through.
 func TestNativePathNoArgs(t *testing.T) {
 	for _, a := range []*arch.Arch{arch.X86_64, arch.AArch64} {
+		prctl, _ := a.Native.SyscallNumber("prctl")
 		for name, deny := range denySets(a) {
 			for _, mode := range []Mode{ModeErrno, ModeNotify} {
 				prog, err := Compile(a, deny, mode)
 				if err != nil {
 					t.Fatal(err)
 				}
-				walkArch(t, prog, a.Native.AuditArch, func(i int) {
-					switch in := prog[i].(type) {
-					case bpf.LoadAbsolute:
-						if in.Off != offArch && in.Off != offNr || in.Size != 4 {
-							t.Errorf("%s %s: native path loads %v at %d",
-								a.Name, name, in, i)
-						}
-					case bpf.JumpIf, bpf.Jump, bpf.RetConstant:
-					default:
-						t.Errorf("%s %s: native path runs %v at %d", a.Name, name, in, i)
+				for nr := uint32(0); nr <= uint32(a.Native.NRMax)+2; nr++ {
+					want := int(nr) == prctl && slices.Contains(deny, prctl)
+					if got := loadsArg(t, prog, a.Native.AuditArch, nr); got != want {
+						t.Errorf("%s %s %v: the path of %d loads an argument: %v, want %v",
+							a.Name, name, mode, nr, got, want)
 					}
-				})
+				}
 			}
 		}
 	}

@@ -264,3 +264,32 @@ func denySets(a *arch.Arch) map[string][]int {
 	sets["random60"] = r.Perm(a.Native.NRMax + 1)[:60]
 	return sets
 }
+
+// TestPrctlNoNewPrivs: a denied prctl still lets PR_SET_NO_NEW_PRIVS
+// through (the daemon injects it to hold a process that dropped root), in
+// the filter and in Judge alike; every other option is denied.
+func TestPrctlNoNewPrivs(t *testing.T) {
+	for _, a := range []*arch.Arch{arch.X86_64, arch.AArch64} {
+		prctl, _ := a.Native.SyscallNumber("prctl")
+		for _, mode := range []Mode{ModeErrno, ModeNotify} {
+			deniedV := uint32(enosysV)
+			if mode == ModeNotify {
+				deniedV = notifyV
+			}
+			m := newVM(t, a, []int{prctl, 1}, mode)
+			for _, c := range []struct {
+				arg  uint64
+				want uint32
+			}{{38, allowV}, {38 | 1<<32, allowV}, {37, deniedV}, {4, deniedV}, {0, deniedV}} {
+				if got := m.run(a.Native.AuditArch, int32(prctl), arg0(c.arg)); got != c.want {
+					t.Errorf("%s %v prctl(%#x): %#x, want %#x", a.Name, mode, c.arg, got,
+						c.want)
+				}
+				if denied := Judge(a, []int{1, prctl}, a.Native.AuditArch, prctl,
+					arg0(c.arg)); denied != (c.want != allowV) {
+					t.Errorf("%s Judge prctl(%#x) denied = %v", a.Name, c.arg, denied)
+				}
+			}
+		}
+	}
+}

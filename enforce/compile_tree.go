@@ -13,6 +13,10 @@ type leaf struct {
 
 func retLeaf(v uint32) leaf { return leaf{ret: v, mux: -1} }
 
+// muxNNP is the mux of the leaf of a denied native prctl: the block that
+// lets prctl(PR_SET_NO_NEW_PRIVS) through and denies every other option.
+const muxNNP = -2
+
 // maxIslands is the most islands one run holds. Each island adds a jeq
 // to the paths through its run, so the bound keeps paths short.
 const maxIslands = 3
@@ -79,6 +83,7 @@ func (rs runs) size() int {
 type emitter struct {
 	s   *asm
 	mux []label // entry of each multiplexer block
+	nnp label   // entry of the prctl block
 	// chunk is the most instructions of one chunk, exits excepted: every
 	// jump inside a chunk, to a comparison or an exit, stays short.
 	chunk int
@@ -170,11 +175,15 @@ func (e *emitter) node(rs []run, ex *exits) {
 	}
 }
 
-// exit ends a path: a return, or a far jump into a multiplexer block.
+// exit ends a path: a return, or a far jump into a multiplexer block or
+// the prctl block.
 func (e *emitter) exit(l leaf) {
-	if l.mux < 0 {
+	switch {
+	case l.mux == muxNNP:
+		e.s.jumpTo(e.nnp)
+	case l.mux < 0:
 		e.s.ret(l.ret)
-		return
+	default:
+		e.s.jumpTo(e.mux[l.mux])
 	}
-	e.s.jumpTo(e.mux[l.mux])
 }

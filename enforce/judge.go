@@ -27,7 +27,11 @@ func Judge(a *arch.Arch, deny []int, auditArch uint32, nr int, args [6]uint64) b
 		if a.X32Bit != 0 && n&a.X32Bit != 0 {
 			return p.any
 		}
-		return p.native(n)
+		if !p.native(n) {
+			return false
+		}
+		prctl, ok := a.Native.SyscallNumber("prctl")
+		return !ok || int(n) != prctl || uint32(args[0]) != prNoNewPrivs
 	case a.Compat != nil && auditArch == a.Compat.AuditArch:
 		denied, mux := p.compat(n)
 		if mux == nil {
