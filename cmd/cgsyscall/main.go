@@ -33,6 +33,14 @@ commands:
   show [-m MOUNTPOINT] [GROUP]
         print the group tree with each group's denied syscalls (number and
         name) and member count.
+  export [-m MOUNTPOINT] [--arch ARCH[,ARCH...]] GROUP
+        print GROUP's deny set as the linux.seccomp object of an OCI
+        runtime config (ARCH: the architectures it lists; default all of
+        this machine's ABIs).
+  import [-m MOUNTPOINT] GROUP FILE
+        deny in GROUP what the OCI seccomp profile in FILE denies (a
+        linux.seccomp object or a config.json; - for standard input), in
+        one write to GROUP/syscalls.deny.
   resolve [--arch ARCH] NAME|NUMBER...
         print the number and name of each syscall (ARCH: x86_64, aarch64).
   help  print this text.
@@ -86,6 +94,10 @@ func run(args []string) int {
 		err = execCmd(rest)
 	case "show":
 		err = showCmd(rest)
+	case "export":
+		err = exportCmd(rest)
+	case "import":
+		err = importCmd(rest)
 	case "resolve":
 		err = resolveCmd(rest)
 	case "help", "-h", "--help":
