@@ -7,6 +7,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# crun, from Debian's packages, runs exported OCI profiles in
+# TestExportRunsInCrun; installed only when missing, and only as root (the
+# test needs root and skips without it).
+if ! command -v crun >/dev/null && [ "$(id -u)" = 0 ]; then
+	echo "== installing crun"
+	aptlog=$(mktemp /tmp/cgsyscall-apt.XXXXXX)
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends crun \
+		>"$aptlog" 2>&1 ||
+		{ apt-get -o DPkg::Lock::Timeout=300 update -qq >>"$aptlog" 2>&1 &&
+			apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends crun \
+				>>"$aptlog" 2>&1; } ||
+		{ cat "$aptlog" >&2; rm -f "$aptlog"; exit 1; }
+	rm -f "$aptlog"
+fi
+
 echo "== go vet"
 go vet ./...
 GOARCH=arm64 go vet ./...
