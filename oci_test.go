@@ -46,7 +46,7 @@ func exportGroup(t *testing.T, m *mirror, group string) string {
 	return out
 }
 
-func writeFile(t *testing.T, data string) string {
+func writeProfile(t *testing.T, data string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "profile.json")
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
@@ -66,7 +66,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	// The profile is the group's set, inherited denials included, as
 	// package oci builds it (its tests check that text exactly).
 	out := exportGroup(t, m, "a/child")
-	p, _, err := oci.Export(a, mustParse(t, m.read("a/child/syscalls.deny")), nil)
+	p, _, err := oci.Export(a, parseDeny(t, m.read("a/child/syscalls.deny")), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +79,11 @@ func TestExportImportRoundTrip(t *testing.T) {
 	// calls, which the profile names because a group that denies anything
 	// denies them too; exporting that group gives the same profile.
 	m.mkdir("b")
-	if _, errOut, status := run(t, "import", "-m", m.mnt, "b", writeFile(t, out)); status != 0 ||
+	if _, errOut, status := run(t, "import", "-m", m.mnt, "b", writeProfile(t, out)); status != 0 ||
 		errOut != "" {
 		t.Fatalf("import: status %d, stderr %q", status, errOut)
 	}
-	wantDeny := string(policy.Format(mustParse(t, m.read("a/child/syscalls.deny")).
+	wantDeny := string(policy.Format(parseDeny(t, m.read("a/child/syscalls.deny")).
 		Union(uringNumbers(t))))
 	if got := m.read("b/syscalls.deny"); got != wantDeny {
 		t.Fatalf("b/syscalls.deny = %q, want %q", got, wantDeny)
@@ -99,7 +99,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 		"io_uring_register")
 	config, err := json.Marshal(specs.Spec{Version: specs.Version,
 		Process: &specs.Process{Args: []string{"/bin/true"}, Cwd: "/"},
-		Linux:   &specs.Linux{Seccomp: mustDecode(t, exportGroup(t, m, "c"))}})
+		Linux:   &specs.Linux{Seccomp: decodeProfile(t, exportGroup(t, m, "c"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("export of the root group, which denies nothing:\n%s", empty)
 	}
 	before := m.read("a/syscalls.deny")
-	if _, errOut, status := run(t, "import", "-m", m.mnt, "a", writeFile(t, empty)); status != 0 ||
+	if _, errOut, status := run(t, "import", "-m", m.mnt, "a", writeProfile(t, empty)); status != 0 ||
 		errOut != "" {
 		t.Fatalf("import of the empty profile: status %d, stderr %q", status, errOut)
 	}
@@ -129,7 +129,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 }
 
-func mustParse(t *testing.T, text string) policy.Set {
+func parseDeny(t *testing.T, text string) policy.Set {
 	t.Helper()
 	s, err := policy.Parse(arch.Host(), []byte(text))
 	if err != nil {
@@ -138,7 +138,7 @@ func mustParse(t *testing.T, text string) policy.Set {
 	return s
 }
 
-func mustDecode(t *testing.T, text string) *specs.LinuxSeccomp {
+func decodeProfile(t *testing.T, text string) *specs.LinuxSeccomp {
 	t.Helper()
 	p, err := oci.Decode([]byte(text))
 	if err != nil {
@@ -187,7 +187,7 @@ func TestImportBadInputChangesNothing(t *testing.T) {
 			"config.json has no linux.seccomp"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			file := writeFile(t, c.profile)
+			file := writeProfile(t, c.profile)
 			out, errOut, status := run(t, "import", "-m", m.mnt, "g", file)
 			if want := "cgsyscall: " + file + ": " + c.msg + "\n"; status != 1 || out != "" ||
 				errOut != want {
@@ -202,7 +202,7 @@ func TestImportBadInputChangesNothing(t *testing.T) {
 
 	// A missing group fails with one line and status 1, a missing profile
 	// file too; usage mistakes exit 2.
-	good := writeFile(t, `{"defaultAction": "SCMP_ACT_ALLOW"}`)
+	good := writeProfile(t, `{"defaultAction": "SCMP_ACT_ALLOW"}`)
 	for _, c := range []struct {
 		args   []string
 		status int
@@ -285,7 +285,7 @@ func TestExportRunsInCrun(t *testing.T) {
 	}
 	m.mkdir("web")
 	m.mustWrite("web/syscalls.deny", "getppid uname setuid")
-	profile := mustDecode(t, exportGroup(t, m, "web"))
+	profile := decodeProfile(t, exportGroup(t, m, "web"))
 
 	var tokens []string
 	for _, tw := range consumerTokens() {
