@@ -7,10 +7,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The man page test renders docs/cgsyscall.8 and skips without a formatter.
-if ! command -v groff >/dev/null && ! command -v man >/dev/null; then
-	apt-get install -y --no-install-recommends groff-base
+# Debian packages some tests need, installed only when missing and only as
+# root: crun runs exported OCI profiles (TestExportRunsInCrun), and groff
+# renders the man page (TestManPageRenders).
+need=()
+command -v crun >/dev/null || need+=(crun)
+command -v groff >/dev/null || command -v man >/dev/null || need+=(groff-base)
+if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+	echo "== installing ${need[*]}"
+	aptlog=$(mktemp /tmp/cgsyscall-apt.XXXXXX)
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${need[@]}" \
+		>"$aptlog" 2>&1 ||
+		{ apt-get -o DPkg::Lock::Timeout=300 update -qq >>"$aptlog" 2>&1 &&
+			apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
+				"${need[@]}" >>"$aptlog" 2>&1; } ||
+		{ cat "$aptlog" >&2; rm -f "$aptlog"; exit 1; }
+	rm -f "$aptlog"
 fi
+
 echo "== go vet"
 go vet ./...
 GOARCH=arm64 go vet ./...

@@ -213,39 +213,51 @@ var doc = manual{
 			summary: "print GROUP's deny set as an OCI seccomp profile",
 			text: []string{
 				`Prints the deny set of {GROUP} as an OCI runtime seccomp profile (JSON, the
-				` + "`linux.seccomp`" + ` object of the runtime specification): the denied
-				calls by name, answered with ` + "`ENOSYS`" + `, for the architecture
-				{ARCH}.`,
+				` + "`linux.seccomp`" + ` object of the runtime specification) for runc, crun,
+				containerd or a Kubernetes localhost profile: default action
+				` + "`SCMP_ACT_ALLOW`" + `, one ` + "`SCMP_ACT_ERRNO`" + ` rule with
+				` + "`errnoRet`" + ` 38 (` + "`ENOSYS`" + `) for the denied calls by name, and every
+				ABI of the machine (on x86_64 also i386 and x32, on aarch64 also arm). The
+				io_uring calls, which the daemon denies in any group that denies anything, are
+				listed too, and so are compat-only names the group denies (i386
+				` + "`setuid32`" + `). A denied number without a name is left out with a warning
+				on standard error. An empty set gives a profile that allows everything.`,
 			},
 			flags: []option{
 				mountPointFlag,
-				{"arch", "{ARCH}", `the architecture of the profile: ` + "`x86_64` or " +
-					"`aarch64`" + ` (default: the machine's)`},
+				{"arch", "{ARCH}[,{ARCH}...]", `the architectures the profile lists (repeatable;
+					SCMP names such as ` + "`SCMP_ARCH_X86`" + ` or ` + "`x86_64`, `i386`, `x32`, " +
+					"`aarch64`, `arm`" + `); the machine's own must be among them (default: all
+					of the machine's)`},
 			},
 			exits: []entry{
 				{"0", `printed`},
 				{"1", `no mount or no such group`},
-				{"2", `a usage mistake`},
+				{"2", `a usage mistake, or an ` + "`--arch`" + ` this machine does not have`},
 			},
-			pending: "issue 6: export is written on another branch",
 		},
 		{
 			name:    "import",
 			args:    "{GROUP} {FILE}",
 			summary: "deny in GROUP what the OCI seccomp profile in FILE denies",
 			text: []string{
-				`Reads the OCI runtime seccomp profile in {FILE} and denies in {GROUP} the
-				system calls it denies, as one write to {GROUP}` + "`/syscalls.deny`" + `
-				does: all or nothing, with the same errors.`,
+				`Reads the OCI runtime seccomp profile in {FILE} (` + "`-`" + ` for standard
+				input): a ` + "`linux.seccomp`" + ` object or a whole ` + "`config.json`" + `.
+				It denies in {GROUP} the calls its ` + "`SCMP_ACT_ERRNO`" + ` rules name, as one
+				write to {GROUP}` + "`/syscalls.deny`" + `: all or nothing, with the same errors,
+				and it only adds to what the group denies. Another errno than 38 is taken
+				with a warning: the group answers ` + "`ENOSYS`" + `. What it cannot express is
+				refused with one line and changes nothing: a default action other than
+				allow (or log), the kill, trap, trace and notify actions, conditions on
+				arguments, unknown names or fields, a profile for another architecture.`,
 			},
 			flags: []option{mountPointFlag},
 			exits: []entry{
 				{"0", `denied`},
-				{"1", `no mount or no such group, a profile that cannot be read, or a write
-					the daemon refused`},
+				{"1", `no mount or no such group, a profile that cannot be read or expressed, or
+					a write the daemon refused`},
 				{"2", `a usage mistake`},
 			},
-			pending: "issue 6: import is written on another branch",
 		},
 		{
 			name:    "help",

@@ -2,9 +2,9 @@
 // mirror of a cgroup hierarchy whose groups carry syscalls.deny,
 // syscalls.allow and tasks files, enforced with seccomp-BPF.
 //
-// Subcommands: mount, exec, show, resolve, help. Run "cgsyscall help" for the
-// full text; doc.go holds it, and the man page docs/cgsyscall.8 is made from
-// it ("cgsyscall help --man").
+// Subcommands: mount, exec, show, export, import, resolve, help. Run
+// "cgsyscall help" for the full text; doc.go holds it, and the man page
+// docs/cgsyscall.8 is made from it ("cgsyscall help --man").
 package main
 
 import (
@@ -71,6 +71,10 @@ func run(args []string) int {
 		err = execCmd(rest)
 	case "show":
 		err = showCmd(rest)
+	case "export":
+		err = exportCmd(rest)
+	case "import":
+		err = importCmd(rest)
 	case "resolve":
 		err = resolveCmd(rest)
 	case "help", "-h", "-help", "--help":
