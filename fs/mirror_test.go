@@ -125,6 +125,16 @@ func TestPassthrough(t *testing.T) {
 	if err != nil || v != 1 {
 		t.Errorf("real xattr: %d %v", v, err)
 	}
+	// But not the daemon's own: its saved policy and counts.
+	for _, attr := range []string{"trusted.cgsyscall.deny", "trusted.cgsyscall.stat"} {
+		if err := unix.Setxattr(filepath.Join(e.mnt, "g"), attr, []byte("\n"), 0); err !=
+			unix.EPERM {
+			t.Errorf("setxattr %s through the mount: %v, want EPERM", attr, err)
+		}
+		if err := unix.Removexattr(filepath.Join(e.mnt, "g"), attr); err != unix.EPERM {
+			t.Errorf("removexattr %s through the mount: %v, want EPERM", attr, err)
+		}
+	}
 }
 
 func TestRefusedLikeCgroupfs(t *testing.T) {

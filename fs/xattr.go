@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"strings"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -52,13 +53,25 @@ func (m *mirror) listxattr(rel string, dest []byte) (uint32, syscall.Errno) {
 	return uint32(n), e
 }
 
+// ownXattrPrefix names the attributes that keep the daemon's state on the
+// real directories (package persist): the policy and the denial counts.
+// Through the mount nobody may change them (EPERM): the daemon writes
+// them, through the real directories.
+const ownXattrPrefix = "trusted.cgsyscall."
+
 func (m *mirror) setxattr(rel, attr string, data []byte, flags uint32) syscall.Errno {
+	if strings.HasPrefix(attr, ownXattrPrefix) {
+		return syscall.EPERM
+	}
 	return m.xattrDo(rel, func(p string) error {
 		return unix.Setxattr(p, attr, data, int(flags))
 	})
 }
 
 func (m *mirror) removexattr(rel, attr string) syscall.Errno {
+	if strings.HasPrefix(attr, ownXattrPrefix) {
+		return syscall.EPERM
+	}
 	return m.xattrDo(rel, func(p string) error {
 		return unix.Removexattr(p, attr)
 	})

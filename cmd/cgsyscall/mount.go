@@ -184,10 +184,15 @@ func doMount(c mountConfig) error {
 	} else if mounted {
 		return fmt.Errorf("%s is already a mount point", mp)
 	}
-	// Two daemons over one hierarchy would keep two policies for the same
-	// groups and fight over their processes.
-	if other := mountOfMirror(c.mirror); other != "" {
-		return fmt.Errorf("%s is already mirrored at %s", c.mirror, other)
+	// Two daemons over one hierarchy, or over nested parts of it, would keep
+	// two policies for the same groups, overwrite each other's saved sets
+	// and fight over their processes.
+	if other, at := mountOfMirror(c.mirror); at != "" {
+		if other == c.mirror || other == realPath(c.mirror) {
+			return fmt.Errorf("%s is already mirrored at %s", c.mirror, at)
+		}
+		return fmt.Errorf("%s overlaps %s, which is already mirrored at %s", c.mirror, other,
+			at)
 	}
 	if !c.foreground {
 		if fd := os.Getenv(readyFDEnv); fd == "" {
@@ -402,22 +407,46 @@ func checkCgroupDir(dir string) error {
 	return nil
 }
 
-// mountOfMirror returns where a cgsyscall mount of mirror is, or "".
-func mountOfMirror(mirror string) string {
+// mountOfMirror returns the mirror and the mount point of a cgsyscall
+// mount whose mirror is mirror, lies inside it or contains it, or "" and
+// "".
+func mountOfMirror(mirror string) (string, string) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return ""
+		return "", ""
 	}
+	mine := realPath(mirror)
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
 		for i, x := range f {
-			if x == "-" && i+2 < len(f) && f[i+1] == "fuse.cgsyscall" &&
-				unescapeMount(f[i+2]) == mirror {
-				return unescapeMount(f[4])
+			if x == "-" && i+2 < len(f) && f[i+1] == "fuse.cgsyscall" {
+				if other := unescapeMount(f[i+2]); nested(mine, other) {
+					return other, unescapeMount(f[4])
+				}
 			}
 		}
 	}
-	return ""
+	return "", ""
+}
+
+// nested tells whether directories a and b are one, or one lies in the
+// other.
+func nested(a, b string) bool {
+	return a == b || strings.HasPrefix(a, b+"/") || strings.HasPrefix(b, a+"/") ||
+		a == "/" || b == "/"
+}
+
+// realPath is p absolute with its symbolic links resolved, or p as it is
+// when that fails.
+func realPath(p string) string {
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return p
+	}
+	if r, err = filepath.Abs(r); err != nil {
+		return p
+	}
+	return r
 }
 
 // isMountPoint reports whether dir is the root of a mount.
