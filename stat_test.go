@@ -177,3 +177,22 @@ func TestStatSurvivesRestart(t *testing.T) {
 		t.Fatalf("no warning about the corrupt counts in the log:\n%s", b)
 	}
 }
+
+// TestStatCountsWhereDenied: a member moved behind the mount's back to the
+// root, which denies nothing, is still denied by the group it was placed
+// in, and its denials count there, not in the root.
+func TestStatCountsWhereDenied(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	s := startServing(t, m.base)
+	moveTo(m, "g", s.pid)
+	if err := os.WriteFile(filepath.Join(m.base, "cgroup.procs"),
+		[]byte(fmt.Sprint(s.pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("getppid after the move behind the back: %s, want -38", got)
+	}
+	wantStat(t, m, "", "total 0\n")
+	wantStat(t, m, "g", "getppid 1\ntotal 1\n")
+}

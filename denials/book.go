@@ -23,6 +23,12 @@ import (
 // syscall in the same group.
 const LogEvery = 10 * time.Second
 
+// LogRate is the most denial lines a second that a Book lets through for
+// all groups together, in bursts of at most LogRate: a process that makes
+// groups to multiply its limits gets no further. A line held back counts
+// as left out for its syscall, whose next line says so.
+const LogRate = 20
+
 // Kind tells which table a counted number belongs to.
 type Kind uint8
 
@@ -114,11 +120,30 @@ type Book struct {
 	a      *arch.Arch
 	now    func() time.Time
 	groups sync.Map // group -> *counts
+
+	lmu    sync.Mutex
+	tokens float64   // log lines that may go out now, up to LogRate
+	filled time.Time // when tokens was last topped up
 }
 
 // New makes an empty Book that names syscalls with a's tables.
 func New(a *arch.Arch) *Book {
-	return &Book{a: a, now: time.Now}
+	return &Book{a: a, now: time.Now, tokens: LogRate}
+}
+
+// take takes one log line from the shared budget, if there is one left.
+func (b *Book) take(now time.Time) bool {
+	b.lmu.Lock()
+	defer b.lmu.Unlock()
+	if !b.filled.IsZero() {
+		b.tokens = min(LogRate, b.tokens+now.Sub(b.filled).Seconds()*LogRate)
+	}
+	b.filled = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // counts are one group's.
@@ -159,7 +184,7 @@ func (b *Book) Note(g string, k Key) (log bool, suppressed uint64) {
 	}
 	e.n++
 	c.dirty = true
-	if e.logged && now.Sub(e.loggedAt) < LogEvery {
+	if e.logged && now.Sub(e.loggedAt) < LogEvery || !b.take(now) {
 		e.unlogged++
 		return false, 0
 	}

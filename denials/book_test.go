@@ -2,6 +2,7 @@ package denials
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -139,5 +140,26 @@ func TestFlushAndRestore(t *testing.T) {
 		if got := string(r.Stat("k")); got != "total 0\n" {
 			t.Errorf("a refused Restore of %q changed the counts: %q", bad, got)
 		}
+	}
+}
+
+// TestLogRate: however many groups, no more than LogRate lines a second go
+// out; one held back is reported by its syscall's next line.
+func TestLogRate(t *testing.T) {
+	b := New(arch.X86_64)
+	clock := time.Unix(1000, 0)
+	b.now = func() time.Time { return clock }
+	logged := 0
+	for i := 0; i < 100; i++ {
+		if log, _ := b.Note(fmt.Sprintf("g%d", i), Key{Native, 110}); log {
+			logged++
+		}
+	}
+	if logged != LogRate {
+		t.Fatalf("%d lines of 100 groups at once, want %d", logged, LogRate)
+	}
+	clock = clock.Add(time.Second / 2)
+	if log, sup := b.Note("g99", Key{Native, 110}); !log || sup != 1 {
+		t.Fatalf("half a second later, g99: log %v, suppressed %d; want true, 1", log, sup)
 	}
 }

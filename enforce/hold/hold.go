@@ -227,24 +227,28 @@ func (h *Holder) Decide(n supervise.Notif) bool {
 	if inside {
 		deny = h.deniedSet(group)
 	}
+	own, anchor := deny, ""
 	if p := h.anchorOf(n.Pid, n.Holder); p != nil {
-		if anchor := *p.anchor.Load(); !inside || !within(group, anchor) {
+		if a := *p.anchor.Load(); !inside || !within(group, a) {
 			// Outside the subtree it was placed in, behind the mount's
 			// back: whatever its group, its anchor's set and the set
 			// pinned when it was placed there deny too.
+			anchor = a
 			deny = deny.Union(h.deniedSet(anchor)).Union(*p.pinned.Load())
-			if !inside {
-				group = anchor // counted where it was placed
-			}
 		}
 	} else if !inside {
 		return true // out of the mirrored hierarchy, and never placed: unrestricted
 	}
-	if enforce.Judge(h.a, h.judged(deny), n.Arch, n.Nr, n.Args) {
-		h.pending.Store(notifKey{n.Holder, n.ID}, group) // counted once answered
-		return false
+	if !enforce.Judge(h.a, h.judged(deny), n.Arch, n.Nr, n.Args) {
+		return true
 	}
-	return true
+	// Counted once answered: in the group it is in, if that group denies
+	// the call, else in the group it was placed in, whose set denied it.
+	if anchor != "" && (!inside || !enforce.Judge(h.a, h.judged(own), n.Arch, n.Nr, n.Args)) {
+		group = anchor
+	}
+	h.pending.Store(notifKey{n.Holder, n.ID}, group)
+	return false
 }
 
 // judged returns the sorted numbers Judge takes for deny, cached by value.
