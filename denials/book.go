@@ -193,6 +193,22 @@ func (b *Book) Note(g string, k Key) (log bool, suppressed uint64) {
 	return true, suppressed
 }
 
+// Due tells whether a denial of k in group g noted now would be logged
+// as far as k's own limit goes (the shared budget aside): the caller then
+// gathers what the line needs while the caller's process still exists.
+func (b *Book) Due(g string, k Key) bool {
+	v, ok := b.groups.Load(g)
+	if !ok {
+		return true
+	}
+	c := v.(*counts)
+	now := b.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.by[k]
+	return e == nil || !e.logged || now.Sub(e.loggedAt) >= LogEvery
+}
+
 // line is one counted syscall of a group.
 type line struct {
 	k Key

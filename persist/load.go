@@ -22,7 +22,11 @@ type Summary struct {
 
 // String is one line for the log.
 func (s Summary) String() string {
-	msg := fmt.Sprintf("%d groups, %d with a saved policy", s.Groups, s.Saved)
+	groups := "groups"
+	if s.Groups == 1 {
+		groups = "group"
+	}
+	msg := fmt.Sprintf("%d %s, %d with a saved policy", s.Groups, groups, s.Saved)
 	if len(s.Repaired) == 0 {
 		return msg
 	}

@@ -290,7 +290,7 @@ var doc = manual{
 	},
 	ignoredOpts: []string{"defaults", "rw", "auto", "noauto", "nofail", "_netdev", "user",
 		"nouser", "users", "exec", "noexec", "suid", "nosuid", "dev", "nodev",
-		"default_permissions", "relatime", "noatime", "atime"},
+		"default_permissions", "relatime", "noatime", "atime", "comment", "x-*"},
 	files: []entry{
 		{"{MOUNTPOINT}/{GROUP}/`syscalls.deny`", `The calls denied to the group: each
 			number in ascending order followed by a space, then a newline (a lone newline
@@ -362,8 +362,10 @@ var doc = manual{
 			per move (who, what, result), and warnings. Every line names its mount point.`},
 		{"the denial log", `The same log has a warning ` + "`denied call`" + ` for the
 			first denial of a syscall in a group, then at most one every 10 seconds for it
-			(` + "`suppressed=`" + `{N} says how many it left out): the process, its
-			command, the group, the syscall, its number in the caller's ABI and that ABI.`},
+			(` + "`suppressed=`" + `{N} says how many it left out), and no more than 20
+			such lines a second in all: the process, its command, the group, the syscall, its
+			number in the caller's ABI and that ABI. Under the systemd unit the log is the
+			journal's (` + "`journalctl -u cgsyscall.service`" + `).`},
 		{"`trusted.cgsyscall.stat`", `The extended attribute that keeps a group's
 			` + "`syscalls.stat`" + ` across restarts. A value that cannot be read is
 			logged and the group's counts start again at 0; it never stops a mount.`},

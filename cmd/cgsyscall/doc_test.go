@@ -266,7 +266,12 @@ func TestDocMountOptionsMatchParseOptions(t *testing.T) {
 		}
 		return true
 	})
-	want := slices.Clone(doc.ignoredOpts)
+	var want []string
+	for _, o := range doc.ignoredOpts {
+		if o != "x-*" { // a prefix, taken by parseOptions's default branch
+			want = append(want, o)
+		}
+	}
 	for _, o := range doc.mountOptions {
 		want = append(want, o.name)
 	}

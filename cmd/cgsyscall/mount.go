@@ -68,8 +68,13 @@ func (c *mountConfig) parseOptions(list string) error {
 		// daemon applies anyway: accepted and ignored.
 		case "defaults", "rw", "auto", "noauto", "nofail", "_netdev", "user",
 			"nouser", "users", "exec", "noexec", "suid", "nosuid", "dev",
-			"nodev", "default_permissions", "relatime", "noatime", "atime":
+			"nodev", "default_permissions", "relatime", "noatime", "atime", "comment":
 		default:
+			// x-* options belong to mount(8) and systemd (X-mount.mkdir,
+			// x-systemd.requires=...); should one come through, it is theirs.
+			if strings.HasPrefix(strings.ToLower(key), "x-") {
+				continue
+			}
 			return fmt.Errorf("unknown mount option %q", o)
 		}
 	}

@@ -21,3 +21,20 @@ func TestNested(t *testing.T) {
 		}
 	}
 }
+
+// TestParseOptionsIgnoresMountsOwn: fstab's x-* options (X-mount.mkdir,
+// x-systemd.requires=...) and comment= belong to mount(8) and systemd.
+func TestParseOptionsIgnoresMountsOwn(t *testing.T) {
+	var c mountConfig
+	if err := c.parseOptions("defaults,X-mount.mkdir,x-systemd.requires=a.mount,comment=x," +
+		"mirror=/sys/fs/cgroup/lab"); err != nil {
+		t.Fatal(err)
+	}
+	if c.mirror != "/sys/fs/cgroup/lab" {
+		t.Errorf("mirror %q", c.mirror)
+	}
+	if err := c.parseOptions("xmirror=1"); err == nil ||
+		err.Error() != `unknown mount option "xmirror=1"` {
+		t.Errorf("xmirror=1: %v", err)
+	}
+}

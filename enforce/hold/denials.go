@@ -23,34 +23,58 @@ type notifKey struct {
 	id     uint64
 }
 
+// denial is a denied call waiting for its answer to be sent.
+type denial struct {
+	group string
+	key   denials.Key
+	pid   int    // the caller's process, when the call is due for a log line
+	comm  string // its command, likewise
+}
+
+// denial records a call Decide denies to a member of group. When the call
+// is due for a log line, the caller's process and command are read now:
+// once answered, a short-lived process may be gone.
+func (h *Holder) denial(n supervise.Notif, group string) *denial {
+	d := &denial{group: group, key: denials.KeyOf(h.a, n.Arch, n.Nr, n.Args)}
+	if h.book.Due(group, d.key) {
+		d.pid, d.comm = tgidOf(n.Pid), commOf(n.Pid)
+	}
+	return d
+}
+
 // answeredDenial is told that a denial of Decide's was answered: delivered,
 // it is counted; not delivered (the call was interrupted and will be
 // notified again, or the caller died), it is not.
 func (h *Holder) answeredDenial(n supervise.Notif, delivered bool) {
 	v, ok := h.pending.LoadAndDelete(notifKey{n.Holder, n.ID})
 	if ok && delivered {
-		h.noteDenied(n, v.(string))
+		h.noteDenied(n, v.(*denial))
 	}
 }
 
-// noteDenied counts a call that Decide denied to a member of group and logs
-// it, at most once per denials.LogEvery for each syscall of a group.
-func (h *Holder) noteDenied(n supervise.Notif, group string) {
-	k := denials.KeyOf(h.a, n.Arch, n.Nr, n.Args)
-	log, suppressed := h.book.Note(group, k)
+// noteDenied counts a call that Decide denied and logs it, at most once per
+// denials.LogEvery for each syscall of a group.
+func (h *Holder) noteDenied(n supervise.Notif, d *denial) {
+	log, suppressed := h.book.Note(d.group, d.key)
 	if !log {
 		return
 	}
-	tgid := tgidOf(n.Pid)
+	pid, comm := d.pid, d.comm
+	if pid == 0 {
+		pid, comm = tgidOf(n.Pid), commOf(n.Pid)
+	}
+	if pid == 0 {
+		pid = n.Pid // gone: its thread ID is all there is
+	}
 	f := logrus.Fields{
-		"pid":     tgid,
-		"comm":    commOf(n.Pid),
-		"group":   "/" + group,
-		"syscall": k.Name(h.a),
+		"pid":     pid,
+		"comm":    comm,
+		"group":   "/" + d.group,
+		"syscall": d.key.Name(h.a),
 		"nr":      n.Nr,
 		"abi":     denials.ABI(h.a, n.Arch, n.Nr),
 	}
-	if tgid != n.Pid {
+	if pid != n.Pid {
 		f["tid"] = n.Pid
 	}
 	if suppressed > 0 {

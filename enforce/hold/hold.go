@@ -94,7 +94,7 @@ type Holder struct {
 	uring      policy.Set // io_uring_setup, io_uring_enter, io_uring_register
 	groups     sync.Map   // group -> *groupDeny, Decide's view of the tree
 	book       *denials.Book
-	pending    sync.Map // notifKey -> group of a denial not answered yet
+	pending    sync.Map // notifKey -> *denial not answered yet
 	stop       chan struct{}
 	stopped    sync.WaitGroup
 }
@@ -247,7 +247,7 @@ func (h *Holder) Decide(n supervise.Notif) bool {
 	if anchor != "" && (!inside || !enforce.Judge(h.a, h.judged(own), n.Arch, n.Nr, n.Args)) {
 		group = anchor
 	}
-	h.pending.Store(notifKey{n.Holder, n.ID}, group)
+	h.pending.Store(notifKey{n.Holder, n.ID}, h.denial(n, group))
 	return false
 }
 
