@@ -88,6 +88,8 @@ func run(args []string) int {
 		err = showCmd(rest)
 	case "resolve":
 		err = resolveCmd(rest)
+	case "keeper":
+		err = keeperCmd(rest)
 	case "help", "-h", "--help":
 		fmt.Print(usageText)
 		return 0

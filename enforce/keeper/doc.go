@@ -1,0 +1,80 @@
+// Package keeper keeps the seccomp listeners of held processes open while
+// no daemon runs, so that a held process can never load a listener of its
+// own.
+//
+// # Why
+//
+// A held process carries a layer whose notified calls the daemon answers
+// through a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER) that only the
+// daemon has. When the daemon dies, the kernel closes the listener and
+// fails those calls with ENOSYS. But it then also accepts a new
+// NEW_LISTENER filter from the held process itself (the kernel allows one
+// open listener per filter chain, EBUSY only while it is open), and that
+// process can answer its own calls with CONTINUE until a new daemon kills
+// it. The keeper is a process of its own that keeps a copy of every
+// listener for as long as its processes live: the listener never closes,
+// so such a filter gets EBUSY at all times.
+//
+// # What it does
+//
+// While a daemon is connected the keeper leaves the listeners it has
+// copies of alone: the daemon answers. Once that daemon's process has
+// exited (its pidfd says so), or it said Bye, the keeper answers every
+// notification of every kept listener with ENOSYS, which is what the
+// kernel does once a listener is closed. A daemon that started later
+// takes the listeners over (Client.Take), each with the PID it was kept
+// for and that process's start time, and needs to inject no new layer.
+// When every process of a listener's filter has exited (the listener
+// polls EPOLLHUP), the keeper closes its copy on its own. It exits when it
+// has kept nothing and no daemon has been there for IdleExit, and on
+// SIGTERM: the listeners then close, and answering ENOSYS is the kernel's
+// job again.
+//
+// A notification that the daemon had received and not answered when it
+// died stays pending: the kernel answers such notifications only when the
+// last copy of the listener closes, which the keeper prevents, so their
+// callers would wait for good. The daemon therefore notes the ID of each
+// notification it receives in a Mark, one slot a listener in a table that
+// it shares with the keeper (a sealed memfd); the keeper answers ENOSYS to
+// every notification still pending within 32 IDs of the mark (IDs of one
+// listener are consecutive; answering one that was never received fails
+// harmlessly with EINPROGRESS) before it answers anything else.
+//
+// # Who may connect
+//
+// The socket is SocketPath(Dir, mirror), /run/cgsyscall/keeper-NAME.sock,
+// NAME spelt as in the placement log of enforce/hold, in a directory of
+// mode 0700, the socket itself 0600; a lock file beside it makes one
+// keeper a mirror. The keeper admits one daemon at a time and, while the
+// process that has copies of its listeners lives, no other process. The
+// peer must be root, with CAP_SYS_PTRACE in effect, in the keeper's user
+// namespace, and under no seccomp filter at all: such a process can copy
+// the listeners out of a running daemon with pidfd_getfd anyway, and no
+// held process, nor any child of one, is without a filter. The keeper does
+// not check that the peer runs the cgsyscall binary: a daemon started
+// from an upgraded binary must be able to take over.
+//
+// # Failure modes
+//
+//   - The daemon is killed: the keeper answers ENOSYS, pending calls
+//     included (the marks); a new daemon takes the listeners.
+//   - The keeper is killed while the daemon runs: the daemon still has its
+//     copies; its Client notices the end of the connection, starts a new
+//     keeper and sends it every listener again.
+//   - Both are killed, or the keeper was stopped while no daemon ran: the
+//     listeners close, the kernel fails their calls with ENOSYS, and the
+//     held processes can load listeners of their own until a new daemon
+//     holds them again (it kills those that did). This window remains.
+//   - A daemon killed while the kernel was handing it a notification (in
+//     SECCOMP_IOCTL_NOTIF_RECV, before the mark) on a listener it never
+//     received anything on before: no mark tells the keeper where to look,
+//     and that one caller waits until it gets a signal.
+//
+// # Costs
+//
+// An idle keeper is blocked in epoll_wait and costs no CPU; each kept
+// listener costs a descriptor and a map entry (see docs/BENCHMARKS.md
+// for its resident size with 1,000 listeners). A daemon pays one round
+// trip on its socket for each Keep and Drop, and one atomic store for
+// each notification.
+package keeper

@@ -1,0 +1,203 @@
+package keeper
+
+import (
+	"errors"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/enforce/inject/injecttest"
+)
+
+const (
+	enosys = "-38"
+	ebusy  = "-16"
+)
+
+// TestKeeperLifecycle: while the daemon answers, calls run; once it says
+// Bye, the keeper fails them with ENOSYS and the victim cannot load a
+// listener of its own; a new daemon takes the listener back and answers
+// again; once both are gone, the kernel fails the calls and the victim
+// can load its own listener (the escape that the keeper closes).
+func TestKeeperLifecycle(t *testing.T) {
+	k := startKeeper(t, time.Minute)
+	v := startVictim(t)
+	fd := hold(t, v)
+	c := k.connect(t)
+	mark, err := c.Keep(fd, v.pid, v.start)
+	if err != nil {
+		t.Fatalf("Keep: %v", err)
+	}
+	a := answer(fd, mark)
+	if got := v.do(t, "getppid"); got != ppid {
+		t.Fatalf("getppid answered by the daemon = %s, want %s", got, ppid)
+	}
+	if st := k.Stats(); st.Kept != 1 || st.Answered != 0 {
+		t.Errorf("Stats with the daemon answering = %+v, want 1 kept, 0 answered", st)
+	}
+
+	a.close(fd)
+	c.Close()
+	if got := v.do(t, "getppid"); got != enosys {
+		t.Errorf("getppid with no daemon = %s, want %s", got, enosys)
+	}
+	if got := v.do(t, "listen"); got != ebusy {
+		t.Errorf("the victim's own NEW_LISTENER filter with no daemon = %s, want %s", got, ebusy)
+	}
+	waitFor(t, "one answer counted", func() bool { return k.Stats().Answered == 1 })
+
+	c2 := k.connect(t)
+	ls, err := c2.Take()
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("Take = %v, %v; want one listener", ls, err)
+	}
+	if ls[0].Pid != v.pid || ls[0].Start != v.start {
+		t.Errorf("taken listener of %d (start %d), want %d (start %d)",
+			ls[0].Pid, ls[0].Start, v.pid, v.start)
+	}
+	if again, err := c2.Take(); err != nil || len(again) != 0 {
+		t.Errorf("second Take = %v, %v; want nothing", again, err)
+	}
+	a = answer(ls[0].Fd, ls[0].Mark)
+	if got := v.do(t, "getppid"); got != ppid {
+		t.Errorf("getppid answered by the new daemon = %s, want %s", got, ppid)
+	}
+	a.close(ls[0].Fd)
+	c2.Close()
+	k.Stop()
+	<-k.ran
+	k.ran <- nil // for the cleanup
+	if got := v.do(t, "getppid"); got != enosys {
+		t.Errorf("getppid with no keeper and no daemon = %s, want %s", got, enosys)
+	}
+	if got, _ := strconv.Atoi(v.do(t, "listen")); got < 0 {
+		t.Errorf("own NEW_LISTENER filter with every listener closed = %d, want a descriptor",
+			got)
+	}
+}
+
+// TestDropThenNewLayer: a second NEW_LISTENER layer goes in once both the
+// daemon and the keeper closed their copies, and not before.
+func TestDropThenNewLayer(t *testing.T) {
+	k := startKeeper(t, time.Minute)
+	v := startVictim(t)
+	fd := hold(t, v)
+	c := k.connect(t)
+	if _, err := c.Keep(fd, v.pid, v.start); err != nil {
+		t.Fatalf("Keep: %v", err)
+	}
+	unix.Close(fd)
+	_, err := inject.Hold(v.pid, injecttest.Filter(unix.SYS_GETPPID))
+	if !errors.Is(err, syscall.EBUSY) {
+		t.Fatalf("new layer while the keeper has a copy: %v, want EBUSY", err)
+	}
+	if err := c.Drop(v.pid, v.start); err != nil {
+		t.Fatalf("Drop: %v", err)
+	}
+	if st := k.Stats(); st.Kept != 0 {
+		t.Errorf("Stats after Drop = %+v, want 0 kept", st)
+	}
+	fd2, err := inject.Hold(v.pid, injecttest.Filter(unix.SYS_GETPPID))
+	if err != nil {
+		t.Fatalf("new layer after Drop: %v", err)
+	}
+	defer unix.Close(fd2)
+	if err := c.Drop(v.pid, v.start); err != nil {
+		t.Errorf("Drop of what is not kept: %v, want nil", err)
+	}
+}
+
+// TestGoneClosesCopy: when the held process exits, the keeper closes its
+// copy on its own.
+func TestGoneClosesCopy(t *testing.T) {
+	k := startKeeper(t, time.Minute)
+	v := startVictim(t)
+	fd := hold(t, v)
+	defer unix.Close(fd)
+	c := k.connect(t)
+	if _, err := c.Keep(fd, v.pid, v.start); err != nil {
+		t.Fatalf("Keep: %v", err)
+	}
+	v.kill()
+	waitFor(t, "the keeper closing the listener of an exited process", func() bool {
+		st := k.Stats()
+		return st.Kept == 0 && st.Gone == 1
+	})
+}
+
+// TestKeepErrors: a descriptor that is no listener is refused, and so is
+// a second listener for the same process.
+func TestKeepErrors(t *testing.T) {
+	k := startKeeper(t, time.Minute)
+	c := k.connect(t)
+	if _, err := c.Keep(0, 1, 1); err != syscall.EINVAL {
+		t.Errorf("Keep of stdin = %v, want EINVAL", err)
+	}
+	v := startVictim(t)
+	fd := hold(t, v)
+	defer unix.Close(fd)
+	if _, err := c.Keep(fd, v.pid, v.start); err != nil {
+		t.Fatalf("Keep: %v", err)
+	}
+	if _, err := c.Keep(fd, v.pid, v.start); err != syscall.EEXIST {
+		t.Errorf("second Keep = %v, want EEXIST", err)
+	}
+	if st := k.Stats(); st.Kept != 1 {
+		t.Errorf("Stats = %+v, want 1 kept", st)
+	}
+}
+
+// TestOneDaemon: a second daemon is refused while one is connected, and
+// a held process is refused always, also with no daemon connected: it
+// cannot take its own listener back.
+func TestOneDaemon(t *testing.T) {
+	k := startKeeper(t, time.Minute)
+	c := k.connect(t)
+	if _, err := Connect(k.mirror, ClientOptions{Dir: k.dir, NoSpawn: true}); err != syscall.EBUSY {
+		t.Errorf("second daemon: %v, want EBUSY", err)
+	}
+	v := startVictim(t)
+	fd := hold(t, v)
+	defer unix.Close(fd)
+	if _, err := c.Keep(fd, v.pid, v.start); err != nil {
+		t.Fatalf("Keep: %v", err)
+	}
+	c.Close()
+	before := k.Stats().Refused
+	eperm := strconv.Itoa(int(syscall.EPERM))
+	if got := v.do(t, "take "+k.dir+" "+k.mirror); got != eperm {
+		t.Errorf("a held process connecting: errno %s, want %s (EPERM)", got, eperm)
+	}
+	if st := k.Stats(); st.Refused != before+1 || st.Kept != 1 {
+		t.Errorf("Stats = %+v, want %d refused, 1 kept", st, before+1)
+	}
+}
+
+// TestIdleExit: a keeper with nothing kept and no daemon exits after its
+// idle time, and not while a daemon is connected.
+func TestIdleExit(t *testing.T) {
+	k := startKeeper(t, 300*time.Millisecond)
+	c := k.connect(t)
+	select {
+	case err := <-k.ran:
+		t.Fatalf("keeper exited (%v) while a daemon was connected", err)
+	case <-time.After(600 * time.Millisecond):
+	}
+	c.Close()
+	select {
+	case err := <-k.ran:
+		k.ran <- err
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("idle keeper still running 3 s after the daemon left")
+	}
+	if err := unix.Stat(k.Path(), &unix.Stat_t{}); err != unix.ENOENT {
+		t.Errorf("socket of an exited keeper: %v, want ENOENT", err)
+	}
+}
