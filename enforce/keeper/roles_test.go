@@ -34,8 +34,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// raw makes a system call the way Go's wrappers do, so that the runtime
+// knows the thread is in a call: a thread it thought busy would get
+// SIGURG to preempt it, which interrupts a notified call and notifies it
+// again, and would hide a call left waiting.
 func raw(nr uintptr) int64 {
-	r, _, e := syscall.RawSyscall(nr, 0, 0, 0)
+	r, _, e := syscall.Syscall(nr, 0, 0, 0)
 	if e != 0 {
 		return -int64(e)
 	}
@@ -149,14 +153,14 @@ func daemonMain(args []string) int {
 		return 1
 	}
 	fmt.Println("kept", c.KeeperPid())
-	n, err := recv(3)
+	n, err := recvRetry(3)
 	if err != nil {
 		fmt.Println("recv:", err)
 		return 1
 	}
 	mark.Received(n.ID)
 	allow(3, n.ID)
-	if n, err = recv(3); err != nil {
+	if n, err = recvRetry(3); err != nil {
 		fmt.Println("recv:", err)
 		return 1
 	}
@@ -165,6 +169,18 @@ func daemonMain(args []string) int {
 	}
 	fmt.Println("stalled")
 	select {}
+}
+
+// recvRetry receives the next notification on fd. ENOENT, a call
+// interrupted by a signal (the Go victim's runtime sends itself SIGURG),
+// is notified again.
+func recvRetry(fd int) (seccompNotif, error) {
+	for {
+		n, err := recv(fd)
+		if err != unix.ENOENT {
+			return n, err
+		}
+	}
 }
 
 // allow answers notification id with SECCOMP_USER_NOTIF_FLAG_CONTINUE.
