@@ -143,6 +143,11 @@ func (c *Client) Take() ([]Listener, error) {
 			}
 			return out, nil
 		}
+		if m.Op == opRefused {
+			closeIf(fd)
+			c.refused(m)
+			continue
+		}
 		k := key{int(m.Pid), m.Start}
 		if m.Op != opListener || fd < 0 || c.kept[k] != nil {
 			closeIf(fd)
@@ -162,14 +167,19 @@ func (c *Client) Take() ([]Listener, error) {
 }
 
 // Keep gives the keeper a copy of listener fd (the caller keeps fd), the
-// listener of process pid whose start time is start. The daemon then
-// notes in the returned Mark each notification it receives on fd.
-// ENOTCONN: the keeper is not reachable now; the listener is recorded and
-// sent when a keeper is back (the Mark is good). EEXIST: pid and start
-// are kept already (Drop first).
+// listener of process pid whose start time is start, and returns the Mark
+// in which the daemon notes each notification it receives on fd. It sends
+// one message and waits for no answer: a keeper that refuses the listener
+// says so later, and the Client then logs it and forgets the listener.
+// EINVAL: fd is no seccomp listener. EEXIST: pid and start are kept
+// already (Drop first). ENOTCONN: the keeper is not reachable now; the
+// listener is recorded and sent once a keeper is back (the Mark is good).
 func (c *Client) Keep(fd, pid int, start uint64) (Mark, error) {
 	if c == nil {
 		return Mark{}, nil
+	}
+	if !isListener(fd) {
+		return Mark{}, syscall.EINVAL
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -191,15 +201,45 @@ func (c *Client) Keep(fd, pid int, start uint64) (Mark, error) {
 	if c.conn < 0 {
 		return mark, syscall.ENOTCONN
 	}
-	r, err := c.request(msg{Op: opKeep, Pid: int32(pid), Start: start, Slot: e.slot}, mine)
-	if err != nil {
+	if err := c.sendKeep(k, e); err != nil {
 		return mark, syscall.ENOTCONN
 	}
-	if r.Errno != 0 {
-		c.forget(k, e)
-		return Mark{}, syscall.Errno(r.Errno)
-	}
 	return mark, nil
+}
+
+// sendKeep sends one Keep, and reads the refusals already there. Called
+// with c.mu held and the connection up.
+func (c *Client) sendKeep(k key, e *entry) error {
+	m := msg{Op: opKeep, Pid: int32(k.pid), Start: k.start, Slot: e.slot}
+	if err := sendMsg(c.conn, m, e.fd); err != nil {
+		c.broken(err)
+		return err
+	}
+	for {
+		r, rfd, err := recvMsg(c.conn, unix.MSG_DONTWAIT)
+		closeIf(rfd)
+		if err == unix.EAGAIN {
+			return nil
+		}
+		if err == nil && r.Op != opRefused {
+			err = syscall.EPROTO
+		}
+		if err != nil {
+			c.broken(err)
+			return err
+		}
+		c.refused(r)
+	}
+}
+
+// refused forgets a listener that the keeper refused.
+func (c *Client) refused(r msg) {
+	k := key{int(r.Pid), r.Start}
+	c.opt.Log.WithFields(logrus.Fields{"pid": k.pid, "errno": syscall.Errno(r.Errno).Error()}).
+		Warn("the listener keeper refused a listener")
+	if e := c.kept[k]; e != nil {
+		c.forget(k, e)
+	}
 }
 
 // Drop makes the keeper close its copy of the listener kept for pid and
@@ -309,16 +349,22 @@ func (c *Client) request(m msg, fd int) (msg, error) {
 		c.broken(err)
 		return msg{}, err
 	}
-	r, rfd, err := recvMsg(c.conn, 0)
-	closeIf(rfd)
-	if err == nil && r.Op != opReply {
-		err = syscall.EPROTO
+	for {
+		r, rfd, err := recvMsg(c.conn, 0)
+		closeIf(rfd)
+		if err == nil && r.Op == opRefused {
+			c.refused(r)
+			continue
+		}
+		if err == nil && r.Op != opReply {
+			err = syscall.EPROTO
+		}
+		if err != nil {
+			c.broken(err)
+			return msg{}, err
+		}
+		return r, nil
 	}
-	if err != nil {
-		c.broken(err)
-		return msg{}, err
-	}
-	return r, nil
 }
 
 // broken gives up the connection after err; the watcher connects again.

@@ -126,7 +126,11 @@ func (k *Keeper) serve() {
 	case opHello:
 		reply.Errno = k.hello(m, fd)
 	case opKeep:
-		reply.Errno = k.keep(m, fd)
+		if e := k.keep(m, fd); e != 0 {
+			reply = msg{Op: opRefused, Errno: e, Pid: m.Pid, Start: m.Start}
+			break
+		}
+		return
 	case opDrop:
 		reply.Errno = k.drop(m, fd)
 	case opTake:

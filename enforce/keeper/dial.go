@@ -178,13 +178,8 @@ func (c *Client) reconnect(old int) {
 	}
 	c.attach(fd, p)
 	for k, e := range c.kept {
-		r, err := c.request(msg{Op: opKeep, Pid: int32(k.pid), Start: k.start, Slot: e.slot}, e.fd)
-		if err != nil {
+		if c.sendKeep(k, e) != nil {
 			return
-		}
-		if r.Errno != 0 {
-			c.opt.Log.WithFields(logrus.Fields{"pid": k.pid, "errno": r.Errno}).
-				Warn("the listener keeper refused a listener")
 		}
 	}
 	for k := range c.dropped {

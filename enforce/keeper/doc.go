@@ -72,9 +72,12 @@
 //
 // # Costs
 //
-// An idle keeper is blocked in epoll_wait and costs no CPU; each kept
-// listener costs a descriptor and a map entry (see docs/BENCHMARKS.md
-// for its resident size with 1,000 listeners). A daemon pays one round
-// trip on its socket for each Keep and Drop, and one atomic store for
-// each notification.
+// An idle keeper is blocked in epoll_wait: no CPU time at all over 2 s
+// with 1,000 listeners kept. Each listener costs a descriptor and a map
+// entry: the keeper's resident size went from about 6.5 MiB to 7 MiB
+// with 1,000 (TestThousandListeners, 2-vCPU x86_64 VM, Linux 6.18). A
+// daemon pays one send for each Keep (about 10-20 µs there, with the
+// keeper's side running meanwhile), a round trip for each Drop, and one
+// atomic store for each notification; Take hands over 1,000 listeners in
+// 10-20 ms.
 package keeper

@@ -155,7 +155,11 @@ type inProcess struct {
 func startKeeper(t *testing.T, idle time.Duration) *inProcess {
 	t.Helper()
 	injecttest.RequireRoot(t)
-	dir := t.TempDir()
+	return startKeeperIn(t, t.TempDir(), idle)
+}
+
+func startKeeperIn(t *testing.T, dir string, idle time.Duration) *inProcess {
+	t.Helper()
 	mirror := "/sys/fs/cgroup/unified/cgsyscall-test-keeper"
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -168,11 +172,18 @@ func startKeeper(t *testing.T, idle time.Duration) *inProcess {
 	}
 	p := &inProcess{Keeper: k, dir: dir, mirror: mirror, ran: make(chan error, 1)}
 	go func() { p.ran <- k.Run() }()
-	t.Cleanup(func() {
-		k.Stop()
-		<-p.ran
-	})
+	t.Cleanup(p.stop)
 	return p
+}
+
+// stop stops the keeper and waits for Run; again, it does nothing.
+func (p *inProcess) stop() {
+	if p.ran == nil {
+		return
+	}
+	p.Stop()
+	<-p.ran
+	p.ran = nil
 }
 
 func (p *inProcess) connect(t *testing.T) *Client {

@@ -36,8 +36,9 @@ func TestKeeperLifecycle(t *testing.T) {
 	if got := v.do(t, "getppid"); got != ppid {
 		t.Fatalf("getppid answered by the daemon = %s, want %s", got, ppid)
 	}
-	if st := k.Stats(); st.Kept != 1 || st.Answered != 0 {
-		t.Errorf("Stats with the daemon answering = %+v, want 1 kept, 0 answered", st)
+	waitFor(t, "one listener kept", func() bool { return k.Stats().Kept == 1 })
+	if st := k.Stats(); st.Answered != 0 {
+		t.Errorf("Stats with the daemon answering = %+v, want 0 answered", st)
 	}
 
 	a.close(fd)
@@ -68,9 +69,7 @@ func TestKeeperLifecycle(t *testing.T) {
 	}
 	a.close(ls[0].Fd)
 	c2.Close()
-	k.Stop()
-	<-k.ran
-	k.ran <- nil // for the cleanup
+	k.stop()
 	if got := v.do(t, "getppid"); got != enosys {
 		t.Errorf("getppid with no keeper and no daemon = %s, want %s", got, enosys)
 	}
@@ -95,6 +94,7 @@ func TestDropThenNewLayer(t *testing.T) {
 	if !errors.Is(err, syscall.EBUSY) {
 		t.Fatalf("new layer while the keeper has a copy: %v, want EBUSY", err)
 	}
+	waitFor(t, "one listener kept", func() bool { return k.Stats().Kept == 1 })
 	if err := c.Drop(v.pid, v.start); err != nil {
 		t.Fatalf("Drop: %v", err)
 	}
@@ -122,6 +122,7 @@ func TestGoneClosesCopy(t *testing.T) {
 	if _, err := c.Keep(fd, v.pid, v.start); err != nil {
 		t.Fatalf("Keep: %v", err)
 	}
+	waitFor(t, "one listener kept", func() bool { return k.Stats().Kept == 1 })
 	v.kill()
 	waitFor(t, "the keeper closing the listener of an exited process", func() bool {
 		st := k.Stats()
@@ -146,9 +147,7 @@ func TestKeepErrors(t *testing.T) {
 	if _, err := c.Keep(fd, v.pid, v.start); err != syscall.EEXIST {
 		t.Errorf("second Keep = %v, want EEXIST", err)
 	}
-	if st := k.Stats(); st.Kept != 1 {
-		t.Errorf("Stats = %+v, want 1 kept", st)
-	}
+	waitFor(t, "one listener kept", func() bool { return k.Stats().Kept == 1 })
 }
 
 // TestOneDaemon: a second daemon is refused while one is connected, and
@@ -190,7 +189,7 @@ func TestIdleExit(t *testing.T) {
 	c.Close()
 	select {
 	case err := <-k.ran:
-		k.ran <- err
+		k.ran = nil
 		if err != nil {
 			t.Errorf("Run: %v", err)
 		}
@@ -199,5 +198,71 @@ func TestIdleExit(t *testing.T) {
 	}
 	if err := unix.Stat(k.Path(), &unix.Stat_t{}); err != unix.ENOENT {
 		t.Errorf("socket of an exited keeper: %v, want ENOENT", err)
+	}
+}
+
+// TestKeepRefused: a keeper that has another listener for the same
+// process refuses a Keep; the Client hears of it later and forgets it.
+func TestKeepRefused(t *testing.T) {
+	k := startKeeper(t, time.Minute)
+	v, w := startVictim(t), startVictim(t)
+	fv, fw := hold(t, v), hold(t, w)
+	defer unix.Close(fv)
+	defer unix.Close(fw)
+	c := k.connect(t)
+	if _, err := c.Keep(fv, v.pid, v.start); err != nil {
+		t.Fatalf("Keep: %v", err)
+	}
+	c.Close()
+	c2 := k.connect(t)
+	if _, err := c2.Keep(fw, v.pid, v.start); err != nil {
+		t.Fatalf("Keep of another listener for the same process: %v, want nil (refused later)",
+			err)
+	}
+	if err := c2.Drop(w.pid, w.start); err != nil { // a round trip: the refusal is in
+		t.Fatalf("Drop: %v", err)
+	}
+	c2.mu.Lock()
+	left := len(c2.kept)
+	c2.mu.Unlock()
+	if st := k.Stats(); left != 0 || st.Kept != 1 {
+		t.Errorf("after the refusal: the client keeps %d, the keeper %+v; want 0 and 1",
+			left, st)
+	}
+}
+
+// TestReconnect: when its keeper goes, a Client sends a new keeper every
+// listener it keeps, and the drops that it could not send meanwhile.
+func TestReconnect(t *testing.T) {
+	k := startKeeper(t, time.Minute)
+	v, w := startVictim(t), startVictim(t)
+	fv, fw := hold(t, v), hold(t, w)
+	defer unix.Close(fv)
+	defer unix.Close(fw)
+	c := k.connect(t)
+	for _, x := range []struct {
+		fd int
+		v  *victim
+	}{{fv, v}, {fw, w}} {
+		if _, err := c.Keep(x.fd, x.v.pid, x.v.start); err != nil {
+			t.Fatalf("Keep: %v", err)
+		}
+	}
+	waitFor(t, "two listeners kept", func() bool { return k.Stats().Kept == 2 })
+	k.stop()
+	waitFor(t, "the client seeing its keeper gone", func() bool { return c.KeeperPid() == 0 })
+	// The keeper is this very process, which lives: the drop must wait.
+	if err := c.Drop(w.pid, w.start); err != syscall.ENOTCONN {
+		t.Errorf("Drop with no keeper reachable: %v, want ENOTCONN", err)
+	}
+	k2 := startKeeperIn(t, k.dir, time.Minute)
+	waitFor(t, "the client connecting to the new keeper", func() bool {
+		return c.KeeperPid() != 0
+	})
+	if err := c.Drop(0, 0); err != nil { // a round trip: the resent ones are in
+		t.Fatalf("Drop: %v", err)
+	}
+	if st := k2.Stats(); st.Kept != 1 {
+		t.Errorf("new keeper's Stats = %+v, want 1 kept (v's sent again, w's dropped)", st)
 	}
 }

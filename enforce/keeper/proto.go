@@ -10,8 +10,10 @@ import (
 // The protocol: SOCK_SEQPACKET, one fixed 24-byte message a packet, in
 // the host's byte order, at most one descriptor attached (SCM_RIGHTS).
 // The keeper speaks first: an opReply whose errno says whether the
-// connection is admitted. Then every request gets exactly one opReply;
-// Take's is preceded by one opListener a listener.
+// connection is admitted. Then every request but Keep gets exactly one
+// opReply, Take's after one opListener a listener. Keep gets no answer
+// unless it fails: then opRefused, which may come before any later reply.
+// So a hold pays one send for its Keep, not a round trip.
 //
 //	opHello    mark table attached (a sealed memfd), Slot = its slots
 //	opKeep     listener attached; Pid, Start, Slot
@@ -21,6 +23,7 @@ import (
 //	opBye      the daemon answers none of its listeners any more
 //	opReply    Errno (0: done); after Take, Slot = listeners handed over
 //	opListener a listener attached; Pid, Start, Slot
+//	opRefused  Errno, Pid, Start: a Keep that failed
 type op uint32
 
 const (
@@ -32,6 +35,7 @@ const (
 	opBye
 	opReply
 	opListener
+	opRefused
 )
 
 const msgSize = 24
