@@ -239,9 +239,12 @@ func (k *Keeper) Run() error {
 			case evSock:
 				k.accept()
 			case evConn:
-				k.serve()
+				if k.conn >= 0 {
+					k.serve()
+				}
 			case evOwner:
-				if k.owner != nil {
+				// Not a stale event of an owner that admit replaced.
+				if k.owner != nil && k.owner.exited() {
 					k.takeOver("the daemon exited")
 				}
 			default:

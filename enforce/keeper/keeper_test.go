@@ -11,6 +11,7 @@ import (
 
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
 	"github.com/cgsyscall/cgsyscall/enforce/inject/injecttest"
+	"github.com/cgsyscall/cgsyscall/enforce/supervise"
 )
 
 const (
@@ -63,11 +64,18 @@ func TestKeeperLifecycle(t *testing.T) {
 	if again, err := c2.Take(); err != nil || len(again) != 0 {
 		t.Errorf("second Take = %v, %v; want nothing", again, err)
 	}
-	a = answer(ls[0].Fd, ls[0].Mark)
+	// The new daemon's supervisor, as enforce/hold has it, answers.
+	s, err := supervise.New(func(supervise.Notif) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ls[0].Fd, ls[0].Pid); err != nil {
+		t.Fatalf("supervisor Add of a taken listener: %v", err)
+	}
 	if got := v.do(t, "getppid"); got != ppid {
 		t.Errorf("getppid answered by the new daemon = %s, want %s", got, ppid)
 	}
-	a.close(ls[0].Fd)
+	s.Close()
 	c2.Close()
 	k.stop()
 	if got := v.do(t, "getppid"); got != enosys {

@@ -90,6 +90,7 @@ func TestThousandListeners(t *testing.T) {
 	for _, l := range ls {
 		unix.Close(l.Fd)
 	}
+	c2.Close() // before the keeper goes: it would start another
 	t.Logf("keeper VmRSS %d KiB connected, %d KiB with %d listeners (%.1f KiB each)",
 		rss0, rss1, n, float64(rss1-rss0)/n)
 	t.Logf("Keep %v a listener; Take of %d: %v; CPU while idle for 2 s: %d ticks",
