@@ -114,6 +114,12 @@ func (k *Keeper) serve() {
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return
 	}
+	if err == syscall.EMFILE && m.Op == opKeep {
+		k.log.WithField("pid", m.Pid).Warn("no descriptor left for a listener")
+		sendMsg(k.conn, msg{Op: opRefused, Errno: uint32(syscall.EMFILE), Pid: m.Pid,
+			Start: m.Start}, -1)
+		return
+	}
 	if err != nil {
 		if err == syscall.EPROTO {
 			k.log.Warn("malformed message from the daemon")

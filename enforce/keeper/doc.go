@@ -48,9 +48,11 @@
 // keeper a mirror. The keeper admits one daemon at a time and, while the
 // process that has copies of its listeners lives, no other process. The
 // peer must be root, with CAP_SYS_PTRACE in effect, in the keeper's user
-// namespace, and under no seccomp filter at all: such a process can copy
-// the listeners out of a running daemon with pidfd_getfd anyway, and no
-// held process, nor any child of one, is without a filter. The keeper does
+// namespace, and have a thread under no seccomp filter: such a process can
+// copy the listeners out of a running daemon with pidfd_getfd anyway,
+// and every thread of a held process, and of any child of one, has the
+// layer. (A daemon whose every thread runs under a filter of its own, as
+// systemd's SystemCallFilter= puts there, is refused.) The keeper does
 // not check that the peer runs the cgsyscall binary: a daemon started
 // from an upgraded binary must be able to take over.
 //

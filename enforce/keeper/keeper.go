@@ -101,8 +101,8 @@ func Listen(mirror string, opt Options) (*Keeper, error) {
 	if opt.Log == nil {
 		opt.Log = logrus.New()
 	}
-	if selfFiltered() {
-		return nil, syscall.EPERM // it would be held itself
+	if !unfilteredThread(os.Getpid()) {
+		return nil, syscall.EPERM // held itself
 	}
 	if err := checkSizes(); err != nil {
 		return nil, err

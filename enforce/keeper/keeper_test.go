@@ -274,3 +274,17 @@ func TestReconnect(t *testing.T) {
 		t.Errorf("new keeper's Stats = %+v, want 1 kept (v's sent again, w's dropped)", st)
 	}
 }
+
+// TestFilteredThreadAdmitted: a daemon whose main thread runs under a
+// filter (enforce/kernel's probe may leave one there) is admitted; a held
+// process, all of whose threads have the layer, is not (TestOneDaemon).
+func TestFilteredThreadAdmitted(t *testing.T) {
+	k := startKeeper(t, time.Minute)
+	v := startVictim(t) // not held
+	if got, _ := strconv.Atoi(v.do(t, "listen")); got < 0 {
+		t.Fatalf("filter on the main thread: %d", got)
+	}
+	if got := v.do(t, "take "+k.dir+" "+k.mirror); got != "0" {
+		t.Errorf("a process with one filtered thread connecting: errno %s, want 0", got)
+	}
+}

@@ -3,6 +3,7 @@ package keeper
 import (
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -61,18 +62,20 @@ func peerOf(sock int) (*peer, *unix.Ucred, error) {
 // checkDaemon identifies the process that connected to the keeper and
 // refuses it (EPERM) unless it could take the listeners from a running
 // daemon anyway: root, CAP_SYS_PTRACE in effect, in the keeper's user
-// namespace, and under no seccomp filter at all. The last one is what
-// matters: every held process, and every child of one, has a filter, so
-// none of them can take its own listener from the keeper. The checks are
-// made on /proc of the peer's PID and hold for the process the pidfd
-// names only while it lives: it is asked after them.
+// namespace, and with a thread under no seccomp filter. The last one is
+// what matters: every thread of a held process, and of every child of
+// one, has the layer, so none of them can take its own listener from the
+// keeper. Not every thread: a daemon may have one that probed a kernel
+// feature with a filter (enforce/kernel), the main thread among them. The
+// checks are made on /proc of the peer's PID and hold for the process the
+// pidfd names only while it lives: it is asked after them.
 func checkDaemon(sock int) (*peer, int, error) {
 	p, cred, err := peerOf(sock)
 	if err != nil {
 		return nil, 0, err
 	}
-	st, err := status(p.pid, "Seccomp", "CapEff")
-	ok := err == nil && cred.Uid == 0 && st["Seccomp"] == "0" &&
+	st, err := status(p.pid, "CapEff")
+	ok := err == nil && cred.Uid == 0 && unfilteredThread(p.pid) &&
 		capSet(st["CapEff"], capSysPtrace) &&
 		sameFile("/proc/self/ns/user", "/proc/"+strconv.Itoa(p.pid)+"/ns/user")
 	if ok && p.exited() {
@@ -94,8 +97,35 @@ func capSet(mask string, bit uint) bool {
 	return err == nil && v&(1<<bit) != 0
 }
 
-// selfFiltered reports whether this process runs under a seccomp filter.
-func selfFiltered() bool {
-	st, err := status(os.Getpid(), "Seccomp")
-	return err != nil || st["Seccomp"] != "0"
+// unfilteredThread reports whether a thread of process pid runs under no
+// seccomp filter.
+func unfilteredThread(pid int) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	d, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	tids, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, tid := range tids {
+		if n, err := strconv.Atoi(tid); err == nil && threadSeccomp(pid, n) == "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// threadSeccomp is the Seccomp field of thread tid of process pid.
+func threadSeccomp(pid, tid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(tid) +
+		"/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Seccomp:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

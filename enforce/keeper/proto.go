@@ -85,7 +85,8 @@ func sendMsg(sock int, m msg, fd int) error {
 // recvMsg reads one message from sock and the descriptor attached to it
 // (-1 when none). A closed connection reads as ECONNRESET; a message of
 // the wrong size, or with more than one descriptor, as EPROTO (extra
-// descriptors are closed).
+// descriptors are closed); a descriptor that did not fit, as EMFILE with
+// the message.
 func recvMsg(sock int, flags int) (msg, int, error) {
 	buf := make([]byte, msgSize+1)
 	oob := make([]byte, unix.CmsgSpace(4*4))
@@ -110,11 +111,19 @@ func recvMsg(sock int, flags int) (msg, int, error) {
 	if n == 0 && len(fds) == 0 {
 		return msg{}, -1, syscall.ECONNRESET
 	}
-	if n != msgSize || len(fds) > 1 || rflags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+	if n != msgSize || len(fds) > 1 || rflags&unix.MSG_TRUNC != 0 {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
 		return msg{}, -1, syscall.EPROTO
+	}
+	if rflags&unix.MSG_CTRUNC != 0 {
+		// The kernel dropped the descriptor: this process has no room
+		// for it (RLIMIT_NOFILE).
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return decode(buf[:n]), -1, syscall.EMFILE
 	}
 	fd := -1
 	if len(fds) == 1 {
