@@ -207,3 +207,40 @@ func daemonKilled(t *testing.T, mode string) {
 			got)
 	}
 }
+
+// TestSubcommand: the hidden subcommand's usage error, a second keeper of
+// a mirror giving way to the first, and the idle exit.
+func TestSubcommand(t *testing.T) {
+	k := startKeeper(t, time.Minute)
+	bin := cgsyscall(t)
+	if err := exec.Command(bin, "keeper").Run(); exitCode(err) != 2 {
+		t.Errorf("keeper without a mirror: %v, want exit status 2", err)
+	}
+	t0 := time.Now()
+	out, err := exec.Command(bin, "keeper", "-dir", k.dir, k.mirror).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "another keeper of this mirror runs") {
+		t.Errorf("second keeper: %v, %q; want exit status 0 and a line saying why", err, out)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("second keeper took %v to give way", d)
+	}
+	k.stop()
+	t0 = time.Now()
+	cmd := exec.Command(bin, "keeper", "-dir", k.dir, "-idle", "200ms", k.mirror)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("idle keeper: %v\n%s", err, out)
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Errorf("idle keeper took %v to exit, want about 200ms", d)
+	}
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
