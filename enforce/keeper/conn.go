@@ -48,26 +48,32 @@ func (k *Keeper) admit(fd int) {
 		k.refuse(fd, p.pid, syscall.EBUSY)
 		return
 	}
-	if k.owner == nil {
-		k.owner = p
+	fresh := k.owner == nil
+	if fresh {
 		if err := k.watch(p.pidfd, evOwner, unix.EPOLLIN); err != nil {
-			k.owner = nil
 			p.close()
 			k.refuse(fd, p.pid, err)
 			return
 		}
+		k.owner = p
 	} else {
 		p.close() // the owner again, on a new connection
 	}
 	tv := unix.NsecToTimeval(sendTimeout.Nanoseconds())
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-	if err := k.watch(fd, evConn, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
-		unix.Close(fd)
-		return
+	err = k.watch(fd, evConn, unix.EPOLLIN|unix.EPOLLRDHUP)
+	if err == nil {
+		if err = sendMsg(fd, msg{Op: opReply}, -1); err != nil {
+			unix.EpollCtl(k.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+		}
 	}
-	if err := sendMsg(fd, msg{Op: opReply}, -1); err != nil {
-		unix.EpollCtl(k.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	if err != nil {
 		unix.Close(fd)
+		if fresh { // it owns nothing yet
+			unix.EpollCtl(k.epfd, unix.EPOLL_CTL_DEL, k.owner.pidfd, nil)
+			k.owner.close()
+			k.owner = nil
+		}
 		return
 	}
 	k.conn = fd

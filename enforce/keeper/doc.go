@@ -67,10 +67,31 @@
 //     listeners close, the kernel fails their calls with ENOSYS, and the
 //     held processes can load listeners of their own until a new daemon
 //     holds them again (it kills those that did). This window remains.
+//   - A keeper that does not answer its daemon within the Client's
+//     Timeout is killed by the daemon, and a new one is given every
+//     listener; listeners that no daemon had taken yet close with it.
+//   - The daemon killed between injecting a layer and sending its Keep (a
+//     few microseconds of each hold): that listener closes with it.
 //   - A daemon killed while the kernel was handing it a notification (in
 //     SECCOMP_IOCTL_NOTIF_RECV, before the mark) on a listener it never
 //     received anything on before: no mark tells the keeper where to look,
 //     and that one caller waits until it gets a signal.
+//
+// # How a daemon uses it
+//
+//   - At start, before it holds anything: Connect (which starts a keeper
+//     when none answers), then Take, and add each listener taken to the
+//     supervisor with its Mark instead of injecting a new layer.
+//   - After each injection of a notifying layer: Keep the new listener,
+//     and have the supervisor note every notification it receives in the
+//     returned Mark before it answers it.
+//   - When the supervisor closed a listener whose processes all exited:
+//     Drop it (the keeper closed its copy already; the Client closes its
+//     own).
+//   - Before closing a listener on purpose, to load a new NEW_LISTENER
+//     layer: Drop, and go on only when it returned nil.
+//   - At exit: close the supervisor, then Close the Client.
+//   - Never hold the keeper (KeeperPid).
 //
 // # Costs
 //
