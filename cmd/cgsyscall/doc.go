@@ -416,3 +416,7 @@ echo 4242 > /sys/fs/cgroup/syscalls/tasks`},
 		"sd_notify(3)", "cgroups(7)", "seccomp(2)", "seccomp_unotify(2)", "ptrace(2)",
 		"setfattr(1)", "env(1)"},
 }
+
+// internalCommands are dispatched but not for people: the daemon starts
+// "cgsyscall keeper" itself (package enforce/keeper).
+var internalCommands = []string{"keeper"}

@@ -208,7 +208,7 @@ func TestDocCommandsAreDispatched(t *testing.T) {
 		}
 	}
 	for name := range run {
-		if doc.command(name) == nil {
+		if doc.command(name) == nil && !slices.Contains(internalCommands, name) {
 			t.Errorf("command %s is dispatched but not documented in doc.go", name)
 		}
 	}

@@ -77,6 +77,8 @@ func run(args []string) int {
 		err = importCmd(rest)
 	case "resolve":
 		err = resolveCmd(rest)
+	case "keeper":
+		err = keeperCmd(rest) // internal: started by the daemon (package keeper)
 	case "help", "-h", "-help", "--help":
 		err = helpCmd(rest)
 	default:
