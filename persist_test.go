@@ -32,8 +32,14 @@ import (
 // died, and returns how long the mount command took.
 func persistRemount(tb testing.TB, m *mirror) time.Duration {
 	tb.Helper()
+	return persistRemountWith(tb, m, bin.cgsyscall)
+}
+
+// persistRemountWith is persistRemount with the cgsyscall binary named.
+func persistRemountWith(tb testing.TB, m *mirror, cgsyscall string) time.Duration {
+	tb.Helper()
 	start := time.Now()
-	out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log,
+	out, err := exec.Command(cgsyscall, "mount", "--mirror", m.base, "--log", m.log,
 		m.mnt).CombinedOutput()
 	if err != nil {
 		tb.Fatalf("mounting again: %v\n%s", err, out)
@@ -441,10 +447,16 @@ func TestPersistMountInsideMirror(t *testing.T) {
 // group and one held member; each round kills the daemon with SIGKILL and
 // mounts again. Metrics: restart-ms from the mount command's start until
 // it returns (the mount answers and the daemon has held its members
-// again), load-ms for persist's Load alone (in this process), and the new
+// again), load-ms for persist's Load alone (in this process), the new
 // daemon's RSS after the restart and after every group's syscalls.deny
-// was read through the mount. The groups are removed at the end; making
-// and removing them takes a while.
+// was read through the mount, find-ms for find over the whole mount, and
+// peak-MiB, the daemon's VmHWM after all that (the largest of the rounds).
+//
+// With CGSYSCALL_BENCH_BASE naming another cgsyscall binary by its
+// absolute path (an older build, say), every round also restarts the same mirror with that one
+// and measures it the same way, in alternating order; its figures carry
+// a "base-" prefix. The groups are removed at the end; making and
+// removing them takes a while.
 func BenchmarkRestart10k(b *testing.B) {
 	m := benchMirror(b)
 	start := time.Now()
@@ -494,42 +506,18 @@ func BenchmarkRestart10k(b *testing.B) {
 	b.Logf("made %d groups in %v; the root's deny saved them all in %v", len(groups),
 		made.Round(time.Millisecond), rootDeny.Round(time.Millisecond))
 
-	var restart, load, rss, rssRead, hwm, find float64
+	variants := []*restartFigures{{bin: bin.cgsyscall}}
+	if base := os.Getenv("CGSYSCALL_BENCH_BASE"); base != "" {
+		variants = append(variants, &restartFigures{bin: base, prefix: "base-"})
+	}
+	var load float64
 	rounds := 0
 	for b.Loop() {
 		b.StopTimer()
-		pid := persistDaemonB(b, m)
-		syscall.Kill(pid, syscall.SIGKILL)
-		persistWaitExit(b, pid)
-		if out, err := exec.Command("umount", "-l", m.mnt).CombinedOutput(); err != nil {
-			b.Fatalf("umount -l: %v: %s", err, out)
+		for i := range variants {
+			v := variants[(i+rounds)%len(variants)]
+			v.round(b, m, groups, subj, v.bin == bin.cgsyscall)
 		}
-		b.StartTimer()
-		d := persistRemount(b, m)
-		b.StopTimer()
-		restart += float64(d.Microseconds()) / 1000
-		if got := subj.ask(b, "acct"); got != "-38" {
-			b.Fatalf("acct after the restart = %s, want -38", got)
-		}
-		pid = persistDaemonB(b, m)
-		rss += float64(persistStatusKiB(b, pid, "VmRSS")) / 1024
-		for _, g := range groups {
-			if _, err := os.ReadFile(filepath.Join(m.mnt, g, "syscalls.deny")); err != nil {
-				b.Fatal(err)
-			}
-		}
-		rssRead += float64(persistStatusKiB(b, pid, "VmRSS")) / 1024
-		// find over the whole mount: every group, real file and control
-		// file looked up (READDIRPLUS) through the daemon.
-		t1 := time.Now()
-		if out, err := exec.Command("find", m.mnt).Output(); err != nil ||
-			bytes.Count(out, []byte("/syscalls.deny\n")) != len(groups)+1 {
-			b.Fatalf("find: %v (%d groups listed)", err,
-				bytes.Count(out, []byte("/syscalls.deny\n")))
-		}
-		find += float64(time.Since(t1).Microseconds()) / 1000
-		hwm = max(hwm, float64(persistStatusKiB(b, pid, "VmHWM"))/1024)
-
 		s, err := persist.Open(m.base, m.mnt, arch.Host())
 		if err != nil {
 			b.Fatal(err)
@@ -545,13 +533,66 @@ func BenchmarkRestart10k(b *testing.B) {
 		b.StartTimer()
 	}
 	n := float64(rounds)
-	b.ReportMetric(restart/n, "restart-ms")
+	for _, v := range variants {
+		b.ReportMetric(v.restart/n, v.prefix+"restart-ms")
+		b.ReportMetric(v.rss/n, v.prefix+"rss-MiB")
+		b.ReportMetric(v.rssRead/n, v.prefix+"rss-after-read-MiB")
+		b.ReportMetric(v.find/n, v.prefix+"find-ms")
+		b.ReportMetric(v.hwm, v.prefix+"peak-MiB")
+	}
 	b.ReportMetric(load/n, "load-ms")
-	b.ReportMetric(rss/n, "rss-MiB")
-	b.ReportMetric(rssRead/n, "rss-after-read-MiB")
-	b.ReportMetric(find/n, "find-ms")
-	b.ReportMetric(hwm, "peak-MiB")
 	b.ReportMetric(0, "ns/op")
+}
+
+// restartFigures sums what BenchmarkRestart10k measures of one cgsyscall
+// binary over its rounds.
+type restartFigures struct {
+	bin, prefix                      string
+	restart, rss, rssRead, find, hwm float64
+}
+
+// round kills the daemon serving m, mounts m again with v's binary and
+// measures the restart, the RSS, reading every group's syscalls.deny and
+// a find over the mount. timed puts the restart in the benchmark's time.
+func (v *restartFigures) round(b *testing.B, m *mirror, groups []string, subj *benchSubject,
+	timed bool) {
+
+	b.Helper()
+	pid := persistDaemonB(b, m)
+	syscall.Kill(pid, syscall.SIGKILL)
+	persistWaitExit(b, pid)
+	if out, err := exec.Command("umount", "-l", m.mnt).CombinedOutput(); err != nil {
+		b.Fatalf("umount -l: %v: %s", err, out)
+	}
+	if timed {
+		b.StartTimer()
+	}
+	d := persistRemountWith(b, m, v.bin)
+	if timed {
+		b.StopTimer()
+	}
+	v.restart += float64(d.Microseconds()) / 1000
+	if got := subj.ask(b, "acct"); got != "-38" {
+		b.Fatalf("acct after the restart (%s) = %s, want -38", v.bin, got)
+	}
+	pid = persistDaemonB(b, m)
+	v.rss += float64(persistStatusKiB(b, pid, "VmRSS")) / 1024
+	for _, g := range groups {
+		if _, err := os.ReadFile(filepath.Join(m.mnt, g, "syscalls.deny")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	v.rssRead += float64(persistStatusKiB(b, pid, "VmRSS")) / 1024
+	// find over the whole mount: every group listed and looked up, every
+	// file of each listed, through the daemon.
+	t1 := time.Now()
+	if out, err := exec.Command("find", m.mnt).Output(); err != nil ||
+		bytes.Count(out, []byte("/syscalls.deny\n")) != len(groups)+1 {
+		b.Fatalf("find: %v (%d groups listed)", err,
+			bytes.Count(out, []byte("/syscalls.deny\n")))
+	}
+	v.find += float64(time.Since(t1).Microseconds()) / 1000
+	v.hwm = max(v.hwm, float64(persistStatusKiB(b, pid, "VmHWM"))/1024)
 }
 
 func persistWriteB(b *testing.B, m *mirror, file, data string) {
@@ -576,7 +617,8 @@ func persistDaemonB(b *testing.B, m *mirror) int {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(c), "\x00"), "\x00")
-		if len(args) > 2 && args[0] == bin.cgsyscall && args[1] == "mount" &&
+		if len(args) > 2 && (args[0] == bin.cgsyscall ||
+			args[0] == os.Getenv("CGSYSCALL_BENCH_BASE")) && args[1] == "mount" &&
 			args[len(args)-1] == m.mnt {
 			found = append(found, pid)
 		}

@@ -18,36 +18,61 @@ type dirNode struct {
 	rel string
 }
 
-// newChild makes the node for the real entry rel that st describes and
-// fills out's attributes.
+// newChild returns the node for the real entry rel that st describes and
+// fills out's attributes and timeouts. The node parent already has for
+// that name is reused when it has the same identity.
 func (m *mirror) newChild(ctx context.Context, parent *gofs.Inode, rel string,
 	st *syscall.Stat_t, out *fuse.EntryOut) *gofs.Inode {
 
 	out.Attr.FromStat(st)
 	mode := st.Mode & syscall.S_IFMT
-	var node gofs.InodeEmbedder
 	if mode == syscall.S_IFDIR {
 		m.observe(rel, st.Ino)
+		out.SetAttrTimeout(dirAttrTimeout)
+	} else {
+		out.SetEntryTimeout(fileEntryTimeout)
+	}
+	id := gofs.StableAttr{Mode: mode, Ino: st.Ino, Gen: genOf(rel, 0)}
+	_, name := parentRel(rel)
+	if c := known(parent, name, id); c != nil {
+		return c
+	}
+	var node gofs.InodeEmbedder
+	if mode == syscall.S_IFDIR {
 		node = &dirNode{m: m, rel: rel}
 	} else {
 		node = newFileNode(m, rel)
 	}
-	id := gofs.StableAttr{Mode: mode, Ino: st.Ino, Gen: genOf(rel, 0)}
+	m.grew()
 	return parent.NewInode(ctx, node, id)
 }
 
-// newCtl makes the node of control file kind in group rel, whose real
-// directory st describes.
+// newCtl returns the node of control file kind in group rel, whose real
+// directory st describes, reusing the one parent has.
 func (m *mirror) newCtl(ctx context.Context, parent *gofs.Inode, rel string, kind ctlKind,
 	st *syscall.Stat_t, out *fuse.EntryOut) *gofs.Inode {
 
 	m.observe(rel, st.Ino)
 	ctlAttr(&out.Attr, kind, st)
-	node := &ctlNode{m: m, group: rel, kind: kind}
+	out.SetEntryTimeout(fileEntryTimeout)
 	id := gofs.StableAttr{
 		Mode: syscall.S_IFREG, Ino: ctlIno(st.Ino, kind), Gen: genOf(rel, kind),
 	}
-	return parent.NewInode(ctx, node, id)
+	if c := known(parent, ctlName(kind), id); c != nil {
+		return c
+	}
+	m.grew()
+	return parent.NewInode(ctx, &ctlNode{m: m, group: rel, kind: kind}, id)
+}
+
+// known returns parent's child name if it has identity id, else nil. A
+// lookup of a name the kernel asked for before (every lookup of a group:
+// their names are never cached) then allocates nothing.
+func known(parent *gofs.Inode, name string, id gofs.StableAttr) *gofs.Inode {
+	if c := parent.GetChild(name); c != nil && c.StableAttr() == id {
+		return c
+	}
+	return nil
 }
 
 var _ gofs.NodeLookuper = (*dirNode)(nil)
@@ -256,6 +281,7 @@ var _ gofs.NodeGetattrer = (*dirNode)(nil)
 
 // Getattr reports the real directory's attributes.
 func (n *dirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.SetTimeout(dirAttrTimeout)
 	return n.m.realGetattr(n.rel, out)
 }
 
@@ -263,6 +289,7 @@ var _ gofs.NodeSetattrer = (*dirNode)(nil)
 
 // Setattr changes the real directory's mode, owner or times.
 func (n *dirNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	out.SetTimeout(dirAttrTimeout)
 	return n.m.realSetattr(n.rel, in, out)
 }
 

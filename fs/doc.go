@@ -8,7 +8,10 @@
 // What the mount shows:
 //   - Every real directory of the mirrored subtree, looked up afresh on each
 //     LOOKUP and READDIR, so groups made or removed outside the mount appear
-//     and vanish at once. Entry, attribute and negative timeouts are 0.
+//     and vanish at once: the kernel caches no negative entry and no name of
+//     a group. It keeps a group's attributes for 10 ms (dirAttrTimeout) and
+//     the name of a file for a second (fileEntryTimeout), never a file's
+//     attributes; mount.go says why. READDIRPLUS is off.
 //   - The real files of each group, passing through to the kernel: modes,
 //     owners, reads, writes and errors are the kernel's. Writes to
 //     cgroup.procs and cgroup.threads are the exception: they take the
@@ -45,6 +48,10 @@
 //     rewinddir on the same handle sees the old listing.
 //   - The mount point inside the mirror is absent from the mount: lookup,
 //     stat and rmdir say ENOENT, mkdir says EEXIST (the real one exists).
+//
+// Nodes: go-fuse keeps one for each name the kernel holds. The kernel lets
+// go of names only under memory pressure, so after every few thousand new
+// nodes the mirror asks it to drop those it does not use (prune.go).
 //
 // Hazards:
 //   - The daemon must never resolve a path through its own mount: that

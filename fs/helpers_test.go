@@ -35,7 +35,8 @@ type env struct {
 	tree   *policy.Tree
 	arch   *arch.Arch
 	logBuf *lockedBuf
-	pids   []int // processes this test started
+	pids   []int      // processes this test started
+	knobs  *testKnobs // what mount passes to Mount; nil for none
 }
 
 // lockedBuf is a log sink that the test may read while the daemon writes.
@@ -105,6 +106,7 @@ func (e *env) mount(mnt, mirror string, enf Enforcer) {
 	log.SetLevel(logrus.DebugLevel)
 	srv, err := Mount(mnt, Options{
 		Mirror: mirror, Tree: e.tree, Arch: e.arch, Enforcer: enf, Log: log, Debug: true,
+		knobs: e.knobs,
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -40,6 +40,16 @@ var ctlKinds = []struct {
 	kind ctlKind
 }{{denyName, ctlDeny}, {allowName, ctlAllow}, {tasksName, ctlTasks}, {statName, ctlStat}}
 
+// ctlName returns the name of control file kind.
+func ctlName(kind ctlKind) string {
+	for _, c := range ctlKinds {
+		if c.kind == kind {
+			return c.name
+		}
+	}
+	return ""
+}
+
 // ctlByName returns the kind of a control-file name.
 func ctlByName(name string) (ctlKind, bool) {
 	for _, c := range ctlKinds {
@@ -77,6 +87,8 @@ type mirror struct {
 	// wmu serializes control-file writes: policy changes and moves reach
 	// the enforcer one at a time and in the order the tree took them.
 	wmu sync.Mutex
+
+	pruner // drops the nodes the kernel no longer uses (prune.go)
 }
 
 // hidden reports whether name in directory rel is the mount point itself.

@@ -43,6 +43,18 @@ type Options struct {
 	// Counts renders each group's syscalls.stat; nil means every group
 	// reads "total 0".
 	Counts Counts
+
+	// knobs, when not nil, tunes the mount for a test and receives its
+	// mirror.
+	knobs *testKnobs
+}
+
+// testKnobs are what a test of this package may change in a mount.
+type testKnobs struct {
+	pruneEvery int           // replaces the const pruneEvery when above 0
+	inval      bool          // sweep as on a kernel without FUSE_NOTIFY_PRUNE
+	swept      chan struct{} // a sweep that ends sends on it if it can
+	m          *mirror       // set by Mount
 }
 
 // Counts keeps the denied calls of each group's members.
@@ -65,12 +77,41 @@ type Store interface {
 	Save(t *policy.Tree, group string, deny bool) error
 }
 
+// What the kernel may keep of a reply, and for how long. Nothing else is
+// cached: negative entries, the names of directories and the attributes
+// of files are asked for again at every use, so groups made or removed
+// behind the mount's back show up at the next lookup (SPEC 6), and a
+// file's mode, owner and existence are the kernel's at every stat and
+// open. Contents are never cached either (direct I/O, SPEC 3).
+const (
+	// dirAttrTimeout bounds how long the attributes of a group directory
+	// stay in the kernel: one or two clock ticks, long enough that the
+	// permission checks and stat calls which follow a lookup within the
+	// same path walk or find step ask nothing again. Every lookup of a
+	// group by name fetches them afresh, so a chmod or chown made behind
+	// the mount's back shows at once to every path, and within this bound
+	// to a descriptor or working directory already open there.
+	dirAttrTimeout = 10 * time.Millisecond
+	// fileEntryTimeout bounds how long the kernel keeps the name of a file
+	// of a group (a real one or a control file) without asking. Only the
+	// name is kept: a stat or open still asks for the attributes, and a
+	// file that is gone fails with ENOENT at once. Real files come and go
+	// only with the controllers in the parent's cgroup.subtree_control;
+	// control files live as long as their group.
+	fileEntryTimeout = time.Second
+)
+
 // Mount mounts the mirror on mountpoint and returns once the mount
 // answers. It mounts with mount(2) itself (DirectMountStrict: root only,
 // no fusermount), as type fuse.cgsyscall with allow_other and
 // default_permissions, so the kernel checks every caller against the
-// modes and owners the mount reports. Every timeout is 0: the kernel asks
-// again each time, and sees changes made behind its back.
+// modes and owners the mount reports. The timeouts are those above.
+//
+// READDIRPLUS is off: go-fuse would look up every entry of a listing
+// (an fstatat and a node each, about 20 a group) and the kernel would
+// throw the result away at once, as the attributes of files and the names
+// of directories are not cached. A listing is one getdents of the real
+// directory; find over 10,000 groups then looks up only the groups.
 //
 // mountpoint may lie inside Mirror; the mount then hides its own
 // directory. It may not be Mirror or lie above it: the mirror would then
@@ -146,6 +187,8 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 			DirectMountStrict: true,
 			AllowOther:        true,
 			Options:           []string{"default_permissions"},
+			// See above: a READDIRPLUS would cost a lookup per entry.
+			DisableReadDirPlus: true,
 		},
 		EntryTimeout:    &zero,
 		AttrTimeout:     &zero,
@@ -153,11 +196,20 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 		NullPermissions: true,
 		RootStableAttr:  &gofs.StableAttr{Ino: st.Ino, Gen: genOf("", 0)},
 	}
-	srv, err := gofs.Mount(mnt, &dirNode{m: m, rel: ""}, opts)
+	root := &dirNode{m: m, rel: ""}
+	m.root, m.every = &root.Inode, pruneEvery
+	if k := o.knobs; k != nil {
+		k.m, m.inval, m.swept = m, k.inval, k.swept
+		if k.pruneEvery > 0 {
+			m.every = int64(k.pruneEvery)
+		}
+	}
+	srv, err := gofs.Mount(mnt, root, opts)
 	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("mount %s: %w", mnt, err)
 	}
+	m.srv.Store(srv)
 	go func() {
 		srv.Wait()
 		unix.Close(fd)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -81,13 +82,16 @@ type dirent struct {
 	name string
 }
 
-// readDirents lists the directory open at fd from its start.
+// direntBufs holds getdents buffers: a find over the mirror lists every
+// group, and a fresh buffer each time would be most of its garbage.
+var direntBufs = sync.Pool{New: func() any { return new([16 << 10]byte) }}
+
+// readDirents lists the directory open at fd, which was just opened.
 func readDirents(fd int) ([]dirent, error) {
-	if _, err := unix.Seek(fd, 0, 0); err != nil {
-		return nil, err
-	}
+	b := direntBufs.Get().(*[16 << 10]byte)
+	defer direntBufs.Put(b)
+	buf := b[:]
 	var out []dirent
-	buf := make([]byte, 16<<10)
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if errors.Is(err, unix.EINTR) {

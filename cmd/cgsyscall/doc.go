@@ -127,9 +127,11 @@ var doc = manual{
 					fstab line (see the mount options); may be given more than once`},
 				{"f", "", `stay in the foreground: serve until unmounted`},
 				{"debug", "", `log debug detail (as ` + "`-o debug`" + `)`},
-				{"log", "{FILE}", `the log of a detached daemon (default
-					` + "`/var/log/cgsyscall.log`" + `); in the foreground the log goes to
-					standard error`},
+				{"log", "{FILE}|`syslog`", `the log of a detached daemon: a file, or
+					` + "`syslog`" + ` for the system log (facility daemon, tag
+					` + "`cgsyscall`" + `); by default the system log when ` + "`/dev/log`" + `
+					answers, else ` + "`/var/log/cgsyscall.log`" + `. In the foreground the log
+					goes to standard error`},
 				{"log-format", "`text`|`json`", `the log's format (default ` + "`text`" + `)`},
 			},
 			exits: []entry{
@@ -282,7 +284,7 @@ var doc = manual{
 			while it is held in a restricted group (by default a confined process, root
 			included, may only restrict further inside its own subtree)`},
 		{"debug", "", `log debug detail`},
-		{"log", "{FILE}", `the log of a detached daemon (as ` + "`--log`" + `)`},
+		{"log", "{FILE}|`syslog`", `the log of a detached daemon (as ` + "`--log`" + `)`},
 		{"log_format", "`text`|`json`", `the log's format (as ` + "`--log-format`" + `)`},
 		{"allow_other", "", `accepted for FUSE's sake; every user may use the mount anyway,
 			and the kernel checks each one against the modes and owners it shows
@@ -357,9 +359,10 @@ var doc = manual{
 			happens; {MIRROR} is the mirrored directory with its slashes as underscores
 			(` + "`sys_fs_cgroup`" + `). A new daemon holds those processes again and
 			compacts the file.`},
-		{"`/var/log/cgsyscall.log`", `The log of a detached daemon unless ` + "`log=`" + `
-			names another (in the foreground: standard error): one line per policy change and
-			per move (who, what, result), and warnings. Every line names its mount point.`},
+		{"`/var/log/cgsyscall.log`", `The log of a detached daemon when the machine has no
+			system log (` + "`/dev/log`" + `) and ` + "`log=`" + ` names no other (in the
+			foreground: standard error): one line per policy change and per move (who, what,
+			result), and warnings. Every line names its mount point.`},
 		{"the denial log", `The same log has a warning ` + "`denied call`" + ` for the
 			first denial of a syscall in a group, then at most one every 10 seconds for it
 			(` + "`suppressed=`" + `{N} says how many it left out), and no more than 20
@@ -390,6 +393,8 @@ var doc = manual{
 			fallbacks.`},
 		{"`" + readyFDEnv + "`", `Internal: the descriptor on which a detached daemon
 			tells ` + "`cgsyscall mount`" + ` that its mount answers. Do not set it.`},
+		{"`CGSYSCALL_SYSLOG_SOCKET`", `For tests: the datagram socket a daemon that logs
+			to the system log uses instead of ` + "`/dev/log`" + `.`},
 		{"`PATH`", `Where ` + "`exec`" + ` looks for {CMD}.`},
 	},
 	examples: []example{

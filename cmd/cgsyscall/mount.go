@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/syslog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -15,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/sirupsen/logrus"
+	lsyslog "github.com/sirupsen/logrus/hooks/syslog"
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/arch"
@@ -27,6 +30,16 @@ import (
 // readyFDEnv names the descriptor on which a detached daemon reports that
 // its mount answers ("ok") or why it failed.
 const readyFDEnv = "CGSYSCALL_READY_FD"
+
+// Where a detached daemon logs: log=FILE, log=syslog, or without log= the
+// system log when the machine has one, else defaultLogFile.
+const (
+	defaultLogFile = "/var/log/cgsyscall.log"
+	syslogTarget   = "syslog"
+	// syslogSocketEnv names a socket to use instead of /dev/log. Only
+	// tests set it, to receive the daemon's lines on a socket of theirs.
+	syslogSocketEnv = "CGSYSCALL_SYSLOG_SOCKET"
+)
 
 // mountConfig is everything a mount needs, from flags or an fstab line.
 type mountConfig struct {
@@ -88,7 +101,7 @@ func mountCmd(args []string) error {
 	fl.StringVar(&c.mirror, "mirror", "", "real cgroup directory to mirror")
 	fl.BoolVar(&c.foreground, "f", false, "stay in the foreground")
 	fl.BoolVar(&c.debug, "debug", false, "log debug detail")
-	fl.StringVar(&c.logFile, "log", "", "log file when detached")
+	fl.StringVar(&c.logFile, "log", "", "log file when detached, or syslog")
 	logFormat := fl.String("log-format", "text", "text or json")
 	var opts []string
 	fl.Func("o", "mount options", func(s string) error { opts = append(opts, s); return nil })
@@ -223,8 +236,8 @@ func spawnDaemon(c mountConfig) error {
 	if c.debug {
 		args = append(args, "--debug")
 	}
-	if c.logFile == "" {
-		c.logFile = "/var/log/cgsyscall.log"
+	if c.logFile, err = logTarget(c); err != nil {
+		return err
 	}
 	args = append(args, "--log", c.logFile)
 	var o []string
@@ -255,7 +268,11 @@ func spawnDaemon(c mountConfig) error {
 	}
 	cmd.Wait()
 	if len(msg) == 0 {
-		return errors.New("the daemon exited before its mount answered; see " + c.logFile)
+		where := c.logFile
+		if where == syslogTarget {
+			where = "the system log (tag cgsyscall)"
+		}
+		return errors.New("the daemon exited before its mount answered; see " + where)
 	}
 	return errors.New(strings.TrimSpace(string(msg)))
 }
@@ -358,10 +375,70 @@ func serve(c mountConfig) (err error) {
 	return nil
 }
 
+// logTarget returns where a detached daemon of c logs: the file that
+// log= names (made absolute: the daemon runs in /), the system log for
+// log=syslog, and without log= the system log when its socket answers,
+// else defaultLogFile.
+func logTarget(c mountConfig) (string, error) {
+	switch c.logFile {
+	case syslogTarget:
+		return syslogTarget, nil
+	case "":
+		if conn, err := dialSyslog(); err == nil {
+			conn.Close()
+			return syslogTarget, nil
+		}
+		return defaultLogFile, nil
+	}
+	return filepath.Abs(c.logFile)
+}
+
+// syslogSocket is the system log's socket, /dev/log unless a test says.
+func syslogSocket() string {
+	if p := os.Getenv(syslogSocketEnv); p != "" {
+		return p
+	}
+	return "/dev/log"
+}
+
+// dialSyslog connects to the system log's socket, a datagram socket as
+// journald and rsyslog make it, or else a stream one.
+func dialSyslog() (net.Conn, error) {
+	conn, err := net.Dial("unixgram", syslogSocket())
+	if err != nil {
+		if c, err2 := net.Dial("unix", syslogSocket()); err2 == nil {
+			return c, nil
+		}
+	}
+	return conn, err
+}
+
+// newLogger makes the daemon's logger: standard error in the foreground;
+// when detached, the file c names or the system log (facility daemon, tag
+// cgsyscall, each line's severity its level's).
 func newLogger(c mountConfig, detached bool) (*logrus.Logger, error) {
 	log := logrus.New()
 	log.SetOutput(os.Stderr)
-	if detached {
+	var hook logrus.Hook
+	switch {
+	case detached && c.logFile == syslogTarget:
+		sys, err := lsyslog.NewSyslogHook("unixgram", syslogSocket(),
+			syslog.LOG_DAEMON|syslog.LOG_INFO, "cgsyscall")
+		if err != nil {
+			// A stream socket, as some syslog daemons make it.
+			if h, err2 := lsyslog.NewSyslogHook("unix", syslogSocket(),
+				syslog.LOG_DAEMON|syslog.LOG_INFO, "cgsyscall"); err2 == nil {
+				sys, err = h, nil
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("log=syslog: %w", err)
+		}
+		hook = sys
+		log.SetOutput(io.Discard)
+		// The system log stamps every line itself.
+		log.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true})
+	case detached:
 		f, err := os.OpenFile(c.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 		if err != nil {
 			return nil, fmt.Errorf("log file: %w", err)
@@ -374,9 +451,12 @@ func newLogger(c mountConfig, detached bool) (*logrus.Logger, error) {
 	if c.debug {
 		log.SetLevel(logrus.DebugLevel)
 	}
-	// Daemons of several mounts may share a log file: every line names its
-	// mount.
+	// Daemons of several mounts may share a log: every line names its
+	// mount. The hook goes first, so the system log's lines have it too.
 	log.AddHook(mountHook(c.mountpoint))
+	if hook != nil {
+		log.AddHook(hook)
+	}
 	return log, nil
 }
 
