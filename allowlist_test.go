@@ -21,19 +21,20 @@ var allowlistNeeds = map[string]string{
 		"readlinkat getrandom write",
 }
 
-// allowlistProgram is the static test program: prebuilt in the aarch64
-// test machine, compiled with gcc here.
-func allowlistProgram(t *testing.T) string {
+// cProgram is the static test program name, built from
+// testdata/name/name.c: prebuilt in the aarch64 test machine, compiled with
+// gcc here.
+func cProgram(t *testing.T, name string) string {
 	t.Helper()
-	if p := filepath.Join(bin.dir, "allowlist"); fileExists(p) {
+	if p := filepath.Join(bin.dir, name); fileExists(p) {
 		return p
 	}
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("gcc is not installed")
 	}
-	prog := filepath.Join(t.TempDir(), "allowlist")
+	prog := filepath.Join(t.TempDir(), name)
 	if out, err := exec.Command("gcc", "-O2", "-static", "-o", prog,
-		"testdata/allowlist/allowlist.c").CombinedOutput(); err != nil {
+		filepath.Join("testdata", name, name+".c")).CombinedOutput(); err != nil {
 		t.Fatalf("gcc -static: %v\n%s", err, out)
 	}
 	return prog
@@ -53,7 +54,7 @@ func TestAllowListRecipe(t *testing.T) {
 	if !ok {
 		t.Skipf("no recipe for %s", runtime.GOARCH)
 	}
-	prog := allowlistProgram(t)
+	prog := cProgram(t, "allowlist")
 	m := newMirror(t)
 	m.mkdir("app")
 	m.mustWrite("app/syscalls.deny", "all")

@@ -94,7 +94,9 @@ type Holder struct {
 	uring      policy.Set // io_uring_setup, io_uring_enter, io_uring_register
 	groups     sync.Map   // group -> *groupDeny, Decide's view of the tree
 	book       *denials.Book
-	pending    sync.Map // notifKey -> *denial not answered yet
+	guard      *guard
+	guardLog   *denials.Book // the guard's log limit, apart from the counts
+	pending    sync.Map      // notifKey -> *denial not answered yet
 	stop       chan struct{}
 	stopped    sync.WaitGroup
 }
@@ -163,6 +165,8 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 		trustRoot: trustRoot, procs: map[int]*proc{}, stop: make(chan struct{})}
 	h.cover = Cover(a)
 	h.book = denials.New(a)
+	h.guard = newGuard(a)
+	h.guardLog = denials.New(a)
 	for _, name := range []string{"io_uring_setup", "io_uring_enter", "io_uring_register"} {
 		if nr, ok := a.Native.SyscallNumber(name); ok {
 			h.uring.Add(nr)
@@ -222,6 +226,10 @@ func (h *Holder) Decide(n supervise.Notif) bool {
 	group, inside, err := h.groupOf(n.Pid)
 	if err != nil {
 		return false // the caller is gone, or /proc is unreadable: fail closed
+	}
+	if h.guard.aimed(denials.KeyOf(h.a, n.Arch, n.Nr, n.Args), n, h.protected) {
+		h.refuseAimed(n, group, inside)
+		return false
 	}
 	var deny policy.Set
 	if inside {

@@ -168,7 +168,9 @@ GOARM=7 build arm "$root/opt/bin/probe-arm" ./testdata/probe
 build arm64 "$root/opt/bin/victim-go" ./enforce/inject/testdata/govictim
 aarch64-linux-gnu-gcc -O2 -pthread -static -o "$root/opt/bin/victim-c" \
 	enforce/inject/testdata/cvictim.c
-aarch64-linux-gnu-gcc -O2 -static -o "$root/opt/bin/allowlist" testdata/allowlist/allowlist.c
+for c in allowlist guard; do
+	aarch64-linux-gnu-gcc -O2 -static -o "$root/opt/bin/$c" "testdata/$c/$c.c"
+done
 
 # Every package with tests, by its directory; the root package ("root",
 # the end-to-end tests) last, as the longest.

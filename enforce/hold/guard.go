@@ -1,0 +1,195 @@
+package hold
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/denials"
+	"github.com/cgsyscall/cgsyscall/enforce/supervise"
+)
+
+// The daemon, and the keeper that holds copies of its listeners, are what
+// keep a held process held: a confined process that could stop, kill or
+// trace one of them, or copy a listener out of it with pidfd_getfd, would
+// answer its own calls or leave every held process without answers. So
+// whatever its group allows, a held process's call aimed at one of them
+// is refused (ENOSYS), as are kill(-1) and a kill of the daemon's process
+// group. The guarded calls take the target as a number (a PID) or as a
+// pidfd or /proc/PID directory descriptor of the caller's, both read from
+// registers, so no other thread of the caller can change what is judged.
+//
+// What the guard cannot see: opening /proc/DAEMON/mem or /proc/DAEMON/fd/N
+// (a path in the caller's memory, through openat, which the kernel allows
+// outright), which a confined process with CAP_SYS_PTRACE (root) can still
+// do. The README says so.
+
+// guardKind says how a guarded call names its target.
+type guardKind uint8
+
+const (
+	byPid   guardKind = iota // a PID or TID in argument arg
+	byKill                   // kill(2): a PID, 0, -1 or -PGID in argument 0
+	byPidfd                  // a pidfd (or /proc/PID directory) descriptor in argument 0
+)
+
+// guardRule is one guarded syscall.
+type guardRule struct {
+	kind guardKind
+	arg  int
+	arg2 int // a second PID argument (kcmp), or -1
+}
+
+// guardRules lists the guarded syscalls by native name.
+var guardRules = map[string]guardRule{
+	"kill":              {byKill, 0, -1},
+	"tkill":             {byPid, 0, -1},
+	"tgkill":            {byPid, 0, -1},
+	"rt_sigqueueinfo":   {byPid, 0, -1},
+	"rt_tgsigqueueinfo": {byPid, 0, -1},
+	"ptrace":            {byPid, 1, -1},
+	"pidfd_open":        {byPid, 0, -1},
+	"process_vm_readv":  {byPid, 0, -1},
+	"process_vm_writev": {byPid, 0, -1},
+	"kcmp":              {byPid, 0, 1},
+	"prlimit64":         {byPid, 0, -1},
+	"pidfd_getfd":       {byPidfd, 0, -1},
+	"pidfd_send_signal": {byPidfd, 0, -1},
+	"process_madvise":   {byPidfd, 0, -1},
+}
+
+// GuardNames are the syscalls that a held process's layer must always hand
+// to the daemon, whatever its group denies, so that the guard sees them.
+func GuardNames() []string {
+	names := make([]string, 0, len(guardRules))
+	for name := range guardRules {
+		names = append(names, name)
+	}
+	return names
+}
+
+// guard holds the PIDs the guard protects.
+type guard struct {
+	rules map[int]guardRule // by native number
+	self  int               // the daemon's PID
+	pgid  int               // the daemon's process group
+}
+
+func newGuard(a *arch.Arch) *guard {
+	g := &guard{rules: map[int]guardRule{}, self: os.Getpid(), pgid: getpgid()}
+	for name, r := range guardRules {
+		if nr, ok := a.Native.SyscallNumber(name); ok {
+			g.rules[nr] = r
+		}
+	}
+	return g
+}
+
+// aimed tells whether notified call n (whose native key is k) aims at the
+// daemon or at one of protect's PIDs.
+func (g *guard) aimed(k denials.Key, n supervise.Notif, protect func(pid int) bool) bool {
+	if k.Kind != denials.Native {
+		return false
+	}
+	r, ok := g.rules[k.Nr]
+	if !ok {
+		return false
+	}
+	hits := func(pid int) bool {
+		return pid > 0 && (pid == g.self || protect(pid) || tgidOf(pid) == g.self ||
+			protect(tgidOf(pid)))
+	}
+	switch r.kind {
+	case byKill:
+		pid := int(int32(n.Args[0]))
+		switch {
+		case pid == -1:
+			return true
+		case pid < -1:
+			return -pid == g.pgid
+		case pid == 0:
+			return pgidOf(n.Pid) == g.pgid
+		}
+		return hits(pid)
+	case byPidfd:
+		return hits(pidOfFd(n.Pid, int(int32(n.Args[0]))))
+	}
+	if hits(int(int32(n.Args[r.arg]))) {
+		return true
+	}
+	return r.arg2 >= 0 && hits(int(int32(n.Args[r.arg2])))
+}
+
+// pidOfFd is the process that descriptor fd of thread tid refers to: a
+// pidfd (its fdinfo's Pid line) or a /proc/PID directory; 0 for anything
+// else.
+func pidOfFd(tid, fd int) int {
+	if fd < 0 {
+		return 0
+	}
+	base := "/proc/" + strconv.Itoa(tid)
+	if b, err := os.ReadFile(base + "/fdinfo/" + strconv.Itoa(fd)); err == nil {
+		for _, ln := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(ln, "Pid:"); ok {
+				pid, _ := strconv.Atoi(strings.TrimSpace(v))
+				return pid
+			}
+		}
+	}
+	target, err := os.Readlink(base + "/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return 0
+	}
+	rest, ok := strings.CutPrefix(target, "/proc/")
+	if !ok {
+		return 0
+	}
+	pid, err := strconv.Atoi(rest)
+	if err != nil {
+		return 0
+	}
+	return pid
+}
+
+// pgidOf is the process group of thread tid (field 5 of /proc/TID/stat).
+func pgidOf(tid int) int {
+	f, err := statFields(tid)
+	if err != nil || len(f) < 3 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[2])
+	return n
+}
+
+func getpgid() int {
+	return pgidOf(os.Getpid())
+}
+
+// protected tells whether pid is one the guard protects besides the daemon
+// itself.
+func (h *Holder) protected(pid int) bool {
+	return false
+}
+
+// refuseAimed logs a call that the guard refused, at most once per
+// denials.LogEvery for each syscall of a group, as a denial. It is not
+// counted in syscalls.stat: the group's policy did not deny it.
+func (h *Holder) refuseAimed(n supervise.Notif, group string, inside bool) {
+	if !inside {
+		group = ""
+	}
+	k := denials.KeyOf(h.a, n.Arch, n.Nr, n.Args)
+	if !h.guardLog.Due("aimed:"+group, k) {
+		return
+	}
+	h.guardLog.Note("aimed:"+group, k)
+	h.log.WithFields(logrus.Fields{
+		"pid": tgidOf(n.Pid), "comm": commOf(n.Pid), "group": "/" + group,
+		"syscall": k.Name(h.a), "args": fmt.Sprintf("%d %d", int32(n.Args[0]),
+			int32(n.Args[1])),
+	}).Warn("refused a call aimed at the daemon or its keeper")
+}
