@@ -2,8 +2,11 @@ package cgsyscall_test
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestGuardProtectsTheDaemon: a held process cannot signal, open a pidfd of
@@ -25,7 +28,7 @@ func TestGuardProtectsTheDaemon(t *testing.T) {
 		want   string
 	}{{daemonPID(t, m), "-38"}, {other.Process.Pid, "0"}} {
 		out, errOut, status := run(t, "exec", "-m", m.mnt, "g", "--", prog,
-			strconv.Itoa(c.target))
+			strconv.Itoa(c.target), filepath.Join(m.base, "g"))
 		if status != 0 {
 			t.Fatalf("guard %d: status %d, %s", c.target, status, errOut)
 		}
@@ -36,5 +39,15 @@ func TestGuardProtectsTheDaemon(t *testing.T) {
 					got[name], c.want)
 			}
 		}
+		// The daemon's saved policy on the real directory is out of reach;
+		// other attributes are not.
+		if got["setxattr-trusted"] != "-38" || got["setxattr-user"] != "0" {
+			t.Errorf("setxattr from a held process: trusted.cgsyscall.deny %s, user.* %s; "+
+				"want -38, 0", got["setxattr-trusted"], got["setxattr-user"])
+		}
+	}
+	if v, err := unix.Getxattr(filepath.Join(m.base, "g"), "trusted.cgsyscall.deny",
+		make([]byte, 64)); err != nil || v < 2 {
+		t.Fatalf("the saved policy of g after the attempts: %d bytes, %v", v, err)
 	}
 }

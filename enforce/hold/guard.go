@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/denials"
@@ -23,6 +24,9 @@ import (
 // pidfd or /proc/PID directory descriptor of the caller's, both read from
 // registers, so no other thread of the caller can change what is judged.
 //
+// It also refuses to set or remove the attributes that keep the daemon's
+// saved policy and counts (trusted.cgsyscall.*) on the real directories.
+//
 // What the guard cannot see: opening /proc/DAEMON/mem or /proc/DAEMON/fd/N
 // (a path in the caller's memory, through openat, which the kernel allows
 // outright), which a confined process with CAP_SYS_PTRACE (root) can still
@@ -35,6 +39,7 @@ const (
 	byPid   guardKind = iota // a PID or TID in argument arg
 	byKill                   // kill(2): a PID, 0, -1 or -PGID in argument 0
 	byPidfd                  // a pidfd (or /proc/PID directory) descriptor in argument 0
+	byXattr                  // the name of an extended attribute, a string at argument arg
 )
 
 // guardRule is one guarded syscall.
@@ -60,7 +65,22 @@ var guardRules = map[string]guardRule{
 	"pidfd_getfd":       {byPidfd, 0, -1},
 	"pidfd_send_signal": {byPidfd, 0, -1},
 	"process_madvise":   {byPidfd, 0, -1},
+	"setxattr":          {byXattr, 1, -1},
+	"lsetxattr":         {byXattr, 1, -1},
+	"fsetxattr":         {byXattr, 1, -1},
+	"removexattr":       {byXattr, 1, -1},
+	"lremovexattr":      {byXattr, 1, -1},
+	"fremovexattr":      {byXattr, 1, -1},
+	"setxattrat":        {byXattr, 3, -1},
+	"removexattrat":     {byXattr, 3, -1},
 }
+
+// ownXattrPrefix names the attributes that keep the daemon's saved state
+// on the real cgroup directories (package persist): a held process may not
+// set or remove them. The name is read from the caller's memory, so
+// another thread of the caller could change it between the check and the
+// call: the README says so.
+const ownXattrPrefix = "trusted.cgsyscall."
 
 // GuardNames are the syscalls that a held process's layer must always hand
 // to the daemon, whatever its group denies, so that the guard sees them.
@@ -117,6 +137,9 @@ func (g *guard) aimed(k denials.Key, n supervise.Notif, protect func(pid int) bo
 		return hits(pid)
 	case byPidfd:
 		return hits(pidOfFd(n.Pid, int(int32(n.Args[0]))))
+	case byXattr:
+		return strings.HasPrefix(readString(n.Pid, n.Args[r.arg], len(ownXattrPrefix)),
+			ownXattrPrefix)
 	}
 	if hits(int(int32(n.Args[r.arg]))) {
 		return true
@@ -153,6 +176,23 @@ func pidOfFd(tid, fd int) int {
 		return 0
 	}
 	return pid
+}
+
+// readString reads up to max bytes of the NUL-terminated string at addr in
+// thread tid's memory; "" when it cannot.
+func readString(tid int, addr uint64, max int) string {
+	buf := make([]byte, max)
+	local := []unix.Iovec{{Base: &buf[0], Len: uint64(max)}}
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: max}}
+	n, err := unix.ProcessVMReadv(tid, local, remote, 0)
+	if err != nil || n <= 0 {
+		return ""
+	}
+	s := string(buf[:n])
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
+	return s
 }
 
 // pgidOf is the process group of thread tid (field 5 of /proc/TID/stat).

@@ -1,7 +1,10 @@
 /*
  * guard: aims calls that could stop, kill or trace a process at the PID
- * given as its argument and prints each result as "NAME RESULT", RESULT
- * being 0 or the negative errno. Signals sent are 0 (a check, no signal).
+ * given as its first argument and prints each result as "NAME RESULT",
+ * RESULT being 0 or the negative errno. Signals sent are 0 (a check, no
+ * signal). With a directory as a second argument, it also sets the
+ * attributes trusted.cgsyscall.deny (to an empty set) and user.guard-test
+ * on it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 
 static void show(const char *name, long r)
 {
@@ -22,7 +26,7 @@ int main(int argc, char **argv)
 	char path[64];
 	int pid, dir;
 
-	if (argc != 2)
+	if (argc != 2 && argc != 3)
 		return 2;
 	pid = atoi(argv[1]);
 	show("kill", kill(pid, 0));
@@ -32,5 +36,10 @@ int main(int argc, char **argv)
 	dir = open(path, O_RDONLY | O_DIRECTORY);
 	show("pidfd_send_signal", syscall(SYS_pidfd_send_signal, dir, 0, NULL, 0));
 	show("prlimit64", syscall(SYS_prlimit64, pid, RLIMIT_NOFILE, NULL, NULL));
+	if (argc == 3) {
+		show("setxattr-trusted",
+		     setxattr(argv[2], "trusted.cgsyscall.deny", "\n", 1, 0));
+		show("setxattr-user", setxattr(argv[2], "user.guard-test", "x", 1, 0));
+	}
 	return 0;
 }
