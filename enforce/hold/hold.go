@@ -656,14 +656,6 @@ func (h *Holder) holdNew(pid int, deny policy.Set, self bool, group string) erro
 	if anc != nil && seccompFilters(pid) > 0 && startNanos(start) > anc.heldAt+tickNanos {
 		return inherit()
 	}
-	// While the layer goes in, its listener sits in the process's file
-	// table until the injected close: another process sharing that table
-	// (clone with CLONE_FILES) could copy it and answer its own calls.
-	if other := sharesFiles(pid); other != 0 {
-		h.log.WithFields(logrus.Fields{"pid": pid, "shares_with": other}).
-			Warn("refused: the process shares its file table with another")
-		return syscall.EBUSY
-	}
 	var first []unix.SockFilter
 	static := deny.Minus(h.cover)
 	if !static.Empty() {
@@ -672,6 +664,15 @@ func (h *Holder) holdNew(pid int, deny policy.Set, self bool, group string) erro
 		}
 	}
 	if err := h.inject(pid, h.prog, first, false, self); err != nil {
+		var ie *inject.Error
+		if errors.As(err, &ie) && ie.Op == "files" {
+			// Where the listener has to pass through the process's own
+			// file table (no helper thread), another process sharing
+			// that table could copy it and answer its own calls.
+			h.log.WithFields(logrus.Fields{"pid": pid, "shares_with": ie.Other}).
+				Warn("refused: the process shares its file table with another")
+			return syscall.EBUSY
+		}
 		if anc != nil && errors.Is(err, syscall.EBUSY) && !self && tracerOf(pid) == 0 {
 			return inherit()
 		}

@@ -26,6 +26,8 @@ type tracer struct {
 	// resend holds signals that arrived at the injecting thread while it
 	// ran injected calls; they are sent again before detaching.
 	resend []int
+	// cloned is the thread that the last clone event reported.
+	cloned int
 }
 
 func newTracer(pid int) *tracer {
@@ -137,6 +139,7 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
 		th.deliver = sig
 	case cloneStop:
 		if msg, err := eventMsg(tid); err == nil {
+			t.cloned = int(msg)
 			if _, ok := t.threads[int(msg)]; !ok {
 				t.threads[int(msg)] = &thread{tid: int(msg)}
 			}
