@@ -521,28 +521,45 @@ func (h *Holder) holdMembers(group string, self int) error {
 			return err
 		}
 		fresh := 0
+		var batch []*newHold
 		for _, pid := range pids {
 			if pid == os.Getpid() {
 				continue
 			}
-			if p := h.known(pid); p != nil && h.extra(p, deny).Empty() {
+			p := h.known(pid)
+			if p != nil && h.extra(p, deny).Empty() {
 				continue
 			}
-			heldParent := h.heldAncestor(pid) != nil
-			if err := h.ensureHeld(pid, deny, pid == self, group); err != nil {
-				if errors.Is(err, syscall.ESRCH) {
-					// Exited meanwhile. One with no held ancestor may
-					// have left unheld children: look again.
-					if !heldParent {
-						fresh++
-					}
+			var err error
+			var heldParent bool
+			if p == nil {
+				var nh *newHold
+				nh, heldParent, err = h.planNew(pid, deny, pid == self, group)
+				if nh != nil {
+					batch = append(batch, nh)
 					continue
 				}
-				h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).
-					WithError(err).Warn("could not hold a member")
-				return errnoOf(err)
+			} else {
+				heldParent = h.heldAncestor(pid) != nil
+				err = h.ensureHeld(pid, deny, pid == self, group)
 			}
-			fresh++
+			n, err := h.counted(pid, group, heldParent, err)
+			if err != nil {
+				return err
+			}
+			fresh += n
+		}
+		h.injectAll(batch)
+		var failed error
+		for _, nh := range batch {
+			n, err := h.counted(nh.pid, group, nh.anc != nil, h.finishNew(nh))
+			fresh += n
+			if failed == nil {
+				failed = err
+			}
+		}
+		if failed != nil {
+			return failed
 		}
 		if fresh == 0 {
 			return nil
@@ -553,6 +570,26 @@ func (h *Holder) holdMembers(group string, self int) error {
 	// said to hold for all of them.
 	h.log.WithField("group", "/"+group).Warn("members did not settle while being held")
 	return syscall.EAGAIN
+}
+
+// counted turns the result of holding member pid of group into what
+// holdMembers counts: 1 for a process held now, or for one that exited
+// without a held ancestor (it may have left unheld children: look
+// again), 0 for one that exited under a held ancestor; and the errno
+// that fails the pass, logged.
+func (h *Holder) counted(pid int, group string, heldParent bool, err error) (int, error) {
+	switch {
+	case err == nil:
+		return 1, nil
+	case errors.Is(err, syscall.ESRCH):
+		if heldParent {
+			return 0, nil
+		}
+		return 1, nil
+	}
+	h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).
+		WithError(err).Warn("could not hold a member")
+	return 0, errnoOf(err)
 }
 
 // known returns what the holder knows of process pid, forgetting an entry
@@ -622,72 +659,6 @@ func (h *Holder) warnFixed(pid int, s policy.Set) {
 	h.log.WithFields(logrus.Fields{"pid": pid, "syscalls": names(h.a, s)}).
 		Warn("denied a hot syscall to a running process with a fixed filter; " +
 			"allowing it again will not reach this process")
-}
-
-// holdNew holds process pid for deny in group: the notifying layer, and in
-// the same stop a fixed layer for what the notifying one leaves to the
-// kernel; or it finds that the process has the notifying layer from a held
-// ancestor it was forked from. Called with h.mu held.
-func (h *Holder) holdNew(pid int, deny policy.Set, self bool, group string) error {
-	start, err := startTime(pid)
-	if err != nil {
-		return syscall.ESRCH
-	}
-	// A process forked from one held by this daemon, after that hold,
-	// carries the layer already. One forked within a clock tick of the
-	// hold cannot be told apart: it is injected, and EBUSY (a listener in
-	// its chain) then says it had the layer after all.
-	anc := h.heldAncestor(pid)
-	inherit := func() error {
-		// Children started before the ancestor's fixed layer last grew
-		// lack what it added: they get their own.
-		static := anc.static
-		if startNanos(start) <= anc.staticAt+tickNanos {
-			static = policy.Set{}
-		}
-		p := newProc(start, static, group)
-		h.setProc(pid, p)
-		h.place(pid, p, group)
-		if extra := h.extra(p, deny); !extra.Empty() {
-			return h.ensureHeld(pid, deny, self, group)
-		}
-		return nil
-	}
-	if anc != nil && seccompFilters(pid) > 0 && startNanos(start) > anc.heldAt+tickNanos {
-		return inherit()
-	}
-	var first []unix.SockFilter
-	static := deny.Minus(h.cover)
-	if !static.Empty() {
-		if first, err = h.fixedLayer(static); err != nil {
-			return err
-		}
-	}
-	if err := h.inject(pid, h.prog, first, false, self); err != nil {
-		var ie *inject.Error
-		if errors.As(err, &ie) && ie.Op == "files" {
-			// Where the listener has to pass through the process's own
-			// file table (no helper thread), another process sharing
-			// that table could copy it and answer its own calls.
-			h.log.WithFields(logrus.Fields{"pid": pid, "shares_with": ie.Other}).
-				Warn("refused: the process shares its file table with another")
-			return syscall.EBUSY
-		}
-		if anc != nil && errors.Is(err, syscall.EBUSY) && !self && tracerOf(pid) == 0 {
-			return inherit()
-		}
-		return err
-	}
-	p := newProc(start, static, group)
-	p.heldAt = bootNanos()
-	p.staticAt = p.heldAt
-	h.setProc(pid, p)
-	h.holders.Store(pid, p)
-	h.place(pid, p, group)
-	if !static.Empty() {
-		h.warnFixed(pid, static)
-	}
-	return nil
 }
 
 func (h *Holder) setProc(pid int, p *proc) {
