@@ -12,7 +12,7 @@ import (
 // Unwrap); Op names the step that failed: "seize", "stop", "regs", "insn",
 // "mmap", "write", "seccomp", "prctl", "getfd", "close", "munmap",
 // "restore", "clone", "files" (the file table is shared with process
-// Other), or "session".
+// Other), "filters", or "session".
 type Error struct {
 	Op    string
 	Pid   int

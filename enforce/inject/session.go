@@ -164,6 +164,56 @@ func (s *Session) InstallWith(prog []unix.SockFilter, before func()) (int, error
 	return r.fd, r.err
 }
 
+// Stop waits until every thread of the process is in a ptrace stop (see
+// Install for the errors), and leaves them stopped until Install or
+// Detach. A process blocked in a request that the caller serves stops only
+// once the caller has answered.
+func (s *Session) Stop() error {
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return s.do(func(t *tracer) error {
+		if err := t.stopAll(time.Now().Add(timeout)); err != nil {
+			return fail("stop", t.pid, err)
+		}
+		return nil
+	})
+}
+
+// Filters returns the seccomp filters of the process, oldest first, as
+// the kernel keeps them (PTRACE_SECCOMP_GET_FILTER, which needs
+// CAP_SYS_ADMIN and a kernel built with CONFIG_CHECKPOINT_RESTORE). It
+// stops every thread first, as Stop does. The filters are those of the
+// thread group leader, or of another thread when the leader is gone;
+// threads synchronized with TSYNC share them.
+func (s *Session) Filters() ([][]unix.SockFilter, error) {
+	var out [][]unix.SockFilter
+	err := s.Stop()
+	if err == nil {
+		err = s.do(func(t *tracer) error {
+			var e error
+			out, e = t.filters()
+			return e
+		})
+	}
+	return out, err
+}
+
+// do runs f on the session's thread and returns its error; EINVAL once the
+// session is finished.
+func (s *Session) do(f func(t *tracer) error) error {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done {
+		return fail("session", s.pid, unix.EINVAL)
+	}
+	errc := make(chan error, 1)
+	s.reqs <- func(t *tracer) { errc <- f(t) }
+	return <-errc
+}
+
 // Detach lets the process run on without installing anything.
 func (s *Session) Detach() error {
 	if !s.finish() {

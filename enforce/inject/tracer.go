@@ -231,3 +231,37 @@ func (t *tracer) release() {
 		t.pidfd = -1
 	}
 }
+
+// filters reads the seccomp filters of a stopped thread, oldest first.
+func (t *tracer) filters() ([][]unix.SockFilter, error) {
+	th := t.threads[t.pid]
+	if th == nil || th.kind == running {
+		th = nil
+		for _, o := range t.threads {
+			if o.kind != running {
+				th = o
+				break
+			}
+		}
+	}
+	if th == nil {
+		return nil, fail("filters", t.pid, unix.ESRCH)
+	}
+	var out [][]unix.SockFilter
+	for i := 0; ; i++ {
+		n, err := getFilter(th.tid, i, nil)
+		if err == unix.ENOENT {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fail("filters", t.pid, err)
+		}
+		prog := make([]unix.SockFilter, n)
+		if n > 0 {
+			if _, err := getFilter(th.tid, i, prog); err != nil {
+				return nil, fail("filters", t.pid, err)
+			}
+		}
+		out = append(out, prog)
+	}
+}
