@@ -456,11 +456,19 @@ func (h *Holder) grow(reqs []growReq, self int) (int, error) {
 		for _, m := range j.members {
 			m.also = all
 		}
-		h.run(j, func(j *job) { n += h.recordGrown(j) })
+	}
+	jobs := make([]*job, len(order))
+	for i, lay := range order {
+		jobs[i] = families[lay]
+	}
+	// Families are disjoint (a process carries one live layer), so they
+	// grow side by side.
+	h.runAll(jobs, func(j *job) {
+		n += h.recordGrown(j)
 		if failed == nil {
 			failed = j.failure()
 		}
-	}
+	})
 	return n, failed
 }
 
