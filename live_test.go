@@ -171,6 +171,22 @@ func (p *live) expect(denied bool, when string) {
 	}
 }
 
+// expectSoon is expect for a change the daemon sees within its scan bound
+// (a move behind the mount's back): it asks for getppid until the answer
+// is the expected one, for at most 2.5 s (ScanInterval and more), and
+// then checks every token.
+func (p *live) expectSoon(denied bool, when string) {
+	p.t.Helper()
+	start := time.Now()
+	for (p.call("getppid")["getppid"] == "-38") != denied {
+		if time.Since(start) > 2500*time.Millisecond {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.expect(denied, fmt.Sprintf("%s (after %v)", when, time.Since(start).Round(time.Millisecond)))
+}
+
 // liveMirror is newMirror plus a last sweep: any process still in the
 // test's cgroups when the test ends (a test bug) is killed by its PID, so
 // the groups can be removed.

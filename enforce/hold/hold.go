@@ -78,9 +78,10 @@ type Holder struct {
 	restored map[placement]string // the previous daemon's placements, for the first Scan
 	restore  sync.Once
 
-	cgfiles sync.Map // TID -> *os.File of /proc/TID/cgroup
-	anchors sync.Map // TID -> *proc of its process, for Decide
-	holders sync.Map // PID passed to the supervisor with a listener -> its *proc
+	tids    *tidCache // TID -> group, for Decide
+	cgfiles sync.Map  // TID -> *os.File of /proc/TID/cgroup
+	anchors sync.Map  // TID -> *proc of its process, for Decide
+	holders sync.Map  // PID passed to the supervisor with a listener -> its *proc
 
 	judgedSets sync.Map   // policy.Set -> []int, Decide's lists
 	uring      policy.Set // io_uring_setup, io_uring_enter, io_uring_register
@@ -162,7 +163,12 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	if h.places, h.restored, err = openPlacements(mirror); err != nil {
 		return nil, err
 	}
+	if h.tids, err = newTIDCache(h.threadExited); err != nil {
+		h.places.close()
+		return nil, err
+	}
 	if h.sup, err = supervise.New(h.Decide); err != nil {
+		h.tids.close()
 		h.places.close()
 		return nil, fmt.Errorf("seccomp user notification: %w", err)
 	}
@@ -179,6 +185,7 @@ func (h *Holder) Close() error {
 	}
 	h.stopped.Wait()
 	err := h.sup.Close()
+	h.tids.close()
 	h.places.close()
 	return err
 }
@@ -186,7 +193,7 @@ func (h *Holder) Close() error {
 // Decide judges one notified call by the deny set of the caller's group
 // now.
 func (h *Holder) Decide(n supervise.Notif) bool {
-	group, inside, err := h.groupOf(n.Pid)
+	group, inside, err := h.currentGroup(n.Pid)
 	if err != nil {
 		return false // the caller is gone, or /proc is unreadable: fail closed
 	}
@@ -396,6 +403,29 @@ func (h *Holder) groupOf(tid int) (string, bool, error) {
 		return group, inside, nil
 	}
 	return "", false, syscall.ESRCH
+}
+
+// currentGroup is groupOf for Decide: from the cache while the entry of
+// tid is good (see tidCache), which bounds how long a move behind the
+// mount's back goes unseen by ScanInterval.
+func (h *Holder) currentGroup(tid int) (string, bool, error) {
+	if group, inside, ok := h.tids.lookup(tid); ok {
+		return group, inside, nil
+	}
+	gen := h.tids.gen.Load()
+	group, inside, err := h.groupOf(tid)
+	if err == nil && tid > 0 {
+		h.tids.store(tid, gen, group, inside)
+	}
+	return group, inside, err
+}
+
+// threadExited forgets what was cached for thread tid.
+func (h *Holder) threadExited(tid int) {
+	if v, ok := h.cgfiles.LoadAndDelete(tid); ok {
+		v.(*os.File).Close()
+	}
+	h.anchors.Delete(tid)
 }
 
 // relative turns a cgroup path of /proc/PID/cgroup into a group of the

@@ -58,6 +58,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	now, inside, err := h.groupOf(pid)
 	if h.where.v1() || !(err == nil && inside && now == group) {
 		err := writeProcs(filepath.Join(h.mirror, filepath.FromSlash(group)), pid)
+		h.tids.renew() // a cached group of its threads is stale now
 		if err != nil {
 			return err
 		}
@@ -588,6 +589,8 @@ func (h *Holder) Run() {
 			case <-h.stop:
 				return
 			case <-t.C:
+				// Moves behind the mount's back are seen from here on.
+				h.tids.renew()
 				h.Scan()
 				h.pruneFiles()
 			}
