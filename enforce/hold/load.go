@@ -32,6 +32,9 @@ type member struct {
 	anc   *proc      // its nearest held ancestor, if any
 	group string     // where a process not known yet is anchored
 	need  policy.Set // the numbers it is judged by, seccomp included
+	// filters is Seccomp_filters of a process not held yet when planned:
+	// with none, its chain need not be read.
+	filters int
 	also  policy.Set // more numbers to cover: what other members of its family need
 	self  bool       // the writer of the request being served
 	sess  *inject.Session
@@ -112,7 +115,10 @@ func (h *Holder) seizeAll(j *job) bool {
 	for i := 0; i < len(j.members); i++ {
 		m := j.members[i]
 		m.sess, m.err = inject.Seize(m.pid)
-		if m.err == nil && !m.self {
+		// A first hold needs no stop before Install, which waits for
+		// the stops itself; a family is stopped whole before its
+		// listener is closed.
+		if m.err == nil && !m.self && j.old != nil {
 			if m.err = m.sess.Stop(); m.err != nil {
 				m.sess.Detach()
 				m.sess = nil
@@ -192,15 +198,18 @@ func (h *Holder) complete(j *job) {
 
 // install reads m's filter chain, settles its layer and loads it.
 func (h *Holder) install(m *member, old *layer) error {
-	var chain [][]unix.SockFilter
-	if m.lay == nil {
+	chain := [][]unix.SockFilter{}
+	if m.lay == nil && (m.filters > 0 || m.p != nil || old != nil) {
 		var err error
 		if chain, err = m.sess.Filters(); err != nil {
 			// Unreadable (a kernel without CONFIG_CHECKPOINT_RESTORE):
 			// a filter that may notify anything needs a layer that
-			// notifies everything.
-			chain = [][]unix.SockFilter{nil}
+			// notifies everything, which a program that cannot be
+			// run stands for.
+			chain = [][]unix.SockFilter{{{Code: 0xffff}}}
 		}
+	}
+	if m.lay == nil {
 		m.lay = h.planLayer(m, old, chain)
 	}
 	lay := m.lay
@@ -245,7 +254,7 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 		}
 	case old != nil:
 		notified, depth, insns = old.cover, old.depth+1, old.insns
-	case seccompFilters(m.pid) > 0:
+	case m.filters > 0:
 		notified, depth, insns = h.cov.full, maxDepth, maxInsns
 	}
 	lay := &layer{holder: m.pid, depth: depth}

@@ -340,20 +340,25 @@ func (h *Holder) holdNew(pid int, group string, self bool) error {
 // tells whether pid has a held ancestor.
 func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error) {
 	start, err := startTime(pid)
-	anc := h.heldAncestor(pid)
 	if err != nil {
-		return nil, anc != nil, syscall.ESRCH
+		return nil, h.heldAncestor(pid) != nil, syscall.ESRCH
 	}
-	m := &member{pid: pid, start: start, anc: anc, group: group,
-		need: h.withUring(h.deniedSet(group)), self: self}
+	m := &member{pid: pid, start: start, group: group,
+		need: h.withUring(h.deniedSet(group)), self: self, filters: seccompFilters(pid)}
+	if m.filters == 0 {
+		// Without a filter it carries no layer, of a held ancestor or
+		// any other: the ancestors need not be looked at.
+		return m, false, nil
+	}
 	// A process forked from one held by this daemon, after that hold,
 	// carries the layer already. One forked within a clock tick of the
 	// hold cannot be told apart: it is injected, and EBUSY (a listener in
 	// its chain) then says it had the layer after all.
-	if anc != nil && seccompFilters(pid) > 0 && startNanos(start) > anc.heldAt()+tickNanos {
+	m.anc = h.heldAncestor(pid)
+	if m.anc != nil && startNanos(start) > m.anc.heldAt()+tickNanos {
 		return nil, true, h.inherit(m)
 	}
-	return m, anc != nil, nil
+	return m, m.anc != nil, nil
 }
 
 // inherit records member m as carrying the layer of its held ancestor,

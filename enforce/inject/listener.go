@@ -82,16 +82,37 @@ func (h *injection) takeFromHelper(tfd int) (int, error) {
 
 // end makes the helper thread exit (exit(2) ends one thread) and waits
 // until it is gone; its file table, with its copy of the listener, goes
-// with it. Should the exit call fail to go in, the helper is detached
-// with its registers at that call all the same, so that the first thing
-// it runs is the exit.
+// with it. The helper resumes with PTRACE_CONT, so it runs the exit with
+// no syscall stop on the way. Should that fail, the helper is detached
+// with its registers at the exit all the same, so that the first thing it
+// runs is the exit.
 func (h *injection) end() {
 	tid := h.th.tid
-	_, err := h.call(nums.exit, 0)
-	if h.t.threads[tid] == nil || err == nil {
+	if err := setCall(tid, &h.base, h.pc, nums.exit, [6]uint64{}); err != nil {
+		detach(tid, 0)
+		delete(h.t.threads, tid)
 		return
 	}
-	setCall(tid, &h.base, h.pc, nums.exit, [6]uint64{})
-	detach(tid, 0)
-	delete(h.t.threads, tid)
+	for h.t.threads[tid] != nil {
+		if err := ptrace(unix.PTRACE_CONT, tid, 0, 0); err != nil {
+			detach(tid, 0)
+			delete(h.t.threads, tid)
+			return
+		}
+		h.th.kind = running
+		for h.t.threads[tid] != nil && h.th.kind == running {
+			wtid, ws, err := waitAny(h.deadline, nil)
+			if err != nil {
+				detach(tid, 0)
+				delete(h.t.threads, tid)
+				return
+			}
+			if th := h.t.handle(wtid, ws); th == h.th && th.kind == signalStop {
+				// A signal on the way out: suppressed now, sent again
+				// to the injecting thread, as the injection's own are.
+				h.t.resend = append(h.t.resend, th.deliver)
+				th.deliver = 0
+			}
+		}
+	}
 }

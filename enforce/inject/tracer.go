@@ -28,6 +28,10 @@ type tracer struct {
 	resend []int
 	// cloned is the thread that the last clone event reported.
 	cloned int
+	// settled is set once stopAll found every thread stopped and no
+	// thread left unseized; stopped threads create none, so a later
+	// stopAll has nothing to do.
+	settled bool
 }
 
 func newTracer(pid int) *tracer {
@@ -151,6 +155,9 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
 // stopAll waits until every thread of the target is in a ptrace stop and
 // no thread is left unseized.
 func (t *tracer) stopAll(deadline time.Time) error {
+	if t.settled {
+		return nil
+	}
 	for {
 		for !t.allStopped() {
 			tid, ws, err := waitAny(deadline, nil)
@@ -167,6 +174,7 @@ func (t *tracer) stopAll(deadline time.Time) error {
 			return err
 		}
 		if n == 0 {
+			t.settled = true
 			return nil
 		}
 	}
