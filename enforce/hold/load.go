@@ -35,11 +35,11 @@ type member struct {
 	// filters is Seccomp_filters of a process not held yet when planned:
 	// with none, its chain need not be read.
 	filters int
-	also  policy.Set // more numbers to cover: what other members of its family need
-	self  bool       // the writer of the request being served
-	sess  *inject.Session
-	lay   *layer // the new layer
-	err   error
+	also    policy.Set // more numbers to cover: what other members of its family need
+	self    bool       // the writer of the request being served
+	sess    *inject.Session
+	lay     *layer // the new layer
+	err     error
 }
 
 // job is one injection: a process not held yet, or the family of a layer
