@@ -58,6 +58,13 @@ type job struct {
 // runs first, on layers that go in as the writer returns. A failure there
 // kills that member (fail closed).
 func (h *Holder) run(j *job, record func(*job)) {
+	if m := j.members[0]; j.old == nil && !m.self && m.filters == 0 {
+		// The common first hold: a process with no filter, whose layer
+		// is known before it stops; one request to the tracing thread.
+		h.quick(m)
+		record(j)
+		return
+	}
 	if !h.seizeAll(j) {
 		record(j)
 		return
@@ -196,6 +203,26 @@ func (h *Holder) complete(j *job) {
 	}
 }
 
+// quick holds m, a process with no filter, in one go (inject.HoldWith).
+func (h *Holder) quick(m *member) {
+	m.lay = h.planLayer(m, nil, [][]unix.SockFilter{})
+	prog, err := h.cov.program(m.lay.cover)
+	if err != nil {
+		m.err = err
+		return
+	}
+	var after []unix.SockFilter
+	if !m.lay.static.Empty() {
+		after = h.cov.fixed
+	}
+	fd, err := inject.HoldWith(m.pid, prog, after)
+	if err != nil {
+		m.err = exitedOr(m.pid, err)
+		return
+	}
+	m.err = h.listen(m, fd)
+}
+
 // install reads m's filter chain, settles its layer and loads it.
 func (h *Holder) install(m *member, old *layer) error {
 	chain := [][]unix.SockFilter{}
@@ -225,6 +252,12 @@ func (h *Holder) install(m *member, old *layer) error {
 	if err != nil {
 		return exitedOr(m.pid, err)
 	}
+	return h.listen(m, fd)
+}
+
+// listen hands the listener fd of m's new layer to the supervisor.
+func (h *Holder) listen(m *member, fd int) error {
+	lay := m.lay
 	if lay.at.Load() == 0 {
 		lay.at.Store(bootNanos())
 	}

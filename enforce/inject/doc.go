@@ -44,10 +44,13 @@
 // sender appears as this process). Signals that other threads stopped for
 // are handed on by PTRACE_DETACH with their siginfo.
 //
-// One session takes about 0.4 ms on a 2-vCPU VM (Linux 6.18), most of
-// it ptrace stops: about a dozen round trips to the tracee. The tracing OS
-// thread moves to the CPU the tracee last ran on, which makes each round
-// trip several times cheaper.
+// One session takes 0.4 to 0.7 ms on a 2-vCPU VM (Linux 6.18), most of it
+// in the kernel: ptrace stops (about a dozen round trips to the tracee),
+// the filter's load, the helper thread's clone. The tracing OS thread
+// moves to the CPU the tracee last ran on, which makes each round trip
+// several times cheaper, and serves later sessions when it left no
+// tracee attached (a few are kept idle); [HoldWith] asks it once for the
+// seize and the load together.
 //
 // # When the daemon dies
 //

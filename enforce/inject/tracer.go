@@ -47,7 +47,7 @@ func (t *tracer) seize() error {
 	if pid <= 0 {
 		return fail("seize", pid, unix.EINVAL)
 	}
-	pi, err := readProc(pid)
+	pi, err := quickProc(pid)
 	if err != nil {
 		return fail("seize", pid, err)
 	}
@@ -61,21 +61,16 @@ func (t *tracer) seize() error {
 	}
 	t.pid = pi.tgid
 	t.self = unix.Gettid()
-	// Precise short sleeps in waitAny; the thread ends with the session.
-	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-	t.pidfd, err = unix.PidfdOpen(t.pid, 0)
-	if err != nil {
+	if t.pidfd, err = unix.PidfdOpen(t.pid, 0); err != nil {
 		return fail("seize", t.pid, err)
 	}
-	for {
-		n, err := t.attachNew()
-		if err != nil {
-			t.release()
-			return fail("seize", t.pid, err)
-		}
-		if n == 0 {
-			break
-		}
+	// One pass: threads born meanwhile are attached by the kernel
+	// (PTRACE_O_TRACECLONE) when a seized thread made them, and found by
+	// stopAll, which lists the threads again once all are stopped, when
+	// one that was not seized yet made them.
+	if _, err := t.attachNew(); err != nil {
+		t.release()
+		return fail("seize", t.pid, err)
 	}
 	if len(t.threads) == 0 {
 		t.release()
