@@ -167,10 +167,15 @@ func (h *Holder) holdMembers(group string, self int) error {
 // review grows the layers of held processes anchored in group's subtree
 // whose anchor's set, or the set pinned when they were placed, their
 // layer does not cover; their cgroup may lie outside that subtree now,
-// where holdMembers does not see them. Called with h.mu held.
+// where holdMembers does not see them. Over the whole tree (the scan) it
+// also drops the records of processes that are gone. Called with h.mu
+// held.
 func (h *Holder) review(group string, self int) error {
 	var grows []growReq
 	for pid, p := range h.snapshot() {
+		if group == "" && h.known(pid) != p {
+			continue // the scan's review forgets processes that are gone
+		}
 		anchor := *p.anchor.Load()
 		if !within(anchor, group) {
 			continue
