@@ -9,6 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // confinedShell runs script with sh as a member of group (held, through
@@ -204,7 +207,8 @@ func TestIoUringDenied(t *testing.T) {
 }
 
 // TestBehindTheBackIntoStricter: a process placed in g1 and moved behind
-// the mount's back into a sibling g2 is judged by both sets.
+// the mount's back into a sibling g2 is judged by both sets, within the
+// scan bound (the daemon reads its group again at the latest then).
 func TestBehindTheBackIntoStricter(t *testing.T) {
 	m := liveMirror(t)
 	denyGetppid(m, "g1")
@@ -212,30 +216,85 @@ func TestBehindTheBackIntoStricter(t *testing.T) {
 	m.mustWrite("g2/syscalls.deny", "uname")
 	s := startServing(t, m.base)
 	moveTo(m, "g1", s.pid)
+	if got := s.call("getppid", "uname"); got["getppid"] != "-38" || got["uname"] != "0" {
+		t.Fatalf("placed in g1: %v, want getppid -38, uname 0", got)
+	}
 	if err := os.WriteFile(filepath.Join(m.base, "g2", "cgroup.procs"),
 		[]byte(strconv.Itoa(s.pid)), 0); err != nil {
 		t.Fatal(err)
 	}
-	got := s.call("getppid", "uname")
-	if got["getppid"] != "-38" || got["uname"] != "-38" {
-		t.Fatalf("placed in g1, now in g2: %v, want getppid and uname -38", got)
+	start := time.Now()
+	for s.call("uname")["uname"] != "-38" {
+		if time.Since(start) > 2500*time.Millisecond {
+			t.Fatalf("placed in g1, moved to g2: uname allowed after %v", time.Since(start))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := s.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("placed in g1, now in g2: getppid %s, want -38", got)
 	}
 }
 
-// TestSharedFileTableRefused: a process whose file table another process
-// shares is not held (EBUSY): the other could copy the listener while it
-// passes through that table.
-func TestSharedFileTableRefused(t *testing.T) {
+// TestSharedFileTable: a process whose file table another process shares
+// (clone with CLONE_FILES) is held, and the listener never passes through
+// that table (a helper thread with a table of its own takes it, Linux
+// 6.9). With thread pidfds turned off in the daemon it would, so the move
+// is refused with EBUSY: the other process could copy the listener.
+func TestSharedFileTable(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("gcc is not installed")
 	}
-	m := newMirror(t)
-	denyGetppid(m, "g")
 	prog := filepath.Join(t.TempDir(), "sharefiles")
 	if out, err := exec.Command("gcc", "-O2", "-o", prog,
 		"testdata/sharefiles/sharefiles.c").CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
+	for _, c := range []struct {
+		name, off string
+	}{{"helper", ""}, {"fallback", "pidfd_thread"}} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.off == "" && !haveThreadPidfd() {
+				t.Skip("no thread pidfds (Linux 6.9); the fallback case covers this kernel")
+			}
+			t.Setenv("CGSYSCALL_KERNEL_OFF", c.off)
+			m := newMirror(t)
+			denyGetppid(m, "g")
+			parent, other := startSharefiles(t, prog)
+			err := m.write("g/tasks", strconv.Itoa(parent))
+			if c.off != "" {
+				if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
+					t.Fatalf("moving a process with a shared file table: %v, want EBUSY", err)
+				}
+				if got := m.read("g/tasks"); got != "" {
+					t.Fatalf("g/tasks = %q after the refused move, want it empty", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("moving a process with a shared file table: %v", err)
+			}
+			if got := m.read("g/tasks"); got != strconv.Itoa(parent)+"\n" {
+				t.Fatalf("g/tasks = %q, want %d", got, parent)
+			}
+			if n := seccompFilters(t, parent); n < 1 {
+				t.Fatalf("the moved process has %d seccomp filters, want at least 1", n)
+			}
+			entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", other))
+			for _, e := range entries {
+				l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", other, e.Name()))
+				if strings.Contains(l, "seccomp") {
+					t.Errorf("the shared table holds descriptor %s -> %s", e.Name(), l)
+				}
+			}
+		})
+	}
+}
+
+// startSharefiles starts prog (testdata/sharefiles) and returns its PID
+// and that of the process sharing its file table; both are killed at the
+// end of the test.
+func startSharefiles(t *testing.T, prog string) (int, int) {
+	t.Helper()
 	cmd := exec.Command(prog)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -253,11 +312,31 @@ func TestSharedFileTableRefused(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	err = m.write("g/tasks", strconv.Itoa(parent))
-	if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
-		t.Fatalf("moving a process with a shared file table: %v, want EBUSY", err)
+	return parent, other
+}
+
+// haveThreadPidfd tells whether the kernel makes pidfds of threads
+// (PIDFD_THREAD, which is O_EXCL; Linux 6.9).
+func haveThreadPidfd() bool {
+	fd, err := unix.PidfdOpen(os.Getpid(), unix.O_EXCL)
+	if err == nil {
+		unix.Close(fd)
 	}
-	if got := m.read("g/tasks"); got != "" {
-		t.Fatalf("g/tasks = %q after the refused move, want it empty", got)
+	return err == nil
+}
+
+// seccompFilters reads Seccomp_filters of /proc/PID/status.
+func seccompFilters(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
 	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Seccomp_filters:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
 }

@@ -4,10 +4,9 @@
 // most one more per [LogEvery] after that, which says how many it left out.
 //
 // Only calls that reach the daemon are seen here: those a held process
-// makes with a number its notifying layer hands over. Calls that the
-// kernel answers alone (a fixed ENOSYS layer, a compat call with no native
-// counterpart in a group that denies everything, and every call of a
-// process that is not held) are neither counted nor logged.
+// makes with a number its notifying layer hands over, which covers every
+// number its group denies. A denied seccomp(2), which a fixed layer answers
+// in the kernel, is neither counted nor logged.
 package denials
 
 import (

@@ -77,13 +77,14 @@ var doc = manual{
 		`A member is judged at every moment by the group it is in now: a deny holds every
 		member of the group's subtree before the write returns, and an allow, or a move to a
 		group that allows the call, lets the same running process make it again. The daemon
-		does this by holding each member: it puts one seccomp layer into the process (with
-		ptrace) that lets about seventy hot system calls through in the kernel and hands every
-		other call to the daemon, which answers from the caller's current group. Denying a
-		hot call to a process already held adds a fixed layer that an allow cannot take
-		back; the log says so.`,
+		does this by holding each member: it puts a seccomp layer into the process (with
+		ptrace) that hands to the daemon the calls that may be denied to it, which the daemon
+		answers from the caller's current group; every other call runs in the kernel. A deny
+		of a call the layer does not hand over yet gives the process a wider layer before the
+		write returns. ` + "`seccomp`" + ` itself is never handed over: denying it adds a
+		fixed layer that an allow cannot take back; the log says so.`,
 		`While no daemon runs, every call the daemon would decide fails with ` + "`ENOSYS`" + `
-		(fail closed); hot calls keep working. The policy outlives the daemon, in extended
+		(fail closed); calls the layer does not hand over keep working. The policy outlives the daemon, in extended
 		attributes of the real cgroup directories, and so does the record of where each
 		held process was placed: a new daemon holds every such process again.`,
 		`Options may be written with one dash or two (` + "`-mirror` or `--mirror`" + `);
@@ -329,8 +330,8 @@ var doc = manual{
 			at least once, in the order of the native table, then a ` + "`total`" + ` {N}
 			line. A compat call counts as its native twin; one without a twin shows as
 			` + "`i386:`" + `{NAME} (` + "`arm:`" + `{NAME}), an x32 call as ` + "`x32:`" + `{N}.
-			Only calls the daemon decides are counted: a hot syscall denied to a process
-			that was already running is answered by the kernel alone. The counts are saved
+			Only calls the daemon decides are counted: a denied ` + "`seccomp`" + ` is
+			answered by the kernel alone. The counts are saved
 			once a second and survive a restart (a kill -9 loses at most the last second).`},
 		{"{MOUNTPOINT}/{GROUP}/`cgroup.procs`, `cgroup.threads`", `Read as the kernel
 			has them; a write takes the path of ` + "`tasks`" + ` (whole processes, held),

@@ -12,11 +12,21 @@
 // registers, points them at a system call instruction (the one the thread
 // stopped in, or one found in the vDSO) and runs, one call at a time up to
 // its syscall-exit stop: mmap of a scratch page; the sock_fprog written
-// there with process_vm_writev; seccomp(SECCOMP_SET_MODE_FILTER,
-// TSYNC|TSYNC_ESRCH|NEW_LISTENER) (with prctl(PR_SET_NO_NEW_PRIVS) first
-// only when the tracee lacks CAP_SYS_ADMIN and the kernel says EACCES);
-// then it copies the listener into this process (pidfd_getfd), closes the
-// tracee's copy and unmaps the page. Then it restores the registers
+// there with process_vm_writev; clone of a helper thread (same memory and
+// thread group, a private copy of the file table); in the helper,
+// seccomp(SECCOMP_SET_MODE_FILTER, TSYNC|TSYNC_ESRCH|NEW_LISTENER) (with
+// prctl(PR_SET_NO_NEW_PRIVS) first only when the tracee lacks
+// CAP_SYS_ADMIN and the kernel says EACCES); then it copies the listener
+// out of the helper's table into this process (pidfd_getfd on a thread
+// pidfd), makes the helper exit, which closes its copy, and unmaps the
+// page. The listener never enters the table that the tracee's threads,
+// and any process created with CLONE_FILES, share. Where thread pidfds are
+// missing (before Linux 6.9, kernel.PidfdThread) or the clone is refused,
+// the seccomp call is made in the stopped thread itself and the tracee's
+// copy of the listener is closed right after; a process whose file table
+// another process shares is then refused with EBUSY (Op "files"), found by
+// kcmp(KCMP_FILES) of every process while the tracee is stopped. Then it
+// restores the registers
 // exactly, orig_rax and an interrupted call's -ERESTART* value included,
 // and detaches every thread: the kernel restarts the interrupted call as
 // if nothing had happened (a sleep continues with the time left).
@@ -34,10 +44,13 @@
 // sender appears as this process). Signals that other threads stopped for
 // are handed on by PTRACE_DETACH with their siginfo.
 //
-// One session takes about 0.4 ms on a 2-vCPU VM (Linux 6.18), most of
-// it ptrace stops: about ten round trips to the tracee. The tracing OS
-// thread moves to the CPU the tracee last ran on, which makes each round
-// trip several times cheaper.
+// One session takes 0.4 to 0.7 ms on a 2-vCPU VM (Linux 6.18), most of it
+// in the kernel: ptrace stops (about a dozen round trips to the tracee),
+// the filter's load, the helper thread's clone. The tracing OS thread
+// moves to the CPU the tracee last ran on, which makes each round trip
+// several times cheaper, and serves later sessions when it left no
+// tracee attached (a few are kept idle); [HoldWith] asks it once for the
+// seize and the load together.
 //
 // # When the daemon dies
 //

@@ -11,14 +11,20 @@ import (
 // errno that callers branch on (errors.Is(err, unix.EBUSY) works through
 // Unwrap); Op names the step that failed: "seize", "stop", "regs", "insn",
 // "mmap", "write", "seccomp", "prctl", "getfd", "close", "munmap",
-// "restore", or "session".
+// "restore", "clone", "files" (the file table is shared with process
+// Other), "filters", or "session".
 type Error struct {
-	Op  string
-	Pid int
-	Err unix.Errno
+	Op    string
+	Pid   int
+	Err   unix.Errno
+	Other int // for Op "files": a process sharing the file table
 }
 
 func (e *Error) Error() string {
+	if e.Other != 0 {
+		return fmt.Sprintf("inject: pid %d: %s: %v (shared with pid %d)", e.Pid, e.Op, e.Err,
+			e.Other)
+	}
 	return fmt.Sprintf("inject: pid %d: %s: %v", e.Pid, e.Op, e.Err)
 }
 

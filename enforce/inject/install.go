@@ -2,7 +2,6 @@ package inject
 
 import (
 	"encoding/binary"
-	"errors"
 	"os"
 	"time"
 
@@ -113,6 +112,9 @@ func followThread(pid, tid int) {
 
 // run makes the injected calls: get scratch memory, write the program,
 // load it, fetch the listener, close the tracee's copy, free the memory.
+// A filter with a listener is loaded from a helper thread with a private
+// file table where the kernel allows (spawnHelper); elsewhere a process
+// that shares its file table with another is refused with EBUSY.
 func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 	pid := in.t.pid
 	page := uint64(os.Getpagesize())
@@ -125,6 +127,41 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 		in.free(addr, size, saved)
 		return -1, fail("write", pid, err)
 	}
+	var helper *injection
+	if !in.static {
+		if helper, err = in.spawnHelper(); err != nil {
+			in.free(addr, size, saved)
+			return -1, err
+		}
+		if helper == nil {
+			if other := sharedWith(pid); other != 0 {
+				in.free(addr, size, saved)
+				return -1, &Error{Op: "files", Pid: pid, Err: unix.EBUSY, Other: other}
+			}
+		}
+	}
+	fd, err := in.load(helper, addr, before)
+	if helper != nil {
+		helper.end()
+	}
+	if ferr := in.free(addr, size, saved); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err != nil && fd >= 0 {
+		unix.Close(fd)
+		fd = -1
+	}
+	return fd, err
+}
+
+// load makes the seccomp call for the program at addr, in helper when
+// there is one, and takes the listener of a filter that has one.
+func (in *injection) load(helper *injection, addr uint64, before func()) (int, error) {
+	pid := in.t.pid
+	caller := in
+	if helper != nil {
+		caller = helper
+	}
 	if before != nil {
 		before()
 	}
@@ -132,39 +169,36 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 	if in.static {
 		flags = staticFlags
 	}
-	ret, err := in.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags, addr)
+	ret, err := caller.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags, addr)
 	if err == nil && errnoOf(ret) == unix.EACCES {
 		// No CAP_SYS_ADMIN: the kernel wants no_new_privs first. It is
 		// per thread, and TSYNC copies it to every thread.
-		r, err := in.call(nums.prctl, unix.PR_SET_NO_NEW_PRIVS, 1)
+		r, err := caller.call(nums.prctl, unix.PR_SET_NO_NEW_PRIVS, 1)
 		if err == nil && errnoOf(r) != 0 {
 			err = fail("prctl", pid, errnoOf(r))
 		}
 		if err != nil {
-			in.free(addr, size, saved)
 			return -1, fail("prctl", pid, err)
 		}
-		ret, err = in.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags, addr)
+		ret, err = caller.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags, addr)
 	}
 	if err == nil && errnoOf(ret) != 0 {
 		err = fail("seccomp", pid, errnoOf(ret))
 	}
 	if err != nil {
-		in.free(addr, size, saved)
 		return -1, fail("seccomp", pid, err)
 	}
-	fd := -1
-	if !in.static {
-		fd, err = in.takeListener(int(ret))
+	if in.static {
+		return -1, nil
 	}
-	if ferr := in.free(addr, size, saved); ferr != nil && err == nil &&
-		!(in.static && errors.Is(ferr, unix.ENOSYS)) {
-		// (A fixed layer that denies munmap refuses the injector's own
-		// munmap right after the load: the page, which holds nothing but
-		// the program just loaded, stays mapped in the tracee.)
-		err = ferr
+	if helper != nil {
+		fd, err := helper.takeFromHelper(int(ret))
+		if err == nil {
+			in.listener = fd
+		}
+		return fd, err
 	}
-	return fd, err
+	return in.takeListener(int(ret))
 }
 
 // takeListener copies the tracee's descriptor tfd into this process and

@@ -64,3 +64,19 @@ func setRegSet(tid, nt int, buf unsafe.Pointer, size int) error {
 	iov.SetLen(size)
 	return ptracePtr(unix.PTRACE_SETREGSET, tid, uintptr(nt), unsafe.Pointer(&iov))
 }
+
+// getFilter reads filter i of tid's seccomp chain (0 is the oldest) into
+// prog, or, with prog nil, returns its length in instructions. ENOENT
+// means there is no filter i.
+func getFilter(tid, i int, prog []unix.SockFilter) (int, error) {
+	var buf unsafe.Pointer
+	if len(prog) > 0 {
+		buf = unsafe.Pointer(&prog[0])
+	}
+	n, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SECCOMP_GET_FILTER, uintptr(tid),
+		uintptr(i), uintptr(buf), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}

@@ -31,6 +31,8 @@ type Session struct {
 
 	pid  int
 	reqs chan func(*tracer)
+	errc chan error           // Seize's answer
+	then func(*tracer, error) // for HoldWith: run after the seize, instead of answering
 	mu   sync.Mutex
 	done bool
 }
@@ -48,47 +50,86 @@ type Session struct {
 //     debugger, a sandbox, or another session (ptrace allows one tracer);
 //   - EPERM: the kernel refused to trace it (privilege, LSM).
 func Seize(pid int) (*Session, error) {
-	s := &Session{pid: pid, reqs: make(chan func(*tracer))}
-	errc := make(chan error)
-	go s.run(errc)
-	if err := <-errc; err != nil {
+	s := &Session{pid: pid, reqs: make(chan func(*tracer)), errc: make(chan error)}
+	select {
+	case inbox := <-idle:
+		inbox <- s
+	default:
+		go tracing(s)
+	}
+	if err := <-s.errc; err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// run is the session goroutine. ptrace works per thread: every request
-// must come from the thread that attached, so the goroutine keeps its OS
-// thread locked and never unlocks it. When it returns the Go runtime ends
-// the thread, and the kernel detaches any tracee still attached to it
-// (one that never reached a stop before a timeout), which lets it run on.
+// idle holds the inboxes of tracing threads waiting for a session:
+// starting a thread for every session costs tens of microseconds.
+var idle = make(chan chan *Session, 4)
+
+// tracing is a tracing goroutine. ptrace works per thread: every request
+// of a session must come from the thread that attached, so the goroutine
+// keeps its OS thread locked and never unlocks it. It runs session s,
+// then waits among the idle for another, as long as its sessions leave no
+// tracee attached and there is room. Otherwise it returns; the Go runtime
+// then ends the thread, and the kernel detaches any tracee still attached
+// to it (one that never reached a stop before a timeout), which lets it
+// run on.
 //
 // The runtime never ends the main thread (it parks a locked goroutine's
-// main thread forever instead), so a session that finds itself there
+// main thread forever instead), so a goroutine that finds itself there
 // moves to a fresh thread: while this goroutine holds the main thread
 // locked and waits, the new goroutine must run on another one.
-func (s *Session) run(errc chan<- error) {
+func tracing(s *Session) {
 	runtime.LockOSThread()
 	if unix.Gettid() == unix.Getpid() {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			s.run(errc)
+			tracing(s)
 		}()
 		<-done
 		runtime.UnlockOSThread()
 		return
 	}
+	// Precise short sleeps in waitAny.
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+	var cpus unix.CPUSet
+	unix.SchedGetaffinity(0, &cpus)
+	inbox := make(chan *Session)
+	for {
+		if !s.run() {
+			return
+		}
+		unix.SchedSetaffinity(0, &cpus) // undo followThread
+		select {
+		case idle <- inbox:
+		default:
+			return
+		}
+		s = <-inbox
+	}
+}
+
+// run serves the session on the calling (tracing) thread until Install or
+// Detach, and reports whether every tracee is detached.
+func (s *Session) run() bool {
 	t := newTracer(s.pid)
-	if err := t.seize(); err != nil {
-		errc <- err
-		return
+	err := t.seize()
+	if s.then != nil {
+		s.then(t, err)
+		return len(t.threads) == 0
+	}
+	if err != nil {
+		s.errc <- err
+		return len(t.threads) == 0
 	}
 	s.pid = t.pid
-	errc <- nil
+	s.errc <- nil
 	for f := range s.reqs {
 		f(t)
 	}
+	return len(t.threads) == 0
 }
 
 // Pid returns the process ID of the held process (the thread group ID).
@@ -164,6 +205,56 @@ func (s *Session) InstallWith(prog []unix.SockFilter, before func()) (int, error
 	return r.fd, r.err
 }
 
+// Stop waits until every thread of the process is in a ptrace stop (see
+// Install for the errors), and leaves them stopped until Install or
+// Detach. A process blocked in a request that the caller serves stops only
+// once the caller has answered.
+func (s *Session) Stop() error {
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return s.do(func(t *tracer) error {
+		if err := t.stopAll(time.Now().Add(timeout)); err != nil {
+			return fail("stop", t.pid, err)
+		}
+		return nil
+	})
+}
+
+// Filters returns the seccomp filters of the process, oldest first, as
+// the kernel keeps them (PTRACE_SECCOMP_GET_FILTER, which needs
+// CAP_SYS_ADMIN and a kernel built with CONFIG_CHECKPOINT_RESTORE). It
+// stops every thread first, as Stop does. The filters are those of the
+// thread group leader, or of another thread when the leader is gone;
+// threads synchronized with TSYNC share them.
+func (s *Session) Filters() ([][]unix.SockFilter, error) {
+	var out [][]unix.SockFilter
+	err := s.Stop()
+	if err == nil {
+		err = s.do(func(t *tracer) error {
+			var e error
+			out, e = t.filters()
+			return e
+		})
+	}
+	return out, err
+}
+
+// do runs f on the session's thread and returns its error; EINVAL once the
+// session is finished.
+func (s *Session) do(f func(t *tracer) error) error {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done {
+		return fail("session", s.pid, unix.EINVAL)
+	}
+	errc := make(chan error, 1)
+	s.reqs <- func(t *tracer) { errc <- f(t) }
+	return <-errc
+}
+
 // Detach lets the process run on without installing anything.
 func (s *Session) Detach() error {
 	if !s.finish() {
@@ -184,9 +275,35 @@ func (s *Session) Detach() error {
 // shell writing its own PID to a file the caller serves): that process
 // cannot stop before the answer, and Hold fails with ETIMEDOUT.
 func Hold(pid int, prog []unix.SockFilter) (int, error) {
-	s, err := Seize(pid)
-	if err != nil {
-		return -1, err
+	return HoldWith(pid, prog, nil)
+}
+
+// HoldWith is Hold with a program loaded without a listener right after
+// prog, in the same stop, as Session.After has it. Seize and Install go
+// to the tracing thread as one request, which spares two thread wakeups.
+func HoldWith(pid int, prog, after []unix.SockFilter) (int, error) {
+	s := &Session{pid: pid, reqs: make(chan func(*tracer)), errc: make(chan error),
+		After: after}
+	type result struct {
+		fd  int
+		err error
 	}
-	return s.Install(prog)
+	rc := make(chan result, 1)
+	s.then = func(t *tracer, err error) {
+		if err != nil {
+			rc <- result{-1, err}
+			return
+		}
+		s.finish()
+		fd, err := t.install(prog, nil, DefaultTimeout, false, after)
+		rc <- result{fd, err}
+	}
+	select {
+	case inbox := <-idle:
+		inbox <- s
+	default:
+		go tracing(s)
+	}
+	r := <-rc
+	return r.fd, r.err
 }

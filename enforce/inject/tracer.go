@@ -26,6 +26,12 @@ type tracer struct {
 	// resend holds signals that arrived at the injecting thread while it
 	// ran injected calls; they are sent again before detaching.
 	resend []int
+	// cloned is the thread that the last clone event reported.
+	cloned int
+	// settled is set once stopAll found every thread stopped and no
+	// thread left unseized; stopped threads create none, so a later
+	// stopAll has nothing to do.
+	settled bool
 }
 
 func newTracer(pid int) *tracer {
@@ -41,7 +47,7 @@ func (t *tracer) seize() error {
 	if pid <= 0 {
 		return fail("seize", pid, unix.EINVAL)
 	}
-	pi, err := readProc(pid)
+	pi, err := quickProc(pid)
 	if err != nil {
 		return fail("seize", pid, err)
 	}
@@ -55,21 +61,16 @@ func (t *tracer) seize() error {
 	}
 	t.pid = pi.tgid
 	t.self = unix.Gettid()
-	// Precise short sleeps in waitAny; the thread ends with the session.
-	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-	t.pidfd, err = unix.PidfdOpen(t.pid, 0)
-	if err != nil {
+	if t.pidfd, err = unix.PidfdOpen(t.pid, 0); err != nil {
 		return fail("seize", t.pid, err)
 	}
-	for {
-		n, err := t.attachNew()
-		if err != nil {
-			t.release()
-			return fail("seize", t.pid, err)
-		}
-		if n == 0 {
-			break
-		}
+	// One pass: threads born meanwhile are attached by the kernel
+	// (PTRACE_O_TRACECLONE) when a seized thread made them, and found by
+	// stopAll, which lists the threads again once all are stopped, when
+	// one that was not seized yet made them.
+	if _, err := t.attachNew(); err != nil {
+		t.release()
+		return fail("seize", t.pid, err)
 	}
 	if len(t.threads) == 0 {
 		t.release()
@@ -137,6 +138,7 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
 		th.deliver = sig
 	case cloneStop:
 		if msg, err := eventMsg(tid); err == nil {
+			t.cloned = int(msg)
 			if _, ok := t.threads[int(msg)]; !ok {
 				t.threads[int(msg)] = &thread{tid: int(msg)}
 			}
@@ -148,6 +150,9 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
 // stopAll waits until every thread of the target is in a ptrace stop and
 // no thread is left unseized.
 func (t *tracer) stopAll(deadline time.Time) error {
+	if t.settled {
+		return nil
+	}
 	for {
 		for !t.allStopped() {
 			tid, ws, err := waitAny(deadline, nil)
@@ -164,6 +169,7 @@ func (t *tracer) stopAll(deadline time.Time) error {
 			return err
 		}
 		if n == 0 {
+			t.settled = true
 			return nil
 		}
 	}
@@ -226,5 +232,39 @@ func (t *tracer) release() {
 	if t.pidfd >= 0 {
 		unix.Close(t.pidfd)
 		t.pidfd = -1
+	}
+}
+
+// filters reads the seccomp filters of a stopped thread, oldest first.
+func (t *tracer) filters() ([][]unix.SockFilter, error) {
+	th := t.threads[t.pid]
+	if th == nil || th.kind == running {
+		th = nil
+		for _, o := range t.threads {
+			if o.kind != running {
+				th = o
+				break
+			}
+		}
+	}
+	if th == nil {
+		return nil, fail("filters", t.pid, unix.ESRCH)
+	}
+	var out [][]unix.SockFilter
+	for i := 0; ; i++ {
+		n, err := getFilter(th.tid, i, nil)
+		if err == unix.ENOENT {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fail("filters", t.pid, err)
+		}
+		prog := make([]unix.SockFilter, n)
+		if n > 0 {
+			if _, err := getFilter(th.tid, i, prog); err != nil {
+				return nil, fail("filters", t.pid, err)
+			}
+		}
+		out = append(out, prog)
 	}
 }

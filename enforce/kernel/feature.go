@@ -82,8 +82,29 @@ var ProcKthread = &Feature{
 	probe:    probeProcKthread,
 }
 
+// PidfdThread is PIDFD_THREAD: a pidfd of one thread, which pidfd_getfd
+// takes descriptors from that thread's own file table.
+var PidfdThread = &Feature{
+	Name:  "pidfd_thread",
+	Since: "6.9",
+	Fallback: "a seccomp listener is created in the held process's own file table, " +
+		"and a process that shares that table with another is refused (EBUSY)",
+	probe: probePidfdThread,
+}
+
 // All lists every feature, in a fixed order.
-func All() []*Feature { return []*Feature{SyncWakeUp, ProcKthread} }
+func All() []*Feature { return []*Feature{SyncWakeUp, ProcKthread, PidfdThread} }
+
+// probePidfdThread asks for a thread pidfd of this process's main thread;
+// kernels before 6.9 refuse the flag (O_EXCL) with EINVAL.
+func probePidfdThread() bool {
+	fd, err := unix.PidfdOpen(unix.Getpid(), unix.O_EXCL)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+}
 
 func probeProcKthread() bool {
 	b, err := os.ReadFile("/proc/self/status")

@@ -61,7 +61,8 @@ type Stats struct {
 // listener is one watched listener descriptor.
 type listener struct {
 	fd, pid int
-	id      int32 // epoll cookie; never reused, unlike descriptor numbers
+	id      int32  // epoll cookie; never reused, unlike descriptor numbers
+	onGone  func() // from Listen, if any
 	mu      sync.Mutex
 	closed  bool
 }
@@ -159,6 +160,25 @@ func (s *Supervisor) OnDenied(hook func(n Notif, delivered bool)) {
 // as pid, and takes ownership of it: it is closed by Remove, by Close, or
 // here when Add fails. Add after Close fails with EBADF.
 func (s *Supervisor) Add(fd int, pid int) error {
+	_, err := s.add(fd, pid, nil)
+	return err
+}
+
+// Listen is Add for a caller that keeps its listeners apart by more than
+// their descriptor numbers, which the kernel reuses: it returns a function
+// that stops watching exactly this listener and closes it (Remove's work;
+// later calls, and calls after the listener went, do nothing), and
+// onGone, when not nil, is called instead of the OnGone hook once every
+// process using the listener has exited and it is closed.
+func (s *Supervisor) Listen(fd int, pid int, onGone func()) (remove func(), err error) {
+	l, err := s.add(fd, pid, onGone)
+	if err != nil {
+		return nil, err
+	}
+	return func() { s.removeListener(l) }, nil
+}
+
+func (s *Supervisor) add(fd, pid int, onGone func()) (*listener, error) {
 	// Probed once per process, by name; without it (before Linux 6.6)
 	// the listener is woken the ordinary way.
 	if kernel.SyncWakeUp.Have() && setSyncWakeUp(fd) == nil {
@@ -168,21 +188,32 @@ func (s *Supervisor) Add(fd int, pid int) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		unix.Close(fd)
-		return unix.EBADF
+		return nil, unix.EBADF
 	}
 	if _, dup := s.byFd[fd]; dup {
-		return unix.EEXIST
+		return nil, unix.EEXIST
 	}
 	s.nextID++
-	l := &listener{fd: fd, pid: pid, id: s.nextID}
+	l := &listener{fd: fd, pid: pid, id: s.nextID, onGone: onGone}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: l.id}
 	if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		unix.Close(fd)
-		return err
+		return nil, err
 	}
 	s.byID[l.id] = l
 	s.byFd[fd] = l
-	return nil
+	return l, nil
+}
+
+// removeListener is Remove of exactly l.
+func (s *Supervisor) removeListener(l *listener) {
+	s.mu.Lock()
+	if s.byID[l.id] == l {
+		delete(s.byID, l.id)
+		delete(s.byFd, l.fd)
+	}
+	s.mu.Unlock()
+	s.drop(l)
 }
 
 // Remove stops watching listener and closes it. From then on the calls its

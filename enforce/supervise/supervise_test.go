@@ -232,6 +232,59 @@ func TestManyListeners(t *testing.T) {
 	}
 }
 
+// TestListen: a listener added with Listen is removed by its own function
+// alone, which a reused descriptor number cannot confuse; its own onGone
+// runs, not the OnGone hook, when its process exits.
+func TestListen(t *testing.T) {
+	injecttest.RequireRoot(t)
+	s, err := supervise.New(func(supervise.Notif) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.OnGone(func(fd, pid int) { t.Errorf("OnGone(%d, %d) called for a Listen listener", fd, pid) })
+	listen := func(v *injecttest.Victim, onGone func()) func() {
+		t.Helper()
+		fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		remove, err := s.Listen(fd, v.Pid, onGone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return remove
+	}
+	a := injecttest.Start(t, injecttest.C, 0)
+	gone := make(chan struct{})
+	listen(a, func() { close(gone) })
+	b := injecttest.Start(t, injecttest.C, 0)
+	removeB := listen(b, nil)
+	ppid := strconv.Itoa(os.Getpid())
+	if got := b.Do(t, "getppid"); got != ppid {
+		t.Fatalf("getppid of b = %s, want %s", got, ppid)
+	}
+	a.Kill()
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("onGone not called within 5s of the victim's death")
+	}
+	removeB()
+	removeB()
+	if got := b.Do(t, "getppid"); got != "-38" {
+		t.Errorf("getppid of b after its remove = %s, want -38", got)
+	}
+	// A third listener, likely under a's or b's old descriptor number, is
+	// untouched by the earlier remove functions.
+	c := injecttest.Start(t, injecttest.C, 0)
+	listen(c, nil)
+	removeB()
+	if got := c.Do(t, "getppid"); got != ppid {
+		t.Errorf("getppid of c = %s, want %s", got, ppid)
+	}
+}
+
 // TestOnDenied: the hook hears of each ENOSYS answer once, delivered, with
 // the notification's caller and number; allowed calls are not reported.
 func TestOnDenied(t *testing.T) {

@@ -98,6 +98,9 @@ func (s *Supervisor) gone(l *listener) {
 	s.stats[nVanished].Add(1)
 	s.mu.Lock()
 	hook := s.onGone
+	if l.onGone != nil {
+		hook = func(int, int) { l.onGone() }
+	}
 	if hook != nil && s.byID[l.id] == l {
 		delete(s.byID, l.id)
 		delete(s.byFd, l.fd)

@@ -1,7 +1,7 @@
 /* sharefiles: a process and a second one sharing its file table (clone
  * with CLONE_FILES, not CLONE_THREAD), for the test that such a process is
- * not held: the other could take the listener while it passes through the
- * shared table. Prints both PIDs, then sleeps until killed. */
+ * held without the listener ever passing through the shared table, or
+ * refused where it would. Prints both PIDs, then sleeps until killed. */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <signal.h>

@@ -17,15 +17,24 @@
  *                   and calls syscall A; at A's syscall-entry stop we change
  *                   the number to B: "CHILD_PID RET" (x86_64 only, else
  *                   "unsupported")
+ *   share           start a sharer: a process (not a thread) that shares
+ *                   our file table (clone with CLONE_FILES) and looks at
+ *                   every descriptor 0..63 of that table in a loop for a
+ *                   seccomp listener: "SHARER_PID"
+ *   seen            the sharer's passes and the passes that found a
+ *                   listener: "PASSES SEEN"
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
@@ -135,6 +144,32 @@ static void tracedcall(long from, long to)
 #endif
 }
 
+/* The sharer's counts, in memory shared with it (MAP_SHARED): it has its
+ * own memory otherwise, errno included. */
+static volatile long *counts;
+static char sharer_stack[64 * 1024];
+
+static int sharer(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	char path[32], link[64];
+	for (;;) {
+		long found = 0;
+		for (int fd = 0; fd < 64; fd++) {
+			snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+			ssize_t n = readlink(path, link, sizeof link - 1);
+			if (n > 0) {
+				link[n] = 0;
+				found |= strstr(link, "seccomp") != NULL;
+			}
+		}
+		counts[1] += found;
+		counts[0]++;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 0;
@@ -193,6 +228,15 @@ int main(int argc, char **argv)
 			if (fd >= 0)
 				close(fd);
 			reply("%ld\n", r, 0, 0);
+		} else if (strcmp(line, "share") == 0) {
+			if (!counts)
+				counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			int c = clone(sharer, sharer_stack + sizeof sharer_stack,
+				      CLONE_FILES | SIGCHLD, NULL);
+			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
+		} else if (strcmp(line, "seen") == 0) {
+			reply("%ld %ld\n", counts ? counts[0] : 0, counts ? counts[1] : 0, 1);
 		} else if (strcmp(line, "tracedcall") == 0) {
 			long a = 0, b = 0;
 			sscanf(arg, "%ld %ld", &a, &b);

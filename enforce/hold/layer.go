@@ -1,0 +1,237 @@
+package hold
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/enforce"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// frequentNames are syscalls that busy programs make thousands of times a
+// second. A layer notifies one of them only where it must: when the
+// process's own group (or anchor) denies it, not because some other group
+// of the tree does, and not in the generous cover a layer grows to. The
+// rest of the frequent set are the callers measured in the RFC's macro
+// workloads (find with cat, go build): clone, execve, wait4, pipe2,
+// tgkill, utimensat and their kin. Names a table lacks are skipped.
+var frequentNames = strings.Fields(`read write readv writev pread64 pwrite64 preadv pwritev
+	preadv2 pwritev2 lseek close fstat newfstatat statx openat getdents64 mmap munmap
+	mprotect madvise brk mremap futex sched_yield nanosleep clock_nanosleep clock_gettime
+	gettimeofday getpid gettid rt_sigprocmask rt_sigaction rt_sigreturn sigaltstack
+	epoll_wait epoll_pwait epoll_pwait2 epoll_ctl poll ppoll select pselect6 recvfrom
+	sendto recvmsg sendmsg fcntl dup dup2 dup3 ioctl access faccessat faccessat2 readlink
+	readlinkat stat lstat open getrandom fadvise64 copy_file_range sendfile splice
+	getuid geteuid getgid getegid getcwd fsync fdatasync
+	clone clone3 fork vfork execve execveat wait4 waitid pipe pipe2 tgkill tkill kill
+	utimensat mkdir mkdirat unlink unlinkat rename renameat renameat2 ftruncate truncate
+	sched_getaffinity fchdir chdir prlimit64 set_robust_list rseq arch_prctl
+	set_tid_address exit exit_group fchmod fchmodat chmod fchown fchownat
+	umask openat2 close_range pidfd_open pidfd_send_signal eventfd2 epoll_create1
+	timerfd_create timerfd_settime signalfd4 socket connect accept4 bind listen
+	getsockname getpeername setsockopt getsockopt shutdown socketpair`)
+
+// maxDepth and maxInsns bound the layers of one process: the kernel allows
+// 32768 instructions over a task's whole filter chain, counting 4 more
+// for each filter. A layer that would go past either bound notifies every
+// deniable number instead, after which no layer is ever needed again.
+const (
+	maxDepth = 16
+	maxInsns = 16384
+)
+
+// layer is one notifying layer that the daemon loaded into a process,
+// with the fixed layer loaded right after it in the same stop, if any.
+type layer struct {
+	cover  policy.Set   // the numbers it notifies
+	static policy.Set   // the numbers the fixed layer denies (seccomp)
+	at     atomic.Int64 // when it went in, CLOCK_BOOTTIME nanoseconds
+	holder int          // the process it was loaded into
+	depth  int          // filters in the process's chain, this one included
+	insns  int          // the chain's instructions as the kernel counts them
+	// closed is set once its listener is closed (by a grown layer) or
+	// every process using it has exited: the processes that still carry
+	// it fail its numbers with ENOSYS until they get a layer of their own.
+	closed atomic.Bool
+	mu     sync.Mutex
+	remove func() // closes its listener
+}
+
+// setRemove records how to close the listener, and closes it at once if
+// the layer was closed before its listener was known.
+func (l *layer) setRemove(remove func()) {
+	l.mu.Lock()
+	l.remove = remove
+	l.mu.Unlock()
+	if l.closed.Load() {
+		remove()
+	}
+}
+
+// close closes the layer's listener.
+func (l *layer) close() {
+	if l == nil || l.closed.Swap(true) {
+		return
+	}
+	l.mu.Lock()
+	remove := l.remove
+	l.mu.Unlock()
+	if remove != nil {
+		remove()
+	}
+}
+
+// covers is what the holder knows about the numbers layers notify.
+type covers struct {
+	a        *arch.Arch
+	seccomp  int        // seccomp(2): never notified, see fixedLayer
+	frequent policy.Set // frequentNames
+	generous policy.Set // every deniable number but the frequent ones
+	full     policy.Set // every deniable number
+	union    atomic.Pointer[policy.Set]
+	progs    sync.Map // policy.Set -> []unix.SockFilter, compiled notifying layers
+	notified sync.Map // string (a program's bytes) -> policy.Set
+	nprogs   atomic.Int32
+	fixed    []unix.SockFilter // the fixed layer denying seccomp
+	// guard holds the calls every layer hands over whatever the group
+	// denies, so that the guard (guard.go) sees those aimed at the daemon.
+	guard policy.Set
+}
+
+func newCovers(a *arch.Arch) (*covers, error) {
+	c := &covers{a: a, seccomp: -1, full: policy.Deniable(a)}
+	for _, name := range frequentNames {
+		if nr, ok := a.Native.SyscallNumber(name); ok {
+			c.frequent.Add(nr)
+		}
+	}
+	if nr, ok := a.Native.SyscallNumber("seccomp"); ok {
+		c.seccomp = nr
+		c.full.Remove(nr)
+		insns, err := enforce.Compile(a, []int{nr}, enforce.ModeErrno)
+		if err != nil {
+			return nil, err
+		}
+		if c.fixed, err = enforce.Raw(insns); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range GuardNames() {
+		if nr, ok := a.Native.SyscallNumber(name); ok {
+			c.guard.Add(nr)
+		}
+	}
+	c.generous = c.full.Minus(c.frequent).Union(c.guard)
+	c.union.Store(&policy.Set{})
+	return c, nil
+}
+
+// setUnion records the union of every group's deny set.
+func (c *covers) setUnion(u policy.Set) { c.union.Store(&u) }
+
+// base is the cover of a first layer for a process judged by need: need
+// itself, and whatever another group of the tree denies that is not
+// frequent, so that a move between the tree's groups behind the mount's
+// back is judged at once for those numbers.
+func (c *covers) base(need policy.Set) policy.Set {
+	s := need.Union(c.union.Load().Minus(c.frequent)).Union(c.guard)
+	s.Remove(c.seccomp)
+	return s
+}
+
+// grown is the cover of a layer that replaces one notifying old because
+// need is not covered: generous, so that a later deny of another number
+// rarely needs a layer again.
+func (c *covers) grown(old, need policy.Set) policy.Set {
+	s := old.Union(need).Union(c.generous)
+	s.Remove(c.seccomp)
+	return s
+}
+
+// program returns the compiled notifying layer for cover.
+func (c *covers) program(cover policy.Set) ([]unix.SockFilter, error) {
+	if v, ok := c.progs.Load(cover); ok {
+		return v.([]unix.SockFilter), nil
+	}
+	insns, err := enforce.Compile(c.a, cover.Numbers(), enforce.ModeNotify)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := enforce.Raw(insns)
+	if err != nil {
+		return nil, err
+	}
+	if c.nprogs.Add(1) < 1024 {
+		c.progs.Store(cover, prog)
+	}
+	return prog, nil
+}
+
+// chainNotified returns the native numbers that any filter of chain
+// hands to a listener (SECCOMP_RET_USER_NOTIF) for a call of the native
+// ABI with zero arguments. A new layer must notify all of them: its
+// listener then decides them; where it does not, a filter whose listener
+// is gone (the last daemon's, or a layer this one replaces) fails them
+// with ENOSYS. A filter that cannot be read as classic BPF counts as
+// notifying every deniable number.
+func (c *covers) chainNotified(chain [][]unix.SockFilter) policy.Set {
+	var s policy.Set
+	for _, prog := range chain {
+		s = s.Union(c.notifiedBy(prog))
+	}
+	return s
+}
+
+func (c *covers) notifiedBy(prog []unix.SockFilter) policy.Set {
+	if len(prog) == 0 {
+		return policy.Set{}
+	}
+	key := string(unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(prog)*8))
+	if v, ok := c.notified.Load(key); ok {
+		return v.(policy.Set)
+	}
+	s := c.evaluate(prog)
+	if c.nprogs.Add(1) < 1024 {
+		c.notified.Store(key, s)
+	}
+	return s
+}
+
+// evaluate runs prog for every native number.
+func (c *covers) evaluate(prog []unix.SockFilter) policy.Set {
+	insns := make([]bpf.Instruction, len(prog))
+	for i, f := range prog {
+		insns[i] = bpf.RawInstruction{Op: f.Code, Jt: f.Jt, Jf: f.Jf, K: f.K}.Disassemble()
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		return c.full
+	}
+	var s policy.Set
+	data := make([]byte, 64)
+	for nr := 0; nr <= c.a.Native.NRMax; nr++ {
+		// struct seccomp_data as x/net/bpf's VM reads it: it loads words
+		// big-endian where the kernel loads them in host order, so each
+		// word is stored big-endian.
+		put32(data[0:], uint32(nr))
+		put32(data[4:], c.a.Native.AuditArch)
+		r, err := vm.Run(data)
+		if err != nil {
+			return c.full
+		}
+		if uint32(r)&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF {
+			s.Add(nr)
+		}
+	}
+	return s.Intersect(policy.Full(c.a))
+}
+
+func put32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}

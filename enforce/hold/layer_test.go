@@ -1,0 +1,99 @@
+package hold
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/enforce"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+func testCovers(t *testing.T, a *arch.Arch) *covers {
+	t.Helper()
+	c, err := newCovers(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func nr(t *testing.T, a *arch.Arch, name string) int {
+	t.Helper()
+	n, ok := a.Native.SyscallNumber(name)
+	if !ok {
+		t.Fatalf("%s: no %s", a.Name, name)
+	}
+	return n
+}
+
+// TestChainNotified: what a compiled layer notifies is read back from its
+// program, for both architectures; a fixed layer notifies nothing, and a
+// program the VM cannot run counts as notifying everything.
+func TestChainNotified(t *testing.T) {
+	for _, a := range []*arch.Arch{arch.X86_64, arch.AArch64} {
+		t.Run(a.Name, func(t *testing.T) {
+			c := testCovers(t, a)
+			cover := policy.NewSet(nr(t, a, "getppid"), nr(t, a, "uname"), nr(t, a, "read"))
+			prog, err := c.program(cover)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.chainNotified([][]unix.SockFilter{prog}); !got.Equal(cover) {
+				t.Errorf("notified %v, want %v", got, cover)
+			}
+			if got := c.chainNotified([][]unix.SockFilter{c.fixed, prog}); !got.Equal(cover) {
+				t.Errorf("with the fixed layer: notified %v, want %v", got, cover)
+			}
+			full, _ := c.program(c.full)
+			if got := c.chainNotified([][]unix.SockFilter{prog, full}); !got.Equal(c.full) {
+				t.Errorf("with the full layer: %d numbers, want %d", got.Len(), c.full.Len())
+			}
+			bad := []unix.SockFilter{{Code: 0xffff}}
+			if got := c.chainNotified([][]unix.SockFilter{bad}); !got.Equal(c.full) {
+				t.Errorf("an unreadable program: %d numbers, want every deniable one", got.Len())
+			}
+			allow, err := enforce.Compile(a, nil, enforce.ModeNotify)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := enforce.Raw(allow)
+			if got := c.chainNotified([][]unix.SockFilter{raw}); !got.Empty() {
+				t.Errorf("a layer that notifies nothing: %v", got)
+			}
+		})
+	}
+}
+
+// TestCovers: a first layer covers what it needs and what other groups
+// deny that is not frequent; a grown one is generous; neither notifies
+// seccomp.
+func TestCovers(t *testing.T) {
+	a := arch.X86_64
+	c := testCovers(t, a)
+	getppid, read, acct, seccomp := nr(t, a, "getppid"), nr(t, a, "read"), nr(t, a, "acct"),
+		nr(t, a, "seccomp")
+	c.setUnion(policy.NewSet(read, acct, seccomp, getppid))
+	base := c.base(policy.NewSet(getppid, seccomp))
+	if want := policy.NewSet(getppid, acct).Union(c.guard); !base.Equal(want) {
+		t.Errorf("base = %v, want %v (read is frequent, seccomp never notified, the "+
+			"guard's calls always)", base, want)
+	}
+	for _, name := range []string{"kill", "tgkill", "ptrace", "pidfd_getfd", "setxattr"} {
+		if !base.Has(nr(t, a, name)) || !c.generous.Has(nr(t, a, name)) {
+			t.Errorf("%s, which the guard judges, is not in every cover", name)
+		}
+	}
+	if base := c.base(policy.NewSet(read)); !base.Has(read) {
+		t.Errorf("base of a need with read = %v, lacks it", base)
+	}
+	grown := c.grown(policy.NewSet(getppid), policy.NewSet(read))
+	if !grown.Has(read) || !grown.Has(getppid) || grown.Has(seccomp) ||
+		!grown.Contains(c.generous) || grown.Has(nr(t, a, "write")) {
+		t.Errorf("grown = %v: want the generous set, read and getppid; not seccomp, write", grown)
+	}
+	if c.full.Has(seccomp) || c.full.Len() != policy.Deniable(a).Len()-1 {
+		t.Errorf("full cover has %d numbers", c.full.Len())
+	}
+}

@@ -1,0 +1,397 @@
+package hold
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// injectWorkers is how many processes are injected into at once. Each
+// injection is mostly waiting for ptrace stops of its tracee, so two
+// overlap well even on two CPUs.
+const injectWorkers = 2
+
+// maxFamily bounds the processes that one grown layer reaches.
+const maxFamily = 4096
+
+// member is one process getting a new notifying layer.
+type member struct {
+	pid   int
+	start uint64
+	p     *proc      // its record; nil for a process not known yet
+	anc   *proc      // its nearest held ancestor, if any
+	group string     // where a process not known yet is anchored
+	need  policy.Set // the numbers it is judged by, seccomp included
+	// filters is Seccomp_filters of a process not held yet when planned:
+	// with none, its chain need not be read.
+	filters int
+	also    policy.Set // more numbers to cover: what other members of its family need
+	self    bool       // the writer of the request being served
+	sess    *inject.Session
+	lay     *layer // the new layer
+	err     error
+}
+
+// job is one injection: a process not held yet, or the family of a layer
+// that has to grow (every process known or found to carry it). For a
+// family, the old layer's listener is closed once every member is
+// stopped, and then each member gets a layer of its own.
+type job struct {
+	members []*member
+	old     *layer
+	err     error // a family that could not be stopped whole; nothing changed
+}
+
+// run carries out j. Members that are the writer of the request being
+// served cannot stop before it is answered: the rest of the job then runs
+// in a goroutine, every other member held stopped meanwhile, and record
+// runs first, on layers that go in as the writer returns. A failure there
+// kills that member (fail closed).
+func (h *Holder) run(j *job, record func(*job)) {
+	if m := j.members[0]; j.old == nil && !m.self && m.filters == 0 {
+		// The common first hold: a process with no filter, whose layer
+		// is known before it stops; one request to the tracing thread.
+		h.quick(m)
+		record(j)
+		return
+	}
+	if !h.seizeAll(j) {
+		record(j)
+		return
+	}
+	var self *member
+	for _, m := range j.members {
+		if m.self {
+			self = m
+		}
+	}
+	if self == nil {
+		h.complete(j)
+		record(j)
+		return
+	}
+	for _, m := range j.members {
+		if m.err == nil {
+			m.lay = h.planLayer(m, j.old, nil)
+			m.lay.at.Store(bootNanos())
+		}
+	}
+	record(j)
+	go func() {
+		h.complete(j)
+		for _, m := range j.members {
+			if m.err != nil && !errors.Is(m.err, syscall.ESRCH) {
+				h.log.WithField("pid", m.pid).WithError(m.err).
+					Error("could not hold a process after the write; killing it (fail closed)")
+				unix.Kill(m.pid, unix.SIGKILL)
+			}
+		}
+	}()
+}
+
+// seizeAll seizes every member and stops all but the writer; for a family
+// it also takes in the children of members that carry the old layer, until
+// none is left. It reports whether the job goes on. A first hold goes on
+// unless its one member failed; a family stops, detached and unchanged,
+// at any member that cannot be stopped, except one that exited.
+func (h *Holder) seizeAll(j *job) bool {
+	fail := func(err error) bool {
+		for _, m := range j.members {
+			if m.sess != nil {
+				m.sess.Detach()
+				m.sess = nil
+			}
+		}
+		j.err = err
+		return false
+	}
+	have := map[int]bool{}
+	for _, m := range j.members {
+		have[m.pid] = true
+	}
+	for i := 0; i < len(j.members); i++ {
+		m := j.members[i]
+		m.sess, m.err = inject.Seize(m.pid)
+		// A first hold needs no stop before Install, which waits for
+		// the stops itself; a family is stopped whole before its
+		// listener is closed.
+		if m.err == nil && !m.self && j.old != nil {
+			if m.err = m.sess.Stop(); m.err != nil {
+				m.sess.Detach()
+				m.sess = nil
+			}
+		}
+		if m.err != nil {
+			m.err = exitedOr(m.pid, m.err)
+			if j.old == nil {
+				return false
+			}
+			if !errors.Is(m.err, syscall.ESRCH) {
+				return fail(m.err)
+			}
+			continue
+		}
+		if j.old == nil {
+			continue
+		}
+		for _, c := range h.carriers(m, j.old, have) {
+			if len(j.members) >= maxFamily {
+				return fail(syscall.EAGAIN)
+			}
+			have[c.pid] = true
+			j.members = append(j.members, c)
+		}
+	}
+	return true
+}
+
+// carriers returns the children of member m, stopped by now, that may
+// carry layer old and are not in have yet: started after it went in,
+// with filters, and not known to carry another layer. One not known yet
+// is anchored where m is, as a child forked from a held process is.
+func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
+	group := m.group
+	if m.p != nil {
+		group = *m.p.anchor.Load()
+	}
+	var out []*member
+	for _, c := range childrenOf(m.pid) {
+		if have[c] {
+			continue
+		}
+		start, err := startTime(c)
+		if err != nil || startNanos(start)+tickNanos < old.at.Load() || seccompFilters(c) == 0 {
+			continue
+		}
+		if q := h.known(c); q != nil && q.lay.Load() != old {
+			continue
+		}
+		out = append(out, &member{pid: c, start: start, p: h.known(c), group: group,
+			need: m.need, also: m.also})
+	}
+	return out
+}
+
+// complete loads the new layers of a job whose members are seized: it
+// waits for the writer's stop, if it is a member, closes the old layer's
+// listener, and installs each member's layer.
+func (h *Holder) complete(j *job) {
+	for _, m := range j.members {
+		if m.err == nil && m.self {
+			if m.err = m.sess.Stop(); m.err != nil {
+				m.sess.Detach()
+				m.sess = nil
+				m.err = exitedOr(m.pid, m.err)
+			}
+		}
+	}
+	j.old.close()
+	for _, m := range j.members {
+		if m.err == nil {
+			m.err = h.install(m, j.old)
+		}
+	}
+}
+
+// quick holds m, a process with no filter, in one go (inject.HoldWith).
+func (h *Holder) quick(m *member) {
+	m.lay = h.planLayer(m, nil, [][]unix.SockFilter{})
+	prog, err := h.cov.program(m.lay.cover)
+	if err != nil {
+		m.err = err
+		return
+	}
+	var after []unix.SockFilter
+	if !m.lay.static.Empty() {
+		after = h.cov.fixed
+	}
+	fd, err := inject.HoldWith(m.pid, prog, after)
+	if err != nil {
+		m.err = exitedOr(m.pid, err)
+		return
+	}
+	m.err = h.listen(m, fd)
+}
+
+// install reads m's filter chain, settles its layer and loads it.
+func (h *Holder) install(m *member, old *layer) error {
+	chain := [][]unix.SockFilter{}
+	if m.lay == nil && (m.filters > 0 || m.p != nil || old != nil) {
+		var err error
+		if chain, err = m.sess.Filters(); err != nil {
+			// Unreadable (a kernel without CONFIG_CHECKPOINT_RESTORE):
+			// a filter that may notify anything needs a layer that
+			// notifies everything, which a program that cannot be
+			// run stands for.
+			chain = [][]unix.SockFilter{{{Code: 0xffff}}}
+		}
+	}
+	if m.lay == nil {
+		m.lay = h.planLayer(m, old, chain)
+	}
+	lay := m.lay
+	prog, err := h.cov.program(lay.cover)
+	if err != nil {
+		m.sess.Detach()
+		return err
+	}
+	if !lay.static.Empty() {
+		m.sess.After = h.cov.fixed
+	}
+	fd, err := m.sess.Install(prog)
+	if err != nil {
+		return exitedOr(m.pid, err)
+	}
+	return h.listen(m, fd)
+}
+
+// listen hands the listener fd of m's new layer to the supervisor.
+func (h *Holder) listen(m *member, fd int) error {
+	lay := m.lay
+	if lay.at.Load() == 0 {
+		lay.at.Store(bootNanos())
+	}
+	remove, err := h.sup.Listen(fd, m.pid, func() { h.gone(m.pid, lay) })
+	if err != nil {
+		return err
+	}
+	lay.setRemove(remove)
+	return nil
+}
+
+// planLayer settles the layer of member m: its cover, whether it comes
+// with the fixed layer that denies seccomp, and the size of the chain it
+// joins. chain is m's filters as the kernel has them, nil when they could
+// not be read before the load (the writer of a request): then a process
+// with filters gets the full cover.
+func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *layer {
+	need := m.need.Union(m.also)
+	var notified policy.Set
+	depth, insns := 1, 0
+	switch {
+	case chain != nil:
+		notified = h.cov.chainNotified(chain)
+		depth = len(chain) + 1
+		for _, f := range chain {
+			insns += len(f) + 4
+		}
+	case old != nil:
+		notified, depth, insns = old.cover, old.depth+1, old.insns
+	case m.filters > 0:
+		notified, depth, insns = h.cov.full, maxDepth, maxInsns
+	}
+	lay := &layer{holder: m.pid, depth: depth}
+	if m.need.Has(h.cov.seccomp) || (old != nil && !old.static.Empty()) {
+		lay.static.Add(h.cov.seccomp)
+	}
+	if old != nil || !lay.static.Empty() {
+		// A layer that grows, or one after which no layer can go in
+		// (seccomp denied in the kernel), covers generously.
+		lay.cover = h.cov.grown(notified, need)
+	} else {
+		lay.cover = h.cov.base(need).Union(notified)
+	}
+	prog, err := h.cov.program(lay.cover)
+	if err != nil || depth > maxDepth || insns+len(prog)+4 > maxInsns {
+		lay.cover = h.cov.full
+		prog, _ = h.cov.program(lay.cover)
+	}
+	lay.insns = insns + len(prog) + 4
+	return lay
+}
+
+// gone is told that every process using layer lay (loaded into pid) has
+// exited.
+func (h *Holder) gone(pid int, lay *layer) {
+	lay.closed.Store(true)
+	if v, ok := h.holders.Load(pid); ok && v.(*proc).lay.Load() == lay {
+		h.holders.CompareAndDelete(pid, v)
+	}
+}
+
+// runAll runs independent jobs, injectWorkers at a time, and records each
+// as it ends.
+func (h *Holder) runAll(jobs []*job, record func(*job)) {
+	var mu sync.Mutex
+	rec := func(j *job) {
+		mu.Lock()
+		defer mu.Unlock()
+		record(j)
+	}
+	next := make(chan *job)
+	var wg sync.WaitGroup
+	for range min(injectWorkers, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				h.run(j, rec)
+			}
+		}()
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+}
+
+// childrenOf lists the children of process pid, from every thread's
+// children file (Linux 3.5, CONFIG_PROC_CHILDREN).
+func childrenOf(pid int) []int {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tids, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, t := range tids {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "children"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// logFailed logs the members of j that could not be held.
+func (h *Holder) logFailed(j *job, what string) {
+	if j.err != nil {
+		h.log.WithField("pid", j.members[0].pid).WithError(j.err).Warn(what)
+	}
+	for _, m := range j.members {
+		if m.err != nil && !errors.Is(m.err, syscall.ESRCH) {
+			var ie *inject.Error
+			if errors.As(m.err, &ie) && ie.Op == "files" {
+				// The listener would pass through a file table that
+				// another process shares (no helper thread): that one
+				// could copy it and answer its own calls.
+				h.log.WithFields(logrus.Fields{"pid": m.pid, "shares_with": ie.Other}).
+					Warn("refused: the process shares its file table with another")
+				continue
+			}
+			h.log.WithField("pid", m.pid).WithError(m.err).Warn(what)
+		}
+	}
+}
+
+// opIs tells whether err is an injection failure at step op.
+func opIs(err error, op string) bool {
+	var ie *inject.Error
+	return errors.As(err, &ie) && ie.Op == op
+}

@@ -1,0 +1,623 @@
+package hold
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/fs"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// Move holds process pid to group's set: a process not held yet gets a
+// layer if the group denies anything, a held one a grown layer if the
+// group denies what its layer does not cover. Then it moves the process
+// there through the real cgroup.procs.
+func (h *Holder) Move(c fs.Caller, pid int, group string) error {
+	if pid == os.Getpid() || pid == 1 {
+		return syscall.EINVAL // the daemon never restricts itself, nor init
+	}
+	if err := h.mayMove(c, pid, group); err != nil {
+		return err
+	}
+	deny, _ := h.tree.Denied(group)
+	self := 0
+	if tgidOf(c.Pid) == pid {
+		self = pid
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var err error
+	if p := h.known(pid); p != nil {
+		// Placed there, it is judged by the group's set (and pinned to it).
+		if need := h.withUring(deny); !h.covered(p, need) {
+			_, err = h.grow([]growReq{{pid: pid, p: p, need: need}}, self)
+		}
+	} else if !deny.Empty() {
+		err = h.holdNew(pid, group, self != 0)
+	} else if h.heldAncestor(pid) != nil && seccompFilters(pid) > 0 {
+		// A child forked from a held process carries its layer: record
+		// it (holdNew finds that it does), so that it is placed in
+		// group, as a held process is.
+		if err = h.holdNew(pid, group, self != 0); errors.Is(err, syscall.ESRCH) {
+			err = nil // the write of cgroup.procs below says so
+		}
+	}
+	if err != nil {
+		h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).
+			WithError(err).Warn("could not hold the process; not moved")
+		return errnoOf(err)
+	}
+	// On v1 the threads of a process may sit in different groups, and the
+	// group of the main thread says nothing of the others: always move.
+	now, inside, err := h.groupOf(pid)
+	if h.where.v1() || !(err == nil && inside && now == group) {
+		err := writeProcs(filepath.Join(h.mirror, filepath.FromSlash(group)), pid)
+		h.tids.renew() // a cached group of its threads is stale now
+		if err != nil {
+			return err
+		}
+	}
+	if p := h.known(pid); p != nil {
+		h.place(pid, p, group)
+	}
+	return nil
+}
+
+// PolicyChanged holds every member of group's subtree to its set: members
+// not held yet get a layer, held ones whose layer does not cover the set
+// a grown one. It reads the members again until a pass finds no new one,
+// so that processes forked while the holds ran are not missed. Held
+// processes anchored in the subtree but moved out of it behind the
+// mount's back are judged by their anchor, and grown for it too.
+func (h *Holder) PolicyChanged(c fs.Caller, group string) error {
+	self := tgidOf(c.Pid)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.refreshUnion()
+	for _, g := range h.tree.Subtree(group) {
+		if err := h.holdMembers(g, self); err != nil {
+			return err
+		}
+	}
+	return h.review(group, self)
+}
+
+// holdMembers holds the members of one group, as PolicyChanged describes.
+// Called with h.mu held.
+func (h *Holder) holdMembers(group string, self int) error {
+	const maxPasses = 8
+	for pass := 0; pass < maxPasses; pass++ {
+		deny, ok := h.tree.Denied(group)
+		if !ok || deny.Empty() {
+			return nil
+		}
+		pids, err := readProcs(filepath.Join(h.mirror, filepath.FromSlash(group)))
+		if err != nil {
+			return err
+		}
+		fresh := 0
+		var grows []growReq
+		var unheld []int
+		for _, pid := range pids {
+			if pid == os.Getpid() {
+				continue
+			}
+			p := h.known(pid)
+			if p != nil && (p.lay.Load() == nil || p.lay.Load().closed.Load()) {
+				// Its layer's listener is closed and it did not get a
+				// new one (a growth did not find it): hold it afresh.
+				h.forget(pid, p)
+				p = nil
+			}
+			if p == nil {
+				unheld = append(unheld, pid)
+			} else if need := h.need(p, group); !h.covered(p, need) {
+				grows = append(grows, growReq{pid: pid, p: p, need: need})
+			}
+		}
+		if len(grows) > 0 {
+			n, err := h.grow(grows, self)
+			if err != nil {
+				return err
+			}
+			fresh += n
+		}
+		var firsts []*job
+		for _, pid := range unheld {
+			m, held, err := h.planNew(pid, group, pid == self)
+			if m != nil {
+				firsts = append(firsts, &job{members: []*member{m}})
+				continue
+			}
+			n, err := h.counted(pid, group, held, err)
+			if err != nil {
+				return err
+			}
+			fresh += n
+		}
+		var failed error
+		h.runAll(firsts, func(j *job) {
+			m := j.members[0]
+			n, err := h.counted(m.pid, group, m.anc != nil, h.recordNew(j))
+			fresh += n
+			if failed == nil {
+				failed = err
+			}
+		})
+		if failed != nil {
+			return failed
+		}
+		if fresh == 0 {
+			return nil
+		}
+	}
+	// Members keep appearing faster than they can be held (a chain of
+	// processes each forking the next and exiting): the change cannot be
+	// said to hold for all of them.
+	h.log.WithField("group", "/"+group).Warn("members did not settle while being held")
+	return syscall.EAGAIN
+}
+
+// review grows the layers of held processes anchored in group's subtree
+// whose anchor's set, or the set pinned when they were placed, their
+// layer does not cover; their cgroup may lie outside that subtree now,
+// where holdMembers does not see them. Over the whole tree (the scan) it
+// also drops the records of processes that are gone. Called with h.mu
+// held.
+func (h *Holder) review(group string, self int) error {
+	var grows []growReq
+	for pid, p := range h.snapshot() {
+		if group == "" && h.known(pid) != p {
+			continue // the scan's review forgets processes that are gone
+		}
+		anchor := *p.anchor.Load()
+		if !within(anchor, group) {
+			continue
+		}
+		if need := h.need(p, anchor); !h.covered(p, need) && h.known(pid) == p {
+			grows = append(grows, growReq{pid: pid, p: p, need: need})
+		}
+	}
+	if len(grows) == 0 {
+		return nil
+	}
+	_, err := h.grow(grows, self)
+	return err
+}
+
+// snapshot copies the map of known processes.
+func (h *Holder) snapshot() map[int]*proc {
+	h.pmu.RLock()
+	defer h.pmu.RUnlock()
+	m := make(map[int]*proc, len(h.procs))
+	for pid, p := range h.procs {
+		m[pid] = p
+	}
+	return m
+}
+
+// need is every number process p is judged by in group: the group's set,
+// its anchor's, and the set pinned when it was placed (and the io_uring
+// calls with them, see judged).
+func (h *Holder) need(p *proc, group string) policy.Set {
+	return h.withUring(h.deniedSet(group).Union(h.deniedSet(*p.anchor.Load())).
+		Union(*p.pinned.Load()))
+}
+
+// withUring is s and, if s denies anything, the io_uring calls, as Decide
+// judges them.
+func (h *Holder) withUring(s policy.Set) policy.Set {
+	if s.Empty() {
+		return s
+	}
+	return s.Union(h.uring)
+}
+
+// covered tells whether p's layers enforce need: its notifying layer
+// covers every number, and seccomp, which cannot be notified, is denied
+// by a fixed layer if need holds it.
+func (h *Holder) covered(p *proc, need policy.Set) bool {
+	lay := p.lay.Load()
+	if lay == nil {
+		return false
+	}
+	if need.Has(h.cov.seccomp) && !lay.static.Has(h.cov.seccomp) {
+		return false
+	}
+	n := need
+	n.Remove(h.cov.seccomp)
+	return lay.cover.Contains(n)
+}
+
+// refreshUnion records the union of every group's deny set, which first
+// layers cover. Called with h.mu held, before holds.
+func (h *Holder) refreshUnion() {
+	var u policy.Set
+	for _, g := range h.tree.Paths() {
+		s, _ := h.tree.Denied(g)
+		u = u.Union(s)
+	}
+	h.cov.setUnion(h.withUring(u))
+}
+
+// counted turns the result of holding member pid of group into what
+// holdMembers counts: 1 for a process held now, or for one that exited
+// without a held ancestor (it may have left unheld children: look
+// again), 0 for one that exited under a held ancestor; and the errno
+// that fails the pass, logged.
+func (h *Holder) counted(pid int, group string, heldParent bool, err error) (int, error) {
+	switch {
+	case err == nil:
+		return 1, nil
+	case errors.Is(err, syscall.ESRCH):
+		if heldParent {
+			return 0, nil
+		}
+		return 1, nil
+	}
+	h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).
+		WithError(err).Warn("could not hold a member")
+	return 0, errnoOf(err)
+}
+
+// known returns what the holder knows of process pid, forgetting an entry
+// whose PID now names another process.
+func (h *Holder) known(pid int) *proc {
+	h.pmu.RLock()
+	p := h.procs[pid]
+	h.pmu.RUnlock()
+	if p == nil {
+		return nil
+	}
+	if st, err := startTime(pid); err != nil || st != p.start {
+		h.pmu.Lock()
+		if h.procs[pid] == p {
+			delete(h.procs, pid)
+		}
+		h.pmu.Unlock()
+		return nil
+	}
+	return p
+}
+
+// forget drops the record of process pid, if it is still p.
+func (h *Holder) forget(pid int, p *proc) {
+	h.pmu.Lock()
+	if h.procs[pid] == p {
+		delete(h.procs, pid)
+	}
+	h.pmu.Unlock()
+}
+
+func (h *Holder) setProc(pid int, p *proc) {
+	h.pmu.Lock()
+	h.procs[pid] = p
+	h.pmu.Unlock()
+}
+
+// exitedOr returns ESRCH when process pid has exited (a zombie, or gone),
+// and err otherwise: ptrace refuses an exited task with EPERM, which would
+// read as a refusal.
+func exitedOr(pid int, err error) error {
+	f, serr := statFields(pid)
+	if serr != nil || (len(f) > 0 && (f[0] == "Z" || f[0] == "X")) {
+		return syscall.ESRCH
+	}
+	return err
+}
+
+// heldAncestor returns the nearest held ancestor of pid, if any.
+func (h *Holder) heldAncestor(pid int) *proc {
+	for i := 0; i < 64 && pid > 1; i++ {
+		ppid, err := parentOf(pid)
+		if err != nil || ppid <= 1 {
+			return nil
+		}
+		if p := h.known(ppid); p != nil {
+			return p
+		}
+		pid = ppid
+	}
+	return nil
+}
+
+// holdNew gives process pid, not held yet, its first layer for group, or
+// records that it carries the layer of a held ancestor it was forked
+// from. Called with h.mu held.
+func (h *Holder) holdNew(pid int, group string, self bool) error {
+	m, _, err := h.planNew(pid, group, self)
+	if m == nil {
+		return err
+	}
+	h.run(&job{members: []*member{m}}, func(j *job) { err = h.recordNew(j) })
+	return err
+}
+
+// planNew decides how process pid, not held yet, is to be held in group.
+// It returns the member to inject into; or nil and the result, when the
+// process inherited the layer of a held ancestor or is gone. It also
+// tells whether pid has a held ancestor.
+func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error) {
+	start, err := startTime(pid)
+	if err != nil {
+		return nil, h.heldAncestor(pid) != nil, syscall.ESRCH
+	}
+	m := &member{pid: pid, start: start, group: group,
+		need: h.withUring(h.deniedSet(group)), self: self, filters: seccompFilters(pid)}
+	if m.filters == 0 {
+		// Without a filter it carries no layer, of a held ancestor or
+		// any other: the ancestors need not be looked at.
+		return m, false, nil
+	}
+	// A process forked from one held by this daemon, after that hold,
+	// carries the layer already. One forked within a clock tick of the
+	// hold cannot be told apart: it is injected, and EBUSY (a listener in
+	// its chain) then says it had the layer after all.
+	m.anc = h.heldAncestor(pid)
+	if m.anc != nil && startNanos(start) > m.anc.heldAt()+tickNanos {
+		return nil, true, h.inherit(m)
+	}
+	return m, m.anc != nil, nil
+}
+
+// inherit records member m as carrying the layer of its held ancestor,
+// and grows that layer if it does not cover m's group.
+func (h *Holder) inherit(m *member) error {
+	p := newProc(m.start, m.anc.lay.Load(), m.group)
+	h.setProc(m.pid, p)
+	h.place(m.pid, p, m.group)
+	if need := h.need(p, m.group); !h.covered(p, need) {
+		_, err := h.grow([]growReq{{pid: m.pid, p: p, need: need}}, selfPid(m))
+		return err
+	}
+	return nil
+}
+
+func selfPid(m *member) int {
+	if m.self {
+		return m.pid
+	}
+	return 0
+}
+
+// recordNew records the outcome of a first hold.
+func (h *Holder) recordNew(j *job) error {
+	m := j.members[0]
+	if err := m.err; err != nil {
+		if m.anc != nil && errors.Is(err, syscall.EBUSY) && !m.self && tracerOf(m.pid) == 0 &&
+			!opIs(err, "files") {
+			return h.inherit(m)
+		}
+		h.logFailed(j, "could not hold a process")
+		if opIs(err, "files") {
+			return syscall.EBUSY
+		}
+		return err
+	}
+	p := newProc(m.start, m.lay, m.group)
+	h.setProc(m.pid, p)
+	h.holders.Store(m.pid, p)
+	h.place(m.pid, p, m.group)
+	if !m.lay.static.Empty() {
+		h.warnFixed(m.pid)
+	}
+	return nil
+}
+
+func (h *Holder) warnFixed(pid int) {
+	h.log.WithField("pid", pid).Warn("denied seccomp to a running process with a fixed " +
+		"filter; allowing it again will not reach this process, and no further layer can go in")
+}
+
+// growReq is a held process whose layer does not cover need.
+type growReq struct {
+	pid  int
+	p    *proc
+	need policy.Set
+}
+
+// grow gives every process carrying the layer of a request a new layer
+// covering the request's need (see job). It returns how many processes
+// got one. A family that could not be stopped whole changes nothing and
+// fails the call with its errno (EBUSY for a traced member); a member
+// that got no new layer after the old listener closed is killed, and the
+// call fails. Called with h.mu held.
+func (h *Holder) grow(reqs []growReq, self int) (int, error) {
+	families := map[*layer]*job{}
+	var order []*layer
+	for _, r := range reqs {
+		lay := r.p.lay.Load()
+		j := families[lay]
+		if j == nil {
+			if !lay.static.Empty() {
+				h.log.WithField("pid", r.pid).Warn("refused: seccomp is denied to the process " +
+					"in the kernel, so no further layer can go in")
+				return 0, syscall.EPERM
+			}
+			j = &job{old: lay}
+			families[lay] = j
+			order = append(order, lay)
+		}
+		j.members = append(j.members, &member{pid: r.pid, start: r.p.start, p: r.p,
+			need: r.need, self: r.pid == self})
+	}
+	// Every known process that carries one of these layers goes with it.
+	for pid, p := range h.snapshot() {
+		if j := families[p.lay.Load()]; j != nil && !j.has(pid) && h.known(pid) == p {
+			j.members = append(j.members, &member{pid: pid, start: p.start, p: p,
+				need: h.need(p, *p.anchor.Load()), self: pid == self})
+		}
+	}
+	n, failed := 0, error(nil)
+	for _, lay := range order {
+		j := families[lay]
+		// Every member gets the same generous cover: the old one and
+		// what any of them needs (without seccomp, each its own).
+		var all policy.Set
+		for _, m := range j.members {
+			all = all.Union(m.need)
+		}
+		all.Remove(h.cov.seccomp)
+		for _, m := range j.members {
+			m.also = all
+		}
+	}
+	jobs := make([]*job, len(order))
+	for i, lay := range order {
+		jobs[i] = families[lay]
+	}
+	// Families are disjoint (a process carries one live layer), so they
+	// grow side by side.
+	h.runAll(jobs, func(j *job) {
+		n += h.recordGrown(j)
+		if failed == nil {
+			failed = j.failure()
+		}
+	})
+	return n, failed
+}
+
+// has tells whether pid is a member of j.
+func (j *job) has(pid int) bool {
+	for _, m := range j.members {
+		if m.pid == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// failure is the errno that j fails its write with.
+func (j *job) failure() error {
+	if j.err != nil {
+		return errnoOf(j.err)
+	}
+	for _, m := range j.members {
+		if m.err != nil && !errors.Is(m.err, syscall.ESRCH) {
+			return errnoOf(m.err)
+		}
+	}
+	return nil
+}
+
+// recordGrown records the new layers of a grown family and returns how
+// many members got one. A member left without one after the old listener
+// closed is killed: the new numbers would run unjudged in it.
+func (h *Holder) recordGrown(j *job) int {
+	if j.err != nil {
+		h.logFailed(j, "could not grow the layer of a held process; nothing changed")
+		return 0
+	}
+	n := 0
+	for _, m := range j.members {
+		if m.err != nil || m.lay == nil {
+			if m.err != nil && !errors.Is(m.err, syscall.ESRCH) && !m.self {
+				h.log.WithField("pid", m.pid).WithError(m.err).
+					Error("could not grow the layer of a held process; killing it (fail closed)")
+				unix.Kill(m.pid, unix.SIGKILL)
+			}
+			continue
+		}
+		p := m.p
+		if p == nil {
+			p = newProc(m.start, m.lay, m.group)
+			h.setProc(m.pid, p)
+			h.place(m.pid, p, m.group)
+		} else {
+			p.lay.Store(m.lay)
+		}
+		h.holders.Store(m.pid, p)
+		n++
+	}
+	return n
+}
+
+// Scan holds every member of every restricted group that is not held yet,
+// and grows every layer that does not cover what its process is judged by
+// (after a move behind the mount's back, say).
+func (h *Holder) Scan() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.refreshUnion()
+	h.restore.Do(h.holdPlaced)
+	for _, g := range h.tree.Paths() {
+		if err := h.holdMembers(g, 0); err != nil {
+			h.log.WithField("group", "/"+g).WithError(err).Warn("scan: members not held")
+		}
+	}
+	if err := h.review("", 0); err != nil {
+		h.log.WithError(err).Warn("scan: layers not grown")
+	}
+}
+
+// holdPlaced holds again every process that a previous daemon of this
+// mirror held, wherever it is now, anchored where it was placed: its old
+// layer lost its listener with that daemon, so without a new one every
+// call it hands over would fail for good, and it would be judged by
+// whatever group it moved to behind the mount's back. Called with h.mu
+// held, once, by the first Scan.
+func (h *Holder) holdPlaced() {
+	for p, group := range h.restored {
+		if _, ok := h.tree.Denied(group); !ok {
+			continue // its group is gone; the scan finds it where it is
+		}
+		err := h.holdNew(p.pid, group, false)
+		switch {
+		case err == nil || errors.Is(err, syscall.ESRCH):
+		case errors.Is(err, syscall.EBUSY) && tracerOf(p.pid) == 0:
+			// It was held, and while no daemon ran it loaded a listener
+			// of its own, which now decides the calls ours would have:
+			// an escape. Fail closed.
+			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
+				Error("a process held by the last daemon took a seccomp listener of its " +
+					"own while no daemon ran; killing it")
+			unix.Kill(p.pid, unix.SIGKILL)
+		default:
+			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
+				WithError(err).Warn("could not hold again a process the last daemon held")
+		}
+	}
+	h.restored = nil
+}
+
+// Run scans every ScanInterval until Close, and drops cached /proc files of
+// threads that are gone.
+func (h *Holder) Run() {
+	h.stopped.Add(1)
+	go func() {
+		defer h.stopped.Done()
+		t := time.NewTicker(ScanInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+				// Moves behind the mount's back are seen from here on.
+				h.tids.renew()
+				h.Scan()
+				h.pruneFiles()
+			}
+		}
+	}()
+}
+
+func (h *Holder) pruneFiles() {
+	var b [1]byte
+	h.cgfiles.Range(func(k, v any) bool {
+		f := v.(*os.File)
+		if _, err := f.ReadAt(b[:], 0); err != nil {
+			if h.cgfiles.CompareAndDelete(k, f) {
+				f.Close()
+			}
+			h.anchors.Delete(k)
+		}
+		return true
+	})
+}

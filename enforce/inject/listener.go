@@ -1,0 +1,118 @@
+package inject
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/kernel"
+)
+
+// helperFlags make the helper thread: a thread of the tracee (same memory,
+// signal handlers and thread group) with a private copy of the file table,
+// since CLONE_FILES is left out. No stack is given (the child keeps the
+// parent's stack pointer) and no TID is written anywhere: the helper never
+// runs an instruction of the program, only the calls injected into it.
+const helperFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_SIGHAND |
+	unix.CLONE_THREAD | unix.CLONE_SYSVSEM
+
+// pidfdThread is PIDFD_THREAD of <linux/pidfd.h> (O_EXCL): a pidfd of one
+// thread, Linux 6.9.
+const pidfdThread = unix.O_EXCL
+
+// spawnHelper makes the injecting thread clone a helper thread whose file
+// table is its own, and returns the helper stopped at its first stop. The
+// seccomp call made in the helper puts the new listener into that private
+// table, where no other process can reach it, even one that shares the
+// tracee's table (clone with CLONE_FILES). It returns nil and no error
+// when the kernel lacks thread pidfds or refuses the clone (pids.max,
+// RLIMIT_NPROC, a filter that denies clone): the caller then falls back
+// to checking that no other process shares the table. An error is for
+// the injection itself (the thread died, or did not stop in time).
+func (in *injection) spawnHelper() (*injection, error) {
+	if !kernel.PidfdThread.Have() {
+		return nil, nil
+	}
+	pid := in.t.pid
+	in.t.cloned = 0
+	ret, err := in.call(nums.clone, helperFlags)
+	if err != nil {
+		return nil, fail("clone", pid, err)
+	}
+	tid := in.t.cloned
+	if errnoOf(ret) != 0 || tid == 0 {
+		return nil, nil
+	}
+	for {
+		th := in.t.threads[tid]
+		if th == nil {
+			return nil, fail("clone", pid, unix.ESRCH)
+		}
+		if th.kind != running {
+			break
+		}
+		wtid, ws, err := waitAny(in.deadline, nil)
+		if err != nil {
+			return nil, fail("clone", pid, err)
+		}
+		in.t.handle(wtid, ws)
+	}
+	h := &injection{t: in.t, th: in.t.threads[tid], pc: in.pc, deadline: in.deadline,
+		listener: -1}
+	if h.base, err = getState(tid); err != nil {
+		h.end()
+		return nil, fail("clone", pid, err)
+	}
+	return h, nil
+}
+
+// takeListener copies the listener tfd out of the helper's private table
+// into this process. The helper's copy goes when the helper ends.
+func (h *injection) takeFromHelper(tfd int) (int, error) {
+	pid := h.t.pid
+	pfd, err := unix.PidfdOpen(h.th.tid, pidfdThread)
+	if err != nil {
+		return -1, fail("getfd", pid, err)
+	}
+	defer unix.Close(pfd)
+	fd, err := unix.PidfdGetfd(pfd, tfd, 0)
+	if err != nil {
+		return -1, fail("getfd", pid, err)
+	}
+	return fd, nil
+}
+
+// end makes the helper thread exit (exit(2) ends one thread) and waits
+// until it is gone; its file table, with its copy of the listener, goes
+// with it. The helper resumes with PTRACE_CONT, so it runs the exit with
+// no syscall stop on the way. Should that fail, the helper is detached
+// with its registers at the exit all the same, so that the first thing it
+// runs is the exit.
+func (h *injection) end() {
+	tid := h.th.tid
+	if err := setCall(tid, &h.base, h.pc, nums.exit, [6]uint64{}); err != nil {
+		detach(tid, 0)
+		delete(h.t.threads, tid)
+		return
+	}
+	for h.t.threads[tid] != nil {
+		if err := ptrace(unix.PTRACE_CONT, tid, 0, 0); err != nil {
+			detach(tid, 0)
+			delete(h.t.threads, tid)
+			return
+		}
+		h.th.kind = running
+		for h.t.threads[tid] != nil && h.th.kind == running {
+			wtid, ws, err := waitAny(h.deadline, nil)
+			if err != nil {
+				detach(tid, 0)
+				delete(h.t.threads, tid)
+				return
+			}
+			if th := h.t.handle(wtid, ws); th == h.th && th.kind == signalStop {
+				// A signal on the way out: suppressed now, sent again
+				// to the injecting thread, as the injection's own are.
+				h.t.resend = append(h.t.resend, th.deliver)
+				th.deliver = 0
+			}
+		}
+	}
+}

@@ -1,0 +1,181 @@
+// Layers that grow: a held process's layer notifies only the numbers that
+// may be denied to it, and a deny of another number gives it, and every
+// process carrying the same layer, a new layer that covers it, before the
+// write returns.
+package cgsyscall_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGrowReachesChildren: a held shell's child, forked after the hold,
+// shares the shell's layer. A deny of a number that layer does not cover
+// grows both, before the write returns. "known" has the child make a
+// decided call first, so the daemon knows it, and then checks that an
+// allow reaches it: its old listener was closed by the growth, so the
+// child got a layer of its own. "unknown" has it make none and moves it
+// behind the mount's back to a group that denies nothing, where no pass
+// over the members of g finds it: the growth finds it among the shell's
+// children (it is then judged by g, where its parent was placed, and the
+// set pinned there: the allow does not reach it).
+func TestGrowReachesChildren(t *testing.T) {
+	for _, known := range []bool{true, false} {
+		t.Run(map[bool]string{true: "known", false: "unknown"}[known], func(t *testing.T) {
+			m := liveMirror(t)
+			denyGetppid(m, "g")
+			sh, c := heldShellChild(t, m, "g")
+			if known {
+				if got := c.call("getppid")["getppid"]; got != "-38" {
+					t.Fatalf("getppid of the child = %s, want -38", got)
+				}
+			} else {
+				m.mkdir("open")
+				err := os.WriteFile(filepath.Join(m.base, "open", "cgroup.procs"),
+					[]byte(strconv.Itoa(c.pid)), 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			m.mustWrite("g/syscalls.deny", "sysinfo")
+			got := c.call("sysinfo", "getppid", "uname")
+			if got["sysinfo"] != "-38" || got["getppid"] != "-38" || got["uname"] != "0" {
+				t.Errorf("after deny sysinfo: %v, want sysinfo and getppid -38, uname 0", got)
+			}
+			if n := seccompFilters(t, c.pid); n != 2 {
+				t.Errorf("the child has %d seccomp filters, want 2 (the shell's and its own)", n)
+			}
+			if known {
+				m.mustWrite("g/syscalls.allow", "getppid sysinfo")
+				got = c.call("sysinfo", "getppid")
+				if got["sysinfo"] != "0" || got["getppid"] != strconv.Itoa(sh.pid) {
+					t.Errorf("after allow: %v, want sysinfo 0 and getppid %d", got, sh.pid)
+				}
+			}
+			sh.stdin.Close()
+			if l := sh.next(); l != "end" {
+				t.Errorf("shell printed %q, want end", l)
+			}
+		})
+	}
+}
+
+// heldShellChild starts a shell, holds it in group, and has it start a
+// probe -serve child, forked after the hold; it returns both. The child
+// talks through the shell's standard input and output.
+func heldShellChild(t *testing.T, m *mirror, group string) (*live, *live) {
+	t.Helper()
+	sh := startLive(t, m.base, "bash", "-c", `read x; "$1" -serve; echo end`, "bash",
+		bin.probe)
+	moveTo(m, group, sh.pid)
+	sh.send("go")
+	ready := sh.next()
+	child, err := strconv.Atoi(strings.TrimPrefix(ready, "ready "))
+	if err != nil {
+		t.Fatalf("the shell's probe said %q", ready)
+	}
+	return sh, &live{t: t, pid: child, stdin: sh.stdin, lines: sh.lines, stderr: sh.stderr}
+}
+
+// TestMoveChildOfHeld: a child that a held shell forked, moved on its own
+// through the mount to a group that denies nothing, may make the calls
+// that its parent's group denies; moved back, it may not.
+func TestMoveChildOfHeld(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	m.mkdir("open")
+	sh, c := heldShellChild(t, m, "g")
+	moveTo(m, "open", c.pid)
+	if got := c.call("getppid")["getppid"]; got != strconv.Itoa(sh.pid) {
+		t.Errorf("getppid of the child moved to open = %s, want %d", got, sh.pid)
+	}
+	moveTo(m, "g", c.pid)
+	if got := c.call("getppid")["getppid"]; got != "-38" {
+		t.Errorf("getppid of the child moved back to g = %s, want -38", got)
+	}
+	sh.stdin.Close()
+	if l := sh.next(); l != "end" {
+		t.Errorf("shell printed %q, want end", l)
+	}
+}
+
+// TestGrowWriterItself: a held shell denies, in its own group, a number
+// its layer does not cover. It cannot stop for the new layer before its
+// write is answered; its very next command is held to the new number all
+// the same.
+func TestGrowWriterItself(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	out := runIn(t, m.base, "bash", "-c", `echo 0 > "$1/g/tasks" &&
+		echo sysinfo > "$1/g/syscalls.deny" && "$2" sysinfo getppid uname`, "bash", m.mnt,
+		bin.probe)
+	if out != "sysinfo -38\ngetppid -38\nuname 0\n" {
+		t.Fatalf("after the shell's own deny: %q, want sysinfo and getppid -38, uname 0", out)
+	}
+}
+
+// TestGrowBehindTheBack: a held process moved behind the mount's back into
+// a group that denies a frequent call (getpid), which its layer leaves to
+// the kernel, is held to it by the scan within its bound.
+func TestGrowBehindTheBack(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g1")
+	m.mkdir("g2")
+	m.mustWrite("g2/syscalls.deny", "getpid")
+	s := startServing(t, m.base)
+	moveTo(m, "g1", s.pid)
+	pid := strconv.Itoa(s.pid)
+	if got := s.call("getpid")["getpid"]; got != pid {
+		t.Fatalf("getpid in g1 = %s, want %s", got, pid)
+	}
+	real := filepath.Join(m.base, "g2", "cgroup.procs")
+	if err := os.WriteFile(real, []byte(pid), 0); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for s.call("getpid")["getpid"] != "-38" {
+		if time.Since(start) > 2500*time.Millisecond {
+			t.Fatalf("moved behind the mount's back into g2: getpid allowed after %v",
+				time.Since(start))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("held to getpid by the scan %v after the real move",
+		time.Since(start).Round(time.Millisecond))
+	m.mustWrite("g2/syscalls.allow", "getpid")
+	if got := s.call("getpid")["getpid"]; got != pid {
+		t.Errorf("getpid after the allow in g2 = %s, want %s", got, pid)
+	}
+}
+
+// TestGrowRestart: a restarted daemon's layer for a process whose layer
+// had grown covers every number the old layers notify (it reads them from
+// the kernel): sysinfo, which only the grown layer notified, is decided
+// live again, not failed for good by the dead listener.
+func TestGrowRestart(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	s := startServing(t, m.base)
+	moveTo(m, "g", s.pid)
+	m.mustWrite("g/syscalls.deny", "sysinfo")
+	if got := s.call("sysinfo")["sysinfo"]; got != "-38" {
+		t.Fatalf("sysinfo after deny = %s, want -38", got)
+	}
+	killDaemon(t, m)
+	if out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log,
+		m.mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mounting again: %v\n%s", err, out)
+	}
+	s.expect(true, "after the restart")
+	m.mustWrite("g/syscalls.allow", "sysinfo")
+	if got := s.call("sysinfo")["sysinfo"]; got != "0" {
+		t.Errorf("sysinfo after the new daemon's allow = %s, want 0", got)
+	}
+	m.mustWrite("g/syscalls.allow", "getppid")
+	s.expect(false, "after the new daemon's allow of getppid")
+}
