@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cgsyscall/cgsyscall/enforce/hold"
 )
 
 // lineTimeout bounds every wait for a line of a live process: a call that
@@ -175,6 +177,12 @@ func (p *live) expect(denied bool, when string) {
 // (a move behind the mount's back): it asks for getppid until the answer
 // is the expected one, for at most 2.5 s (ScanInterval and more), and
 // then checks every token.
+//
+// The daemon's per-thread group cache is renewed by every scan, so until
+// one scan has passed since the move, a thread that made a call just
+// before it may still be judged by its old group while another is judged
+// by its new one: the answers are checked once a whole scan interval (and
+// a margin) has passed, after the first right answer.
 func (p *live) expectSoon(denied bool, when string) {
 	p.t.Helper()
 	start := time.Now()
@@ -184,7 +192,11 @@ func (p *live) expectSoon(denied bool, when string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	p.expect(denied, fmt.Sprintf("%s (after %v)", when, time.Since(start).Round(time.Millisecond)))
+	took := time.Since(start).Round(time.Millisecond)
+	if wait := hold.ScanInterval + 300*time.Millisecond - time.Since(start); wait > 0 {
+		time.Sleep(wait)
+	}
+	p.expect(denied, fmt.Sprintf("%s (first right answer after %v)", when, took))
 }
 
 // liveMirror is newMirror plus a last sweep: any process still in the
