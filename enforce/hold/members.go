@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -304,12 +305,34 @@ func (h *Holder) setProc(pid int, p *proc) {
 // exitedOr returns ESRCH when process pid has exited (a zombie, or gone),
 // and err otherwise: ptrace refuses an exited task with EPERM, which would
 // read as a refusal.
+//
+// A process in the middle of exiting counts as gone too (PF_EXITING in
+// its flags): its injected load can fail, with EBUSY among others, while
+// the kernel tears it down. An EBUSY is given a few milliseconds for an
+// exit to show before it stands.
 func exitedOr(pid int, err error) error {
-	f, serr := statFields(pid)
-	if serr != nil || (len(f) > 0 && (f[0] == "Z" || f[0] == "X")) {
-		return syscall.ESRCH
+	for wait := 0; ; wait++ {
+		if exiting(pid) {
+			return syscall.ESRCH
+		}
+		if !errors.Is(err, syscall.EBUSY) || wait == 4 {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return err
+}
+
+// pfExiting is PF_EXITING of the kernel's task flags.
+const pfExiting = 0x4
+
+// exiting tells whether pid is gone, a zombie, or exiting.
+func exiting(pid int) bool {
+	f, err := statFields(pid)
+	if err != nil || len(f) < 7 || f[0] == "Z" || f[0] == "X" {
+		return true
+	}
+	flags, _ := strconv.ParseUint(f[6], 10, 64)
+	return flags&pfExiting != 0
 }
 
 // heldAncestor returns the nearest held ancestor of pid, if any.
