@@ -39,8 +39,9 @@ var frequentNames = strings.Fields(`read write readv writev pread64 pwrite64 pre
 
 // maxDepth and maxInsns bound the layers of one process: the kernel allows
 // 32768 instructions over a task's whole filter chain, counting 4 more
-// for each filter. A layer that would go past either bound notifies every
-// deniable number instead, after which no layer is ever needed again.
+// for each filter. The maxDepth-th layer, or one that would go past
+// maxInsns, notifies every deniable number instead, after which no layer is
+// ever needed again: a process carries at most maxDepth of them.
 const (
 	maxDepth = 16
 	maxInsns = 16384

@@ -302,7 +302,7 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 		lay.cover = h.cov.base(need).Union(notified)
 	}
 	prog, err := h.cov.program(lay.cover)
-	if err != nil || depth > maxDepth || insns+len(prog)+4 > maxInsns {
+	if err != nil || depth >= maxDepth || insns+len(prog)+4 > maxInsns {
 		lay.cover = h.cov.full
 		prog, _ = h.cov.program(lay.cover)
 	}
