@@ -413,8 +413,17 @@ func selfPid(m *member) int {
 func (h *Holder) recordNew(j *job) error {
 	m := j.members[0]
 	if err := m.err; err != nil {
-		if m.anc != nil && errors.Is(err, syscall.EBUSY) && !m.self && tracerOf(m.pid) == 0 &&
-			!opIs(err, "files") {
+		busy := errors.Is(err, syscall.EBUSY) && !m.self && tracerOf(m.pid) == 0 &&
+			!opIs(err, "files")
+		if busy && m.anc == nil {
+			// No held ancestor, but a listener in its chain: an orphan of a
+			// held process (reparented when its parent exited) that carries
+			// that process's layer.
+			if lay := h.orphanLayer(m.pid, m.start); lay != nil {
+				m.anc = newProc(0, lay, m.group)
+			}
+		}
+		if busy && m.anc != nil {
 			return h.inherit(m)
 		}
 		h.logFailed(j, "could not hold a process")
