@@ -67,6 +67,7 @@ type Holder struct {
 	where  where  // the mirror as /proc/PID/cgroup names it
 	log    *logrus.Logger
 	sup    *supervise.Supervisor
+	keep   keeping // the listener keeper; see ConnectKeeper
 	cov    *covers // what layers notify
 
 	trustRoot bool // root callers are never confined (the trust_root option)
@@ -194,6 +195,7 @@ func (h *Holder) Close() error {
 	}
 	h.stopped.Wait()
 	err := h.sup.Close()
+	h.keep.c.Close() // after the supervisor: the keeper answers from now on
 	h.tids.close()
 	h.places.close()
 	return err
