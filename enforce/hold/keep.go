@@ -3,6 +3,7 @@ package hold
 import (
 	"errors"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -39,7 +40,14 @@ func (h *Holder) self(pid int) bool {
 // Without a keeper the holder works as before: the listeners close with
 // the daemon.
 func (h *Holder) ConnectKeeper(logFile string) {
-	c, err := keeper.Connect(h.mirror, keeper.ClientOptions{LogFile: logFile, Log: h.log})
+	// Started by the binary's path when it is still there, so that ps
+	// shows "cgsyscall keeper MIRROR"; /proc/self/exe after an upgrade.
+	exe, err := os.Executable()
+	if err != nil || strings.HasSuffix(exe, " (deleted)") {
+		exe = ""
+	}
+	c, err := keeper.Connect(h.mirror, keeper.ClientOptions{Exe: exe, LogFile: logFile,
+		Log: h.log})
 	if err != nil {
 		h.log.WithError(err).Warn("no listener keeper: while no daemon runs, a held " +
 			"process could load a listener of its own")
