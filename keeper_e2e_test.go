@@ -74,4 +74,25 @@ func TestKeeperDaemonDeath(t *testing.T) {
 	if got := s.call("newlistener")["newlistener"]; got != "-16" {
 		t.Errorf("newlistener after the restart = %s, want -16", got)
 	}
+
+	// A number the taken layer does not notify: the layer grows (the
+	// keeper drops the old listener first), and the keeper keeps the new
+	// one, which a second death shows.
+	m.mustWrite("g/syscalls.deny", "uname")
+	if got := s.call("uname")["uname"]; got != "-38" {
+		t.Fatalf("uname after its deny = %s, want -38", got)
+	}
+	if got := seccompFilters(t, s.pid); got != filters+1 {
+		t.Errorf("Seccomp_filters after the growth = %d, want %d", got, filters+1)
+	}
+	killDaemon(t, m)
+	got := s.call("getppid", "uname", "getpid", "newlistener")
+	after := map[string]string{"getppid": "-38", "uname": "-38",
+		"getpid": strconv.Itoa(s.pid), "newlistener": "-16"}
+	for tok, w := range after {
+		if got[tok] != w {
+			t.Errorf("after the second death, with the grown layer: %s = %s, want %s", tok,
+				got[tok], w)
+		}
+	}
 }
