@@ -12,9 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cgsyscall/cgsyscall/enforce/keeper"
 )
 
 // bin holds the paths of the programs TestMain builds, or finds prebuilt
@@ -132,6 +136,57 @@ func (m *mirror) cleanup() {
 	// the daemon).
 	name := strings.ReplaceAll(strings.Trim(m.base, "/"), "/", "_")
 	os.Remove(filepath.Join("/run/cgsyscall", "placements-"+name))
+	endKeepers(m.base)
+}
+
+// keeperPIDs lists the listener keepers of mirror: "cgsyscall keeper ...
+// MIRROR" processes of the binary under test.
+func keeperPIDs(mirror string) []int { return keeperPIDsOf(mirror, bin.cgsyscall) }
+
+// keeperPIDsOf is keeperPIDs for the binary exe, any binary when "".
+func keeperPIDsOf(mirror, exe string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		path, _ := os.Readlink("/proc/" + e.Name() + "/exe")
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) > 2 && (exe == "" || path == exe) && args[1] == "keeper" &&
+			args[len(args)-1] == mirror {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// endKeepers ends the keeper that the test's daemons started for mirror
+// (SIGTERM, by PID), waits up to 5 s for it, and removes its socket and
+// lock file.
+func endKeepers(mirror string) { endKeepersOf(mirror, bin.cgsyscall) }
+
+// endKeepersOf is endKeepers for the binary exe (any when "").
+func endKeepersOf(mirror, exe string) {
+	pids := keeperPIDsOf(mirror, exe)
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+	for i := 0; i < 500 && len(pids) > 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+		pids = keeperPIDsOf(mirror, exe)
+	}
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	sock := keeper.SocketPath(keeper.Dir, mirror)
+	os.Remove(sock)
+	os.Remove(strings.TrimSuffix(sock, ".sock") + ".lock")
 }
 
 func (m *mirror) mounted() bool {
@@ -484,7 +539,17 @@ func TestDemoScript(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("scripts/demo.sh builds cgsyscall with go, and there is no go in PATH")
 	}
-	out, err := exec.Command("scripts/demo.sh").CombinedOutput()
+	cmd := exec.Command("scripts/demo.sh")
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Start()
+	if err == nil {
+		// The demo's daemon started a listener keeper of the demo's mirror.
+		defer endKeepersOf(filepath.Join(cgroup2Root(t),
+			"cgsyscall-demo-"+strconv.Itoa(cmd.Process.Pid)), "")
+		err = cmd.Wait()
+	}
+	out := buf.Bytes()
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}

@@ -70,7 +70,7 @@ func TestServiceUnitKeys(t *testing.T) {
 		{"Service", "Type", "notify"},
 		{"Service", "ExecStartPre", "/bin/mkdir -p " + unitMountPoint},
 		{"Service", "ExecStart", "/usr/local/bin/cgsyscall mount -f " + unitMountPoint},
-		{"Service", "KillMode", "mixed"},
+		{"Service", "KillMode", "process"},
 		{"Service", "Restart", "on-failure"},
 		{"Install", "WantedBy", "multi-user.target"},
 	} {

@@ -290,6 +290,9 @@ func logFormatName(c mountConfig) string {
 func serve(c mountConfig) (err error) {
 	var ready *os.File
 	if fd, e := strconv.Atoi(os.Getenv(readyFDEnv)); e == nil {
+		// Not inherited by the listener keeper, which would keep the
+		// parent waiting for the end of the pipe.
+		unix.CloseOnExec(fd)
 		ready = os.NewFile(uintptr(fd), "ready")
 		os.Unsetenv(readyFDEnv)
 		defer func() {
@@ -325,6 +328,12 @@ func serve(c mountConfig) (err error) {
 		return err
 	}
 	defer holder.Close()
+	// The listener keeper logs to the daemon's log file, if it has one.
+	keeperLog := c.logFile
+	if keeperLog == syslogTarget || ready == nil {
+		keeperLog = ""
+	}
+	holder.ConnectKeeper(keeperLog)
 	book := holder.Denials()
 	restoreStats(book, savedStats, log)
 	stopFlush := flushStats(book, store, log)

@@ -212,7 +212,7 @@ func getpgid() int {
 // protected tells whether pid is one the guard protects besides the daemon
 // itself.
 func (h *Holder) protected(pid int) bool {
-	return false
+	return pid > 0 && pid == h.keep.c.KeeperPid()
 }
 
 // refuseAimed logs a call that the guard refused, at most once per

@@ -28,9 +28,12 @@
 //     generous notifying layer, and that denial cannot be lifted from the
 //     running process again.
 //
-// When the daemon dies, its listeners close and the kernel answers every
-// notified call with ENOSYS: held processes fail closed, and calls the
-// layer allows outright keep working.
+// When the daemon dies, the listener keeper (package enforce/keeper, see
+// ConnectKeeper), which has a copy of every listener, answers every
+// notified call with ENOSYS: held processes fail closed, calls the layer
+// allows outright keep working, and a held process cannot load a listener
+// of its own (EBUSY). The next daemon takes the listeners back. Without a
+// keeper the listeners close and the kernel answers ENOSYS.
 package hold
 
 import (
@@ -67,6 +70,7 @@ type Holder struct {
 	where  where  // the mirror as /proc/PID/cgroup names it
 	log    *logrus.Logger
 	sup    *supervise.Supervisor
+	keep   keeping // the listener keeper; see ConnectKeeper
 	cov    *covers // what layers notify
 
 	trustRoot bool // root callers are never confined (the trust_root option)
@@ -194,6 +198,7 @@ func (h *Holder) Close() error {
 	}
 	h.stopped.Wait()
 	err := h.sup.Close()
+	h.keep.c.Close() // after the supervisor: the keeper answers from now on
 	h.tids.close()
 	h.places.close()
 	return err

@@ -54,6 +54,7 @@ type layer struct {
 	static policy.Set   // the numbers the fixed layer denies (seccomp)
 	at     atomic.Int64 // when it went in, CLOCK_BOOTTIME nanoseconds
 	holder int          // the process it was loaded into
+	start  uint64       // that process's start time, the keeper's key with holder
 	depth  int          // filters in the process's chain, this one included
 	insns  int          // the chain's instructions as the kernel counts them
 	// closed is set once its listener is closed (by a grown layer) or
@@ -235,4 +236,25 @@ func (c *covers) evaluate(prog []unix.SockFilter) policy.Set {
 
 func put32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}
+
+// deniesSeccomp tells whether prog fails seccomp(2) of the native ABI
+// with an errno, as the fixed layer does.
+func (c *covers) deniesSeccomp(prog []unix.SockFilter) bool {
+	if c.seccomp < 0 || len(prog) == 0 {
+		return false
+	}
+	insns := make([]bpf.Instruction, len(prog))
+	for i, f := range prog {
+		insns[i] = bpf.RawInstruction{Op: f.Code, Jt: f.Jt, Jf: f.Jf, K: f.K}.Disassemble()
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		return false
+	}
+	data := make([]byte, 64)
+	put32(data[0:], uint32(c.seccomp))
+	put32(data[4:], c.a.Native.AuditArch)
+	r, err := vm.Run(data)
+	return err == nil && uint32(r)&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_ERRNO
 }

@@ -69,6 +69,19 @@ func (h *Holder) run(j *job, record func(*job)) {
 		record(j)
 		return
 	}
+	if err := h.dropOld(j.old); err != nil {
+		// The keeper still has a copy of the old listener: the kernel
+		// would refuse the new one. The old layer stays.
+		for _, m := range j.members {
+			if m.sess != nil {
+				m.sess.Detach()
+				m.sess = nil
+			}
+		}
+		j.err = err
+		record(j)
+		return
+	}
 	var self *member
 	for _, m := range j.members {
 		if m.self {
@@ -261,8 +274,12 @@ func (h *Holder) listen(m *member, fd int) error {
 	if lay.at.Load() == 0 {
 		lay.at.Store(bootNanos())
 	}
-	remove, err := h.sup.Listen(fd, m.pid, func() { h.gone(m.pid, lay) })
+	lay.start = m.start
+	mark := h.keepListener(fd, m)
+	pid, start := m.pid, m.start
+	remove, err := h.sup.ListenMarked(fd, pid, mark, func() { h.gone(pid, start, lay) })
 	if err != nil {
+		h.keep.c.Drop(pid, start)
 		return err
 	}
 	lay.setRemove(remove)
@@ -310,10 +327,11 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 	return lay
 }
 
-// gone is told that every process using layer lay (loaded into pid) has
-// exited.
-func (h *Holder) gone(pid int, lay *layer) {
+// gone is told that every process using layer lay (loaded into pid, which
+// started at start) has exited.
+func (h *Holder) gone(pid int, start uint64, lay *layer) {
 	lay.closed.Store(true)
+	h.keep.c.Drop(pid, start)
 	if v, ok := h.holders.Load(pid); ok && v.(*proc).lay.Load() == lay {
 		h.holders.CompareAndDelete(pid, v)
 	}

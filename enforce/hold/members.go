@@ -20,8 +20,8 @@ import (
 // group denies what its layer does not cover. Then it moves the process
 // there through the real cgroup.procs.
 func (h *Holder) Move(c fs.Caller, pid int, group string) error {
-	if pid == os.Getpid() || pid == 1 {
-		return syscall.EINVAL // the daemon never restricts itself, nor init
+	if h.self(pid) || pid == 1 {
+		return syscall.EINVAL // the daemon never restricts itself, its keeper, nor init
 	}
 	if err := h.mayMove(c, pid, group); err != nil {
 		return err
@@ -106,7 +106,7 @@ func (h *Holder) holdMembers(group string, self int) error {
 		var grows []growReq
 		var unheld []int
 		for _, pid := range pids {
-			if pid == os.Getpid() {
+			if h.self(pid) {
 				continue
 			}
 			p := h.known(pid)
@@ -602,6 +602,13 @@ func (h *Holder) holdPlaced() {
 		err := h.holdNew(p.pid, group, false)
 		switch {
 		case err == nil || errors.Is(err, syscall.ESRCH):
+		case errors.Is(err, syscall.EBUSY) && h.keep.unsure.Load():
+			// The keeper may have a copy of a listener in its chain
+			// that this daemon did not take, or one whose holder
+			// exited: not necessarily an escape.
+			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
+				Warn("could not hold again a process the last daemon held: its chain has " +
+					"a listener, which may be one the keeper kept")
 		case errors.Is(err, syscall.EBUSY) && tracerOf(p.pid) == 0:
 			// It was held, and while no daemon ran it loaded a listener
 			// of its own, which now decides the calls ours would have:

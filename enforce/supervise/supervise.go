@@ -63,6 +63,7 @@ type listener struct {
 	fd, pid int
 	id      int32  // epoll cookie; never reused, unlike descriptor numbers
 	onGone  func() // from Listen, if any
+	mark    Mark   // from ListenMarked, if any
 	mu      sync.Mutex
 	closed  bool
 }
@@ -160,7 +161,7 @@ func (s *Supervisor) OnDenied(hook func(n Notif, delivered bool)) {
 // as pid, and takes ownership of it: it is closed by Remove, by Close, or
 // here when Add fails. Add after Close fails with EBADF.
 func (s *Supervisor) Add(fd int, pid int) error {
-	_, err := s.add(fd, pid, nil)
+	_, err := s.add(fd, pid, nil, nil)
 	return err
 }
 
@@ -171,14 +172,26 @@ func (s *Supervisor) Add(fd int, pid int) error {
 // onGone, when not nil, is called instead of the OnGone hook once every
 // process using the listener has exited and it is closed.
 func (s *Supervisor) Listen(fd int, pid int, onGone func()) (remove func(), err error) {
-	l, err := s.add(fd, pid, onGone)
+	return s.ListenMarked(fd, pid, nil, onGone)
+}
+
+// Mark is told the ID of each notification received on one listener,
+// right after the receive and before the call is decided (package
+// enforce/keeper answers the calls a dead daemon had received).
+type Mark interface{ Received(id uint64) }
+
+// ListenMarked is Listen with mark, when not nil, told the ID of every
+// notification received on fd.
+func (s *Supervisor) ListenMarked(fd int, pid int, mark Mark,
+	onGone func()) (remove func(), err error) {
+	l, err := s.add(fd, pid, onGone, mark)
 	if err != nil {
 		return nil, err
 	}
 	return func() { s.removeListener(l) }, nil
 }
 
-func (s *Supervisor) add(fd, pid int, onGone func()) (*listener, error) {
+func (s *Supervisor) add(fd, pid int, onGone func(), mark Mark) (*listener, error) {
 	// Probed once per process, by name; without it (before Linux 6.6)
 	// the listener is woken the ordinary way.
 	if kernel.SyncWakeUp.Have() && setSyncWakeUp(fd) == nil {
@@ -194,7 +207,7 @@ func (s *Supervisor) add(fd, pid int, onGone func()) (*listener, error) {
 		return nil, unix.EEXIST
 	}
 	s.nextID++
-	l := &listener{fd: fd, pid: pid, id: s.nextID, onGone: onGone}
+	l := &listener{fd: fd, pid: pid, id: s.nextID, onGone: onGone, mark: mark}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: l.id}
 	if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		unix.Close(fd)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -321,5 +322,64 @@ func TestOnDenied(t *testing.T) {
 	case d := <-got:
 		t.Fatalf("an allowed call was reported as denied: %+v", d)
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// marks records the IDs a listener's Mark is told.
+type marks struct {
+	mu  sync.Mutex
+	ids []uint64
+}
+
+func (m *marks) Received(id uint64) {
+	m.mu.Lock()
+	m.ids = append(m.ids, id)
+	m.mu.Unlock()
+}
+
+// TestListenMarked: the Mark of a listener hears the ID of every
+// notification received on it before the call is decided; the Decider sees
+// the same ID.
+func TestListenMarked(t *testing.T) {
+	injecttest.RequireRoot(t)
+	mk := &marks{}
+	var decided []uint64
+	var dmu sync.Mutex
+	s, err := supervise.New(func(n supervise.Notif) bool {
+		mk.mu.Lock()
+		seen := len(mk.ids) > 0 && mk.ids[len(mk.ids)-1] == n.ID
+		mk.mu.Unlock()
+		if !seen {
+			t.Errorf("notification %d decided before its mark", n.ID)
+		}
+		dmu.Lock()
+		decided = append(decided, n.ID)
+		dmu.Unlock()
+		return false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v := injecttest.Start(t, injecttest.C, 0)
+	fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ListenMarked(fd, v.Pid, mk, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if got := v.Do(t, "getppid"); got != "-38" {
+			t.Fatalf("getppid %d = %s, want -38", i, got)
+		}
+	}
+	mk.mu.Lock()
+	ids := append([]uint64(nil), mk.ids...)
+	mk.mu.Unlock()
+	dmu.Lock()
+	defer dmu.Unlock()
+	if len(ids) != 3 || fmt.Sprint(ids) != fmt.Sprint(decided) {
+		t.Errorf("marks %v, decided %v: want the same 3 IDs", ids, decided)
 	}
 }

@@ -71,6 +71,9 @@ func (s *Supervisor) answer(l *listener) {
 		}
 		return
 	}
+	if l.mark != nil {
+		l.mark.Received(n.ID)
+	}
 	s.stats[nNotif].Add(1)
 	notif := Notif{ID: n.ID, Pid: int(n.Pid), Holder: l.pid,
 		Arch: n.Arch, Nr: int(n.Nr), IP: n.IP, Args: n.Args}

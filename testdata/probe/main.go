@@ -7,6 +7,8 @@
 //	i386:nr:N    i386 syscall number N through int $0x80
 //	loop:C:TOKEN TOKEN C times; prints "loop:C:TOKEN NS RESULT", NS the
 //	             mean nanoseconds of one call
+//	newlistener  load an allow-all filter with SECCOMP_FILTER_FLAG_NEW_LISTENER
+//	             on the calling thread (closing the listener it gets)
 //
 // With the single argument -serve it reads lines of tokens from standard
 // input instead and answers each line, after a first line "ready PID".
@@ -65,6 +67,9 @@ func main() {
 
 // call runs the syscall that tok names and returns its raw result.
 func call(tok string, buf uintptr) (int64, error) {
+	if tok == "newlistener" {
+		return newListener()
+	}
 	if rest, ok := strings.CutPrefix(tok, "i386:"); ok {
 		if i386 == nil {
 			return 0, fmt.Errorf("%s: no i386 ABI in this build", tok)

@@ -1,0 +1,170 @@
+package hold
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/enforce/keeper"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// keeping is the holder's side of the listener keeper (package
+// enforce/keeper): a process that keeps a copy of every listener, so that
+// while no daemon runs a held process's own NEW_LISTENER filter gets EBUSY
+// and its notified calls get ENOSYS from the keeper.
+type keeping struct {
+	c *keeper.Client // nil without a keeper: every method does nothing
+	// unsure is set when the keeper may have copies this daemon did not
+	// take (Take failed), or it took listeners whose holder has exited
+	// (children of it may carry them): an EBUSY of a first hold may then
+	// be such a listener rather than one the process loaded itself.
+	unsure atomic.Bool
+	orphan atomic.Int64 // labels of listeners taken whose holder exited
+}
+
+// self tells whether pid is the daemon or its keeper: neither is ever held.
+func (h *Holder) self(pid int) bool {
+	return pid == os.Getpid() || (pid > 0 && pid == h.keep.c.KeeperPid())
+}
+
+// ConnectKeeper connects to the keeper of the mirror, starting one when
+// none answers, and takes over the listeners that it kept while no daemon
+// ran: their processes are held again with no new layer. Call it once,
+// before the first Scan. logFile is the keeper's log ("" for none).
+// Without a keeper the holder works as before: the listeners close with
+// the daemon.
+func (h *Holder) ConnectKeeper(logFile string) {
+	// Started by the binary's path when it is still there, so that ps
+	// shows "cgsyscall keeper MIRROR"; /proc/self/exe after an upgrade.
+	exe, err := os.Executable()
+	if err != nil || strings.HasSuffix(exe, " (deleted)") {
+		exe = ""
+	}
+	c, err := keeper.Connect(h.mirror, keeper.ClientOptions{Exe: exe, LogFile: logFile,
+		Log: h.log})
+	if err != nil {
+		h.log.WithError(err).Warn("no listener keeper: while no daemon runs, a held " +
+			"process could load a listener of its own")
+		h.keep.unsure.Store(true)
+		return
+	}
+	h.keep.c = c
+	ls, err := c.Take()
+	if err != nil {
+		h.log.WithError(err).Warn("could not take the listeners from the keeper")
+		h.keep.unsure.Store(true)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, l := range ls {
+		h.adopt(l)
+	}
+}
+
+// adopt adds listener l, taken from the keeper, to the supervisor.
+func (h *Holder) adopt(l keeper.Listener) {
+	lay := &layer{holder: l.Pid, start: l.Start, cover: policy.Set{}}
+	lay.at.Store(bootNanos())
+	st, err := keeper.StartTime(l.Pid)
+	if err != nil || st != l.Start {
+		// Its holder exited; children of it may carry it still. A label
+		// of its own, below zero, matches no process.
+		h.keep.unsure.Store(true)
+		label := -int(h.keep.orphan.Add(1))
+		remove, err := h.sup.ListenMarked(l.Fd, label, l.Mark,
+			func() { h.keep.c.Drop(l.Pid, l.Start) })
+		if err != nil {
+			h.keep.c.Drop(l.Pid, l.Start)
+			return
+		}
+		lay.setRemove(remove)
+		h.log.WithField("pid", l.Pid).Info("took from the keeper a listener whose process " +
+			"exited; its children are served")
+		return
+	}
+	h.readLayer(lay)
+	remove, err := h.sup.ListenMarked(l.Fd, l.Pid, l.Mark, func() { h.gone(l.Pid, l.Start, lay) })
+	if err != nil {
+		h.keep.c.Drop(l.Pid, l.Start)
+		return
+	}
+	lay.setRemove(remove)
+	pl := placement{l.Pid, l.Start}
+	anchor, ok := h.restored[pl]
+	if !ok {
+		if g, inside, err := h.groupOf(l.Pid); err == nil && inside {
+			anchor = g
+		}
+	}
+	delete(h.restored, pl)
+	p := newProc(l.Start, lay, anchor)
+	h.setProc(l.Pid, p)
+	h.holders.Store(l.Pid, p)
+	h.place(l.Pid, p, anchor)
+	h.log.WithFields(logrus.Fields{"pid": l.Pid, "group": "/" + anchor}).
+		Info("held again: listener taken from the keeper, no layer injected")
+}
+
+// readLayer settles what lay, a layer taken from the keeper, notifies:
+// what the process's filter chain notifies, read in one ptrace stop. When
+// the chain cannot be read the cover stays empty, so that the first scan
+// grows the layer (which reads the chain again) rather than trusting it.
+func (h *Holder) readLayer(lay *layer) {
+	sess, err := inject.Seize(lay.holder)
+	if err != nil {
+		return
+	}
+	defer sess.Detach()
+	if err := sess.Stop(); err != nil {
+		return
+	}
+	chain, err := sess.Filters()
+	if err != nil {
+		return
+	}
+	lay.cover = h.cov.chainNotified(chain)
+	lay.cover.Remove(h.cov.seccomp)
+	lay.depth = len(chain)
+	for _, f := range chain {
+		lay.insns += len(f) + 4
+		if h.cov.deniesSeccomp(f) {
+			lay.static.Add(h.cov.seccomp)
+		}
+	}
+}
+
+// keepListener gives the keeper a copy of the new listener fd of m.
+func (h *Holder) keepListener(fd int, m *member) keeper.Mark {
+	mark, err := h.keep.c.Keep(fd, m.pid, m.start)
+	if err != nil {
+		e := h.log.WithField("pid", m.pid).WithError(err)
+		if errors.Is(err, syscall.ENOTCONN) {
+			e.Warn("the listener keeper is not reachable now; it gets the listener later")
+		} else {
+			e.Warn("the listener keeper did not take a listener")
+		}
+	}
+	return mark
+}
+
+// dropOld makes the keeper close its copy of the listener of layer old
+// before that listener is closed for a grown layer. EAGAIN when the keeper
+// cannot be told: the kernel would refuse the new listener while a copy of
+// the old one is open.
+func (h *Holder) dropOld(old *layer) error {
+	if old == nil {
+		return nil
+	}
+	if err := h.keep.c.Drop(old.holder, old.start); err != nil {
+		h.log.WithField("pid", old.holder).WithError(err).Warn("the listener keeper did " +
+			"not drop a listener; the layer is not grown")
+		return syscall.EAGAIN
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package cgsyscall_test
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// oneKeeper returns the PID of the one keeper of m's mirror.
+func oneKeeper(t *testing.T, m *mirror) int {
+	t.Helper()
+	var pids []int
+	for i := 0; i < 300; i++ {
+		if pids = keeperPIDs(m.base); len(pids) == 1 {
+			return pids[0]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("keepers of %s: %v, want exactly one", m.base, pids)
+	return 0
+}
+
+// TestKeeperDaemonDeath: while no daemon runs, a held process cannot load
+// a listener of its own (EBUSY: the keeper keeps a copy of its listener)
+// and its notified calls fail with ENOSYS; a new daemon takes the listener
+// back from the keeper, injecting nothing, and decides the process live.
+// The keeper itself can never be held.
+func TestKeeperDaemonDeath(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	s := startServing(t, m.base)
+	moveTo(m, "g", s.pid)
+	s.expect(true, "held in g")
+	if got := s.call("newlistener")["newlistener"]; got != "-16" {
+		t.Fatalf("newlistener of a held process while its daemon runs = %s, want -16", got)
+	}
+	keeper := oneKeeper(t, m)
+	err := m.write("g/tasks", strconv.Itoa(keeper))
+	if err == nil || !strings.Contains(err.Error(), "Invalid argument") {
+		t.Errorf("moving the keeper (PID %d) into g: %v, want Invalid argument", keeper, err)
+	}
+	filters := seccompFilters(t, s.pid)
+
+	killDaemon(t, m)
+	expectDead(s)
+	if got := s.call("newlistener")["newlistener"]; got != "-16" {
+		t.Fatalf("newlistener of a held process with no daemon = %s, want -16 (EBUSY)", got)
+	}
+	expectDead(s)
+
+	persistRemount(t, m)
+	if k := oneKeeper(t, m); k != keeper {
+		t.Errorf("keeper after the restart: PID %d, want the same %d", k, keeper)
+	}
+	s.expect(true, "held again by the new daemon")
+	if got := seccompFilters(t, s.pid); got != filters {
+		t.Errorf("Seccomp_filters after the restart = %d, want %d (no new layer)", got, filters)
+	}
+	log, err := os.ReadFile(m.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "held again: listener taken from the keeper, no layer injected"
+	if !strings.Contains(string(log), want) ||
+		!strings.Contains(string(log), "pid="+strconv.Itoa(s.pid)) {
+		t.Errorf("daemon log lacks %q for PID %d", want, s.pid)
+	}
+	m.mustWrite("g/syscalls.allow", "getppid")
+	s.expect(false, "getppid allowed by the new daemon")
+	m.mustWrite("g/syscalls.deny", "getppid")
+	s.expect(true, "getppid denied again by the new daemon")
+	if got := s.call("newlistener")["newlistener"]; got != "-16" {
+		t.Errorf("newlistener after the restart = %s, want -16", got)
+	}
+
+	// A number the taken layer does not notify: the layer grows (the
+	// keeper drops the old listener first), and the keeper keeps the new
+	// one, which a second death shows.
+	m.mustWrite("g/syscalls.deny", "uname")
+	if got := s.call("uname")["uname"]; got != "-38" {
+		t.Fatalf("uname after its deny = %s, want -38", got)
+	}
+	if got := seccompFilters(t, s.pid); got != filters+1 {
+		t.Errorf("Seccomp_filters after the growth = %d, want %d", got, filters+1)
+	}
+	killDaemon(t, m)
+	got := s.call("getppid", "uname", "getpid", "newlistener")
+	after := map[string]string{"getppid": "-38", "uname": "-38",
+		"getpid": strconv.Itoa(s.pid), "newlistener": "-16"}
+	for tok, w := range after {
+		if got[tok] != w {
+			t.Errorf("after the second death, with the grown layer: %s = %s, want %s", tok,
+				got[tok], w)
+		}
+	}
+}
