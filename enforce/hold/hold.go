@@ -79,8 +79,8 @@ type Holder struct {
 	pmu   sync.RWMutex  // guards procs
 	procs map[int]*proc // processes known to be held, by TGID
 
-	places   *placements          // where held processes were placed, across restarts
-	restored map[placement]string // the previous daemon's placements, for the first Scan
+	places   *placements            // where held processes were placed, across restarts
+	restored map[placement]placedAt // the previous daemon's placements, for the first Scan
 	restore  sync.Once
 
 	tids    *tidCache // TID -> group, for Decide
@@ -137,10 +137,16 @@ func (p *proc) heldAt() int64 {
 
 // place records p's anchor, also in the placement log.
 func (h *Holder) place(pid int, p *proc, group string) {
+	h.placePinned(pid, p, group, policy.Set{})
+}
+
+// placePinned is place with more numbers pinned: those a previous daemon
+// pinned when it placed the process there.
+func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	p.anchor.Store(&group)
-	pin := h.deniedSet(group)
+	pin := h.deniedSet(group).Union(more)
 	p.pinned.Store(&pin)
-	if err := h.places.record(pid, p.start, group); err != nil {
+	if err := h.places.record(pid, p.start, placedAt{group, pin}); err != nil {
 		h.log.WithError(err).Warn("placement log")
 	}
 }

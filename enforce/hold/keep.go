@@ -96,7 +96,8 @@ func (h *Holder) adopt(l keeper.Listener) {
 	}
 	lay.setRemove(remove)
 	pl := placement{l.Pid, l.Start}
-	anchor, ok := h.restored[pl]
+	at, ok := h.restored[pl]
+	anchor := at.group
 	if !ok {
 		if g, inside, err := h.groupOf(l.Pid); err == nil && inside {
 			anchor = g
@@ -106,7 +107,7 @@ func (h *Holder) adopt(l keeper.Listener) {
 	p := newProc(l.Start, lay, anchor)
 	h.setProc(l.Pid, p)
 	h.holders.Store(l.Pid, p)
-	h.place(l.Pid, p, anchor)
+	h.placePinned(l.Pid, p, anchor, at.pin)
 	h.log.WithFields(logrus.Fields{"pid": l.Pid, "group": "/" + anchor}).
 		Info("held again: listener taken from the keeper, no layer injected")
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -595,11 +596,19 @@ func (h *Holder) Scan() {
 // whatever group it moved to behind the mount's back. Called with h.mu
 // held, once, by the first Scan.
 func (h *Holder) holdPlaced() {
-	for p, group := range h.restored {
-		if _, ok := h.tree.Denied(group); !ok {
-			continue // its group is gone; the scan finds it where it is
+	for p, at := range h.restored {
+		group, in := at.group, at.group
+		// A group removed behind the mount's back (or while no daemon
+		// ran): it is held where the tree still has a group, its
+		// nearest ancestor, and stays anchored to the old group with the
+		// set pinned when it was placed there, so it gains nothing.
+		for _, ok := h.tree.Denied(in); !ok && in != ""; _, ok = h.tree.Denied(in) {
+			in = parentGroup(in)
 		}
-		err := h.holdNew(p.pid, group, false)
+		err := h.holdNew(p.pid, in, false)
+		if err == nil {
+			err = h.repin(p.pid, in, group, at.pin)
+		}
 		switch {
 		case err == nil || errors.Is(err, syscall.ESRCH):
 		case errors.Is(err, syscall.EBUSY) && h.keep.unsure.Load():
@@ -623,6 +632,30 @@ func (h *Holder) holdPlaced() {
 		}
 	}
 	h.restored = nil
+}
+
+// repin anchors process pid, just held in group in, to the group it was
+// placed in before the restart with the numbers pinned then, and grows its
+// layer to cover them.
+func (h *Holder) repin(pid int, in, group string, pin policy.Set) error {
+	p := h.known(pid)
+	if p == nil {
+		return nil
+	}
+	h.placePinned(pid, p, group, pin)
+	if need := h.need(p, in); !h.covered(p, need) {
+		_, err := h.grow([]growReq{{pid: pid, p: p, need: need}}, 0)
+		return err
+	}
+	return nil
+}
+
+// parentGroup is the parent of group ("" for a group of the root).
+func parentGroup(group string) string {
+	if i := strings.LastIndexByte(group, '/'); i >= 0 {
+		return group[:i]
+	}
+	return ""
 }
 
 // Run scans every ScanInterval until Close, and drops cached /proc files of

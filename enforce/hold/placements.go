@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/policy"
 )
 
 // placementDir keeps one placement log per mirror. /run is memory: it
@@ -22,12 +24,22 @@ type placement struct {
 	start uint64
 }
 
+// placedAt is where a held process was placed: its anchor group, and the set
+// pinned when it was placed there, which outlives the group (an rmdir
+// behind the mount's back does not lift it).
+type placedAt struct {
+	group string
+	pin   policy.Set
+}
+
 // placements is an append-only log of where the daemon placed each held
 // process (its anchor), so that a restarted daemon holds those processes
 // again, wherever they are now, and keeps judging a process that left its
 // anchor's subtree behind the mount's back by that anchor. A line is
-// "PID START GROUP" with GROUP quoted; the last line of a process wins; a
-// torn last line (the daemon killed mid-write) is skipped. The log is
+// "PID START GROUP PIN" with GROUP quoted and PIN the pinned numbers,
+// comma-separated ("-" for none; a line without it, of an older daemon,
+// pins nothing); the last line of a process wins; a torn last line (the
+// daemon killed mid-write) is skipped. The log is
 // compacted to the live processes when a daemon starts.
 type placements struct {
 	mu   sync.Mutex
@@ -37,18 +49,18 @@ type placements struct {
 
 // openPlacements reads the log of mirror, keeps the entries of processes
 // that still live, rewrites it compacted and opens it for appending.
-func openPlacements(mirror string) (*placements, map[placement]string, error) {
+func openPlacements(mirror string) (*placements, map[placement]placedAt, error) {
 	if err := os.MkdirAll(placementDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("placement log: %w", err)
 	}
 	name := strings.ReplaceAll(strings.Trim(filepath.Clean(mirror), "/"), "/", "_")
 	path := filepath.Join(placementDir, "placements-"+name)
-	live := map[placement]string{}
+	live := map[placement]placedAt{}
 	if f, err := os.Open(path); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			if p, group, ok := parsePlacement(sc.Text()); ok {
-				live[p] = group
+			if p, w, ok := parsePlacement(sc.Text()); ok {
+				live[p] = w
 			}
 		}
 		f.Close()
@@ -64,8 +76,8 @@ func openPlacements(mirror string) (*placements, map[placement]string, error) {
 		return nil, nil, fmt.Errorf("placement log: %w", err)
 	}
 	w := bufio.NewWriter(f)
-	for p, group := range live {
-		fmt.Fprintln(w, formatPlacement(p, group))
+	for p, at := range live {
+		fmt.Fprintln(w, formatPlacement(p, at))
 	}
 	if err := w.Flush(); err == nil {
 		err = os.Rename(tmp, path)
@@ -81,30 +93,54 @@ func openPlacements(mirror string) (*placements, map[placement]string, error) {
 	return &placements{f: f, path: path}, live, nil
 }
 
-func formatPlacement(p placement, group string) string {
-	return fmt.Sprintf("%d %d %s", p.pid, p.start, strconv.Quote(group))
+func formatPlacement(p placement, w placedAt) string {
+	pin := "-"
+	if !w.pin.Empty() {
+		nums := w.pin.Numbers()
+		parts := make([]string, len(nums))
+		for i, n := range nums {
+			parts[i] = strconv.Itoa(n)
+		}
+		pin = strings.Join(parts, ",")
+	}
+	return fmt.Sprintf("%d %d %s %s", p.pid, p.start, strconv.Quote(w.group), pin)
 }
 
-func parsePlacement(line string) (placement, string, bool) {
+func parsePlacement(line string) (placement, placedAt, bool) {
 	f := strings.SplitN(line, " ", 3)
 	if len(f) != 3 {
-		return placement{}, "", false
+		return placement{}, placedAt{}, false
 	}
 	pid, err1 := strconv.Atoi(f[0])
 	start, err2 := strconv.ParseUint(f[1], 10, 64)
-	group, err3 := strconv.Unquote(f[2])
+	quoted, err3 := strconv.QuotedPrefix(f[2])
 	if err1 != nil || err2 != nil || err3 != nil || pid <= 0 {
-		return placement{}, "", false
+		return placement{}, placedAt{}, false
 	}
-	return placement{pid, start}, group, true
+	group, _ := strconv.Unquote(quoted)
+	w := placedAt{group: group}
+	switch rest := f[2][len(quoted):]; {
+	case rest == "" || rest == " -":
+	case strings.HasPrefix(rest, " "):
+		for _, x := range strings.Split(rest[1:], ",") {
+			n, err := strconv.Atoi(x)
+			if err != nil || n < 0 || n >= policy.Capacity {
+				return placement{}, placedAt{}, false
+			}
+			w.pin.Add(n)
+		}
+	default:
+		return placement{}, placedAt{}, false
+	}
+	return placement{pid, start}, w, true
 }
 
 // record appends one placement. A single write(2) of one short line with
 // O_APPEND: a kill -9 leaves the line whole or not at all.
-func (l *placements) record(pid int, start uint64, group string) error {
+func (l *placements) record(pid int, start uint64, w placedAt) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, err := l.f.WriteString(formatPlacement(placement{pid, start}, group) + "\n")
+	_, err := l.f.WriteString(formatPlacement(placement{pid, start}, w) + "\n")
 	return err
 }
 
