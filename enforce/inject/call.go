@@ -4,6 +4,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/unotif"
 )
 
 // call runs system call nr with args in the injecting thread and returns
@@ -69,25 +71,6 @@ func (in *injection) toStop() error {
 	}
 }
 
-// seccompNotif is struct seccomp_notif of <linux/seccomp.h>.
-type seccompNotif struct {
-	ID    uint64
-	Pid   uint32
-	Flags uint32
-	Nr    int32
-	Arch  uint32
-	IP    uint64
-	Args  [6]uint64
-}
-
-// seccompResp is struct seccomp_notif_resp.
-type seccompResp struct {
-	ID    uint64
-	Val   int64
-	Error int32
-	Flags uint32
-}
-
 // serve answers a pending notification on the new listener, if there is
 // one: the injecting thread's own call is let through, anything else
 // (there should be nothing else: every thread is stopped) fails with
@@ -98,15 +81,15 @@ func (in *injection) serve() bool {
 		pfd[0].Revents&unix.POLLIN == 0 {
 		return false
 	}
-	var n seccompNotif
-	if ioctl(in.listener, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)) != nil {
+	var n unotif.Notif
+	if unotif.Recv(in.listener, &n) != nil {
 		return false
 	}
-	resp := seccompResp{ID: n.ID, Error: -int32(unix.ENOSYS)}
 	if int(n.Pid) == in.th.tid && n.IP == in.pc+uint64(len(syscallInsn.code)) {
-		resp = seccompResp{ID: n.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+		unotif.Continue(in.listener, n.ID)
+	} else {
+		unotif.Fail(in.listener, n.ID)
 	}
-	ioctl(in.listener, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
 	return true
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/unotif"
 )
 
 // IdleExit is how long a keeper that keeps nothing waits for a daemon
@@ -104,7 +106,7 @@ func Listen(mirror string, opt Options) (*Keeper, error) {
 	if !unfilteredThread(os.Getpid()) {
 		return nil, syscall.EPERM // held itself
 	}
-	if err := checkSizes(); err != nil {
+	if err := unotif.CheckSizes(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(opt.Dir, 0o700); err != nil {

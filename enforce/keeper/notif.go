@@ -1,74 +1,19 @@
 package keeper
 
-import (
-	"unsafe"
-
-	"golang.org/x/sys/unix"
-)
-
-// seccompNotif is struct seccomp_notif of <linux/seccomp.h>.
-type seccompNotif struct {
-	ID    uint64
-	Pid   uint32
-	Flags uint32
-	Nr    int32
-	Arch  uint32
-	IP    uint64
-	Args  [6]uint64
-}
-
-// seccompResp is struct seccomp_notif_resp.
-type seccompResp struct {
-	ID    uint64
-	Val   int64
-	Error int32
-	Flags uint32
-}
-
-// notifSizes is struct seccomp_notif_sizes.
-type notifSizes struct {
-	Notif, Resp, Data uint16
-}
-
-// checkSizes refuses a kernel whose notification structures are larger
-// than ours (SECCOMP_GET_NOTIF_SIZES): it would write past our buffer.
-func checkSizes() error {
-	var sz notifSizes
-	_, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_NOTIF_SIZES, 0,
-		uintptr(unsafe.Pointer(&sz)))
-	if e != 0 {
-		return e
-	}
-	if uintptr(sz.Notif) > unsafe.Sizeof(seccompNotif{}) ||
-		uintptr(sz.Resp) > unsafe.Sizeof(seccompResp{}) {
-		return unix.ENOTSUP
-	}
-	return nil
-}
-
-func ioctl(fd int, req uint, arg unsafe.Pointer) error {
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(arg))
-	if e != 0 {
-		return e
-	}
-	return nil
-}
+import "github.com/cgsyscall/cgsyscall/enforce/unotif"
 
 // recv takes one pending notification from listener fd. It blocks when
 // none is pending; ENOENT means that the caller left before it was taken.
-func recv(fd int) (seccompNotif, error) {
-	var n seccompNotif // the kernel wants it zeroed
-	err := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n))
+func recv(fd int) (unotif.Notif, error) {
+	var n unotif.Notif
+	err := unotif.Recv(fd, &n)
 	return n, err
 }
 
 // fail answers notification id with ENOSYS. ENOENT: no such notification
 // waits (answered, or its caller left); EINPROGRESS: it waits but was
 // never received, so it cannot be answered yet.
-func fail(fd int, id uint64) error {
-	r := seccompResp{ID: id, Error: -int32(unix.ENOSYS)}
-	return ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&r))
-}
+func fail(fd int, id uint64) error { return unotif.Fail(fd, id) }
 
 // orphanWindow is how far from a mark the keeper looks for notifications
 // that a dead daemon received and never answered.

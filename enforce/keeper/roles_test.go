@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/inject/injecttest"
+	"github.com/cgsyscall/cgsyscall/enforce/unotif"
 )
 
 // roleEnv makes the test binary play a part other than the tests: a
@@ -178,7 +179,7 @@ func daemonMain(args []string) int {
 // recvRetry receives the next notification on fd. ENOENT, a call
 // interrupted by a signal (the Go victim's runtime sends itself SIGURG),
 // is notified again.
-func recvRetry(fd int) (seccompNotif, error) {
+func recvRetry(fd int) (unotif.Notif, error) {
 	for {
 		n, err := recv(fd)
 		if err != unix.ENOENT {
@@ -189,6 +190,5 @@ func recvRetry(fd int) (seccompNotif, error) {
 
 // allow answers notification id with SECCOMP_USER_NOTIF_FLAG_CONTINUE.
 func allow(fd int, id uint64) error {
-	r := seccompResp{ID: id, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
-	return ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&r))
+	return unotif.Continue(fd, id)
 }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/kernel"
+	"github.com/cgsyscall/cgsyscall/enforce/unotif"
 )
 
 // Notif is one notified system call.
@@ -107,7 +108,7 @@ func New(decide Decider) (*Supervisor, error) {
 	if decide == nil {
 		return nil, unix.EINVAL
 	}
-	if err := checkSizes(); err != nil {
+	if err := unotif.CheckSizes(); err != nil {
 		return nil, err
 	}
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
@@ -194,7 +195,7 @@ func (s *Supervisor) ListenMarked(fd int, pid int, mark Mark,
 func (s *Supervisor) add(fd, pid int, onGone func(), mark Mark) (*listener, error) {
 	// Probed once per process, by name; without it (before Linux 6.6)
 	// the listener is woken the ordinary way.
-	if kernel.SyncWakeUp.Have() && setSyncWakeUp(fd) == nil {
+	if kernel.SyncWakeUp.Have() && unotif.SetSyncWakeUp(fd) == nil {
 		s.sync.Store(1)
 	}
 	s.mu.Lock()

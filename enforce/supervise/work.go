@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/unotif"
 )
 
 // hotWindow is how long a worker keeps watching a listener it has just
@@ -64,8 +66,8 @@ func (s *Supervisor) ready(id int32, events uint32) {
 // (it died, or a signal interrupted its call, which the kernel will
 // notify again when the call restarts); it is counted, not reported.
 func (s *Supervisor) answer(l *listener) {
-	var n seccompNotif
-	if err := recv(l.fd, &n); err != nil {
+	var n unotif.Notif
+	if err := unotif.Recv(l.fd, &n); err != nil {
 		if err == unix.ENOENT {
 			s.stats[nVanished].Add(1)
 		}
@@ -78,14 +80,14 @@ func (s *Supervisor) answer(l *listener) {
 	notif := Notif{ID: n.ID, Pid: int(n.Pid), Holder: l.pid,
 		Arch: n.Arch, Nr: int(n.Nr), IP: n.IP, Args: n.Args}
 	allow := s.decide(notif)
-	resp := seccompResp{ID: n.ID, Error: -int32(unix.ENOSYS)}
+	var err error
 	if allow {
-		resp = seccompResp{ID: n.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 		s.stats[nAllowed].Add(1)
+		err = unotif.Continue(l.fd, n.ID)
 	} else {
 		s.stats[nDenied].Add(1)
+		err = unotif.Fail(l.fd, n.ID)
 	}
-	err := send(l.fd, &resp)
 	if err == unix.ENOENT {
 		s.stats[nVanished].Add(1)
 	}
