@@ -146,7 +146,7 @@ func BenchmarkHold(b *testing.B) {
 			for b.Loop() {
 				s := startBenchSubject(b, c.inside)
 				time.Sleep(c.pause)
-				if c.inside != nil && filterCount(b, s.pid) > 0 {
+				if c.inside != nil && seccompFilters(b, s.pid) > 0 {
 					s.stop() // the scan was first
 					continue
 				}
@@ -273,7 +273,7 @@ func timeReachDeny(b *testing.B, m *mirror, group, call string, probes []*benchS
 	b.StopTimer()
 	defer b.StartTimer()
 	for pid := range pids {
-		if n := filterCount(b, pid); n < 1 {
+		if n := seccompFilters(b, pid); n < 1 {
 			b.Fatalf("member %d has %d seccomp filters after the deny returned", pid, n)
 		}
 	}
@@ -283,22 +283,6 @@ func timeReachDeny(b *testing.B, m *mirror, group, call string, probes []*benchS
 		}
 	}
 	return ms
-}
-
-// filters reads Seccomp_filters of /proc/PID/status.
-func filterCount(b *testing.B, pid int) int {
-	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "Seccomp_filters:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
 }
 
 // endReachMembers kills the benchMembers of a round by PID, reaps them and removes

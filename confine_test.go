@@ -326,7 +326,7 @@ func haveThreadPidfd() bool {
 }
 
 // seccompFilters reads Seccomp_filters of /proc/PID/status.
-func seccompFilters(t *testing.T, pid int) int {
+func seccompFilters(t testing.TB, pid int) int {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

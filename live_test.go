@@ -58,17 +58,21 @@ type live struct {
 	stderr *syncBuf
 }
 
-// startLive starts name with args inside the cgroup directory cg and kills
-// it by its PID at the end of the test.
+// startLive starts name with args inside the cgroup directory cg (where
+// the test runs when cg is "") and kills it by its PID at the end of the
+// test.
 func startLive(t *testing.T, cg, name string, args ...string) *live {
 	t.Helper()
-	dir, err := os.Open(cg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
+	var err error
 	cmd := exec.Command(name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
+	if cg != "" {
+		dir, err := os.Open(cg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dir.Close()
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
+	}
 	cmd.WaitDelay = 2 * time.Second
 	p := &live{t: t, cmd: cmd, lines: make(chan string, 4096), stderr: &syncBuf{}}
 	cmd.Stderr = p.stderr

@@ -8,7 +8,6 @@
 package cgsyscall_test
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -151,37 +150,7 @@ func (m *mirror) mount() {
 // the end.
 func startServingHere(t *testing.T) *live {
 	t.Helper()
-	cmd := exec.Command(bin.probe, "-serve")
-	cmd.WaitDelay = 2 * time.Second
-	p := &live{t: t, cmd: cmd, lines: make(chan string, 4096), stderr: &syncBuf{}}
-	cmd.Stderr = p.stderr
-	var err error
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the probe: %v", err)
-	}
-	p.pid = cmd.Process.Pid
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		close(p.lines)
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-	})
-	if l := p.next(); l != "ready "+strconv.Itoa(p.pid) {
-		t.Fatalf("probe -serve printed %q, want %q", l, "ready "+strconv.Itoa(p.pid))
-	}
-	return p
+	return startServing(t, "")
 }
 
 // nativeNr is the native number of syscall name, as the control files

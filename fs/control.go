@@ -64,7 +64,9 @@ var _ gofs.NodeSetattrer = (*ctlNode)(nil)
 // Setattr accepts a truncation (what O_TRUNC sends) and time changes as
 // no-ops, and a chown only to the owner the file already reports; a chmod
 // fails with EPERM.
-func (n *ctlNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+func (n *ctlNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn,
+	out *fuse.AttrOut) syscall.Errno {
+
 	st, e := n.dirStat()
 	if e != 0 {
 		return e
@@ -117,7 +119,9 @@ func (n *ctlNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint3
 }
 
 // Setxattr: control files keep no extended attributes.
-func (n *ctlNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+func (n *ctlNode) Setxattr(ctx context.Context, attr string, data []byte,
+	flags uint32) syscall.Errno {
+
 	return syscall.EOPNOTSUPP
 }
 
@@ -159,7 +163,9 @@ type ctlHandle struct {
 var _ gofs.FileReader = (*ctlHandle)(nil)
 
 // Read returns the snapshot from off.
-func (h *ctlHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+func (h *ctlHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult,
+	syscall.Errno) {
+
 	h.mu.Lock()
 	defer h.mu.Unlock()
 
@@ -261,7 +267,7 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	e := m.errnoOf(err, "policy change")
 
 	f := logrus.Fields{
-		"uid": c.Uid, "pid": c.Pid, "comm": commOf(c.Pid), "group": groupName(group), "file": file,
+		"uid": c.Uid, "pid": c.Pid, "comm": CommOf(c.Pid), "group": groupName(group), "file": file,
 		"action": action, "syscalls": m.describe(set), "result": errName(e),
 	}
 	if err != nil {

@@ -33,7 +33,7 @@ func (m *mirror) newChild(ctx context.Context, parent *gofs.Inode, rel string,
 		out.SetEntryTimeout(fileEntryTimeout)
 	}
 	id := gofs.StableAttr{Mode: mode, Ino: st.Ino, Gen: genOf(rel, 0)}
-	_, name := parentRel(rel)
+	_, name := ParentRel(rel)
 	if c := known(parent, name, id); c != nil {
 		return c
 	}
@@ -79,7 +79,9 @@ var _ gofs.NodeLookuper = (*dirNode)(nil)
 
 // Lookup finds name afresh in the real directory, or a control file. The
 // mount point itself, where it lies inside the mirror, does not exist.
-func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode,
+	syscall.Errno) {
+
 	if n.m.hidden(n.rel, name) {
 		return nil, syscall.ENOENT
 	}
@@ -139,7 +141,9 @@ var _ gofs.NodeMkdirer = (*dirNode)(nil)
 
 // Mkdir makes the real cgroup, owned by the caller as the kernel's cgroupfs
 // does it, and a policy that copies the parent's.
-func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32,
+	out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+
 	if _, ctl := ctlByName(name); ctl || n.m.hidden(n.rel, name) {
 		return nil, syscall.EEXIST
 	}
@@ -170,7 +174,7 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 // in it, to uid and gid: what the kernel does for a cgroup made by a user
 // other than root.
 func chownGroup(dfd int, name string, uid, gid uint32) error {
-	fd, err := openBeneath(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY)
+	fd, err := OpenBeneath(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return err
 	}
@@ -244,28 +248,36 @@ var _ gofs.NodeCreater = (*dirNode)(nil)
 // Create is refused with EACCES, as creat(2) in a cgroup directory is.
 // (Opening an existing file with O_CREAT never gets here: the kernel
 // looks the name up first and opens it.)
-func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32,
+	out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+
 	return nil, nil, 0, syscall.EACCES
 }
 
 var _ gofs.NodeMknoder = (*dirNode)(nil)
 
 // Mknod is refused with EPERM, as in cgroupfs.
-func (n *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+func (n *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32,
+	out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+
 	return nil, syscall.EPERM
 }
 
 var _ gofs.NodeSymlinker = (*dirNode)(nil)
 
 // Symlink is refused with EPERM, as in cgroupfs.
-func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+func (n *dirNode) Symlink(ctx context.Context, target, name string,
+	out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+
 	return nil, syscall.EPERM
 }
 
 var _ gofs.NodeLinker = (*dirNode)(nil)
 
 // Link is refused with EPERM, as in cgroupfs.
-func (n *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+func (n *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
+	out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+
 	return nil, syscall.EPERM
 }
 
@@ -273,7 +285,9 @@ var _ gofs.NodeRenamer = (*dirNode)(nil)
 
 // Rename is refused with EPERM: cgroup v2 renames nothing, neither a group
 // nor a file, within a parent or across.
-func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder,
+	newName string, flags uint32) syscall.Errno {
+
 	return syscall.EPERM
 }
 
@@ -288,7 +302,9 @@ func (n *dirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 var _ gofs.NodeSetattrer = (*dirNode)(nil)
 
 // Setattr changes the real directory's mode, owner or times.
-func (n *dirNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+func (n *dirNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn,
+	out *fuse.AttrOut) syscall.Errno {
+
 	out.SetTimeout(dirAttrTimeout)
 	return n.m.realSetattr(n.rel, in, out)
 }

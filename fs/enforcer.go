@@ -50,7 +50,7 @@ func (e *CgroupEnforcer) Move(c Caller, pid int, group string) error {
 	}
 	defer unix.Close(dfd)
 
-	fd, err := openBeneath(dfd, joinRel(group, "cgroup.procs"), unix.O_WRONLY)
+	fd, err := OpenBeneath(dfd, joinRel(group, "cgroup.procs"), unix.O_WRONLY)
 	if err != nil {
 		return err
 	}

@@ -151,7 +151,7 @@ func (m *mirror) stat(rel string) (syscall.Stat_t, error) {
 
 // open opens rel below the mirror.
 func (m *mirror) open(rel string, flags int) (int, error) {
-	return openBeneath(m.fd, rel, flags)
+	return OpenBeneath(m.fd, rel, flags)
 }
 
 // debugf logs request detail, only when the mount runs with Debug.

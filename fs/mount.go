@@ -169,7 +169,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	}
 	if rel, ok := strings.CutPrefix(mnt, mirrorDir+"/"); ok {
 		m.hide = true
-		m.hideDir, m.hideName = parentRel(rel)
+		m.hideDir, m.hideName = ParentRel(rel)
 	}
 
 	var st syscall.Stat_t

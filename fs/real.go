@@ -19,7 +19,7 @@ type fileNode struct {
 }
 
 func newFileNode(m *mirror, rel string) *fileNode {
-	_, name := parentRel(rel)
+	_, name := ParentRel(rel)
 	return &fileNode{m: m, rel: rel, tasks: name == "cgroup.procs" || name == "cgroup.threads"}
 }
 
@@ -28,7 +28,9 @@ var _ gofs.NodeOpener = (*fileNode)(nil)
 // Open opens the real file with the caller's access mode. The kernel
 // already checked the caller against the real mode and owner
 // (default_permissions); O_TRUNC arrives as a Setattr before.
-func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
+	syscall.Errno) {
+
 	keep := int(flags) & (unix.O_ACCMODE | unix.O_APPEND | unix.O_NONBLOCK)
 	fd, err := n.m.open(n.rel, keep)
 	if err != nil {
@@ -40,14 +42,18 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 var _ gofs.NodeGetattrer = (*fileNode)(nil)
 
 // Getattr reports the real file's attributes.
-func (n *fileNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+func (n *fileNode) Getattr(ctx context.Context, f gofs.FileHandle,
+	out *fuse.AttrOut) syscall.Errno {
+
 	return n.m.realGetattr(n.rel, out)
 }
 
 var _ gofs.NodeSetattrer = (*fileNode)(nil)
 
 // Setattr changes the real file's mode, owner, size or times.
-func (n *fileNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+func (n *fileNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn,
+	out *fuse.AttrOut) syscall.Errno {
+
 	return n.m.realSetattr(n.rel, in, out)
 }
 
@@ -60,7 +66,9 @@ type realHandle struct {
 var _ gofs.FileReader = (*realHandle)(nil)
 
 // Read reads the real file at off.
-func (h *realHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+func (h *realHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult,
+	syscall.Errno) {
+
 	for {
 		k, err := unix.Pread(h.fd, dest, off)
 		if err == unix.EINTR {
@@ -79,7 +87,7 @@ var _ gofs.FileWriter = (*realHandle)(nil)
 // move processes the way tasks does.
 func (h *realHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	if h.n.tasks {
-		group, _ := parentRel(h.n.rel)
+		group, _ := ParentRel(h.n.rel)
 		if e := h.n.m.writeTasks(ctx, group, data); e != 0 {
 			return 0, e
 		}

@@ -17,9 +17,12 @@ import (
 const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_XDEV |
 	unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
 
-// openBeneath opens rel (a slash path, "" for dfd itself) below the
-// directory dfd with openat2 and [resolveFlags]. It returns a raw fd.
-func openBeneath(dfd int, rel string, flags int) (int, error) {
+// OpenBeneath opens rel (a slash path, "" for dfd itself) below the
+// directory dfd with openat2 and [resolveFlags]: never through a symbolic
+// link or a mount point, so never into a FUSE mount (the daemon's own
+// above all). It returns a raw fd. Package persist walks the mirror with
+// it too.
+func OpenBeneath(dfd int, rel string, flags int) (int, error) {
 	if rel == "" {
 		rel = "."
 	}
@@ -45,8 +48,8 @@ func joinRel(rel, name string) string {
 	return rel + "/" + name
 }
 
-// parentRel returns the parent of a non-empty relative path, and its name.
-func parentRel(rel string) (string, string) {
+// ParentRel returns the parent of a non-empty relative path, and its name.
+func ParentRel(rel string) (string, string) {
 	for i := len(rel) - 1; i >= 0; i-- {
 		if rel[i] == '/' {
 			return rel[:i], rel[i+1:]
@@ -59,7 +62,7 @@ func parentRel(rel string) (string, string) {
 // opening the file for I/O (O_PATH runs no open handler of kernfs).
 func statBeneath(dfd int, rel string) (syscall.Stat_t, error) {
 	var st syscall.Stat_t
-	fd, err := openBeneath(dfd, rel, unix.O_PATH)
+	fd, err := OpenBeneath(dfd, rel, unix.O_PATH)
 	if err != nil {
 		return st, err
 	}

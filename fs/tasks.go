@@ -109,7 +109,7 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 	pids, e := parsePIDs(data)
 	if e != 0 {
 		m.log.WithFields(logrus.Fields{
-			"uid": c.Uid, "pid": c.Pid, "comm": commOf(c.Pid), "group": groupName(group),
+			"uid": c.Uid, "pid": c.Pid, "comm": CommOf(c.Pid), "group": groupName(group),
 			"result": errName(e), "input": strconv.Quote(string(data)),
 		}).Info("task move refused")
 		return e
@@ -129,7 +129,7 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 		}
 		e := m.errnoOf(err, "task move")
 		f := logrus.Fields{
-			"uid": c.Uid, "pid": c.Pid, "comm": commOf(c.Pid), "group": groupName(group),
+			"uid": c.Uid, "pid": c.Pid, "comm": CommOf(c.Pid), "group": groupName(group),
 			"task": p, "process": pid, "result": errName(e),
 		}
 		if err != nil {
@@ -167,8 +167,9 @@ func (m *mirror) readAll(rel string) ([]byte, error) {
 	}
 }
 
-// commOf names the command of thread tid for the log ("?" once it is gone).
-func commOf(tid int) string {
+// CommOf is the command name of thread tid, for log lines; "?" once the
+// thread is gone.
+func CommOf(tid int) string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/comm")
 	if err != nil {
 		return "?"

@@ -95,7 +95,9 @@ func (n *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.E
 }
 
 // Setxattr sets an attribute of the real directory.
-func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte,
+	flags uint32) syscall.Errno {
+
 	return n.m.setxattr(n.rel, attr, data, flags)
 }
 
@@ -122,7 +124,9 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 }
 
 // Setxattr sets an attribute of the real file.
-func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte,
+	flags uint32) syscall.Errno {
+
 	return n.m.setxattr(n.rel, attr, data, flags)
 }
 

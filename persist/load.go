@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
 
@@ -46,7 +47,7 @@ func (s Summary) String() string {
 // directory cannot be walked.
 func (s *Store) Load(t *policy.Tree) (Summary, error) {
 	w := walker{s: s, groups: map[string]policy.Set{}}
-	root, err := openBeneath(s.fd, "", unix.O_RDONLY|unix.O_DIRECTORY)
+	root, err := fs.OpenBeneath(s.fd, "", unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return Summary{}, fmt.Errorf("saved policy: opening the mirror %s: %w", s.mirror, err)
 	}
@@ -126,7 +127,7 @@ func (w *walker) walk(fd int, rel string, parent policy.Set) error {
 		if rel != "" {
 			child = rel + "/" + name
 		}
-		cfd, err := openBeneath(fd, name, unix.O_RDONLY|unix.O_DIRECTORY)
+		cfd, err := fs.OpenBeneath(fd, name, unix.O_RDONLY|unix.O_DIRECTORY)
 		switch {
 		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
 			continue // removed, or replaced, meanwhile

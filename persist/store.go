@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
 
@@ -81,7 +82,7 @@ func Open(mirror, mountpoint string, a *arch.Arch) (*Store, error) {
 			if mp, err = filepath.Abs(mp); err == nil {
 				if rel, ok := strings.CutPrefix(mp, dir+"/"); ok {
 					s.skip = true
-					s.skipDir, s.skipName = parentRel(rel)
+					s.skipDir, s.skipName = fs.ParentRel(rel)
 				}
 			}
 		}
@@ -222,7 +223,7 @@ func (s *Store) dirPath(p string) string {
 
 // openDir opens group p's real directory for reading below the mirror.
 func (s *Store) openDir(p string) (int, error) {
-	return openBeneath(s.fd, p, unix.O_RDONLY|unix.O_DIRECTORY)
+	return fs.OpenBeneath(s.fd, p, unix.O_RDONLY|unix.O_DIRECTORY)
 }
 
 // readAttr reads the attribute of the directory open at fd; ok is false
@@ -248,37 +249,4 @@ func readNamed(fd int, name string, max int) (val []byte, ok bool, err error) {
 		}
 		return buf[:n], true, nil
 	}
-}
-
-// resolveFlags keep every walk inside the mirror and on its file system:
-// crossing a mount point (the daemon's own above all) fails with EXDEV
-// instead of sending a request to a FUSE mount.
-const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_XDEV |
-	unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
-
-// openBeneath opens rel ("" for dfd itself) below dfd with openat2.
-func openBeneath(dfd int, rel string, flags int) (int, error) {
-	if rel == "" {
-		rel = "."
-	}
-	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
-		Resolve: resolveFlags,
-	}
-	for try := 0; ; try++ {
-		fd, err := unix.Openat2(dfd, rel, &how)
-		// EAGAIN: a rename or mount raced with the walk; EINTR: a signal.
-		if (errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR)) && try < 8 {
-			continue
-		}
-		return fd, err
-	}
-}
-
-// parentRel splits a non-empty relative path into its parent and name.
-func parentRel(rel string) (string, string) {
-	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
-		return rel[:i], rel[i+1:]
-	}
-	return "", rel
 }

@@ -84,9 +84,10 @@ var doc = manual{
 		write returns. ` + "`seccomp`" + ` itself is never handed over: denying it adds a
 		fixed layer that an allow cannot take back; the log says so.`,
 		`While no daemon runs, every call the daemon would decide fails with ` + "`ENOSYS`" + `
-		(fail closed); calls the layer does not hand over keep working. The policy outlives the daemon, in extended
-		attributes of the real cgroup directories, and so does the record of where each
-		held process was placed: a new daemon holds every such process again.`,
+		(fail closed); calls the layer does not hand over keep working. The policy
+		outlives the daemon, in extended attributes of the real cgroup directories, and so
+		does the record of where each held process was placed: a new daemon holds every
+		such process again.`,
 		`Options may be written with one dash or two (` + "`-mirror` or `--mirror`" + `);
 		an option's value follows it or an equals sign (` + "`--mirror=`" + `{DIR}).`,
 	},

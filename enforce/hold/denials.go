@@ -1,14 +1,11 @@
 package hold
 
 import (
-	"os"
-	"strconv"
-	"strings"
-
 	"github.com/sirupsen/logrus"
 
 	"github.com/cgsyscall/cgsyscall/denials"
 	"github.com/cgsyscall/cgsyscall/enforce/supervise"
+	"github.com/cgsyscall/cgsyscall/fs"
 )
 
 // Denials is the book of the calls this holder denied, by the group of
@@ -37,7 +34,7 @@ type denial struct {
 func (h *Holder) denial(n supervise.Notif, group string) *denial {
 	d := &denial{group: group, key: denials.KeyOf(h.a, n.Arch, n.Nr, n.Args)}
 	if h.book.Due(group, d.key) {
-		d.pid, d.comm = tgidOf(n.Pid), commOf(n.Pid)
+		d.pid, d.comm = tgidOf(n.Pid), fs.CommOf(n.Pid)
 	}
 	return d
 }
@@ -61,7 +58,7 @@ func (h *Holder) noteDenied(n supervise.Notif, d *denial) {
 	}
 	pid, comm := d.pid, d.comm
 	if pid == 0 {
-		pid, comm = tgidOf(n.Pid), commOf(n.Pid)
+		pid, comm = tgidOf(n.Pid), fs.CommOf(n.Pid)
 	}
 	if pid == 0 {
 		pid = n.Pid // gone: its thread ID is all there is
@@ -81,13 +78,4 @@ func (h *Holder) noteDenied(n supervise.Notif, d *denial) {
 		f["suppressed"] = suppressed
 	}
 	h.log.WithFields(f).Warn("denied call")
-}
-
-// commOf is thread tid's command name, "?" once it is gone.
-func commOf(tid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/comm")
-	if err != nil {
-		return "?"
-	}
-	return strings.TrimSuffix(string(b), "\n")
 }

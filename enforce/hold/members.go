@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -603,7 +602,7 @@ func (h *Holder) holdPlaced() {
 		// nearest ancestor, and stays anchored to the old group with the
 		// set pinned when it was placed there, so it gains nothing.
 		for _, ok := h.tree.Denied(in); !ok && in != ""; _, ok = h.tree.Denied(in) {
-			in = parentGroup(in)
+			in, _ = fs.ParentRel(in)
 		}
 		err := h.holdNew(p.pid, in, false)
 		if err == nil {
@@ -648,14 +647,6 @@ func (h *Holder) repin(pid int, in, group string, pin policy.Set) error {
 		return err
 	}
 	return nil
-}
-
-// parentGroup is the parent of group ("" for a group of the root).
-func parentGroup(group string) string {
-	if i := strings.LastIndexByte(group, '/'); i >= 0 {
-		return group[:i]
-	}
-	return ""
 }
 
 // Run scans every ScanInterval until Close, and drops cached /proc files of

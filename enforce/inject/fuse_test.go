@@ -46,7 +46,9 @@ func (f *writeFile) Write(ctx context.Context, fh fs.FileHandle, data []byte,
 	return uint32(len(data)), 0
 }
 
-func (f *writeFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+func (f *writeFile) Getattr(ctx context.Context, fh fs.FileHandle,
+	out *fuse.AttrOut) syscall.Errno {
+
 	out.Mode = 0o666 | syscall.S_IFREG
 	return 0
 }
