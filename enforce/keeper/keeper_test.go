@@ -65,7 +65,7 @@ func TestKeeperLifecycle(t *testing.T) {
 		t.Errorf("second Take = %v, %v; want nothing", again, err)
 	}
 	// The new daemon's supervisor, as enforce/hold has it, answers.
-	s, err := supervise.New(func(supervise.Notif) bool { return true })
+	s, err := supervise.New(func(*supervise.Notif) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}

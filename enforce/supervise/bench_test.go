@@ -13,7 +13,7 @@ import (
 // loop in a victim that is not held.
 func BenchmarkRoundTrip(b *testing.B) {
 	injecttest.RequireRoot(b)
-	s, err := supervise.New(func(supervise.Notif) bool { return true })
+	s, err := supervise.New(func(*supervise.Notif) bool { return true })
 	if err != nil {
 		b.Fatal(err)
 	}

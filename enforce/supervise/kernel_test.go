@@ -18,7 +18,7 @@ func TestWithoutSyncWakeUp(t *testing.T) {
 	injecttest.RequireRoot(t)
 	defer kernel.SyncWakeUp.Disable()()
 	var allow atomic.Bool
-	s, err := supervise.New(func(supervise.Notif) bool { return allow.Load() })
+	s, err := supervise.New(func(*supervise.Notif) bool { return allow.Load() })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,13 +40,16 @@ type Notif struct {
 	Nr     int    // syscall number in that ABI
 	IP     uint64 // instruction pointer after the system call instruction
 	Args   [6]uint64
+	// Note is the Decider's own: whatever it sets here reaches the
+	// OnDenied hook with this notification.
+	Note any
 }
 
 // Decider decides one notified call: true lets it run, false fails it
-// with ENOSYS. It is called from several goroutines at once, must not
+// with ENOSYS. It may set n.Note for the OnDenied hook. It is called from several goroutines at once, must not
 // block for long (the caller waits in the kernel meanwhile), and must not
 // call Close.
-type Decider func(n Notif) (allow bool)
+type Decider func(n *Notif) (allow bool)
 
 // Stats counts what a Supervisor did since New.
 type Stats struct {
@@ -149,7 +152,8 @@ func (s *Supervisor) OnGone(hook func(listener, pid int)) {
 }
 
 // OnDenied makes the Supervisor call hook after each ENOSYS answer it
-// sent, from the goroutine that sent it. delivered is false when the
+// sent, from the goroutine that sent it, with the notification as the
+// Decider left it. delivered is false when the
 // caller was no longer waiting: it died, or a signal interrupted the call,
 // which the kernel then notifies again when the call restarts. Counting
 // only delivered answers counts every denied call once. Set it before

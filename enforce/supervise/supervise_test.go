@@ -41,8 +41,8 @@ func TestDecisionFlipsLive(t *testing.T) {
 	injecttest.RequireRoot(t)
 	var allow atomic.Bool
 	var last atomic.Value
-	s, err := supervise.New(func(n supervise.Notif) bool {
-		last.Store(n)
+	s, err := supervise.New(func(n *supervise.Notif) bool {
+		last.Store(*n)
 		return allow.Load()
 	})
 	if err != nil {
@@ -83,7 +83,7 @@ func TestDecisionFlipsLive(t *testing.T) {
 
 func TestCloseFailsClosed(t *testing.T) {
 	injecttest.RequireRoot(t)
-	s, err := supervise.New(func(supervise.Notif) bool { return true })
+	s, err := supervise.New(func(*supervise.Notif) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestRemoveWhileWaiting(t *testing.T) {
 	injecttest.RequireRoot(t)
 	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
-	s, err := supervise.New(func(supervise.Notif) bool {
+	s, err := supervise.New(func(*supervise.Notif) bool {
 		entered <- struct{}{}
 		<-release
 		return true
@@ -151,7 +151,7 @@ func TestRemoveWhileWaiting(t *testing.T) {
 
 func TestOnGone(t *testing.T) {
 	injecttest.RequireRoot(t)
-	s, err := supervise.New(func(supervise.Notif) bool { return true })
+	s, err := supervise.New(func(*supervise.Notif) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func runtimeHasSyncWake() bool {
 func TestManyListeners(t *testing.T) {
 	injecttest.RequireRoot(t)
 	var denied atomic.Int64
-	s, err := supervise.New(func(n supervise.Notif) bool {
+	s, err := supervise.New(func(n *supervise.Notif) bool {
 		return int64(n.Holder) != denied.Load()
 	})
 	if err != nil {
@@ -238,7 +238,7 @@ func TestManyListeners(t *testing.T) {
 // runs, not the OnGone hook, when its process exits.
 func TestListen(t *testing.T) {
 	injecttest.RequireRoot(t)
-	s, err := supervise.New(func(supervise.Notif) bool { return true })
+	s, err := supervise.New(func(*supervise.Notif) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestListen(t *testing.T) {
 func TestOnDenied(t *testing.T) {
 	injecttest.RequireRoot(t)
 	var allow atomic.Bool
-	s, err := supervise.New(func(supervise.Notif) bool { return allow.Load() })
+	s, err := supervise.New(func(*supervise.Notif) bool { return allow.Load() })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +345,7 @@ func TestListenMarked(t *testing.T) {
 	mk := &marks{}
 	var decided []uint64
 	var dmu sync.Mutex
-	s, err := supervise.New(func(n supervise.Notif) bool {
+	s, err := supervise.New(func(n *supervise.Notif) bool {
 		mk.mu.Lock()
 		seen := len(mk.ids) > 0 && mk.ids[len(mk.ids)-1] == n.ID
 		mk.mu.Unlock()

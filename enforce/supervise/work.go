@@ -67,7 +67,7 @@ func (s *Supervisor) ready(id int32, events uint32) {
 // notify again when the call restarts); it is counted, not reported.
 func (s *Supervisor) answer(l *listener) {
 	var n unotif.Notif
-	if err := unotif.Recv(l.fd, &n); err != nil {
+	if err := unotif.RecvReady(l.fd, &n); err != nil {
 		if err == unix.ENOENT {
 			s.stats[nVanished].Add(1)
 		}
@@ -79,7 +79,7 @@ func (s *Supervisor) answer(l *listener) {
 	s.stats[nNotif].Add(1)
 	notif := Notif{ID: n.ID, Pid: int(n.Pid), Holder: l.pid,
 		Arch: n.Arch, Nr: int(n.Nr), IP: n.IP, Args: n.Args}
-	allow := s.decide(notif)
+	allow := s.decide(&notif)
 	var err error
 	if allow {
 		s.stats[nAllowed].Add(1)
