@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"cmp"
 	"hash/fnv"
 	"slices"
 	"sync"
@@ -212,38 +213,29 @@ func (w *dirFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn,
 	if errno != 0 {
 		return fuse.Status(errno)
 	}
-	keys := make([]uint64, len(list))
 	for i := range list {
-		keys[i] = nameKey(list[i].Name)
+		list[i].Off = nameKey(list[i].Name)
 	}
-	order := make([]int, len(list))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		if keys[a] != keys[b] {
-			return cmpUint(keys[a], keys[b])
-		}
-		return cmpString(list[a].Name, list[b].Name)
+	slices.SortFunc(list, func(a, b fuse.DirEntry) int {
+		return cmp.Or(cmp.Compare(a.Off, b.Off), cmp.Compare(a.Name, b.Name))
 	})
 
 	epoch, after := in.Offset>>cookieKeyBits, in.Offset&cookieKeyMask
 	if in.Offset == 0 {
 		epoch = w.epochs.Add(1) % cookieEpochs
 	}
-	i, _ := slices.BinarySearchFunc(order, after, func(j int, k uint64) int {
-		if keys[j] <= k {
+	i, _ := slices.BinarySearchFunc(list, after, func(e fuse.DirEntry, k uint64) int {
+		if e.Off <= k {
 			return -1
 		}
 		return 1
 	})
-	if i == len(order) {
+	if i == len(list) {
 		w.dropCache(in.NodeId)
 		return fuse.OK
 	}
-	for _, j := range order[i:] {
-		e := list[j]
-		e.Off = epoch<<cookieKeyBits | keys[j]
+	for _, e := range list[i:] {
+		e.Off |= epoch << cookieKeyBits
 		if !out.AddDirEntry(e) {
 			break
 		}
@@ -270,24 +262,4 @@ func nameKey(name string) uint64 {
 		return k
 	}
 	return 1
-}
-
-func cmpUint(a, b uint64) int {
-	if a < b {
-		return -1
-	}
-	if a > b {
-		return 1
-	}
-	return 0
-}
-
-func cmpString(a, b string) int {
-	if a < b {
-		return -1
-	}
-	if a > b {
-		return 1
-	}
-	return 0
 }
