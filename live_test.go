@@ -517,21 +517,48 @@ func TestLiveBehindTheMountsBack(t *testing.T) {
 	m := liveMirror(t)
 	s := startServing(t, m.base)
 	denyGetppid(m, "g")
-	real := filepath.Join(m.base, "g", "cgroup.procs")
+	heldBehindTheBack(m, s, "g")
+}
+
+// TestLiveBehindTheMountsBackNested: the same into a group two levels
+// below the restricted one, after scans that found the whole subtree empty
+// (and so read none of its groups' members).
+func TestLiveBehindTheMountsBackNested(t *testing.T) {
+	m := liveMirror(t)
+	s := startServing(t, m.base)
+	denyGetppid(m, "g")
+	m.mkdir("g/h")
+	m.mkdir("g/h/i")
+	time.Sleep(hold.ScanInterval + 200*time.Millisecond)
+	heldBehindTheBack(m, s, "g/h/i")
+}
+
+// heldBehindTheBack writes s into group's real cgroup.procs and expects
+// the scan to hold it within its bound (and the scan's own time).
+func heldBehindTheBack(m *mirror, s *live, group string) {
+	t := m.t
+	t.Helper()
+	real := filepath.Join(m.base, filepath.FromSlash(group), "cgroup.procs")
 	if err := os.WriteFile(real, []byte(strconv.Itoa(s.pid)), 0); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	for s.call("getppid")["getppid"] != "-38" {
 		if time.Since(start) > 2500*time.Millisecond {
-			t.Fatalf("moved behind the mount's back: still allowed after %v",
-				time.Since(start))
+			t.Fatalf("moved behind the mount's back into %s: still allowed after %v",
+				group, time.Since(start))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("held by the scan %v after the real move", time.Since(start).Round(time.Millisecond))
 	s.expect(true, "after the scan held it")
-	m.mustWrite("g/syscalls.allow", "getppid")
+	// Allowed again from the top down: each group's parent must allow it.
+	for i := range group {
+		if group[i] == '/' {
+			m.mustWrite(group[:i]+"/syscalls.allow", "getppid")
+		}
+	}
+	m.mustWrite(group+"/syscalls.allow", "getppid")
 	s.expect(false, "after allow")
 }
 

@@ -107,24 +107,33 @@ var _ gofs.NodeReaddirer = (*dirNode)(nil)
 // file (the tasks file of a cgroup v1 group) is listed once, as ours: the
 // control file replaces it, in lookups too.
 func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	fd, err := n.m.open(n.rel, unix.O_RDONLY|unix.O_DIRECTORY)
+	list, errno := n.m.entries(n.rel)
+	if errno != 0 {
+		return nil, errno
+	}
+	return gofs.NewListDirStream(list), 0
+}
+
+// entries lists the real directory rel as it is now, as Readdir shows it.
+func (m *mirror) entries(rel string) ([]fuse.DirEntry, syscall.Errno) {
+	fd, err := m.open(rel, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
-		return nil, n.m.errnoOf(err, "readdir")
+		return nil, m.errnoOf(err, "readdir")
 	}
 	defer unix.Close(fd)
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
-		return nil, n.m.errnoOf(err, "readdir")
+		return nil, m.errnoOf(err, "readdir")
 	}
 	ents, err := readDirents(fd)
 	if err != nil {
-		return nil, n.m.errnoOf(err, "readdir")
+		return nil, m.errnoOf(err, "readdir")
 	}
-	n.m.observe(n.rel, st.Ino)
+	m.observe(rel, st.Ino)
 
 	list := make([]fuse.DirEntry, 0, len(ents)+len(ctlKinds))
 	for _, e := range ents {
-		if _, ctl := ctlByName(e.name); ctl || n.m.hidden(n.rel, e.name) {
+		if _, ctl := ctlByName(e.name); ctl || m.hidden(rel, e.name) {
 			continue
 		}
 		list = append(list, fuse.DirEntry{Name: e.name, Ino: e.ino, Mode: direntMode(e.typ)})
@@ -134,7 +143,7 @@ func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 			Name: c.name, Ino: ctlIno(st.Ino, c.kind), Mode: syscall.S_IFREG,
 		})
 	}
-	return gofs.NewListDirStream(list), 0
+	return list, 0
 }
 
 var _ gofs.NodeMkdirer = (*dirNode)(nil)

@@ -11,7 +11,9 @@
 //     and vanish at once: the kernel caches no negative entry and no name of
 //     a group. It keeps a group's attributes for 10 ms (dirAttrTimeout) and
 //     the name of a file for a second (fileEntryTimeout), never a file's
-//     attributes; mount.go says why. READDIRPLUS is off.
+//     attributes; mount.go says why. READDIRPLUS is off, and where the
+//     kernel allows it OPENDIR is too: each READDIR lists the real
+//     directory afresh (nodir.go).
 //   - The real files of each group, passing through to the kernel: modes,
 //     owners, reads, writes and errors are the kernel's. Writes to
 //     cgroup.procs and cgroup.threads are the exception: they take the

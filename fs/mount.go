@@ -54,7 +54,9 @@ type testKnobs struct {
 	pruneEvery int           // replaces the const pruneEvery when above 0
 	inval      bool          // sweep as on a kernel without FUSE_NOTIFY_PRUNE
 	swept      chan struct{} // a sweep that ends sends on it if it can
+	opendir    bool          // keep OPENDIR even where the kernel can do without
 	m          *mirror       // set by Mount
+	d          *dirFS        // set by Mount
 }
 
 // Counts keeps the denied calls of each group's members.
@@ -204,8 +206,18 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 			m.every = int64(k.pruneEvery)
 		}
 	}
-	srv, err := gofs.Mount(mnt, root, opts)
+	raw := newDirFS(gofs.NewNodeFS(root, opts), m, o.knobs != nil && o.knobs.opendir)
+	srv, err := fuse.NewServer(raw, mnt, &opts.MountOptions)
 	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mount %s: %w", mnt, err)
+	}
+	if o.knobs != nil {
+		o.knobs.d = raw
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		// As go-fuse's own Mount: the serve loop ends with the mount.
 		unix.Close(fd)
 		return nil, fmt.Errorf("mount %s: %w", mnt, err)
 	}

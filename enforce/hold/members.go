@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -578,7 +579,11 @@ func (h *Holder) Scan() {
 	defer h.mu.Unlock()
 	h.refreshUnion()
 	h.restore.Do(h.holdPlaced)
+	empty := h.emptyGroups()
 	for _, g := range h.tree.Paths() {
+		if empty(g) {
+			continue
+		}
 		if err := h.holdMembers(g, 0); err != nil {
 			h.log.WithField("group", "/"+g).WithError(err).Warn("scan: members not held")
 		}
@@ -586,6 +591,53 @@ func (h *Holder) Scan() {
 	if err := h.review("", 0); err != nil {
 		h.log.WithError(err).Warn("scan: layers not grown")
 	}
+}
+
+// emptyGroups returns a test for the scan: whether group g and its
+// subtree have no process, by cgroup v2's cgroup.events ("populated 0"),
+// read once a group and never below a group found empty. Most groups of a
+// large tree are empty, and one read then spares the reads of their
+// cgroup.procs and of their subtree's. The kernel sets "populated 1"
+// before the write that moves a process in returns, so the scan misses
+// no member it would have found in cgroup.procs. A group without the file
+// (cgroup v1, the root of the hierarchy) counts as populated.
+func (h *Holder) emptyGroups() func(g string) bool {
+	seen := map[string]bool{}
+	var empty func(g string) bool
+	empty = func(g string) bool {
+		if e, ok := seen[g]; ok {
+			return e
+		}
+		e := false
+		if p, _ := fs.ParentRel(g); g != "" && empty(p) {
+			e = true
+		} else {
+			e = unpopulated(filepath.Join(h.mirror, filepath.FromSlash(g)))
+		}
+		seen[g] = e
+		return e
+	}
+	return empty
+}
+
+// unpopulated reports whether cgroup.events in dir says "populated 0".
+func unpopulated(dir string) bool {
+	fd, err := unix.Open(filepath.Join(dir, "cgroup.events"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var b [256]byte
+	n, err := unix.Read(fd, b[:])
+	if err != nil || n <= 0 {
+		return false
+	}
+	for _, line := range strings.Split(string(b[:n]), "\n") {
+		if v, ok := strings.CutPrefix(line, "populated "); ok {
+			return v == "0"
+		}
+	}
+	return false
 }
 
 // holdPlaced holds again every process that a previous daemon of this
