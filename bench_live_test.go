@@ -396,22 +396,30 @@ type macroWorkload struct {
 	result func(b *testing.B, stdout int64) string
 }
 
-// BenchmarkMacro runs each workload directly and through cgsyscall exec in
-// a group that denies 300 syscalls the workload does not need, alternating
-// which goes first, one pair an iteration. It reports the medians in
+// BenchmarkMacro runs each workload as a member of a group that denies
+// 300 syscalls the workload does not need ("held"), and of a sibling
+// group that denies nothing, where it runs with no filter at all
+// ("direct"), both through cgsyscall exec, so that both sides are as deep
+// in the cgroup tree (a deeper cgroup costs the kernel something of its
+// own) and only the filter differs. It alternates which goes first, one
+// pair an iteration. Both ways the workload runs under "probe -time",
+// which times it from its fork to its exit: the workload's own time,
+// without the shim's start. It reports the medians of those times in
 // seconds and the overhead in percent (held median over direct median;
-// "overhead-%-paired" is the median of the per-round ratios). Before
-// timing, each workload runs once both ways and must exit 0 with the same
-// result. Timed runs write to /dev/null. The held times include starting
-// the shim, a fixed cost of several milliseconds that issue 2 measures
-// (BenchmarkExecTrue): each round also times "cgsyscall exec macro --
-// /bin/true" against /bin/true, and "overhead-%-workload" is the held
-// median less that start's median extra, over the direct median: what
-// the workload itself pays for running as a member.
+// "overhead-%-paired" is the median of the per-round ratios). The shim's
+// start, a fixed cost of a few milliseconds, is issue 2's
+// (BenchmarkExecTrue); each round also times "cgsyscall exec macro --
+// /bin/true" against /bin/true ("ms-start"), and "overhead-%-wall"
+// compares the wall times of the whole commands, which differ by the hold
+// of the held one. Before timing, each workload runs once both ways and must exit
+// 0 with the same result. Timed runs write to /dev/null.
 func BenchmarkMacro(b *testing.B) {
 	m := benchMirror(b)
 	benchGroup(b, m, "macro", pickDeny(b, macroKeep))
+	benchGroup(b, m, "plain", "")
 	held := []string{bin.cgsyscall, "exec", "-m", m.mnt, "macro", "--"}
+	plain := []string{bin.cgsyscall, "exec", "-m", m.mnt, "plain", "--"}
+	timer := []string{bin.probe, "-time"}
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		b.Fatal(err)
@@ -430,36 +438,43 @@ func BenchmarkMacro(b *testing.B) {
 				b.Fatalf("held run left %q, direct run %q", h, d)
 			}
 			var direct, filtered, ratio, start []float64
+			var wall [2][]float64
 			trueRun := macroRun{argv: []string{"/bin/true"}}
 			trueHeld := macroRun{argv: append(append([]string{}, held...), "/bin/true")}
 			for i := 0; b.Loop(); i++ {
-				var pair [2]float64
+				var inner, outer [2]float64
 				for k := range 2 {
 					mode := (i + k) % 2 // 0 direct, 1 held
 					r := w.setup(b)
+					argv := append(append([]string{}, plain...), timer...)
 					if mode == 1 {
-						r.argv = append(append([]string{}, held...), r.argv...)
+						argv = append(append([]string{}, held...), timer...)
 					}
-					pair[mode] = runMacro(b, r, null)
+					r.argv = append(argv, r.argv...)
+					outer[mode], inner[mode] = runMacro(b, r, null)
 				}
-				direct, filtered = append(direct, pair[0]), append(filtered, pair[1])
-				ratio = append(ratio, pair[1]/pair[0])
-				start = append(start, runMacro(b, trueHeld, null)-runMacro(b, trueRun, null))
+				direct, filtered = append(direct, inner[0]), append(filtered, inner[1])
+				ratio = append(ratio, inner[1]/inner[0])
+				wall[0], wall[1] = append(wall[0], outer[0]), append(wall[1], outer[1])
+				t, _ := runMacro(b, trueRun, null)
+				th, _ := runMacro(b, trueHeld, null)
+				start = append(start, th-t)
 			}
 			d, f := median(direct), median(filtered)
 			b.ReportMetric(d, "s-direct")
 			b.ReportMetric(f, "s-held")
-			b.ReportMetric(median(start)*1000, "ms-start")
 			b.ReportMetric((f/d-1)*100, "overhead-%")
 			b.ReportMetric((median(ratio)-1)*100, "overhead-%-paired")
-			b.ReportMetric((f-median(start))/d*100-100, "overhead-%-workload")
+			b.ReportMetric(median(start)*1000, "ms-start")
+			b.ReportMetric((median(wall[1])/median(wall[0])-1)*100, "overhead-%-wall")
 		})
 	}
 }
 
 // runMacro runs r to its end, which must be exit status 0, with its
-// standard output to out, and returns its wall time in seconds.
-func runMacro(b *testing.B, r macroRun, out io.Writer) float64 {
+// standard output to out. It returns its wall time in seconds and, for a
+// run under probe -time, the time the probe reported (else 0).
+func runMacro(b *testing.B, r macroRun, out io.Writer) (wall, inner float64) {
 	b.Helper()
 	cmd := exec.Command(r.argv[0], r.argv[1:]...)
 	cmd.Dir = r.dir
@@ -469,11 +484,20 @@ func runMacro(b *testing.B, r macroRun, out io.Writer) float64 {
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
-	s := time.Since(start).Seconds()
+	wall = time.Since(start).Seconds()
 	if err != nil {
 		b.Fatalf("%v: %v\n%s", r.argv, err, stderr.String())
 	}
-	return s
+	for line := range strings.Lines(stderr.String()) {
+		if ns, ok := strings.CutPrefix(strings.TrimSpace(line), "probe-time "); ok {
+			v, err := strconv.ParseInt(ns, 10, 64)
+			if err != nil {
+				b.Fatalf("%v: probe printed %q", r.argv, line)
+			}
+			inner = float64(v) / 1e9
+		}
+	}
+	return wall, inner
 }
 
 // counter counts the bytes written to it.

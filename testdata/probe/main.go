@@ -13,6 +13,12 @@
 // With the single argument -serve it reads lines of tokens from standard
 // input instead and answers each line, after a first line "ready PID".
 //
+// "-time CMD [ARG...]" runs CMD as its child, with the probe's standard
+// streams, and then prints "probe-time NS" to standard error, NS the
+// child's wall time from fork to exit in nanoseconds; it exits with the
+// child's status. Under cgsyscall exec, this times a workload run as a
+// member of the group, without the shim's start.
+//
 // For each token it prints one line, the token and the raw return value:
 // the result on success, the negative errno on failure ("getppid -38").
 // Every call gets the address of a zeroed scratch page below 4 GiB as its
@@ -29,9 +35,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cgsyscall/cgsyscall/arch"
 )
@@ -45,6 +53,9 @@ func main() {
 	if len(os.Args) == 2 && os.Args[1] == "-serve" {
 		serve(buf)
 		return
+	}
+	if len(os.Args) >= 3 && os.Args[1] == "-time" {
+		os.Exit(timed(os.Args[2:]))
 	}
 	for _, tok := range os.Args[1:] {
 		if strings.HasPrefix(tok, "loop:") {
@@ -116,4 +127,24 @@ func scratch() (uintptr, error) {
 		return 0, errno
 	}
 	return r, nil
+}
+
+// timed runs argv as a child and prints its wall time; it returns the
+// child's exit status (128+N for a child that signal N ended), or 2 when
+// the child could not start.
+func timed(argv []string) int {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	start := time.Now()
+	err := cmd.Run()
+	ns := time.Since(start).Nanoseconds()
+	if cmd.ProcessState == nil {
+		fmt.Fprintf(os.Stderr, "probe: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(os.Stderr, "probe-time %d\n", ns)
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return cmd.ProcessState.ExitCode()
 }
