@@ -51,6 +51,9 @@ func (r *a64Regs) native() bool { return r.Pstate&a64PSRMode32 == 0 }
 // stack is the stack pointer.
 func (r *a64Regs) stack() uint64 { return r.Sp }
 
+// ip is the program counter.
+func (r *a64Regs) ip() uint64 { return r.Pc }
+
 // candidates are guesses at a svc instruction next to where the task
 // stopped: after the kernel rewound an interrupted call to restart it, Pc
 // points at the svc itself; after a call that ended, just past it. The

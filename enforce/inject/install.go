@@ -69,11 +69,14 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	// The main layer first: a fixed layer that denies seccomp(2) itself
 	// would refuse its load otherwise. The fixed one's own calls then pass
 	// through the main layer, which must let seccomp through.
-	fd, err := in.run(prog, before)
-	if err == nil && len(after) > 0 {
-		in.static = true
-		_, err = in.run(after, nil)
-		in.static = static
+	fd, tried, err := in.stubRun(prog, after, before)
+	if !tried {
+		fd, err = in.run(prog, before)
+		if err == nil && len(after) > 0 {
+			in.static = true
+			_, err = in.run(after, nil)
+			in.static = static
+		}
 	}
 	if rerr := setState(th.tid, &in.base); rerr != nil && err == nil {
 		// The thread's registers could not be put back: it died, or

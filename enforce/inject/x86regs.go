@@ -43,6 +43,9 @@ func (r *x86Regs) native() bool { return r.Cs == x86UserCS }
 // stack is the stack pointer.
 func (r *x86Regs) stack() uint64 { return r.Rsp }
 
+// ip is the program counter.
+func (r *x86Regs) ip() uint64 { return r.Rip }
+
 // candidates are where the syscall instruction that the task stopped in or
 // after would be; none when it is not in a system call. A task stopped
 // at a system call's end has Rip just past the instruction.
