@@ -2,6 +2,8 @@ package inject
 
 import (
 	"encoding/binary"
+	"fmt"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -236,5 +238,23 @@ func TestDecode(t *testing.T) {
 		if kind != c.kind || sig != c.sig {
 			t.Errorf("decode(%#x) = %d, %d; want %d, %d", int(c.ws), kind, sig, c.kind, c.sig)
 		}
+	}
+}
+
+func TestX86Stub(t *testing.T) {
+	s := x86Stub(317, 60, 0x2d, 0x1122334455667788)
+	want := "0f05 4885c0 7403 cc 0f0b b83d010000 bf01000000 be2d000000 " +
+		"48ba8877665544332211 0f05 cc b83c000000 31ff 0f05 0f0b"
+	var got []string
+	for _, n := range []int{2, 3, 2, 1, 2, 5, 5, 5, 10, 2, 1, 5, 2, 2, 2} {
+		got = append(got, fmt.Sprintf("%x", s.code[:n]))
+		s.code = s.code[n:]
+	}
+	if g := strings.Join(got, " "); g != want || len(s.code) != 0 {
+		t.Errorf("stub\n got %s (+% x)\nwant %s", g, s.code, want)
+	}
+	// The parent's trap is at 7, the helper's at 37 (0x25).
+	if s.parentStop != 8 || s.helperStop != 38 {
+		t.Errorf("stops %d, %d; want 8, 38", s.parentStop, s.helperStop)
 	}
 }
