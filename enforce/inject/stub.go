@@ -52,8 +52,15 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 		return -1, false, nil
 	}
 	addr := uint64(ret)
-	fd, err = in.stubLoad(addr, lay, prog, after, before)
+	fd, h, err := in.stubLoad(addr, lay, prog, after, before)
+	if h != nil {
+		// The helper exits while the page is unmapped.
+		h.leave()
+	}
 	r, uerr := in.step(nums.munmap, addr, size)
+	if h != nil {
+		h.awaitGone()
+	}
 	if uerr == nil && errnoOf(r) != 0 {
 		uerr = errnoOf(r)
 	}
@@ -76,9 +83,10 @@ type stubLayout struct {
 
 // stubLoad writes the stub and the programs at addr, runs the stub and
 // loads the after program, if any, from the helper. It returns the
-// listener.
+// listener, and the helper, if there is one, stopped: the caller makes it
+// exit.
 func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.SockFilter,
-	before func()) (int, error) {
+	before func()) (int, *injection, error) {
 	pid := in.t.pid
 	mainProg := addr + uint64(lay.code)
 	img, _ := archStub(filterFlags, mainProg)
@@ -89,34 +97,56 @@ func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.So
 		copy(buf[lay.after:], encodeProg(after, addr+uint64(lay.after)))
 	}
 	if err := writeMem(pid, addr, buf); err != nil {
-		return -1, fail("write", pid, err)
+		return -1, nil, fail("write", pid, err)
 	}
 	h, cloned, err := in.runStub(addr, img, before)
 	if err != nil {
-		return -1, err
+		return -1, nil, err
 	}
 	if h == nil {
-		// The clone was refused (pids.max, RLIMIT_NPROC, a filter):
-		// load from this thread, as run does without a helper.
-		if errnoOf(cloned) == 0 {
-			return -1, fail("clone", pid, unix.EIO)
-		}
-		if other := sharedWith(pid); other != 0 {
-			return -1, &Error{Op: "files", Pid: pid, Err: unix.EBUSY, Other: other}
-		}
-		fd, err := in.load(nil, mainProg, before)
-		if err == nil && len(after) > 0 {
-			in.static = true
-			_, err = in.load(nil, addr+uint64(lay.after), nil)
-			in.static = false
-		}
-		if err != nil && fd >= 0 {
-			unix.Close(fd)
-			fd = -1
-		}
-		return fd, err
+		fd, err := in.loadHere(mainProg, addr+uint64(lay.after), cloned, len(after) > 0,
+			before)
+		return fd, nil, err
 	}
-	defer h.end()
+	fd, err := h.loadInHelper(mainProg, addr+uint64(lay.after), len(after) > 0)
+	if err != nil {
+		return -1, h, err
+	}
+	in.listener = fd
+	return fd, h, nil
+}
+
+// loadHere loads the programs from the injecting thread, as run does
+// without a helper, where the clone of the helper was refused (pids.max,
+// RLIMIT_NPROC, a filter) with cloned, a negated errno.
+func (in *injection) loadHere(mainProg, afterProg uint64, cloned int64, after bool,
+	before func()) (int, error) {
+	pid := in.t.pid
+	if errnoOf(cloned) == 0 {
+		return -1, fail("clone", pid, unix.EIO)
+	}
+	if other := sharedWith(pid); other != 0 {
+		return -1, &Error{Op: "files", Pid: pid, Err: unix.EBUSY, Other: other}
+	}
+	fd, err := in.load(nil, mainProg, before)
+	if err == nil && after {
+		in.static = true
+		_, err = in.load(nil, afterProg, nil)
+		in.static = false
+	}
+	if err != nil && fd >= 0 {
+		unix.Close(fd)
+		fd = -1
+	}
+	return fd, err
+}
+
+// loadInHelper takes the listener of the filter that the helper h loaded
+// at its trap, and loads the after program, if any, from h. Where the
+// kernel wanted no_new_privs first, it sets it and loads the main program
+// again, one call at a time.
+func (h *injection) loadInHelper(mainProg, afterProg uint64, after bool) (int, error) {
+	pid := h.t.pid
 	res := h.base.regs.result()
 	if errnoOf(res) == unix.EACCES {
 		// No CAP_SYS_ADMIN: no_new_privs first, then the load again,
@@ -140,10 +170,9 @@ func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.So
 	if err != nil {
 		return -1, err
 	}
-	in.listener, h.listener = fd, fd
-	if len(after) > 0 {
-		r, err := h.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, staticFlags,
-			addr+uint64(lay.after))
+	h.listener = fd
+	if after {
+		r, err := h.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, staticFlags, afterProg)
 		if err == nil && errnoOf(r) != 0 {
 			err = errnoOf(r)
 		}
