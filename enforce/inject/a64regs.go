@@ -65,5 +65,9 @@ func (r *a64Regs) candidates() []uint64 {
 	return []uint64{r.Pc, r.Pc - 4}
 }
 
+// execed: on aarch64 the syscall number is not in the register set, so
+// a thread is never taken for one that has just made an execve.
+func (r *a64Regs) execed() bool { return false }
+
 // a64RedZone: AAPCS64 has no red zone, but stay clear of a leaf frame.
 const a64RedZone = 128

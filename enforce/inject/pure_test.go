@@ -258,3 +258,45 @@ func TestX86Stub(t *testing.T) {
 		t.Errorf("stops %d, %d; want 8, 38", s.parentStop, s.helperStop)
 	}
 }
+
+func TestAuxvValue(t *testing.T) {
+	ne := binary.NativeEndian
+	var auxv []byte
+	for _, kv := range [][2]uint64{{6, 4096}, {atSysinfoEhdr, 0x7ffd1000}, {0, 0},
+		{atSysinfoEhdr, 0xdead}} {
+		auxv = ne.AppendUint64(auxv, kv[0])
+		auxv = ne.AppendUint64(auxv, kv[1])
+	}
+	if got := auxvValue(auxv, atSysinfoEhdr); got != 0x7ffd1000 {
+		t.Errorf("AT_SYSINFO_EHDR = %#x, want 0x7ffd1000", got)
+	}
+	if got := auxvValue(auxv, 25); got != 0 {
+		t.Errorf("missing key = %#x, want 0 (AT_NULL ends the vector)", got)
+	}
+	if got := auxvValue(auxv[:20], atSysinfoEhdr); got != 0 {
+		t.Errorf("cut vector = %#x, want 0", got)
+	}
+}
+
+func TestExeced(t *testing.T) {
+	cases := []struct {
+		orig, rax uint64
+		want      bool
+	}{
+		{59, 0, true},
+		{322, 0, true},
+		{59, ^uint64(0) - 1, false}, // a failed execve: -ENOENT
+		{0, 0, false},               // read
+		{^uint64(0), 0, false},      // not in a call
+	}
+	for _, c := range cases {
+		r := x86Regs{OrigRax: c.orig, Rax: c.rax}
+		if got := r.execed(); got != c.want {
+			t.Errorf("execed(orig_rax %d, rax %d) = %v, want %v", int64(c.orig),
+				int64(c.rax), got, c.want)
+		}
+	}
+	if (&a64Regs{}).execed() {
+		t.Errorf("aarch64 execed")
+	}
+}

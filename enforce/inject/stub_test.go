@@ -145,3 +145,34 @@ func TestHoldWithAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldAtFirstInstruction: a program stopped right after execve, as
+// cgsyscall exec hands it over, is held before its first instruction and
+// runs on under the filter once continued. The second and later ones have
+// their syscall instruction found through the auxiliary vector.
+func TestHoldAtFirstInstruction(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			for i := range 3 {
+				v := injecttest.StartStopped(t, kind)
+				maps := readMaps(t, v.Pid)
+				hold(t, s, v, injecttest.Filter(unix.SYS_GETPPID))
+				if got := readMaps(t, v.Pid); got != maps {
+					t.Fatalf("maps after hold %d:\n%s\nbefore:\n%s", i, got, maps)
+				}
+				if err := unix.Kill(v.Pid, unix.SIGCONT); err != nil {
+					t.Fatal(err)
+				}
+				if got := v.Do(t, "ping"); got != "pong" {
+					t.Fatalf("victim %d: ping answered %q", i, got)
+				}
+				if got := v.Do(t, "getppid"); got != "-38" {
+					t.Errorf("victim %d: getppid denied = %s, want -38", i, got)
+				}
+			}
+		})
+	}
+}
