@@ -126,15 +126,34 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM)
 
+	var tasks chan openResult
 	if traced {
+		// The tasks file is opened while the child starts: the lookups
+		// and the open are FUSE round trips of their own.
+		tasks = make(chan openResult, 1)
+		go func() {
+			f, err := os.OpenFile(filepath.Join(mp, filepath.FromSlash(group), "tasks"),
+				os.O_WRONLY, 0)
+			tasks <- openResult{f, err}
+		}()
 		// ptrace requests must come from the thread that traces.
 		runtime.LockOSThread()
 	}
 	if err := cmd.Start(); err != nil {
+		if traced {
+			if r := <-tasks; r.f != nil {
+				r.f.Close()
+			}
+		}
 		return fail(exitCannotRun, err)
 	}
 	if traced {
-		err := handOver(cmd.Process.Pid, filepath.Join(mp, filepath.FromSlash(group), "tasks"))
+		r := <-tasks
+		err := r.err
+		if err == nil {
+			err = handOver(cmd.Process.Pid, r.f)
+			r.f.Close()
+		}
 		runtime.UnlockOSThread()
 		if err != nil {
 			cmd.Process.Kill()
@@ -163,10 +182,17 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 	return exitError{ws.ExitStatus(), nil}
 }
 
+// openResult is a file opened in another goroutine.
+type openResult struct {
+	f   *os.File
+	err error
+}
+
 // handOver takes the traced child pid, stopped after execve, detaches it
-// into a plain stop, has the daemon hold it through the tasks file, and
-// lets it run.
-func handOver(pid int, tasks string) error {
+// into a plain stop, has the daemon hold it through the open tasks file,
+// and lets it run. The write has neither O_TRUNC nor a new open, which
+// would cost FUSE round trips while the child waits.
+func handOver(pid int, tasks *os.File) error {
 	var ws unix.WaitStatus
 	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil {
 		return fmt.Errorf("waiting for the start: %w", err)
@@ -178,7 +204,7 @@ func handOver(pid int, tasks string) error {
 		uintptr(unix.SIGSTOP), 0, 0); e != 0 {
 		return fmt.Errorf("detaching: %w", e)
 	}
-	if err := os.WriteFile(tasks, []byte(strconv.Itoa(pid)+"\n"), 0); err != nil {
+	if _, err := tasks.Write([]byte(strconv.Itoa(pid) + "\n")); err != nil {
 		return err
 	}
 	return unix.Kill(pid, unix.SIGCONT)

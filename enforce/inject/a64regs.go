@@ -51,6 +51,9 @@ func (r *a64Regs) native() bool { return r.Pstate&a64PSRMode32 == 0 }
 // stack is the stack pointer.
 func (r *a64Regs) stack() uint64 { return r.Sp }
 
+// ip is the program counter.
+func (r *a64Regs) ip() uint64 { return r.Pc }
+
 // candidates are guesses at a svc instruction next to where the task
 // stopped: after the kernel rewound an interrupted call to restart it, Pc
 // points at the svc itself; after a call that ended, just past it. The
@@ -61,6 +64,10 @@ func (r *a64Regs) candidates() []uint64 {
 	}
 	return []uint64{r.Pc, r.Pc - 4}
 }
+
+// execed: on aarch64 the syscall number is not in the register set, so
+// a thread is never taken for one that has just made an execve.
+func (r *a64Regs) execed() bool { return false }
 
 // a64RedZone: AAPCS64 has no red zone, but stay clear of a leaf frame.
 const a64RedZone = 128

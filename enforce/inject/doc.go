@@ -9,27 +9,32 @@
 // PTRACE_O_TRACECLONE, so threads born meanwhile are attached by the
 // kernel) and asks each to stop (PTRACE_INTERRUPT). [Session.Install]
 // waits for the stops and picks one stopped thread. It saves its
-// registers, points them at a system call instruction (the one the thread
-// stopped in, or one found in the vDSO) and runs, one call at a time up to
-// its syscall-exit stop: mmap of a scratch page; the sock_fprog written
-// there with process_vm_writev; clone of a helper thread (same memory and
-// thread group, a private copy of the file table); in the helper,
-// seccomp(SECCOMP_SET_MODE_FILTER, TSYNC|TSYNC_ESRCH|NEW_LISTENER) (with
-// prctl(PR_SET_NO_NEW_PRIVS) first only when the tracee lacks
-// CAP_SYS_ADMIN and the kernel says EACCES); then it copies the listener
-// out of the helper's table into this process (pidfd_getfd on a thread
-// pidfd), makes the helper exit, which closes its copy, and unmaps the
-// page. The listener never enters the table that the tracee's threads,
-// and any process created with CLONE_FILES, share. Where thread pidfds are
-// missing (before Linux 6.9, kernel.PidfdThread) or the clone is refused,
-// the seccomp call is made in the stopped thread itself and the tracee's
-// copy of the listener is closed right after; a process whose file table
-// another process shares is then refused with EBUSY (Op "files"), found by
-// kcmp(KCMP_FILES) of every process while the tracee is stopped. Then it
-// restores the registers
-// exactly, orig_rax and an interrupted call's -ERESTART* value included,
-// and detaches every thread: the kernel restarts the interrupted call as
-// if nothing had happened (a sleep continues with the time left).
+// registers and points them at a system call instruction (the one the
+// thread stopped in, or one found in the vDSO). On x86_64 it then makes
+// few ptrace stops (stub.go): a single step over that instruction maps a
+// scratch page, readable, writable and executable; a small stub and the
+// sock_fprog go there with process_vm_writev; the thread runs the stub,
+// which clones a helper thread (same memory and thread group, a private
+// copy of the file table) and stops at a trap, while the helper calls
+// seccomp(SECCOMP_SET_MODE_FILTER, TSYNC|TSYNC_ESRCH|NEW_LISTENER) and
+// stops at a trap of its own. The listener is copied out of the helper's
+// table into this process (pidfd_getfd on a thread pidfd); the helper
+// exits, which closes its copy, while another single step unmaps the
+// page. Where the kernel says EACCES (no CAP_SYS_ADMIN), the helper sets
+// PR_SET_NO_NEW_PRIVS and loads again. On aarch64, or where such a page
+// is refused, the same calls are made one at a time, each run up to its
+// syscall-exit stop. The listener never enters the table that the
+// tracee's threads, and any process created with CLONE_FILES, share.
+// Where thread pidfds are missing (before Linux 6.9, kernel.PidfdThread)
+// or the clone is refused, the seccomp call is made in the stopped thread
+// itself and the tracee's copy of the listener is closed right after; a
+// process whose file table another process shares is then refused with
+// EBUSY (Op "files"), found by kcmp(KCMP_FILES) of every process while the
+// tracee is stopped. Then it restores the registers exactly, orig_rax and
+// an interrupted call's -ERESTART* value included, and detaches every
+// thread: the kernel restarts the interrupted call as if nothing had
+// happened (a sleep continues with the time left). Every thread stays
+// stopped throughout, so no code of the process can touch the page.
 //
 // Injected calls run with orig_rax = -1 (x86_64) or the pending syscall
 // number set to NO_SYSCALL (aarch64), so that no restart logic touches
@@ -44,13 +49,13 @@
 // sender appears as this process). Signals that other threads stopped for
 // are handed on by PTRACE_DETACH with their siginfo.
 //
-// One session takes 0.4 to 0.7 ms on a 2-vCPU VM (Linux 6.18), most of it
-// in the kernel: ptrace stops (about a dozen round trips to the tracee),
-// the filter's load, the helper thread's clone. The tracing OS thread
-// moves to the CPU the tracee last ran on, which makes each round trip
-// several times cheaper, and serves later sessions when it left no
-// tracee attached (a few are kept idle); [HoldWith] asks it once for the
-// seize and the load together.
+// One session takes about 0.45 ms on a 2-vCPU VM (Linux 6.18), most of it
+// in the kernel: ptrace stops (about five in a row after the threads
+// stopped, each a round trip of 15-20 µs), the filter's load, the helper
+// thread's clone. The tracing OS thread moves to the CPU the tracee last
+// ran on, which makes each round trip several times cheaper, and serves
+// later sessions when it left no tracee attached (a few are kept idle);
+// [HoldWith] asks it once for the seize and the load together.
 //
 // # When the daemon dies
 //
@@ -63,9 +68,11 @@
 //   - While injected calls run (about 0.1 ms a process), the injecting
 //     thread would resume with injected registers: it runs on from the
 //     syscall instruction with the wrong registers and almost certainly
-//     crashes (SIGSEGV), taking its process with it. A scratch page or a
-//     listener copy may also be left in the process. This window cannot be
-//     closed from outside without EXITKILL, which would always kill.
+//     crashes (SIGSEGV), taking its process with it; one stopped at the
+//     stub's trap runs into ud2 next (SIGILL), and a helper stopped at its
+//     trap exits. A scratch page or a listener copy may also be left in
+//     the process. This window cannot be closed from outside without
+//     EXITKILL, which would always kill.
 //   - After the filter went in, a dead daemon's listener closes and every
 //     notified call fails with ENOSYS: fail closed.
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -238,7 +239,13 @@ func TestSeizeRefuses(t *testing.T) {
 		{"self", os.Getpid(), unix.EINVAL},
 		{"kthreadd", 2, unix.EINVAL},
 		{"missing", 1 << 30, unix.ESRCH},
+		{"zombie", zombie(t), unix.ESRCH},
 	}
+	cases = append(cases, struct {
+		name string
+		pid  int
+		want unix.Errno
+	}{"own thread", otherThread(t), unix.EINVAL})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s, err := inject.Seize(c.pid)
@@ -250,6 +257,46 @@ func TestSeizeRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// zombie starts a process that exits at once and is reaped only when the
+// test ends, and returns its PID once it is a zombie.
+func zombie(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("/bin/true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Wait() })
+	pid := cmd.Process.Pid
+	var si unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// otherThread returns the ID of a thread of this process that is not the
+// main thread.
+func otherThread(t *testing.T) int {
+	t.Helper()
+	tc, done := make(chan int), make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	var run func()
+	run = func() {
+		// Locked until the test ends, so that the thread lives on; a
+		// goroutine on the main thread starts one that cannot be there.
+		runtime.LockOSThread()
+		if unix.Gettid() == os.Getpid() {
+			go run()
+		} else {
+			tc <- unix.Gettid()
+		}
+		<-done
+		runtime.UnlockOSThread()
+	}
+	go run()
+	return <-tc
 }
 
 // TestSeizeTraced: a process that a tracer already holds is refused with

@@ -3,6 +3,8 @@ package inject
 import (
 	"encoding/binary"
 	"os"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -69,11 +71,14 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	// The main layer first: a fixed layer that denies seccomp(2) itself
 	// would refuse its load otherwise. The fixed one's own calls then pass
 	// through the main layer, which must let seccomp through.
-	fd, err := in.run(prog, before)
-	if err == nil && len(after) > 0 {
-		in.static = true
-		_, err = in.run(after, nil)
-		in.static = static
+	fd, tried, err := in.stubRun(prog, after, before)
+	if !tried {
+		fd, err = in.run(prog, before)
+		if err == nil && len(after) > 0 {
+			in.static = true
+			_, err = in.run(after, nil)
+			in.static = static
+		}
 	}
 	if rerr := setState(th.tid, &in.base); rerr != nil && err == nil {
 		// The thread's registers could not be put back: it died, or
@@ -282,13 +287,25 @@ func encodeProg(prog []unix.SockFilter, addr uint64) []byte {
 
 // findInsn finds a system call instruction in the tracee: first the one
 // the thread stopped at (most stopped threads sit in a call), which costs
-// one small read, else one in its vDSO.
+// one small read, else one in its vDSO. A thread whose last system call
+// was a successful execve (a program stopped at its first instruction,
+// as cgsyscall exec hands them over) has its vDSO where its auxiliary
+// vector says: it cannot have moved or unmapped it without a system call.
+// There the instruction is looked for at the offset an earlier scan found
+// it at (the kernel maps one image into every process of an ABI), and
+// /proc/PID/maps is not read.
 func (in *injection) findInsn() (uint64, error) {
 	pid := in.t.pid
 	b := make([]byte, len(syscallInsn.code))
 	for _, addr := range in.base.regs.candidates() {
 		if readMem(pid, addr, b) == nil && syscallInsn.is(b) {
 			return addr, nil
+		}
+	}
+	if off := vdsoInsn.Load(); off != 0 && in.base.regs.execed() {
+		if lo := auxvVdso(pid); lo != 0 && readMem(pid, lo+off, b) == nil &&
+			syscallInsn.is(b) {
+			return lo + off, nil
 		}
 	}
 	lo, hi, err := vdsoRange(pid)
@@ -299,9 +316,42 @@ func (in *injection) findInsn() (uint64, error) {
 		mem := make([]byte, hi-lo)
 		if readMem(pid, lo, mem) == nil {
 			if addr, ok := syscallInsn.find(mem, lo); ok {
+				vdsoInsn.Store(addr - lo)
 				return addr, nil
 			}
 		}
 	}
 	return 0, unix.ENOEXEC
+}
+
+// vdsoInsn is the offset in the vDSO of the instruction that the last
+// scan of one found, 0 before the first.
+var vdsoInsn atomic.Uint64
+
+// auxvVdso returns the vDSO's address that the auxiliary vector of pid
+// gives (AT_SYSINFO_EHDR), or 0.
+func auxvVdso(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/auxv")
+	if err != nil {
+		return 0
+	}
+	return auxvValue(b, atSysinfoEhdr)
+}
+
+// atSysinfoEhdr is AT_SYSINFO_EHDR of <linux/auxvec.h>: the vDSO's address.
+const atSysinfoEhdr = 33
+
+// auxvValue returns the value of entry key of a 64-bit auxiliary vector,
+// or 0.
+func auxvValue(auxv []byte, key uint64) uint64 {
+	ne := binary.NativeEndian
+	for i := 0; i+16 <= len(auxv); i += 16 {
+		switch ne.Uint64(auxv[i:]) {
+		case key:
+			return ne.Uint64(auxv[i+8:])
+		case 0: // AT_NULL ends the vector
+			return 0
+		}
+	}
+	return 0
 }

@@ -82,37 +82,55 @@ func (h *injection) takeFromHelper(tfd int) (int, error) {
 
 // end makes the helper thread exit (exit(2) ends one thread) and waits
 // until it is gone; its file table, with its copy of the listener, goes
-// with it. The helper resumes with PTRACE_CONT, so it runs the exit with
-// no syscall stop on the way. Should that fail, the helper is detached
-// with its registers at the exit all the same, so that the first thing it
-// runs is the exit.
+// with it.
 func (h *injection) end() {
+	h.leave()
+	h.awaitGone()
+}
+
+// leave sets the helper up to exit and lets it run, with PTRACE_CONT, so
+// that it runs the exit with no syscall stop on the way. Should that fail,
+// the helper is detached with its registers at the exit all the same, so
+// that the first thing it runs is the exit. The exit is made from the
+// system call instruction of the injection, outside the scratch page, so
+// that the page may go while the helper is on its way out.
+func (h *injection) leave() {
 	tid := h.th.tid
 	if err := setCall(tid, &h.base, h.pc, nums.exit, [6]uint64{}); err != nil {
-		detach(tid, 0)
-		delete(h.t.threads, tid)
+		h.drop()
 		return
 	}
-	for h.t.threads[tid] != nil {
-		if err := ptrace(unix.PTRACE_CONT, tid, 0, 0); err != nil {
-			detach(tid, 0)
-			delete(h.t.threads, tid)
-			return
-		}
-		h.th.kind = running
-		for h.t.threads[tid] != nil && h.th.kind == running {
-			wtid, ws, err := waitAny(h.deadline, nil)
-			if err != nil {
-				detach(tid, 0)
-				delete(h.t.threads, tid)
+	if err := resume(h.th); err != nil {
+		h.drop()
+	}
+}
+
+// awaitGone waits until the helper, let go by leave, has exited. A signal
+// it stops for on the way out is suppressed now and sent again to the
+// injecting thread, as the injection's own are.
+func (h *injection) awaitGone() {
+	tid := h.th.tid
+	for h.t.threads[tid] == h.th {
+		if h.th.kind != running {
+			if h.th.kind == signalStop {
+				h.t.resend = append(h.t.resend, h.th.deliver)
+			}
+			if err := resume(h.th); err != nil {
+				h.drop()
 				return
 			}
-			if th := h.t.handle(wtid, ws); th == h.th && th.kind == signalStop {
-				// A signal on the way out: suppressed now, sent again
-				// to the injecting thread, as the injection's own are.
-				h.t.resend = append(h.t.resend, th.deliver)
-				th.deliver = 0
-			}
 		}
+		wtid, ws, err := waitAny(h.deadline, nil)
+		if err != nil {
+			h.drop()
+			return
+		}
+		h.t.handle(wtid, ws)
 	}
+}
+
+// drop detaches the helper where it is, for the kernel to run on.
+func (h *injection) drop() {
+	detach(h.th.tid, 0)
+	delete(h.t.threads, h.th.tid)
 }

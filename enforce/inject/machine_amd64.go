@@ -48,3 +48,10 @@ func getResult(tid int) (int64, error) {
 	err := ptracePtr(unix.PTRACE_GETREGS, tid, 0, unsafe.Pointer(&r))
 	return r.result(), err
 }
+
+// archStub returns the stub of stubRun for a seccomp call with flags and
+// the sock_fprog at fprog. Single steps over the syscall instruction work
+// on x86_64 as stubRun needs them (see step).
+func archStub(flags uint32, fprog uint64) (stubImage, bool) {
+	return x86Stub(nums.seccomp, nums.exit, flags, fprog), true
+}

@@ -31,3 +31,5 @@ func setCall(tid int, base *state, pc uint64, nr int, args [6]uint64) error {
 func checkEntry(tid int, base *state, nr int, first bool) error { return unix.ENOSYS }
 
 func getResult(tid int) (int64, error) { return 0, unix.ENOSYS }
+
+func archStub(flags uint32, fprog uint64) (stubImage, bool) { return stubImage{}, false }

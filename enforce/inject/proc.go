@@ -71,36 +71,43 @@ func readProc(tid int) (procInfo, error) {
 	return pi, nil
 }
 
-// quickProc is readProc for Seize, cheaper where it can be: a process ID
-// (a thread group leader, which pidfd_open without flags accepts) needs
-// only /proc/PID/stat (state and flags); its tracer is found when
-// PTRACE_SEIZE refuses it. Another thread ID gets readProc, for its
-// process.
-func quickProc(pid int) (procInfo, error) {
+// openProcess returns the process ID (thread group ID) of task pid and a
+// pidfd of that process, for Seize. A process ID, which pidfd_open without
+// flags accepts, costs that one call: a kernel thread or a zombie is found
+// when PTRACE_SEIZE refuses it (EPERM), and so is a tracer. Another thread
+// ID is looked up in /proc/TID/status, which says all of that at once.
+// Errors: ESRCH (no such task, or a zombie), EINVAL (a kernel thread, or
+// a thread of the calling process), EBUSY (traced).
+func openProcess(pid int) (int, int, error) {
 	if pid <= 0 {
-		return procInfo{}, unix.ESRCH
+		return 0, -1, unix.ESRCH
 	}
+	tgid := pid
 	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		if err == unix.ESRCH {
-			return procInfo{}, err
+	if err != nil && err != unix.ESRCH {
+		// Not a thread group leader: EINVAL, or ENOENT (Linux 6.18).
+		pi, perr := readProc(pid)
+		switch {
+		case perr != nil:
+			return 0, -1, perr
+		case pi.kthread:
+			return 0, -1, unix.EINVAL
+		case pi.zombie:
+			return 0, -1, unix.ESRCH
+		case pi.tracer != 0:
+			return 0, -1, unix.EBUSY
 		}
-		return readProc(pid)
+		tgid = pi.tgid
+		fd, err = unix.PidfdOpen(tgid, 0)
 	}
-	unix.Close(fd)
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return procInfo{}, procErr(err)
+		return 0, -1, err
 	}
-	flags, err := statFlags(stat)
-	if err != nil {
-		return procInfo{}, err
+	if tgid == os.Getpid() {
+		unix.Close(fd)
+		return 0, -1, unix.EINVAL
 	}
-	pi := procInfo{tgid: pid, kthread: flags&pfKthread != 0}
-	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
-		pi.zombie = stat[i+2] == 'Z' || stat[i+2] == 'X'
-	}
-	return pi, nil
+	return tgid, fd, nil
 }
 
 // statFlags returns field 9 (flags) of a /proc/PID/stat line.

@@ -2,6 +2,8 @@ package inject
 
 import (
 	"encoding/binary"
+	"fmt"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -236,5 +238,65 @@ func TestDecode(t *testing.T) {
 		if kind != c.kind || sig != c.sig {
 			t.Errorf("decode(%#x) = %d, %d; want %d, %d", int(c.ws), kind, sig, c.kind, c.sig)
 		}
+	}
+}
+
+func TestX86Stub(t *testing.T) {
+	s := x86Stub(317, 60, 0x2d, 0x1122334455667788)
+	want := "0f05 4885c0 7403 cc 0f0b b83d010000 bf01000000 be2d000000 " +
+		"48ba8877665544332211 0f05 cc b83c000000 31ff 0f05 0f0b"
+	var got []string
+	for _, n := range []int{2, 3, 2, 1, 2, 5, 5, 5, 10, 2, 1, 5, 2, 2, 2} {
+		got = append(got, fmt.Sprintf("%x", s.code[:n]))
+		s.code = s.code[n:]
+	}
+	if g := strings.Join(got, " "); g != want || len(s.code) != 0 {
+		t.Errorf("stub\n got %s (+% x)\nwant %s", g, s.code, want)
+	}
+	// The parent's trap is at 7, the helper's at 37 (0x25).
+	if s.parentStop != 8 || s.helperStop != 38 {
+		t.Errorf("stops %d, %d; want 8, 38", s.parentStop, s.helperStop)
+	}
+}
+
+func TestAuxvValue(t *testing.T) {
+	ne := binary.NativeEndian
+	var auxv []byte
+	for _, kv := range [][2]uint64{{6, 4096}, {atSysinfoEhdr, 0x7ffd1000}, {0, 0},
+		{atSysinfoEhdr, 0xdead}} {
+		auxv = ne.AppendUint64(auxv, kv[0])
+		auxv = ne.AppendUint64(auxv, kv[1])
+	}
+	if got := auxvValue(auxv, atSysinfoEhdr); got != 0x7ffd1000 {
+		t.Errorf("AT_SYSINFO_EHDR = %#x, want 0x7ffd1000", got)
+	}
+	if got := auxvValue(auxv, 25); got != 0 {
+		t.Errorf("missing key = %#x, want 0 (AT_NULL ends the vector)", got)
+	}
+	if got := auxvValue(auxv[:20], atSysinfoEhdr); got != 0 {
+		t.Errorf("cut vector = %#x, want 0", got)
+	}
+}
+
+func TestExeced(t *testing.T) {
+	cases := []struct {
+		orig, rax uint64
+		want      bool
+	}{
+		{59, 0, true},
+		{322, 0, true},
+		{59, ^uint64(0) - 1, false}, // a failed execve: -ENOENT
+		{0, 0, false},               // read
+		{^uint64(0), 0, false},      // not in a call
+	}
+	for _, c := range cases {
+		r := x86Regs{OrigRax: c.orig, Rax: c.rax}
+		if got := r.execed(); got != c.want {
+			t.Errorf("execed(orig_rax %d, rax %d) = %v, want %v", int64(c.orig),
+				int64(c.rax), got, c.want)
+		}
+	}
+	if (&a64Regs{}).execed() {
+		t.Errorf("aarch64 execed")
 	}
 }

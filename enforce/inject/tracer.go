@@ -1,7 +1,6 @@
 package inject
 
 import (
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -47,29 +46,27 @@ func (t *tracer) seize() error {
 	if pid <= 0 {
 		return fail("seize", pid, unix.EINVAL)
 	}
-	pi, err := quickProc(pid)
+	tgid, pidfd, err := openProcess(pid)
 	if err != nil {
 		return fail("seize", pid, err)
 	}
-	switch {
-	case pi.kthread, pi.tgid == os.Getpid():
-		return fail("seize", pid, unix.EINVAL)
-	case pi.zombie:
-		return fail("seize", pid, unix.ESRCH)
-	case pi.tracer != 0:
-		return fail("seize", pid, unix.EBUSY)
-	}
-	t.pid = pi.tgid
+	t.pid, t.pidfd = tgid, pidfd
 	t.self = unix.Gettid()
-	if t.pidfd, err = unix.PidfdOpen(t.pid, 0); err != nil {
-		return fail("seize", t.pid, err)
-	}
 	// One pass: threads born meanwhile are attached by the kernel
 	// (PTRACE_O_TRACECLONE) when a seized thread made them, and found by
 	// stopAll, which lists the threads again once all are stopped, when
 	// one that was not seized yet made them.
 	if _, err := t.attachNew(); err != nil {
 		t.release()
+		if err == unix.EPERM {
+			// A kernel thread, or a zombie leader, which ptrace refuses
+			// alike; or a refusal of the kernel's own.
+			if pi, perr := readProc(t.pid); perr != nil || pi.zombie {
+				err = unix.ESRCH
+			} else if pi.kthread {
+				err = unix.EINVAL
+			}
+		}
 		return fail("seize", t.pid, err)
 	}
 	if len(t.threads) == 0 {

@@ -43,6 +43,9 @@ func (r *x86Regs) native() bool { return r.Cs == x86UserCS }
 // stack is the stack pointer.
 func (r *x86Regs) stack() uint64 { return r.Rsp }
 
+// ip is the program counter.
+func (r *x86Regs) ip() uint64 { return r.Rip }
+
 // candidates are where the syscall instruction that the task stopped in or
 // after would be; none when it is not in a system call. A task stopped
 // at a system call's end has Rip just past the instruction.
@@ -52,6 +55,19 @@ func (r *x86Regs) candidates() []uint64 {
 	}
 	return []uint64{r.Rip - 2}
 }
+
+// execed reports whether the last system call of the task was a
+// successful execve or execveat (orig_rax is the kernel's record of the
+// last call, which only ptrace can change).
+func (r *x86Regs) execed() bool {
+	return (r.OrigRax == x86Execve || r.OrigRax == x86Execveat) && r.Rax == 0
+}
+
+// x86Execve and x86Execveat are the x86_64 numbers of execve and execveat.
+const (
+	x86Execve   = 59
+	x86Execveat = 322
+)
 
 // x86RedZone is the area below the stack pointer that leaf code may use
 // without moving it (System V AMD64 ABI).

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,6 +105,36 @@ type Victim struct {
 // arranges for it to be killed when the test ends.
 func Start(t testing.TB, kind string, workers int) *Victim {
 	t.Helper()
+	v := start(t, kind, workers, false)
+	if got := v.Do(t, "ping"); got != "pong" {
+		t.Fatalf("victim %s: ping answered %q", kind, got)
+	}
+	return v
+}
+
+// StartStopped runs a victim of kind stopped at its first instruction, as
+// cgsyscall exec hands a program over: traced from its start, it stops
+// after execve and is detached into a plain stop (SIGSTOP). The caller
+// holds it and sends it SIGCONT.
+func StartStopped(t testing.TB, kind string) *Victim {
+	t.Helper()
+	runtime.LockOSThread() // ptrace requests come from the tracing thread
+	defer runtime.UnlockOSThread()
+	v := start(t, kind, 0, true)
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(v.Pid, &ws, unix.WALL, nil); err != nil || !ws.Stopped() {
+		t.Fatalf("victim %s did not stop after execve: %v, status %#x", kind, err, ws)
+	}
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(v.Pid), 0,
+		uintptr(unix.SIGSTOP), 0, 0); e != 0 {
+		t.Fatalf("detaching victim %s: %v", kind, e)
+	}
+	return v
+}
+
+// start runs a victim; traced, it stops after execve.
+func start(t testing.TB, kind string, workers int, traced bool) *Victim {
+	t.Helper()
 	path := prebuilt(kind)
 	if path == "" {
 		dir, err := build()
@@ -129,6 +160,7 @@ func Start(t testing.TB, kind string, workers int) *Victim {
 	cmd := exec.Command(path, fmt.Sprint(workers))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, os.Stderr
 	cmd.ExtraFiles = []*os.File{feedR}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: traced}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -146,9 +178,6 @@ func Start(t testing.TB, kind string, workers int) *Victim {
 		outR.Close()
 	}()
 	t.Cleanup(v.Kill)
-	if got := v.Do(t, "ping"); got != "pong" {
-		t.Fatalf("victim %s: ping answered %q", kind, got)
-	}
 	return v
 }
 

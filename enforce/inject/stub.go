@@ -1,0 +1,361 @@
+package inject
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/kernel"
+)
+
+// stubRun is run's quicker way, for a layer with a listener. Each ptrace
+// stop costs two wakeups, 15-20 µs on a 2-vCPU VM, and run makes about a
+// dozen. stubRun maps one page that is writable and executable (a single
+// step over the syscall instruction, one stop), writes a stub there with
+// the program, and lets the injecting thread run the stub: it clones the
+// helper thread, which loads the filter and stops at a trap, while the
+// parent stops at a trap of its own. The listener is taken from the
+// helper's private file table, the helper exits, and the page is unmapped
+// with another single step. The safety properties are run's: the listener
+// only ever is in the helper's table, TSYNC covers every thread, and the
+// registers of the injecting thread are restored by the caller.
+//
+// It reports tried false, having changed nothing, where it does not apply:
+// no stub for this architecture, no thread pidfds, or a page that is
+// writable and executable refused (a seccomp filter or PR_SET_MDWE). A
+// clone that the tracee is refused falls back to a load from the injecting
+// thread, as run does.
+func (in *injection) stubRun(prog, after []unix.SockFilter,
+	before func()) (fd int, tried bool, err error) {
+	if in.static || !kernel.PidfdThread.Have() {
+		return -1, false, nil
+	}
+	probe, ok := archStub(0, 0)
+	if !ok {
+		return -1, false, nil
+	}
+	pid := in.t.pid
+	lay := stubLayout{code: (len(probe.code) + 7) &^ 7}
+	lay.after = lay.code + fprogSize + 8*len(prog)
+	lay.end = lay.after
+	if len(after) > 0 {
+		lay.end += fprogSize + 8*len(after)
+	}
+	page := uint64(os.Getpagesize())
+	size := (uint64(lay.end) + page - 1) &^ (page - 1)
+	ret, err := in.step(nums.mmap, 0, size, unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+	if err != nil {
+		return -1, true, fail("mmap", pid, err)
+	}
+	if errnoOf(ret) != 0 {
+		return -1, false, nil
+	}
+	addr := uint64(ret)
+	fd, h, err := in.stubLoad(addr, lay, prog, after, before)
+	if h != nil {
+		// The helper exits while the page is unmapped.
+		h.leave()
+	}
+	r, uerr := in.step(nums.munmap, addr, size)
+	if h != nil {
+		h.awaitGone()
+	}
+	if uerr == nil && errnoOf(r) != 0 {
+		uerr = errnoOf(r)
+	}
+	if uerr != nil && err == nil {
+		err = fail("munmap", pid, uerr)
+	}
+	if err != nil && fd >= 0 {
+		unix.Close(fd)
+		fd = -1
+	}
+	return fd, true, err
+}
+
+// stubLayout places the stub and the programs in the scratch page: the
+// code from offset 0, the main program's sock_fprog and instructions at
+// code, the after program's at after, up to end.
+type stubLayout struct {
+	code, after, end int
+}
+
+// stubLoad writes the stub and the programs at addr, runs the stub and
+// loads the after program, if any, from the helper. It returns the
+// listener, and the helper, if there is one, stopped: the caller makes it
+// exit.
+func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.SockFilter,
+	before func()) (int, *injection, error) {
+	pid := in.t.pid
+	mainProg := addr + uint64(lay.code)
+	img, _ := archStub(filterFlags, mainProg)
+	buf := make([]byte, lay.end)
+	copy(buf, img.code)
+	copy(buf[lay.code:], encodeProg(prog, mainProg))
+	if len(after) > 0 {
+		copy(buf[lay.after:], encodeProg(after, addr+uint64(lay.after)))
+	}
+	if err := writeMem(pid, addr, buf); err != nil {
+		return -1, nil, fail("write", pid, err)
+	}
+	h, cloned, err := in.runStub(addr, img, before)
+	if err != nil {
+		return -1, nil, err
+	}
+	if h == nil {
+		fd, err := in.loadHere(mainProg, addr+uint64(lay.after), cloned, len(after) > 0,
+			before)
+		return fd, nil, err
+	}
+	fd, err := h.loadInHelper(mainProg, addr+uint64(lay.after), len(after) > 0)
+	if err != nil {
+		return -1, h, err
+	}
+	in.listener = fd
+	return fd, h, nil
+}
+
+// loadHere loads the programs from the injecting thread, as run does
+// without a helper, where the clone of the helper was refused (pids.max,
+// RLIMIT_NPROC, a filter) with cloned, a negated errno.
+func (in *injection) loadHere(mainProg, afterProg uint64, cloned int64, after bool,
+	before func()) (int, error) {
+	pid := in.t.pid
+	if errnoOf(cloned) == 0 {
+		return -1, fail("clone", pid, unix.EIO)
+	}
+	if other := sharedWith(pid); other != 0 {
+		return -1, &Error{Op: "files", Pid: pid, Err: unix.EBUSY, Other: other}
+	}
+	fd, err := in.load(nil, mainProg, before)
+	if err == nil && after {
+		in.static = true
+		_, err = in.load(nil, afterProg, nil)
+		in.static = false
+	}
+	if err != nil && fd >= 0 {
+		unix.Close(fd)
+		fd = -1
+	}
+	return fd, err
+}
+
+// loadInHelper takes the listener of the filter that the helper h loaded
+// at its trap, and loads the after program, if any, from h. Where the
+// kernel wanted no_new_privs first, it sets it and loads the main program
+// again, one call at a time.
+func (h *injection) loadInHelper(mainProg, afterProg uint64, after bool) (int, error) {
+	pid := h.t.pid
+	res := h.base.regs.result()
+	if errnoOf(res) == unix.EACCES {
+		// No CAP_SYS_ADMIN: no_new_privs first, then the load again,
+		// one call at a time (rare).
+		r, err := h.call(nums.prctl, unix.PR_SET_NO_NEW_PRIVS, 1)
+		if err == nil && errnoOf(r) != 0 {
+			err = errnoOf(r)
+		}
+		if err != nil {
+			return -1, fail("prctl", pid, err)
+		}
+		if res, err = h.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, filterFlags,
+			mainProg); err != nil {
+			return -1, fail("seccomp", pid, err)
+		}
+	}
+	if e := errnoOf(res); e != 0 {
+		return -1, fail("seccomp", pid, e)
+	}
+	fd, err := h.takeFromHelper(int(res))
+	if err != nil {
+		return -1, err
+	}
+	h.listener = fd
+	if after {
+		r, err := h.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, staticFlags, afterProg)
+		if err == nil && errnoOf(r) != 0 {
+			err = errnoOf(r)
+		}
+		if err != nil {
+			unix.Close(fd)
+			return -1, fail("seccomp", pid, err)
+		}
+	}
+	return fd, nil
+}
+
+// runStub lets the injecting thread run the stub at addr and waits for
+// both traps: the parent's, and the helper's once it made its seccomp
+// call. before runs when the helper is stopped at its start, just before
+// it goes on to that call. It returns the helper, stopped at its trap with
+// its registers in base (the seccomp call's result in the return
+// register), or nil with the clone's negated errno when there is no
+// helper.
+func (in *injection) runStub(addr uint64, img stubImage,
+	before func()) (*injection, int64, error) {
+	pid, tid := in.t.pid, in.th.tid
+	if err := setCall(tid, &in.base, addr, nums.clone, [6]uint64{helperFlags}); err != nil {
+		return nil, 0, fail("clone", pid, err)
+	}
+	in.t.cloned = 0
+	if err := resume(in.th); err != nil {
+		return nil, 0, fail("clone", pid, err)
+	}
+	var (
+		helper     *thread
+		parentDone bool
+		cloned     int64
+		h          *injection
+	)
+	// On failure, a helper that is stopped is made to exit; one that is
+	// not is detached with the rest by the caller.
+	failed := func(err error) (*injection, int64, error) {
+		if helper != nil && h == nil && in.t.threads[helper.tid] == helper &&
+			helper.kind != running {
+			e := &injection{t: in.t, th: helper, pc: in.pc, deadline: in.deadline,
+				listener: -1}
+			var serr error
+			if e.base, serr = getState(helper.tid); serr == nil {
+				e.end()
+			}
+		}
+		return nil, 0, fail("clone", pid, err)
+	}
+	for !parentDone || (cloned > 0 && h == nil) {
+		if parentDone && cloned < 0 {
+			return nil, cloned, nil
+		}
+		wtid, ws, err := waitAny(in.deadline, nil)
+		if err != nil {
+			return failed(err)
+		}
+		th := in.t.handle(wtid, ws)
+		switch {
+		case wtid == tid:
+			if th == nil {
+				return failed(unix.ESRCH)
+			}
+			done, r, err := in.trapped(th, addr+uint64(img.parentStop))
+			if err != nil {
+				return failed(err)
+			}
+			parentDone, cloned = done, r
+			if done && cloned > 0 && in.t.cloned == 0 {
+				return failed(unix.EIO) // a helper that the tracer did not see
+			}
+		case helper != nil && wtid == helper.tid:
+			if th == nil {
+				return failed(unix.ESRCH)
+			}
+			done, _, err := in.trapped(th, addr+uint64(img.helperStop))
+			if err != nil {
+				return failed(err)
+			}
+			if done {
+				h = &injection{t: in.t, th: th, pc: in.pc, deadline: in.deadline,
+					listener: -1}
+				if h.base, err = getState(th.tid); err != nil {
+					h = nil
+					return failed(err)
+				}
+			}
+		}
+		if helper == nil && in.t.cloned != 0 {
+			// The helper's first stop may come before or after the clone
+			// event that names it.
+			if c := in.t.threads[in.t.cloned]; c != nil && c.kind != running {
+				helper = c
+				if c.kind == signalStop {
+					in.t.resend = append(in.t.resend, c.deliver)
+				}
+				if before != nil {
+					before()
+				}
+				if err := resume(c); err != nil {
+					return failed(err)
+				}
+			}
+		}
+	}
+	return h, cloned, nil
+}
+
+// trapped deals with a stop of th while it runs the stub, whose trap
+// leaves the program counter at stop: at the trap it reports done with
+// the return register; any other stop resumes the thread, a signal kept
+// for later.
+func (in *injection) trapped(th *thread, stop uint64) (bool, int64, error) {
+	if th.kind == signalStop {
+		st, err := getState(th.tid)
+		if err != nil {
+			return false, 0, err
+		}
+		if th.deliver == int(unix.SIGTRAP) && st.regs.ip() == stop {
+			th.deliver = 0
+			return true, st.regs.result(), nil
+		}
+		in.t.resend = append(in.t.resend, th.deliver)
+	}
+	return false, 0, resume(th)
+}
+
+// resume lets a stopped thread run on (PTRACE_CONT), with no signal.
+func resume(th *thread) error {
+	th.deliver = 0
+	if err := ptrace(unix.PTRACE_CONT, th.tid, 0, 0); err != nil {
+		return err
+	}
+	th.kind = running
+	return nil
+}
+
+// step runs system call nr with args in the injecting thread by a single
+// step over the syscall instruction: one ptrace stop, the trap after the
+// instruction, where call has two (entry and exit). Only stubRun uses it,
+// on the architectures that have a stub. A signal stop before the
+// instruction ran is a signal for later; the step is made again.
+func (in *injection) step(nr int, args ...uint64) (int64, error) {
+	var a [6]uint64
+	copy(a[:], args)
+	tid := in.th.tid
+	if err := setCall(tid, &in.base, in.pc, nr, a); err != nil {
+		return 0, err
+	}
+	past := in.pc + uint64(len(syscallInsn.code))
+	var serve func() bool
+	if in.listener >= 0 {
+		serve = in.serve
+	}
+	for {
+		if err := ptrace(unix.PTRACE_SINGLESTEP, tid, 0, 0); err != nil {
+			return 0, err
+		}
+		in.th.kind = running
+		for in.th.kind == running {
+			wtid, ws, err := waitAny(in.deadline, serve)
+			if err != nil {
+				return 0, err
+			}
+			if in.t.handle(wtid, ws) == nil && wtid == tid {
+				return 0, unix.ESRCH
+			}
+		}
+		if in.th.kind != signalStop {
+			continue
+		}
+		st, err := getState(tid)
+		if err != nil {
+			return 0, err
+		}
+		switch ip := st.regs.ip(); {
+		case in.th.deliver == int(unix.SIGTRAP) && ip == past:
+			in.th.deliver = 0
+			return st.regs.result(), nil
+		case ip == in.pc:
+			in.t.resend = append(in.t.resend, in.th.deliver)
+			in.th.deliver = 0
+		default:
+			return 0, unix.EIO
+		}
+	}
+}

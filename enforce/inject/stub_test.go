@@ -1,0 +1,178 @@
+package inject_test
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/enforce/inject/injecttest"
+)
+
+// staticDeny returns a program without arch check that fails each
+// number of deny with its errno and allows everything else.
+func staticDeny(deny map[uint32]unix.Errno) []unix.SockFilter {
+	prog := []unix.SockFilter{{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}}
+	for nr, errno := range deny {
+		prog = append(prog,
+			unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jf: 1, K: nr},
+			unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K,
+				K: unix.SECCOMP_RET_ERRNO | uint32(errno)})
+	}
+	return append(prog, unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K,
+		K: unix.SECCOMP_RET_ALLOW})
+}
+
+func readMaps(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func threadCount(t *testing.T, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestHoldLeavesNoTrace: after each hold the process has the mappings,
+// threads and descriptors it had before: the scratch page is unmapped and
+// the helper thread is gone. The C victim, since the Go runtime makes
+// threads and maps memory when it likes.
+func TestHoldLeavesNoTrace(t *testing.T) {
+	injecttest.RequireRoot(t)
+	v := injecttest.Start(t, injecttest.C, 2)
+	maps, threads, fds := readMaps(t, v.Pid), threadCount(t, v.Pid), fdLinks(t, v.Pid)
+	for i := range 10 {
+		fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+		if err != nil {
+			t.Fatalf("hold %d: %v", i, err)
+		}
+		unix.Close(fd)
+		if got := readMaps(t, v.Pid); got != maps {
+			t.Fatalf("maps after hold %d:\n%s\nbefore:\n%s", i, got, maps)
+		}
+		if got := threadCount(t, v.Pid); got != threads {
+			t.Fatalf("threads after hold %d: %d, want %d", i, got, threads)
+		}
+		if got := fdLinks(t, v.Pid); got != fds {
+			t.Fatalf("descriptors after hold %d:\n%s\nbefore:\n%s", i, got, fds)
+		}
+	}
+	if got := v.Do(t, "getppid"); got != "-38" {
+		t.Errorf("getppid with the listeners closed = %s, want -38", got)
+	}
+}
+
+// TestHoldCloneRefused: a process whose own filter refuses clone cannot
+// make the helper thread; the filter is then loaded from the injecting
+// thread, and its copy of the listener closed.
+func TestHoldCloneRefused(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	v := injecttest.Start(t, injecttest.C, 0)
+	sess, err := inject.Seize(v.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Static = true
+	// glibc tries clone3 first, and clone when the kernel lacks it.
+	deny := map[uint32]unix.Errno{unix.SYS_CLONE: unix.EPERM, unix.SYS_CLONE3: unix.ENOSYS}
+	if _, err := sess.Install(staticDeny(deny)); err != nil {
+		t.Fatalf("static layer: %v", err)
+	}
+	if got := v.Do(t, "thread"); got != "0" {
+		t.Fatalf("thread with clone refused = %s, want 0 (no thread ran)", got)
+	}
+	threads, fds := threadCount(t, v.Pid), fdLinks(t, v.Pid)
+	hold(t, s, v, injecttest.Filter(unix.SYS_GETPPID))
+	if got := v.Do(t, "getppid"); got != "-38" {
+		t.Errorf("getppid denied = %s, want -38", got)
+	}
+	allow.Store(true)
+	if got, want := v.Do(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
+		t.Errorf("getppid allowed = %s, want %s", got, want)
+	}
+	if got := threadCount(t, v.Pid); got != threads {
+		t.Errorf("threads after the hold: %d, want %d", got, threads)
+	}
+	if got := fdLinks(t, v.Pid); got != fds {
+		t.Errorf("descriptors after the hold:\n%s\nbefore:\n%s", got, fds)
+	}
+}
+
+// TestHoldWithAfter: HoldWith loads the program without a listener right
+// after the notifying one: its answers are the kernel's, whatever the
+// supervisor decides.
+func TestHoldWithAfter(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			v := injecttest.Start(t, kind, 1)
+			fd, err := inject.HoldWith(v.Pid, injecttest.Filter(unix.SYS_GETPPID),
+				staticDeny(map[uint32]unix.Errno{unix.SYS_GETPID: unix.ENOSYS}))
+			if err != nil {
+				t.Fatalf("HoldWith: %v", err)
+			}
+			if err := s.Add(fd, v.Pid); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Remove(fd)
+			allow.Store(true)
+			defer allow.Store(false)
+			if got, want := v.Do(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
+				t.Errorf("getppid allowed = %s, want %s", got, want)
+			}
+			if got := v.Do(t, "getpid"); got != "-38" {
+				t.Errorf("getpid in the static layer = %s, want -38", got)
+			}
+			if _, ret := split2(t, v.Do(t, "t 0 getpid")); ret != -38 {
+				t.Errorf("worker getpid in the static layer = %d, want -38", ret)
+			}
+		})
+	}
+}
+
+// TestHoldAtFirstInstruction: a program stopped right after execve, as
+// cgsyscall exec hands it over, is held before its first instruction and
+// runs on under the filter once continued. The second and later ones have
+// their syscall instruction found through the auxiliary vector.
+func TestHoldAtFirstInstruction(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			for i := range 3 {
+				v := injecttest.StartStopped(t, kind)
+				maps := readMaps(t, v.Pid)
+				hold(t, s, v, injecttest.Filter(unix.SYS_GETPPID))
+				if got := readMaps(t, v.Pid); got != maps {
+					t.Fatalf("maps after hold %d:\n%s\nbefore:\n%s", i, got, maps)
+				}
+				if err := unix.Kill(v.Pid, unix.SIGCONT); err != nil {
+					t.Fatal(err)
+				}
+				if got := v.Do(t, "ping"); got != "pong" {
+					t.Fatalf("victim %d: ping answered %q", i, got)
+				}
+				if got := v.Do(t, "getppid"); got != "-38" {
+					t.Errorf("victim %d: getppid denied = %s, want -38", i, got)
+				}
+			}
+		})
+	}
+}
