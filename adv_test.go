@@ -17,11 +17,13 @@ import (
 // Found by a birthday search over 2^25 random names.
 var advColliding = []string{"nauo70gwqjxbhq4", "nv7dhuju7lr145b"}
 
-// TestAdvListingHashCollision: a READDIR at an offset continues with the
+// TestAdvListingHashCollision (fixed: offsets now carry a collision number,
+// and the hash is keyed per mount; TestNumberedCollisions in fs forces
+// a collision): a READDIR at an offset continued with the
 // entries whose hash is higher, so of two names with the same hash, the
-// one sorted second is lost whenever a getdents call ends after the
-// first. A reader whose buffer holds one entry at a time shows it; ls and
-// find lose it too when the pair straddles the kernel's READDIR reply
+// one sorted second was lost whenever a getdents call ended after the
+// first. A reader whose buffer holds one entry at a time showed it; ls and
+// find lost it too when the pair straddled the kernel's READDIR reply
 // (about 1000 entries with a lower hash before them were enough here).
 // SPEC 6: every directory of the mirrored subtree appears.
 func TestAdvListingHashCollision(t *testing.T) {

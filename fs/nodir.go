@@ -2,7 +2,7 @@ package fs
 
 import (
 	"cmp"
-	"hash/fnv"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,8 +23,9 @@ import (
 // directory afresh and answers from the offset it names.
 //
 // Offsets. Entries come sorted by a hash of their name, and an entry's
-// offset is that hash (47 bits) below an epoch (16 bits) that each
-// listing from offset 0 draws anew. A READDIR at an offset continues with
+// offset is that hash and a collision number (47 bits, see the cookie
+// layout below) below an epoch (16 bits) that each listing from offset 0
+// draws anew. A READDIR at an offset continues with
 // the entries whose hash is higher: one that stays in the directory is
 // listed once whatever else comes and goes meanwhile, and one made or
 // removed meanwhile may show or not, as POSIX has it.
@@ -49,10 +50,17 @@ import (
 // it and counts them as the kernel does, so that the ID is dropped when
 // the kernel's FORGETs bring its count to 0. go-fuse never reuses an ID.
 
-// Cookie layout: epoch above the name's hash.
+// Cookie layout: epoch (16 bits) above the name's hash (40 bits) above
+// its collision number (7 bits): the names of one hash are numbered in
+// name order, so that each has an offset of its own. Were a name of that
+// hash made or removed during a listing, the numbers after it would
+// shift, and one of those names could show twice or not at all; a
+// listing of names that do not collide is unaffected.
 const (
 	cookieKeyBits = 47
 	cookieKeyMask = 1<<cookieKeyBits - 1
+	cookieRunBits = 7
+	cookieRunMask = 1<<cookieRunBits - 1
 	cookieEpochs  = 1 << 16
 )
 
@@ -68,6 +76,8 @@ type dirFS struct {
 
 	mu   sync.Mutex
 	dirs map[uint64]*dirRef // directory node IDs the kernel knows
+
+	seed maphash.Seed // of nameKey
 }
 
 // dirRef is a directory node ID: its group, and how many replies gave
@@ -84,6 +94,7 @@ func newDirFS(raw fuse.RawFileSystem, m *mirror, off bool) *dirFS {
 		m:             m,
 		off:           off,
 		dirs:          map[uint64]*dirRef{fuse.FUSE_ROOT_ID: {rel: ""}},
+		seed:          maphash.MakeSeed(),
 	}
 }
 
@@ -213,12 +224,7 @@ func (w *dirFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn,
 	if errno != 0 {
 		return fuse.Status(errno)
 	}
-	for i := range list {
-		list[i].Off = nameKey(list[i].Name)
-	}
-	slices.SortFunc(list, func(a, b fuse.DirEntry) int {
-		return cmp.Or(cmp.Compare(a.Off, b.Off), cmp.Compare(a.Name, b.Name))
-	})
+	numbered(list, w.nameKey)
 
 	epoch, after := in.Offset>>cookieKeyBits, in.Offset&cookieKeyMask
 	if in.Offset == 0 {
@@ -253,13 +259,31 @@ func (w *dirFS) dropCache(nodeID uint64) {
 	}
 }
 
-// nameKey is the offset part of a directory entry: a hash of its name,
-// never 0 (offset 0 is the start of a listing).
-func nameKey(name string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	if k := h.Sum64() & cookieKeyMask; k != 0 {
+// numbered sorts list by key of each name, and gives each entry its
+// offset without the epoch: its key, and its collision number among the
+// names of that key, in name order.
+func numbered(list []fuse.DirEntry, key func(string) uint64) {
+	for i := range list {
+		list[i].Off = key(list[i].Name)
+	}
+	slices.SortFunc(list, func(a, b fuse.DirEntry) int {
+		return cmp.Or(cmp.Compare(a.Off, b.Off), cmp.Compare(a.Name, b.Name))
+	})
+	for i := 1; i < len(list); i++ {
+		if prev := list[i-1].Off; prev&^cookieRunMask == list[i].Off &&
+			prev&cookieRunMask < cookieRunMask {
+			list[i].Off = prev + 1
+		}
+	}
+}
+
+// nameKey is the offset part of a directory entry before its collision
+// number: a hash of its name (40 bits, keyed with this mount's seed, so
+// that names colliding cannot be searched for offline), never 0 (offset
+// 0 is the start of a listing).
+func (w *dirFS) nameKey(name string) uint64 {
+	if k := maphash.String(w.seed, name) & cookieKeyMask &^ cookieRunMask; k != 0 {
 		return k
 	}
-	return 1
+	return 1 << cookieRunBits
 }

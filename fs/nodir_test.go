@@ -165,3 +165,28 @@ func TestListingPiecewise(t *testing.T) {
 		}
 	})
 }
+
+// TestNumberedCollisions: names whose keys collide get offsets of their
+// own, in name order, so that a listing continued after any of them goes
+// on with the next (the adversary made two group names of one hash, and
+// the second was lost whenever a getdents call ended after the first).
+func TestNumberedCollisions(t *testing.T) {
+	const k = 5 << cookieRunBits
+	key := func(name string) uint64 {
+		if name == "z" {
+			return k + 1<<cookieRunBits
+		}
+		return k
+	}
+	list := []fuse.DirEntry{{Name: "z"}, {Name: "c"}, {Name: "a"}, {Name: "b"}}
+	numbered(list, key)
+	var got []string
+	for _, e := range list {
+		got = append(got, fmt.Sprintf("%s:%d", e.Name, e.Off))
+	}
+	want := []string{fmt.Sprintf("a:%d", k), fmt.Sprintf("b:%d", k+1),
+		fmt.Sprintf("c:%d", k+2), fmt.Sprintf("z:%d", k+1<<cookieRunBits)}
+	if !slices.Equal(got, want) {
+		t.Errorf("numbered = %v, want %v", got, want)
+	}
+}
