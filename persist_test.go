@@ -443,6 +443,26 @@ func TestPersistMountInsideMirror(t *testing.T) {
 		t.Errorf("the mount point shows in the mount: %v", err)
 	}
 	t.Logf("restart in %v", d.Round(time.Millisecond))
+
+	// A member below a restricted root makes the scan list the root's real
+	// directory for groups made behind the mount's back; it finds the mount
+	// point's group there, and must pass it by (it would otherwise look
+	// through the mount at itself). The member is held, the daemon answers.
+	m.mustWrite("syscalls.deny", "acct")
+	wantRoot := m.read("syscalls.deny")
+	s := startServing(t, filepath.Join(m.base, "g"))
+	time.Sleep(1500 * time.Millisecond) // a scan holds it
+	if got := s.call("getppid", "acct"); got["getppid"] != "-38" || got["acct"] != "-38" {
+		t.Errorf("a member of g after a scan: getppid %s, acct %s; want -38, -38",
+			got["getppid"], got["acct"])
+	}
+	if _, err := os.Stat(m.path("syscalls")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the mount point shows in the mount after a scan: %v", err)
+	}
+	if got := m.read("syscalls.deny"); got != wantRoot {
+		t.Errorf("the root's syscalls.deny after a scan: %q, want %q", got, wantRoot)
+	}
+	m.mustWrite("syscalls.deny", "vhangup") // saved in every group the tree has
 }
 
 // BenchmarkRestart10k: a mirror of 10,000 groups (100 groups of 99

@@ -82,12 +82,64 @@ func (h *Holder) PolicyChanged(c fs.Caller, group string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.refreshUnion()
-	for _, g := range h.tree.Subtree(group) {
-		if err := h.holdMembers(g, self); err != nil {
+	empty := h.emptyGroups()
+	groups := h.tree.Subtree(group)
+	for i := 0; i < len(groups); i++ {
+		if !empty(groups[i]) {
+			groups = append(groups, h.discover(groups[i])...)
+		}
+		if err := h.holdMembers(groups[i], self); err != nil {
 			return err
 		}
 	}
 	return h.review(group, self)
+}
+
+// discover adds to the tree the child groups of restricted group g that
+// were made behind the mount's back (the tree learns of a group when it is
+// looked up through the mount), each with a copy of g's set as
+// Tree.Ensure gives it, and returns them. Called for groups with members
+// in their subtree only: a child of an empty group has no member to hold.
+func (h *Holder) discover(g string) []string {
+	if deny, ok := h.tree.Denied(g); !ok || deny.Empty() {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(h.mirror, filepath.FromSlash(g)))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var dir unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &dir) != nil {
+		return nil
+	}
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return nil
+	}
+	var added []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		child := e.Name()
+		if g != "" {
+			child = g + "/" + child
+		}
+		if _, known := h.tree.Denied(child); known {
+			continue
+		}
+		// A mount on it (this mirror's own mount point, when it lies in
+		// the hierarchy) is not a group of the mirror.
+		var st unix.Stat_t
+		if unix.Fstatat(int(f.Fd()), e.Name(), &st, unix.AT_SYMLINK_NOFOLLOW) != nil ||
+			st.Dev != dir.Dev || h.tree.Ensure(child) != nil {
+			continue
+		}
+		h.log.WithField("group", "/"+child).Debug("found a group made behind the mount's back")
+		added = append(added, child)
+	}
+	return added
 }
 
 // holdMembers holds the members of one group, as PolicyChanged describes.
@@ -580,10 +632,13 @@ func (h *Holder) Scan() {
 	h.refreshUnion()
 	h.restore.Do(h.holdPlaced)
 	empty := h.emptyGroups()
-	for _, g := range h.tree.Paths() {
+	groups := h.tree.Paths()
+	for i := 0; i < len(groups); i++ {
+		g := groups[i]
 		if empty(g) {
 			continue
 		}
+		groups = append(groups, h.discover(g)...)
 		if err := h.holdMembers(g, 0); err != nil {
 			h.log.WithField("group", "/"+g).WithError(err).Warn("scan: members not held")
 		}
