@@ -38,6 +38,7 @@ type guardKind uint8
 
 const (
 	byPid   guardKind = iota // a PID or TID in argument arg
+	byTgid                   // a process ID in argument arg, of a call on one of its threads
 	byKill                   // kill(2): a PID, 0, -1 or -PGID in argument 0
 	byPidfd                  // a pidfd (or /proc/PID directory) descriptor in argument 0
 	byXattr                  // the name of an extended attribute, a string at argument arg
@@ -54,9 +55,9 @@ type guardRule struct {
 var guardRules = map[string]guardRule{
 	"kill":              {byKill, 0, -1},
 	"tkill":             {byPid, 0, -1},
-	"tgkill":            {byPid, 0, -1},
+	"tgkill":            {byTgid, 0, -1},
 	"rt_sigqueueinfo":   {byPid, 0, -1},
-	"rt_tgsigqueueinfo": {byPid, 0, -1},
+	"rt_tgsigqueueinfo": {byTgid, 0, -1},
 	"ptrace":            {byPid, 1, -1},
 	"pidfd_open":        {byPid, 0, -1},
 	"process_vm_readv":  {byPid, 0, -1},
@@ -121,10 +122,23 @@ func (g *guard) aimed(k denials.Key, n supervise.Notif, protect func(pid int) bo
 		return false
 	}
 	hits := func(pid int) bool {
-		return pid > 0 && (pid == g.self || protect(pid) || tgidOf(pid) == g.self ||
-			protect(tgidOf(pid)))
+		if pid <= 0 {
+			return false
+		}
+		if pid == g.self || protect(pid) {
+			return true
+		}
+		t := tgidOf(pid)
+		return t == g.self || protect(t)
 	}
 	switch r.kind {
+	case byTgid:
+		// The kernel acts only when the thread named next belongs to
+		// this process, so the process ID is the target as it stands:
+		// no lookup (Go programs make these calls to preempt their own
+		// threads, many a second).
+		pid := int(int32(n.Args[r.arg]))
+		return pid > 0 && (pid == g.self || protect(pid))
 	case byKill:
 		pid := int(int32(n.Args[0]))
 		switch {

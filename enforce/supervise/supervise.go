@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -70,6 +71,7 @@ type listener struct {
 	mark    Mark   // from ListenMarked, if any
 	mu      sync.Mutex
 	closed  bool
+	last    time.Time // when a worker last took a call from epoll; under mu
 }
 
 // Supervisor serves many listeners with a few goroutines blocked in one

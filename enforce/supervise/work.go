@@ -50,8 +50,17 @@ func (s *Supervisor) ready(id int32, events uint32, notif *Notif) {
 		return
 	}
 	if events&unix.EPOLLIN != 0 {
+		// Only a listener whose calls follow each other closely is worth
+		// a stay: after a lone call (a Go program preempting its own
+		// threads with tgkill, say) the stay would end empty, a wakeup
+		// and a context switch for nothing.
+		now := time.Now()
+		near := now.Sub(l.last) < hotWindow
+		l.last = now
 		s.answer(l, notif)
-		s.stayHot(l, notif)
+		if near {
+			s.stayHot(l, notif)
+		}
 	} else if events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		l.mu.Unlock()
 		s.gone(l)
