@@ -1,8 +1,10 @@
 package hold
 
 import (
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -25,7 +27,9 @@ type tidCache struct {
 	entries sync.Map // TID -> *groupEntry
 	watched sync.Map // TID -> *watch
 	epfd    int
-	wake    int // eventfd that ends the watcher
+	epf     *os.File        // epfd, in Go's poller
+	epc     syscall.RawConn // of epf
+	wake    int             // eventfd that ends the watcher
 	done    chan struct{}
 	exited  func(tid int) // told of each watched thread that exits
 }
@@ -60,7 +64,23 @@ func newTIDCache(exited func(tid int)) (*tidCache, error) {
 		unix.Close(wake)
 		return nil, err
 	}
-	c := &tidCache{epfd: epfd, wake: wake, done: make(chan struct{}), exited: exited}
+	// Waited for in Go's poller, as supervise does with its epoll set:
+	// a blocking epoll_wait would keep a processor, for the runtime's
+	// monitor to take back and poll after.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, err
+	}
+	epf := os.NewFile(uintptr(epfd), "thread pidfds")
+	epc, err := epf.SyscallConn()
+	if err != nil {
+		epf.Close()
+		unix.Close(wake)
+		return nil, err
+	}
+	c := &tidCache{epfd: epfd, epf: epf, epc: epc, wake: wake, done: make(chan struct{}),
+		exited: exited}
 	go c.watcher()
 	return c, nil
 }
@@ -127,11 +147,12 @@ func (c *tidCache) watcher() {
 	defer close(c.done)
 	events := make([]unix.EpollEvent, 64)
 	for {
-		n, err := unix.EpollWait(c.epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
+		var n int
+		var err error
+		if perr := c.epc.Read(func(fd uintptr) bool {
+			n, err = unix.EpollWait(int(fd), events, 0)
+			return n > 0 || err != nil && err != unix.EINTR
+		}); perr != nil || err != nil {
 			return
 		}
 		for _, ev := range events[:n] {
@@ -162,6 +183,6 @@ func (c *tidCache) close() {
 		unix.Close(v.(*watch).fd)
 		return true
 	})
-	unix.Close(c.epfd)
+	c.epf.Close()
 	unix.Close(c.wake)
 }

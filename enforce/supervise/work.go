@@ -13,18 +13,20 @@ import (
 // calls in a row.
 const hotWindow = 500 * time.Microsecond
 
-// work is one worker goroutine: it waits on the epoll set and answers
-// the listeners that are ready, until Close.
+// work is one worker goroutine: it waits for the epoll set in Go's poller
+// (one worker at a time; the others wait their turn), takes what is ready
+// and answers those listeners, until Close.
 func (s *Supervisor) work() {
 	defer s.workers.Done()
 	events := make([]unix.EpollEvent, 4)
 	notif := new(Notif) // reused for each call this worker answers
 	for {
-		n, err := unix.EpollWait(s.epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
+		var n int
+		var err error
+		if perr := s.epc.Read(func(fd uintptr) bool {
+			n, err = unix.EpollWait(int(fd), events, 0)
+			return n > 0 || err != nil && err != unix.EINTR
+		}); perr != nil || err != nil {
 			return
 		}
 		for _, ev := range events[:n] {
