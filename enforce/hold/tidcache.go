@@ -1,13 +1,12 @@
 package hold
 
 import (
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cgsyscall/cgsyscall/enforce/epoll"
 	"github.com/cgsyscall/cgsyscall/enforce/kernel"
 )
 
@@ -24,12 +23,10 @@ import (
 // PID).
 type tidCache struct {
 	gen     atomic.Uint64
-	entries sync.Map // TID -> *groupEntry
-	watched sync.Map // TID -> *watch
-	epfd    int
-	epf     *os.File        // epfd, in Go's poller
-	epc     syscall.RawConn // of epf
-	wake    int             // eventfd that ends the watcher
+	entries sync.Map   // TID -> *groupEntry
+	watched sync.Map   // TID -> *watch
+	ep      *epoll.Set // of the watched pidfds, and wake
+	wake    int        // eventfd that ends the watcher
 	done    chan struct{}
 	exited  func(tid int) // told of each watched thread that exits
 }
@@ -49,38 +46,21 @@ type watch struct {
 }
 
 func newTIDCache(exited func(tid int)) (*tidCache, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ep, err := epoll.New()
 	if err != nil {
 		return nil, err
 	}
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		unix.Close(epfd)
+		ep.Close()
 		return nil, err
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
-		unix.Close(epfd)
+	if err := ep.Add(wake, unix.EPOLLIN, -1); err != nil {
+		ep.Close()
 		unix.Close(wake)
 		return nil, err
 	}
-	// Waited for in Go's poller, as supervise does with its epoll set:
-	// a blocking epoll_wait would keep a processor, for the runtime's
-	// monitor to take back and poll after.
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		unix.Close(wake)
-		return nil, err
-	}
-	epf := os.NewFile(uintptr(epfd), "thread pidfds")
-	epc, err := epf.SyscallConn()
-	if err != nil {
-		epf.Close()
-		unix.Close(wake)
-		return nil, err
-	}
-	c := &tidCache{epfd: epfd, epf: epf, epc: epc, wake: wake, done: make(chan struct{}),
-		exited: exited}
+	c := &tidCache{ep: ep, wake: wake, done: make(chan struct{}), exited: exited}
 	go c.watcher()
 	return c, nil
 }
@@ -130,8 +110,7 @@ func (c *tidCache) watch(tid int) *watch {
 		unix.Close(fd)
 		return v.(*watch)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(tid)}
-	if err := unix.EpollCtl(c.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := c.ep.Add(fd, unix.EPOLLIN, int32(tid)); err != nil {
 		c.watched.CompareAndDelete(tid, w)
 		unix.Close(fd)
 		return nil
@@ -147,12 +126,8 @@ func (c *tidCache) watcher() {
 	defer close(c.done)
 	events := make([]unix.EpollEvent, 64)
 	for {
-		var n int
-		var err error
-		if perr := c.epc.Read(func(fd uintptr) bool {
-			n, err = unix.EpollWait(int(fd), events, 0)
-			return n > 0 || err != nil && err != unix.EINTR
-		}); perr != nil || err != nil {
+		n, err := c.ep.Wait(events)
+		if err != nil {
 			return
 		}
 		for _, ev := range events[:n] {
@@ -162,7 +137,7 @@ func (c *tidCache) watcher() {
 			tid := int(ev.Fd)
 			if v, ok := c.watched.LoadAndDelete(tid); ok {
 				w := v.(*watch)
-				unix.EpollCtl(c.epfd, unix.EPOLL_CTL_DEL, w.fd, nil)
+				c.ep.Delete(w.fd)
 				unix.Close(w.fd)
 			}
 			c.entries.Delete(tid)
@@ -183,6 +158,6 @@ func (c *tidCache) close() {
 		unix.Close(v.(*watch).fd)
 		return true
 	})
-	c.epf.Close()
+	c.ep.Close()
 	unix.Close(c.wake)
 }

@@ -16,15 +16,14 @@
 package supervise
 
 import (
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cgsyscall/cgsyscall/enforce/epoll"
 	"github.com/cgsyscall/cgsyscall/enforce/kernel"
 	"github.com/cgsyscall/cgsyscall/enforce/unotif"
 )
@@ -81,10 +80,8 @@ type listener struct {
 // at a time receives from it: a receive never blocks.
 type Supervisor struct {
 	decide Decider
-	epfd   int
-	epf    *os.File        // epfd, in Go's poller
-	epc    syscall.RawConn // of epf
-	wake   int             // eventfd; readable once Close wants the workers gone
+	ep     *epoll.Set // of the listeners, and wake
+	wake   int        // eventfd; readable once Close wants the workers gone
 
 	mu     sync.Mutex
 	byID   map[int32]*listener
@@ -120,40 +117,21 @@ func New(decide Decider) (*Supervisor, error) {
 	if err := unotif.CheckSizes(); err != nil {
 		return nil, err
 	}
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ep, err := epoll.New()
 	if err != nil {
 		return nil, err
 	}
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		unix.Close(epfd)
+		ep.Close()
 		return nil, err
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: 0}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
-		unix.Close(epfd)
+	if err := ep.Add(wake, unix.EPOLLIN, 0); err != nil {
+		ep.Close()
 		unix.Close(wake)
 		return nil, err
 	}
-	// The workers wait for the epoll set in Go's poller, not in
-	// epoll_wait: a goroutine blocked in a system call keeps a processor,
-	// which the runtime's monitor takes back after a while and then polls
-	// every 20 µs for a millisecond, a cost paid after each wait here
-	// (about half the daemon's CPU under a go build, whose tgkill calls the
-	// guard looks at).
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		unix.Close(wake)
-		return nil, err
-	}
-	epf := os.NewFile(uintptr(epfd), "seccomp listeners")
-	epc, err := epf.SyscallConn()
-	if err != nil {
-		epf.Close()
-		unix.Close(wake)
-		return nil, err
-	}
-	s := &Supervisor{decide: decide, epfd: epfd, epf: epf, epc: epc, wake: wake,
+	s := &Supervisor{decide: decide, ep: ep, wake: wake,
 		byID: map[int32]*listener{}, byFd: map[int]*listener{}}
 	n := min(max(runtime.GOMAXPROCS(0), 2), 4)
 	s.maxHot = int32(n - 1)
@@ -237,8 +215,7 @@ func (s *Supervisor) add(fd, pid int, onGone func(), mark Mark) (*listener, erro
 	}
 	s.nextID++
 	l := &listener{fd: fd, pid: pid, id: s.nextID, onGone: onGone, mark: mark}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: l.id}
-	if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := s.ep.Add(fd, unix.EPOLLIN|unix.EPOLLONESHOT, l.id); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -281,7 +258,7 @@ func (s *Supervisor) drop(l *listener) {
 		return
 	}
 	l.closed = true
-	unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, l.fd, nil)
+	s.ep.Delete(l.fd)
 	unix.Close(l.fd)
 }
 
@@ -307,7 +284,7 @@ func (s *Supervisor) Close() error {
 	one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
 	unix.Write(s.wake, one)
 	s.workers.Wait()
-	s.epf.Close()
+	s.ep.Close()
 	unix.Close(s.wake)
 	return nil
 }

@@ -21,12 +21,8 @@ func (s *Supervisor) work() {
 	events := make([]unix.EpollEvent, 4)
 	notif := new(Notif) // reused for each call this worker answers
 	for {
-		var n int
-		var err error
-		if perr := s.epc.Read(func(fd uintptr) bool {
-			n, err = unix.EpollWait(int(fd), events, 0)
-			return n > 0 || err != nil && err != unix.EINTR
-		}); perr != nil || err != nil {
+		n, err := s.ep.Wait(events)
+		if err != nil {
 			return
 		}
 		for _, ev := range events[:n] {
@@ -68,8 +64,7 @@ func (s *Supervisor) ready(id int32, events uint32, notif *Notif) {
 		s.gone(l)
 		return
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: l.id}
-	unix.EpollCtl(s.epfd, unix.EPOLL_CTL_MOD, l.fd, &ev)
+	s.ep.Modify(l.fd, unix.EPOLLIN|unix.EPOLLONESHOT, l.id)
 	l.mu.Unlock()
 }
 
@@ -129,7 +124,7 @@ func (s *Supervisor) gone(l *listener) {
 		// Keep the descriptor until Remove or Close; stop watching it.
 		l.mu.Lock()
 		if !l.closed {
-			unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, l.fd, nil)
+			s.ep.Delete(l.fd)
 		}
 		l.mu.Unlock()
 		return
