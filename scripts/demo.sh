@@ -33,7 +33,7 @@ run() { printf '\n$ %s\n' "$*"; "$@"; }
 say() { printf '\n# %s\n' "$*"; }
 
 echo "# building cgsyscall"
-go build -o "$work/cgsyscall" ./cmd/cgsyscall
+CGO_ENABLED=0 go build -o "$work/cgsyscall" ./cmd/cgsyscall
 PATH="$work:$PATH"
 mkdir -p "$base" "$mnt"
 
