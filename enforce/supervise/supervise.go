@@ -48,9 +48,9 @@ type Notif struct {
 }
 
 // Decider decides one notified call: true lets it run, false fails it
-// with ENOSYS. It may set n.Note for the OnDenied hook. It is called from several goroutines at once, must not
-// block for long (the caller waits in the kernel meanwhile), and must not
-// call Close.
+// with ENOSYS. It may set n.Note for the OnDenied hook. It is called from
+// several goroutines at once, must not block for long (the caller waits
+// in the kernel meanwhile), and must not call Close.
 type Decider func(n *Notif) (allow bool)
 
 // Stats counts what a Supervisor did since New.
