@@ -150,6 +150,10 @@ func (s *Supervisor) stayHot(l *listener, notif *Notif) {
 		{Fd: int32(l.fd), Events: unix.POLLIN},
 		{Fd: int32(s.wake), Events: unix.POLLIN},
 	}
+	// One timeout for the whole stay: the kernel writes the time left back
+	// into it, so a stay ends after hotWindow of waiting in all, however
+	// busy. Set afresh for each wait, a round trip measured 0.2 µs slower
+	// (3.1 against 2.9 µs, six alternating runs).
 	ts := unix.NsecToTimespec(hotWindow.Nanoseconds())
 	for {
 		fds[0].Revents, fds[1].Revents = 0, 0
