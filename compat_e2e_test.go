@@ -56,9 +56,11 @@ func compatProbe(t *testing.T) string {
 // aarch64 this is the only way to reach the AArch32 rules, since a 64-bit
 // process cannot make AArch32 calls.
 //
-// The compat process is the child of a native shell that cgsyscall exec
-// starts: the daemon holds only native processes (enforce/inject refuses
-// to inject into 32-bit code), and what it holds its children inherit.
+// The daemon holds only native processes (enforce/inject refuses to
+// inject into 32-bit code): the compat process runs once as the child of
+// a native shell that cgsyscall exec starts (what the daemon holds, its
+// children inherit), and once straight from cgsyscall exec, which starts
+// a 32-bit program through a native stage that is held and then execs it.
 func TestExecCompatProcess(t *testing.T) {
 	m := newMirror(t)
 	probe := compatProbe(t)
@@ -76,28 +78,35 @@ func TestExecCompatProcess(t *testing.T) {
 	tokens = append(tokens, "setuid32")
 
 	viaShell := []string{"--", "sh", "-c", `"$0" "$@"`, probe}
-	out, errOut, status := run(t, append(append([]string{"exec", "-m", m.mnt, "web"},
-		viaShell...), tokens...)...)
-	if status != 0 {
-		t.Fatalf("exec exited %d: %s", status, errOut)
-	}
-	got := parseProbe(t, out)
-	for tok, w := range want {
-		if got[tok] != w {
-			t.Errorf("web: %s %s = %q, want %q (output %q)", compatGOARCH, tok, got[tok], w, out)
+	for _, how := range []struct {
+		name string
+		argv []string
+	}{{"through a shell", viaShell}, {"straight", []string{"--", probe}}} {
+		out, errOut, status := run(t, append(append([]string{"exec", "-m", m.mnt, "web"},
+			how.argv...), tokens...)...)
+		if status != 0 {
+			t.Fatalf("exec %s exited %d: %s", how.name, status, errOut)
 		}
-	}
-	if n, err := strconv.Atoi(got["getpid"]); err != nil || n <= 0 {
-		t.Errorf("web: %s getpid = %q, want a PID", compatGOARCH, got["getpid"])
+		got := parseProbe(t, out)
+		for tok, w := range want {
+			if got[tok] != w {
+				t.Errorf("web, %s: %s %s = %q, want %q (output %q)", how.name,
+					compatGOARCH, tok, got[tok], w, out)
+			}
+		}
+		if n, err := strconv.Atoi(got["getpid"]); err != nil || n <= 0 {
+			t.Errorf("web, %s: %s getpid = %q, want a PID", how.name, compatGOARCH,
+				got["getpid"])
+		}
 	}
 
 	// The root group denies nothing: the same calls get through.
-	out, errOut, status = run(t, append(append([]string{"exec", "-m", m.mnt, ""},
+	out, errOut, status := run(t, append(append([]string{"exec", "-m", m.mnt, ""},
 		viaShell...), tokens...)...)
 	if status != 0 {
 		t.Fatalf("exec in the root group exited %d: %s", status, errOut)
 	}
-	got = parseProbe(t, out)
+	got := parseProbe(t, out)
 	for _, tok := range tokens {
 		if got[tok] == "-38" {
 			t.Errorf("root group: %s %s = -38, want it allowed (output %q)", compatGOARCH,

@@ -160,8 +160,8 @@ var doc = manual{
 				`A group that denies one of ` + "`execve`" + ` and ` + "`execveat`" + ` can
 				still start programs this way; one that denies both cannot (exit status 125):
 				place a running process there through its ` + "`tasks`" + ` file. A 32-bit
-				program cannot be held on its own (125); started from a held 64-bit process,
-				it is held through its parent.`,
+				{CMD} starts as a 64-bit stage of ` + "`cgsyscall`" + `, which the daemon holds
+				and which then becomes {CMD}: the layer stays through ` + "`execve`" + `.`,
 			},
 			flags: []option{mountPointFlag},
 			exits: []entry{
@@ -426,4 +426,4 @@ echo 4242 > /sys/fs/cgroup/syscalls/tasks`},
 
 // internalCommands are dispatched but not for people: the daemon starts
 // "cgsyscall keeper" itself (package enforce/keeper).
-var internalCommands = []string{"keeper"}
+var internalCommands = []string{"keeper", stageCommand}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -91,6 +92,10 @@ func runInGroup(mp, group string, argv []string) error {
 // SIGCONT. This process stays outside the group, passes signals on and
 // exits with the child's status (128+N when signal N ended it).
 //
+// A 32-bit CMD, which the daemon cannot hold (its injection is 64-bit
+// code), starts as a 64-bit stage of this program (execStage) that is
+// held in its place and then execs CMD.
+//
 // CLONE_INTO_CGROUP takes cgroup2 directories only. In a cgroup v1
 // hierarchy the child starts where this process is, traced from its start
 // whether the group denies anything or not, and the write to tasks that
@@ -116,6 +121,17 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 	traced := restricted || v1
 	cmd := exec.Command(path)
 	cmd.Args = argv
+	if traced && elf32(path) {
+		// The daemon holds 64-bit processes only: the child starts as
+		// this program, is held, and then becomes CMD (execStage); its
+		// layer stays through execve.
+		self, err := os.Executable()
+		if err != nil {
+			return fail(exitExecFailed, err)
+		}
+		cmd = exec.Command(self)
+		cmd.Args = append([]string{argv[0], stageCommand, path}, argv...)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: !v1, CgroupFD: int(cg.Fd()),
 		Ptrace: traced}
@@ -264,4 +280,59 @@ func groupError(mp, group string, err error) error {
 		return fmt.Errorf("no group %s under %s", name, mp)
 	}
 	return fmt.Errorf("group %s under %s: %w", name, mp, err)
+}
+
+// stageCommand is the internal command that a 32-bit CMD starts through:
+// "cgsyscall __exec-stage PATH ARGV0 ARG...".
+const stageCommand = "__exec-stage"
+
+// elf32 reports whether path is a 32-bit ELF program (i386, AArch32).
+func elf32(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var id [5]byte
+	if _, err := io.ReadFull(f, id[:]); err != nil {
+		return false
+	}
+	return string(id[:4]) == "\x7fELF" && id[4] == 1 // ELFCLASS32
+}
+
+// execStage becomes the program at args[0] with argv args[1:], once the
+// daemon holds this process (cgsyscall exec of a 32-bit program). A group
+// that denies execve but not execveat still starts it.
+func execStage(args []string) error {
+	if len(args) < 2 {
+		return usagef("%s: expected PATH ARGV0 [ARG...]", stageCommand)
+	}
+	path, argv := args[0], args[1:]
+	err := unix.Exec(path, argv, os.Environ())
+	if err == unix.ENOSYS {
+		err = execveat(path, argv, os.Environ())
+	}
+	return exitError{exitCannotRun, fmt.Errorf("%s: %w", path, err)}
+}
+
+// execveat is execveat(AT_FDCWD, path, argv, env, 0); it returns only on
+// failure.
+func execveat(path string, argv, env []string) error {
+	p, err := syscall.BytePtrFromString(path)
+	if err != nil {
+		return err
+	}
+	av, err := syscall.SlicePtrFromStrings(argv)
+	if err != nil {
+		return err
+	}
+	ev, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return err
+	}
+	atFdcwd := unix.AT_FDCWD
+	_, _, e := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(atFdcwd),
+		uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&av[0])),
+		uintptr(unsafe.Pointer(&ev[0])), 0, 0)
+	return e
 }
