@@ -93,10 +93,12 @@ func (s *notifySocket) next(t *testing.T, d *daemon, what string) string {
 	case msg := <-s.msgs:
 		return msg
 	case <-d.exited:
+		// A message sent just before the exit is in the socket already;
+		// the goroutine that reads it may not have passed it on yet.
 		select {
 		case msg := <-s.msgs:
 			return msg
-		default:
+		case <-time.After(time.Second):
 		}
 		t.Fatalf("the daemon exited (%v) before %s", d.err, what)
 	case <-time.After(20 * time.Second):
