@@ -7,6 +7,9 @@
 //	i386:nr:N    i386 syscall number N through int $0x80
 //	loop:C:TOKEN TOKEN C times; prints "loop:C:TOKEN NS RESULT", NS the
 //	             mean nanoseconds of one call
+//	lat:C:TOKEN  TOKEN C times, each call timed alone; prints
+//	             "lat:C:TOKEN P50 MEAN RESULT" in nanoseconds, the median
+//	             and the mean of the calls (each includes one clock read)
 //	newlistener  load an allow-all filter with SECCOMP_FILTER_FLAG_NEW_LISTENER
 //	             on the calling thread (closing the listener it gets)
 //
@@ -58,7 +61,7 @@ func main() {
 		os.Exit(timed(os.Args[2:]))
 	}
 	for _, tok := range os.Args[1:] {
-		if strings.HasPrefix(tok, "loop:") {
+		if strings.HasPrefix(tok, "loop:") || strings.HasPrefix(tok, "lat:") {
 			line, err := loop(tok, buf)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "probe: %v\n", err)

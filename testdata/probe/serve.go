@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,16 +33,34 @@ func serve(buf uintptr) {
 
 // loop handles "loop:COUNT:TOKEN": it makes the call COUNT times and
 // prints the mean time of one call in nanoseconds, with the last result.
+// "lat:COUNT:TOKEN" times each call on its own (one monotonic clock read
+// after each, the time since the read before) and prints the median and
+// the mean.
 func loop(tok string, buf uintptr) (string, error) {
-	count, call1, ok := strings.Cut(strings.TrimPrefix(tok, "loop:"), ":")
+	kind, rest, _ := strings.Cut(tok, ":")
+	count, call1, ok := strings.Cut(rest, ":")
 	n, err := strconv.Atoi(count)
 	if !ok || err != nil || n <= 0 {
-		return "", fmt.Errorf("%s: want loop:COUNT:TOKEN", tok)
+		return "", fmt.Errorf("%s: want %s:COUNT:TOKEN", tok, kind)
 	}
 	if _, err := call(call1, buf); err != nil {
 		return "", err
 	}
 	var r int64
+	if kind == "lat" {
+		lat := make([]int64, n)
+		start := time.Now()
+		prev := time.Duration(0)
+		for i := range lat {
+			r, _ = call(call1, buf)
+			now := time.Since(start) // the monotonic clock alone
+			lat[i] = int64(now - prev)
+			prev = now
+		}
+		mean := float64(prev.Nanoseconds()) / float64(n)
+		slices.Sort(lat)
+		return fmt.Sprintf("%s %d %.1f %d", tok, lat[n/2], mean, r), nil
+	}
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		r, _ = call(call1, buf)
