@@ -72,7 +72,8 @@ type listener struct {
 	mark    Mark   // from ListenMarked, if any
 	mu      sync.Mutex
 	closed  bool
-	last    time.Time // when a worker last took a call from epoll; under mu
+	last    time.Time   // when a worker last took a call from epoll; under mu
+	leaving atomic.Bool // set before it is dropped: a hot stay on it ends
 }
 
 // Supervisor serves many listeners with a few goroutines blocked in one
@@ -95,6 +96,7 @@ type Supervisor struct {
 	workers sync.WaitGroup
 	hot     atomic.Int32 // workers in stayHot
 	maxHot  int32
+	leaving atomic.Bool      // set by Close: hot stays end
 	stats   [4]atomic.Uint64 // Stats fields, in order
 	sync    atomic.Int32     // 1 once a listener took SYNC_WAKE_UP
 }
@@ -252,6 +254,7 @@ func (s *Supervisor) Remove(fd int) {
 
 // drop closes l once no worker is answering on it.
 func (s *Supervisor) drop(l *listener) {
+	l.leaving.Store(true)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

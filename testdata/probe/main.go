@@ -8,8 +8,9 @@
 //	loop:C:TOKEN TOKEN C times; prints "loop:C:TOKEN NS RESULT", NS the
 //	             mean nanoseconds of one call
 //	lat:C:TOKEN  TOKEN C times, each call timed alone; prints
-//	             "lat:C:TOKEN P50 MEAN RESULT" in nanoseconds, the median
-//	             and the mean of the calls (each includes one clock read)
+//	             "lat:C:TOKEN P50 MEAN RESULT P90 P99" in nanoseconds: the
+//	             median, the mean, the last result, the 90th and 99th
+//	             percentiles (each call's time includes one clock read)
 //	newlistener  load an allow-all filter with SECCOMP_FILTER_FLAG_NEW_LISTENER
 //	             on the calling thread (closing the listener it gets)
 //

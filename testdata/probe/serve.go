@@ -35,7 +35,7 @@ func serve(buf uintptr) {
 // prints the mean time of one call in nanoseconds, with the last result.
 // "lat:COUNT:TOKEN" times each call on its own (one monotonic clock read
 // after each, the time since the read before) and prints the median and
-// the mean.
+// the mean, then (after the result) the 90th and 99th percentiles.
 func loop(tok string, buf uintptr) (string, error) {
 	kind, rest, _ := strings.Cut(tok, ":")
 	count, call1, ok := strings.Cut(rest, ":")
@@ -59,7 +59,8 @@ func loop(tok string, buf uintptr) (string, error) {
 		}
 		mean := float64(prev.Nanoseconds()) / float64(n)
 		slices.Sort(lat)
-		return fmt.Sprintf("%s %d %.1f %d", tok, lat[n/2], mean, r), nil
+		return fmt.Sprintf("%s %d %.1f %d %d %d", tok, lat[n/2], mean, r, lat[n*9/10],
+			lat[n*99/100]), nil
 	}
 	start := time.Now()
 	for i := 0; i < n; i++ {
