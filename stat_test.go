@@ -204,3 +204,64 @@ func TestStatCountsWhereDenied(t *testing.T) {
 	wantStat(t, m, "", "total 0\n")
 	wantStat(t, m, "g", "getppid 1\ntotal 1\n")
 }
+
+// TestStatExactUnderSignals: a member whose denied calls are interrupted
+// by a storm of signals (SIGURG, which its Go runtime takes and returns
+// from, so that each interrupted call is made again) has every denied call
+// counted once: the kernel takes no signal from a call the daemon has
+// received until it is answered (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV),
+// so an answer that was sent is never also restarted and counted again.
+func TestStatExactUnderSignals(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("storm")
+	m.mustWrite("storm/syscalls.deny", "getppid")
+	const calls = 32000
+	loop := fmt.Sprintf("loop:%d:getppid", calls)
+	cmd := exec.Command(bin.cgsyscall, "exec", "-m", m.mnt, "storm", "--", bin.probe, loop)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Signal every thread of every process of the group, all of them
+	// started by this test, until the loop ends.
+	procs := filepath.Join(m.base, "storm", "cgroup.procs")
+	sent := 0
+	var err error
+storm:
+	for {
+		select {
+		case err = <-done:
+			break storm
+		default:
+		}
+		b, _ := os.ReadFile(procs)
+		for _, f := range strings.Fields(string(b)) {
+			var pid int
+			fmt.Sscan(f, &pid)
+			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+			for _, task := range tasks {
+				var tid int
+				fmt.Sscan(task.Name(), &tid)
+				if unix.Tgkill(pid, tid, unix.SIGURG) == nil {
+					sent++
+				}
+			}
+		}
+	}
+	if err != nil {
+		t.Fatalf("probe: %v\n%s", err, out.String())
+	}
+	f := strings.Fields(out.String())
+	if len(f) != 3 || f[0] != loop || f[2] != "-38" {
+		t.Fatalf("probe printed %q, want %q NS -38", out.String(), loop)
+	}
+	if sent < 1000 {
+		t.Fatalf("only %d signals reached the member; the storm is too thin", sent)
+	}
+	t.Logf("%d signals sent", sent)
+	n := calls + 1 // the loop makes its call once before it starts timing
+	wantStat(t, m, "storm", fmt.Sprintf("getppid %d\ntotal %d\n", n, n))
+}

@@ -17,10 +17,16 @@ const maxInsns = 4096
 const fprogSize = 16
 
 // filterFlags: sync every thread, report a TSYNC failure as ESRCH (the
-// kernel insists on it together with NEW_LISTENER), and return a listener.
+// kernel insists on it together with NEW_LISTENER), return a listener, and
+// let no signal but a fatal one interrupt a notified call once the daemon
+// has received it (WAIT_KILLABLE_RECV, Linux 5.19). Without that, a signal
+// that came just as the answer was sent had the call restarted anyway,
+// and the daemon saw and counted the same denied call twice; the daemon
+// answers within microseconds, so signals wait no longer than that.
 const filterFlags = unix.SECCOMP_FILTER_FLAG_TSYNC |
 	unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH |
-	unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+	unix.SECCOMP_FILTER_FLAG_NEW_LISTENER |
+	unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 
 // staticFlags load a layer without a listener.
 const staticFlags = unix.SECCOMP_FILTER_FLAG_TSYNC | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
