@@ -6,8 +6,10 @@ import (
 	"github.com/cgsyscall/cgsyscall/arch"
 )
 
-// BenchmarkNote is what Holder.Decide adds to a call it denies: the key of
-// the call and its count, without the rate-limited log line. Compare it
+// BenchmarkNote times counting a denial: "serial", "parallel" and
+// "compat" with Note, which the first denial of a syscall in a group and
+// one due for a log line take; "quiet" with Quiet and Unlogged, which
+// Holder.Decide and its OnDenied hook take for the others. Compare them
 // with the decided call itself (BenchmarkDecidedCall, ns/call-enosys, in
 // the root package): docs/BENCHMARKS.md gives both.
 func BenchmarkNote(b *testing.B) {
@@ -29,6 +31,17 @@ func BenchmarkNote(b *testing.B) {
 				book.Note("web/worker", KeyOf(a, a.Native.AuditArch, nr, args))
 			}
 		})
+	})
+	b.Run("quiet", func(b *testing.B) {
+		b.ReportAllocs()
+		book.Note("web/quiet", KeyOf(a, a.Native.AuditArch, nr, args))
+		for b.Loop() {
+			c := book.Quiet("web/quiet", KeyOf(a, a.Native.AuditArch, nr, args))
+			if c == nil {
+				b.Fatal("not quiet right after a line")
+			}
+			c.Unlogged()
+		}
 	})
 	if a.Compat != nil {
 		cnr, _ := a.Compat.SyscallNumber("getppid")

@@ -3,6 +3,7 @@ package denials
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -45,12 +46,9 @@ func (b *Book) Restore(g string, stat []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, n := range parsed {
-		e := c.by[k]
-		if e == nil {
-			e = &entry{}
-			c.by[k] = e
-		}
-		e.n += n
+		e := c.counter(k)
+		e.n.Add(n)
+		e.nLogged += n
 	}
 	return nil
 }
@@ -65,7 +63,7 @@ func (b *Book) parseKey(s string) (Key, bool) {
 			kind, rest = Compat, r
 		}
 	}
-	if n, err := strconv.Atoi(rest); err == nil && n >= 0 {
+	if n, err := strconv.Atoi(rest); err == nil && n >= 0 && n <= math.MaxInt32 {
 		return Key{kind, n}, true
 	}
 	switch kind {

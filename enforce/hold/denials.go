@@ -13,30 +13,39 @@ import (
 // in): what syscalls.stat reads.
 func (h *Holder) Denials() *denials.Book { return h.book }
 
-// denial is a denied call waiting for its answer to be sent.
+// denial is a denied call that may be due for a log line, waiting for
+// its answer to be sent.
 type denial struct {
 	group string
 	key   denials.Key
-	pid   int    // the caller's process, when the call is due for a log line
-	comm  string // its command, likewise
+	pid   int    // the caller's process
+	comm  string // its command
 }
 
-// denial records a call Decide denies to a member of group. When the call
-// is due for a log line, the caller's process and command are read now:
-// once answered, a short-lived process may be gone.
-func (h *Holder) denial(n *supervise.Notif, group string) *denial {
-	d := &denial{group: group, key: denials.KeyOf(h.a, n.Arch, n.Nr, n.Args)}
-	if h.book.Due(group, d.key) {
-		d.pid, d.comm = tgidOf(n.Pid), fs.CommOf(n.Pid)
+// denial records a call Decide denies to a member of group, for the
+// OnDenied hook. A call that will not be logged is carried by its counter
+// in the book, a pointer that n.Note holds without an allocation. For one
+// that may be, the caller's process and command are read now: once
+// answered, a short-lived process may be gone.
+func (h *Holder) denial(n *supervise.Notif, group string) any {
+	k := denials.KeyOf(h.a, n.Arch, n.Nr, n.Args)
+	if c := h.book.Quiet(group, k); c != nil {
+		return c
 	}
-	return d
+	return &denial{group: group, key: k, pid: tgidOf(n.Pid), comm: fs.CommOf(n.Pid)}
 }
 
 // answeredDenial is told that a denial of Decide's was answered: delivered,
 // it is counted; not delivered (the call was interrupted and will be
 // notified again, or the caller died), it is not.
 func (h *Holder) answeredDenial(n supervise.Notif, delivered bool) {
-	if d, ok := n.Note.(*denial); ok && delivered {
+	if !delivered {
+		return
+	}
+	switch d := n.Note.(type) {
+	case *denials.Counter:
+		d.Unlogged()
+	case *denial:
 		h.noteDenied(n, d)
 	}
 }
@@ -49,9 +58,6 @@ func (h *Holder) noteDenied(n supervise.Notif, d *denial) {
 		return
 	}
 	pid, comm := d.pid, d.comm
-	if pid == 0 {
-		pid, comm = tgidOf(n.Pid), fs.CommOf(n.Pid)
-	}
 	if pid == 0 {
 		pid = n.Pid // gone: its thread ID is all there is
 	}
