@@ -6,6 +6,7 @@ package cgsyscall_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -134,5 +135,33 @@ func TestSigURGMoveIntoDenying(t *testing.T) {
 		}
 		s.stdin.Close()
 		s.cmd.Wait()
+	}
+}
+
+// TestSigURGRestart: a new daemon takes the probe's listener back from the
+// keeper and reads from its filter chain that its layer passes SIGURG:
+// SIGURG to the new daemon runs in the kernel, and a deny of tgkill grows
+// the layer as it would have under the old daemon.
+func TestSigURGRestart(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	s := startServing(t, m.base)
+	moveTo(m, "g", s.pid)
+	killDaemon(t, m)
+	if out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log,
+		m.mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mounting again: %v\n%s", err, out)
+	}
+	d := daemonPID(t, m)
+	wantCalls(t, s, "after the restart", map[string]string{"getppid": "-38",
+		sigTok(s.pid, 23): "0", sigTok(d, 23): "0", sigTok(d, 0): "-38"})
+	if n := seccompFilters(t, s.pid); n != 1 {
+		t.Errorf("after the restart the probe has %d seccomp filters, want 1", n)
+	}
+	m.mustWrite("g/syscalls.deny", "tgkill")
+	wantCalls(t, s, "after the new daemon's deny of tgkill", map[string]string{
+		sigTok(s.pid, 23): "-38", sigTok(d, 23): "-38", "getppid": "-38"})
+	if n := seccompFilters(t, s.pid); n != 2 {
+		t.Errorf("after deny tgkill the probe has %d seccomp filters, want 2", n)
 	}
 }
