@@ -87,7 +87,7 @@ func denyAction(m Mode) (uint32, error) {
 //     with one exception: a denied prctl reads its option and lets
 //     prctl(PR_SET_NO_NEW_PRIVS) through, which only ever restricts its
 //     caller and which the daemon injects to hold a process that dropped
-//     root (package hold).
+//     root (package hold); CompilePass adds tgkill and tkill with SIGURG.
 //   - Compat ABI: a.CompatAllow numbers are allowed; each multiplexer of
 //     a.Mux loads its sub-call (low 32 bits of the argument, masked) and
 //     judges the native counterpart of the sub-call; any other compat number
