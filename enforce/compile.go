@@ -87,7 +87,7 @@ func denyAction(m Mode) (uint32, error) {
 //     with one exception: a denied prctl reads its option and lets
 //     prctl(PR_SET_NO_NEW_PRIVS) through, which only ever restricts its
 //     caller and which the daemon injects to hold a process that dropped
-//     root (package hold).
+//     root (package hold); CompilePass adds tgkill and tkill with SIGURG.
 //   - Compat ABI: a.CompatAllow numbers are allowed; each multiplexer of
 //     a.Mux loads its sub-call (low 32 bits of the argument, masked) and
 //     judges the native counterpart of the sub-call; any other compat number
@@ -103,6 +103,19 @@ func denyAction(m Mode) (uint32, error) {
 // holding only such numbers, yields a filter that allows everything.
 // A number outside 0..a.Native.NRMax fails with ERANGE.
 func Compile(a *arch.Arch, deny []int, mode Mode) ([]bpf.Instruction, error) {
+	return CompilePass(a, deny, mode, nil)
+}
+
+// CompilePass is Compile with a pass for SIGURG: a native call of a number
+// of pass that deny denies runs (SECCOMP_RET_ALLOW) when the low 32 bits
+// of its signal argument are SIGURG, and gets the deny action with any
+// other signal. Go's runtime preempts its goroutines by sending SIGURG to
+// its own threads with tgkill, many times a second; a listener need not
+// decide those. pass may name tgkill and tkill of a.Native (EINVAL for any
+// other number); numbers that deny does not deny are allowed anyway. Only
+// their paths load the signal argument, so the kernel's action cache keeps
+// every other number. Compat calls of the same syscalls get no pass.
+func CompilePass(a *arch.Arch, deny []int, mode Mode, pass []int) ([]bpf.Instruction, error) {
 	p, err := newPlan(a, deny)
 	if err != nil {
 		return nil, err
@@ -111,5 +124,9 @@ func Compile(a *arch.Arch, deny []int, mode Mode) ([]bpf.Instruction, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.emit(act)
+	gates, err := p.gates(pass)
+	if err != nil {
+		return nil, err
+	}
+	return p.emit(act, gates)
 }

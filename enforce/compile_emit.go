@@ -1,8 +1,10 @@
 package enforce
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"syscall"
 
 	"golang.org/x/net/bpf"
 
@@ -13,8 +15,51 @@ import (
 // denies.
 const prNoNewPrivs = 38
 
-// emit assembles the filter of p; deny is the return value of a denied call.
-func (p *plan) emit(deny uint32) ([]bpf.Instruction, error) {
+// gate is a denied native number that one value of one argument lets
+// through: its call runs when the low 32 bits of argument arg are val, and
+// gets the deny action otherwise.
+type gate struct {
+	nr  int
+	arg int
+	val uint32
+}
+
+// sigArg is the signal argument of the calls that CompilePass may let
+// through with SIGURG.
+var sigArg = map[string]int{"tkill": 1, "tgkill": 2}
+
+// gates lists the argument checks of p's native path: prctl's when prctl
+// is denied (PR_SET_NO_NEW_PRIVS only ever restricts its caller, and the
+// daemon injects it to hold a process that dropped root), then SIGURG's for
+// each denied number of pass, in ascending order.
+func (p *plan) gates(pass []int) ([]gate, error) {
+	a := p.a
+	var gs []gate
+	if prctl, ok := a.Native.SyscallNumber("prctl"); ok && p.native(uint32(prctl)) {
+		gs = append(gs, gate{nr: prctl, arg: 0, val: prNoNewPrivs})
+	}
+	pass = slices.Compact(slices.Sorted(slices.Values(pass)))
+	for _, nr := range pass {
+		if nr < 0 || nr > a.Native.NRMax {
+			return nil, fmt.Errorf("enforce: syscall %d outside 0..%d: %w",
+				nr, a.Native.NRMax, syscall.ERANGE)
+		}
+		name, _ := a.Native.SyscallName(nr)
+		arg, ok := sigArg[name]
+		if !ok {
+			return nil, fmt.Errorf("enforce: no SIGURG pass for syscall %d (%q): %w",
+				nr, name, syscall.EINVAL)
+		}
+		if p.native(uint32(nr)) {
+			gs = append(gs, gate{nr: nr, arg: arg, val: sigURG})
+		}
+	}
+	return gs, nil
+}
+
+// emit assembles the filter of p; deny is the return value of a denied
+// call, and each of gates lets its number through for one argument value.
+func (p *plan) emit(deny uint32, gates []gate) ([]bpf.Instruction, error) {
 	a := p.a
 	allow, denied := retLeaf(retAllow), retLeaf(deny)
 	whenAny := allow // for calls that are denied when anything is
@@ -45,17 +90,19 @@ func (p *plan) emit(deny uint32) ([]bpf.Instruction, error) {
 	s.jumpIf(bpf.JumpEqual, a.Native.AuditArch, native, labelNext)
 	s.ret(foreign)
 
-	// Native block: numbers only, never an argument, but in the prctl
-	// block of a denied prctl.
+	// Native block: numbers only, never an argument, but in the block of
+	// a gate (a denied prctl, a passed tgkill or tkill).
 	s.bind(native)
-	prctl, hasPrctl := a.Native.SyscallNumber("prctl")
-	nnp := hasPrctl && p.native(uint32(prctl))
-	e.nnp = s.newLabel()
+	gateOf := map[int]int{}
+	for i, g := range gates {
+		gateOf[g.nr] = i
+		e.gates = append(e.gates, s.newLabel())
+	}
 	var nat runs
 	for n := 0; n <= a.Native.NRMax; n++ {
 		l := verdict(p.native(uint32(n)))
-		if nnp && n == prctl {
-			l = leaf{ret: deny, mux: muxNNP}
+		if i, ok := gateOf[n]; ok {
+			l = leaf{ret: deny, mux: muxGate - i}
 		}
 		nat.add(uint32(n), l)
 	}
@@ -71,14 +118,12 @@ func (p *plan) emit(deny uint32) ([]bpf.Instruction, error) {
 		s.bind(after)
 	}
 	e.tree(nat.fold())
-	if nnp {
-		// prctl(PR_SET_NO_NEW_PRIVS) only ever restricts its caller, and
-		// the daemon injects it to hold a process that dropped root: it
-		// stays allowed (the option is an int: the low word).
-		s.bind(e.nnp)
-		s.load(argLow(0))
+	for i, g := range gates {
+		// The argument is an int (an option, a signal): its low word.
+		s.bind(e.gates[i])
+		s.load(argLow(g.arg))
 		other := s.newLabel()
-		s.jumpIf(bpf.JumpEqual, prNoNewPrivs, labelNext, other)
+		s.jumpIf(bpf.JumpEqual, g.val, labelNext, other)
 		s.ret(retAllow)
 		s.bind(other)
 		s.ret(deny)

@@ -13,9 +13,10 @@ type leaf struct {
 
 func retLeaf(v uint32) leaf { return leaf{ret: v, mux: -1} }
 
-// muxNNP is the mux of the leaf of a denied native prctl: the block that
-// lets prctl(PR_SET_NO_NEW_PRIVS) through and denies every other option.
-const muxNNP = -2
+// muxGate is the mux of the leaf of the first gate of the native path
+// (see plan.gates), muxGate-i that of gate i: the block that lets its
+// number through for one argument value and denies it for any other.
+const muxGate = -2
 
 // maxIslands is the most islands one run holds. Each island adds a jeq
 // to the paths through its run, so the bound keeps paths short.
@@ -81,9 +82,9 @@ func (rs runs) size() int {
 
 // emitter writes decision trees into an asm.
 type emitter struct {
-	s   *asm
-	mux []label // entry of each multiplexer block
-	nnp label   // entry of the prctl block
+	s     *asm
+	mux   []label // entry of each multiplexer block
+	gates []label // entry of each gate block
 	// chunk is the most instructions of one chunk, exits excepted: every
 	// jump inside a chunk, to a comparison or an exit, stays short.
 	chunk int
@@ -176,11 +177,11 @@ func (e *emitter) node(rs []run, ex *exits) {
 }
 
 // exit ends a path: a return, or a far jump into a multiplexer block or
-// the prctl block.
+// a gate block.
 func (e *emitter) exit(l leaf) {
 	switch {
-	case l.mux == muxNNP:
-		e.s.jumpTo(e.nnp)
+	case l.mux <= muxGate:
+		e.s.jumpTo(e.gates[muxGate-l.mux])
 	case l.mux < 0:
 		e.s.ret(l.ret)
 	default:

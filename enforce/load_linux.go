@@ -13,6 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// sigURG is the signal that CompilePass lets through.
+const sigURG = uint32(unix.SIGURG)
+
 // Load installs insns as a seccomp filter of the calling thread with the
 // given SECCOMP_FILTER_FLAG_* flags (unix.SECCOMP_FILTER_FLAG_TSYNC to
 // spread it to every thread of the process, ..._NEW_LISTENER for a user

@@ -25,6 +25,7 @@ const (
 	childEnv = "CGSYSCALL_ENFORCE_CHILD" // "errno", "notify" or "listen"
 	denyEnv  = "CGSYSCALL_ENFORCE_DENY"  // native names, comma-separated
 	probeEnv = "CGSYSCALL_ENFORCE_PROBE" // absolute path of the probe
+	passEnv  = "CGSYSCALL_ENFORCE_PASS"  // native names with the SIGURG pass
 )
 
 func TestMain(m *testing.M) {
@@ -47,16 +48,27 @@ func runChild(mode string, args []string) int {
 	if a == nil {
 		return fail("no architecture for %s", runtime.GOARCH)
 	}
-	var deny []int
-	for _, name := range strings.Split(os.Getenv(denyEnv), ",") {
-		if name == "" {
-			continue
+	numbers := func(env string) ([]int, error) {
+		var nrs []int
+		for _, name := range strings.Split(os.Getenv(env), ",") {
+			if name == "" {
+				continue
+			}
+			nr, ok := a.Native.SyscallNumber(name)
+			if !ok {
+				return nil, fmt.Errorf("unknown syscall %q", name)
+			}
+			nrs = append(nrs, nr)
 		}
-		nr, ok := a.Native.SyscallNumber(name)
-		if !ok {
-			return fail("unknown syscall %q", name)
-		}
-		deny = append(deny, nr)
+		return nrs, nil
+	}
+	deny, err := numbers(denyEnv)
+	if err != nil {
+		return fail("%v", err)
+	}
+	pass, err := numbers(passEnv)
+	if err != nil {
+		return fail("%v", err)
 	}
 	m, flags := ModeErrno, uint(0)
 	switch mode {
@@ -65,7 +77,7 @@ func runChild(mode string, args []string) int {
 	case "listen":
 		m, flags = ModeNotify, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
 	}
-	prog, err := Compile(a, deny, m)
+	prog, err := CompilePass(a, deny, m, pass)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -233,6 +245,40 @@ func TestLoadReal(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLoadPass: loaded for real, the SIGURG pass lets the probe's
+// tgkill(self, self, SIGURG) and tkill(self, SIGURG) run where both are
+// denied, while the same calls with signal 0 or SIGWINCH (which a Go
+// program ignores) get ENOSYS; without the pass, SIGURG gets ENOSYS too.
+// In notify mode no listener is attached: the kernel answers ENOSYS.
+func TestLoadPass(t *testing.T) {
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		t.Skipf("no seccomp support for GOARCH %s", runtime.GOARCH)
+	}
+	probe := buildProbe(t)
+	tokens := []string{"args:tgkill:self:self:23", "args:tkill:self:23",
+		"args:tgkill:self:self:0", "args:tgkill:self:self:28", "args:tkill:self:0", "getppid"}
+	for _, mode := range []string{"errno", "notify"} {
+		for _, pass := range []bool{true, false} {
+			if pass {
+				t.Setenv(passEnv, "tgkill,tkill")
+			} else {
+				t.Setenv(passEnv, "")
+			}
+			got, _ := probeResult(t, probe, mode, []string{"tgkill", "tkill", "getppid"},
+				tokens...)
+			for _, tok := range tokens {
+				want := int64(-38)
+				if pass && strings.HasSuffix(tok, ":23") {
+					want = 0
+				}
+				if got[tok] != want {
+					t.Errorf("%s, pass %v: %s = %d, want %d", mode, pass, tok, got[tok], want)
+				}
+			}
+		}
+	}
 }
 
 // TestLoad386 runs a whole i386 process (the probe built for GOARCH=386)

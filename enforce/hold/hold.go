@@ -5,23 +5,25 @@
 // inject) and whose listener the daemon owns (package supervise). A layer
 // notifies only numbers that may be denied to the process: those its
 // group denies, and those another group of the tree denies that are not
-// frequent calls (read, write, futex, clone, execve, ...); every other
-// call runs in the kernel at full speed. Each notified call is judged
-// from the caller's cgroup at that moment (read from /proc/TID/cgroup)
-// and the policy tree, so an allow, a move or a deny of a covered number
-// reaches a held process with no further work. Three cases need a new
-// layer:
+// frequent calls (read, write, futex, clone, execve, ...), and the calls
+// the guard looks at (guard.go), but for tgkill and tkill with SIGURG
+// where the process's group allows them; every other call runs in the
+// kernel at full speed. Each notified call is judged from the caller's
+// cgroup at that moment (read from /proc/TID/cgroup) and the policy tree,
+// so an allow, a move or a deny of a covered number reaches a held
+// process with no further work. Three cases need a new layer:
 //
 //   - a process not held yet (moved into a restricted group, found there by
 //     the scan, or met again after a daemon restart, whose old listener is
 //     gone): it gets its first layer, covering also whatever its filter
 //     chain already notifies (read from the kernel);
-//   - a number that a held process's layer does not cover, denied to it
-//     (or to the group it is moved to, or behind the mount's back, found
-//     by the scan): the layer grows. Every process carrying it (the
-//     process and children forked since) is stopped, the old listener is
-//     closed, and each gets a new layer notifying a superset, generously:
-//     every deniable number but the frequent ones, plus what is needed;
+//   - a number that a held process's layer does not cover (or lets run
+//     with SIGURG), denied to it (or to the group it is moved to, or
+//     behind the mount's back, found by the scan): the layer grows.
+//     Every process carrying it (the process and children forked since)
+//     is stopped, the old listener is closed, and each gets a new layer
+//     notifying a superset, generously: every deniable number but the
+//     frequent ones, plus what is needed;
 //   - seccomp(2) denied: it cannot be notified (a later layer's own
 //     seccomp call would then fail), so a fixed layer answers ENOSYS in
 //     the kernel, after which no layer can go in: it comes with a

@@ -113,7 +113,8 @@ func (h *Holder) adopt(l keeper.Listener) {
 }
 
 // readLayer settles what lay, a layer taken from the keeper, notifies:
-// what the process's filter chain notifies, read in one ptrace stop. When
+// what the process's filter chain notifies, and of that what it lets run
+// with SIGURG, read in one ptrace stop. When
 // the chain cannot be read the cover stays empty, so that the first scan
 // grows the layer (which reads the chain again) rather than trusting it.
 func (h *Holder) readLayer(lay *layer) {
@@ -129,7 +130,7 @@ func (h *Holder) readLayer(lay *layer) {
 	if err != nil {
 		return
 	}
-	lay.cover = h.cov.chainNotified(chain)
+	lay.cover, lay.passed = h.cov.chainNotified(chain)
 	lay.cover.Remove(h.cov.seccomp)
 	lay.depth = len(chain)
 	for _, f := range chain {

@@ -50,8 +50,12 @@ const (
 // layer is one notifying layer that the daemon loaded into a process,
 // with the fixed layer loaded right after it in the same stop, if any.
 type layer struct {
-	cover  policy.Set   // the numbers it notifies
-	static policy.Set   // the numbers the fixed layer denies (seccomp)
+	cover  policy.Set // the numbers it notifies, for some arguments at least
+	static policy.Set // the numbers the fixed layer denies (seccomp)
+	// passed holds the numbers of cover that it lets run in the kernel
+	// with SIGURG (tgkill and tkill, see covers.pass): notified, but not
+	// enforced, so a need that holds one of them is not covered.
+	passed policy.Set
 	at     atomic.Int64 // when it went in, CLOCK_BOOTTIME nanoseconds
 	holder int          // the process it was loaded into
 	start  uint64       // that process's start time, the keeper's key with holder
@@ -97,14 +101,20 @@ type covers struct {
 	generous policy.Set // every deniable number but the frequent ones
 	full     policy.Set // every deniable number
 	union    atomic.Pointer[policy.Set]
-	progs    sync.Map // policy.Set -> []unix.SockFilter, compiled notifying layers
-	notified sync.Map // string (a program's bytes) -> policy.Set
+	progs    sync.Map // progKey -> []unix.SockFilter, compiled notifying layers
+	notified sync.Map // string (a program's bytes) -> notice
 	nprogs   atomic.Int32
 	fixed    []unix.SockFilter // the fixed layer denying seccomp
 	// guard holds the calls every layer hands over whatever the group
 	// denies, so that the guard (guard.go) sees those aimed at the daemon.
 	guard policy.Set
+	// urg holds tgkill and tkill, which a layer lets run in the kernel
+	// with SIGURG where it notifies them only for the guard.
+	urg policy.Set
 }
+
+// progKey names a compiled notifying layer.
+type progKey struct{ cover, passed policy.Set }
 
 func newCovers(a *arch.Arch) (*covers, error) {
 	c := &covers{a: a, seccomp: -1, full: policy.Deniable(a)}
@@ -127,6 +137,11 @@ func newCovers(a *arch.Arch) (*covers, error) {
 	for _, name := range GuardNames() {
 		if nr, ok := a.Native.SyscallNumber(name); ok {
 			c.guard.Add(nr)
+		}
+	}
+	for _, name := range []string{"tgkill", "tkill"} {
+		if nr, ok := a.Native.SyscallNumber(name); ok && c.guard.Has(nr) {
+			c.urg.Add(nr)
 		}
 	}
 	c.generous = c.full.Minus(c.frequent).Union(c.guard)
@@ -156,12 +171,34 @@ func (c *covers) grown(old, need policy.Set) policy.Set {
 	return s
 }
 
-// program returns the compiled notifying layer for cover.
-func (c *covers) program(cover policy.Set) ([]unix.SockFilter, error) {
-	if v, ok := c.progs.Load(cover); ok {
+// pass returns the numbers of a new layer's cover that it lets run in the
+// kernel with SIGURG: tgkill and tkill, which Go's runtime sends its own
+// threads many times a second to preempt goroutines, where the layer
+// notifies them only for the guard. A SIGURG aimed at the daemon or the
+// keeper, Go programs that ignore one they did not ask for, harms
+// nothing. So no number that need holds (the process is judged by it),
+// none that the cover holds without the guard (the tree's union in a
+// first layer, the generous cover in a grown one: a later deny must find
+// it covered), and none that an older filter of the chain notifies with
+// SIGURG too (strict): that filter's notification would be the one
+// delivered, to a listener that may be gone.
+func (c *covers) pass(need, strict policy.Set, grown bool) policy.Set {
+	s := c.urg.Minus(need).Minus(strict)
+	if grown {
+		return s.Minus(c.full.Minus(c.frequent))
+	}
+	return s.Minus(c.union.Load().Minus(c.frequent))
+}
+
+// program returns the compiled notifying layer for cover, which lets the
+// numbers of passed run with SIGURG.
+func (c *covers) program(cover, passed policy.Set) ([]unix.SockFilter, error) {
+	key := progKey{cover, passed}
+	if v, ok := c.progs.Load(key); ok {
 		return v.([]unix.SockFilter), nil
 	}
-	insns, err := enforce.Compile(c.a, cover.Numbers(), enforce.ModeNotify)
+	insns, err := enforce.CompilePass(c.a, cover.Numbers(), enforce.ModeNotify,
+		passed.Numbers())
 	if err != nil {
 		return nil, err
 	}
@@ -170,68 +207,92 @@ func (c *covers) program(cover policy.Set) ([]unix.SockFilter, error) {
 		return nil, err
 	}
 	if c.nprogs.Add(1) < 1024 {
-		c.progs.Store(cover, prog)
+		c.progs.Store(key, prog)
 	}
 	return prog, nil
 }
 
 // chainNotified returns the native numbers that any filter of chain
-// hands to a listener (SECCOMP_RET_USER_NOTIF) for a call of the native
-// ABI with zero arguments. A new layer must notify all of them: its
-// listener then decides them; where it does not, a filter whose listener
-// is gone (the last daemon's, or a layer this one replaces) fails them
-// with ENOSYS. A filter that cannot be read as classic BPF counts as
-// notifying every deniable number.
-func (c *covers) chainNotified(chain [][]unix.SockFilter) policy.Set {
-	var s policy.Set
+// hands to a listener (SECCOMP_RET_USER_NOTIF), for some arguments at
+// least: the notified ones, and of those the ones notified only partly,
+// which every filter lets run when each argument is SIGURG (the pass of
+// covers.pass).
+//
+// The two answer two questions. A new layer must notify every notified
+// number: its listener then decides them; where it does not, a filter
+// whose listener is gone (the last daemon's, or a layer this one
+// replaces) fails them with ENOSYS. Only a number notified and not partly
+// is enforced whatever its arguments, as a need is (see covered). A
+// filter that cannot be read as classic BPF counts as notifying every
+// deniable number in full.
+func (c *covers) chainNotified(chain [][]unix.SockFilter) (notified, partly policy.Set) {
+	var urg policy.Set
 	for _, prog := range chain {
-		s = s.Union(c.notifiedBy(prog))
+		n := c.notifiedBy(prog)
+		notified = notified.Union(n.zero).Union(n.urg)
+		urg = urg.Union(n.urg)
 	}
-	return s
+	return notified, notified.Minus(urg)
 }
 
-func (c *covers) notifiedBy(prog []unix.SockFilter) policy.Set {
+// notice is what one filter notifies of the native numbers: with every
+// argument zero, and with every argument SIGURG.
+type notice struct{ zero, urg policy.Set }
+
+func (c *covers) notifiedBy(prog []unix.SockFilter) notice {
 	if len(prog) == 0 {
-		return policy.Set{}
+		return notice{}
 	}
 	key := string(unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(prog)*8))
 	if v, ok := c.notified.Load(key); ok {
-		return v.(policy.Set)
+		return v.(notice)
 	}
-	s := c.evaluate(prog)
+	n := c.evaluate(prog)
 	if c.nprogs.Add(1) < 1024 {
-		c.notified.Store(key, s)
+		c.notified.Store(key, n)
 	}
-	return s
+	return n
 }
 
-// evaluate runs prog for every native number.
-func (c *covers) evaluate(prog []unix.SockFilter) policy.Set {
+// evaluate runs prog for every native number, with zero arguments and
+// with SIGURG in every argument.
+func (c *covers) evaluate(prog []unix.SockFilter) notice {
+	all := notice{c.full, c.full}
 	insns := make([]bpf.Instruction, len(prog))
 	for i, f := range prog {
 		insns[i] = bpf.RawInstruction{Op: f.Code, Jt: f.Jt, Jf: f.Jf, K: f.K}.Disassemble()
 	}
 	vm, err := bpf.NewVM(insns)
 	if err != nil {
-		return c.full
+		return all
 	}
-	var s policy.Set
-	data := make([]byte, 64)
+	var n notice
+	// struct seccomp_data as x/net/bpf's VM reads it: it loads words
+	// big-endian where the kernel loads them in host order, so each word
+	// is stored big-endian, the low word of an argument first.
+	zero, urg := make([]byte, 64), make([]byte, 64)
+	for i := 0; i < 6; i++ {
+		put32(urg[16+8*i:], uint32(unix.SIGURG))
+	}
 	for nr := 0; nr <= c.a.Native.NRMax; nr++ {
-		// struct seccomp_data as x/net/bpf's VM reads it: it loads words
-		// big-endian where the kernel loads them in host order, so each
-		// word is stored big-endian.
-		put32(data[0:], uint32(nr))
-		put32(data[4:], c.a.Native.AuditArch)
-		r, err := vm.Run(data)
-		if err != nil {
-			return c.full
+		for _, data := range [][]byte{zero, urg} {
+			put32(data[0:], uint32(nr))
+			put32(data[4:], c.a.Native.AuditArch)
 		}
-		if uint32(r)&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF {
-			s.Add(nr)
+		r0, err0 := vm.Run(zero)
+		r1, err1 := vm.Run(urg)
+		if err0 != nil || err1 != nil {
+			return all
+		}
+		if uint32(r0)&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF {
+			n.zero.Add(nr)
+		}
+		if uint32(r1)&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF {
+			n.urg.Add(nr)
 		}
 	}
-	return s.Intersect(policy.Full(c.a))
+	full := policy.Full(c.a)
+	return notice{n.zero.Intersect(full), n.urg.Intersect(full)}
 }
 
 func put32(b []byte, v uint32) {

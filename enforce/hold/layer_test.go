@@ -36,32 +36,47 @@ func TestChainNotified(t *testing.T) {
 		t.Run(a.Name, func(t *testing.T) {
 			c := testCovers(t, a)
 			cover := policy.NewSet(nr(t, a, "getppid"), nr(t, a, "uname"), nr(t, a, "read"))
-			prog, err := c.program(cover)
+			prog, err := c.program(cover, policy.Set{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := c.chainNotified([][]unix.SockFilter{prog}); !got.Equal(cover) {
-				t.Errorf("notified %v, want %v", got, cover)
+			check := func(what string, chain [][]unix.SockFilter, want, wantPartly policy.Set) {
+				t.Helper()
+				got, partly := c.chainNotified(chain)
+				if !got.Equal(want) || !partly.Equal(wantPartly) {
+					t.Errorf("%s: notified %d numbers, %d partly; want %v, partly %v", what,
+						got.Len(), partly.Len(), want, wantPartly)
+				}
 			}
-			if got := c.chainNotified([][]unix.SockFilter{c.fixed, prog}); !got.Equal(cover) {
-				t.Errorf("with the fixed layer: notified %v, want %v", got, cover)
-			}
-			full, _ := c.program(c.full)
-			if got := c.chainNotified([][]unix.SockFilter{prog, full}); !got.Equal(c.full) {
-				t.Errorf("with the full layer: %d numbers, want %d", got.Len(), c.full.Len())
-			}
+			check("one layer", [][]unix.SockFilter{prog}, cover, policy.Set{})
+			check("with the fixed layer", [][]unix.SockFilter{c.fixed, prog}, cover, policy.Set{})
+			full, _ := c.program(c.full, policy.Set{})
+			check("with the full layer", [][]unix.SockFilter{prog, full}, c.full, policy.Set{})
 			bad := []unix.SockFilter{{Code: 0xffff}}
-			if got := c.chainNotified([][]unix.SockFilter{bad}); !got.Equal(c.full) {
-				t.Errorf("an unreadable program: %d numbers, want every deniable one", got.Len())
-			}
+			check("an unreadable program", [][]unix.SockFilter{bad}, c.full, policy.Set{})
 			allow, err := enforce.Compile(a, nil, enforce.ModeNotify)
 			if err != nil {
 				t.Fatal(err)
 			}
 			raw, _ := enforce.Raw(allow)
-			if got := c.chainNotified([][]unix.SockFilter{raw}); !got.Empty() {
-				t.Errorf("a layer that notifies nothing: %v", got)
+			check("a layer that notifies nothing", [][]unix.SockFilter{raw}, policy.Set{},
+				policy.Set{})
+
+			// A layer that lets tgkill and tkill run with SIGURG notifies
+			// them partly; an older filter that notifies tgkill in full
+			// makes it notified in full.
+			urgCover := cover.Union(c.urg)
+			pass, err := c.program(urgCover, c.urg)
+			if err != nil {
+				t.Fatal(err)
 			}
+			check("a layer with the pass", [][]unix.SockFilter{pass}, urgCover, c.urg)
+			tg := policy.NewSet(nr(t, a, "tgkill"))
+			old, _ := c.program(tg, policy.Set{})
+			check("the pass after a full tgkill", [][]unix.SockFilter{old, pass}, urgCover,
+				policy.NewSet(nr(t, a, "tkill")))
+			check("the pass before the full layer", [][]unix.SockFilter{pass, full}, c.full,
+				policy.Set{})
 		})
 	}
 }

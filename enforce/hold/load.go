@@ -219,7 +219,7 @@ func (h *Holder) complete(j *job) {
 // quick holds m, a process with no filter, in one go (inject.HoldWith).
 func (h *Holder) quick(m *member) {
 	m.lay = h.planLayer(m, nil, [][]unix.SockFilter{})
-	prog, err := h.cov.program(m.lay.cover)
+	prog, err := h.cov.program(m.lay.cover, m.lay.passed)
 	if err != nil {
 		m.err = err
 		return
@@ -253,7 +253,7 @@ func (h *Holder) install(m *member, old *layer) error {
 		m.lay = h.planLayer(m, old, chain)
 	}
 	lay := m.lay
-	prog, err := h.cov.program(lay.cover)
+	prog, err := h.cov.program(lay.cover, lay.passed)
 	if err != nil {
 		m.sess.Detach()
 		return err
@@ -286,26 +286,32 @@ func (h *Holder) listen(m *member, fd int) error {
 	return nil
 }
 
-// planLayer settles the layer of member m: its cover, whether it comes
-// with the fixed layer that denies seccomp, and the size of the chain it
-// joins. chain is m's filters as the kernel has them, nil when they could
-// not be read before the load (the writer of a request): then a process
-// with filters gets the full cover.
+// planLayer settles the layer of member m: its cover, the numbers it lets
+// run with SIGURG, whether it comes with the fixed layer that denies
+// seccomp, and the size of the chain it joins. chain is m's filters as the
+// kernel has them, nil when they could not be read before the load (the
+// writer of a request): then a process with filters gets the full cover.
 func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *layer {
 	need := m.need.Union(m.also)
-	var notified policy.Set
+	// notified: what the chain notifies for some arguments; strict: what
+	// it notifies with SIGURG too, which the new layer must not pass.
+	var notified, strict policy.Set
 	depth, insns := 1, 0
 	switch {
 	case chain != nil:
-		notified = h.cov.chainNotified(chain)
+		var partly policy.Set
+		notified, partly = h.cov.chainNotified(chain)
+		strict = notified.Minus(partly)
 		depth = len(chain) + 1
 		for _, f := range chain {
 			insns += len(f) + 4
 		}
 	case old != nil:
 		notified, depth, insns = old.cover, old.depth+1, old.insns
+		strict = old.cover.Minus(old.passed)
 	case m.filters > 0:
 		notified, depth, insns = h.cov.full, maxDepth, maxInsns
+		strict = h.cov.full
 	}
 	lay := &layer{holder: m.pid, depth: depth}
 	if m.need.Has(h.cov.seccomp) || (old != nil && !old.static.Empty()) {
@@ -318,10 +324,17 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 	} else {
 		lay.cover = h.cov.base(need).Union(notified)
 	}
-	prog, err := h.cov.program(lay.cover)
+	if lay.static.Empty() {
+		// Not after the fixed layer: no layer can follow it, so a later
+		// deny of tgkill could not be enforced.
+		lay.passed = h.cov.pass(need, strict, old != nil)
+	}
+	prog, err := h.cov.program(lay.cover, lay.passed)
 	if err != nil || depth >= maxDepth || insns+len(prog)+4 > maxInsns {
-		lay.cover = h.cov.full
-		prog, _ = h.cov.program(lay.cover)
+		// The last layer notifies every deniable number in full: none
+		// is needed again.
+		lay.cover, lay.passed = h.cov.full, policy.Set{}
+		prog, _ = h.cov.program(lay.cover, lay.passed)
 	}
 	lay.insns = insns + len(prog) + 4
 	return lay

@@ -274,8 +274,9 @@ func (h *Holder) withUring(s policy.Set) policy.Set {
 }
 
 // covered tells whether p's layers enforce need: its notifying layer
-// covers every number, and seccomp, which cannot be notified, is denied
-// by a fixed layer if need holds it.
+// covers every number in full (none is one it lets run with SIGURG), and
+// seccomp, which cannot be notified, is denied by a fixed layer if need
+// holds it.
 func (h *Holder) covered(p *proc, need policy.Set) bool {
 	lay := p.lay.Load()
 	if lay == nil {
@@ -286,7 +287,7 @@ func (h *Holder) covered(p *proc, need policy.Set) bool {
 	}
 	n := need
 	n.Remove(h.cov.seccomp)
-	return lay.cover.Contains(n)
+	return lay.cover.Contains(n) && n.Intersect(lay.passed).Empty()
 }
 
 // refreshUnion records the union of every group's deny set, which first

@@ -20,12 +20,13 @@ func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 	if err != nil {
 		return nil
 	}
-	notified := h.cov.chainNotified(chain)
+	notified, partly := h.cov.chainNotified(chain)
+	strict := notified.Minus(partly)
 	born := startNanos(start)
 	var best *layer
 	consider := func(lay *layer) {
 		if lay == nil || lay.closed.Load() || lay.at.Load() > born+tickNanos ||
-			!notified.Contains(lay.cover) {
+			!notified.Contains(lay.cover) || !strict.Contains(lay.cover.Minus(lay.passed)) {
 			return
 		}
 		if best == nil || lay.cover.Len() > best.cover.Len() {

@@ -5,6 +5,10 @@
 //	nr:N         syscall number N of that ABI
 //	i386:NAME    the i386 syscall NAME through int $0x80 (amd64 builds only)
 //	i386:nr:N    i386 syscall number N through int $0x80
+//	args:NAME:A1[:A2...]
+//	             the syscall NAME with arguments A1... (up to six) instead
+//	             of the scratch page and zeros: each an integer in Go
+//	             notation ("23", "-1", "0x17") or "self", the probe's PID
 //	loop:C:TOKEN TOKEN C times; prints "loop:C:TOKEN NS RESULT", NS the
 //	             mean nanoseconds of one call
 //	lat:C:TOKEN  TOKEN C times, each call timed alone; prints
@@ -85,6 +89,9 @@ func call(tok string, buf uintptr) (int64, error) {
 	if tok == "newlistener" {
 		return newListener()
 	}
+	if rest, ok := strings.CutPrefix(tok, "args:"); ok {
+		return callArgs(rest)
+	}
 	if rest, ok := strings.CutPrefix(tok, "i386:"); ok {
 		if i386 == nil {
 			return 0, fmt.Errorf("%s: no i386 ABI in this build", tok)
@@ -100,6 +107,35 @@ func call(tok string, buf uintptr) (int64, error) {
 		return 0, fmt.Errorf("%s: %v", tok, err)
 	}
 	r, _, errno := syscall.RawSyscall6(uintptr(nr), buf, 0, 0, 0, 0, 0)
+	if errno != 0 {
+		return -int64(errno), nil
+	}
+	return int64(int(r)), nil
+}
+
+// callArgs runs "NAME:A1[:A2...]" (see the package comment).
+func callArgs(s string) (int64, error) {
+	f := strings.Split(s, ":")
+	if len(f) < 2 || len(f) > 7 {
+		return 0, fmt.Errorf("args:%s: want args:NAME:A1[:A2...], at most six", s)
+	}
+	nr, ok := table.SyscallNumber(f[0])
+	if !ok {
+		return 0, fmt.Errorf("args:%s: %s has no syscall %q", s, table.Name, f[0])
+	}
+	var a [6]uintptr
+	for i, v := range f[1:] {
+		if v == "self" {
+			a[i] = uintptr(os.Getpid())
+			continue
+		}
+		n, err := strconv.ParseInt(v, 0, 64)
+		if err != nil {
+			return 0, fmt.Errorf("args:%s: bad argument %q", s, v)
+		}
+		a[i] = uintptr(n)
+	}
+	r, _, errno := syscall.RawSyscall6(uintptr(nr), a[0], a[1], a[2], a[3], a[4], a[5])
 	if errno != 0 {
 		return -int64(errno), nil
 	}
