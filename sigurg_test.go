@@ -165,3 +165,49 @@ func TestSigURGRestart(t *testing.T) {
 		t.Errorf("after deny tgkill the probe has %d seccomp filters, want 2", n)
 	}
 }
+
+// prlimitTok is the probe's token for prlimit64(pid, RLIMIT_NOFILE, NULL,
+// NULL), which only checks that the caller may.
+func prlimitTok(pid int) string { return "args:prlimit64:" + strconv.Itoa(pid) + ":7:0:0" }
+
+// TestPrlimitPass: a held probe's prlimit64 of itself (pid 0) runs in the
+// kernel while its group allows prlimit64; one aimed at the daemon is
+// still refused by the guard (it is notified: any pid but 0 is). After
+// "echo prlimit64 > g/syscalls.deny" the same running probe gets ENOSYS
+// for pid 0 too. With a restart in between, the new daemon reads from the
+// layer taken back from the keeper that it passes prlimit64, and grows it
+// all the same.
+func TestPrlimitPass(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		m := liveMirror(t)
+		denyGetppid(m, "g")
+		s := startServing(t, m.base)
+		moveTo(m, "g", s.pid)
+		if restart {
+			killDaemon(t, m)
+			if out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log",
+				m.log, m.mnt).CombinedOutput(); err != nil {
+				t.Fatalf("mounting again: %v\n%s", err, out)
+			}
+		}
+		d := daemonPID(t, m)
+		when := "held in g"
+		if restart {
+			when += ", after a restart"
+		}
+		wantCalls(t, s, when, map[string]string{"getppid": "-38", prlimitTok(0): "0",
+			prlimitTok(s.pid): "0", prlimitTok(d): "-38"})
+		m.mustWrite("g/syscalls.deny", "prlimit64")
+		wantCalls(t, s, when+", then prlimit64 denied", map[string]string{
+			prlimitTok(0): "-38", prlimitTok(s.pid): "-38", prlimitTok(d): "-38"})
+		if n := seccompFilters(t, s.pid); n != 2 {
+			t.Errorf("%s: after deny prlimit64 the probe has %d seccomp filters, want 2",
+				when, n)
+		}
+		if got := m.read("g/syscalls.stat"); !strings.Contains(got, "prlimit64 2\n") {
+			t.Errorf("%s: g/syscalls.stat = %q, want a line prlimit64 2", when, got)
+		}
+		s.stdin.Close()
+		s.cmd.Wait()
+	}
+}

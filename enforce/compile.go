@@ -87,7 +87,8 @@ func denyAction(m Mode) (uint32, error) {
 //     with one exception: a denied prctl reads its option and lets
 //     prctl(PR_SET_NO_NEW_PRIVS) through, which only ever restricts its
 //     caller and which the daemon injects to hold a process that dropped
-//     root (package hold); CompilePass adds tgkill and tkill with SIGURG.
+//     root (package hold); CompilePass adds tgkill and tkill with SIGURG
+//     and prlimit64 of the caller itself.
 //   - Compat ABI: a.CompatAllow numbers are allowed; each multiplexer of
 //     a.Mux loads its sub-call (low 32 bits of the argument, masked) and
 //     judges the native counterpart of the sub-call; any other compat number
@@ -106,15 +107,17 @@ func Compile(a *arch.Arch, deny []int, mode Mode) ([]bpf.Instruction, error) {
 	return CompilePass(a, deny, mode, nil)
 }
 
-// CompilePass is Compile with a pass for SIGURG: a native call of a number
-// of pass that deny denies runs (SECCOMP_RET_ALLOW) when the low 32 bits
-// of its signal argument are SIGURG, and gets the deny action with any
-// other signal. Go's runtime preempts its goroutines by sending SIGURG to
-// its own threads with tgkill, many times a second; a listener need not
-// decide those. pass may name tgkill and tkill of a.Native (EINVAL for any
-// other number); numbers that deny does not deny are allowed anyway. Only
-// their paths load the signal argument, so the kernel's action cache keeps
-// every other number. Compat calls of the same syscalls get no pass.
+// CompilePass is Compile with passes: a native call of a number of pass
+// that deny denies runs (SECCOMP_RET_ALLOW) for one value of one argument
+// (its low 32 bits), and gets the deny action for any other. pass may name
+// tgkill and tkill, which pass with the signal SIGURG (Go's runtime
+// preempts its goroutines by sending SIGURG to its own threads with
+// tgkill, many times a second), and prlimit64, which passes with pid 0,
+// the caller itself (Go's runtime reads its limits in every process it
+// starts); EINVAL for any other number. Numbers that deny does not deny are
+// allowed anyway. Only their paths load the argument, so the kernel's
+// action cache keeps every other number. Compat calls of the same
+// syscalls get no pass.
 func CompilePass(a *arch.Arch, deny []int, mode Mode, pass []int) ([]bpf.Instruction, error) {
 	p, err := newPlan(a, deny)
 	if err != nil {

@@ -24,14 +24,24 @@ type gate struct {
 	val uint32
 }
 
-// sigArg is the signal argument of the calls that CompilePass may let
-// through with SIGURG.
-var sigArg = map[string]int{"tkill": 1, "tgkill": 2}
+// passRule is the argument value that lets a passed number run.
+type passRule struct {
+	arg int
+	val uint32
+}
+
+// passRules are the numbers that CompilePass may let through, by name:
+// tgkill and tkill with SIGURG, prlimit64 on the caller itself (pid 0).
+var passRules = map[string]passRule{
+	"tkill":     {1, sigURG},
+	"tgkill":    {2, sigURG},
+	"prlimit64": {0, 0},
+}
 
 // gates lists the argument checks of p's native path: prctl's when prctl
 // is denied (PR_SET_NO_NEW_PRIVS only ever restricts its caller, and the
-// daemon injects it to hold a process that dropped root), then SIGURG's for
-// each denied number of pass, in ascending order.
+// daemon injects it to hold a process that dropped root), then the
+// passRules check of each denied number of pass, in ascending order.
 func (p *plan) gates(pass []int) ([]gate, error) {
 	a := p.a
 	var gs []gate
@@ -45,13 +55,13 @@ func (p *plan) gates(pass []int) ([]gate, error) {
 				nr, a.Native.NRMax, syscall.ERANGE)
 		}
 		name, _ := a.Native.SyscallName(nr)
-		arg, ok := sigArg[name]
+		r, ok := passRules[name]
 		if !ok {
-			return nil, fmt.Errorf("enforce: no SIGURG pass for syscall %d (%q): %w",
+			return nil, fmt.Errorf("enforce: no pass for syscall %d (%q): %w",
 				nr, name, syscall.EINVAL)
 		}
 		if p.native(uint32(nr)) {
-			gs = append(gs, gate{nr: nr, arg: arg, val: sigURG})
+			gs = append(gs, gate{nr: nr, arg: r.arg, val: r.val})
 		}
 	}
 	return gs, nil
@@ -119,7 +129,8 @@ func (p *plan) emit(deny uint32, gates []gate) ([]bpf.Instruction, error) {
 	}
 	e.tree(nat.fold())
 	for i, g := range gates {
-		// The argument is an int (an option, a signal): its low word.
+		// The argument is an int (an option, a signal, a pid): its low
+		// word.
 		s.bind(e.gates[i])
 		s.load(argLow(g.arg))
 		other := s.newLabel()

@@ -202,3 +202,67 @@ func TestCompilePassPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestCompilePassPrlimit: with the pass, a denied prlimit64 of the native
+// ABI runs on the caller itself (pid 0 in the low 32 bits of argument 0)
+// and gets the deny action for any other pid; its path alone loads the
+// argument. The compat twin gets no pass, and a pass changes nothing where
+// prlimit64 is not denied.
+func TestCompilePassPrlimit(t *testing.T) {
+	for _, a := range []*arch.Arch{arch.X86_64, arch.AArch64} {
+		prlimit, getppid := nr(t, a, "prlimit64"), nr(t, a, "getppid")
+		cprlimit, ok := a.Compat.SyscallNumber("prlimit64")
+		if !ok {
+			t.Fatalf("%s: no compat prlimit64", a.Name)
+		}
+		for _, mode := range []Mode{ModeErrno, ModeNotify} {
+			deniedV := uint32(enosysV)
+			if mode == ModeNotify {
+				deniedV = notifyV
+			}
+			deny := []int{getppid, prlimit}
+			m := passVM(t, a, deny, mode, []int{prlimit})
+			for _, c := range []struct {
+				name  string
+				audit uint32
+				nr    int
+				args  [6]uint64
+				want  uint32
+			}{
+				{"self", a.Native.AuditArch, prlimit, [6]uint64{0, 7, 0, 0x1000}, allowV},
+				{"self, high word set", a.Native.AuditArch, prlimit, [6]uint64{1 << 32, 7},
+					allowV},
+				{"pid 1", a.Native.AuditArch, prlimit, [6]uint64{1, 7}, deniedV},
+				{"pid 23", a.Native.AuditArch, prlimit, [6]uint64{23, 7}, deniedV},
+				{"pid -1", a.Native.AuditArch, prlimit, [6]uint64{0xffffffff, 7}, deniedV},
+				{"compat self", a.Compat.AuditArch, cprlimit, [6]uint64{0, 7}, deniedV},
+				{"getppid", a.Native.AuditArch, getppid, [6]uint64{}, deniedV},
+			} {
+				if got := m.run(c.audit, int32(c.nr), c.args); got != c.want {
+					t.Errorf("%s %v prlimit64 %s: %#x, want %#x", a.Name, mode, c.name, got,
+						c.want)
+				}
+			}
+			prog, err := CompilePass(a, deny, mode, []int{prlimit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prctl := nr(t, a, "prctl")
+			for n := uint32(0); n <= uint32(a.Native.NRMax); n++ {
+				want := int(n) == prlimit || int(n) == prctl && slices.Contains(deny, prctl)
+				if got := loadsArg(t, prog, a.Native.AuditArch, n); got != want {
+					t.Errorf("%s %v: the path of %d loads an argument: %v, want %v", a.Name,
+						mode, n, got, want)
+				}
+			}
+			m = passVM(t, a, []int{getppid}, mode, []int{prlimit})
+			for _, pid := range []uint64{0, 1} {
+				if got := m.run(a.Native.AuditArch, int32(prlimit), [6]uint64{pid, 7}); got !=
+					allowV {
+					t.Errorf("%s %v prlimit64(%d), not denied: %#x, want allow", a.Name, mode,
+						pid, got)
+				}
+			}
+		}
+	}
+}

@@ -28,13 +28,15 @@ import (
 // It also refuses to set or remove the attributes that keep the daemon's
 // saved policy and counts (trusted.cgsyscall.*) on the real directories.
 //
-// One kind of guarded call never reaches it: tgkill and tkill with SIGURG,
-// which Go's runtime sends its own threads to preempt goroutines (most of
-// what a held Go program would hand over for the guard alone). A layer
-// lets those run in the kernel where it notifies tgkill and tkill only for
-// the guard (covers.pass): a SIGURG harms neither the daemon nor the
-// keeper, Go programs that ignore one they did not ask for. Where the
-// process's group denies them, they are notified whatever the signal.
+// Two kinds of guarded call never reach it: tgkill and tkill with SIGURG,
+// which Go's runtime sends its own threads to preempt goroutines, and
+// prlimit64 of the caller itself (pid 0), which it makes in every process
+// it starts: most of what a held Go program would hand over for the guard
+// alone. A layer lets those run in the kernel where it notifies the three
+// only for the guard (covers.pass): a SIGURG harms neither the daemon nor
+// the keeper, Go programs that ignore one they did not ask for, and pid 0
+// is never either of them. Where the process's group denies one, it is
+// notified whatever its arguments.
 //
 // What the guard cannot see: opening /proc/DAEMON/mem or /proc/DAEMON/fd/N
 // (a path in the caller's memory, through openat, which the kernel allows
@@ -94,7 +96,7 @@ const ownXattrPrefix = "trusted.cgsyscall."
 
 // GuardNames are the syscalls that a held process's layer must always hand
 // to the daemon, whatever its group denies, so that the guard sees them
-// (tgkill and tkill but with SIGURG).
+// (tgkill and tkill but with SIGURG, prlimit64 but of pid 0).
 func GuardNames() []string {
 	names := make([]string, 0, len(guardRules))
 	for name := range guardRules {

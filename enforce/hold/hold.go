@@ -6,8 +6,8 @@
 // notifies only numbers that may be denied to the process: those its
 // group denies, and those another group of the tree denies that are not
 // frequent calls (read, write, futex, clone, execve, ...), and the calls
-// the guard looks at (guard.go), but for tgkill and tkill with SIGURG
-// where the process's group allows them; every other call runs in the
+// the guard looks at (guard.go), but for tgkill and tkill with SIGURG and
+// prlimit64 of the caller itself where the process's group allows them; every other call runs in the
 // kernel at full speed. Each notified call is judged from the caller's
 // cgroup at that moment (read from /proc/TID/cgroup) and the policy tree,
 // so an allow, a move or a deny of a covered number reaches a held
@@ -18,7 +18,7 @@
 //     gone): it gets its first layer, covering also whatever its filter
 //     chain already notifies (read from the kernel);
 //   - a number that a held process's layer does not cover (or lets run
-//     with SIGURG), denied to it (or to the group it is moved to, or
+//     for one argument value), denied to it (or to the group it is moved to, or
 //     behind the mount's back, found by the scan): the layer grows.
 //     Every process carrying it (the process and children forked since)
 //     is stopped, the old listener is closed, and each gets a new layer

@@ -53,7 +53,7 @@ type layer struct {
 	cover  policy.Set // the numbers it notifies, for some arguments at least
 	static policy.Set // the numbers the fixed layer denies (seccomp)
 	// passed holds the numbers of cover that it lets run in the kernel
-	// with SIGURG (tgkill and tkill, see covers.pass): notified, but not
+	// for one argument value (see covers.pass): notified, but not
 	// enforced, so a need that holds one of them is not covered.
 	passed policy.Set
 	at     atomic.Int64 // when it went in, CLOCK_BOOTTIME nanoseconds
@@ -108,9 +108,10 @@ type covers struct {
 	// guard holds the calls every layer hands over whatever the group
 	// denies, so that the guard (guard.go) sees those aimed at the daemon.
 	guard policy.Set
-	// urg holds tgkill and tkill, which a layer lets run in the kernel
-	// with SIGURG where it notifies them only for the guard.
-	urg policy.Set
+	// passable holds tgkill, tkill (with SIGURG) and prlimit64 (of the
+	// caller itself), which a layer lets run in the kernel where it
+	// notifies them only for the guard.
+	passable policy.Set
 }
 
 // progKey names a compiled notifying layer.
@@ -139,9 +140,9 @@ func newCovers(a *arch.Arch) (*covers, error) {
 			c.guard.Add(nr)
 		}
 	}
-	for _, name := range []string{"tgkill", "tkill"} {
+	for _, name := range []string{"tgkill", "tkill", "prlimit64"} {
 		if nr, ok := a.Native.SyscallNumber(name); ok && c.guard.Has(nr) {
-			c.urg.Add(nr)
+			c.passable.Add(nr)
 		}
 	}
 	c.generous = c.full.Minus(c.frequent).Union(c.guard)
@@ -172,18 +173,20 @@ func (c *covers) grown(old, need policy.Set) policy.Set {
 }
 
 // pass returns the numbers of a new layer's cover that it lets run in the
-// kernel with SIGURG: tgkill and tkill, which Go's runtime sends its own
-// threads many times a second to preempt goroutines, where the layer
-// notifies them only for the guard. A SIGURG aimed at the daemon or the
-// keeper, Go programs that ignore one they did not ask for, harms
-// nothing. So no number that need holds (the process is judged by it),
-// none that the cover holds without the guard (the tree's union in a
-// first layer, the generous cover in a grown one: a later deny must find
-// it covered), and none that an older filter of the chain notifies with
-// SIGURG too (strict): that filter's notification would be the one
-// delivered, to a listener that may be gone.
+// kernel for one argument value, where the layer notifies them only for
+// the guard: tgkill and tkill with SIGURG, which Go's runtime sends its
+// own threads many times a second to preempt goroutines, and prlimit64 of
+// the caller itself (pid 0), which Go's runtime makes in every process it
+// starts. A SIGURG aimed at the daemon or the keeper, Go programs that
+// ignore one they did not ask for, harms nothing, and a process is never
+// the daemon or the keeper. So no number that need holds (the process is
+// judged by it), none that the cover holds without the guard (the tree's
+// union in a first layer, the generous cover in a grown one: a later deny
+// must find it covered), and none that an older filter of the chain
+// notifies for every argument (strict): that filter's notification would
+// be the one delivered, to a listener that may be gone.
 func (c *covers) pass(need, strict policy.Set, grown bool) policy.Set {
-	s := c.urg.Minus(need).Minus(strict)
+	s := c.passable.Minus(need).Minus(strict)
 	if grown {
 		return s.Minus(c.full.Minus(c.frequent))
 	}
@@ -215,8 +218,9 @@ func (c *covers) program(cover, passed policy.Set) ([]unix.SockFilter, error) {
 // chainNotified returns the native numbers that any filter of chain
 // hands to a listener (SECCOMP_RET_USER_NOTIF), for some arguments at
 // least: the notified ones, and of those the ones notified only partly,
-// which every filter lets run when each argument is SIGURG (the pass of
-// covers.pass).
+// which the chain lets run with every argument zero or with every
+// argument SIGURG (the passes of covers.pass: prlimit64 of pid 0, tgkill
+// and tkill of SIGURG).
 //
 // The two answer two questions. A new layer must notify every notified
 // number: its listener then decides them; where it does not, a filter
@@ -226,13 +230,13 @@ func (c *covers) program(cover, passed policy.Set) ([]unix.SockFilter, error) {
 // filter that cannot be read as classic BPF counts as notifying every
 // deniable number in full.
 func (c *covers) chainNotified(chain [][]unix.SockFilter) (notified, partly policy.Set) {
-	var urg policy.Set
+	var zero, urg policy.Set
 	for _, prog := range chain {
 		n := c.notifiedBy(prog)
-		notified = notified.Union(n.zero).Union(n.urg)
-		urg = urg.Union(n.urg)
+		zero, urg = zero.Union(n.zero), urg.Union(n.urg)
 	}
-	return notified, notified.Minus(urg)
+	notified = zero.Union(urg)
+	return notified, notified.Minus(zero.Intersect(urg))
 }
 
 // notice is what one filter notifies of the native numbers: with every

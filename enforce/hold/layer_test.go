@@ -62,19 +62,19 @@ func TestChainNotified(t *testing.T) {
 			check("a layer that notifies nothing", [][]unix.SockFilter{raw}, policy.Set{},
 				policy.Set{})
 
-			// A layer that lets tgkill and tkill run with SIGURG notifies
-			// them partly; an older filter that notifies tgkill in full
-			// makes it notified in full.
-			urgCover := cover.Union(c.urg)
-			pass, err := c.program(urgCover, c.urg)
+			// A layer that lets tgkill and tkill run with SIGURG and
+			// prlimit64 with pid 0 notifies them partly; an older filter
+			// that notifies tgkill in full makes it notified in full.
+			passCover := cover.Union(c.passable)
+			pass, err := c.program(passCover, c.passable)
 			if err != nil {
 				t.Fatal(err)
 			}
-			check("a layer with the pass", [][]unix.SockFilter{pass}, urgCover, c.urg)
+			check("a layer with the pass", [][]unix.SockFilter{pass}, passCover, c.passable)
 			tg := policy.NewSet(nr(t, a, "tgkill"))
 			old, _ := c.program(tg, policy.Set{})
-			check("the pass after a full tgkill", [][]unix.SockFilter{old, pass}, urgCover,
-				policy.NewSet(nr(t, a, "tkill")))
+			check("the pass after a full tgkill", [][]unix.SockFilter{old, pass}, passCover,
+				c.passable.Minus(tg))
 			check("the pass before the full layer", [][]unix.SockFilter{pass, full}, c.full,
 				policy.Set{})
 		})
