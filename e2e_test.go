@@ -420,7 +420,7 @@ func TestExecExitStatus(t *testing.T) {
 			"no-such-command-xyz: command not found"},
 		{"not executable", []string{"web", "--", notExec}, 126, "permission denied"},
 		{"no such group", []string{"nosuch", "--", "true"}, 125, "no group /nosuch under"},
-		{"no --", []string{"web", "true"}, 2, "usage:"},
+		{"no --", []string{"web", "true"}, 125, "usage:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, errOut, status := run(t, append([]string{"exec", "-m", m.mnt}, c.args...)...)

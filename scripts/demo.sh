@@ -2,7 +2,9 @@
 # The main job in one go: build cgsyscall, mount a private mirror of a new
 # cgroup v2 subtree, make a group, deny uname(2) there, and watch uname(1)
 # get ENOSYS under "cgsyscall exec". Everything it makes is removed on exit,
-# also on failure. Needs root.
+# also on failure, but for the listener keeper the daemon started: it waits
+# 10 s for a daemon to come back, then exits and removes its socket. Needs
+# root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,10 @@ cleanup() {
 	[ -d "$base/web/worker" ] && rmdir "$base/web/worker"
 	[ -d "$base/web" ] && rmdir "$base/web"
 	[ -d "$base" ] && rmdir "$base"
+	# The run state the daemon and its keeper keep for this mirror.
+	local name
+	name=$(printf '%s' "${base#/}" | tr / _)
+	rm -f "/run/cgsyscall/keeper-$name.lock" "/run/cgsyscall/placements-$name"
 	rm -rf "$work"
 }
 trap cleanup EXIT

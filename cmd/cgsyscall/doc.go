@@ -166,11 +166,10 @@ var doc = manual{
 			flags: []option{mountPointFlag},
 			exits: []entry{
 				{"{CMD}'s", `its exit status; 128+{N} when signal {N} ended it`},
-				{"125", `exec itself failed: no such group, no mount, or the daemon could not
-					hold {CMD}`},
+				{"125", `exec itself failed: a usage mistake (no ` + "`--`" + `, no {CMD}), no
+					such group, no mount, or the daemon could not hold {CMD}`},
 				{"126", `{CMD} was found but cannot be run`},
 				{"127", `{CMD} was not found`},
-				{"2", `a usage mistake (no ` + "`--`" + `, no {CMD})`},
 			},
 		},
 		{

@@ -104,22 +104,25 @@ func TestHelpCommand(t *testing.T) {
 
 func TestHelpMistakes(t *testing.T) {
 	for _, c := range []struct {
-		args []string
-		want string
+		args   []string
+		want   string
+		status int
 	}{
 		{[]string{"help", "bogus"}, "cgsyscall: help: no command \"bogus\"\n" +
-			"usage: cgsyscall COMMAND [ARG...]\n"},
-		{[]string{"help", "--man", "mount"}, "cgsyscall: help: expected --man or"},
+			"usage: cgsyscall COMMAND [ARG...]\n", 2},
+		{[]string{"help", "--man", "mount"}, "cgsyscall: help: expected --man or", 2},
 		{[]string{"exec", "web", "true"}, "cgsyscall: exec: expected GROUP -- CMD [ARG...]\n" +
 			"usage: cgsyscall exec [-m MOUNTPOINT] GROUP -- CMD [ARG...]\n" +
-			"\"cgsyscall help exec\" tells more.\n"},
-		{[]string{"bogus"}, "cgsyscall: unknown command \"bogus\"\nusage: cgsyscall COMMAND"},
-		{nil, "usage: cgsyscall COMMAND [ARG...]\n  cgsyscall mount"},
+			"\"cgsyscall help exec\" tells more.\n", 125},
+		{[]string{"exec", "--bogus", "web", "--", "true"},
+			"cgsyscall: exec: flag provided but not defined: -bogus\n", 125},
+		{[]string{"bogus"}, "cgsyscall: unknown command \"bogus\"\nusage: cgsyscall COMMAND", 2},
+		{nil, "usage: cgsyscall COMMAND [ARG...]\n  cgsyscall mount", 2},
 	} {
 		out, errOut, status := runCaptured(t, c.args...)
-		if status != 2 || out != "" || !strings.HasPrefix(errOut, c.want) {
-			t.Errorf("%q: status %d, stdout %q, stderr %q; want 2, nothing, %q", c.args,
-				status, out, errOut, c.want)
+		if status != c.status || out != "" || !strings.HasPrefix(errOut, c.want) {
+			t.Errorf("%q: status %d, stdout %q, stderr %q; want %d, nothing, %q", c.args,
+				status, out, errOut, c.status, c.want)
 		}
 	}
 	// After "--", -h belongs to CMD.

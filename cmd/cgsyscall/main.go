@@ -19,7 +19,9 @@ import (
 // kernel's own cgroup hierarchies.
 const defaultMount = "/sys/fs/cgroup/syscalls"
 
-// usageError is a command-line mistake: it prints the usage and exits 2.
+// usageError is a command-line mistake: it prints the usage and exits 2,
+// or 125 for exec (as env(1) and chroot(8) do: a status of exec's own,
+// apart from any CMD's).
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
@@ -115,6 +117,9 @@ func report(err error) int {
 			name = ""
 		}
 		fmt.Fprintf(os.Stderr, "\"cgsyscall help%s\" tells more.\n", name)
+		if c != nil && c.name == "exec" {
+			return 125
+		}
 		return 2
 	}
 	var ee exitError
