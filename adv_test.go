@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -76,4 +78,50 @@ func TestAdvBehindTheBackNewGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	heldBehindTheBack(m, s, "g/bb")
+}
+
+// advCounts parses the "key=N key=N ..." line of testdata/adv.
+func advCounts(t *testing.T, out string) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for _, f := range strings.Fields(out) {
+		k, v, ok := strings.Cut(f, "=")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil {
+			t.Fatalf("adv printed %q", out)
+		}
+		got[k] = n
+	}
+	return got
+}
+
+// TestAdvGuardPidfdSwap (finding 1): the guard judges pidfd_send_signal
+// by what the descriptor number names when the daemon looks
+// (/proc/TID/fd/N), but the kernel resolves the number again when the
+// call runs after CONTINUE. A second thread of the held process that
+// flips descriptor 100 between /dev/null and an open /proc/DAEMON
+// directory (openat and dup3 run in the kernel, unasked) gets calls aimed
+// at the daemon through: 645 and 3,848 of 20,000 returned 0 in two runs
+// here (signal 0: the permission check; SIGSTOP or SIGKILL pass the same
+// way, and pidfd_getfd would copy a listener out of the daemon). It takes
+// a member that may signal the daemon (root, as the daemon). README and
+// guard.go claim that no other thread can change what is judged.
+// At fault: enforce/hold/guard.go, guard.aimed (byPidfd) and pidOfFd.
+func TestAdvGuardPidfdSwap(t *testing.T) {
+	prog := cProgram(t, "adv")
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	const calls = 20000
+	out, errOut, status := run(t, "exec", "-m", m.mnt, "g", "--", prog, "pidfdrace",
+		strconv.Itoa(daemonPID(t, m)), strconv.Itoa(calls))
+	if status != 0 {
+		t.Fatalf("adv pidfdrace: status %d, %s", status, errOut)
+	}
+	got := advCounts(t, out)
+	if got["ok"] != 0 || got["other"] != 0 || got["enosys"]+got["ebadf"] != calls {
+		t.Errorf("pidfd_send_signal(100, 0) while another thread swaps descriptor 100: "+
+			"%d reached the daemon (0), %d refused by the guard (-38), %d on /dev/null "+
+			"(EBADF), %d other; want 0 reaching it", got["ok"], got["enosys"], got["ebadf"],
+			got["other"])
+	}
 }
