@@ -23,7 +23,14 @@ import (
 // is refused (ENOSYS), as are kill(-1) and a kill of the daemon's process
 // group. The guarded calls take the target as a number (a PID) or as a
 // pidfd or /proc/PID directory descriptor of the caller's, both read from
-// registers, so no other thread of the caller can change what is judged.
+// registers. A PID is judged as the kernel will take it; a descriptor is
+// not: its number is looked up here (/proc/TID/fd/N) and again by the
+// kernel once the call runs, and another thread of the caller can make
+// the number name a descriptor of the daemon's in between (openat and
+// dup3 run in the kernel, unasked). User notification has no way to check
+// a descriptor and run the call at once; it takes a caller allowed to
+// signal or trace the daemon (root), which can also open /proc/DAEMON/mem.
+// TestAdvGuardPidfdSwap shows it; the README says so.
 //
 // It also refuses to set or remove the attributes that keep the daemon's
 // saved policy and counts (trusted.cgsyscall.*) on the real directories.
