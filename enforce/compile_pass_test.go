@@ -11,7 +11,8 @@ import (
 	"github.com/cgsyscall/cgsyscall/arch"
 )
 
-// passVM is newVM for CompilePass.
+// passVM compiles deny with the passes of pass and loads the program into
+// x/net/bpf's VM (newVM is passVM without passes).
 func passVM(t *testing.T, a *arch.Arch, deny []int, mode Mode, pass []int) *vm {
 	t.Helper()
 	prog, err := CompilePass(a, deny, mode, pass)
@@ -49,10 +50,7 @@ func TestCompilePassSignals(t *testing.T) {
 		ctkill, _ := a.Compat.SyscallNumber("tkill")
 		pass := []int{tgkill, tkill}
 		for _, mode := range []Mode{ModeErrno, ModeNotify} {
-			deniedV := uint32(enosysV)
-			if mode == ModeNotify {
-				deniedV = notifyV
-			}
+			deniedV := deniedValue(mode)
 			m := passVM(t, a, []int{getppid, tgkill, tkill}, mode, pass)
 			for _, c := range []struct {
 				name  string
@@ -216,10 +214,7 @@ func TestCompilePassPrlimit(t *testing.T) {
 			t.Fatalf("%s: no compat prlimit64", a.Name)
 		}
 		for _, mode := range []Mode{ModeErrno, ModeNotify} {
-			deniedV := uint32(enosysV)
-			if mode == ModeNotify {
-				deniedV = notifyV
-			}
+			deniedV := deniedValue(mode)
 			deny := []int{getppid, prlimit}
 			m := passVM(t, a, deny, mode, []int{prlimit})
 			for _, c := range []struct {
@@ -265,4 +260,12 @@ func TestCompilePassPrlimit(t *testing.T) {
 			}
 		}
 	}
+}
+
+// deniedValue is what a filter of mode returns for a denied call.
+func deniedValue(mode Mode) uint32 {
+	if mode == ModeNotify {
+		return notifyV
+	}
+	return enosysV
 }

@@ -39,18 +39,7 @@ type vm struct {
 
 func newVM(t *testing.T, a *arch.Arch, deny []int, mode Mode) *vm {
 	t.Helper()
-	prog, err := Compile(a, deny, mode)
-	if err != nil {
-		t.Fatalf("Compile(%s, %d numbers, %v): %v", a.Name, len(deny), mode, err)
-	}
-	if _, err := bpf.Assemble(prog); err != nil {
-		t.Fatalf("bpf.Assemble: %v", err)
-	}
-	v, err := bpf.NewVM(prog)
-	if err != nil {
-		t.Fatalf("bpf.NewVM: %v", err)
-	}
-	return &vm{t: t, v: v, prog: prog}
+	return passVM(t, a, deny, mode, nil)
 }
 
 func (m *vm) run(auditArch uint32, nr int32, args [6]uint64) uint32 {
@@ -272,10 +261,7 @@ func TestPrctlNoNewPrivs(t *testing.T) {
 	for _, a := range []*arch.Arch{arch.X86_64, arch.AArch64} {
 		prctl, _ := a.Native.SyscallNumber("prctl")
 		for _, mode := range []Mode{ModeErrno, ModeNotify} {
-			deniedV := uint32(enosysV)
-			if mode == ModeNotify {
-				deniedV = notifyV
-			}
+			deniedV := deniedValue(mode)
 			m := newVM(t, a, []int{prctl, 1}, mode)
 			for _, c := range []struct {
 				arg  uint64

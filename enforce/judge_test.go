@@ -49,10 +49,7 @@ func TestJudgeAgrees(t *testing.T) {
 		for name, deny := range sets {
 			for _, mode := range []Mode{ModeErrno, ModeNotify} {
 				m := newVM(t, a, deny, mode)
-				deniedV := uint32(enosysV)
-				if mode == ModeNotify {
-					deniedV = notifyV
-				}
+				deniedV := deniedValue(mode)
 				bad := 0
 				check := func(audit uint32, n int32, args [6]uint64) {
 					want := uint32(allowV)
