@@ -121,6 +121,19 @@ func followThread(pid, tid int) {
 	unix.SchedSetaffinity(0, &set)
 }
 
+// keepNear gives thread tid, the helper the stub just cloned, the tracing
+// thread's CPUs: the one followThread chose. A new thread is placed on an
+// idle CPU, and each of the helper's two stops would then be a wakeup
+// across CPUs. The helper exits at the end of the injection, so the
+// affinity goes with it; failure (a cpuset that excludes that CPU) only
+// costs speed.
+func keepNear(tid int) {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil && set.Count() == 1 {
+		unix.SchedSetaffinity(tid, &set)
+	}
+}
+
 // run makes the injected calls: get scratch memory, write the program,
 // load it, fetch the listener, close the tracee's copy, free the memory.
 // A filter with a listener is loaded from a helper thread with a private
