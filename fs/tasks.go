@@ -32,7 +32,7 @@ func (m *mirror) readTasks(group string) ([]byte, syscall.Errno) {
 	for _, f := range bytes.Fields(raw) {
 		p, err := strconv.Atoi(string(f))
 		if err == nil && threads {
-			p, err = tgidOf(p)
+			p, err = TgidOf(p)
 		}
 		if err == nil {
 			pids = append(pids, p)
@@ -67,12 +67,25 @@ func parsePIDs(data []byte) ([]int, syscall.Errno) {
 	return pids, 0
 }
 
-// tgidOf returns the process (thread group) of thread tid, from
-// /proc/TID/status. A thread that does not exist: ESRCH.
-func tgidOf(tid int) (int, error) {
+// TgidOf returns the process (thread group) of thread tid. A process ID,
+// the usual case, is told by pidfd_open, which accepts only a thread group
+// leader: one call, where /proc/TID/status costs 20-30 µs to render and
+// read on a 2-vCPU VM (a tasks write made two such reads before the hold
+// began). Any other thread ID is looked up in /proc/TID/status. A thread
+// that does not exist: ESRCH.
+func TgidOf(tid int) (int, error) {
 	if tid <= 0 {
 		return 0, syscall.ESRCH
 	}
+	fd, err := unix.PidfdOpen(tid, 0)
+	if err == nil {
+		unix.Close(fd)
+		return tid, nil
+	}
+	if err == unix.ESRCH {
+		return 0, syscall.ESRCH
+	}
+	// EINVAL (ENOENT since Linux 6.18): not a leader; ENOSYS before 5.3.
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
 		return 0, syscall.ESRCH
@@ -123,7 +136,7 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 		if p == 0 {
 			tid = c.Pid
 		}
-		pid, err := tgidOf(tid)
+		pid, err := TgidOf(tid)
 		if err == nil {
 			err = m.enforcer.Move(c, pid, group)
 		}

@@ -29,7 +29,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	}
 	deny, _ := h.tree.Denied(group)
 	self := 0
-	if tgidOf(c.Pid) == pid {
+	if threadOf(pid, c.Pid) {
 		self = pid
 	}
 	h.mu.Lock()

@@ -161,6 +161,11 @@ func (t *tracer) stopAll(deadline time.Time) error {
 		if len(t.threads) == 0 {
 			return unix.ESRCH
 		}
+		if threadCount(t.pid) == len(t.threads) {
+			// Every thread is one of ours, stopped: no listing needed.
+			t.settled = true
+			return nil
+		}
 		n, err := t.attachNew()
 		if err != nil {
 			return err
