@@ -24,7 +24,7 @@ var allowlistNeeds = map[string]string{
 // cProgram is the static test program name, built from
 // testdata/name/name.c: prebuilt in the aarch64 test machine, compiled with
 // gcc here.
-func cProgram(t *testing.T, name string) string {
+func cProgram(t testing.TB, name string) string {
 	t.Helper()
 	if p := filepath.Join(bin.dir, name); fileExists(p) {
 		return p

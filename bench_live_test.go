@@ -34,7 +34,14 @@ type benchSubject struct {
 // not nil, and waits for its "ready" line.
 func startBenchSubject(b *testing.B, cg *os.File) *benchSubject {
 	b.Helper()
-	cmd := exec.Command(bin.probe, "-serve")
+	return startSubjectOf(b, cg, bin.probe, "-serve")
+}
+
+// startSubjectOf starts program prog with args as a benchSubject: it must
+// print "ready PID" and then answer lines as probe -serve does.
+func startSubjectOf(b *testing.B, cg *os.File, prog string, args ...string) *benchSubject {
+	b.Helper()
+	cmd := exec.Command(prog, args...)
 	if cg != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
 	}
@@ -53,7 +60,7 @@ func startBenchSubject(b *testing.B, cg *os.File) *benchSubject {
 	line, err := s.out.ReadString('\n')
 	if want := fmt.Sprintf("ready %d\n", s.pid); err != nil || line != want {
 		s.stop()
-		b.Fatalf("probe -serve said %q, %v; want %q", line, err, want)
+		b.Fatalf("%s said %q, %v; want %q", filepath.Base(prog), line, err, want)
 	}
 	return s
 }
@@ -114,7 +121,10 @@ func writePid(b *testing.B, tasks *os.File, pid int) float64 {
 // subject right inside the real cgroup of the denying group (clone3 into
 // the cgroup, as cgsyscall exec does), so the write is the hold alone and
 // no migration ("-spaced" again after 60 ms); a subject that the daemon's
-// periodic scan held first is not counted.
+// periodic scan held first is not counted. The subject is a Go program
+// with five threads when the write comes; the "-c" cases hold a
+// single-threaded C program (testdata/cserve) instead, the other common
+// kind of process that an administrator moves.
 func BenchmarkHold(b *testing.B) {
 	m := benchMirror(b)
 	benchGroup(b, m, "held", "getppid")
@@ -124,6 +134,7 @@ func BenchmarkHold(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cg.Close()
+	cserve := cProgram(b, "cserve")
 	for _, c := range []struct {
 		name, group, want string
 		pause             time.Duration
@@ -135,6 +146,8 @@ func BenchmarkHold(b *testing.B) {
 		{"nodeny-spaced", "open", "", 60 * time.Millisecond, nil},
 		{"deny-inplace", "held", "-38", 0, cg},
 		{"deny-inplace-spaced", "held", "-38", 60 * time.Millisecond, cg},
+		{"deny-c", "held", "-38", 0, nil},
+		{"deny-inplace-c", "held", "-38", 0, cg},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			tasks, err := os.OpenFile(m.path(c.group, "tasks"), os.O_WRONLY, 0)
@@ -144,7 +157,12 @@ func BenchmarkHold(b *testing.B) {
 			defer tasks.Close()
 			var lat []float64
 			for b.Loop() {
-				s := startBenchSubject(b, c.inside)
+				var s *benchSubject
+				if strings.HasSuffix(c.name, "-c") {
+					s = startSubjectOf(b, c.inside, cserve)
+				} else {
+					s = startBenchSubject(b, c.inside)
+				}
 				time.Sleep(c.pause)
 				if c.inside != nil && seccompFilters(b, s.pid) > 0 {
 					s.stop() // the scan was first
