@@ -63,7 +63,6 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		return -1, fail("stop", t.pid, unix.ESRCH)
 	}
 	in := &injection{t: t, th: th, deadline: deadline, listener: -1, static: static}
-	followThread(t.pid, th.tid)
 	var err error
 	if in.base, err = getState(th.tid); err != nil {
 		return -1, fail("regs", t.pid, err)
@@ -101,37 +100,6 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		return -1, err
 	}
 	return fd, nil
-}
-
-// followThread moves the calling (tracing) thread to the CPU that thread
-// tid last ran on. Every injected call is two ptrace stops, each a wakeup
-// of the tracee and then of the tracer; on one CPU those are cheap, across
-// CPUs each may cost an inter-processor interrupt and an idle CPU's wakeup
-// (on a 2-vCPU VM, 70 µs per call against 10 µs). The woken tracee tends
-// to stay on its previous CPU, so the tracer goes there. The tracing
-// thread ends with the session, so its affinity does not leak; failure
-// (the CPU is outside this thread's cpuset) only costs speed.
-func followThread(pid, tid int) {
-	cpu, err := lastCPU(pid, tid)
-	if err != nil {
-		return
-	}
-	var set unix.CPUSet
-	set.Set(cpu)
-	unix.SchedSetaffinity(0, &set)
-}
-
-// keepNear gives thread tid, the helper the stub just cloned, the tracing
-// thread's CPUs: the one followThread chose. A new thread is placed on an
-// idle CPU, and each of the helper's two stops would then be a wakeup
-// across CPUs. The helper exits at the end of the injection, so the
-// affinity goes with it; failure (a cpuset that excludes that CPU) only
-// costs speed.
-func keepNear(tid int) {
-	var set unix.CPUSet
-	if unix.SchedGetaffinity(0, &set) == nil && set.Count() == 1 {
-		unix.SchedSetaffinity(tid, &set)
-	}
 }
 
 // run makes the injected calls: get scratch memory, write the program,

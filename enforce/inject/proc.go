@@ -133,18 +133,6 @@ func statField(stat []byte, n int) (uint64, error) {
 	return v, nil
 }
 
-// lastCPU returns the CPU that thread tid of process pid last ran on
-// (field 39 of its stat).
-func lastCPU(pid, tid int) (int, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" +
-		strconv.Itoa(tid) + "/stat")
-	if err != nil {
-		return 0, procErr(err)
-	}
-	cpu, err := statField(b, 39)
-	return int(cpu), err
-}
-
 // tracerOf returns the TracerPid of a task, 0 when it is not traced or gone.
 func tracerOf(tid int) int {
 	pi, err := readProc(tid)

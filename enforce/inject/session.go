@@ -94,14 +94,11 @@ func tracing(s *Session) {
 	}
 	// Precise short sleeps in waitAny.
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-	var cpus unix.CPUSet
-	unix.SchedGetaffinity(0, &cpus)
 	inbox := make(chan *Session)
 	for {
 		if !s.run() {
 			return
 		}
-		unix.SchedSetaffinity(0, &cpus) // undo followThread
 		select {
 		case idle <- inbox:
 		default:

@@ -271,7 +271,6 @@ func (in *injection) runStub(addr uint64, img stubImage,
 				if before != nil {
 					before()
 				}
-				keepNear(c.tid)
 				if err := resume(c); err != nil {
 					return failed(err)
 				}
