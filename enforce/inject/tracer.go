@@ -79,9 +79,17 @@ func (t *tracer) seize() error {
 // attachNew seizes and interrupts the threads of the target that are not
 // traced yet, and returns how many it added.
 func (t *tracer) attachNew() (int, error) {
-	tids, err := listTasks(t.pid)
-	if err != nil {
-		return 0, err
+	var tids []int
+	if len(t.threads) == 0 && threadCount(t.pid) == 1 {
+		// A single thread, whose ID is the process ID: no listing. A
+		// thread that the process makes from now on until the seize is
+		// found by stopAll, whose count then differs.
+		tids = []int{t.pid}
+	} else {
+		var err error
+		if tids, err = listTasks(t.pid); err != nil {
+			return 0, err
+		}
 	}
 	added := 0
 	for _, tid := range tids {
