@@ -17,6 +17,9 @@
 //	             percentiles (each call's time includes one clock read)
 //	newlistener  load an allow-all filter with SECCOMP_FILTER_FLAG_NEW_LISTENER
 //	             on the calling thread (closing the listener it gets)
+//	allowall     load a one-instruction allow-all filter on every thread
+//	             (TSYNC, no listener): the cheapest seccomp filter, for
+//	             benchmarks
 //
 // With the single argument -serve it reads lines of tokens from standard
 // input instead and answers each line, after a first line "ready PID".
@@ -86,8 +89,11 @@ func main() {
 
 // call runs the syscall that tok names and returns its raw result.
 func call(tok string, buf uintptr) (int64, error) {
-	if tok == "newlistener" {
+	switch tok {
+	case "newlistener":
 		return newListener()
+	case "allowall":
+		return allowAll()
 	}
 	if rest, ok := strings.CutPrefix(tok, "args:"); ok {
 		return callArgs(rest)
