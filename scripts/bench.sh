@@ -17,7 +17,7 @@ if [ "$(id -u)" != 0 ]; then
 		"hold processes with seccomp filters" >&2
 	exit 1
 fi
-for tool in go gzip find taskset; do
+for tool in go gcc gzip find taskset; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "bench.sh: $tool is needed and not found" >&2
 		exit 1
@@ -49,6 +49,17 @@ echo "commit:  $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "== build"
 go build ./...
 CGO_ENABLED=0 go build -o /dev/null ./cmd/cgsyscall
+
+# The kernel's floor for a call decided in user space on this machine, the
+# peer of BenchmarkDecidedCall: a C supervisor and a C caller on one CPU
+# (scripts/floor/unotif.c). Hosts differ by more than 2x here.
+echo "== floor"
+floor=$(mktemp -d /tmp/cgsyscall-floor.XXXXXX)
+gcc -O2 -o "$floor/unotif" scripts/floor/unotif.c
+for _ in 1 2 3; do
+	taskset -c 1 "$floor/unotif" 200000
+done
+rm -rf "$floor"
 
 failed=()
 
