@@ -55,3 +55,13 @@ func getResult(tid int) (int64, error) {
 func archStub(flags uint32, fprog uint64) (stubImage, bool) {
 	return x86Stub(nums.seccomp, nums.exit, flags, fprog), true
 }
+
+// archFree reports whether stubRun has a free helper here (x86FreeStub).
+func archFree() bool { return true }
+
+// archFreeStub returns the free stub for the data block at data and the
+// programs' sock_fprogs (afterProg 0 when there is none).
+func archFreeStub(data, fprog, afterProg uint64) freeStub {
+	return x86FreeStub(helperFlags|unix.CLONE_UNTRACED, nums.seccomp, nums.exit, filterFlags,
+		staticFlags, data, fprog, afterProg)
+}

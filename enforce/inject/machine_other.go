@@ -33,3 +33,7 @@ func checkEntry(tid int, base *state, nr int, first bool) error { return unix.EN
 func getResult(tid int) (int64, error) { return 0, unix.ENOSYS }
 
 func archStub(flags uint32, fprog uint64) (stubImage, bool) { return stubImage{}, false }
+
+func archFree() bool { return false }
+
+func archFreeStub(data, fprog, afterProg uint64) freeStub { return freeStub{} }

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -174,5 +176,100 @@ func TestHoldAtFirstInstruction(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHoldFreeHelperSignals: the first layer of a process without filters
+// is loaded by a helper thread that is not traced (freeLoad). While every
+// other thread is stopped the kernel hands a process-directed signal to a
+// running thread, the helper among them, so the helper must have every
+// signal blocked from its first instruction: under a flood of SIGUSR1,
+// the victim's handler runs only on the victim's own threads, and each
+// hold still works.
+func TestHoldFreeHelperSignals(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	const rounds = 20
+	before := inject.FreeHelpers()
+	handled := 0
+	for i := range rounds {
+		v := injecttest.Start(t, injecttest.C, 1)
+		if got := v.Do(t, "sigs"); got != "0" {
+			t.Fatalf("victim %d: sigs = %q", i, got)
+		}
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					unix.Kill(v.Pid, unix.SIGUSR1)
+					time.Sleep(20 * time.Microsecond)
+				}
+			}
+		}()
+		time.Sleep(2 * time.Millisecond)
+		hold(t, s, v, injecttest.Filter(unix.SYS_GETPPID))
+		close(stop)
+		<-done
+		own := map[string]bool{}
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", v.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			own[e.Name()] = true
+		}
+		f := strings.Fields(v.Do(t, "sigtids"))
+		n, err := strconv.Atoi(f[0])
+		if err != nil {
+			t.Fatalf("victim %d: sigtids = %q", i, f)
+		}
+		handled += n
+		for _, tid := range f[1:] {
+			if !own[tid] {
+				t.Errorf("victim %d: SIGUSR1 handled on thread %s, not one of the victim's "+
+					"(%v): the helper ran it", i, tid, own)
+			}
+		}
+		if got := v.Do(t, "getppid"); got != "-38" {
+			t.Errorf("victim %d: getppid = %s, want -38", i, got)
+		}
+	}
+	if handled == 0 {
+		t.Fatal("no SIGUSR1 was handled at all: the flood did not reach the victims")
+	}
+	if got := inject.FreeHelpers() - before; got != rounds {
+		t.Errorf("%d of %d holds went through the free helper, want all", got, rounds)
+	}
+}
+
+// TestHoldFreeHelperNotifiedCalls: a first layer that notifies the calls
+// the injection itself makes after the load, the parent's
+// rt_sigprocmask (the helper loads only once the parent is done with it)
+// and the munmap of the scratch page (let through while the listener is
+// held), still goes in through the free helper, and the process runs on
+// under it.
+func TestHoldFreeHelperNotifiedCalls(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	allow.Store(true)
+	s := supervised(t, &allow)
+	for _, nr := range []uint32{unix.SYS_RT_SIGPROCMASK, unix.SYS_MUNMAP} {
+		before := inject.FreeHelpers()
+		v := injecttest.Start(t, injecttest.C, 1)
+		hold(t, s, v, injecttest.Filter(nr, unix.SYS_GETPPID))
+		if got := inject.FreeHelpers() - before; got != 1 {
+			t.Errorf("notifying %d: %d holds through the free helper, want 1", nr, got)
+		}
+		if got, want := v.Do(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
+			t.Errorf("notifying %d: getppid allowed = %s, want %s", nr, got, want)
+		}
+		if got := v.Do(t, "thread"); got != strconv.Itoa(os.Getpid()) {
+			t.Errorf("notifying %d: getppid in a new thread = %s", nr, got)
+		}
 	}
 }

@@ -13,6 +13,9 @@ type thread struct {
 	// deliver is the signal the thread stopped for in a
 	// signal-delivery-stop; detaching hands it on, siginfo intact.
 	deliver int
+	// groupStop: its last event stop was a group stop (SIGSTOP and kin,
+	// where PTRACE_INTERRUPT's stop says SIGTRAP).
+	groupStop bool
 }
 
 // tracer does the ptrace work of one session. All its methods run on the
@@ -139,6 +142,8 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
 	kind, sig := decode(ws)
 	th.kind = kind
 	switch kind {
+	case eventStop:
+		th.groupStop = sig != int(unix.SIGTRAP)
 	case signalStop:
 		th.deliver = sig
 	case cloneStop:
@@ -183,6 +188,18 @@ func (t *tracer) stopAll(deadline time.Time) error {
 			return nil
 		}
 	}
+}
+
+// groupStopped reports whether a thread was found in a group stop: the
+// process was stopped by SIGSTOP (or SIGTSTP, SIGTTIN, SIGTTOU), as
+// cgsyscall exec hands a program over.
+func (t *tracer) groupStopped() bool {
+	for _, th := range t.threads {
+		if th.groupStop {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *tracer) allStopped() bool {

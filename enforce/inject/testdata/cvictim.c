@@ -23,6 +23,10 @@
  *                   seccomp listener: "SHARER_PID"
  *   seen            the sharer's passes and the passes that found a
  *                   listener: "PASSES SEEN"
+ *   sigs            handle SIGUSR1 from now on (SA_RESTART), noting the
+ *                   thread each one ran on: "0"
+ *   sigtids         how many SIGUSR1 handlers ran, then the distinct
+ *                   TIDs they ran on: "COUNT TID..."
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -144,6 +148,35 @@ static void tracedcall(long from, long to)
 #endif
 }
 
+/* Threads that ran the SIGUSR1 handler (sigs), and how many times it ran;
+ * written with atomics only, from the handler. */
+static volatile long sig_count;
+static volatile int sig_tids[64];
+
+static void on_usr1(int sig)
+{
+	int tid = syscall(SYS_gettid);
+	(void)sig;
+	__atomic_add_fetch(&sig_count, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 64; i++) {
+		int seen = 0;
+		if (__atomic_compare_exchange_n(&sig_tids[i], &seen, tid, 0, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED) || seen == tid)
+			return;
+	}
+}
+
+static void sigtids(void)
+{
+	pthread_mutex_lock(&out);
+	printf("%ld", sig_count);
+	for (int i = 0; i < 64 && sig_tids[i]; i++)
+		printf(" %d", sig_tids[i]);
+	printf("\n");
+	fflush(stdout);
+	pthread_mutex_unlock(&out);
+}
+
 /* The sharer's counts, in memory shared with it (MAP_SHARED): it has its
  * own memory otherwise, errno included. */
 static volatile long *counts;
@@ -235,6 +268,11 @@ int main(int argc, char **argv)
 			int c = clone(sharer, sharer_stack + sizeof sharer_stack,
 				      CLONE_FILES | SIGCHLD, NULL);
 			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
+		} else if (strcmp(line, "sigs") == 0) {
+			struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
+			reply("%ld\n", sigaction(SIGUSR1, &sa, NULL) ? -errno : 0, 0, 0);
+		} else if (strcmp(line, "sigtids") == 0) {
+			sigtids();
 		} else if (strcmp(line, "seen") == 0) {
 			reply("%ld %ld\n", counts ? counts[0] : 0, counts ? counts[1] : 0, 1);
 		} else if (strcmp(line, "tracedcall") == 0) {
