@@ -201,8 +201,13 @@ func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
 func (h *Holder) complete(j *job) {
 	for _, m := range j.members {
 		if m.err == nil && m.self {
+			// The writer's write has returned, saying it is held: should
+			// it not stop, or its layer not go in, it is killed while its
+			// threads are stopped, before any of them runs unheld (run
+			// then logs it).
+			m.sess.KillOnFailure = true
 			if m.err = m.sess.Stop(); m.err != nil {
-				m.sess.Detach()
+				m.sess.KillDetach()
 				m.sess = nil
 				m.err = exitedOr(m.pid, m.err)
 			}

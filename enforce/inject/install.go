@@ -3,6 +3,7 @@ package inject
 import (
 	"encoding/binary"
 	"os"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -49,8 +50,13 @@ type injection struct {
 // and returns the listener, now a descriptor of this process. It always
 // detaches every thread before it returns.
 func (t *tracer) install(prog []unix.SockFilter, before func(),
-	timeout time.Duration, static bool, after []unix.SockFilter) (int, error) {
-	defer t.release()
+	timeout time.Duration, static bool, after []unix.SockFilter) (fd int, err error) {
+	defer func() {
+		if err != nil && t.killOnFail {
+			t.kill()
+		}
+		t.release()
+	}()
 	if len(prog) == 0 || len(prog) > maxInsns || len(after) > maxInsns {
 		return -1, fail("install", t.pid, unix.EINVAL)
 	}
@@ -63,7 +69,6 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		return -1, fail("stop", t.pid, unix.ESRCH)
 	}
 	in := &injection{t: t, th: th, deadline: deadline, listener: -1, static: static}
-	var err error
 	if in.base, err = getState(th.tid); err != nil {
 		return -1, fail("regs", t.pid, err)
 	}
@@ -76,7 +81,8 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	// The main layer first: a fixed layer that denies seccomp(2) itself
 	// would refuse its load otherwise. The fixed one's own calls then pass
 	// through the main layer, which must let seccomp through.
-	fd, tried, err := in.stubRun(prog, after, before)
+	var tried bool
+	fd, tried, err = in.stubRun(prog, after, before)
 	if !tried {
 		fd, err = in.run(prog, before)
 		if err == nil && len(after) > 0 {
@@ -84,6 +90,9 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 			_, err = in.run(after, nil)
 			in.static = static
 		}
+	}
+	if err == nil {
+		err = t.verify(th.tid, prog, after)
 	}
 	if rerr := setState(th.tid, &in.base); rerr != nil && err == nil {
 		// The thread's registers could not be put back: it died, or
@@ -100,6 +109,47 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		return -1, err
 	}
 	return fd, nil
+}
+
+// verify checks that the newest filters of thread tid, which the load
+// synchronized to every thread, are prog and then after, as the kernel
+// keeps them. The program went into the process's own memory, and a
+// process that shares that memory with another (clone with CLONE_VM and
+// without CLONE_THREAD) is not stopped by ptrace: the other could rewrite
+// it between the write and the load. A filter that is not the one
+// written fails the hold with EPERM and kills the process while it is
+// stopped (fail closed: its listener may be anybody's now). A kernel that
+// cannot show filters (no CONFIG_CHECKPOINT_RESTORE) is not checked.
+func (t *tracer) verify(tid int, prog, after []unix.SockFilter) error {
+	n := 0
+	for ; ; n++ {
+		if _, err := getFilter(tid, n, nil); err == unix.ENOENT {
+			break
+		} else if err != nil {
+			return nil
+		}
+	}
+	want := [][]unix.SockFilter{prog}
+	if len(after) > 0 {
+		want = append(want, after)
+	}
+	ok := n >= len(want)
+	for i := 0; ok && i < len(want); i++ {
+		// The length first: the kernel writes the whole program.
+		idx := n - len(want) + i
+		m, err := getFilter(tid, idx, nil)
+		ok = err == nil && m == len(want[i])
+		if ok {
+			got := make([]unix.SockFilter, m)
+			_, err = getFilter(tid, idx, got)
+			ok = err == nil && slices.Equal(got, want[i])
+		}
+	}
+	if ok {
+		return nil
+	}
+	t.kill()
+	return fail("verify", t.pid, unix.EPERM)
 }
 
 // run makes the injected calls: get scratch memory, write the program,

@@ -156,6 +156,21 @@ func threadCount(pid int) int {
 	return int(st.Nlink) - 2
 }
 
+// hasChildren reports whether the calling thread has child processes
+// (/proc/thread-self/children, CONFIG_PROC_CHILDREN); false when that
+// cannot be read.
+func hasChildren() bool {
+	b, err := os.ReadFile("/proc/thread-self/children")
+	return err == nil && len(bytes.TrimSpace(b)) > 0
+}
+
+// isThreadOf reports whether tid is a thread of process pid: whether
+// /proc/PID/task/TID exists.
+func isThreadOf(pid, tid int) bool {
+	var st unix.Stat_t
+	return unix.Stat("/proc/"+strconv.Itoa(pid)+"/task/"+strconv.Itoa(tid), &st) == nil
+}
+
 // listTasks returns the thread IDs of process pid.
 func listTasks(pid int) ([]int, error) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/task")

@@ -28,6 +28,10 @@ type Session struct {
 	// stop, right after the one Install is given: a process gets both
 	// layers without running in between. Set it before Install.
 	After []unix.SockFilter
+	// KillOnFailure has a failed Install kill the process (SIGKILL) while
+	// its threads are still stopped, before they are let go: for a
+	// process already reported held, which must make no call unheld.
+	KillOnFailure bool
 
 	pid  int
 	reqs chan func(*tracer)
@@ -80,17 +84,26 @@ var idle = make(chan chan *Session, 4)
 // main thread forever instead), so a goroutine that finds itself there
 // moves to a fresh thread: while this goroutine holds the main thread
 // locked and waits, the new goroutine must run on another one.
+//
+// A thread that has children of its own (it ran a fork for os/exec before
+// it became a tracing thread) is left the same way, and ends: the tracer
+// waits for any tracee of its thread (wait4(-1, __WALL|__WNOTHREAD)), which
+// would also reap such a child and steal its exit from whoever waits for
+// it (a test's victim, the daemon's keeper). The thread's children go to
+// another thread of the process when it ends.
 func tracing(s *Session) {
 	runtime.LockOSThread()
-	if unix.Gettid() == unix.Getpid() {
+	if main, kids := unix.Gettid() == unix.Getpid(), hasChildren(); main || kids {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			tracing(s)
 		}()
 		<-done
-		runtime.UnlockOSThread()
-		return
+		if main {
+			runtime.UnlockOSThread()
+		}
+		return // still locked: the runtime ends this thread
 	}
 	// Precise short sleeps in waitAny.
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
@@ -194,6 +207,7 @@ func (s *Session) InstallWith(prog []unix.SockFilter, before func()) (int, error
 	}
 	rc := make(chan result, 1)
 	s.reqs <- func(t *tracer) {
+		t.killOnFail = s.KillOnFailure
 		fd, err := t.install(prog, before, timeout, s.Static, s.After)
 		rc <- result{fd, err}
 	}
@@ -259,6 +273,25 @@ func (s *Session) Detach() error {
 	}
 	done := make(chan struct{})
 	s.reqs <- func(t *tracer) {
+		t.release()
+		close(done)
+	}
+	close(s.reqs)
+	<-done
+	return nil
+}
+
+// KillDetach ends the session as Detach does, but kills the process
+// (SIGKILL, through its pidfd) first, while its threads are still
+// stopped: none runs another instruction of its own. It is for a process
+// already reported held that could not be.
+func (s *Session) KillDetach() error {
+	if !s.finish() {
+		return fail("session", s.pid, unix.EINVAL)
+	}
+	done := make(chan struct{})
+	s.reqs <- func(t *tracer) {
+		t.kill()
 		t.release()
 		close(done)
 	}

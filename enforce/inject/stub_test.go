@@ -1,6 +1,7 @@
 package inject_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -272,4 +273,65 @@ func TestHoldFreeHelperNotifiedCalls(t *testing.T) {
 			t.Errorf("notifying %d: getppid in a new thread = %s", nr, got)
 		}
 	}
+}
+
+// TestHoldMemorySharerRewrites: a process that shares its memory with
+// another (clone with CLONE_VM, not a thread) is not stopped by ptrace with
+// it, and the other rewrites the program the hold writes into the
+// process's memory before the load (adversary, finding 1: every hold then
+// reported success and the process made every denied call). The hold
+// checks what the kernel loaded: a rewritten program fails it with EPERM
+// and the process is killed; a hold the rewriter missed works.
+func TestHoldMemorySharerRewrites(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	rewritten := 0
+	for i := 0; i < 20 && rewritten < 3; i++ {
+		v := injecttest.Start(t, injecttest.C, 1)
+		if got := v.Do(t, "vmshare"); strings.HasPrefix(got, "-") {
+			t.Fatalf("vmshare: %s", got)
+		}
+		time.Sleep(5 * time.Millisecond)
+		fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+		t.Logf("victim %d: hold: %v", i, err)
+		if err == nil {
+			// The rewriter missed the program, or rewrote it after the
+			// kernel had copied it: either way the filter is the one
+			// written.
+			s.Add(fd, v.Pid)
+			if got := v.Do(t, "getppid"); got != "-38" {
+				t.Fatalf("victim %d: getppid after the hold = %s, want -38 (%s rewrites)",
+					i, got, v.Do(t, "rewrites"))
+			}
+			continue
+		}
+		if !errors.Is(err, unix.EPERM) {
+			t.Fatalf("victim %d: hold: %v, want success or EPERM", i, err)
+		}
+		rewritten++
+		var ws unix.WaitStatus
+		for deadline := time.Now().Add(2 * time.Second); ; {
+			if err := unix.Kill(v.Pid, 0); err == unix.ESRCH || exitedAlready(v.Pid) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("victim %d: alive after its rewritten hold (%v)", i, ws)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if rewritten == 0 {
+		t.Fatal("the rewriter never rewrote a program in 20 holds: the test saw nothing")
+	}
+}
+
+// exitedAlready reports whether process pid has exited (a zombie, or gone).
+func exitedAlready(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }

@@ -16,6 +16,10 @@ type thread struct {
 	// groupStop: its last event stop was a group stop (SIGSTOP and kin,
 	// where PTRACE_INTERRUPT's stop says SIGTRAP).
 	groupStop bool
+	// attached: the kernel attached it at its creation (a clone by a
+	// seized thread), so it may be a process of its own rather than a
+	// thread of the target; other caches what a look found (see own).
+	attached, looked, other bool
 }
 
 // tracer does the ptrace work of one session. All its methods run on the
@@ -25,6 +29,13 @@ type tracer struct {
 	self    int // TID of the tracing thread
 	pidfd   int
 	threads map[int]*thread
+	// zombies are threads of the target that cannot be seized since they
+	// exited: a thread group leader that exited before its other threads
+	// stays a zombie until they do, and counts among the threads.
+	zombies map[int]bool
+	// killOnFail: a failed install kills the process before release
+	// (Session.KillOnFailure).
+	killOnFail bool
 	// resend holds signals that arrived at the injecting thread while it
 	// ran injected calls; they are sent again before detaching.
 	resend []int
@@ -96,7 +107,7 @@ func (t *tracer) attachNew() (int, error) {
 	}
 	added := 0
 	for _, tid := range tids {
-		if _, ok := t.threads[tid]; ok {
+		if _, ok := t.threads[tid]; ok || t.zombies[tid] {
 			continue
 		}
 		err := seize(tid)
@@ -107,7 +118,20 @@ func (t *tracer) attachNew() (int, error) {
 			switch tracerOf(tid) {
 			case t.self: // attached by the kernel at its creation
 			case 0:
-				if _, gone := readProc(tid); gone != nil {
+				pi, gone := readProc(tid)
+				if gone != nil {
+					continue
+				}
+				if pi.zombie && tid != t.pid {
+					continue // exited, and reaped by the time it is listed again
+				}
+				if pi.zombie {
+					// The leader exited before its threads: they are
+					// held without it.
+					if t.zombies == nil {
+						t.zombies = map[int]bool{}
+					}
+					t.zombies[tid] = true
 					continue
 				}
 				return added, unix.EPERM
@@ -132,7 +156,7 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
 	th := t.threads[tid]
 	if th == nil {
 		// A thread the kernel attached at its creation.
-		th = &thread{tid: tid}
+		th = &thread{tid: tid, attached: true}
 		t.threads[tid] = th
 	}
 	if !ws.Stopped() {
@@ -150,7 +174,7 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
 		if msg, err := eventMsg(tid); err == nil {
 			t.cloned = int(msg)
 			if _, ok := t.threads[int(msg)]; !ok {
-				t.threads[int(msg)] = &thread{tid: int(msg)}
+				t.threads[int(msg)] = &thread{tid: int(msg), attached: true}
 			}
 		}
 	}
@@ -174,8 +198,13 @@ func (t *tracer) stopAll(deadline time.Time) error {
 		if len(t.threads) == 0 {
 			return unix.ESRCH
 		}
-		if threadCount(t.pid) == len(t.threads) {
-			// Every thread is one of ours, stopped: no listing needed.
+		// The kernel's thread count equals the threads held stopped (and
+		// the zombie leader, if any) exactly when no thread is left
+		// unseized: no listing needed. A listing that adds nothing does
+		// not prove it: a thread listed may have exited after starting
+		// another that the listing missed.
+		count := threadCount(t.pid)
+		if count == t.own() {
 			t.settled = true
 			return nil
 		}
@@ -184,10 +213,33 @@ func (t *tracer) stopAll(deadline time.Time) error {
 			return err
 		}
 		if n == 0 {
-			t.settled = true
-			return nil
+			if count < 0 {
+				t.settled = true // no count to go by (no /proc/PID/task)
+				return nil
+			}
+			if !time.Now().Before(deadline) {
+				return unix.ETIMEDOUT
+			}
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 	}
+}
+
+// own returns how many threads of the target this tracer accounts for:
+// the seized ones, but for processes of their own that the kernel
+// attached (a clone without CLONE_THREAD by a seized thread), and the
+// zombies.
+func (t *tracer) own() int {
+	n := len(t.zombies)
+	for _, th := range t.threads {
+		if th.attached && !th.looked {
+			th.other, th.looked = !isThreadOf(t.pid, th.tid), true
+		}
+		if !th.other {
+			n++
+		}
+	}
+	return n
 }
 
 // groupStopped reports whether a thread was found in a group stop: the
@@ -238,6 +290,22 @@ func (t *tracer) pick() *thread {
 // with the signal they stopped for; threads still on their way to a stop
 // get a short while to reach it. Any thread left over is detached by the
 // kernel when the session's OS thread ends.
+// kill kills the process (SIGKILL through its pidfd) and waits, up to a
+// second, for each thread's exit, which the kernel reports to the tracer:
+// released before that, a traced thread stays a zombie of the tracer's,
+// and the process can never be reaped by its parent.
+func (t *tracer) kill() {
+	unix.PidfdSendSignal(t.pidfd, unix.SIGKILL, nil, 0)
+	deadline := time.Now().Add(time.Second)
+	for len(t.threads) > 0 {
+		tid, ws, err := waitAny(deadline, nil)
+		if err != nil {
+			return
+		}
+		t.handle(tid, ws)
+	}
+}
+
 func (t *tracer) release() {
 	deadline := time.Now().Add(20 * time.Millisecond)
 	for len(t.threads) > 0 {
