@@ -3,12 +3,15 @@
 package cgsyscall_test
 
 import (
+	"bufio"
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -129,5 +132,63 @@ func TestAdvGuardPidfdSwap(t *testing.T) {
 			"%d reached the daemon (0), %d refused by the guard (-38), %d on /dev/null "+
 			"(EBADF), %d other; want 0 reaching it", got["ok"], got["enosys"], got["ebadf"],
 			got["other"])
+	}
+}
+
+// TestAdvZombieLeader (finding 4, fixed): a process whose main thread
+// exits while its other threads run keeps a zombie leader that ptrace
+// cannot seize and whose /proc memory files are empty. Moved into a group
+// before that, it made every later deny of the group fail with EAGAIN
+// ("members did not settle"), for good, and its threads kept making the
+// denied call. Its live threads are held without the leader now, and the
+// injection reads the process's memory through one of them.
+func TestAdvZombieLeader(t *testing.T) {
+	prog := cProgram(t, "zleader")
+	m := liveMirror(t)
+	m.mkdir("h")
+	cmd := exec.Command(prog)
+	cmd.Dir = "/"
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	r := bufio.NewReader(out)
+	say := func(line string) string {
+		t.Helper()
+		if _, err := in.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimPrefix(strings.TrimSpace(got), line+" ")
+	}
+	pid := strconv.Itoa(cmd.Process.Pid)
+	if line, err := r.ReadString('\n'); err != nil || line != "ready "+pid+"\n" {
+		t.Fatalf("zleader said %q, %v", line, err)
+	}
+	m.mustWrite("h/tasks", pid)
+	if got := say("leave"); got != "left" {
+		t.Fatalf("leave: %q", got)
+	}
+	m.mustWrite("h/syscalls.deny", "getppid")
+	if got := say("getppid"); got != "-38" {
+		t.Errorf("getppid after the deny = %s, want -38", got)
+	}
+	m.mustWrite("h/syscalls.allow", "getppid")
+	if got, want := say("getppid"), strconv.Itoa(os.Getpid()); got != want {
+		t.Errorf("getppid after the allow = %s, want %s", got, want)
 	}
 }

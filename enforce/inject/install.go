@@ -165,7 +165,7 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if err := writeMem(pid, addr, encodeProg(prog, addr)); err != nil {
+	if err := writeMem(in.th.tid, addr, encodeProg(prog, addr)); err != nil {
 		in.free(addr, size, saved)
 		return -1, fail("write", pid, err)
 	}
@@ -287,7 +287,7 @@ func (in *injection) scratch(size uint64) (uint64, []byte, error) {
 	}
 	addr := (in.base.regs.stack() - redZone - size) &^ 15
 	saved := make([]byte, size)
-	if err := readMem(pid, addr, saved); err != nil {
+	if err := readMem(in.th.tid, addr, saved); err != nil {
 		return 0, nil, fail("mmap", pid, errnoOf(ret))
 	}
 	return addr, saved, nil
@@ -297,7 +297,7 @@ func (in *injection) scratch(size uint64) (uint64, []byte, error) {
 func (in *injection) free(addr, size uint64, saved []byte) error {
 	pid := in.t.pid
 	if saved != nil {
-		return fail("munmap", pid, writeMem(pid, addr, saved))
+		return fail("munmap", pid, writeMem(in.th.tid, addr, saved))
 	}
 	r, err := in.call(nums.munmap, addr, size)
 	if err == nil && errnoOf(r) != 0 {
@@ -332,26 +332,25 @@ func encodeProg(prog []unix.SockFilter, addr uint64) []byte {
 // it at (the kernel maps one image into every process of an ABI), and
 // /proc/PID/maps is not read.
 func (in *injection) findInsn() (uint64, error) {
-	pid := in.t.pid
 	b := make([]byte, len(syscallInsn.code))
 	for _, addr := range in.base.regs.candidates() {
-		if readMem(pid, addr, b) == nil && syscallInsn.is(b) {
+		if readMem(in.th.tid, addr, b) == nil && syscallInsn.is(b) {
 			return addr, nil
 		}
 	}
 	if off := vdsoInsn.Load(); off != 0 && in.base.regs.execed() {
-		if lo := auxvVdso(pid); lo != 0 && readMem(pid, lo+off, b) == nil &&
+		if lo := auxvVdso(in.th.tid); lo != 0 && readMem(in.th.tid, lo+off, b) == nil &&
 			syscallInsn.is(b) {
 			return lo + off, nil
 		}
 	}
-	lo, hi, err := vdsoRange(pid)
+	lo, hi, err := vdsoRange(in.th.tid)
 	if err != nil {
 		return 0, err
 	}
 	if lo != 0 && hi-lo <= 1<<20 {
 		mem := make([]byte, hi-lo)
-		if readMem(pid, lo, mem) == nil {
+		if readMem(in.th.tid, lo, mem) == nil {
 			if addr, ok := syscallInsn.find(mem, lo); ok {
 				vdsoInsn.Store(addr - lo)
 				return addr, nil

@@ -158,7 +158,7 @@ func (in *injection) freeLoad(addr uint64, lay stubLayout, prog, after []unix.So
 	binary.LittleEndian.PutUint64(buf[lay.end+freeMain:], freePending)
 	binary.LittleEndian.PutUint64(buf[lay.end+freeAfter:], freePending)
 	binary.LittleEndian.PutUint64(buf[lay.end+freeFull:], ^uint64(0))
-	if err := writeMem(pid, addr, buf); err != nil {
+	if err := writeMem(in.th.tid, addr, buf); err != nil {
 		return -1, fail("write", pid, err)
 	}
 	if err := setCall(tid, &in.base, addr, 0, [6]uint64{}); err != nil {
@@ -216,7 +216,7 @@ func (in *injection) freeTake(pfd int, data uint64, after bool) (int, error) {
 	pid := in.t.pid
 	var words [freeDone + 8]byte
 	for {
-		if err := readMem(pid, data, words[:]); err != nil {
+		if err := readMem(in.th.tid, data, words[:]); err != nil {
 			return -1, fail("helper", pid, err)
 		}
 		if binary.LittleEndian.Uint64(words[freeDone:]) == 1 {
@@ -249,7 +249,7 @@ func (in *injection) freeTake(pfd int, data uint64, after bool) (int, error) {
 func (in *injection) freeGo(data uint64) error {
 	var one [8]byte
 	binary.LittleEndian.PutUint64(one[:], 1)
-	return writeMem(in.t.pid, data+freeGo, one[:])
+	return writeMem(in.th.tid, data+freeGo, one[:])
 }
 
 // awaitExit waits until the thread of pidfd pfd has exited, or deadline.
@@ -290,7 +290,7 @@ func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.So
 	if len(after) > 0 {
 		copy(buf[lay.after:], encodeProg(after, addr+uint64(lay.after)))
 	}
-	if err := writeMem(pid, addr, buf); err != nil {
+	if err := writeMem(in.th.tid, addr, buf); err != nil {
 		return -1, nil, fail("write", pid, err)
 	}
 	h, cloned, err := in.runStub(addr, img, before)
