@@ -3,15 +3,12 @@
 package cgsyscall_test
 
 import (
-	"bufio"
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -146,49 +143,19 @@ func TestAdvZombieLeader(t *testing.T) {
 	prog := cProgram(t, "zleader")
 	m := liveMirror(t)
 	m.mkdir("h")
-	cmd := exec.Command(prog)
-	cmd.Dir = "/"
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-	})
-	r := bufio.NewReader(out)
-	say := func(line string) string {
-		t.Helper()
-		if _, err := in.Write([]byte(line + "\n")); err != nil {
-			t.Fatal(err)
-		}
-		got, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimPrefix(strings.TrimSpace(got), line+" ")
-	}
-	pid := strconv.Itoa(cmd.Process.Pid)
-	if line, err := r.ReadString('\n'); err != nil || line != "ready "+pid+"\n" {
-		t.Fatalf("zleader said %q, %v", line, err)
-	}
+	sub := startSubjectOf(t, nil, prog)
+	t.Cleanup(sub.stop)
+	pid := strconv.Itoa(sub.pid)
 	m.mustWrite("h/tasks", pid)
-	if got := say("leave"); got != "left" {
+	if got := sub.ask(t, "leave"); got != "0" {
 		t.Fatalf("leave: %q", got)
 	}
 	m.mustWrite("h/syscalls.deny", "getppid")
-	if got := say("getppid"); got != "-38" {
+	if got := sub.ask(t, "getppid"); got != "-38" {
 		t.Errorf("getppid after the deny = %s, want -38", got)
 	}
 	m.mustWrite("h/syscalls.allow", "getppid")
-	if got, want := say("getppid"), strconv.Itoa(os.Getpid()); got != want {
+	if got, want := sub.ask(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
 		t.Errorf("getppid after the allow = %s, want %s", got, want)
 	}
 }

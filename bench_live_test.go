@@ -39,7 +39,7 @@ func startBenchSubject(b *testing.B, cg *os.File) *benchSubject {
 
 // startSubjectOf starts program prog with args as a benchSubject: it must
 // print "ready PID" and then answer lines as probe -serve does.
-func startSubjectOf(b *testing.B, cg *os.File, prog string, args ...string) *benchSubject {
+func startSubjectOf(b testing.TB, cg *os.File, prog string, args ...string) *benchSubject {
 	b.Helper()
 	cmd := exec.Command(prog, args...)
 	if cg != nil {
@@ -66,7 +66,7 @@ func startSubjectOf(b *testing.B, cg *os.File, prog string, args ...string) *ben
 }
 
 // ask sends one token and returns the raw result the benchSubject printed.
-func (s *benchSubject) ask(b *testing.B, tok string) string {
+func (s *benchSubject) ask(b testing.TB, tok string) string {
 	b.Helper()
 	if _, err := fmt.Fprintln(s.in, tok); err != nil {
 		b.Fatalf("benchSubject %d: %v", s.pid, err)

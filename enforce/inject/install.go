@@ -121,19 +121,15 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 // stopped (fail closed: its listener may be anybody's now). A kernel that
 // cannot show filters (no CONFIG_CHECKPOINT_RESTORE) is not checked.
 func (t *tracer) verify(tid int, prog, after []unix.SockFilter) error {
-	n := 0
-	for ; ; n++ {
-		if _, err := getFilter(tid, n, nil); err == unix.ENOENT {
-			break
-		} else if err != nil {
-			return nil
-		}
+	n, ok := filterCount(tid)
+	if !ok {
+		return nil
 	}
 	want := [][]unix.SockFilter{prog}
 	if len(after) > 0 {
 		want = append(want, after)
 	}
-	ok := n >= len(want)
+	ok = n >= len(want)
 	for i := 0; ok && i < len(want); i++ {
 		// The length first: the kernel writes the whole program.
 		idx := n - len(want) + i
@@ -150,6 +146,45 @@ func (t *tracer) verify(tid int, prog, after []unix.SockFilter) error {
 	}
 	t.kill()
 	return fail("verify", t.pid, unix.EPERM)
+}
+
+// filterCount returns how many filters thread tid has, by
+// PTRACE_SECCOMP_GET_FILTER, which counts from the oldest and says ENOENT
+// past the newest: a doubling search, then a halving one, a few calls
+// for any chain. False when the kernel cannot tell.
+func filterCount(tid int) (int, bool) {
+	has := func(i int) (bool, bool) {
+		_, err := getFilter(tid, i, nil)
+		if err == unix.ENOENT {
+			return false, true
+		}
+		return err == nil, err == nil
+	}
+	hi := 1
+	for {
+		in, ok := has(hi - 1)
+		if !ok {
+			return 0, false
+		}
+		if !in {
+			break
+		}
+		hi *= 2
+	}
+	lo := hi / 2 // filters lo-1 exists (or lo is 0); hi-1 does not
+	for lo < hi-1 {
+		mid := (lo + hi) / 2
+		in, ok := has(mid - 1)
+		if !ok {
+			return 0, false
+		}
+		if in {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, true
 }
 
 // run makes the injected calls: get scratch memory, write the program,

@@ -13,6 +13,9 @@ var (
 	syscallInsn = x86Syscall
 )
 
+// auditArch is the native arch word of seccomp_data.
+const auditArch = x86AuditArch
+
 const redZone = x86RedZone
 
 // state is everything of a thread that an injection changes and must

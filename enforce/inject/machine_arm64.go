@@ -13,6 +13,9 @@ var (
 	syscallInsn = a64Svc
 )
 
+// auditArch is the native arch word of seccomp_data.
+const auditArch = a64AuditArch
+
 const redZone = a64RedZone
 
 // state is everything of a thread that an injection changes and must

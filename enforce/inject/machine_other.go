@@ -14,6 +14,9 @@ var (
 	syscallInsn = x86Syscall
 )
 
+// auditArch is the native arch word of seccomp_data.
+const auditArch = x86AuditArch
+
 const redZone = x86RedZone
 
 type state struct {

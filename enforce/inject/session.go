@@ -267,31 +267,25 @@ func (s *Session) do(f func(t *tracer) error) error {
 }
 
 // Detach lets the process run on without installing anything.
-func (s *Session) Detach() error {
-	if !s.finish() {
-		return fail("session", s.pid, unix.EINVAL)
-	}
-	done := make(chan struct{})
-	s.reqs <- func(t *tracer) {
-		t.release()
-		close(done)
-	}
-	close(s.reqs)
-	<-done
-	return nil
-}
+func (s *Session) Detach() error { return s.end(false) }
 
 // KillDetach ends the session as Detach does, but kills the process
 // (SIGKILL, through its pidfd) first, while its threads are still
-// stopped: none runs another instruction of its own. It is for a process
-// already reported held that could not be.
-func (s *Session) KillDetach() error {
+// stopped, and waits for their exits: none runs another instruction of
+// its own. It is for a process already reported held that could not be.
+func (s *Session) KillDetach() error { return s.end(true) }
+
+// end ends the session on its tracing thread: kills the process first if
+// kill is set, then detaches what is left.
+func (s *Session) end(kill bool) error {
 	if !s.finish() {
 		return fail("session", s.pid, unix.EINVAL)
 	}
 	done := make(chan struct{})
 	s.reqs <- func(t *tracer) {
-		t.kill()
+		if kill {
+			t.kill()
+		}
 		t.release()
 		close(done)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/kernel"
@@ -42,7 +43,8 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	// A first layer of a process without filters takes the free helper,
 	// unless the process is stopped by a signal: a thread it makes then
 	// joins the group stop at once, and only a traced one runs.
-	free := before == nil && archFree() && !in.t.groupStopped() && !hasFilter(in.th.tid)
+	free := before == nil && archFree() && !in.t.groupStopped() && !hasFilter(in.th.tid) &&
+		!notifiesYield(prog)
 	code, words := len(probe.code), 0
 	if free {
 		var afterAt uint64
@@ -113,6 +115,26 @@ var freeHelpers atomic.Uint64
 // errHelperStays: the free helper did not exit in time, and may still run
 // code in the scratch page.
 var errHelperStays = errors.New("the helper thread did not exit")
+
+// notifiesYield reports whether prog may hand a native sched_yield to
+// its listener, which the free helper calls while it waits; true when the
+// program cannot be run here.
+func notifiesYield(prog []unix.SockFilter) bool {
+	insns := make([]bpf.Instruction, len(prog))
+	for i, f := range prog {
+		insns[i] = bpf.RawInstruction{Op: f.Code, Jt: f.Jt, Jf: f.Jf, K: f.K}.Disassemble()
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		return true
+	}
+	// struct seccomp_data as the VM loads it: words big-endian.
+	data := make([]byte, 64)
+	binary.BigEndian.PutUint32(data[0:], uint32(nums.yield))
+	binary.BigEndian.PutUint32(data[4:], auditArch)
+	r, err := vm.Run(data)
+	return err != nil || uint32(r)&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF
+}
 
 // hasFilter reports whether thread tid, stopped, may have a seccomp
 // filter: PTRACE_SECCOMP_GET_FILTER says EINVAL for a thread without one,

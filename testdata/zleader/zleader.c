@@ -2,8 +2,8 @@
  * zleader: a process whose main thread can be made to exit first. It
  * prints "ready PID"; its other thread answers each line of standard
  * input: "getppid" with "getppid RESULT" (the negative errno on failure),
- * "leave" by having the main thread exit (pthread_exit), then "left" once
- * the main thread is a zombie, as it stays until the process ends.
+ * "leave" by having the main thread exit (pthread_exit), then "leave 0"
+ * once the main thread is a zombie, as it stays until the process ends.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,7 +43,7 @@ static void *serve(void *arg)
 				_exit(1);
 			while (!leader_gone())
 				usleep(1000);
-			printf("left\n");
+			printf("leave 0\n");
 		} else {
 			long r = syscall(SYS_getppid);
 			printf("%s %ld\n", line, r < 0 ? (long)-errno : r);
