@@ -10,7 +10,7 @@ type insn struct {
 
 // sysnums are the numbers of the system calls the injector makes.
 type sysnums struct {
-	mmap, munmap, close, prctl, seccomp, clone, exit, yield int
+	mmap, munmap, close, prctl, seccomp, clone, exit int
 }
 
 // find returns the address of the first occurrence of in in mem, which

@@ -13,9 +13,6 @@ var (
 	syscallInsn = x86Syscall
 )
 
-// auditArch is the native arch word of seccomp_data.
-const auditArch = x86AuditArch
-
 const redZone = x86RedZone
 
 // state is everything of a thread that an injection changes and must
@@ -57,14 +54,4 @@ func getResult(tid int) (int64, error) {
 // on x86_64 as stubRun needs them (see step).
 func archStub(flags uint32, fprog uint64) (stubImage, bool) {
 	return x86Stub(nums.seccomp, nums.exit, flags, fprog), true
-}
-
-// archFree reports whether stubRun has a free helper here (x86FreeStub).
-func archFree() bool { return true }
-
-// archFreeStub returns the free stub for the data block at data and the
-// programs' sock_fprogs (afterProg 0 when there is none).
-func archFreeStub(data, fprog, afterProg uint64) freeStub {
-	return x86FreeStub(helperFlags|unix.CLONE_UNTRACED, nums.seccomp, nums.exit, filterFlags,
-		staticFlags, data, fprog, afterProg)
 }

@@ -13,9 +13,6 @@ var (
 	syscallInsn = a64Svc
 )
 
-// auditArch is the native arch word of seccomp_data.
-const auditArch = a64AuditArch
-
 const redZone = a64RedZone
 
 // state is everything of a thread that an injection changes and must
@@ -110,7 +107,3 @@ func getResult(tid int) (int64, error) {
 // archStub: aarch64 has no stub yet, so every injection makes its calls
 // one at a time (injection.run), with checkEntry at each entry stop.
 func archStub(flags uint32, fprog uint64) (stubImage, bool) { return stubImage{}, false }
-
-func archFree() bool { return false }
-
-func archFreeStub(data, fprog, afterProg uint64) freeStub { return freeStub{} }

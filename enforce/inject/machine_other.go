@@ -14,9 +14,6 @@ var (
 	syscallInsn = x86Syscall
 )
 
-// auditArch is the native arch word of seccomp_data.
-const auditArch = x86AuditArch
-
 const redZone = x86RedZone
 
 type state struct {
@@ -36,7 +33,3 @@ func checkEntry(tid int, base *state, nr int, first bool) error { return unix.EN
 func getResult(tid int) (int64, error) { return 0, unix.ENOSYS }
 
 func archStub(flags uint32, fprog uint64) (stubImage, bool) { return stubImage{}, false }
-
-func archFree() bool { return false }
-
-func archFreeStub(data, fprog, afterProg uint64) freeStub { return freeStub{} }

@@ -1,13 +1,8 @@
 package inject
 
 import (
-	"encoding/binary"
-	"errors"
 	"os"
-	"sync/atomic"
-	"time"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/kernel"
@@ -40,27 +35,14 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 		return -1, false, nil
 	}
 	pid := in.t.pid
-	// A first layer of a process without filters takes the free helper,
-	// unless the process is stopped by a signal: a thread it makes then
-	// joins the group stop at once, and only a traced one runs.
-	free := before == nil && archFree() && !in.t.groupStopped() && !hasFilter(in.th.tid) &&
-		!notifiesYield(prog)
-	code, words := len(probe.code), 0
-	if free {
-		var afterAt uint64
-		if len(after) > 0 {
-			afterAt = 1
-		}
-		code, words = len(archFreeStub(0, 0, afterAt).code), freeWords
-	}
-	lay := stubLayout{code: (code + 7) &^ 7}
+	lay := stubLayout{code: (len(probe.code) + 7) &^ 7}
 	lay.after = lay.code + fprogSize + 8*len(prog)
 	lay.end = lay.after
 	if len(after) > 0 {
 		lay.end += fprogSize + 8*len(after)
 	}
 	page := uint64(os.Getpagesize())
-	size := (uint64(lay.end+words) + page - 1) &^ (page - 1)
+	size := (uint64(lay.end) + page - 1) &^ (page - 1)
 	ret, err := in.step(nums.mmap, 0, size, unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
 	if err != nil {
@@ -70,23 +52,7 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 		return -1, false, nil
 	}
 	addr := uint64(ret)
-	if free {
-		fd, err := in.freeLoad(addr, lay, prog, after)
-		if err == errHelperStays {
-			// The helper may still run in the page: it stays mapped.
-			return -1, true, fail("helper", pid, unix.ETIMEDOUT)
-		}
-		return in.unmapAfter(addr, size, fd, nil, err)
-	}
 	fd, h, err := in.stubLoad(addr, lay, prog, after, before)
-	return in.unmapAfter(addr, size, fd, h, err)
-}
-
-// unmapAfter unmaps the scratch page at addr with a single step, while the
-// traced helper h, if any, exits, and returns stubRun's results.
-func (in *injection) unmapAfter(addr, size uint64, fd int, h *injection,
-	err error) (int, bool, error) {
-	pid := in.t.pid
 	if h != nil {
 		// The helper exits while the page is unmapped.
 		h.leave()
@@ -106,188 +72,6 @@ func (in *injection) unmapAfter(addr, size uint64, fd int, h *injection,
 		fd = -1
 	}
 	return fd, true, err
-}
-
-// freeHelpers counts the layers loaded by a free helper (freeLoad), for
-// the tests to see which way a hold went.
-var freeHelpers atomic.Uint64
-
-// errHelperStays: the free helper did not exit in time, and may still run
-// code in the scratch page.
-var errHelperStays = errors.New("the helper thread did not exit")
-
-// notifiesYield reports whether prog may hand a native sched_yield to
-// its listener, which the free helper calls while it waits; true when the
-// program cannot be run here.
-func notifiesYield(prog []unix.SockFilter) bool {
-	insns := make([]bpf.Instruction, len(prog))
-	for i, f := range prog {
-		insns[i] = bpf.RawInstruction{Op: f.Code, Jt: f.Jt, Jf: f.Jf, K: f.K}.Disassemble()
-	}
-	vm, err := bpf.NewVM(insns)
-	if err != nil {
-		return true
-	}
-	// struct seccomp_data as the VM loads it: words big-endian.
-	data := make([]byte, 64)
-	binary.BigEndian.PutUint32(data[0:], uint32(nums.yield))
-	binary.BigEndian.PutUint32(data[4:], auditArch)
-	r, err := vm.Run(data)
-	return err != nil || uint32(r)&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF
-}
-
-// hasFilter reports whether thread tid, stopped, may have a seccomp
-// filter: PTRACE_SECCOMP_GET_FILTER says EINVAL for a thread without one,
-// and anything else (a filter, or a kernel that cannot tell) counts as
-// one.
-func hasFilter(tid int) bool {
-	_, err := getFilter(tid, 0, nil)
-	return err != unix.EINVAL
-}
-
-// freeLoad is stubLoad for a process that has no filter yet and a first
-// layer, with a helper that is not traced (CLONE_UNTRACED): the traced
-// helper costs four ptrace stops (the parent's clone event, the helper's
-// first stop, its trap, its exit), the free one none. The injecting
-// thread runs the stub to a trap that gives the helper's TID (see
-// x86FreeStub: the helper starts with every signal blocked, and only once
-// the parent's own calls are done). The tracer waits for the helper's
-// results in the data block, takes the listener from the helper's private
-// table with pidfd_getfd, lets the helper exit through the go word, and
-// waits for its exit on its thread pidfd (a thread's files are gone when
-// it reads ready), so that the listener has no other copy and the page
-// may go. Every thread but the two stays stopped throughout, as with the
-// traced helper. Where the clone or the parent's mask is refused, the
-// load falls back to the injecting thread (loadHere). errHelperStays when
-// the helper might still run in the page.
-func (in *injection) freeLoad(addr uint64, lay stubLayout, prog, after []unix.SockFilter) (int, error) {
-	pid, tid := in.t.pid, in.th.tid
-	data := addr + uint64(lay.end)
-	mainProg, afterProg := addr+uint64(lay.code), uint64(0)
-	if len(after) > 0 {
-		afterProg = addr + uint64(lay.after)
-	}
-	stub := archFreeStub(data, mainProg, afterProg)
-	if len(stub.code) > lay.code {
-		return -1, fail("stub", pid, unix.EINVAL)
-	}
-	buf := make([]byte, lay.end+freeWords)
-	copy(buf, stub.code)
-	copy(buf[lay.code:], encodeProg(prog, mainProg))
-	if len(after) > 0 {
-		copy(buf[lay.after:], encodeProg(after, afterProg))
-	}
-	binary.LittleEndian.PutUint64(buf[lay.end+freeMain:], freePending)
-	binary.LittleEndian.PutUint64(buf[lay.end+freeAfter:], freePending)
-	binary.LittleEndian.PutUint64(buf[lay.end+freeFull:], ^uint64(0))
-	if err := writeMem(in.th.tid, addr, buf); err != nil {
-		return -1, fail("write", pid, err)
-	}
-	if err := setCall(tid, &in.base, addr, 0, [6]uint64{}); err != nil {
-		return -1, fail("clone", pid, err)
-	}
-	if err := resume(in.th); err != nil {
-		return -1, fail("clone", pid, err)
-	}
-	var cloned int64
-	for done := false; !done; {
-		wtid, ws, err := waitAny(in.deadline, nil)
-		if err != nil {
-			return -1, fail("clone", pid, err)
-		}
-		th := in.t.handle(wtid, ws)
-		if wtid != tid {
-			continue
-		}
-		if th == nil {
-			return -1, fail("clone", pid, unix.ESRCH)
-		}
-		if done, cloned, err = in.trapped(th, addr+uint64(stub.parentStop)); err != nil {
-			return -1, fail("clone", pid, err)
-		}
-	}
-	if cloned <= 0 {
-		return in.loadHere(mainProg, afterProg, cloned, len(after) > 0, nil)
-	}
-	helper := int(cloned)
-	pfd, err := unix.PidfdOpen(helper, pidfdThread)
-	if err != nil {
-		// Without its pidfd neither its listener nor its exit can be had.
-		in.freeGo(data)
-		return -1, errHelperStays
-	}
-	defer unix.Close(pfd)
-	fd, err := in.freeTake(pfd, data, len(after) > 0)
-	if gerr := in.freeGo(data); gerr != nil && err == nil {
-		err = fail("helper", pid, gerr)
-	}
-	if !awaitExit(pfd, in.deadline) {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-		return -1, errHelperStays
-	}
-	if err == nil {
-		freeHelpers.Add(1)
-	}
-	return fd, err
-}
-
-// freeTake waits for the free helper's results and takes its listener.
-func (in *injection) freeTake(pfd int, data uint64, after bool) (int, error) {
-	pid := in.t.pid
-	var words [freeDone + 8]byte
-	for {
-		if err := readMem(in.th.tid, data, words[:]); err != nil {
-			return -1, fail("helper", pid, err)
-		}
-		if binary.LittleEndian.Uint64(words[freeDone:]) == 1 {
-			break
-		}
-		if !time.Now().Before(in.deadline) {
-			return -1, fail("helper", pid, unix.ETIMEDOUT)
-		}
-		unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
-	}
-	res := int64(binary.LittleEndian.Uint64(words[freeMain:]))
-	if e := errnoOf(res); e != 0 {
-		return -1, fail("seccomp", pid, e)
-	}
-	fd, err := unix.PidfdGetfd(pfd, int(res), 0)
-	if err != nil {
-		return -1, fail("getfd", pid, err)
-	}
-	if after {
-		if e := errnoOf(int64(binary.LittleEndian.Uint64(words[freeAfter:]))); e != 0 {
-			unix.Close(fd)
-			return -1, fail("seccomp", pid, e)
-		}
-	}
-	in.listener = fd
-	return fd, nil
-}
-
-// freeGo sets the free helper's go word: it exits.
-func (in *injection) freeGo(data uint64) error {
-	var one [8]byte
-	binary.LittleEndian.PutUint64(one[:], 1)
-	return writeMem(in.th.tid, data+freeGo, one[:])
-}
-
-// awaitExit waits until the thread of pidfd pfd has exited, or deadline.
-func awaitExit(pfd int, deadline time.Time) bool {
-	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false
-		}
-		n, err := unix.Poll(fds, int(left/time.Millisecond)+1)
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil && n == 1
-	}
 }
 
 // stubLayout places the stub and the programs in the scratch page: the

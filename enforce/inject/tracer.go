@@ -13,9 +13,6 @@ type thread struct {
 	// deliver is the signal the thread stopped for in a
 	// signal-delivery-stop; detaching hands it on, siginfo intact.
 	deliver int
-	// groupStop: its last event stop was a group stop (SIGSTOP and kin,
-	// where PTRACE_INTERRUPT's stop says SIGTRAP).
-	groupStop bool
 	// attached: the kernel attached it at its creation (a clone by a
 	// seized thread), so it may be a process of its own rather than a
 	// thread of the target; other caches what a look found (see own).
@@ -166,8 +163,6 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
 	kind, sig := decode(ws)
 	th.kind = kind
 	switch kind {
-	case eventStop:
-		th.groupStop = sig != int(unix.SIGTRAP)
 	case signalStop:
 		th.deliver = sig
 	case cloneStop:
@@ -240,18 +235,6 @@ func (t *tracer) own() int {
 		}
 	}
 	return n
-}
-
-// groupStopped reports whether a thread was found in a group stop: the
-// process was stopped by SIGSTOP (or SIGTSTP, SIGTTIN, SIGTTOU), as
-// cgsyscall exec hands a program over.
-func (t *tracer) groupStopped() bool {
-	for _, th := range t.threads {
-		if th.groupStop {
-			return true
-		}
-	}
-	return false
 }
 
 func (t *tracer) allStopped() bool {

@@ -29,10 +29,6 @@
  *                   rewrites any seccomp sock_fprog found there into one
  *                   instruction that allows everything: "REWRITER_PID"
  *   rewrites        how many programs the rewriter rewrote: "N"
- *   sigs            handle SIGUSR1 from now on (SA_RESTART), noting the
- *                   thread each one ran on: "0"
- *   sigtids         how many SIGUSR1 handlers ran, then the distinct
- *                   TIDs they ran on: "COUNT TID..."
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -152,35 +148,6 @@ static void tracedcall(long from, long to)
 	(void)to;
 	reply("unsupported\n", 0, 0, 0);
 #endif
-}
-
-/* Threads that ran the SIGUSR1 handler (sigs), and how many times it ran;
- * written with atomics only, from the handler. */
-static volatile long sig_count;
-static volatile int sig_tids[64];
-
-static void on_usr1(int sig)
-{
-	int tid = syscall(SYS_gettid);
-	(void)sig;
-	__atomic_add_fetch(&sig_count, 1, __ATOMIC_RELAXED);
-	for (int i = 0; i < 64; i++) {
-		int seen = 0;
-		if (__atomic_compare_exchange_n(&sig_tids[i], &seen, tid, 0, __ATOMIC_RELAXED,
-						__ATOMIC_RELAXED) || seen == tid)
-			return;
-	}
-}
-
-static void sigtids(void)
-{
-	pthread_mutex_lock(&out);
-	printf("%ld", sig_count);
-	for (int i = 0; i < 64 && sig_tids[i]; i++)
-		printf(" %d", sig_tids[i]);
-	printf("\n");
-	fflush(stdout);
-	pthread_mutex_unlock(&out);
 }
 
 /* The rewriter's target page and count; it shares our memory. */
@@ -351,11 +318,6 @@ int main(int argc, char **argv)
 			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
 		} else if (strcmp(line, "rewrites") == 0) {
 			reply("%ld\n", rewrites, 0, 0);
-		} else if (strcmp(line, "sigs") == 0) {
-			struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
-			reply("%ld\n", sigaction(SIGUSR1, &sa, NULL) ? -errno : 0, 0, 0);
-		} else if (strcmp(line, "sigtids") == 0) {
-			sigtids();
 		} else if (strcmp(line, "seen") == 0) {
 			reply("%ld %ld\n", counts ? counts[0] : 0, counts ? counts[1] : 0, 1);
 		} else if (strcmp(line, "tracedcall") == 0) {
