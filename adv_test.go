@@ -140,16 +140,9 @@ func TestAdvGuardPidfdSwap(t *testing.T) {
 // denied call. Its live threads are held without the leader now, and the
 // injection reads the process's memory through one of them.
 func TestAdvZombieLeader(t *testing.T) {
-	prog := cProgram(t, "zleader")
-	m := liveMirror(t)
-	m.mkdir("h")
-	sub := startSubjectOf(t, nil, prog)
-	t.Cleanup(sub.stop)
-	pid := strconv.Itoa(sub.pid)
-	m.mustWrite("h/tasks", pid)
-	if got := sub.ask(t, "leave"); got != "0" {
-		t.Fatalf("leave: %q", got)
-	}
+	m, sub := zleaderLab(t)
+	m.mustWrite("h/tasks", strconv.Itoa(sub.pid))
+	leaveLeader(t, sub)
 	m.mustWrite("h/syscalls.deny", "getppid")
 	if got := sub.ask(t, "getppid"); got != "-38" {
 		t.Errorf("getppid after the deny = %s, want -38", got)
@@ -157,5 +150,52 @@ func TestAdvZombieLeader(t *testing.T) {
 	m.mustWrite("h/syscalls.allow", "getppid")
 	if got, want := sub.ask(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
 		t.Errorf("getppid after the allow = %s, want %s", got, want)
+	}
+}
+
+// TestAdvZombieLeaderHidden (finding 3, fixed): a process whose main
+// thread exited before the process entered a group is not listed in that
+// group's cgroup.procs (its zombie leader stays in the group it left), only
+// its threads in cgroup.threads: moved into a group that denied nothing
+// and then denied getppid, it kept making the call. The holder finds such
+// a process by its threads when it reads a group's members.
+func TestAdvZombieLeaderHidden(t *testing.T) {
+	m, sub := zleaderLab(t)
+	leaveLeader(t, sub)
+	m.mustWrite("h/tasks", strconv.Itoa(sub.pid))
+	procs, err := os.ReadFile(filepath.Join(m.base, "h", "cgroup.procs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bytes.TrimSpace(procs)) != 0 {
+		t.Logf("h/cgroup.procs lists %q: this kernel lists such a process after all", procs)
+	}
+	if got, want := m.read("h/tasks"), strconv.Itoa(sub.pid)+"\n"; got != want {
+		t.Errorf("h/tasks = %q, want %q", got, want)
+	}
+	m.mustWrite("h/syscalls.deny", "getppid")
+	if got := sub.ask(t, "getppid"); got != "-38" {
+		t.Errorf("getppid after the deny = %s, want -38", got)
+	}
+}
+
+// zleaderLab mounts a mirror with an open group h and starts
+// testdata/zleader, whose main thread exits on "leave".
+func zleaderLab(t *testing.T) (*mirror, *benchSubject) {
+	t.Helper()
+	prog := cProgram(t, "zleader")
+	m := liveMirror(t)
+	m.mkdir("h")
+	sub := startSubjectOf(t, nil, prog)
+	t.Cleanup(sub.stop)
+	return m, sub
+}
+
+// leaveLeader has zleader's main thread exit, and waits until it is a
+// zombie.
+func leaveLeader(t *testing.T, sub *benchSubject) {
+	t.Helper()
+	if got := sub.ask(t, "leave"); got != "0" {
+		t.Fatalf("leave: %q", got)
 	}
 }

@@ -38,6 +38,11 @@ func (m *mirror) readTasks(group string) ([]byte, syscall.Errno) {
 			pids = append(pids, p)
 		}
 	}
+	if !threads {
+		if raw, err := m.readAll(joinRel(group, "cgroup.threads")); err == nil {
+			pids = append(pids, HiddenProcs(raw, pids)...)
+		}
+	}
 	slices.Sort(pids)
 	pids = slices.Compact(pids)
 	out := make([]byte, 0, len(pids)*8)
@@ -46,6 +51,44 @@ func (m *mirror) readTasks(group string) ([]byte, syscall.Errno) {
 		out = append(out, '\n')
 	}
 	return out, 0
+}
+
+// HiddenProcs returns the processes that have threads in a cgroup whose
+// cgroup.threads reads threads, but that its cgroup.procs, which listed
+// listed, leaves out: a process whose leader exited before the process
+// entered the cgroup (the leader stays a zombie in the cgroup it left
+// until the last thread exits) shows there only by its threads. Counting
+// the listed processes' threads (the link count of /proc/PID/task, one
+// stat each) tells whether there is any; only then is each thread that is
+// not listed looked up (TgidOf).
+func HiddenProcs(threads []byte, listed []int) []int {
+	tids := bytes.Fields(threads)
+	total := 0
+	for _, p := range listed {
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+strconv.Itoa(p)+"/task", &st) == nil && st.Nlink > 2 {
+			total += int(st.Nlink) - 2
+		}
+	}
+	if total == len(tids) {
+		return nil
+	}
+	in := make(map[int]bool, len(listed))
+	for _, p := range listed {
+		in[p] = true
+	}
+	var out []int
+	for _, f := range tids {
+		tid, err := strconv.Atoi(string(f))
+		if err != nil || in[tid] {
+			continue
+		}
+		if g, err := TgidOf(tid); err == nil && !in[g] {
+			in[g] = true
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // parsePIDs reads a write to tasks: decimal PIDs separated by white

@@ -254,3 +254,31 @@ func TestLogLines(t *testing.T) {
 		}
 	}
 }
+
+// TestHiddenProcs: a process that cgroup.procs leaves out is found by its
+// threads, and nothing is looked up when the threads add up.
+func TestHiddenProcs(t *testing.T) {
+	self := os.Getpid()
+	// The Go runtime may start a thread between the listing and the
+	// count: take a listing that agrees with itself.
+	var threads []byte
+	for try := 0; try < 100; try++ {
+		ents, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		threads = threads[:0]
+		for _, e := range ents {
+			threads = append(threads, e.Name()+"\n"...)
+		}
+		if again, _ := os.ReadDir("/proc/self/task"); len(again) == len(ents) {
+			break
+		}
+	}
+	if got := HiddenProcs(threads, []int{self}); len(got) != 0 {
+		t.Errorf("HiddenProcs(own threads, own PID listed) = %v, want none", got)
+	}
+	if got := HiddenProcs(threads, nil); !slices.Equal(got, []int{self}) {
+		t.Errorf("HiddenProcs(own threads, nothing listed) = %v, want [%d]", got, self)
+	}
+}

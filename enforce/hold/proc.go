@@ -65,7 +65,17 @@ func readProcs(dir string) ([]int, error) {
 			pids = append(pids, n)
 		}
 	}
-	return pids, nil
+	return append(pids, hiddenProcs(dir, pids)...), nil
+}
+
+// hiddenProcs returns the processes with threads in the real cgroup dir
+// that its cgroup.procs, which listed listed, leaves out (fs.HiddenProcs).
+func hiddenProcs(dir string, listed []int) []int {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.threads"))
+	if err != nil {
+		return nil
+	}
+	return fs.HiddenProcs(b, listed)
 }
 
 // readProc reads a small /proc file of a process (status, stat) with one
