@@ -39,8 +39,12 @@ func (m *mirror) readTasks(group string) ([]byte, syscall.Errno) {
 		}
 	}
 	if !threads {
-		if raw, err := m.readAll(joinRel(group, "cgroup.threads")); err == nil {
-			pids = append(pids, HiddenProcs(raw, pids)...)
+		rel := joinRel(group, "cgroup.threads")
+		if raw, err := m.readAll(rel); err == nil {
+			pids = append(pids, HiddenProcs(raw, pids, func() []byte {
+				b, _ := m.readAll(rel)
+				return b
+			})...)
 		}
 	}
 	slices.Sort(pids)
@@ -60,8 +64,11 @@ func (m *mirror) readTasks(group string) ([]byte, syscall.Errno) {
 // until the last thread exits) shows there only by its threads. Counting
 // the listed processes' threads (the link count of /proc/PID/task, one
 // stat each) tells whether there is any; only then is each thread that is
-// not listed looked up (TgidOf).
-func HiddenProcs(threads []byte, listed []int) []int {
+// not listed looked up (TgidOf). again reads cgroup.threads once more:
+// a process is returned only if a thread of it is still listed there
+// after the lookup, since a thread that exited meanwhile may have left
+// its ID to a process elsewhere (the adversary saw PID 1 come back).
+func HiddenProcs(threads []byte, listed []int, again func() []byte) []int {
 	tids := bytes.Fields(threads)
 	total := 0
 	for _, p := range listed {
@@ -77,17 +84,32 @@ func HiddenProcs(threads []byte, listed []int) []int {
 	for _, p := range listed {
 		in[p] = true
 	}
-	var out []int
+	found := map[int]int{} // process -> a thread of it in the cgroup
 	for _, f := range tids {
 		tid, err := strconv.Atoi(string(f))
 		if err != nil || in[tid] {
 			continue
 		}
-		if g, err := TgidOf(tid); err == nil && !in[g] {
-			in[g] = true
+		if g, err := TgidOf(tid); err == nil && g > 1 && !in[g] && found[g] == 0 {
+			found[g] = tid
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	still := map[string]bool{}
+	for _, f := range bytes.Fields(again()) {
+		still[string(f)] = true
+	}
+	var out []int
+	for g, tid := range found {
+		var st unix.Stat_t
+		if still[strconv.Itoa(tid)] &&
+			unix.Stat("/proc/"+strconv.Itoa(g)+"/task/"+strconv.Itoa(tid), &st) == nil {
 			out = append(out, g)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -275,10 +275,16 @@ func TestHiddenProcs(t *testing.T) {
 			break
 		}
 	}
-	if got := HiddenProcs(threads, []int{self}); len(got) != 0 {
+	again := func() []byte { return threads }
+	if got := HiddenProcs(threads, []int{self}, again); len(got) != 0 {
 		t.Errorf("HiddenProcs(own threads, own PID listed) = %v, want none", got)
 	}
-	if got := HiddenProcs(threads, nil); !slices.Equal(got, []int{self}) {
+	if got := HiddenProcs(threads, nil, again); !slices.Equal(got, []int{self}) {
 		t.Errorf("HiddenProcs(own threads, nothing listed) = %v, want [%d]", got, self)
+	}
+	// A thread gone from the second reading: its process is not returned.
+	if got := HiddenProcs(threads, nil, func() []byte { return nil }); len(got) != 0 {
+		t.Errorf("HiddenProcs with the threads gone on the second reading = %v, want none",
+			got)
 	}
 }

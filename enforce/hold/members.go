@@ -159,8 +159,8 @@ func (h *Holder) holdMembers(group string, self int) error {
 		var grows []growReq
 		var unheld []int
 		for _, pid := range pids {
-			if h.self(pid) {
-				continue
+			if h.self(pid) || pid == 1 {
+				continue // never restricted, as Move refuses them
 			}
 			p := h.known(pid)
 			if p != nil && (p.lay.Load() == nil || p.lay.Load().closed.Load()) {
@@ -379,14 +379,25 @@ func exitedOr(pid int, err error) error {
 // pfExiting is PF_EXITING of the kernel's task flags.
 const pfExiting = 0x4
 
-// exiting tells whether pid is gone, a zombie, or exiting.
+// exiting tells whether pid is gone, a zombie, or exiting. A zombie
+// leader whose other threads run on is none of these.
 func exiting(pid int) bool {
 	f, err := statFields(pid)
-	if err != nil || len(f) < 7 || f[0] == "Z" || f[0] == "X" {
+	if err != nil || len(f) < 7 || f[0] == "X" {
 		return true
+	}
+	if f[0] == "Z" {
+		return !liveThreads(pid)
 	}
 	flags, _ := strconv.ParseUint(f[6], 10, 64)
 	return flags&pfExiting != 0
+}
+
+// liveThreads reports whether process pid has threads besides its leader
+// (the link count of /proc/PID/task is two plus the thread count).
+func liveThreads(pid int) bool {
+	var st unix.Stat_t
+	return unix.Stat("/proc/"+strconv.Itoa(pid)+"/task", &st) == nil && st.Nlink > 3
 }
 
 // heldAncestor returns the nearest held ancestor of pid, if any.

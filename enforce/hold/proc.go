@@ -71,11 +71,15 @@ func readProcs(dir string) ([]int, error) {
 // hiddenProcs returns the processes with threads in the real cgroup dir
 // that its cgroup.procs, which listed listed, leaves out (fs.HiddenProcs).
 func hiddenProcs(dir string, listed []int) []int {
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.threads"))
+	path := filepath.Join(dir, "cgroup.threads")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}
-	return fs.HiddenProcs(b, listed)
+	return fs.HiddenProcs(b, listed, func() []byte {
+		b, _ := os.ReadFile(path)
+		return b
+	})
 }
 
 // readProc reads a small /proc file of a process (status, stat) with one

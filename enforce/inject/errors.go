@@ -55,3 +55,15 @@ func errnoOf(ret int64) unix.Errno {
 	}
 	return 0
 }
+
+// loadFailed is the error of a seccomp(2) load that returned errno e. With
+// SECCOMP_FILTER_FLAG_TSYNC_ESRCH, ESRCH says a thread could not take the
+// filter: it has a filter of its own that the others lack (a thread may
+// load one without TSYNC), so the process cannot be held as a whole:
+// EBUSY, op "tsync", rather than the "no such process" ESRCH would read as.
+func loadFailed(pid int, e unix.Errno) error {
+	if e == unix.ESRCH {
+		return &Error{Op: "tsync", Pid: pid, Err: unix.EBUSY}
+	}
+	return &Error{Op: "seccomp", Pid: pid, Err: e}
+}

@@ -260,7 +260,7 @@ func (in *injection) load(helper *injection, addr uint64, before func()) (int, e
 		ret, err = caller.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags, addr)
 	}
 	if err == nil && errnoOf(ret) != 0 {
-		err = fail("seccomp", pid, errnoOf(ret))
+		err = loadFailed(pid, errnoOf(ret))
 	}
 	if err != nil {
 		return -1, fail("seccomp", pid, err)
@@ -302,6 +302,12 @@ func (in *injection) takeListener(tfd int) (int, error) {
 		return -1, fail("close", pid, err)
 	}
 	if gerr != nil {
+		if pi, err := readProc(pid); err == nil && pi.zombie {
+			// The leader exited before its threads: it has no file table
+			// to take the listener from, and without thread pidfds
+			// (Linux 6.9) no other thread's table can be named.
+			return -1, &Error{Op: "zombie leader", Pid: pid, Err: unix.EBUSY}
+		}
 		return -1, fail("getfd", pid, gerr)
 	}
 	return fd, nil

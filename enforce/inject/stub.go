@@ -164,7 +164,7 @@ func (h *injection) loadInHelper(mainProg, afterProg uint64, after bool) (int, e
 		}
 	}
 	if e := errnoOf(res); e != 0 {
-		return -1, fail("seccomp", pid, e)
+		return -1, loadFailed(pid, e)
 	}
 	fd, err := h.takeFromHelper(int(res))
 	if err != nil {

@@ -240,3 +240,24 @@ func exitedAlready(pid int) bool {
 	i := strings.LastIndexByte(string(b), ')')
 	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
+
+// TestHoldThreadWithOwnFilter: a process one of whose threads loaded a
+// filter of its own (without TSYNC) cannot take a filter for all its
+// threads: the hold fails with EBUSY (op "tsync", where the kernel says
+// ESRCH, which read as "no such process"), and the process runs on as it
+// was.
+func TestHoldThreadWithOwnFilter(t *testing.T) {
+	injecttest.RequireRoot(t)
+	v := injecttest.Start(t, injecttest.C, 0)
+	if got := v.Do(t, "threadfilter"); got != "0" {
+		t.Fatalf("threadfilter = %s", got)
+	}
+	_, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+	var ie *inject.Error
+	if !errors.As(err, &ie) || ie.Err != unix.EBUSY || ie.Op != "tsync" {
+		t.Fatalf("hold of a process with a thread's own filter: %v, want tsync EBUSY", err)
+	}
+	if got, want := v.Do(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
+		t.Errorf("getppid after the failed hold = %s, want %s", got, want)
+	}
+}

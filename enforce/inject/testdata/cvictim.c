@@ -29,10 +29,15 @@
  *                   rewrites any seccomp sock_fprog found there into one
  *                   instruction that allows everything: "REWRITER_PID"
  *   rewrites        how many programs the rewriter rewrote: "N"
+ *   threadfilter    start a thread that loads a filter of its own (allow
+ *                   everything, without TSYNC) and sleeps: the result of
+ *                   its load, "0"
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -217,6 +222,23 @@ static int rewriter(void *arg)
 	return 0;
 }
 
+/* own_filter loads, on the calling thread only, a filter that allows
+ * everything, then sleeps; *arg gets the load's result. */
+static volatile long own_result = 1;
+
+static void *own_filter(void *arg)
+{
+	struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = {1, &allow};
+	(void)arg;
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	__atomic_store_n(&own_result, raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog),
+			 __ATOMIC_RELEASE);
+	for (;;)
+		pause();
+	return NULL;
+}
+
 /* The sharer's counts, in memory shared with it (MAP_SHARED): it has its
  * own memory otherwise, errno included. */
 static volatile long *counts;
@@ -316,6 +338,12 @@ int main(int argc, char **argv)
 			int c = clone(rewriter, rewriter_stack + sizeof rewriter_stack,
 				      CLONE_VM | SIGCHLD, NULL);
 			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
+		} else if (strcmp(line, "threadfilter") == 0) {
+			pthread_t th;
+			pthread_create(&th, NULL, own_filter, NULL);
+			while (__atomic_load_n(&own_result, __ATOMIC_ACQUIRE) == 1)
+				usleep(100);
+			reply("%ld\n", own_result, 0, 0);
 		} else if (strcmp(line, "rewrites") == 0) {
 			reply("%ld\n", rewrites, 0, 0);
 		} else if (strcmp(line, "seen") == 0) {
