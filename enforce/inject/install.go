@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/kernel"
 )
 
 // maxInsns is BPF_MAXINSNS, the longest program seccomp accepts.
@@ -63,6 +65,13 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	deadline := time.Now().Add(timeout)
 	if err := t.stopAll(deadline); err != nil {
 		return -1, fail("stop", t.pid, err)
+	}
+	if len(t.zombies) > 0 && !static && !kernel.PidfdThread.Have() {
+		// The leader exited before its threads: it has no file table to
+		// take the listener from, and without thread pidfds (Linux 6.9)
+		// no other thread's can be named. Refused before anything
+		// changes.
+		return -1, &Error{Op: "zombie leader", Pid: t.pid, Err: unix.EBUSY}
 	}
 	th := t.pick()
 	if th == nil {
@@ -302,12 +311,6 @@ func (in *injection) takeListener(tfd int) (int, error) {
 		return -1, fail("close", pid, err)
 	}
 	if gerr != nil {
-		if pi, err := readProc(pid); err == nil && pi.zombie {
-			// The leader exited before its threads: it has no file table
-			// to take the listener from, and without thread pidfds
-			// (Linux 6.9) no other thread's table can be named.
-			return -1, &Error{Op: "zombie leader", Pid: pid, Err: unix.EBUSY}
-		}
 		return -1, fail("getfd", pid, gerr)
 	}
 	return fd, nil
