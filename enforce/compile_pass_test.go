@@ -52,13 +52,7 @@ func TestCompilePassSignals(t *testing.T) {
 		for _, mode := range []Mode{ModeErrno, ModeNotify} {
 			deniedV := deniedValue(mode)
 			m := passVM(t, a, []int{getppid, tgkill, tkill}, mode, pass)
-			for _, c := range []struct {
-				name  string
-				audit uint32
-				nr    int
-				args  [6]uint64
-				want  uint32
-			}{
+			m.check(t, a.Name+" "+mode.String(), []passCase{
 				{"tgkill SIGURG", a.Native.AuditArch, tgkill, sigArgs(true, 23), allowV},
 				{"tgkill SIGURG high bits", a.Native.AuditArch, tgkill,
 					sigArgs(true, 1<<32|23), allowV},
@@ -75,11 +69,7 @@ func TestCompilePassSignals(t *testing.T) {
 					deniedV},
 				{"compat tkill SIGURG", a.Compat.AuditArch, ctkill, sigArgs(false, 23),
 					deniedV},
-			} {
-				if got := m.run(c.audit, int32(c.nr), c.args); got != c.want {
-					t.Errorf("%s %v %s: %#x, want %#x", a.Name, mode, c.name, got, c.want)
-				}
-			}
+			})
 			// Not denied: allowed with every signal, pass or no pass.
 			m = passVM(t, a, []int{getppid}, mode, pass)
 			for _, sig := range []uint64{0, 9, 23} {
@@ -217,13 +207,7 @@ func TestCompilePassPrlimit(t *testing.T) {
 			deniedV := deniedValue(mode)
 			deny := []int{getppid, prlimit}
 			m := passVM(t, a, deny, mode, []int{prlimit})
-			for _, c := range []struct {
-				name  string
-				audit uint32
-				nr    int
-				args  [6]uint64
-				want  uint32
-			}{
+			m.check(t, a.Name+" "+mode.String()+" prlimit64", []passCase{
 				{"self", a.Native.AuditArch, prlimit, [6]uint64{0, 7, 0, 0x1000}, allowV},
 				{"self, high word set", a.Native.AuditArch, prlimit, [6]uint64{1 << 32, 7},
 					allowV},
@@ -232,12 +216,7 @@ func TestCompilePassPrlimit(t *testing.T) {
 				{"pid -1", a.Native.AuditArch, prlimit, [6]uint64{0xffffffff, 7}, deniedV},
 				{"compat self", a.Compat.AuditArch, cprlimit, [6]uint64{0, 7}, deniedV},
 				{"getppid", a.Native.AuditArch, getppid, [6]uint64{}, deniedV},
-			} {
-				if got := m.run(c.audit, int32(c.nr), c.args); got != c.want {
-					t.Errorf("%s %v prlimit64 %s: %#x, want %#x", a.Name, mode, c.name, got,
-						c.want)
-				}
-			}
+			})
 			prog, err := CompilePass(a, deny, mode, []int{prlimit})
 			if err != nil {
 				t.Fatal(err)
@@ -258,6 +237,27 @@ func TestCompilePassPrlimit(t *testing.T) {
 						pid, got)
 				}
 			}
+		}
+	}
+}
+
+// passCase is one call run through a filter in a VM, and what the filter
+// must return for it.
+type passCase struct {
+	name  string
+	audit uint32
+	nr    int
+	args  [6]uint64
+	want  uint32
+}
+
+// check runs every case through m and reports each wrong answer under
+// label.
+func (m *vm) check(t *testing.T, label string, cases []passCase) {
+	t.Helper()
+	for _, c := range cases {
+		if got := m.run(c.audit, int32(c.nr), c.args); got != c.want {
+			t.Errorf("%s %s: %#x, want %#x", label, c.name, got, c.want)
 		}
 	}
 }

@@ -14,7 +14,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 # The file system type is the field after the " - " separator (optional
 # fields before it vary in number; proc(5)).
-cg2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
+cg2=$(awk '{
+	for (i = 7; i < NF; i++)
+		if ($i == "-") {
+			if ($(i + 1) == "cgroup2") { print $5; exit }
+			break
+		}
+}' /proc/self/mountinfo)
 if [ -z "$cg2" ]; then
 	echo "demo: no cgroup2 file system is mounted" >&2
 	exit 1

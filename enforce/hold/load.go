@@ -37,6 +37,7 @@ type member struct {
 	filters int
 	also    policy.Set // more numbers to cover: what other members of its family need
 	self    bool       // the writer of the request being served
+	killed  bool       // its failed hold killed it already (Session.KillOnFailure)
 	sess    *inject.Session
 	lay     *layer // the new layer
 	err     error
@@ -97,17 +98,28 @@ func (h *Holder) run(j *job, record func(*job)) {
 		if m.err == nil {
 			m.lay = h.planLayer(m, j.old, nil)
 			m.lay.at.Store(bootNanos())
+			// Recorded as held before its layer goes in: should the layer
+			// not go in, the process is killed while its threads are
+			// stopped, before any of them runs unheld.
+			m.sess.KillOnFailure = true
 		}
 	}
 	record(j)
 	go func() {
 		h.complete(j)
 		for _, m := range j.members {
-			if m.err != nil && !errors.Is(m.err, syscall.ESRCH) {
-				h.log.WithField("pid", m.pid).WithError(m.err).
-					Error("could not hold a process after the write; killing it (fail closed)")
-				unix.Kill(m.pid, unix.SIGKILL)
+			if m.err == nil || errors.Is(m.err, syscall.ESRCH) {
+				continue
 			}
+			e := h.log.WithField("pid", m.pid).WithError(m.err)
+			if m.killed {
+				e.Error("could not hold a process after the write; killed it (fail closed)")
+				continue
+			}
+			// A failure after the session ended (the listener's
+			// registration): the filter is in, the process is ours to end.
+			e.Error("could not hold a process after the write; killing it (fail closed)")
+			unix.Kill(m.pid, unix.SIGKILL)
 		}
 	}()
 }
@@ -202,13 +214,12 @@ func (h *Holder) complete(j *job) {
 	for _, m := range j.members {
 		if m.err == nil && m.self {
 			// The writer's write has returned, saying it is held: should
-			// it not stop, or its layer not go in, it is killed while its
-			// threads are stopped, before any of them runs unheld (run
-			// then logs it).
-			m.sess.KillOnFailure = true
+			// it not stop, it is killed before any of its threads runs
+			// unheld (run logs it).
 			if m.err = m.sess.Stop(); m.err != nil {
 				m.sess.KillDetach()
 				m.sess = nil
+				m.killed = true
 				m.err = exitedOr(m.pid, m.err)
 			}
 		}
@@ -260,7 +271,11 @@ func (h *Holder) install(m *member, old *layer) error {
 	lay := m.lay
 	prog, err := h.cov.program(lay.cover, lay.passed)
 	if err != nil {
-		m.sess.Detach()
+		if m.killed = m.sess.KillOnFailure; m.killed {
+			m.sess.KillDetach()
+		} else {
+			m.sess.Detach()
+		}
 		return err
 	}
 	if !lay.static.Empty() {
@@ -268,6 +283,7 @@ func (h *Holder) install(m *member, old *layer) error {
 	}
 	fd, err := m.sess.Install(prog)
 	if err != nil {
+		m.killed = m.sess.KillOnFailure
 		return exitedOr(m.pid, err)
 	}
 	return h.listen(m, fd)

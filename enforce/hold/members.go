@@ -29,7 +29,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	}
 	deny, _ := h.tree.Denied(group)
 	self := 0
-	if threadOf(pid, c.Pid) {
+	if fs.ThreadOf(pid, c.Pid) {
 		self = pid
 	}
 	h.mu.Lock()
@@ -387,17 +387,10 @@ func exiting(pid int) bool {
 		return true
 	}
 	if f[0] == "Z" {
-		return !liveThreads(pid)
+		return fs.ThreadCount(pid) < 2 // no thread but the zombie leader
 	}
 	flags, _ := strconv.ParseUint(f[6], 10, 64)
 	return flags&pfExiting != 0
-}
-
-// liveThreads reports whether process pid has threads besides its leader
-// (the link count of /proc/PID/task is two plus the thread count).
-func liveThreads(pid int) bool {
-	var st unix.Stat_t
-	return unix.Stat("/proc/"+strconv.Itoa(pid)+"/task", &st) == nil && st.Nlink > 3
 }
 
 // heldAncestor returns the nearest held ancestor of pid, if any.

@@ -10,10 +10,11 @@ import (
 )
 
 // TestPlanPass: a layer lets tgkill and tkill run with SIGURG, and
-// prlimit64 with pid 0, where it notifies them only for the guard: not where the process needs them, not
-// where an older filter or the layer it replaces notifies them with SIGURG
-// too, not when it comes with the fixed layer or is the last, full one.
-// covered then counts a passed number as not covered.
+// prlimit64 with pid 0, where it notifies them only for the guard: not
+// where the process needs them, not where an older filter or the layer it
+// replaces notifies them with SIGURG too, not when it comes with the fixed
+// layer or is the last, full one. covered then counts a passed number as
+// not covered.
 func TestPlanPass(t *testing.T) {
 	for _, a := range []*arch.Arch{arch.X86_64, arch.AArch64} {
 		t.Run(a.Name, func(t *testing.T) {

@@ -120,20 +120,6 @@ func statusField(pid int, key string) (string, error) {
 	return "", fmt.Errorf("no %s in /proc/%d/status", key, pid)
 }
 
-// threadOf reports whether tid is a thread of process pid: whether
-// /proc/PID/task/TID exists, one stat where reading the thread's status
-// for its Tgid costs tens of microseconds.
-func threadOf(pid, tid int) bool {
-	if pid <= 0 || tid <= 0 {
-		return false
-	}
-	if pid == tid {
-		return true
-	}
-	var st unix.Stat_t
-	return unix.Stat("/proc/"+strconv.Itoa(pid)+"/task/"+strconv.Itoa(tid), &st) == nil
-}
-
 // tgidOf maps a thread ID to its process; 0 when it is gone.
 func tgidOf(tid int) int {
 	n, err := fs.TgidOf(tid)

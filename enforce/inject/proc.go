@@ -147,7 +147,8 @@ func tracerOf(tid int) int {
 // plus the thread count: one stat, where listing the directory costs
 // tens of microseconds. Every seized thread is alive and stopped when
 // stopAll asks (an exited one was reaped and dropped), so the count equals
-// the seized threads exactly when no other thread exists.
+// the seized threads exactly when no other thread exists. (fs.ThreadCount
+// is the same; this package does not import the file system's.)
 func threadCount(pid int) int {
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/task", &st); err != nil || st.Nlink < 3 {

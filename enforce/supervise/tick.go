@@ -18,11 +18,11 @@ import (
 // aimed at its own thread (SIGEV_THREAD_ID) whose signal interrupts the
 // receive, at first every hotWindow, then less and less often while calls
 // keep coming (each tick costs the stay's round trip its place on the
-// CPU: p99 went from 13 to 30 µs with a tick every hotWindow). The signal's handler does nothing and is set
-// without SA_RESTART, since Go's own handlers would have the kernel
-// restart the receive. No Go code handles the signal, which is one of the
-// real-time signals that neither the Go runtime nor cgsyscall uses
-// otherwise.
+// CPU: p99 went from 13 to 30 µs with a tick every hotWindow). The
+// signal's handler does nothing and is set without SA_RESTART, since Go's
+// own handlers would have the kernel restart the receive. No Go code
+// handles the signal, which is one of the real-time signals that neither
+// the Go runtime nor cgsyscall uses otherwise.
 
 // tickSignal is the stay's tick: SIGRTMIN+10 in the kernel's numbering
 // (glibc keeps 32 and 33 for itself, which nothing here links anyway).
