@@ -165,6 +165,16 @@ func hasChildren() bool {
 	return err == nil && len(bytes.TrimSpace(b)) > 0
 }
 
+// childless reports whether the calling thread has no child and no tracee
+// (waitid says ECHILD). WNOWAIT leaves any child's state to its own
+// waiter.
+func childless() bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_ALL, 0, &info,
+		unix.WEXITED|unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT|unix.WALL|unix.WNOTHREAD, nil)
+	return err == unix.ECHILD
+}
+
 // isThreadOf reports whether tid is a thread of process pid: whether
 // /proc/PID/task/TID exists.
 func isThreadOf(pid, tid int) bool {

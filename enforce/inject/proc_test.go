@@ -1,9 +1,13 @@
 package inject
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // TestThreadCount: the link count of /proc/PID/task gives the thread
@@ -39,4 +43,47 @@ func TestThreadCount(t *testing.T) {
 	if n := threadCount(pid); n != -1 {
 		t.Errorf("threadCount of a reaped process = %d, want -1", n)
 	}
+}
+
+// TestChildless: a thread with a child of its own, even one that exited
+// and was not waited for, is not childless; HoldWith's own thread then
+// hands the hold to a tracing thread. Waiting for the child is left to
+// its owner (WNOWAIT).
+func TestChildless(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if !childless() {
+		t.Skip("this test's thread has a child already")
+	}
+	cmd := exec.Command("/bin/sh", "-c", "exit 7")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if childless() {
+		t.Error("childless with a child started from this thread")
+	}
+	// Exited, not waited for: still a child, and its status still there.
+	for i := 0; i < 1000 && !exitedChild(cmd.Process.Pid); i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if childless() {
+		t.Error("childless with a child that exited and was not waited for")
+	}
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+		t.Errorf("the child's own wait: %v, want exit status 7", err)
+	}
+	if !childless() {
+		t.Error("not childless after the child was waited for")
+	}
+}
+
+// exitedChild reports whether process pid is a zombie.
+func exitedChild(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }

@@ -303,24 +303,68 @@ func Hold(pid int, prog []unix.SockFilter) (int, error) {
 }
 
 // HoldWith is Hold with a program loaded without a listener right after
-// prog, in the same stop, as Session.After has it. Seize and Install go
-// to the tracing thread as one request, which spares two thread wakeups.
+// prog, in the same stop, as Session.After has it. The hold runs in a new
+// goroutine locked to the caller's own OS thread where it can (holdHere),
+// which spares the wakeups of a hand-off to a tracing thread and back;
+// elsewhere Seize and Install go to a tracing thread as one request.
 func HoldWith(pid int, prog, after []unix.SockFilter) (int, error) {
+	rc := make(chan holdResult, 1)
+	go holdHere(pid, prog, after, rc)
+	r := <-rc
+	return r.fd, r.err
+}
+
+type holdResult struct {
+	fd  int
+	err error
+}
+
+// holdHere is HoldWith's goroutine. Started by a goroutine that then
+// waits for it, it almost always runs on that goroutine's OS thread,
+// which it locks and makes a tracer for the hold. A thread that cannot
+// wait for tracees of its own alone (it has children, from an os/exec
+// fork: see tracing) or the main thread sends the hold to a tracing
+// thread instead. A hold that leaves a tracee attached (a thread that
+// never stopped) returns with the thread still locked: the runtime ends
+// the thread, and the kernel detaches the tracee, which runs on.
+func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
+	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() || !childless() {
+		runtime.UnlockOSThread()
+		rc <- holdOnTracingThread(pid, prog, after)
+		return
+	}
+	slack, serr := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0) // precise short sleeps in waitAny
+	t := newTracer(pid)
+	r := holdResult{-1, t.seize()}
+	if r.err == nil {
+		r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
+	}
+	attached := len(t.threads) > 0
+	rc <- r
+	if attached {
+		return
+	}
+	if serr == nil {
+		unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(slack), 0, 0, 0)
+	}
+	runtime.UnlockOSThread()
+}
+
+// holdOnTracingThread is HoldWith on a tracing thread.
+func holdOnTracingThread(pid int, prog, after []unix.SockFilter) holdResult {
 	s := &Session{pid: pid, reqs: make(chan func(*tracer)), errc: make(chan error),
 		After: after}
-	type result struct {
-		fd  int
-		err error
-	}
-	rc := make(chan result, 1)
+	rc := make(chan holdResult, 1)
 	s.then = func(t *tracer, err error) {
 		if err != nil {
-			rc <- result{-1, err}
+			rc <- holdResult{-1, err}
 			return
 		}
 		s.finish()
 		fd, err := t.install(prog, nil, DefaultTimeout, false, after)
-		rc <- result{fd, err}
+		rc <- holdResult{fd, err}
 	}
 	select {
 	case inbox := <-idle:
@@ -328,6 +372,5 @@ func HoldWith(pid int, prog, after []unix.SockFilter) (int, error) {
 	default:
 		go tracing(s)
 	}
-	r := <-rc
-	return r.fd, r.err
+	return <-rc
 }

@@ -42,6 +42,10 @@ type tracer struct {
 	// thread left unseized; stopped threads create none, so a later
 	// stopAll has nothing to do.
 	settled bool
+	// pinned is the tracee thread that pin put on the tracing thread's
+	// CPU, 0 when none; unpin puts the masks back.
+	pinned int
+	unpin  func()
 }
 
 func newTracer(pid int) *tracer {
@@ -91,7 +95,8 @@ func (t *tracer) seize() error {
 // traced yet, and returns how many it added.
 func (t *tracer) attachNew() (int, error) {
 	var tids []int
-	if len(t.threads) == 0 && threadCount(t.pid) == 1 {
+	single := len(t.threads) == 0 && threadCount(t.pid) == 1
+	if single {
 		// A single thread, whose ID is the process ID: no listing. A
 		// thread that the process makes from now on until the seize is
 		// found by stopAll, whose count then differs.
@@ -140,6 +145,10 @@ func (t *tracer) attachNew() (int, error) {
 		}
 		t.threads[tid] = &thread{tid: tid}
 		added++
+		if single {
+			// Its stop then wakes it on this CPU (see pin).
+			t.pin(tid)
+		}
 		if err := interrupt(tid); err != nil && err != unix.ESRCH {
 			return added, err
 		}
@@ -290,6 +299,7 @@ func (t *tracer) kill() {
 }
 
 func (t *tracer) release() {
+	t.unpinNow()
 	deadline := time.Now().Add(20 * time.Millisecond)
 	for len(t.threads) > 0 {
 		for tid, th := range t.threads {
