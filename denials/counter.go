@@ -72,17 +72,46 @@ func (c *counts) counter(k Key) *Counter {
 // whether the call is to be logged, and how many earlier denials of k in
 // g went unlogged since the last line.
 func (b *Book) Note(g string, k Key) (log bool, suppressed uint64) {
+	return b.LogCounted(b.Count(g, k))
+}
+
+// Count counts one denied call of k by a member of group g and returns
+// its counter. The daemon counts a call before its answer goes out, so
+// that a caller that got its ENOSYS finds it in syscalls.stat; should the
+// answer not reach the caller, [Counter.Uncount] takes it back.
+func (b *Book) Count(g string, k Key) *Counter {
 	c := b.group(g)
+	c.mu.Lock()
+	e := c.counter(k)
+	c.mu.Unlock()
+	e.Unlogged()
+	return e
+}
+
+// Uncount takes back one denial counted in e whose answer did not reach
+// the caller: it died, or a signal interrupted the call, which the kernel
+// notifies again when the call restarts.
+func (e *Counter) Uncount() {
+	e.n.Add(^uint64(0))
+	e.c.dirty.Store(true)
+}
+
+// LogCounted tells whether a denial just counted in e (by Count) is to be
+// logged, and how many earlier denials of its syscall in its group went
+// unlogged since the last line.
+func (b *Book) LogCounted(e *Counter) (log bool, suppressed uint64) {
+	c := e.c
 	now := b.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.counter(k)
-	n := e.n.Add(1)
-	c.dirty.Store(true)
 	if e.logged && now.Sub(e.loggedAt) < LogEvery || !b.take(now) {
 		return false, 0
 	}
-	suppressed, e.nLogged = n-1-e.nLogged, n
+	n := e.n.Load()
+	if n > e.nLogged {
+		suppressed = n - 1 - e.nLogged
+	}
+	e.nLogged = n
 	e.logged, e.loggedAt = true, now
 	e.quiet.Store(true)
 	if e.unquiet == nil {

@@ -16,44 +16,52 @@ func (h *Holder) Denials() *denials.Book { return h.book }
 // denial is a denied call that may be due for a log line, waiting for
 // its answer to be sent.
 type denial struct {
-	group string
-	key   denials.Key
-	pid   int    // the caller's process
-	comm  string // its command
+	group   string
+	key     denials.Key
+	counter *denials.Counter // where it is counted
+	pid     int              // the caller's process
+	comm    string           // its command
 }
 
-// denial records a call Decide denies to a member of group, for the
-// OnDenied hook. A call that will not be logged is carried by its counter
-// in the book, a pointer that n.Note holds without an allocation. For one
-// that may be, the caller's process and command are read now: once
-// answered, a short-lived process may be gone.
+// denial counts a call Decide denies to a member of group, before the
+// answer goes out: a caller that got its ENOSYS finds it in
+// syscalls.stat. n.Note then carries it to the OnDenied hook. A call that
+// will not be logged is carried by its counter in the book, a pointer that
+// n.Note holds without an allocation. For one that may be, the caller's
+// process and command are read now: once answered, a short-lived process
+// may be gone.
 func (h *Holder) denial(n *supervise.Notif, group string) any {
 	k := denials.KeyOf(h.a, n.Arch, n.Nr, n.Args)
 	if c := h.book.Quiet(group, k); c != nil {
+		c.Unlogged()
 		return c
 	}
-	return &denial{group: group, key: k, pid: tgidOf(n.Pid), comm: fs.CommOf(n.Pid)}
+	return &denial{group: group, key: k, counter: h.book.Count(group, k),
+		pid: tgidOf(n.Pid), comm: fs.CommOf(n.Pid)}
 }
 
-// answeredDenial is told that a denial of Decide's was answered: delivered,
-// it is counted; not delivered (the call was interrupted and will be
-// notified again, or the caller died), it is not.
+// answeredDenial is told that a denial of Decide's was answered. Not
+// delivered (the call was interrupted and will be notified again, or the
+// caller died), it is counted no more; delivered, it may be logged.
 func (h *Holder) answeredDenial(n supervise.Notif, delivered bool) {
-	if !delivered {
-		return
-	}
 	switch d := n.Note.(type) {
 	case *denials.Counter:
-		d.Unlogged()
+		if !delivered {
+			d.Uncount()
+		}
 	case *denial:
+		if !delivered {
+			d.counter.Uncount()
+			return
+		}
 		h.noteDenied(n, d)
 	}
 }
 
-// noteDenied counts a call that Decide denied and logs it, at most once per
+// noteDenied logs a call that Decide denied and counted, at most once per
 // denials.LogEvery for each syscall of a group.
 func (h *Holder) noteDenied(n supervise.Notif, d *denial) {
-	log, suppressed := h.book.Note(d.group, d.key)
+	log, suppressed := h.book.LogCounted(d.counter)
 	if !log {
 		return
 	}

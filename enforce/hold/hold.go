@@ -242,8 +242,9 @@ func (h *Holder) Decide(n *supervise.Notif) bool {
 	if !enforce.Judge(h.a, h.judged(deny), n.Arch, n.Nr, n.Args) {
 		return true
 	}
-	// Counted once answered: in the group it is in, if that group denies
-	// the call, else in the group it was placed in, whose set denied it.
+	// Counted now, before the answer: in the group it is in, if that
+	// group denies the call, else in the group it was placed in, whose
+	// set denied it.
 	if anchor != "" && (!inside || !enforce.Judge(h.a, h.judged(own), n.Arch, n.Nr, n.Args)) {
 		group = anchor
 	}
