@@ -50,7 +50,7 @@ echo "== build"
 go build ./...
 CGO_ENABLED=0 go build -o /dev/null ./cmd/cgsyscall
 
-# The kernel's floor for a call decided in user space on this machine, the
+# The kernel's floors on this machine. A call decided in user space, the
 # peer of BenchmarkDecidedCall: a C supervisor and a C caller on one CPU
 # (scripts/floor/unotif.c). Hosts differ by more than 2x here.
 echo "== floor"
@@ -58,6 +58,14 @@ floor=$(mktemp -d /tmp/cgsyscall-floor.XXXXXX)
 gcc -O2 -o "$floor/unotif" scripts/floor/unotif.c
 for _ in 1 2 3; do
 	taskset -c 1 "$floor/unotif" 200000
+done
+# The least injection of a filter into a running process, the peer of
+# BenchmarkHold (scripts/floor/inject.c), with tracer and tracee on one
+# CPU and on two: what a VM charges for a wakeup across CPUs shows here.
+gcc -O2 -o "$floor/inject" scripts/floor/inject.c
+for _ in 1 2; do
+	echo "one CPU:  $("$floor/inject" 300 1 1)"
+	echo "two CPUs: $("$floor/inject" 300 0 1)"
 done
 rm -rf "$floor"
 

@@ -10,12 +10,15 @@
  * the tracee's copy, the registers restored, PTRACE_DETACH. The filter
  * notifies getppid and allows the rest (5 instructions).
  *
- * Each round forks a fresh subject blocked in read(2) on a pipe, lets it
- * settle, and times the injection alone, from the seize to the detach's
- * return. It then checks that the subject's getppid reaches the listener,
- * and prints the p50 and mean in microseconds:
+ * Each round forks a fresh subject blocked in read(2) on a pipe and times
+ * the injection alone, from the seize to the detach's return; a subject
+ * found anywhere but in that read is let go and tried again, untimed. It
+ * then checks that the subject's getppid reaches the listener, and prints
+ * the p50 and mean in microseconds. With two more arguments, the tracer
+ * runs on the first CPU and the subjects on the second:
  *
- *	./inject 300
+ *	./inject 300 1 1	(one CPU)
+ *	./inject 300 0 1	(two CPUs)
  *
  * cgsyscall's hold does more: a scratch page instead of the stack, a
  * helper thread so that the listener never enters a file table that the
@@ -24,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -100,7 +104,8 @@ static long step(pid_t pid, struct user_regs_struct *r)
 	return (long)r->rax;
 }
 
-/* inject puts the filter into pid and returns the listener. */
+/* inject puts the filter into pid and returns the listener, or -1 when
+ * pid did not stop in its read(2): it is then let go unchanged. */
 static int inject(pid_t pid, int pidfd)
 {
 	struct sock_filter code[] = {
@@ -124,6 +129,11 @@ static int inject(pid_t pid, int pidfd)
 		die("waitpid interrupt");
 	if (ptrace(PTRACE_GETREGS, pid, 0, &saved) < 0)
 		die("GETREGS");
+	if (saved.orig_rax != SYS_read) {
+		if (ptrace(PTRACE_DETACH, pid, 0, 0) < 0)
+			die("DETACH");
+		return -1;
+	}
 
 	/* The program and its sock_fprog below the red zone. */
 	at = (saved.rsp - 128 - sizeof code - sizeof fp) & ~15UL;
@@ -184,6 +194,17 @@ static void answer(int fd)
 		die("NOTIF_SEND");
 }
 
+/* pin_to puts the calling process on cpu. */
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) < 0)
+		die("sched_setaffinity");
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -194,7 +215,11 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 300;
+	int pinned = argc > 3, child_cpu = pinned ? atoi(argv[3]) : 0;
 	double *lat = calloc(n, sizeof *lat), sum = 0, t;
+
+	if (pinned)
+		pin_to(atoi(argv[2]));
 
 	for (int i = 0; i < n; i++) {
 		int in[2], out[2], pidfd, fd, st;
@@ -207,6 +232,8 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			die("fork");
 		if (pid == 0) {
+			if (pinned)
+				pin_to(child_cpu);
 			close(in[1]);
 			close(out[0]);
 			subject(in[0], out[1]);
@@ -216,11 +243,12 @@ int main(int argc, char **argv)
 		pidfd = syscall(SYS_pidfd_open, pid, 0);
 		if (pidfd < 0)
 			die("pidfd_open");
-		usleep(2000); /* blocked in read by now */
-
-		t = now_us();
-		fd = inject(pid, pidfd);
-		lat[i] = now_us() - t;
+		do {
+			usleep(2000); /* blocked in read by now, most likely */
+			t = now_us();
+			fd = inject(pid, pidfd);
+			lat[i] = now_us() - t;
+		} while (fd < 0);
 		sum += lat[i];
 
 		if (write(in[1], "x", 1) != 1)
