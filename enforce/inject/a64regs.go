@@ -1,5 +1,7 @@
 package inject
 
+import "encoding/binary"
+
 // a64Regs mirrors struct user_pt_regs of <asm/ptrace.h> on aarch64, the
 // NT_PRSTATUS register set. The syscall number is not in it: the kernel
 // keeps it apart and ptrace reaches it through NT_ARM_SYSTEM_CALL.
@@ -71,3 +73,23 @@ func (r *a64Regs) execed() bool { return false }
 
 // a64RedZone: AAPCS64 has no red zone, but stay clear of a leaf frame.
 const a64RedZone = 128
+
+// ntARMSVE is NT_ARM_SVE of <linux/elf.h>: the SVE registers, behind a
+// struct user_sve_header.
+const ntARMSVE = 0x405
+
+// sveGuess is a first buffer for NT_ARM_SVE, enough for a vector length
+// of 2048 bits (the architecture's most) in the SVE layout.
+const sveGuess = 16 << 10
+
+// sveSizes reads the size of the whole register set and the most it can
+// be from the user_sve_header at the start of b (u32 size, u32 max_size,
+// u16 vl, u16 max_vl, u16 flags, u16 reserved).
+func sveSizes(b []byte) (size, max int, ok bool) {
+	if len(b) < 16 {
+		return 0, 0, false
+	}
+	size = int(binary.LittleEndian.Uint32(b[0:]))
+	max = int(binary.LittleEndian.Uint32(b[4:]))
+	return size, max, size >= 16 && max >= size
+}

@@ -16,11 +16,19 @@ var (
 const redZone = a64RedZone
 
 // state is everything of a thread that an injection changes and must
-// put back: on aarch64, user_pt_regs and the syscall number, which the
-// kernel keeps outside them.
+// put back: on aarch64, user_pt_regs, the syscall number, which the
+// kernel keeps outside them, and the SVE registers. A system call drops
+// a thread's SVE state to its FPSIMD part (the low 128 bits of the Z
+// registers; the predicates and the rest are zeroed), which code
+// interrupted anywhere, say in the middle of an SVE memcpy, does not
+// expect: a held process then went on with its data half copied and
+// crashed (busybox's startup in the aarch64 VM, TLS zeroed). The SME
+// state (streaming mode, ZA) is not saved: a thread interrupted in
+// streaming mode loses it to the first injected call.
 type state struct {
 	regs regs
 	nr   int32
+	sve  []byte // NT_ARM_SVE as read; nil without SVE
 }
 
 func getState(tid int) (state, error) {
@@ -35,8 +43,36 @@ func getState(tid int) (state, error) {
 		st.regs.Pstate |= a64PSRMode32
 		return st, nil
 	}
-	_, err = getRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&st.nr), 4)
+	if _, err = getRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&st.nr), 4); err != nil {
+		return st, err
+	}
+	st.sve, err = getSVE(tid)
 	return st, err
+}
+
+// getSVE reads the SVE registers of tid (NT_ARM_SVE): nil where the CPU
+// or the kernel has none (EINVAL).
+func getSVE(tid int) ([]byte, error) {
+	buf := make([]byte, sveGuess)
+	for {
+		n, err := getRegSet(tid, ntARMSVE, unsafe.Pointer(&buf[0]), len(buf))
+		if err == unix.EINVAL || err == unix.ENODEV {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		size, max, ok := sveSizes(buf[:n])
+		switch {
+		case !ok:
+			return nil, unix.EIO
+		case size <= n:
+			return buf[:size], nil
+		case max <= len(buf):
+			return nil, unix.EIO
+		}
+		buf = make([]byte, max)
+	}
 }
 
 func setState(tid int, st *state) error {
@@ -46,7 +82,15 @@ func setState(tid int, st *state) error {
 		return err
 	}
 	nr := st.nr
-	return setRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&nr), 4)
+	if err := setRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&nr), 4); err != nil {
+		return err
+	}
+	if len(st.sve) > 0 {
+		// A copy: the kernel takes the buffer as its own input only.
+		sve := append([]byte(nil), st.sve...)
+		return setRegSet(tid, ntARMSVE, unsafe.Pointer(&sve[0]), len(sve))
+	}
+	return nil
 }
 
 // setCall loads tid's registers for an injected call, starting from base.

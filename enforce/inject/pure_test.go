@@ -300,3 +300,31 @@ func TestExeced(t *testing.T) {
 		t.Errorf("aarch64 execed")
 	}
 }
+
+// TestSVESizes: the size and most size of NT_ARM_SVE come from its
+// header; a header too short or inconsistent is refused.
+func TestSVESizes(t *testing.T) {
+	hdr := func(size, max uint32) []byte {
+		b := make([]byte, 16)
+		binary.LittleEndian.PutUint32(b[0:], size)
+		binary.LittleEndian.PutUint32(b[4:], max)
+		return b
+	}
+	for _, c := range []struct {
+		b         []byte
+		size, max int
+		ok        bool
+	}{
+		{hdr(528, 8736), 528, 8736, true},
+		{hdr(8736, 8736), 8736, 8736, true},
+		{hdr(528, 100), 0, 0, false},
+		{hdr(8, 8736), 0, 0, false},
+		{hdr(528, 8736)[:12], 0, 0, false},
+	} {
+		size, max, ok := sveSizes(c.b)
+		if ok != c.ok || ok && (size != c.size || max != c.max) {
+			t.Errorf("sveSizes(% x) = %d, %d, %v, want %d, %d, %v", c.b, size, max, ok,
+				c.size, c.max, c.ok)
+		}
+	}
+}

@@ -41,6 +41,9 @@ func main() {
 	if err := setup(); err != nil {
 		fatal(err)
 	}
+	// A test process that dies of a fault (SIGSEGV, SIGILL, ...) gets
+	// a line with its registers, which kernelWarnings prints.
+	os.WriteFile("/proc/sys/kernel/print-fatal-signals", []byte("1"), 0)
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	fmt.Printf("%s boot %s\n", marker, unix.ByteSliceToString(uts.Release[:]))
@@ -173,7 +176,8 @@ func waitReaping(pid int, limit time.Duration) int {
 }
 
 // kernelWarnings prints the kernel's messages of level warning or worse,
-// which the console's loglevel kept off the screen.
+// which the console's loglevel kept off the screen, and the first line of
+// each report of a fault that killed a process (level info).
 func kernelWarnings() {
 	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
@@ -194,7 +198,8 @@ func kernelWarnings() {
 		prefix, msg, ok := strings.Cut(rec, ";")
 		fields := strings.Split(prefix, ",")
 		level, perr := strconv.Atoi(fields[0])
-		if !ok || perr != nil || level&7 > 4 {
+		fault := strings.Contains(msg, "unhandled") || strings.Contains(msg, "fatal signal")
+		if !ok || perr != nil || level&7 > 4 && !fault {
 			continue
 		}
 		if !header {
