@@ -51,11 +51,11 @@
 //
 // A session's cost is mostly ptrace stops, each a wakeup of the tracee
 // and then of the tracer, the filter's load and the helper thread's
-// clone. While it runs, the tracing thread and the injecting thread of
-// the tracee are pinned to the tracing thread's CPU (a single-threaded
-// tracee from its seize on), so that each wakeup is a switch on one CPU
-// rather than an interrupt sent to another; the masks are put back before
-// the tracee runs on. On a 2-vCPU Firecracker VM (Linux 6.18) that took
+// clone. Once every thread is stopped, the tracing thread and the
+// injecting thread of the tracee are pinned to the tracing thread's CPU,
+// so that each wakeup is a switch on one CPU rather than an interrupt sent
+// to another; the masks are put back before the tracee runs on, but for a
+// mask another process set meanwhile, which stays. On a 2-vCPU Firecracker VM (Linux 6.18) that took
 // a session from 0.46 to 0.28 ms (C victim), the least injection there
 // costing 31 µs on one CPU and 160-240 µs across two
 // (scripts/floor/inject.c). [HoldWith] runs on the caller's own OS

@@ -79,10 +79,7 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		return -1, fail("stop", t.pid, unix.ESRCH)
 	}
 	in := &injection{t: t, th: th, deadline: deadline, listener: -1, static: static}
-	if t.pinned != th.tid {
-		t.unpinNow()
-		t.pin(th.tid)
-	}
+	t.pin(th.tid)
 	if in.base, err = getState(th.tid); err != nil {
 		return -1, fail("regs", t.pid, err)
 	}
@@ -201,17 +198,20 @@ func filterCount(tid int) (int, bool) {
 	return lo, true
 }
 
-// pin puts the calling (tracing) thread and thread tid, a tracee, on the
-// CPU the caller runs on, until release. A session is a dozen round trips
-// between the two, each a wakeup of the other: on one CPU a wakeup is a
-// switch, across CPUs an inter-processor interrupt, which a VM pays for
-// dearly (on a 2-vCPU Firecracker VM, the least injection takes 31 µs on
-// one CPU and 160-240 µs across two; scripts/floor/inject.c). The helper
-// thread that the stub clones inherits the mask, and stays there too.
-// The tracee's mask is put back before it runs on: an outside reader sees
-// the pin only while the tracee is held stopped, or for good if the daemon
-// died meanwhile. A tracee whose mask leaves out this CPU (a cpuset) is
-// not pinned: that only costs speed.
+// pin puts the calling (tracing) thread and thread tid, a stopped tracee
+// whose every thread is stopped, on the CPU the caller runs on, until
+// release. A session is a dozen round trips between the two, each a
+// wakeup of the other: on one CPU a wakeup is a switch, across CPUs an
+// inter-processor interrupt, which a VM pays for dearly (on a 2-vCPU
+// Firecracker VM, the least injection takes 31 µs on one CPU and 160-240
+// µs across two; scripts/floor/inject.c). Only injected code runs pinned:
+// the stub, and the helper thread it clones, which inherits the mask and
+// exits. No code of the process runs before the mask is back, so nothing
+// it starts inherits the pin (a pin taken before the threads stopped let
+// children forked meanwhile keep it). An outside reader can see the pin
+// while the process is held stopped; a mask that another process set in
+// that time is left as it set it. A tracee whose mask leaves out this CPU
+// (a cpuset) is not pinned: that only costs speed.
 func (t *tracer) pin(tid int) {
 	var own, theirs unix.CPUSet
 	if unix.SchedGetaffinity(0, &own) != nil || unix.SchedGetaffinity(tid, &theirs) != nil {
@@ -231,11 +231,12 @@ func (t *tracer) pin(tid int) {
 		unix.SchedSetaffinity(0, &own)
 		return
 	}
-	t.pinned = tid
 	t.unpin = func() {
 		// Only a thread still traced: the ID of one that exited and was
-		// waited for may name another thread by now.
-		if t.threads[tid] != nil {
+		// waited for may name another thread by now. And only the pin:
+		// a mask that somebody set since stays.
+		var now unix.CPUSet
+		if t.threads[tid] != nil && unix.SchedGetaffinity(tid, &now) == nil && now == one {
 			unix.SchedSetaffinity(tid, &theirs)
 		}
 		unix.SchedSetaffinity(0, &own)
@@ -246,7 +247,7 @@ func (t *tracer) pin(tid int) {
 func (t *tracer) unpinNow() {
 	if t.unpin != nil {
 		t.unpin()
-		t.unpin, t.pinned = nil, 0
+		t.unpin = nil
 	}
 }
 

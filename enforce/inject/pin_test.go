@@ -1,9 +1,13 @@
 package inject_test
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -39,9 +43,18 @@ func TestHoldKeepsAffinity(t *testing.T) {
 			for name, mask := range masks {
 				t.Run(kind+"/"+strconv.Itoa(workers)+"/"+name, func(t *testing.T) {
 					v := injecttest.Start(t, kind, workers)
-					for tid := range threadMasks(t, v.Pid) {
-						if err := unix.SchedSetaffinity(tid, &mask); err != nil {
-							t.Fatalf("setting the mask of thread %d: %v", tid, err)
+					// Until a listing finds every thread with it: a thread the
+					// runtime starts meanwhile takes its maker's mask.
+					for try, set := 0, false; !set; try++ {
+						if try == 100 {
+							t.Fatal("the victim's threads keep changing")
+						}
+						set = true
+						for tid, got := range threadMasks(t, v.Pid) {
+							if got != mask {
+								set = false
+								unix.SchedSetaffinity(tid, &mask)
+							}
 						}
 					}
 					fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
@@ -97,6 +110,146 @@ func cpus(set unix.CPUSet) []int {
 	for cpu := 0; cpu < 1024; cpu++ {
 		if set.IsSet(cpu) {
 			out = append(out, cpu)
+		}
+	}
+	return out
+}
+
+// TestHoldPinnedOnlyWhileStopped: holds made over and over while a shell
+// forks children leave no child on one CPU. A pin taken before every
+// thread stopped let the process run, and fork, pinned meanwhile; the
+// children kept the mask.
+func TestHoldPinnedOnlyWhileStopped(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		t.Fatal(err)
+	}
+	if all.Count() < 2 {
+		t.Skip("needs two CPUs: on one, a pin changes no mask")
+	}
+	sh := exec.Command("/bin/sh", "-c",
+		`i=0; while [ $i -lt 1000 ]; do sleep 5 & i=$((i+1)); done; echo done; wait`)
+	out, err := sh.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := sh.Process.Pid
+	defer func() {
+		for _, c := range childrenOf(pid) {
+			unix.Kill(c, unix.SIGKILL)
+		}
+		sh.Process.Kill()
+		sh.Wait()
+	}()
+	forked := make(chan struct{})
+	go func() {
+		b := make([]byte, 5)
+		out.Read(b)
+		close(forked)
+	}()
+	holds := 0
+	for loop := true; loop; {
+		select {
+		case <-forked:
+			loop = false
+		default:
+			fd, err := inject.Hold(pid, injecttest.Filter(unix.SYS_GETPPID))
+			if err != nil {
+				t.Fatalf("hold %d: %v", holds+1, err)
+			}
+			unix.Close(fd)
+			holds++
+			time.Sleep(500 * time.Microsecond)
+		}
+	}
+	kids := childrenOf(pid)
+	if holds < 10 || len(kids) < 100 {
+		t.Fatalf("%d holds while the shell forked %d children: too few to tell", holds,
+			len(kids))
+	}
+	pinned := 0
+	for _, c := range kids {
+		var set unix.CPUSet
+		if unix.SchedGetaffinity(c, &set) == nil && set != all {
+			pinned++
+		}
+	}
+	if pinned > 0 {
+		t.Errorf("%d of %d children forked during %d holds have a CPU mask other than "+
+			"%v", pinned, len(kids), holds, cpus(all))
+	}
+}
+
+// TestHoldKeepsMaskSetMeanwhile: a CPU mask that another process sets
+// while the hold runs, and so while the tracee is pinned, is the one it
+// keeps.
+func TestHoldKeepsMaskSetMeanwhile(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		t.Fatal(err)
+	}
+	if all.Count() < 2 {
+		t.Skip("needs two CPUs: on one, a pin changes no mask")
+	}
+	v := injecttest.Start(t, injecttest.C, 0)
+	s, err := inject.Seize(v.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var during, set unix.CPUSet
+	fd, err := s.InstallWith(injecttest.Filter(unix.SYS_GETPPID), func() {
+		unix.SchedGetaffinity(v.Pid, &during)
+		set = all
+		for cpu := 0; cpu < 1024; cpu++ {
+			if during.IsSet(cpu) {
+				set.Clear(cpu)
+			}
+		}
+		if err := unix.SchedSetaffinity(v.Pid, &set); err != nil {
+			t.Errorf("setting the mask while the hold runs: %v", err)
+		}
+	})
+	if err != nil {
+		t.Fatalf("InstallWith: %v", err)
+	}
+	unix.Close(fd)
+	if during.Count() != 1 {
+		t.Fatalf("while the hold ran, the tracee's mask was %v, want one CPU", cpus(during))
+	}
+	var got unix.CPUSet
+	if err := unix.SchedGetaffinity(v.Pid, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got != set {
+		t.Errorf("mask after the hold %v, want %v, set while it ran", cpus(got), cpus(set))
+	}
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		c, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, c)
 		}
 	}
 	return out

@@ -42,10 +42,8 @@ type tracer struct {
 	// thread left unseized; stopped threads create none, so a later
 	// stopAll has nothing to do.
 	settled bool
-	// pinned is the tracee thread that pin put on the tracing thread's
-	// CPU, 0 when none; unpin puts the masks back.
-	pinned int
-	unpin  func()
+	// unpin puts back the masks that pin changed, nil when none.
+	unpin func()
 }
 
 func newTracer(pid int) *tracer {
@@ -95,8 +93,7 @@ func (t *tracer) seize() error {
 // traced yet, and returns how many it added.
 func (t *tracer) attachNew() (int, error) {
 	var tids []int
-	single := len(t.threads) == 0 && threadCount(t.pid) == 1
-	if single {
+	if len(t.threads) == 0 && threadCount(t.pid) == 1 {
 		// A single thread, whose ID is the process ID: no listing. A
 		// thread that the process makes from now on until the seize is
 		// found by stopAll, whose count then differs.
@@ -145,10 +142,6 @@ func (t *tracer) attachNew() (int, error) {
 		}
 		t.threads[tid] = &thread{tid: tid}
 		added++
-		if single {
-			// Its stop then wakes it on this CPU (see pin).
-			t.pin(tid)
-		}
 		if err := interrupt(tid); err != nil && err != unix.ESRCH {
 			return added, err
 		}
