@@ -21,14 +21,7 @@ import (
 // holder. The masks tried are every CPU (the pin then always narrows it)
 // and each CPU alone (the pin applies only when the holder runs there).
 func TestHoldKeepsAffinity(t *testing.T) {
-	injecttest.RequireRoot(t)
-	var all unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &all); err != nil {
-		t.Fatal(err)
-	}
-	if all.Count() < 2 {
-		t.Skip("needs two CPUs: on one, a pin changes no mask")
-	}
+	all := twoCPUs(t)
 	masks := map[string]unix.CPUSet{"all": all}
 	for cpu := 0; cpu < 1024 && len(masks) < 3; cpu++ {
 		if all.IsSet(cpu) {
@@ -120,14 +113,7 @@ func cpus(set unix.CPUSet) []int {
 // thread stopped let the process run, and fork, pinned meanwhile; the
 // children kept the mask.
 func TestHoldPinnedOnlyWhileStopped(t *testing.T) {
-	injecttest.RequireRoot(t)
-	var all unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &all); err != nil {
-		t.Fatal(err)
-	}
-	if all.Count() < 2 {
-		t.Skip("needs two CPUs: on one, a pin changes no mask")
-	}
+	all := twoCPUs(t)
 	sh := exec.Command("/bin/sh", "-c",
 		`i=0; while [ $i -lt 1000 ]; do sleep 5 & i=$((i+1)); done; echo done; wait`)
 	out, err := sh.StdoutPipe()
@@ -188,14 +174,7 @@ func TestHoldPinnedOnlyWhileStopped(t *testing.T) {
 // while the hold runs, and so while the tracee is pinned, is the one it
 // keeps.
 func TestHoldKeepsMaskSetMeanwhile(t *testing.T) {
-	injecttest.RequireRoot(t)
-	var all unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &all); err != nil {
-		t.Fatal(err)
-	}
-	if all.Count() < 2 {
-		t.Skip("needs two CPUs: on one, a pin changes no mask")
-	}
+	all := twoCPUs(t)
 	v := injecttest.Start(t, injecttest.C, 0)
 	s, err := inject.Seize(v.Pid)
 	if err != nil {
@@ -253,4 +232,19 @@ func childrenOf(pid int) []int {
 		}
 	}
 	return out
+}
+
+// twoCPUs skips the test unless it runs as root with two CPUs or more,
+// and returns this process's CPU mask.
+func twoCPUs(t *testing.T) unix.CPUSet {
+	t.Helper()
+	injecttest.RequireRoot(t)
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		t.Fatal(err)
+	}
+	if all.Count() < 2 {
+		t.Skip("needs two CPUs: on one, a pin changes no mask")
+	}
+	return all
 }

@@ -104,6 +104,23 @@ static long step(pid_t pid, struct user_regs_struct *r)
 	return (long)r->rax;
 }
 
+/* call makes system call nr with three arguments in pid, stopped in
+ * read(2) with the registers saved: rip is just past its syscall
+ * instruction, which runs the call. */
+static long call(pid_t pid, const struct user_regs_struct *saved, long nr,
+		 unsigned long a, unsigned long b, unsigned long c)
+{
+	struct user_regs_struct r = *saved;
+
+	r.rip = saved->rip - 2;
+	r.orig_rax = -1;
+	r.rax = nr;
+	r.rdi = a;
+	r.rsi = b;
+	r.rdx = c;
+	return step(pid, &r);
+}
+
 /* inject puts the filter into pid and returns the listener, or -1 when
  * pid did not stop in its read(2): it is then let go unchanged. */
 static int inject(pid_t pid, int pidfd)
@@ -114,7 +131,7 @@ static int inject(pid_t pid, int pidfd)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct user_regs_struct saved, r;
+	struct user_regs_struct saved;
 	struct sock_fprog fp;
 	struct iovec local[2], remote;
 	unsigned long at;
@@ -145,16 +162,9 @@ static int inject(pid_t pid, int pidfd)
 	if (process_vm_writev(pid, local, 2, &remote, 1, 0) != sizeof fp + sizeof code)
 		die("process_vm_writev");
 
-	/* It stopped in read(2): rip is just past its syscall instruction. */
-	r = saved;
-	r.rip = saved.rip - 2;
-	r.orig_rax = -1;
-	r.rax = SYS_seccomp;
-	r.rdi = SECCOMP_SET_MODE_FILTER;
-	r.rsi = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_TSYNC |
-		SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
-	r.rdx = at;
-	fd = step(pid, &r);
+	fd = call(pid, &saved, SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		  SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_TSYNC |
+			  SECCOMP_FILTER_FLAG_TSYNC_ESRCH, at);
 	if (fd < 0) {
 		errno = -fd;
 		die("seccomp in the tracee");
@@ -163,12 +173,7 @@ static int inject(pid_t pid, int pidfd)
 	if (mine < 0)
 		die("pidfd_getfd");
 
-	r = saved;
-	r.rip = saved.rip - 2;
-	r.orig_rax = -1;
-	r.rax = SYS_close;
-	r.rdi = fd;
-	if (step(pid, &r) != 0)
+	if (call(pid, &saved, SYS_close, fd, 0, 0) != 0)
 		die("close in the tracee");
 
 	if (ptrace(PTRACE_SETREGS, pid, 0, &saved) < 0)
