@@ -52,10 +52,10 @@
 // A session's cost is mostly ptrace stops, each a wakeup of the tracee
 // and then of the tracer, the filter's load and the helper thread's
 // clone. Once every thread is stopped, the tracing thread and the
-// injecting thread of the tracee are pinned to the tracing thread's CPU,
-// so that each wakeup is a switch on one CPU rather than an interrupt sent
-// to another; the masks are put back before the tracee runs on, but for a
-// mask another process set meanwhile, which stays. On a 2-vCPU Firecracker VM (Linux 6.18) that took
+// injecting thread of the tracee are pinned to the tracing thread's CPU
+// where both may run on every CPU, so that each wakeup is a switch on one
+// CPU rather than an interrupt sent to another; the masks are put back
+// before the tracee runs on (see tracer.pin). On a 2-vCPU Firecracker VM (Linux 6.18) that took
 // a session from 0.46 to 0.28 ms (C victim), the least injection there
 // costing 31 µs on one CPU and 160-240 µs across two
 // (scripts/floor/inject.c). [HoldWith] runs on the caller's own OS
@@ -81,7 +81,8 @@
 //     the process. This window cannot be closed from outside without
 //     EXITKILL, which would always kill.
 //   - A tracee pinned for the session keeps the one-CPU mask: it runs on,
-//     held to that CPU, until somebody sets its mask again.
+//     held to that CPU, until somebody sets its mask again. A helper thread
+//     made by the fallback path (no stub) may stay behind, stopped.
 //   - After the filter went in, a dead daemon's listener closes and every
 //     notified call fails with ENOSYS: fail closed.
 //

@@ -208,18 +208,27 @@ func filterCount(tid int) (int, bool) {
 // the stub, and the helper thread it clones, which inherits the mask and
 // exits. No code of the process runs before the mask is back, so nothing
 // it starts inherits the pin (a pin taken before the threads stopped let
-// children forked meanwhile keep it). An outside reader can see the pin
-// while the process is held stopped; a mask that another process set in
-// that time is left as it set it. A tracee whose mask leaves out this CPU
-// (a cpuset) is not pinned: that only costs speed.
+// children forked meanwhile keep it).
+//
+// Only a thread free to run on every CPU is pinned, the tracee's and the
+// caller's alike, and it gets that mask back: since Linux 6.2 the kernel
+// keeps a mask set with sched_setaffinity as the thread's own request,
+// which a narrower mask put back would become, and a cpuset widened later
+// would then no longer widen it. A narrower mask (a cpuset, taskset) is
+// left alone; that only costs speed. An outside reader can see the pin
+// while the process is held stopped. A mask that another process sets in
+// that time stays, unless it is the very CPU of the pin, which cannot be
+// told from the pin and is put back to every CPU.
 func (t *tracer) pin(tid int) {
+	all, ok := everyCPU()
 	var own, theirs unix.CPUSet
-	if unix.SchedGetaffinity(0, &own) != nil || unix.SchedGetaffinity(tid, &theirs) != nil {
+	if !ok || unix.SchedGetaffinity(0, &own) != nil || own != all ||
+		unix.SchedGetaffinity(tid, &theirs) != nil || theirs != all {
 		return
 	}
 	var cpu uint32
 	if _, _, e := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0,
-		0); e != 0 || !theirs.IsSet(int(cpu)) {
+		0); e != 0 || !all.IsSet(int(cpu)) {
 		return
 	}
 	var one unix.CPUSet
@@ -228,7 +237,7 @@ func (t *tracer) pin(tid int) {
 		return
 	}
 	if unix.SchedSetaffinity(tid, &one) != nil {
-		unix.SchedSetaffinity(0, &own)
+		unix.SchedSetaffinity(0, &all)
 		return
 	}
 	t.unpin = func() {
@@ -237,9 +246,9 @@ func (t *tracer) pin(tid int) {
 		// a mask that somebody set since stays.
 		var now unix.CPUSet
 		if t.threads[tid] != nil && unix.SchedGetaffinity(tid, &now) == nil && now == one {
-			unix.SchedSetaffinity(tid, &theirs)
+			unix.SchedSetaffinity(tid, &all)
 		}
-		unix.SchedSetaffinity(0, &own)
+		unix.SchedSetaffinity(0, &all)
 	}
 }
 

@@ -2,6 +2,7 @@ package inject_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -235,7 +236,8 @@ func childrenOf(pid int) []int {
 }
 
 // twoCPUs skips the test unless it runs as root with two CPUs or more,
-// and returns this process's CPU mask.
+// every CPU the kernel may use online and in this process's mask (a hold
+// pins only such threads), and returns that mask.
 func twoCPUs(t *testing.T) unix.CPUSet {
 	t.Helper()
 	injecttest.RequireRoot(t)
@@ -246,5 +248,74 @@ func twoCPUs(t *testing.T) unix.CPUSet {
 	if all.Count() < 2 {
 		t.Skip("needs two CPUs: on one, a pin changes no mask")
 	}
+	b, err := os.ReadFile("/sys/devices/system/cpu/possible")
+	if err != nil {
+		t.Skip(err)
+	}
+	if possible := strings.TrimSpace(string(b)); fmt.Sprint(cpus(all)) != listOf(possible) {
+		t.Skipf("this process's CPUs %v are not every CPU possible (%s): no pin", cpus(all),
+			possible)
+	}
 	return all
+}
+
+// listOf spells a sysfs CPU list as fmt prints []int, "0-2,4" as
+// "[0 1 2 4]".
+func listOf(list string) string {
+	var out []int
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, _ := strings.Cut(part, "-")
+		a, _ := strconv.Atoi(lo)
+		b := a
+		if hi != "" {
+			b, _ = strconv.Atoi(hi)
+		}
+		for cpu := a; cpu <= b; cpu++ {
+			out = append(out, cpu)
+		}
+	}
+	return fmt.Sprint(out)
+}
+
+// TestHoldLeavesNarrowMaskAlone: a tracee whose CPU mask is narrower than
+// every CPU is not pinned (its mask, put back, would become a request of
+// its own that a cpuset widened later could not widen), and neither is
+// the tracing thread then.
+func TestHoldLeavesNarrowMaskAlone(t *testing.T) {
+	all := twoCPUs(t)
+	v := injecttest.Start(t, injecttest.C, 0)
+	var narrow unix.CPUSet
+	for cpu := 1023; cpu >= 0; cpu-- {
+		if all.IsSet(cpu) {
+			narrow.Set(cpu)
+			break
+		}
+	}
+	if err := unix.SchedSetaffinity(v.Pid, &narrow); err != nil {
+		t.Fatal(err)
+	}
+	s, err := inject.Seize(v.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tracee, tracer unix.CPUSet
+	fd, err := s.InstallWith(injecttest.Filter(unix.SYS_GETPPID), func() {
+		unix.SchedGetaffinity(v.Pid, &tracee)
+		unix.SchedGetaffinity(0, &tracer)
+	})
+	if err != nil {
+		t.Fatalf("InstallWith: %v", err)
+	}
+	unix.Close(fd)
+	if tracee != narrow {
+		t.Errorf("the tracee's mask during the hold %v, want %v", cpus(tracee), cpus(narrow))
+	}
+	if tracer != all {
+		t.Errorf("the tracing thread's mask during the hold %v, want %v", cpus(tracer),
+			cpus(all))
+	}
+	var got unix.CPUSet
+	if unix.SchedGetaffinity(v.Pid, &got); got != narrow {
+		t.Errorf("the tracee's mask after the hold %v, want %v", cpus(got), cpus(narrow))
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -163,6 +165,47 @@ func threadCount(pid int) int {
 func hasChildren() bool {
 	b, err := os.ReadFile("/proc/thread-self/children")
 	return err == nil && len(bytes.TrimSpace(b)) > 0
+}
+
+// everyCPU returns the CPUs the kernel may ever run a task on
+// (/sys/devices/system/cpu/possible), read once; false when unknown. A
+// thread that no mask restricts has them all, as long as every one is
+// online.
+var everyCPU = sync.OnceValues(func() (unix.CPUSet, bool) {
+	b, err := os.ReadFile("/sys/devices/system/cpu/possible")
+	if err != nil {
+		return unix.CPUSet{}, false
+	}
+	return parseCPUList(string(b))
+})
+
+// parseCPUList reads a CPU list such as "0-3,8,10-11" (sysfs, cpusets).
+func parseCPUList(s string) (unix.CPUSet, bool) {
+	var set unix.CPUSet
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return set, false
+	}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return set, false
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return set, false
+			}
+		}
+		if b >= len(set)*64 {
+			return set, false
+		}
+		for cpu := a; cpu <= b; cpu++ {
+			set.Set(cpu)
+		}
+	}
+	return set, true
 }
 
 // childless reports whether the calling thread has no child and no tracee

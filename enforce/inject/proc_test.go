@@ -2,6 +2,7 @@ package inject
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -86,4 +87,33 @@ func exitedChild(pid int) bool {
 	}
 	i := bytes.LastIndexByte(b, ')')
 	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// TestParseCPUList: sysfs and cpuset CPU lists; anything else is refused.
+func TestParseCPUList(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []int
+		ok   bool
+	}{
+		{"0-1\n", []int{0, 1}, true},
+		{"0", []int{0}, true},
+		{"0-3,8,10-11", []int{0, 1, 2, 3, 8, 10, 11}, true},
+		{"", nil, false},
+		{"3-1", nil, false},
+		{"0-", nil, false},
+		{"a", nil, false},
+		{"0-1024", nil, false},
+	} {
+		set, ok := parseCPUList(c.in)
+		var got []int
+		for cpu := 0; cpu < 1024; cpu++ {
+			if set.IsSet(cpu) {
+				got = append(got, cpu)
+			}
+		}
+		if ok != c.ok || ok && fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("parseCPUList(%q) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
 }
