@@ -189,6 +189,13 @@ func (h *Holder) holdMembers(group string, self int) error {
 				firsts = append(firsts, &job{members: []*member{m}})
 				continue
 			}
+			if held && err == nil {
+				// It carries the layer of a held ancestor, and so will
+				// any child it forks: nothing new to look for. Counted,
+				// a held shell that keeps forking would never let the
+				// passes settle.
+				continue
+			}
 			n, err := h.counted(pid, group, held, err)
 			if err != nil {
 				return err
