@@ -785,3 +785,37 @@ func TestLiveDenyWhileMembersExit(t *testing.T) {
 		os.Remove(stop)
 	}
 }
+
+// TestLivePlacementLoggedOnce: a hold and then a move each append one line
+// to the daemon's placement log for the process; the hold's Move places
+// the process once, not once for the hold and again for the move.
+func TestLivePlacementLoggedOnce(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	denyGetppid(m, "h")
+	s := startServing(t, m.base)
+	name := strings.ReplaceAll(strings.Trim(m.base, "/"), "/", "_")
+	log := filepath.Join("/run/cgsyscall", "placements-"+name)
+	lines := func() []string {
+		b, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, strconv.Itoa(s.pid)+" ") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	moveTo(m, "g", s.pid)
+	if got := lines(); len(got) != 1 || !strings.Contains(got[0], `"g" `) {
+		t.Errorf("placement lines of %d after the hold: %q, want one for g", s.pid, got)
+	}
+	moveTo(m, "h", s.pid)
+	if got := lines(); len(got) != 2 || !strings.Contains(got[1], `"h" `) {
+		t.Errorf("placement lines of %d after the move: %q, want a second for h", s.pid, got)
+	}
+	s.expect(true, "in h")
+}

@@ -117,6 +117,9 @@ type proc struct {
 	// removing or remaking that group behind the mount's back does not
 	// lift it.
 	pinned atomic.Pointer[policy.Set]
+	// logged is the placement this daemon last wrote to the placement
+	// log for it, nil before the first.
+	logged atomic.Pointer[placedAt]
 }
 
 func newProc(start uint64, lay *layer, anchor string) *proc {
@@ -148,9 +151,17 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	p.anchor.Store(&group)
 	pin := h.deniedSet(group).Union(more)
 	p.pinned.Store(&pin)
-	if err := h.places.record(pid, p.start, placedAt{group, pin}); err != nil {
-		h.log.WithError(err).Warn("placement log")
+	w := placedAt{group, pin}
+	if last := p.logged.Load(); last != nil && *last == w {
+		// The log has it: a new hold places the process before Move
+		// does. The log is compacted only when a daemon starts.
+		return
 	}
+	if err := h.places.record(pid, p.start, w); err != nil {
+		h.log.WithError(err).Warn("placement log")
+		return
+	}
+	p.logged.Store(&w)
 }
 
 var _ fs.Enforcer = (*Holder)(nil)
