@@ -159,14 +159,6 @@ func threadCount(pid int) int {
 	return int(st.Nlink) - 2
 }
 
-// hasChildren reports whether the calling thread has child processes
-// (/proc/thread-self/children, CONFIG_PROC_CHILDREN); false when that
-// cannot be read.
-func hasChildren() bool {
-	b, err := os.ReadFile("/proc/thread-self/children")
-	return err == nil && len(bytes.TrimSpace(b)) > 0
-}
-
 // everyCPU returns the CPUs the kernel may ever run a task on
 // (/sys/devices/system/cpu/possible), read once; false when unknown. A
 // thread that no mask restricts has them all, as long as every one is

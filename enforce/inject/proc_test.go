@@ -48,7 +48,7 @@ func TestThreadCount(t *testing.T) {
 
 // TestChildless: a thread with a child of its own, even one that exited
 // and was not waited for, is not childless; HoldWith's own thread then
-// hands the hold to a tracing thread. Waiting for the child is left to
+// hands the hold to a tracing thread, and a tracing thread ends. Waiting for the child is left to
 // its owner (WNOWAIT).
 func TestChildless(t *testing.T) {
 	runtime.LockOSThread()

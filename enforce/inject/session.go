@@ -93,7 +93,7 @@ var idle = make(chan chan *Session, 4)
 // another thread of the process when it ends.
 func tracing(s *Session) {
 	runtime.LockOSThread()
-	if main, kids := unix.Gettid() == unix.Getpid(), hasChildren(); main || kids {
+	if main := unix.Gettid() == unix.Getpid(); main || !childless() {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
