@@ -819,3 +819,28 @@ func TestLivePlacementLoggedOnce(t *testing.T) {
 	}
 	s.expect(true, "in h")
 }
+
+// TestLiveMoveFilteredProcess: a process that loaded a filter of its own
+// before it is moved is held all the same. The daemon's first try holds
+// only a process with no filter, and finds this one's filter once it is
+// stopped; it then lets it go and holds it the way that reads the
+// process's filters first.
+func TestLiveMoveFilteredProcess(t *testing.T) {
+	m := liveMirror(t)
+	s := startServing(t, m.base)
+	denyGetppid(m, "g")
+	if got := s.call("allowall")["allowall"]; got != "0" {
+		t.Fatalf("allowall = %s, want 0", got)
+	}
+	if n := seccompFilters(t, s.pid); n != 1 {
+		t.Fatalf("Seccomp_filters before the move = %d, want 1", n)
+	}
+	moveTo(m, "g", s.pid)
+	s.expect(true, "after the move into g")
+	if n := seccompFilters(t, s.pid); n != 2 {
+		t.Errorf("Seccomp_filters after the move = %d, want 2 (its own and the layer)", n)
+	}
+	if got := s.call("getpid")["getpid"]; got != strconv.Itoa(s.pid) {
+		t.Errorf("getpid = %s, want %d", got, s.pid)
+	}
+}

@@ -271,9 +271,17 @@ func (m *mirror) readAll(rel string) ([]byte, error) {
 // CommOf is the command name of thread tid, for log lines; "?" once the
 // thread is gone.
 func CommOf(tid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/comm")
+	// One read: a command name is at most 16 bytes. os.ReadFile makes
+	// eight system calls for it.
+	fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/comm", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "?"
 	}
-	return strings.TrimSpace(string(b))
+	defer unix.Close(fd)
+	var b [64]byte
+	n, err := unix.Read(fd, b[:])
+	if err != nil || n <= 0 {
+		return "?"
+	}
+	return strings.TrimSpace(string(b[:n]))
 }

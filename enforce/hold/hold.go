@@ -50,6 +50,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/denials"
@@ -430,10 +431,14 @@ func (h *Holder) groupOf(tid int) (string, bool, error) {
 	for try := 0; try < 2; try++ {
 		v, ok := h.cgfiles.Load(tid)
 		if !ok {
-			f, err := os.Open("/proc/" + strconv.Itoa(tid) + "/cgroup")
+			// Not os.Open, which tries the file with Go's poller (three
+			// more system calls).
+			path := "/proc/" + strconv.Itoa(tid) + "/cgroup"
+			fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err != nil {
-				return "", false, err
+				return "", false, &os.PathError{Op: "open", Path: path, Err: err}
 			}
+			f := os.NewFile(uintptr(fd), path)
 			if v, ok = h.cgfiles.LoadOrStore(tid, f); ok {
 				f.Close()
 			}

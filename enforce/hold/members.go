@@ -41,7 +41,13 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 			_, err = h.grow([]growReq{{pid: pid, p: p, need: need}}, self)
 		}
 	} else if !deny.Empty() {
-		err = h.holdNew(pid, group, self != 0)
+		handled := false
+		if self == 0 {
+			handled, err = h.holdFresh(pid, group)
+		}
+		if !handled {
+			err = h.holdNew(pid, group, self != 0)
+		}
 	} else if h.heldAncestor(pid) != nil && seccompFilters(pid) > 0 {
 		// A child forked from a held process carries its layer: record
 		// it (holdNew finds that it does), so that it is placed in
