@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -842,5 +843,49 @@ func TestLiveMoveFilteredProcess(t *testing.T) {
 	}
 	if got := s.call("getpid")["getpid"]; got != strconv.Itoa(s.pid) {
 		t.Errorf("getpid = %s, want %d", got, s.pid)
+	}
+}
+
+// TestLiveMoveStrictProcess: a process in seccomp strict mode cannot be
+// held (no filter joins strict mode): the write fails with EINVAL, the
+// process stays where it was, and it runs on. The first injected call used
+// to kill it.
+func TestLiveMoveStrictProcess(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	cmd := exec.Command(cProgram(t, "strict"))
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	out := bufio.NewReader(outPipe)
+	if line, err := out.ReadString('\n'); line != "ready\n" {
+		t.Fatalf("the strict-mode program said %q, %v", line, err)
+	}
+	f, err := os.OpenFile(m.path("g", "tasks"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, werr := f.Write([]byte(strconv.Itoa(cmd.Process.Pid) + "\n"))
+	f.Close()
+	if !errors.Is(werr, syscall.EINVAL) {
+		t.Errorf("moving a process in strict mode: %v, want EINVAL", werr)
+	}
+	if _, err := in.Write([]byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := out.ReadString('\n'); line != "alive\n" {
+		t.Fatalf("after the write, the strict-mode program said %q, %v (want alive)", line, err)
+	}
+	if in := m.read("g/tasks"); strings.Contains(in, strconv.Itoa(cmd.Process.Pid)) {
+		t.Errorf("the process is in g/tasks after the failed move: %q", in)
 	}
 }

@@ -121,6 +121,12 @@
 //   - A thread in an uninterruptible sleep (D state), or blocked in a FUSE
 //     request the caller itself serves, cannot stop: Install fails with
 //     ETIMEDOUT after Session.Timeout and lets the process run on.
+//   - A process in seccomp strict mode takes no filter: the load fails
+//     with EINVAL. Its injected calls run with PTRACE_O_SUSPEND_SECCOMP
+//     set on the injecting thread (any thread with no filter), since
+//     strict mode kills on the first call that is not read, write, exit
+//     or rt_sigreturn; that option needs CAP_SYS_ADMIN and
+//     CONFIG_CHECKPOINT_RESTORE, and without them such a process dies.
 //   - Needs Linux 5.7 (TSYNC_ESRCH; pidfd_getfd is 5.6) and CAP_SYS_PTRACE.
 //
 // The arch-bound code is in machine_amd64.go and machine_arm64.go; the

@@ -459,3 +459,40 @@ func statusLine(t *testing.T, pid int, key string) string {
 	t.Fatalf("no %s in /proc/%d/status", key, pid)
 	return ""
 }
+
+// TestHoldStrictMode: a process in seccomp strict mode, where any call but
+// read, write, exit and rt_sigreturn kills it, comes out of a hold alive
+// and unchanged: the injected calls run with its seccomp suspended, and
+// the load fails with EINVAL (no filter goes on strict mode). Without the
+// suspension the first injected call killed it.
+func TestHoldStrictMode(t *testing.T) {
+	injecttest.RequireRoot(t)
+	for _, how := range []string{"Hold", "HoldFresh"} {
+		t.Run(how, func(t *testing.T) {
+			v := injecttest.Start(t, injecttest.C, 0)
+			if got := v.Do(t, "strict"); got != "0" {
+				t.Fatalf("strict = %q, want 0", got)
+			}
+			prog := injecttest.Filter(unix.SYS_GETPPID)
+			var err error
+			if how == "Hold" {
+				_, err = inject.Hold(v.Pid, prog)
+			} else {
+				_, err = inject.HoldFresh(v.Pid, prog, nil)
+			}
+			var e *inject.Error
+			if !errors.As(err, &e) || e.Op != "seccomp" || e.Err != unix.EINVAL {
+				t.Fatalf("%s of a process in strict mode: %v, want Op seccomp, EINVAL", how, err)
+			}
+			if got := v.Do(t, "x"); got != "strict" {
+				t.Fatalf("the process after the hold answered %q, want strict", got)
+			}
+			if got := statusLine(t, v.Pid, "Seccomp"); got != "1" {
+				t.Errorf("Seccomp after the hold = %s, want 1 (strict)", got)
+			}
+			if got := statusLine(t, v.Pid, "TracerPid"); got != "0" {
+				t.Errorf("TracerPid after the hold = %s, want 0", got)
+			}
+		})
+	}
+}

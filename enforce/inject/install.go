@@ -79,8 +79,21 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	if th == nil {
 		return -1, fail("stop", t.pid, unix.ESRCH)
 	}
-	if t.fresh && hasFilter(th.tid) {
+	filtered := hasFilter(th.tid)
+	if t.fresh && filtered {
 		return -1, fail("filtered", t.pid, unix.EEXIST)
+	}
+	if !filtered {
+		// A thread with no filter may be in strict mode, where the first
+		// injected call would kill the process. Suspended, its seccomp
+		// lets the injected calls run, and the load then fails with
+		// EINVAL (no filter goes on strict mode); with a filter there is
+		// nothing to suspend that the injection does not mean to meet.
+		// The option lasts until the thread is detached, and only
+		// injected calls run meanwhile (all threads are stopped).
+		// Refused without CAP_SYS_ADMIN or CONFIG_CHECKPOINT_RESTORE:
+		// then a thread in strict mode dies as before.
+		ptrace(unix.PTRACE_SETOPTIONS, th.tid, 0, seizeOptions|unix.PTRACE_O_SUSPEND_SECCOMP)
 	}
 	in := &injection{t: t, th: th, deadline: deadline, listener: -1, static: static}
 	t.pin(th.tid)
