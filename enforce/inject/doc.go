@@ -62,7 +62,10 @@
 // thread, locked for the hold, which spares the hand-off to a tracing
 // thread and back; a [Session] has a tracing thread of its own, which
 // serves later sessions when it left no tracee attached (a few are kept
-// idle).
+// idle). [HoldFresh] is HoldWith for a caller that has not looked whether
+// the process has a filter: it asks the kernel once the threads are
+// stopped (PTRACE_SECCOMP_GET_FILTER) and lets a filtered one go
+// unchanged.
 //
 // # When the daemon dies
 //
