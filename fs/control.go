@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/cgsyscall/cgsyscall/policy"
+	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
 // ctlNode is a control file of group (a slash path, "" for the root).
@@ -267,7 +268,7 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	e := m.errnoOf(err, "policy change")
 
 	f := logrus.Fields{
-		"uid": c.Uid, "pid": c.Pid, "comm": CommOf(c.Pid), "group": groupName(group), "file": file,
+		"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group), "file": file,
 		"action": action, "syscalls": m.describe(set), "result": errName(e),
 	}
 	if err != nil {

@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
 // readTasks renders tasks of group: the PIDs of the real cgroup.procs,
@@ -32,7 +32,7 @@ func (m *mirror) readTasks(group string) ([]byte, syscall.Errno) {
 	for _, f := range bytes.Fields(raw) {
 		p, err := strconv.Atoi(string(f))
 		if err == nil && threads {
-			p, err = TgidOf(p)
+			p, err = procfs.TgidOf(p)
 		}
 		if err == nil {
 			pids = append(pids, p)
@@ -57,32 +57,6 @@ func (m *mirror) readTasks(group string) ([]byte, syscall.Errno) {
 	return out, 0
 }
 
-// ThreadCount returns how many threads process pid has, a zombie leader
-// included, or -1 when that cannot be told: the kernel gives /proc/PID/task
-// a link count of two plus the thread count, one stat where a listing
-// costs tens of microseconds.
-func ThreadCount(pid int) int {
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/task", &st); err != nil || st.Nlink < 3 {
-		return -1
-	}
-	return int(st.Nlink) - 2
-}
-
-// ThreadOf reports whether tid is a thread of process pid: whether
-// /proc/PID/task/TID exists, one stat where reading the thread's status
-// for its Tgid costs tens of microseconds.
-func ThreadOf(pid, tid int) bool {
-	if pid <= 0 || tid <= 0 {
-		return false
-	}
-	if pid == tid {
-		return true
-	}
-	var st unix.Stat_t
-	return unix.Stat("/proc/"+strconv.Itoa(pid)+"/task/"+strconv.Itoa(tid), &st) == nil
-}
-
 // HiddenProcs returns the processes that have threads in a cgroup whose
 // cgroup.threads reads threads, but that its cgroup.procs, which listed
 // listed, leaves out: a process whose leader exited before the process
@@ -98,7 +72,7 @@ func HiddenProcs(threads []byte, listed []int, again func() []byte) []int {
 	tids := bytes.Fields(threads)
 	total := 0
 	for _, p := range listed {
-		if n := ThreadCount(p); n > 0 {
+		if n := procfs.ThreadCount(p); n > 0 {
 			total += n
 		}
 	}
@@ -115,7 +89,7 @@ func HiddenProcs(threads []byte, listed []int, again func() []byte) []int {
 		if err != nil || in[tid] {
 			continue
 		}
-		if g, err := TgidOf(tid); err == nil && g > 1 && !in[g] && found[g] == 0 {
+		if g, err := procfs.TgidOf(tid); err == nil && g > 1 && !in[g] && found[g] == 0 {
 			found[g] = tid
 		}
 	}
@@ -128,7 +102,7 @@ func HiddenProcs(threads []byte, listed []int, again func() []byte) []int {
 	}
 	var out []int
 	for g, tid := range found {
-		if still[strconv.Itoa(tid)] && ThreadOf(g, tid) {
+		if still[strconv.Itoa(tid)] && procfs.ThreadOf(g, tid) {
 			out = append(out, g)
 		}
 	}
@@ -155,46 +129,6 @@ func parsePIDs(data []byte) ([]int, syscall.Errno) {
 	return pids, 0
 }
 
-// TgidOf returns the process (thread group) of thread tid. A process ID,
-// the usual case, is told by pidfd_open, which accepts only a thread group
-// leader: one call, where /proc/TID/status costs 20-30 µs to render and
-// read on a 2-vCPU VM (a tasks write made two such reads before the hold
-// began). Any other thread ID is looked up in /proc/TID/status. A thread
-// that does not exist: ESRCH.
-func TgidOf(tid int) (int, error) {
-	if tid <= 0 {
-		return 0, syscall.ESRCH
-	}
-	fd, err := unix.PidfdOpen(tid, 0)
-	if err == nil {
-		unix.Close(fd)
-		return tid, nil
-	}
-	if err == unix.ESRCH {
-		return 0, syscall.ESRCH
-	}
-	// EINVAL (ENOENT since Linux 6.18): not a leader; ENOSYS before 5.3.
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
-		return 0, syscall.ESRCH
-	}
-	if err != nil {
-		return 0, err
-	}
-	for line := range bytes.Lines(b) {
-		v, ok := bytes.CutPrefix(line, []byte("Tgid:"))
-		if !ok {
-			continue
-		}
-		p, err := strconv.Atoi(string(bytes.TrimSpace(v)))
-		if err != nil || p <= 0 {
-			return 0, syscall.ESRCH
-		}
-		return p, nil
-	}
-	return 0, syscall.ESRCH
-}
-
 // writeTasks applies one write to tasks (or to a mirrored cgroup.procs or
 // cgroup.threads) of group: parsed whole first, then each PID in order is
 // mapped to its process (0 is the caller's) and moved. The first failure
@@ -210,7 +144,7 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 	pids, e := parsePIDs(data)
 	if e != 0 {
 		m.log.WithFields(logrus.Fields{
-			"uid": c.Uid, "pid": c.Pid, "comm": CommOf(c.Pid), "group": groupName(group),
+			"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group),
 			"result": errName(e), "input": strconv.Quote(string(data)),
 		}).Info("task move refused")
 		return e
@@ -224,13 +158,13 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 		if p == 0 {
 			tid = c.Pid
 		}
-		pid, err := TgidOf(tid)
+		pid, err := procfs.TgidOf(tid)
 		if err == nil {
 			err = m.enforcer.Move(c, pid, group)
 		}
 		e := m.errnoOf(err, "task move")
 		f := logrus.Fields{
-			"uid": c.Uid, "pid": c.Pid, "comm": CommOf(c.Pid), "group": groupName(group),
+			"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group),
 			"task": p, "process": pid, "result": errName(e),
 		}
 		if err != nil {
@@ -266,22 +200,4 @@ func (m *mirror) readAll(rel string) ([]byte, error) {
 		}
 		raw = append(raw, buf[:n]...)
 	}
-}
-
-// CommOf is the command name of thread tid, for log lines; "?" once the
-// thread is gone.
-func CommOf(tid int) string {
-	// One read: a command name is at most 16 bytes. os.ReadFile makes
-	// eight system calls for it.
-	fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/comm", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "?"
-	}
-	defer unix.Close(fd)
-	var b [64]byte
-	n, err := unix.Read(fd, b[:])
-	if err != nil || n <= 0 {
-		return "?"
-	}
-	return strings.TrimSpace(string(b[:n]))
 }

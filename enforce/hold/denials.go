@@ -5,7 +5,7 @@ import (
 
 	"github.com/cgsyscall/cgsyscall/denials"
 	"github.com/cgsyscall/cgsyscall/enforce/supervise"
-	"github.com/cgsyscall/cgsyscall/fs"
+	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
 // Denials is the book of the calls this holder denied, by the group of
@@ -37,7 +37,7 @@ func (h *Holder) denial(n *supervise.Notif, group string) any {
 		return c
 	}
 	return &denial{group: group, key: k, counter: h.book.Count(group, k),
-		pid: tgidOf(n.Pid), comm: fs.CommOf(n.Pid)}
+		pid: tgidOf(n.Pid), comm: procfs.CommOf(n.Pid)}
 }
 
 // answeredDenial is told that a denial of Decide's was answered. Not

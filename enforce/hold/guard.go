@@ -12,7 +12,7 @@ import (
 	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/denials"
 	"github.com/cgsyscall/cgsyscall/enforce/supervise"
-	"github.com/cgsyscall/cgsyscall/fs"
+	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
 // The daemon, and the keeper that holds copies of its listeners, are what
@@ -261,7 +261,7 @@ func (h *Holder) refuseAimed(n supervise.Notif, group string, inside bool) {
 	}
 	h.guardLog.Note("aimed:"+group, k)
 	h.log.WithFields(logrus.Fields{
-		"pid": tgidOf(n.Pid), "comm": fs.CommOf(n.Pid), "group": "/" + group,
+		"pid": tgidOf(n.Pid), "comm": procfs.CommOf(n.Pid), "group": "/" + group,
 		"syscall": k.Name(h.a), "args": fmt.Sprintf("%d %d", int32(n.Args[0]),
 			int32(n.Args[1])),
 	}).Warn("refused a call aimed at the daemon or its keeper")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/policy"
+	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
 // Move holds process pid to group's set: a process not held yet gets a
@@ -29,7 +30,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	}
 	deny, _ := h.tree.Denied(group)
 	self := 0
-	if fs.ThreadOf(pid, c.Pid) {
+	if procfs.ThreadOf(pid, c.Pid) {
 		self = pid
 	}
 	h.mu.Lock()
@@ -400,7 +401,7 @@ func exiting(pid int) bool {
 		return true
 	}
 	if f[0] == "Z" {
-		return fs.ThreadCount(pid) < 2 // no thread but the zombie leader
+		return procfs.ThreadCount(pid) < 2 // no thread but the zombie leader
 	}
 	flags, _ := strconv.ParseUint(f[6], 10, 64)
 	return flags&pfExiting != 0

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/fs"
+	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
 // errnoOf returns err's errno, for the file interface.
@@ -132,7 +133,7 @@ func statusField(pid int, key string) (string, error) {
 
 // tgidOf maps a thread ID to its process; 0 when it is gone.
 func tgidOf(tid int) int {
-	n, err := fs.TgidOf(tid)
+	n, err := procfs.TgidOf(tid)
 	if err != nil {
 		return 0
 	}

@@ -144,21 +144,6 @@ func tracerOf(tid int) int {
 	return pi.tracer
 }
 
-// threadCount returns how many threads process pid has, or -1 when that
-// cannot be told. The kernel gives /proc/PID/task a link count of two
-// plus the thread count: one stat, where listing the directory costs
-// tens of microseconds. Every seized thread is alive and stopped when
-// stopAll asks (an exited one was reaped and dropped), so the count equals
-// the seized threads exactly when no other thread exists. (fs.ThreadCount
-// is the same; this package does not import the file system's.)
-func threadCount(pid int) int {
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/task", &st); err != nil || st.Nlink < 3 {
-		return -1
-	}
-	return int(st.Nlink) - 2
-}
-
 // everyCPU returns the CPUs the kernel may ever run a task on
 // (/sys/devices/system/cpu/possible), read once; false when unknown. A
 // thread that no mask restricts has them all, as long as every one is
@@ -208,13 +193,6 @@ func childless() bool {
 	err := unix.Waitid(unix.P_ALL, 0, &info,
 		unix.WEXITED|unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT|unix.WALL|unix.WNOTHREAD, nil)
 	return err == unix.ECHILD
-}
-
-// isThreadOf reports whether tid is a thread of process pid: whether
-// /proc/PID/task/TID exists.
-func isThreadOf(pid, tid int) bool {
-	var st unix.Stat_t
-	return unix.Stat("/proc/"+strconv.Itoa(pid)+"/task/"+strconv.Itoa(tid), &st) == nil
 }
 
 // listTasks returns the thread IDs of process pid.

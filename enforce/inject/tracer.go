@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
 // thread is one traced thread of the target process.
@@ -95,7 +97,7 @@ func (t *tracer) seize() error {
 // traced yet, and returns how many it added.
 func (t *tracer) attachNew() (int, error) {
 	var tids []int
-	if len(t.threads) == 0 && threadCount(t.pid) == 1 {
+	if len(t.threads) == 0 && procfs.ThreadCount(t.pid) == 1 {
 		// A single thread, whose ID is the process ID: no listing. A
 		// thread that the process makes from now on until the seize is
 		// found by stopAll, whose count then differs.
@@ -202,7 +204,7 @@ func (t *tracer) stopAll(deadline time.Time) error {
 		// unseized: no listing needed. A listing that adds nothing does
 		// not prove it: a thread listed may have exited after starting
 		// another that the listing missed.
-		count := threadCount(t.pid)
+		count := procfs.ThreadCount(t.pid)
 		if count == t.own() {
 			t.settled = true
 			return nil
@@ -232,7 +234,7 @@ func (t *tracer) own() int {
 	n := len(t.zombies)
 	for _, th := range t.threads {
 		if th.attached && !th.looked {
-			th.other, th.looked = !isThreadOf(t.pid, th.tid), true
+			th.other, th.looked = !procfs.ThreadOf(t.pid, th.tid), true
 		}
 		if !th.other {
 			n++
