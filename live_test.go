@@ -847,9 +847,9 @@ func TestLiveMoveFilteredProcess(t *testing.T) {
 }
 
 // TestLiveMoveStrictProcess: a process in seccomp strict mode cannot be
-// held (no filter joins strict mode): the write fails with EINVAL, the
-// process stays where it was, and it runs on. The first injected call used
-// to kill it.
+// held (no filter joins strict mode): the move fails with EINVAL, the
+// process stays where it was and runs on, and so does a deny in a group it
+// is a member of. The first injected call used to kill it.
 func TestLiveMoveStrictProcess(t *testing.T) {
 	m := liveMirror(t)
 	denyGetppid(m, "g")
@@ -887,5 +887,27 @@ func TestLiveMoveStrictProcess(t *testing.T) {
 	}
 	if in := m.read("g/tasks"); strings.Contains(in, strconv.Itoa(cmd.Process.Pid)) {
 		t.Errorf("the process is in g/tasks after the failed move: %q", in)
+	}
+	// A member of a group that comes to deny something: the deny fails
+	// with EINVAL and changes nothing.
+	m.mkdir("open")
+	moveTo(m, "open", cmd.Process.Pid)
+	f, err = os.OpenFile(m.path("open", "syscalls.deny"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, werr = f.Write([]byte("getppid\n"))
+	f.Close()
+	if !errors.Is(werr, syscall.EINVAL) {
+		t.Errorf("a deny in the group of a process in strict mode: %v, want EINVAL", werr)
+	}
+	if got := strings.TrimSpace(m.read("open/syscalls.deny")); got != "" {
+		t.Errorf("open/syscalls.deny after the failed deny = %q, want nothing", got)
+	}
+	if _, err := in.Write([]byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := out.ReadString('\n'); line != "alive\n" {
+		t.Fatalf("after the deny, the strict-mode program said %q, %v (want alive)", line, err)
 	}
 }

@@ -62,7 +62,7 @@ func (h *Holder) run(j *job, record func(*job)) {
 	if m := j.members[0]; j.old == nil && !m.self && m.filters == 0 {
 		// The common first hold: a process with no filter, whose layer
 		// is known before it stops; one request to the tracing thread.
-		h.quick(m, false)
+		h.quick(m)
 		record(j)
 		return
 	}
@@ -232,10 +232,8 @@ func (h *Holder) complete(j *job) {
 	}
 }
 
-// quick holds m, a process with no filter, in one go: inject.HoldWith,
-// or inject.HoldFresh when fresh (m.err then says "filtered" for a
-// process that has a filter after all).
-func (h *Holder) quick(m *member, fresh bool) {
+// quick holds m, a process with no filter, in one go (inject.HoldWith).
+func (h *Holder) quick(m *member) {
 	m.lay = h.planLayer(m, nil, [][]unix.SockFilter{})
 	prog, err := h.cov.program(m.lay.cover, m.lay.passed)
 	if err != nil {
@@ -246,17 +244,9 @@ func (h *Holder) quick(m *member, fresh bool) {
 	if !m.lay.static.Empty() {
 		after = h.cov.fixed
 	}
-	var fd int
-	if fresh {
-		fd, err = inject.HoldFresh(m.pid, prog, after)
-	} else {
-		fd, err = inject.HoldWith(m.pid, prog, after)
-	}
+	fd, err := inject.HoldWith(m.pid, prog, after)
 	if err != nil {
-		if !opIs(err, "filtered") {
-			err = exitedOr(m.pid, err)
-		}
-		m.err = err
+		m.err = exitedOr(m.pid, err)
 		return
 	}
 	m.err = h.listen(m, fd)

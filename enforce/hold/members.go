@@ -2,6 +2,7 @@ package hold
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,13 +43,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 			_, err = h.grow([]growReq{{pid: pid, p: p, need: need}}, self)
 		}
 	} else if !deny.Empty() {
-		handled := false
-		if self == 0 {
-			handled, err = h.holdFresh(pid, group)
-		}
-		if !handled {
-			err = h.holdNew(pid, group, self != 0)
-		}
+		err = h.holdNew(pid, group, self != 0)
 	} else if h.heldAncestor(pid) != nil && seccompFilters(pid) > 0 {
 		// A child forked from a held process carries its layer: record
 		// it (holdNew finds that it does), so that it is placed in
@@ -434,6 +429,11 @@ func (h *Holder) holdNew(pid int, group string, self bool) error {
 	return err
 }
 
+// errStrict refuses a process in seccomp strict mode: no filter can join
+// that mode, and the first call injected into it would kill it (strict
+// mode allows only read, write, exit and rt_sigreturn).
+var errStrict = fmt.Errorf("in seccomp strict mode, which takes no filter: %w", syscall.EINVAL)
+
 // planNew decides how process pid, not held yet, is to be held in group.
 // It returns the member to inject into; or nil and the result, when the
 // process inherited the layer of a held ancestor or is gone. It also
@@ -443,8 +443,12 @@ func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error
 	if err != nil {
 		return nil, h.heldAncestor(pid) != nil, syscall.ESRCH
 	}
+	mode, filters := seccompState(pid)
+	if mode == seccompStrict {
+		return nil, false, errStrict
+	}
 	m := &member{pid: pid, start: start, group: group,
-		need: h.withUring(h.deniedSet(group)), self: self, filters: seccompFilters(pid)}
+		need: h.withUring(h.deniedSet(group)), self: self, filters: filters}
 	if m.filters == 0 {
 		// Without a filter it carries no layer, of a held ancestor or
 		// any other: the ancestors need not be looked at.

@@ -140,13 +140,32 @@ func tgidOf(tid int) int {
 	return n
 }
 
+// seccompFilters is Seccomp_filters of /proc/PID/status: how many filters
+// process pid has; 0 when that cannot be read.
 func seccompFilters(pid int) int {
-	v, err := statusField(pid, "Seccomp_filters")
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(v)
+	_, n := seccompState(pid)
 	return n
+}
+
+// seccompStrict is the Seccomp line of /proc/PID/status for strict mode.
+const seccompStrict = 1
+
+// seccompState reads the seccomp mode of process pid (its main thread)
+// and how many filters it has, from one read of /proc/PID/status; 0, 0
+// when that cannot be read.
+func seccompState(pid int) (mode, filters int) {
+	b, err := readProc("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Seccomp:"); ok {
+			mode, _ = strconv.Atoi(strings.TrimSpace(v))
+		} else if v, ok := strings.CutPrefix(line, "Seccomp_filters:"); ok {
+			filters, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return mode, filters
 }
 
 // statFields returns the fields of /proc/PID/stat after the command name.

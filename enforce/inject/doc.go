@@ -62,10 +62,7 @@
 // thread, locked for the hold, which spares the hand-off to a tracing
 // thread and back; a [Session] has a tracing thread of its own, which
 // serves later sessions when it left no tracee attached (a few are kept
-// idle). [HoldFresh] is HoldWith for a caller that has not looked whether
-// the process has a filter: it asks the kernel once the threads are
-// stopped (PTRACE_SECCOMP_GET_FILTER) and lets a filtered one go
-// unchanged.
+// idle).
 //
 // # When the daemon dies
 //
@@ -124,12 +121,13 @@
 //   - A thread in an uninterruptible sleep (D state), or blocked in a FUSE
 //     request the caller itself serves, cannot stop: Install fails with
 //     ETIMEDOUT after Session.Timeout and lets the process run on.
-//   - A process in seccomp strict mode takes no filter: the load fails
-//     with EINVAL. Its injected calls run with PTRACE_O_SUSPEND_SECCOMP
-//     set on the injecting thread (any thread with no filter), since
-//     strict mode kills on the first call that is not read, write, exit
-//     or rt_sigreturn; that option needs CAP_SYS_ADMIN and
-//     CONFIG_CHECKPOINT_RESTORE, and without them such a process dies.
+//   - A process whose injecting thread is in seccomp strict mode dies of
+//     the first injected call (strict mode kills on any call but read,
+//     write, exit and rt_sigreturn), and no filter could join that mode
+//     anyway. The caller must leave such a process alone: enforce/hold
+//     reads the mode from /proc/PID/status first and refuses it (EINVAL).
+//     A process that enters strict mode during the hold's fraction of a
+//     millisecond is not caught.
 //   - Needs Linux 5.7 (TSYNC_ESRCH; pidfd_getfd is 5.6) and CAP_SYS_PTRACE.
 //
 // The arch-bound code is in machine_amd64.go and machine_arm64.go; the

@@ -12,8 +12,7 @@ import (
 // Unwrap); Op names the step that failed: "seize", "stop", "regs", "insn",
 // "mmap", "write", "seccomp", "prctl", "getfd", "close", "munmap",
 // "restore", "clone", "files" (the file table is shared with process
-// Other), "filters", "filtered" (HoldFresh: the process has a filter
-// already, EEXIST), or "session".
+// Other), "filters", or "session".
 type Error struct {
 	Op    string
 	Pid   int

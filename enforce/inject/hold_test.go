@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -408,91 +407,5 @@ func TestTracerRewriteIsJudged(t *testing.T) {
 	back := fmt.Sprintf("tracedcall %d %d", unix.SYS_GETPPID, unix.SYS_GETPID)
 	if child, ret := split2(t, v.Do(t, back)); ret != child {
 		t.Errorf("getppid rewritten to getpid = %d, want the child's pid %d", ret, child)
-	}
-}
-
-// TestHoldFresh: HoldFresh holds a process without a filter as Hold does,
-// and lets one that has a filter go unchanged with Op "filtered" (EEXIST).
-func TestHoldFresh(t *testing.T) {
-	injecttest.RequireRoot(t)
-	for _, kind := range kinds {
-		t.Run(kind, func(t *testing.T) {
-			v := injecttest.Start(t, kind, 2)
-			fd, err := inject.HoldFresh(v.Pid, injecttest.Filter(unix.SYS_GETPPID), nil)
-			if err != nil {
-				t.Fatalf("HoldFresh of a process without a filter: %v", err)
-			}
-			unix.Close(fd)
-			if got := v.Do(t, "getppid"); got != "-38" {
-				t.Errorf("getppid with the listener closed = %s, want -38", got)
-			}
-			_, err = inject.HoldFresh(v.Pid, injecttest.Filter(unix.SYS_GETPPID), nil)
-			var e *inject.Error
-			if !errors.As(err, &e) || e.Op != "filtered" || e.Err != unix.EEXIST {
-				t.Fatalf("HoldFresh of a filtered process: %v, want Op filtered, EEXIST", err)
-			}
-			if got := statusLine(t, v.Pid, "Seccomp_filters"); got != "1" {
-				t.Errorf("Seccomp_filters after the refused HoldFresh = %s, want 1", got)
-			}
-			if got, want := v.Do(t, "getpid"), strconv.Itoa(v.Pid); got != want {
-				t.Errorf("getpid after the refused HoldFresh = %s, want %s", got, want)
-			}
-			if got := statusLine(t, v.Pid, "TracerPid"); got != "0" {
-				t.Errorf("TracerPid after the refused HoldFresh = %s, want 0", got)
-			}
-		})
-	}
-}
-
-// statusLine returns the value of key in /proc/PID/status.
-func statusLine(t *testing.T, pid int, key string) string {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, key+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", key, pid)
-	return ""
-}
-
-// TestHoldStrictMode: a process in seccomp strict mode, where any call but
-// read, write, exit and rt_sigreturn kills it, comes out of a hold alive
-// and unchanged: the injected calls run with its seccomp suspended, and
-// the load fails with EINVAL (no filter goes on strict mode). Without the
-// suspension the first injected call killed it.
-func TestHoldStrictMode(t *testing.T) {
-	injecttest.RequireRoot(t)
-	for _, how := range []string{"Hold", "HoldFresh"} {
-		t.Run(how, func(t *testing.T) {
-			v := injecttest.Start(t, injecttest.C, 0)
-			if got := v.Do(t, "strict"); got != "0" {
-				t.Fatalf("strict = %q, want 0", got)
-			}
-			prog := injecttest.Filter(unix.SYS_GETPPID)
-			var err error
-			if how == "Hold" {
-				_, err = inject.Hold(v.Pid, prog)
-			} else {
-				_, err = inject.HoldFresh(v.Pid, prog, nil)
-			}
-			var e *inject.Error
-			if !errors.As(err, &e) || e.Op != "seccomp" || e.Err != unix.EINVAL {
-				t.Fatalf("%s of a process in strict mode: %v, want Op seccomp, EINVAL", how, err)
-			}
-			if got := v.Do(t, "x"); got != "strict" {
-				t.Fatalf("the process after the hold answered %q, want strict", got)
-			}
-			if got := statusLine(t, v.Pid, "Seccomp"); got != "1" {
-				t.Errorf("Seccomp after the hold = %s, want 1 (strict)", got)
-			}
-			if got := statusLine(t, v.Pid, "TracerPid"); got != "0" {
-				t.Errorf("TracerPid after the hold = %s, want 0", got)
-			}
-		})
 	}
 }

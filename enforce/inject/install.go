@@ -5,7 +5,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -55,7 +54,6 @@ type injection struct {
 // detaches every thread before it returns.
 func (t *tracer) install(prog []unix.SockFilter, before func(),
 	timeout time.Duration, static bool, after []unix.SockFilter) (fd int, err error) {
-	deadline := time.Now().Add(timeout)
 	defer func() {
 		if err != nil && t.killOnFail {
 			t.kill()
@@ -65,6 +63,7 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	if len(prog) == 0 || len(prog) > maxInsns || len(after) > maxInsns {
 		return -1, fail("install", t.pid, unix.EINVAL)
 	}
+	deadline := time.Now().Add(timeout)
 	if err := t.stopAll(deadline); err != nil {
 		return -1, fail("stop", t.pid, err)
 	}
@@ -78,22 +77,6 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	th := t.pick()
 	if th == nil {
 		return -1, fail("stop", t.pid, unix.ESRCH)
-	}
-	filtered := hasFilter(th.tid)
-	if t.fresh && filtered {
-		return -1, fail("filtered", t.pid, unix.EEXIST)
-	}
-	if !filtered {
-		// A thread with no filter may be in strict mode, where the first
-		// injected call would kill the process. Suspended, its seccomp
-		// lets the injected calls run, and the load then fails with
-		// EINVAL (no filter goes on strict mode); with a filter there is
-		// nothing to suspend that the injection does not mean to meet.
-		// The option lasts until the thread is detached, and only
-		// injected calls run meanwhile (all threads are stopped).
-		// Refused without CAP_SYS_ADMIN or CONFIG_CHECKPOINT_RESTORE:
-		// then a thread in strict mode dies as before.
-		ptrace(unix.PTRACE_SETOPTIONS, th.tid, 0, seizeOptions|unix.PTRACE_O_SUSPEND_SECCOMP)
 	}
 	in := &injection{t: t, th: th, deadline: deadline, listener: -1, static: static}
 	t.pin(th.tid)
@@ -174,32 +157,6 @@ func (t *tracer) verify(tid int, prog, after []unix.SockFilter) error {
 	}
 	t.kill()
 	return fail("verify", t.pid, unix.EPERM)
-}
-
-// hasFilter reports whether stopped thread tid has a seccomp filter:
-// PTRACE_SECCOMP_GET_FILTER says EINVAL for a thread not in filter mode.
-// Where the kernel cannot tell (no CONFIG_CHECKPOINT_RESTORE), its
-// Seccomp_filters line in /proc says; a thread whose status cannot be
-// read counts as filtered, which only takes the slower way.
-func hasFilter(tid int) bool {
-	switch _, err := getFilter(tid, 0, nil); err {
-	case nil:
-		return true
-	case unix.EINVAL:
-		// Not in filter mode: no filter (or strict mode, which takes
-		// none either).
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
-	if err != nil {
-		return true
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "Seccomp_filters:"); ok {
-			return strings.TrimSpace(v) != "0"
-		}
-	}
-	return true
 }
 
 // filterCount returns how many filters thread tid has, by

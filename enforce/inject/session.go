@@ -308,21 +308,8 @@ func Hold(pid int, prog []unix.SockFilter) (int, error) {
 // which spares the wakeups of a hand-off to a tracing thread and back;
 // elsewhere Seize and Install go to a tracing thread as one request.
 func HoldWith(pid int, prog, after []unix.SockFilter) (int, error) {
-	return hold(pid, prog, after, false)
-}
-
-// HoldFresh is HoldWith for a process thought to have no seccomp filter
-// yet. Once its threads are stopped it checks: a process that has a
-// filter after all is let go unchanged, and the error is an *Error with
-// Op "filtered" (EEXIST). That spares its caller a read of
-// /proc/PID/status before the hold, 20-30 µs to render on a 2-vCPU VM.
-func HoldFresh(pid int, prog, after []unix.SockFilter) (int, error) {
-	return hold(pid, prog, after, true)
-}
-
-func hold(pid int, prog, after []unix.SockFilter, fresh bool) (int, error) {
 	rc := make(chan holdResult, 1)
-	go holdHere(pid, prog, after, fresh, rc)
+	go holdHere(pid, prog, after, rc)
 	r := <-rc
 	return r.fd, r.err
 }
@@ -332,7 +319,7 @@ type holdResult struct {
 	err error
 }
 
-// holdHere is hold's goroutine. Started by a goroutine that then
+// holdHere is HoldWith's goroutine. Started by a goroutine that then
 // waits for it, it almost always runs on that goroutine's OS thread,
 // which it locks and makes a tracer for the hold. A thread that cannot
 // wait for tracees of its own alone (it has children, from an os/exec
@@ -340,17 +327,16 @@ type holdResult struct {
 // thread instead. A hold that leaves a tracee attached (a thread that
 // never stopped) returns with the thread still locked: the runtime ends
 // the thread, and the kernel detaches the tracee, which runs on.
-func holdHere(pid int, prog, after []unix.SockFilter, fresh bool, rc chan<- holdResult) {
+func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 	runtime.LockOSThread()
 	if unix.Gettid() == unix.Getpid() || !childless() {
 		runtime.UnlockOSThread()
-		rc <- holdOnTracingThread(pid, prog, after, fresh)
+		rc <- holdOnTracingThread(pid, prog, after)
 		return
 	}
 	slack, serr := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0) // precise short sleeps in waitAny
 	t := newTracer(pid)
-	t.fresh = fresh
 	r := holdResult{-1, t.seize()}
 	if r.err == nil {
 		r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
@@ -367,7 +353,7 @@ func holdHere(pid int, prog, after []unix.SockFilter, fresh bool, rc chan<- hold
 }
 
 // holdOnTracingThread is HoldWith on a tracing thread.
-func holdOnTracingThread(pid int, prog, after []unix.SockFilter, fresh bool) holdResult {
+func holdOnTracingThread(pid int, prog, after []unix.SockFilter) holdResult {
 	s := &Session{pid: pid, reqs: make(chan func(*tracer)), errc: make(chan error),
 		After: after}
 	rc := make(chan holdResult, 1)
@@ -377,7 +363,6 @@ func holdOnTracingThread(pid int, prog, after []unix.SockFilter, fresh bool) hol
 			return
 		}
 		s.finish()
-		t.fresh = fresh
 		fd, err := t.install(prog, nil, DefaultTimeout, false, after)
 		rc <- holdResult{fd, err}
 	}

@@ -46,8 +46,6 @@ type tracer struct {
 	settled bool
 	// unpin puts back the masks that pin changed, nil when none.
 	unpin func()
-	// fresh: install refuses a process that has a filter (HoldFresh).
-	fresh bool
 }
 
 func newTracer(pid int) *tracer {

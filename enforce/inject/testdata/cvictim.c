@@ -32,10 +32,6 @@
  *   threadfilter    start a thread that loads a filter of its own (allow
  *                   everything, without TSYNC) and sleeps: the result of
  *                   its load, "0"
- *   strict          enter seccomp strict mode (start the victim without
- *                   workers): "0"; from then on every line read is
- *                   answered "strict" with raw read and write, and the end
- *                   of the input is an exit(2)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -269,26 +265,6 @@ static int sharer(void *arg)
 	return 0;
 }
 
-/* strict enters seccomp strict mode, where only read, write, exit and
- * rt_sigreturn are left, says "0", and answers each line from there on.
- * Lines fgets read ahead are not seen. */
-static void strict(void)
-{
-	char buf[256];
-	pthread_mutex_lock(&out);
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
-		syscall(SYS_exit, 3);
-	syscall(SYS_write, 1, "0\n", 2);
-	for (;;) {
-		long n = syscall(SYS_read, 0, buf, sizeof buf);
-		if (n <= 0)
-			syscall(SYS_exit, 0);
-		for (long i = 0; i < n; i++)
-			if (buf[i] == '\n')
-				syscall(SYS_write, 1, "strict\n", 7);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 0;
@@ -376,8 +352,6 @@ int main(int argc, char **argv)
 			long a = 0, b = 0;
 			sscanf(arg, "%ld %ld", &a, &b);
 			tracedcall(a, b);
-		} else if (strcmp(line, "strict") == 0) {
-			strict();
 		} else if (strcmp(line, "t") == 0) {
 			int i = atoi(arg);
 			char *name = strchr(arg, ' ');
