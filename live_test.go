@@ -853,61 +853,37 @@ func TestLiveMoveFilteredProcess(t *testing.T) {
 func TestLiveMoveStrictProcess(t *testing.T) {
 	m := liveMirror(t)
 	denyGetppid(m, "g")
-	cmd := exec.Command(cProgram(t, "strict"))
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+	s := startSubjectOf(t, nil, cProgram(t, "strict"))
+	t.Cleanup(s.stop)
+	write := func(file, data string) error {
+		f, err := os.OpenFile(m.path(file), os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		_, err = f.Write([]byte(data + "\n"))
+		return err
 	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	if err := write("g/tasks", strconv.Itoa(s.pid)); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("moving a process in strict mode: %v, want EINVAL", err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	if got := s.ask(t, "x"); got != "alive" {
+		t.Fatalf("after the move, the strict-mode program answered %q, want alive", got)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	out := bufio.NewReader(outPipe)
-	if line, err := out.ReadString('\n'); line != "ready\n" {
-		t.Fatalf("the strict-mode program said %q, %v", line, err)
-	}
-	f, err := os.OpenFile(m.path("g", "tasks"), os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, werr := f.Write([]byte(strconv.Itoa(cmd.Process.Pid) + "\n"))
-	f.Close()
-	if !errors.Is(werr, syscall.EINVAL) {
-		t.Errorf("moving a process in strict mode: %v, want EINVAL", werr)
-	}
-	if _, err := in.Write([]byte("x\n")); err != nil {
-		t.Fatal(err)
-	}
-	if line, err := out.ReadString('\n'); line != "alive\n" {
-		t.Fatalf("after the write, the strict-mode program said %q, %v (want alive)", line, err)
-	}
-	if in := m.read("g/tasks"); strings.Contains(in, strconv.Itoa(cmd.Process.Pid)) {
+	if in := m.read("g/tasks"); strings.Contains(in, strconv.Itoa(s.pid)) {
 		t.Errorf("the process is in g/tasks after the failed move: %q", in)
 	}
 	// A member of a group that comes to deny something: the deny fails
 	// with EINVAL and changes nothing.
 	m.mkdir("open")
-	moveTo(m, "open", cmd.Process.Pid)
-	f, err = os.OpenFile(m.path("open", "syscalls.deny"), os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, werr = f.Write([]byte("getppid\n"))
-	f.Close()
-	if !errors.Is(werr, syscall.EINVAL) {
-		t.Errorf("a deny in the group of a process in strict mode: %v, want EINVAL", werr)
+	moveTo(m, "open", s.pid)
+	if err := write("open/syscalls.deny", "getppid"); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("a deny in the group of a process in strict mode: %v, want EINVAL", err)
 	}
 	if got := strings.TrimSpace(m.read("open/syscalls.deny")); got != "" {
 		t.Errorf("open/syscalls.deny after the failed deny = %q, want nothing", got)
 	}
-	if _, err := in.Write([]byte("x\n")); err != nil {
-		t.Fatal(err)
-	}
-	if line, err := out.ReadString('\n'); line != "alive\n" {
-		t.Fatalf("after the deny, the strict-mode program said %q, %v (want alive)", line, err)
+	if got := s.ask(t, "y"); got != "alive" {
+		t.Fatalf("after the deny, the strict-mode program answered %q, want alive", got)
 	}
 }
