@@ -743,6 +743,11 @@ func TestLiveRefusals(t *testing.T) {
 	if after := cg(daemon); after != before {
 		t.Errorf("daemon's cgroups changed:\n%s\nwas\n%s", after, before)
 	}
+	// The log line of the refused write says why.
+	if b, _ := os.ReadFile(m.log); !bytes.Contains(b, []byte("the daemon, its listener keeper "+
+		"and init are never moved or restricted")) {
+		t.Errorf("no log line says why the daemon's PID was refused:\n%s", b)
+	}
 	// kthreadd. Only the denying group: there the holder must refuse before
 	// any move is tried.
 	before = cg(2)

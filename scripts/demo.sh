@@ -43,7 +43,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-run() { printf '\n$ %s\n' "$*"; "$@"; }
+# run shows a command as it could be typed (an argument with spaces in
+# single quotes), then runs it.
+run() {
+	local a line=
+	for a in "$@"; do
+		case $a in
+		*[[:space:]]*) line+=" '$a'" ;;
+		*) line+=" $a" ;;
+		esac
+	done
+	printf '\n$%s\n' "$line"
+	"$@"
+}
 say() { printf '\n# %s\n' "$*"; }
 
 echo "# building cgsyscall"

@@ -18,13 +18,18 @@ import (
 	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
+// errNeverHeld refuses a move of the daemon itself, its listener keeper
+// or init: the log line of the refused write says so.
+var errNeverHeld = fmt.Errorf("the daemon, its listener keeper and init are never moved "+
+	"or restricted: %w", syscall.EINVAL)
+
 // Move holds process pid to group's set: a process not held yet gets a
 // layer if the group denies anything, a held one a grown layer if the
 // group denies what its layer does not cover. Then it moves the process
 // there through the real cgroup.procs.
 func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	if h.self(pid) || pid == 1 {
-		return syscall.EINVAL // the daemon never restricts itself, its keeper, nor init
+		return errNeverHeld
 	}
 	if err := h.mayMove(c, pid, group); err != nil {
 		return err

@@ -200,14 +200,21 @@ func (v *Victim) Send(t testing.TB, cmd string) {
 // Reply reads one answer line, failing the test after 10 s.
 func (v *Victim) Reply(t testing.TB) string {
 	t.Helper()
+	return v.ReplyWithin(t, 10*time.Second)
+}
+
+// ReplyWithin is Reply with its own bound, for a command whose work takes
+// long under emulation (the aarch64 VM runs every call through qemu).
+func (v *Victim) ReplyWithin(t testing.TB, d time.Duration) string {
+	t.Helper()
 	select {
 	case l, ok := <-v.lines:
 		if !ok {
 			t.Fatalf("victim %d: output closed", v.Pid)
 		}
 		return l
-	case <-time.After(10 * time.Second):
-		t.Fatalf("victim %d: no answer within 10s", v.Pid)
+	case <-time.After(d):
+		t.Fatalf("victim %d: no answer within %v", v.Pid, d)
 	}
 	return ""
 }
