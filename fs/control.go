@@ -268,8 +268,8 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	e := m.errnoOf(err, "policy change")
 
 	f := logrus.Fields{
-		"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group), "file": file,
-		"action": action, "syscalls": m.describe(set), "result": errName(e),
+		"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group),
+		"file": file, "action": action, "syscalls": m.describe(set), "result": errName(e),
 	}
 	if err != nil {
 		f["error"] = err.Error()

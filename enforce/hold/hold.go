@@ -11,7 +11,8 @@
 // every other call runs in the kernel at full speed. Each notified call
 // is judged from the caller's cgroup at that moment (read from
 // /proc/TID/cgroup) and the policy tree, so an allow, a move or a deny of
-// a covered number reaches a held process with no further work. Three cases need a new layer:
+// a covered number reaches a held process with no further work. Three
+// cases need a new layer:
 //
 //   - a process not held yet (moved into a restricted group, found there by
 //     the scan, or met again after a daemon restart, whose old listener is

@@ -55,14 +55,14 @@
 // injecting thread of the tracee are pinned to the tracing thread's CPU
 // where both may run on every CPU, so that each wakeup is a switch on one
 // CPU rather than an interrupt sent to another; the masks are put back
-// before the tracee runs on (see tracer.pin). On a 2-vCPU Firecracker VM (Linux 6.18) that took
-// a session from 0.46 to 0.28 ms (C victim), the least injection there
-// costing 31 µs on one CPU and 160-240 µs across two
-// (scripts/floor/inject.c). [HoldWith] runs on the caller's own OS
-// thread, locked for the hold, which spares the hand-off to a tracing
-// thread and back; a [Session] has a tracing thread of its own, which
-// serves later sessions when it left no tracee attached (a few are kept
-// idle).
+// before the tracee runs on (see tracer.pin). On a 2-vCPU Firecracker
+// VM (Linux 6.18) that took a session from 0.46 to 0.28 ms (C victim),
+// the least injection there costing 31 µs on one CPU and 160-240 µs
+// across two (scripts/floor/inject.c). [HoldWith] runs on the caller's
+// own OS thread, locked for the hold, which spares the hand-off to a
+// tracing thread and back; a [Session] has a tracing thread of its own,
+// which serves later sessions when it left no tracee attached (a few are
+// kept idle).
 //
 // # When the daemon dies
 //
