@@ -114,8 +114,14 @@ func newMirror(t testing.TB) *mirror {
 	m := &mirror{t: t, base: base, mnt: t.TempDir()}
 	m.log = filepath.Join(t.TempDir(), "daemon.log")
 	t.Cleanup(m.cleanup)
-	out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", base, "--log", m.log,
-		m.mnt).CombinedOutput()
+	// CGSYSCALL_TEST_DEBUG=1 has the daemons log debug detail, which a
+	// failing test prints with the rest of the log.
+	args := []string{"mount", "--mirror", base, "--log", m.log}
+	if os.Getenv("CGSYSCALL_TEST_DEBUG") == "1" {
+		args = append(args, "--debug")
+	}
+	args = append(args, m.mnt)
+	out, err := exec.Command(bin.cgsyscall, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("mount: %v\n%s", err, out)
 	}

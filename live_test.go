@@ -117,7 +117,8 @@ func (p *live) next() string {
 		}
 		return l
 	case <-time.After(lineTimeout):
-		p.t.Fatalf("PID %d printed nothing for %v", p.pid, lineTimeout)
+		p.t.Fatalf("PID %d printed nothing for %v; its threads and descendants:\n%s", p.pid,
+			lineTimeout, describeTree(p.pid))
 	}
 	return ""
 }
@@ -891,4 +892,48 @@ func TestLiveMoveStrictProcess(t *testing.T) {
 	if got := s.ask(t, "y"); got != "alive" {
 		t.Fatalf("after the deny, the strict-mode program answered %q, want alive", got)
 	}
+}
+
+// describeTree says, for a process that stopped answering, where each
+// thread of it and of its descendants waits: state, tracer, seccomp mode,
+// the system call it is in and the kernel stack.
+func describeTree(pid int) string {
+	var b strings.Builder
+	childrenOf := map[int][]int{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		st, _ := os.ReadFile(f)
+		s := string(st)
+		var child, parent int
+		fmt.Sscan(s, &child)
+		if i := strings.LastIndexByte(s, ')'); i > 0 {
+			if f := strings.Fields(s[i+1:]); len(f) > 1 {
+				parent, _ = strconv.Atoi(f[1])
+			}
+		}
+		childrenOf[parent] = append(childrenOf[parent], child)
+	}
+	pids := []int{pid}
+	for i := 0; i < len(pids); i++ {
+		p := pids[i]
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", p))
+		for _, task := range tasks {
+			status, _ := os.ReadFile(task + "/status")
+			var keep []string
+			for _, l := range strings.Split(string(status), "\n") {
+				for _, k := range []string{"Name:", "State:", "TracerPid:", "Seccomp:",
+					"Seccomp_filters:", "SigBlk:"} {
+					if strings.HasPrefix(l, k) {
+						keep = append(keep, strings.Join(strings.Fields(l), " "))
+					}
+				}
+			}
+			sc, _ := os.ReadFile(task + "/syscall")
+			stack, _ := os.ReadFile(task + "/stack")
+			fmt.Fprintf(&b, "%s (of %d): %s; syscall %s\n%s", task, p, strings.Join(keep, ", "),
+				strings.TrimSpace(string(sc)), stack)
+		}
+		pids = append(pids, childrenOf[p]...)
+	}
+	return b.String()
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/enforce/hold"
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
 	cgfs "github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/persist"
 	"github.com/cgsyscall/cgsyscall/policy"
@@ -459,6 +460,7 @@ func newLogger(c mountConfig, detached bool) (*logrus.Logger, error) {
 	}
 	if c.debug {
 		log.SetLevel(logrus.DebugLevel)
+		inject.Debugf = log.WithField("part", "inject").Debugf
 	}
 	// Daemons of several mounts may share a log: every line names its
 	// mount. The hook goes first, so the system log's lines have it too.

@@ -129,8 +129,15 @@ func (h *injection) awaitGone() {
 	}
 }
 
-// drop detaches the helper where it is, for the kernel to run on.
+// drop detaches the helper where it is, for the kernel to run on. One
+// that cannot be detached (running, or with SIGKILL pending) stays in the
+// tracer's threads, marked running, for release to wait for or to leave
+// to the kernel.
 func (h *injection) drop() {
-	detach(h.th.tid, 0)
+	if err := detach(h.th.tid, 0); err != nil {
+		debugf("helper %d of %d not detached: %v", h.th.tid, h.t.pid, err)
+		h.th.kind = running
+		return
+	}
 	delete(h.t.threads, h.th.tid)
 }

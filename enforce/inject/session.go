@@ -128,18 +128,36 @@ func (s *Session) run() bool {
 	err := t.seize()
 	if s.then != nil {
 		s.then(t, err)
-		return len(t.threads) == 0
+		return idleTracer(t)
 	}
 	if err != nil {
 		s.errc <- err
-		return len(t.threads) == 0
+		return idleTracer(t)
 	}
 	s.pid = t.pid
 	s.errc <- nil
 	for f := range s.reqs {
 		f(t)
 	}
-	return len(t.threads) == 0
+	return idleTracer(t)
+}
+
+// idleTracer reports whether the calling thread, t's tracer, traces
+// nothing now and may serve another session or go back to the runtime.
+// t's threads say so, and the kernel is asked too (a wait that finds
+// neither tracee nor child), so that a tracee that the bookkeeping missed
+// is never left to a thread that does not wait for it: such a thread
+// ends instead, and the kernel detaches or reaps what it traced.
+func idleTracer(t *tracer) bool {
+	if len(t.threads) > 0 {
+		return false
+	}
+	if !childless() {
+		debugf("tracer %d of %d: a tracee is left that the session did not know of; "+
+			"the thread ends", unix.Gettid(), t.pid)
+		return false
+	}
+	return true
 }
 
 // Pid returns the process ID of the held process (the thread group ID).
@@ -341,7 +359,8 @@ func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 	if r.err == nil {
 		r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
 	}
-	attached := len(t.threads) > 0
+	attached := !idleTracer(t)
+	debugf("hold %d on thread %d: %v", pid, unix.Gettid(), r.err)
 	rc <- r
 	if attached {
 		return

@@ -170,7 +170,9 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
 	case signalStop:
 		th.deliver = sig
 	case cloneStop:
-		if msg, err := eventMsg(tid); err == nil {
+		if msg, err := eventMsg(tid); err != nil {
+			debugf("clone event of %d: %v", tid, err)
+		} else {
 			t.cloned = int(msg)
 			if _, ok := t.threads[int(msg)]; !ok {
 				t.threads[int(msg)] = &thread{tid: int(msg), attached: true}
@@ -273,10 +275,6 @@ func (t *tracer) pick() *thread {
 	return sigStopped
 }
 
-// release detaches every thread. Stopped threads are detached at once,
-// with the signal they stopped for; threads still on their way to a stop
-// get a short while to reach it. Any thread left over is detached by the
-// kernel when the session's OS thread ends.
 // kill kills the process (SIGKILL through its pidfd) and waits, up to a
 // second, for each thread's exit, which the kernel reports to the tracer:
 // released before that, a traced thread stays a zombie of the tracer's,
@@ -293,13 +291,28 @@ func (t *tracer) kill() {
 	}
 }
 
+// release detaches every thread. Stopped threads are detached at once,
+// with the signal they stopped for; threads still on their way to a stop
+// get a short while to reach it. A stopped thread that cannot be detached
+// (ESRCH) has SIGKILL pending: a thread let go before it ended the process
+// (exit_group), or someone killed it. It exits, and its exit is reported
+// to this tracer, which has to reap it, so it is waited for like a running
+// one: forgotten, it would stay a zombie of a thread that never waits,
+// and its process could never be reaped by its parent. Any thread left
+// over is detached, or reaped, by the kernel when the session's OS thread
+// ends; the caller sees it in t.threads and ends that thread.
 func (t *tracer) release() {
 	t.unpinNow()
 	deadline := time.Now().Add(20 * time.Millisecond)
 	for len(t.threads) > 0 {
 		for tid, th := range t.threads {
 			if th.kind != running {
-				detach(tid, th.deliver)
+				if err := detach(tid, th.deliver); err != nil {
+					debugf("release %d: thread %d not detached, waited for: %v", t.pid,
+						tid, err)
+					th.kind = running
+					continue
+				}
 				delete(t.threads, tid)
 			}
 		}
@@ -308,6 +321,7 @@ func (t *tracer) release() {
 		}
 		tid, ws, err := waitAny(deadline, nil)
 		if err != nil {
+			debugf("release %d: %d threads still running: %v", t.pid, len(t.threads), err)
 			break
 		}
 		t.handle(tid, ws)

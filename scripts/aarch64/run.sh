@@ -21,7 +21,8 @@
 # (where the console log goes; default $CGSYSCALL_CACHE/console.log),
 # CGSYSCALL_AARCH64_RUN and CGSYSCALL_AARCH64_SKIP (-test.run and
 # -test.skip patterns for every package; no spaces),
-# CGSYSCALL_AARCH64_REFRESH=1 (fetch the newest kernel again).
+# CGSYSCALL_AARCH64_REFRESH=1 (fetch the newest kernel again),
+# CGSYSCALL_TEST_DEBUG=1 (the daemons under test log debug detail).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -179,6 +180,7 @@ mapfile -t dirs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{en
 dirs+=(.)
 plan=$root/aarch64/plan
 echo "env CGSYSCALL_TEST_BIN=/opt/bin" >"$plan"
+[ -n "${CGSYSCALL_TEST_DEBUG:-}" ] && echo "env CGSYSCALL_TEST_DEBUG=$CGSYSCALL_TEST_DEBUG" >>"$plan"
 run=()
 [ -n "${CGSYSCALL_AARCH64_RUN:-}" ] && run+=(-test.run "$CGSYSCALL_AARCH64_RUN")
 [ -n "${CGSYSCALL_AARCH64_SKIP:-}" ] && run+=(-test.skip "$CGSYSCALL_AARCH64_SKIP")

@@ -99,6 +99,8 @@ type Victim struct {
 	cmd   *exec.Cmd
 	stdin *os.File
 	lines chan string
+	// waited is closed once the victim is reaped.
+	waited chan struct{}
 }
 
 // Start runs a victim of kind with the given number of worker threads and
@@ -181,12 +183,10 @@ func start(t testing.TB, kind string, workers int, traced bool) *Victim {
 	return v
 }
 
-// Kill ends the victim and reaps it.
+// Kill ends the victim and reaps it, waiting at most 10 s for that (see
+// [Victim.Reap]).
 func (v *Victim) Kill() {
-	v.cmd.Process.Kill()
-	v.cmd.Wait()
-	v.stdin.Close()
-	v.Feed.Close()
+	v.Reap(10 * time.Second)
 }
 
 // Send writes one command line.
@@ -265,4 +265,36 @@ func hostArch() uint32 {
 		return 0xc00000b7 // AUDIT_ARCH_AARCH64
 	}
 	return 0xc000003e // AUDIT_ARCH_X86_64
+}
+
+// Reap kills the victim and waits up to d for its exit status. A process
+// with a thread left traced by a tracer that never waits cannot be
+// reaped: the error then names each thread's tracer.
+func (v *Victim) Reap(d time.Duration) error {
+	v.cmd.Process.Kill()
+	if v.waited == nil {
+		v.waited = make(chan struct{})
+		go func() {
+			v.cmd.Wait()
+			close(v.waited)
+		}()
+	}
+	select {
+	case <-v.waited:
+		v.stdin.Close()
+		v.Feed.Close()
+		return nil
+	case <-time.After(d):
+	}
+	var b strings.Builder
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", v.Pid))
+	for _, task := range tasks {
+		status, _ := os.ReadFile(task + "/status")
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "State:") || strings.HasPrefix(l, "TracerPid:") {
+				fmt.Fprintf(&b, " %s %s;", filepath.Base(task), strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
+	return fmt.Errorf("victim %d not reaped %v after SIGKILL:%s", v.Pid, d, b.String())
 }

@@ -32,6 +32,8 @@
  *   threadfilter    start a thread that loads a filter of its own (allow
  *                   everything, without TSYNC) and sleeps: the result of
  *                   its load, "0"
+ *   exitonfilter    "spinning", then spin until a seccomp filter is in,
+ *                   and end the process (exit_group) at once
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -344,6 +346,11 @@ int main(int argc, char **argv)
 			while (__atomic_load_n(&own_result, __ATOMIC_ACQUIRE) == 1)
 				usleep(100);
 			reply("%ld\n", own_result, 0, 0);
+		} else if (strcmp(line, "exitonfilter") == 0) {
+			reply("spinning\n", 0, 0, 0);
+			while (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2)
+				;
+			syscall(SYS_exit_group, 0);
 		} else if (strcmp(line, "rewrites") == 0) {
 			reply("%ld\n", rewrites, 0, 0);
 		} else if (strcmp(line, "seen") == 0) {
