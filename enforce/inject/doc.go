@@ -47,7 +47,11 @@
 // Signals that reach the injecting thread meanwhile are suppressed and
 // sent again (tgkill) before detaching; their siginfo is lost (the
 // sender appears as this process). Signals that other threads stopped for
-// are handed on by PTRACE_DETACH with their siginfo.
+// are handed on by PTRACE_DETACH with their siginfo. A thread let go
+// first may end the process (exit_group) before the rest are detached:
+// those then have SIGKILL pending, cannot be detached, and report their
+// exits to the tracer, which reaps them; a tracing thread is reused only
+// when the kernel says it traces nothing (see idleTracer).
 //
 // A session's cost is mostly ptrace stops, each a wakeup of the tracee
 // and then of the tracer, the filter's load and the helper thread's

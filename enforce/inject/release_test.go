@@ -19,7 +19,7 @@ import (
 func TestHoldExitDuringRelease(t *testing.T) {
 	injecttest.RequireRoot(t)
 	prog := injecttest.Filter(unix.SYS_GETPPID)
-	for i := range 200 {
+	for i := range 40 {
 		v := injecttest.Start(t, injecttest.C, 16)
 		if got := v.Do(t, "exitonfilter"); got != "spinning" {
 			t.Fatalf("exitonfilter answered %q", got)
