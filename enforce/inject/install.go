@@ -74,7 +74,19 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		// changes.
 		return -1, &Error{Op: "zombie leader", Pid: t.pid, Err: unix.EBUSY}
 	}
+	// The injection has a timeout of its own: one that shared the
+	// stops' could run out in the middle of the injected calls, with the
+	// thread in injected state.
+	deadline = time.Now().Add(timeout)
 	th := t.pick()
+	if th == nil && t.unclone() {
+		// Its threads were all in clone events: let them finish the
+		// clone and stop again.
+		if err := t.stopAll(deadline); err != nil {
+			return -1, fail("stop", t.pid, err)
+		}
+		th = t.pick()
+	}
 	if th == nil {
 		return -1, fail("stop", t.pid, unix.ESRCH)
 	}

@@ -1,6 +1,9 @@
 package inject_test
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,5 +34,37 @@ func TestHoldExitDuringRelease(t *testing.T) {
 		if rerr := v.Reap(5 * time.Second); rerr != nil {
 			t.Fatalf("hold %d (%v): %v", i, err, rerr)
 		}
+	}
+}
+
+// TestHoldDuringCloneOfProcess holds a process whose only thread clones
+// processes (not threads) with no exit signal, which the kernel attaches
+// to the tracer (PTRACE_O_TRACECLONE) while their parent stops in the
+// clone event: the filter must go into the process held, never into such
+// a child.
+func TestHoldDuringCloneOfProcess(t *testing.T) {
+	injecttest.RequireRoot(t)
+	prog := injecttest.Filter(unix.SYS_GETPPID)
+	v := injecttest.Start(t, injecttest.C, 0)
+	if got := v.Do(t, "cloneloop"); got != "cloning" {
+		t.Fatalf("cloneloop answered %q", got)
+	}
+	for i := 1; i <= 300; i++ {
+		fd, err := inject.Hold(v.Pid, prog)
+		if err != nil {
+			t.Fatalf("hold %d: %v", i, err)
+		}
+		unix.Close(fd)
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", v.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("\nSeccomp_filters:\t%d\n", i); !strings.Contains(string(status),
+			want) {
+			t.Fatalf("hold %d: the process held has not %d filters:\n%s", i, i, status)
+		}
+	}
+	if err := v.Reap(5 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

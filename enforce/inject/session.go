@@ -9,7 +9,8 @@ import (
 )
 
 // DefaultTimeout bounds how long Install waits for the target's threads
-// to stop, and for each injected call, when Session.Timeout is zero.
+// to stop, and then the injection, each on its own, when Session.Timeout
+// is zero.
 const DefaultTimeout = 2 * time.Second
 
 // Session is a process held in ptrace stops, between [Seize] and

@@ -233,14 +233,22 @@ func (t *tracer) stopAll(deadline time.Time) error {
 func (t *tracer) own() int {
 	n := len(t.zombies)
 	for _, th := range t.threads {
-		if th.attached && !th.looked {
-			th.other, th.looked = !procfs.ThreadOf(t.pid, th.tid), true
-		}
-		if !th.other {
+		if !t.isOther(th) {
 			n++
 		}
 	}
 	return n
+}
+
+// isOther reports whether th, a tracee of this tracer, is a process of its
+// own rather than a thread of the target: one that the kernel attached at
+// its creation and that is not in the target's thread group. The answer
+// is looked up once.
+func (t *tracer) isOther(th *thread) bool {
+	if th.attached && !th.looked {
+		th.other, th.looked = !procfs.ThreadOf(t.pid, th.tid), true
+	}
+	return th.other
 }
 
 func (t *tracer) allStopped() bool {
@@ -255,12 +263,20 @@ func (t *tracer) allStopped() bool {
 // pick chooses the thread to inject into: one in an interrupt or group
 // stop, the thread group leader first; failing that, one stopped for a
 // signal (whose signal is then sent again afterwards).
+//
+// A process of its own that the kernel attached (a clone without
+// CLONE_THREAD and with an exit signal other than SIGCHLD, made by a
+// seized thread) is never picked: the filter would go into that process,
+// and the target would stay unfiltered.
 func (t *tracer) pick() *thread {
 	if th := t.threads[t.pid]; th != nil && th.kind == eventStop {
 		return th
 	}
 	var sigStopped *thread
 	for _, th := range t.threads {
+		if t.isOther(th) {
+			continue
+		}
 		switch th.kind {
 		case eventStop:
 			return th
@@ -275,14 +291,36 @@ func (t *tracer) pick() *thread {
 	return sigStopped
 }
 
+// unclone lets the target's threads that are stopped in a clone event
+// finish the clone and asks each to stop again (PTRACE_INTERRUPT), at
+// once or after a few instructions of its own. It reports whether there
+// was one: the caller waits with stopAll again.
+func (t *tracer) unclone() bool {
+	found := false
+	for _, th := range t.threads {
+		if th.kind != cloneStop || t.isOther(th) {
+			continue
+		}
+		if resume(th) == nil {
+			interrupt(th.tid)
+			found = true
+		}
+	}
+	if found {
+		t.settled = false
+	}
+	return found
+}
+
 // kill kills the process (SIGKILL through its pidfd) and waits, up to a
 // second, for each thread's exit, which the kernel reports to the tracer:
 // released before that, a traced thread stays a zombie of the tracer's,
-// and the process can never be reaped by its parent.
+// and the process can never be reaped by its parent. A process of its own
+// that the kernel attached is not killed; release detaches it.
 func (t *tracer) kill() {
 	unix.PidfdSendSignal(t.pidfd, unix.SIGKILL, nil, 0)
 	deadline := time.Now().Add(time.Second)
-	for len(t.threads) > 0 {
+	for t.own() > len(t.zombies) {
 		tid, ws, err := waitAny(deadline, nil)
 		if err != nil {
 			return
@@ -338,7 +376,7 @@ func (t *tracer) filters() ([][]unix.SockFilter, error) {
 	if th == nil || th.kind == running {
 		th = nil
 		for _, o := range t.threads {
-			if o.kind != running {
+			if o.kind != running && !t.isOther(o) {
 				th = o
 				break
 			}

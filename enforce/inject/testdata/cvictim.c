@@ -32,6 +32,8 @@
  *   threadfilter    start a thread that loads a filter of its own (allow
  *                   everything, without TSYNC) and sleeps: the result of
  *                   its load, "0"
+ *   cloneloop       "cloning", then clone processes (no CLONE_THREAD, no
+ *                   exit signal) that exit at once, and reap them, forever
  *   exitonfilter    "spinning", then spin until a seccomp filter is in,
  *                   and end the process (exit_group) at once
  */
@@ -346,6 +348,18 @@ int main(int argc, char **argv)
 			while (__atomic_load_n(&own_result, __ATOMIC_ACQUIRE) == 1)
 				usleep(100);
 			reply("%ld\n", own_result, 0, 0);
+		} else if (strcmp(line, "cloneloop") == 0) {
+			reply("cloning\n", 0, 0, 0);
+			for (;;) {
+				/* A process, not a thread, whose exit signal is
+				 * none: a traced parent's clone event, and a child
+				 * attached to the tracer. */
+				long c = syscall(SYS_clone, 0L, 0L, 0L, 0L, 0L);
+				if (c == 0)
+					syscall(SYS_exit, 0);
+				if (c > 0)
+					waitpid(c, NULL, __WALL);
+			}
 		} else if (strcmp(line, "exitonfilter") == 0) {
 			reply("spinning\n", 0, 0, 0);
 			while (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2)
