@@ -180,7 +180,8 @@ mapfile -t dirs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{en
 dirs+=(.)
 plan=$root/aarch64/plan
 echo "env CGSYSCALL_TEST_BIN=/opt/bin" >"$plan"
-[ -n "${CGSYSCALL_TEST_DEBUG:-}" ] && echo "env CGSYSCALL_TEST_DEBUG=$CGSYSCALL_TEST_DEBUG" >>"$plan"
+[ -n "${CGSYSCALL_TEST_DEBUG:-}" ] &&
+	echo "env CGSYSCALL_TEST_DEBUG=$CGSYSCALL_TEST_DEBUG" >>"$plan"
 run=()
 [ -n "${CGSYSCALL_AARCH64_RUN:-}" ] && run+=(-test.run "$CGSYSCALL_AARCH64_RUN")
 [ -n "${CGSYSCALL_AARCH64_SKIP:-}" ] && run+=(-test.skip "$CGSYSCALL_AARCH64_SKIP")
