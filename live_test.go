@@ -937,3 +937,35 @@ func describeTree(pid int) string {
 	}
 	return b.String()
 }
+
+// TestLiveGrowQuietChild: a child that a held shell forked, and that made
+// no call the daemon decides, is taken in with its parent by each deny
+// that needs a larger layer: both writes succeed and the child lives on.
+// Found by the eighth session's adversary: the second deny failed with
+// EBUSY and killed the child (13 runs of 14), since the first had held it
+// twice (as its parent's carrier, then as a member not held yet).
+func TestLiveGrowQuietChild(t *testing.T) {
+	m := liveMirror(t)
+	m.mkdir("g")
+	m.mustWrite("g/syscalls.deny", "uname")
+	sh := startLive(t, m.base, "bash", "-c", `read x; sleep 60 & c=$!; echo "child $c"; read x
+		"$1" getpid getppid; kill $c; wait $c; echo end`, "bash", bin.probe)
+	moveTo(m, "g", sh.pid)
+	sh.send("go")
+	child, err := strconv.Atoi(strings.TrimPrefix(sh.next(), "child "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.mustWrite("g/syscalls.deny", "getppid")
+	m.mustWrite("g/syscalls.deny", "getpid")
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", child))
+	if err != nil || !strings.Contains(string(status), "\nState:\tS (sleeping)\n") {
+		t.Errorf("the quiet child %d after the denies: %v\n%s", child, err, status)
+	}
+	sh.send("go")
+	for _, want := range []string{"getpid -38", "getppid -38", "end"} {
+		if got := sh.next(); got != want {
+			t.Errorf("the held shell printed %q, want %q", got, want)
+		}
+	}
+}

@@ -191,6 +191,14 @@ func (h *Holder) holdMembers(group string, self int) error {
 		}
 		var firsts []*job
 		for _, pid := range unheld {
+			if len(grows) > 0 && h.known(pid) != nil {
+				// The growth above took it in, a child that carried its
+				// parent's layer, and gave it the new one: held already.
+				// Planned again, it would be held a second time (EBUSY,
+				// its own listener is open) and recorded with the
+				// parent's layer, and killed by the next growth.
+				continue
+			}
 			m, held, err := h.planNew(pid, group, pid == self)
 			if m != nil {
 				firsts = append(firsts, &job{members: []*member{m}})
