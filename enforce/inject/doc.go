@@ -44,10 +44,15 @@
 // by the program counter alone): the injector sees that at the call's
 // entry stop, makes the call it meant, and restores the thread with
 // restart_syscall in x8, which is what the kernel would have left there.
-// Signals that reach the injecting thread meanwhile are suppressed and
-// sent again (tgkill) before detaching; their siginfo is lost (the
-// sender appears as this process). Signals that other threads stopped for
-// are handed on by PTRACE_DETACH with their siginfo. A thread let go
+// The injecting thread has every signal blocked while the calls run
+// (PTRACE_SETSIGMASK; its mask is put back before it is detached), so
+// signals sent to it meanwhile stay pending, siginfo and order intact,
+// and stop no call. A signal that still stops a call (none is known) is
+// suppressed and sent again (tgkill) before detaching, siginfo lost (the
+// sender appears as this process); so is the signal of a thread picked
+// in a signal-delivery stop, when no thread of the process was in
+// another stop. Signals that other threads stopped for are handed on by
+// PTRACE_DETACH with their siginfo. A thread let go
 // first may end the process (exit_group) before the rest are detached:
 // those then have SIGKILL pending, cannot be detached, and report their
 // exits to the tracer, which reaps them; a tracing thread is reused only

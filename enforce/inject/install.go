@@ -98,6 +98,16 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	if !in.base.regs.native() {
 		return -1, fail("regs", t.pid, unix.EINVAL)
 	}
+	// Signals wait while the injected calls run: blocked in the injecting
+	// thread (and in the helper it clones), they stay pending, each with
+	// its siginfo and in its order, and stop none of the calls. Without
+	// that, a flood of queued signals stopped every step of the
+	// injection, and each one taken had to be sent again (tgkill), its
+	// value lost, behind the rest.
+	mask, merr := getSigmask(th.tid)
+	if merr == nil {
+		merr = setSigmask(th.tid, ^uint64(0))
+	}
 	if in.pc, err = in.findInsn(); err != nil {
 		return -1, fail("insn", t.pid, err)
 	}
@@ -121,6 +131,11 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		// The thread's registers could not be put back: it died, or
 		// it would now run on from the injected state.
 		err = fail("restore", t.pid, rerr)
+	}
+	if merr == nil {
+		if rerr := setSigmask(th.tid, mask); rerr != nil && err == nil {
+			err = fail("restore", t.pid, rerr)
+		}
 	}
 	for _, sig := range t.resend {
 		unix.Tgkill(t.pid, th.tid, unix.Signal(sig))

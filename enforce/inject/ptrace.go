@@ -80,3 +80,16 @@ func getFilter(tid, i int, prog []unix.SockFilter) (int, error) {
 	}
 	return int(n), nil
 }
+
+// getSigmask and setSigmask read and set the blocked signals of a
+// stopped thread (64 signals: a sigset_t of the kernel's on x86_64 and
+// aarch64).
+func getSigmask(tid int) (uint64, error) {
+	var m uint64
+	err := ptracePtr(unix.PTRACE_GETSIGMASK, tid, 8, unsafe.Pointer(&m))
+	return m, err
+}
+
+func setSigmask(tid int, m uint64) error {
+	return ptracePtr(unix.PTRACE_SETSIGMASK, tid, 8, unsafe.Pointer(&m))
+}

@@ -68,3 +68,34 @@ func TestHoldDuringCloneOfProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHoldSignalFlood holds a process while a child of its floods its only
+// thread with queued real-time signals, each with a value, in order: each
+// must arrive once. Signals are blocked in the injecting thread while the
+// injected calls run, so that none stops them and none is taken and sent
+// again (tgkill, which loses the value and the order): thousands were,
+// before. One may still be: the thread caught in a signal-delivery stop
+// when it was interrupted, with no other thread to inject into, has that
+// signal sent again, value lost and behind the rest, which counts as up
+// to three values out of order: the one after the gap it left, it, and
+// the one after it.
+func TestHoldSignalFlood(t *testing.T) {
+	injecttest.RequireRoot(t)
+	prog := injecttest.Filter(unix.SYS_GETPPID)
+	const n = 20000
+	for i := range 10 {
+		v := injecttest.Start(t, injecttest.C, 0)
+		v.Send(t, fmt.Sprintf("sigflood %d", n))
+		time.Sleep(2 * time.Millisecond)
+		fd, err := inject.Hold(v.Pid, prog)
+		if err != nil {
+			t.Fatalf("hold %d: %v", i, err)
+		}
+		unix.Close(fd)
+		var got, bad int
+		reply := v.ReplyWithin(t, time.Minute)
+		if _, err := fmt.Sscan(reply, &got, &bad); err != nil || got != n || bad > 3 {
+			t.Errorf("hold %d: received, out of order: %q, want %d and at most 3", i, reply, n)
+		}
+	}
+}

@@ -32,6 +32,8 @@
  *   threadfilter    start a thread that loads a filter of its own (allow
  *                   everything, without TSYNC) and sleeps: the result of
  *                   its load, "0"
+ *   sigflood N      a child sends the main thread N SIGRTMIN (values 1..N,
+ *                   in order): "RECEIVED OUT_OF_ORDER"
  *   cloneloop       "cloning", then clone processes (no CLONE_THREAD, no
  *                   exit signal) that exit at once, and reap them, forever
  *   exitonfilter    "spinning", then spin until a seccomp filter is in,
@@ -245,6 +247,53 @@ static void *own_filter(void *arg)
 
 /* The sharer's counts, in memory shared with it (MAP_SHARED): it has its
  * own memory otherwise, errno included. */
+/* sigflood: the values of SIGRTMIN received, and how many came out of
+ * order. */
+static volatile long flood_next = 1, flood_got, flood_bad;
+
+static void flooded(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	flood_got++;
+	if (si->si_value.sival_int != flood_next)
+		flood_bad++;
+	flood_next = si->si_value.sival_int + 1;
+}
+
+/* sigflood: a child sends our main thread n SIGRTMIN signals
+ * (rt_tgsigqueueinfo, values 1 to n, in order) while it waits for the
+ * child: "GOT OUT_OF_ORDER". */
+static void sigflood(long n)
+{
+	struct sigaction sa = {0};
+	sa.sa_sigaction = flooded;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIGRTMIN, &sa, NULL);
+	pid_t me = getpid(), c = fork();
+	if (c == 0) {
+		for (long i = 1; i <= n; i++) {
+			siginfo_t si = {0};
+			si.si_signo = SIGRTMIN;
+			si.si_code = SI_QUEUE;
+			si.si_pid = getpid();
+			si.si_uid = getuid();
+			si.si_value.sival_int = (int)i;
+			while (syscall(SYS_rt_tgsigqueueinfo, me, me, SIGRTMIN, &si) < 0 &&
+			       errno == EAGAIN)
+				sched_yield();
+		}
+		_exit(0);
+	}
+	while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+		;
+	/* The last signals may still be pending: take them. */
+	long long t0 = now_ns();
+	while (flood_got < n && now_ns() - t0 < 1000000000LL)
+		sched_yield();
+	reply("%ld %ld\n", flood_got, flood_bad, 1);
+}
+
 static volatile long *counts;
 static char sharer_stack[64 * 1024];
 
@@ -348,6 +397,8 @@ int main(int argc, char **argv)
 			while (__atomic_load_n(&own_result, __ATOMIC_ACQUIRE) == 1)
 				usleep(100);
 			reply("%ld\n", own_result, 0, 0);
+		} else if (strcmp(line, "sigflood") == 0) {
+			sigflood(atol(arg));
 		} else if (strcmp(line, "cloneloop") == 0) {
 			reply("cloning\n", 0, 0, 0);
 			for (;;) {
