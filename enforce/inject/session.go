@@ -1,11 +1,14 @@
 package inject
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
 // DefaultTimeout bounds how long Install waits for the target's threads
@@ -360,6 +363,12 @@ func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 	if r.err == nil {
 		r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
 	}
+	for try := 0; try < 10 && retryable(r.err) && idleTracer(t) && alive(pid); try++ {
+		t = newTracer(pid)
+		if r = (holdResult{-1, t.seize()}); r.err == nil {
+			r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
+		}
+	}
 	attached := !idleTracer(t)
 	debugf("hold %d on thread %d: %v", pid, unix.Gettid(), r.err)
 	rc <- r
@@ -370,6 +379,35 @@ func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 		unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(slack), 0, 0, 0)
 	}
 	runtime.UnlockOSThread()
+}
+
+// retryable reports whether a hold failed before anything was injected
+// in a way an exec from a thread other than the leader explains: that
+// exec changes TIDs under the tracer (the thread that execed takes the
+// leader's, and the others die), so that the thread stopped or picked is
+// gone (ESRCH at seize, stop or regs), or the leader's TID was refused as
+// the zombie it was a moment before (EPERM at seize). A process still
+// alive is then held afresh, up to 10 times.
+func retryable(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Err {
+	case unix.ESRCH:
+		return e.Op == "seize" || e.Op == "stop" || e.Op == "regs"
+	case unix.EPERM:
+		return e.Op == "seize"
+	}
+	return false
+}
+
+// alive reports whether process pid exists and has a thread that is not
+// a zombie: in an exec from another thread the leader is a zombie for a
+// moment, before the thread that execed takes its TID.
+func alive(pid int) bool {
+	pi, err := readProc(pid)
+	return err == nil && (!pi.zombie || procfs.ThreadCount(pid) > 1)
 }
 
 // holdOnTracingThread is HoldWith on a tracing thread.

@@ -71,7 +71,18 @@ func (t *tracer) seize() error {
 	// (PTRACE_O_TRACECLONE) when a seized thread made them, and found by
 	// stopAll, which lists the threads again once all are stopped, when
 	// one that was not seized yet made them.
-	if _, err := t.attachNew(); err != nil {
+	_, err = t.attachNew()
+	for try := 0; err == nil && len(t.threads) == 0 && try < 3; try++ {
+		// Nothing seized, every thread listed gone: the process may be
+		// in an exec from a thread other than the leader, whose TID
+		// changes hands. Look again.
+		if pi, perr := readProc(t.pid); perr != nil || pi.zombie {
+			break
+		}
+		unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		_, err = t.attachNew()
+	}
+	if err != nil {
 		t.release()
 		if err == unix.EPERM {
 			// A kernel thread, or a zombie leader, which ptrace refuses
@@ -112,6 +123,15 @@ func (t *tracer) attachNew() (int, error) {
 			continue
 		}
 		err := seize(tid)
+		if err == unix.EPERM && tracerOf(tid) == 0 {
+			if pi, perr := readProc(tid); perr == nil && !pi.zombie && !pi.kthread {
+				// The TID may have changed hands: an exec from a thread
+				// other than the leader gives the leader's TID, refused
+				// as a zombie a moment ago, to the thread that execed.
+				unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+				err = seize(tid)
+			}
+		}
 		switch {
 		case err == unix.ESRCH:
 			continue // exited meanwhile
@@ -154,6 +174,11 @@ func (t *tracer) attachNew() (int, error) {
 // handle records a wait event of tid. It returns the thread, or nil when
 // the event ended it.
 func (t *tracer) handle(tid int, ws unix.WaitStatus) *thread {
+	if t.zombies[tid] && ws.Stopped() {
+		// Not the zombie leader any more: a thread that execed took
+		// its TID.
+		delete(t.zombies, tid)
+	}
 	th := t.threads[tid]
 	if th == nil {
 		// A thread the kernel attached at its creation.
@@ -190,14 +215,34 @@ func (t *tracer) stopAll(deadline time.Time) error {
 	}
 	for {
 		for !t.allStopped() {
-			tid, ws, err := waitAny(deadline, nil)
-			if err != nil {
-				return err
+			until := deadline
+			if look := time.Now().Add(lookGoneEvery); look.Before(until) {
+				until = look
 			}
-			t.handle(tid, ws)
+			tid, ws, err := waitAny(until, nil)
+			if err == unix.ETIMEDOUT && time.Now().Before(deadline) {
+				t.dropGone()
+				continue
+			}
+			if err == unix.ESRCH {
+				// This thread traces nothing now (wait said ECHILD): the
+				// threads in the books exited, or went in an exec by a
+				// thread that was not seized (in execve, it could not
+				// be: its TID changed under the seize).
+				clear(t.threads)
+			} else if err != nil {
+				return err
+			} else {
+				t.handle(tid, ws)
+			}
 		}
 		if len(t.threads) == 0 {
-			return unix.ESRCH
+			// Every thread in the books exited, or went in an exec:
+			// look once more for threads of the process.
+			if n, err := t.attachNew(); err != nil || n == 0 {
+				return unix.ESRCH
+			}
+			continue
 		}
 		// The kernel's thread count equals the threads held stopped (and
 		// the zombie leader, if any) exactly when no thread is left
@@ -222,6 +267,43 @@ func (t *tracer) stopAll(deadline time.Time) error {
 				return unix.ETIMEDOUT
 			}
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		}
+	}
+}
+
+// lookGoneEvery is how long stopAll waits for stops before it looks for
+// threads that went without a wait status (dropGone).
+const lookGoneEvery = 5 * time.Millisecond
+
+// dropGone takes out of the books the threads awaited in vain, which went
+// without a wait status:
+//   - a thread other than the leader that called execve: it takes the
+//     leader's TID (and stops under it), and its own TID is gone, with
+//     no status (PTRACE_O_TRACEEXEC is not set);
+//   - the leader, seized and exited before its other threads: a zombie
+//     whose exit the kernel reports to no one until they are gone. It
+//     is counted among the zombies; traced still, it keeps the tracing
+//     thread from serving again (idleTracer), whose end lets the kernel
+//     detach it.
+func (t *tracer) dropGone() {
+	for tid, th := range t.threads {
+		if th.kind != running || t.isOther(th) {
+			continue
+		}
+		if tid != t.pid {
+			if !procfs.ThreadOf(t.pid, tid) {
+				debugf("thread %d of %d is gone (an exec)", tid, t.pid)
+				delete(t.threads, tid)
+			}
+			continue
+		}
+		if pi, err := readProc(tid); err == nil && pi.zombie {
+			debugf("the leader of %d exited before its threads", t.pid)
+			delete(t.threads, tid)
+			if t.zombies == nil {
+				t.zombies = map[int]bool{}
+			}
+			t.zombies[tid] = true
 		}
 	}
 }
@@ -358,6 +440,12 @@ func (t *tracer) release() {
 			break
 		}
 		tid, ws, err := waitAny(deadline, nil)
+		if err == unix.ESRCH {
+			// Wait said ECHILD: this thread traces nothing, and what
+			// the books hold went without a status (an exec).
+			clear(t.threads)
+			break
+		}
 		if err != nil {
 			debugf("release %d: %d threads still running: %v", t.pid, len(t.threads), err)
 			break

@@ -32,6 +32,8 @@
  *   threadfilter    start a thread that loads a filter of its own (allow
  *                   everything, without TSYNC) and sleeps: the result of
  *                   its load, "0"
+ *   execloop        "execing", then a thread other than the main one execs
+ *                   this program, which does the same, forever
  *   sigflood N      a child sends the main thread N SIGRTMIN (values 1..N,
  *                   in order): "RECEIVED OUT_OF_ORDER"
  *   cloneloop       "cloning", then clone processes (no CLONE_THREAD, no
@@ -318,8 +320,32 @@ static int sharer(void *arg)
 	return 0;
 }
 
+/* execloop: a thread other than the main one runs this program again,
+ * in execloop mode, after 5 ms: the process execs from a non-leader
+ * thread, over and over. */
+static char *self_argv[] = {"cvictim", "0", "execloop", NULL};
+
+static void *execer(void *arg)
+{
+	(void)arg;
+	struct timespec ts = {0, 5000000};
+	nanosleep(&ts, NULL);
+	execv("/proc/self/exe", self_argv);
+	return NULL;
+}
+
+static void execloop(void)
+{
+	pthread_t th;
+	pthread_create(&th, NULL, execer, NULL);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && strcmp(argv[2], "execloop") == 0)
+		execloop();
 	int n = argc > 1 ? atoi(argv[1]) : 0;
 	struct worker *ws = calloc(n ? n : 1, sizeof *ws);
 	for (int i = 0; i < n; i++) {
@@ -397,6 +423,9 @@ int main(int argc, char **argv)
 			while (__atomic_load_n(&own_result, __ATOMIC_ACQUIRE) == 1)
 				usleep(100);
 			reply("%ld\n", own_result, 0, 0);
+		} else if (strcmp(line, "execloop") == 0) {
+			reply("execing\n", 0, 0, 0);
+			execloop();
 		} else if (strcmp(line, "sigflood") == 0) {
 			sigflood(atol(arg));
 		} else if (strcmp(line, "cloneloop") == 0) {
