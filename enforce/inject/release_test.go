@@ -1,6 +1,7 @@
 package inject_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -105,9 +106,11 @@ func TestHoldSignalFlood(t *testing.T) {
 // its own goes without a wait status (no PTRACE_O_TRACEEXEC). A tracer
 // that waited for a stop under the old TID waited until its timeout, and
 // the hold failed with ETIMEDOUT after 2 s (3 of 30 for the eighth
-// session's adversary). Known weak: under CPU load, about one hold in
-// 9,000 of this one still fails, with EPERM at the seize, when the retries
-// keep meeting an exec.
+// session's adversary); one that then went on with what its books said of
+// the leader's TID injected into a thread whose stop it had not seen (EIO
+// at the mmap, once in the aarch64 VM). A hold that meets an exec now
+// starts over, up to 10 times, and may still fail, with ESRCH or EPERM
+// before anything was injected (retryable), never otherwise; most succeed.
 func TestHoldExecFromThread(t *testing.T) {
 	injecttest.RequireRoot(t)
 	prog := injecttest.Filter(unix.SYS_GETPPID)
@@ -115,13 +118,25 @@ func TestHoldExecFromThread(t *testing.T) {
 	if got := v.Do(t, "execloop"); got != "execing" {
 		t.Fatalf("execloop answered %q", got)
 	}
-	for i := range 30 {
-		start := time.Now()
+	const holds = 30
+	held := 0
+	for i := range holds {
 		fd, err := inject.Hold(v.Pid, prog)
-		if err != nil {
-			t.Fatalf("hold %d, after %v: %v", i, time.Since(start), err)
+		var e *inject.Error
+		switch {
+		case err == nil:
+			unix.Close(fd)
+			held++
+		case !errors.As(err, &e) || !(e.Err == unix.ESRCH && (e.Op == "seize" ||
+			e.Op == "stop" || e.Op == "regs") || e.Err == unix.EPERM && e.Op == "seize"):
+			t.Fatalf("hold %d: %v", i, err)
 		}
-		unix.Close(fd)
-		time.Sleep(time.Duration(i%7) * 100 * time.Microsecond)
+		time.Sleep(time.Duration(i%7) * time.Millisecond)
+	}
+	if held < holds/2 {
+		t.Errorf("%d holds of %d succeeded", held, holds)
+	}
+	if err := v.Reap(5 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

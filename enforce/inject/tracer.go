@@ -221,7 +221,11 @@ func (t *tracer) stopAll(deadline time.Time) error {
 			}
 			tid, ws, err := waitAny(until, nil)
 			if err == unix.ETIMEDOUT && time.Now().Before(deadline) {
-				t.dropGone()
+				if t.dropGone() {
+					// An exec: what the books say of the leader's TID
+					// may be the old leader's. The caller starts over.
+					return unix.ESRCH
+				}
 				continue
 			}
 			if err == unix.ESRCH {
@@ -249,6 +253,9 @@ func (t *tracer) stopAll(deadline time.Time) error {
 		// unseized: no listing needed. A listing that adds nothing does
 		// not prove it: a thread listed may have exited after starting
 		// another that the listing missed.
+		if t.drain() {
+			continue
+		}
 		count := procfs.ThreadCount(t.pid)
 		if count == t.own() {
 			t.settled = true
@@ -275,17 +282,38 @@ func (t *tracer) stopAll(deadline time.Time) error {
 // threads that went without a wait status (dropGone).
 const lookGoneEvery = 5 * time.Millisecond
 
+// drain handles the wait statuses already there, so that the books say
+// what the kernel does before a thread is picked: a stop reported under
+// the leader's TID by a thread that execed, say. It reports whether there
+// was one.
+func (t *tracer) drain() bool {
+	found := false
+	for {
+		var ws unix.WaitStatus
+		tid, err := unix.Wait4(-1, &ws, waitFlags, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || tid <= 0 {
+			return found
+		}
+		t.handle(tid, ws)
+		found = true
+	}
+}
+
 // dropGone takes out of the books the threads awaited in vain, which went
-// without a wait status:
-//   - a thread other than the leader that called execve: it takes the
-//     leader's TID (and stops under it), and its own TID is gone, with
-//     no status (PTRACE_O_TRACEEXEC is not set);
-//   - the leader, seized and exited before its other threads: a zombie
-//     whose exit the kernel reports to no one until they are gone. It
-//     is counted among the zombies; traced still, it keeps the tracing
-//     thread from serving again (idleTracer), whose end lets the kernel
-//     detach it.
-func (t *tracer) dropGone() {
+// without a wait status, and reports whether one was a thread other than
+// the leader whose TID is gone: it called execve, and took the leader's
+// TID (PTRACE_O_TRACEEXEC is not set, so no status says so). The leader
+// it replaced was released without a status too, and what the books say
+// of the leader's TID may be the old leader's: the caller starts over.
+// A leader seized and exited before its other threads, a zombie whose
+// exit the kernel reports to no one until they are gone, is counted among
+// the zombies; traced still, it keeps the tracing thread from serving
+// again (idleTracer), whose end lets the kernel detach it.
+func (t *tracer) dropGone() bool {
+	execed := false
 	for tid, th := range t.threads {
 		if th.kind != running || t.isOther(th) {
 			continue
@@ -294,6 +322,7 @@ func (t *tracer) dropGone() {
 			if !procfs.ThreadOf(t.pid, tid) {
 				debugf("thread %d of %d is gone (an exec)", tid, t.pid)
 				delete(t.threads, tid)
+				execed = true
 			}
 			continue
 		}
@@ -306,6 +335,7 @@ func (t *tracer) dropGone() {
 			t.zombies[tid] = true
 		}
 	}
+	return execed
 }
 
 // own returns how many threads of the target this tracer accounts for:
@@ -428,8 +458,12 @@ func (t *tracer) release() {
 		for tid, th := range t.threads {
 			if th.kind != running {
 				if err := detach(tid, th.deliver); err != nil {
+					// Dying, or not stopped after all (a thread that
+					// execed, under the TID of a stop the books had):
+					// asked to stop, it reports a stop or its exit.
 					debugf("release %d: thread %d not detached, waited for: %v", t.pid,
 						tid, err)
+					interrupt(tid)
 					th.kind = running
 					continue
 				}

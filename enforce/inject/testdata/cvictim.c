@@ -321,14 +321,14 @@ static int sharer(void *arg)
 }
 
 /* execloop: a thread other than the main one runs this program again,
- * in execloop mode, after 5 ms: the process execs from a non-leader
+ * in execloop mode, after 20 ms: the process execs from a non-leader
  * thread, over and over. */
 static char *self_argv[] = {"cvictim", "0", "execloop", NULL};
 
 static void *execer(void *arg)
 {
 	(void)arg;
-	struct timespec ts = {0, 5000000};
+	struct timespec ts = {0, 20000000};
 	nanosleep(&ts, NULL);
 	execv("/proc/self/exe", self_argv);
 	return NULL;
