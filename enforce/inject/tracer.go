@@ -71,18 +71,7 @@ func (t *tracer) seize() error {
 	// (PTRACE_O_TRACECLONE) when a seized thread made them, and found by
 	// stopAll, which lists the threads again once all are stopped, when
 	// one that was not seized yet made them.
-	_, err = t.attachNew()
-	for try := 0; err == nil && len(t.threads) == 0 && try < 3; try++ {
-		// Nothing seized, every thread listed gone: the process may be
-		// in an exec from a thread other than the leader, whose TID
-		// changes hands. Look again.
-		if pi, perr := readProc(t.pid); perr != nil || pi.zombie {
-			break
-		}
-		unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
-		_, err = t.attachNew()
-	}
-	if err != nil {
+	if _, err := t.attachNew(); err != nil {
 		t.release()
 		if err == unix.EPERM {
 			// A kernel thread, or a zombie leader, which ptrace refuses
@@ -123,15 +112,6 @@ func (t *tracer) attachNew() (int, error) {
 			continue
 		}
 		err := seize(tid)
-		if err == unix.EPERM && tracerOf(tid) == 0 {
-			if pi, perr := readProc(tid); perr == nil && !pi.zombie && !pi.kthread {
-				// The TID may have changed hands: an exec from a thread
-				// other than the leader gives the leader's TID, refused
-				// as a zombie a moment ago, to the thread that execed.
-				unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
-				err = seize(tid)
-			}
-		}
 		switch {
 		case err == unix.ESRCH:
 			continue // exited meanwhile
@@ -248,14 +228,14 @@ func (t *tracer) stopAll(deadline time.Time) error {
 			}
 			continue
 		}
+		if t.drain() {
+			continue
+		}
 		// The kernel's thread count equals the threads held stopped (and
 		// the zombie leader, if any) exactly when no thread is left
 		// unseized: no listing needed. A listing that adds nothing does
 		// not prove it: a thread listed may have exited after starting
 		// another that the listing missed.
-		if t.drain() {
-			continue
-		}
 		count := procfs.ThreadCount(t.pid)
 		if count == t.own() {
 			t.settled = true
@@ -289,12 +269,8 @@ const lookGoneEvery = 5 * time.Millisecond
 func (t *tracer) drain() bool {
 	found := false
 	for {
-		var ws unix.WaitStatus
-		tid, err := unix.Wait4(-1, &ws, waitFlags, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || tid <= 0 {
+		tid, ws, err := waitAny(time.Time{}, nil) // a deadline already past
+		if err != nil {
 			return found
 		}
 		t.handle(tid, ws)
