@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"bytes"
 	"encoding/binary"
 	"os"
 	"slices"
@@ -186,6 +187,30 @@ func (t *tracer) verify(tid int, prog, after []unix.SockFilter) error {
 	return fail("verify", t.pid, unix.EPERM)
 }
 
+// rewritten reports whether the memory at addr no longer holds written,
+// what the injection wrote there, after a load that failed with err (or
+// cannot be read). A process that shares its memory with another is not
+// stopped with it, and the other may have rewritten the program before
+// the kernel copied it (a half-rewritten one is EINVAL): the rewrite
+// that verify catches after a load that succeeded.
+func (in *injection) rewritten(err error, addr uint64, written []byte) bool {
+	if err == nil || written == nil {
+		return false
+	}
+	now := make([]byte, len(written))
+	return readMem(in.th.tid, addr, now) != nil || !bytes.Equal(now, written)
+}
+
+// refusedRewrite ends a hold whose load failed with err on a program
+// that was rewritten: as verify does, with EPERM and the process killed,
+// whatever the kernel said of the program. Call it once the scratch
+// memory is freed.
+func (t *tracer) refusedRewrite(err error) error {
+	debugf("hold %d: the load failed (%v) on a rewritten page", t.pid, err)
+	t.kill()
+	return fail("verify", t.pid, unix.EPERM)
+}
+
 // filterCount returns how many filters thread tid has, by
 // PTRACE_SECCOMP_GET_FILTER, which counts from the oldest and says ENOENT
 // past the newest: a doubling search, then a halving one, a few calls
@@ -300,7 +325,8 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if err := writeMem(in.th.tid, addr, encodeProg(prog, addr)); err != nil {
+	written := encodeProg(prog, addr)
+	if err := writeMem(in.th.tid, addr, written); err != nil {
 		in.free(addr, size, saved)
 		return -1, fail("write", pid, err)
 	}
@@ -318,11 +344,15 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 		}
 	}
 	fd, err := in.load(helper, addr, before)
+	rewritten := in.rewritten(err, addr, written)
 	if helper != nil {
 		helper.end()
 	}
 	if ferr := in.free(addr, size, saved); ferr != nil && err == nil {
 		err = ferr
+	}
+	if rewritten {
+		err = in.t.refusedRewrite(err)
 	}
 	if err != nil && fd >= 0 {
 		unix.Close(fd)

@@ -52,7 +52,9 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 		return -1, false, nil
 	}
 	addr := uint64(ret)
-	fd, h, err := in.stubLoad(addr, lay, prog, after, before)
+	fd, h, written, err := in.stubLoad(addr, lay, prog, after, before)
+	// Looked at before the page goes; the kill waits until it is gone.
+	rewritten := in.rewritten(err, addr, written)
 	if h != nil {
 		// The helper exits while the page is unmapped.
 		h.leave()
@@ -66,6 +68,9 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	}
 	if uerr != nil && err == nil {
 		err = fail("munmap", pid, uerr)
+	}
+	if rewritten {
+		err = in.t.refusedRewrite(err)
 	}
 	if err != nil && fd >= 0 {
 		unix.Close(fd)
@@ -83,10 +88,10 @@ type stubLayout struct {
 
 // stubLoad writes the stub and the programs at addr, runs the stub and
 // loads the after program, if any, from the helper. It returns the
-// listener, and the helper, if there is one, stopped: the caller makes it
-// exit.
+// listener, the helper, if there is one, stopped (the caller makes it
+// exit), and what it wrote at addr, once written.
 func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.SockFilter,
-	before func()) (int, *injection, error) {
+	before func()) (fd int, h *injection, written []byte, err error) {
 	pid := in.t.pid
 	mainProg := addr + uint64(lay.code)
 	img, _ := archStub(filterFlags, mainProg)
@@ -97,23 +102,23 @@ func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.So
 		copy(buf[lay.after:], encodeProg(after, addr+uint64(lay.after)))
 	}
 	if err := writeMem(in.th.tid, addr, buf); err != nil {
-		return -1, nil, fail("write", pid, err)
+		return -1, nil, nil, fail("write", pid, err)
 	}
 	h, cloned, err := in.runStub(addr, img, before)
 	if err != nil {
-		return -1, nil, err
+		return -1, nil, buf, err
 	}
 	if h == nil {
 		fd, err := in.loadHere(mainProg, addr+uint64(lay.after), cloned, len(after) > 0,
 			before)
-		return fd, nil, err
+		return fd, nil, buf, err
 	}
-	fd, err := h.loadInHelper(mainProg, addr+uint64(lay.after), len(after) > 0)
+	fd, err = h.loadInHelper(mainProg, addr+uint64(lay.after), len(after) > 0)
 	if err != nil {
-		return -1, h, err
+		return -1, h, buf, err
 	}
 	in.listener = fd
-	return fd, h, nil
+	return fd, h, buf, nil
 }
 
 // loadHere loads the programs from the injecting thread, as run does

@@ -23,11 +23,13 @@
  *                   seccomp listener: "SHARER_PID"
  *   seen            the sharer's passes and the passes that found a
  *                   listener: "PASSES SEEN"
- *   vmshare         start a rewriter: a process (not a thread) that shares
+ *   vmshare [zero]  start a rewriter: a process (not a thread) that shares
  *                   our memory (clone with CLONE_VM) and, whenever a page
  *                   appears at the address our next one-page mapping gets,
  *                   rewrites any seccomp sock_fprog found there into one
- *                   instruction that allows everything: "REWRITER_PID"
+ *                   instruction that allows everything, or with "zero"
+ *                   into an empty program, which the kernel refuses:
+ *                   "REWRITER_PID"
  *   rewrites        how many programs the rewriter rewrote: "N"
  *   threadfilter    start a thread that loads a filter of its own (allow
  *                   everything, without TSYNC) and sleeps: the result of
@@ -166,16 +168,21 @@ static void tracedcall(long from, long to)
 /* The rewriter's target page and count; it shares our memory. */
 static void *next_page;
 static volatile long rewrites;
+static int rewrite_zero;
 static char rewriter_stack[64 * 1024];
 
 /* rewrite looks for a struct sock_fprog in the page at p (a length, then
  * a pointer to the instructions right after it) and makes it one
- * SECCOMP_RET_ALLOW; 1 when it did. */
+ * SECCOMP_RET_ALLOW, or empty with rewrite_zero; 1 when it did. */
 static int rewrite(unsigned char *p)
 {
 	for (size_t off = 0; off + 24 <= 4096; off += 8) {
 		unsigned long *w = (unsigned long *)(p + off);
 		if (w[1] == (unsigned long)(p + off + 16) && (w[0] & 0xffff) > 1) {
+			if (rewrite_zero) {
+				*(unsigned short *)w = 0;
+				return 1;
+			}
 			/* BPF_RET|BPF_K, SECCOMP_RET_ALLOW; then the length. */
 			w[2] = 0x06UL | (0x7fff0000UL << 32);
 			*(unsigned short *)w = 1;
@@ -412,6 +419,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(line, "vmshare") == 0) {
 			/* The kernel gives the next one-page mapping the address the
 			 * last one freed. */
+			rewrite_zero = arg && strcmp(arg, "zero") == 0;
 			next_page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			munmap(next_page, 4096);
 			int c = clone(rewriter, rewriter_stack + sizeof rewriter_stack,
