@@ -57,6 +57,7 @@ func newTracer(pid int) *tracer {
 // seized. Threads that seized threads create are attached by the kernel
 // (PTRACE_O_TRACECLONE) and found by the wait loop.
 func (t *tracer) seize() error {
+	quietStops()
 	pid := t.pid
 	if pid <= 0 {
 		return fail("seize", pid, unix.EINVAL)
