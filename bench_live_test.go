@@ -439,7 +439,9 @@ type macroWorkload struct {
 // (BenchmarkExecTrue); each round also times "cgsyscall exec macro --
 // /bin/true" against /bin/true ("ms-start"), and "overhead-%-wall"
 // compares the wall times of the whole commands, which differ by the hold
-// of the held one. Before timing, each workload runs once both ways and must exit
+// of the held one. "overhead-%-cpu" compares the medians of the CPU time
+// (user and system) that the workload used, as probe -time reports it:
+// the filter's cost is CPU time, and a VM's stolen time is not in it. Before timing, each workload runs once both ways and must exit
 // 0 with the same result. Timed runs write to /dev/null.
 func BenchmarkMacro(b *testing.B) {
 	m := benchMirror(b)
@@ -466,11 +468,11 @@ func BenchmarkMacro(b *testing.B) {
 				b.Fatalf("held run left %q, direct run %q", h, d)
 			}
 			var direct, filtered, ratio, start []float64
-			var wall [2][]float64
+			var wall, cpu [2][]float64
 			trueRun := macroRun{argv: []string{"/bin/true"}}
 			trueHeld := macroRun{argv: append(append([]string{}, held...), "/bin/true")}
 			for i := 0; b.Loop(); i++ {
-				var inner, outer [2]float64
+				var inner, outer, used [2]float64
 				for k := range 2 {
 					mode := (i + k) % 2 // 0 direct, 1 held
 					r := w.setup(b)
@@ -479,14 +481,15 @@ func BenchmarkMacro(b *testing.B) {
 						argv = append(append([]string{}, held...), timer...)
 					}
 					r.argv = append(argv, r.argv...)
-					outer[mode], inner[mode] = runMacro(b, r, null)
+					t := runMacro(b, r, null)
+					outer[mode], inner[mode], used[mode] = t.wall, t.inner, t.cpu
 				}
+				cpu[0], cpu[1] = append(cpu[0], used[0]), append(cpu[1], used[1])
 				direct, filtered = append(direct, inner[0]), append(filtered, inner[1])
 				ratio = append(ratio, inner[1]/inner[0])
 				wall[0], wall[1] = append(wall[0], outer[0]), append(wall[1], outer[1])
-				t, _ := runMacro(b, trueRun, null)
-				th, _ := runMacro(b, trueHeld, null)
-				start = append(start, th-t)
+				t, th := runMacro(b, trueRun, null), runMacro(b, trueHeld, null)
+				start = append(start, th.wall-t.wall)
 			}
 			d, f := median(direct), median(filtered)
 			b.ReportMetric(d, "s-direct")
@@ -495,14 +498,19 @@ func BenchmarkMacro(b *testing.B) {
 			b.ReportMetric((median(ratio)-1)*100, "overhead-%-paired")
 			b.ReportMetric(median(start)*1000, "ms-start")
 			b.ReportMetric((median(wall[1])/median(wall[0])-1)*100, "overhead-%-wall")
+			b.ReportMetric((median(cpu[1])/median(cpu[0])-1)*100, "overhead-%-cpu")
 		})
 	}
 }
 
+// macroTimes are the times of one macro run, in seconds: wall is the
+// command's; inner and cpu are what probe -time reported for its child
+// (wall time, and user plus system CPU time), 0 for a run without it.
+type macroTimes struct{ wall, inner, cpu float64 }
+
 // runMacro runs r to its end, which must be exit status 0, with its
-// standard output to out. It returns its wall time in seconds and, for a
-// run under probe -time, the time the probe reported (else 0).
-func runMacro(b *testing.B, r macroRun, out io.Writer) (wall, inner float64) {
+// standard output to out, and returns its times.
+func runMacro(b *testing.B, r macroRun, out io.Writer) macroTimes {
 	b.Helper()
 	cmd := exec.Command(r.argv[0], r.argv[1:]...)
 	cmd.Dir = r.dir
@@ -512,20 +520,28 @@ func runMacro(b *testing.B, r macroRun, out io.Writer) (wall, inner float64) {
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
-	wall = time.Since(start).Seconds()
+	t := macroTimes{wall: time.Since(start).Seconds()}
 	if err != nil {
 		b.Fatalf("%v: %v\n%s", r.argv, err, stderr.String())
 	}
 	for line := range strings.Lines(stderr.String()) {
-		if ns, ok := strings.CutPrefix(strings.TrimSpace(line), "probe-time "); ok {
-			v, err := strconv.ParseInt(ns, 10, 64)
-			if err != nil {
-				b.Fatalf("%v: probe printed %q", r.argv, line)
-			}
-			inner = float64(v) / 1e9
+		key, ns, _ := strings.Cut(strings.TrimSpace(line), " ")
+		var into *float64
+		switch key {
+		case "probe-time":
+			into = &t.inner
+		case "probe-cpu":
+			into = &t.cpu
+		default:
+			continue
 		}
+		v, err := strconv.ParseInt(ns, 10, 64)
+		if err != nil {
+			b.Fatalf("%v: probe printed %q", r.argv, line)
+		}
+		*into = float64(v) / 1e9
 	}
-	return wall, inner
+	return t
 }
 
 // counter counts the bytes written to it.

@@ -26,8 +26,9 @@
 //
 // "-time CMD [ARG...]" runs CMD as its child, with the probe's standard
 // streams, and then prints "probe-time NS" to standard error, NS the
-// child's wall time from fork to exit in nanoseconds; it exits with the
-// child's status. Under cgsyscall exec, this times a workload run as a
+// child's wall time from fork to exit in nanoseconds, and "probe-cpu NS",
+// the CPU time the child and its reaped children used (user and system);
+// it exits with the child's status. Under cgsyscall exec, this times a workload run as a
 // member of the group, without the shim's start.
 //
 // For each token it prints one line, the token and the raw return value:
@@ -189,6 +190,8 @@ func timed(argv []string) int {
 		return 2
 	}
 	fmt.Fprintf(os.Stderr, "probe-time %d\n", ns)
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	fmt.Fprintf(os.Stderr, "probe-cpu %d\n", cpu.Nanoseconds())
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
