@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -18,18 +19,50 @@ func (in *injection) call(nr int, args ...uint64) (int64, error) {
 	if err := setCall(tid, &in.base, in.pc, nr, a); err != nil {
 		return 0, err
 	}
+	first := !in.called
+	in.late = false
 	if err := in.toStop(); err != nil { // syscall entry
+		in.abandon(nr, first, false)
 		return 0, err
 	}
-	first := !in.called
 	in.called = true
 	if err := checkEntry(tid, &in.base, nr, first); err != nil {
 		return 0, err
 	}
 	if err := in.toStop(); err != nil { // syscall exit
+		in.abandon(nr, first, true)
 		return 0, err
 	}
 	return getResult(tid)
+}
+
+// abandon ends an injected call nr whose wait for a syscall stop failed
+// (a timeout): the thread gets a while more to stop, so that the caller
+// can put its registers back; let go on its way, it would return from the
+// injected call into code that does not expect it. One that stopped at the
+// call's entry goes on to the call's exit stop (with first and the entry
+// check as call has them): registers put back at an entry stop would have
+// the kernel make the call they name, and the call is let run rather than
+// cancelled, since the injection counts on its effect (the close of the
+// listener in the tracee above all). entered tells which stop the wait
+// was for.
+func (in *injection) abandon(nr int, first, entered bool) {
+	grace := time.Now().Add(stubGrace)
+	in.settle(in.th, grace)
+	if in.t.threads[in.th.tid] != in.th || in.th.kind != syscallStop {
+		return
+	}
+	if !entered {
+		in.called = true
+		if checkEntry(in.th.tid, &in.base, nr, first) != nil {
+			return
+		}
+		in.deadline = grace
+		if in.toStop() != nil || in.th.kind != syscallStop {
+			return
+		}
+	}
+	in.late = true
 }
 
 // toStop resumes the injecting thread up to its next syscall stop. Signals

@@ -48,6 +48,9 @@ type injection struct {
 	listener int
 	static   bool // load without a listener
 	called   bool // a call was injected already
+	// late is set when the last call failed its wait and still ran to
+	// its exit stop within abandon's grace: its result is the kernel's.
+	late bool
 }
 
 // install stops every thread, loads prog as a filter of the whole process
@@ -345,6 +348,14 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 	}
 	fd, err := in.load(helper, addr, before)
 	rewritten := in.rewritten(err, addr, written)
+	if err != nil && !time.Now().Before(in.deadline) {
+		// Out of time: the helper's exit and the page's unmapping get a
+		// while of their own.
+		in.deadline = time.Now().Add(stubGrace)
+		if helper != nil {
+			helper.deadline = in.deadline
+		}
+	}
 	if helper != nil {
 		helper.end()
 	}
@@ -377,6 +388,9 @@ func (in *injection) load(helper *injection, addr uint64, before func()) (int, e
 		flags = staticFlags
 	}
 	ret, err := caller.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags, addr)
+	if err != nil && helper == nil && !in.static {
+		in.closeLate()
+	}
 	if err == nil && errnoOf(ret) == unix.EACCES {
 		// No CAP_SYS_ADMIN: the kernel wants no_new_privs first. It is
 		// per thread, and TSYNC copies it to every thread.
@@ -406,6 +420,24 @@ func (in *injection) load(helper *injection, addr uint64, before func()) (int, e
 		return fd, err
 	}
 	return in.takeListener(int(ret))
+}
+
+// closeLate closes, in the tracee, the listener of a load that ran out of
+// time and still went in (abandon let the call finish): made from the
+// injecting thread, it is in the process's own file table, where the
+// process could answer its own notifications, or leave them waiting for
+// good. The filter stays, with no listener: its notified calls fail with
+// ENOSYS.
+func (in *injection) closeLate() {
+	if !in.late {
+		return
+	}
+	tfd, err := getResult(in.th.tid)
+	if err != nil || tfd < 0 {
+		return
+	}
+	in.deadline = time.Now().Add(stubGrace)
+	in.call(nums.close, uint64(tfd))
 }
 
 // takeListener copies the tracee's descriptor tfd into this process and

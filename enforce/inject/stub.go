@@ -2,6 +2,7 @@ package inject
 
 import (
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -58,6 +59,10 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	if h != nil {
 		// The helper exits while the page is unmapped.
 		h.leave()
+	}
+	if err != nil && !time.Now().Before(in.deadline) {
+		// Out of time: the page goes all the same, in a while of its own.
+		in.deadline = time.Now().Add(stubGrace)
 	}
 	r, uerr := in.step(nums.munmap, addr, size)
 	if h != nil {
@@ -212,12 +217,24 @@ func (in *injection) runStub(addr uint64, img stubImage,
 		cloned     int64
 		h          *injection
 	)
-	// On failure, a helper that is stopped is made to exit; one that is
-	// not is detached with the rest by the caller.
+	// On failure (a timeout, say), a thread still in the stub would run
+	// into its trap once let go, which ends the process (SIGTRAP, or the
+	// ud2 after it): the parent and the helper, if there is one, get a
+	// while more to stop (settle), then the caller puts the parent's
+	// registers back and the helper is made to exit. Only a thread that
+	// does not stop even then is let go as it is.
 	failed := func(err error) (*injection, int64, error) {
+		grace := time.Now().Add(stubGrace)
+		in.settle(in.th, grace)
+		if helper == nil && in.t.cloned != 0 {
+			helper = in.t.threads[in.t.cloned]
+		}
+		if helper != nil && h == nil {
+			in.settle(helper, grace)
+		}
 		if helper != nil && h == nil && in.t.threads[helper.tid] == helper &&
 			helper.kind != running {
-			e := &injection{t: in.t, th: helper, pc: in.pc, deadline: in.deadline,
+			e := &injection{t: in.t, th: helper, pc: in.pc, deadline: grace,
 				listener: -1}
 			var serr error
 			if e.base, serr = getState(helper.tid); serr == nil {
@@ -285,6 +302,28 @@ func (in *injection) runStub(addr uint64, img stubImage,
 	return h, cloned, nil
 }
 
+// stubGrace is how long a failed stub run waits for its threads to stop.
+const stubGrace = 200 * time.Millisecond
+
+// settle waits until th, a thread running the stub, is stopped or gone,
+// or deadline passes. A stop at a trap (SIGTRAP) is the stub's and is not
+// delivered; another signal it stops for is kept for later.
+func (in *injection) settle(th *thread, deadline time.Time) {
+	for in.t.threads[th.tid] == th && th.kind == running {
+		wtid, ws, err := waitAny(deadline, nil)
+		if err != nil {
+			return
+		}
+		in.t.handle(wtid, ws)
+	}
+	if in.t.threads[th.tid] == th && th.kind == signalStop {
+		if th.deliver != int(unix.SIGTRAP) {
+			in.t.resend = append(in.t.resend, th.deliver)
+		}
+		th.deliver = 0
+	}
+}
+
 // trapped deals with a stop of th while it runs the stub, whose trap
 // leaves the program counter at stop: at the trap it reports done with
 // the return register; any other stop resumes the thread, a signal kept
@@ -339,6 +378,10 @@ func (in *injection) step(nr int, args ...uint64) (int64, error) {
 		for in.th.kind == running {
 			wtid, ws, err := waitAny(in.deadline, serve)
 			if err != nil {
+				// Stopped after all, the thread has its registers put
+				// back by the caller; let go on its way, it would run
+				// into the injected call's trap.
+				in.settle(in.th, time.Now().Add(stubGrace))
 				return 0, err
 			}
 			if in.t.handle(wtid, ws) == nil && wtid == tid {

@@ -287,3 +287,52 @@ func TestHoldThreadWithOwnFilter(t *testing.T) {
 		t.Errorf("getppid after the failed hold = %s, want %s", got, want)
 	}
 }
+
+// TestHoldTimeoutMidInjection: an injection that runs out of time while
+// the injected code runs fails with ETIMEDOUT and leaves the process
+// alive and held closed: its threads get a while more to stop, the
+// injecting thread's registers are put back, the helper is made to exit,
+// the page goes, and a listener that a late load left in the process's
+// own table (no helper: aarch64 before Linux 6.9) is closed there. Before,
+// the threads were let go on their way: into the stub's trap on x86_64,
+// whose SIGTRAP ended the process, or back from an injected call, with
+// the listener left open in the process, where its notified calls waited
+// for good. Here the hook before the load sleeps until the timeout is 2 ms
+// away, and the program is long (4,000 jumps ahead of a layer that
+// notifies getppid), which the kernel takes several milliseconds to load:
+// the timeout comes during the load. The load goes in all the same, with
+// no listener left, and getppid fails with ENOSYS (fail closed).
+func TestHoldTimeoutMidInjection(t *testing.T) {
+	injecttest.RequireRoot(t)
+	const timeout = 100 * time.Millisecond
+	long := make([]unix.SockFilter, 4000, 4096)
+	for i := range long {
+		long[i] = unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JA}
+	}
+	long = append(long, injecttest.Filter(unix.SYS_GETPPID)...)
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			for i := range 5 {
+				v := injecttest.Start(t, kind, 1)
+				s, err := inject.Seize(v.Pid)
+				if err != nil {
+					t.Fatalf("seize: %v", err)
+				}
+				s.Timeout = timeout
+				start := time.Now()
+				_, err = s.InstallWith(long, func() {
+					time.Sleep(timeout - 2*time.Millisecond - time.Since(start))
+				})
+				if !errors.Is(err, unix.ETIMEDOUT) {
+					t.Fatalf("%d: install past its timeout: %v, want ETIMEDOUT", i, err)
+				}
+				if got := v.Do(t, "ping"); got != "pong" {
+					t.Fatalf("%d: ping after the failed install: %q", i, got)
+				}
+				if got := v.Do(t, "getppid"); got != "-38" {
+					t.Fatalf("%d: getppid after the failed install: %s, want -38", i, got)
+				}
+			}
+		})
+	}
+}
