@@ -130,6 +130,12 @@
 //   - A thread in an uninterruptible sleep (D state), or blocked in a FUSE
 //     request the caller itself serves, cannot stop: Install fails with
 //     ETIMEDOUT after Session.Timeout and lets the process run on.
+//   - A timeout that comes while injected code runs (a load of a long
+//     program on a loaded machine) gives the threads 200 ms more to reach
+//     a stop, so that their registers are put back and the helper exits; a
+//     load that went in meanwhile stays, with its listener closed, so its
+//     notified calls fail with ENOSYS. A thread that does not stop even
+//     then is let go where it is, which may end the process.
 //   - A process whose injecting thread is in seccomp strict mode dies of
 //     the first injected call (strict mode kills on any call but read,
 //     write, exit and rt_sigreturn), and no filter could join that mode
