@@ -441,8 +441,9 @@ type macroWorkload struct {
 // compares the wall times of the whole commands, which differ by the hold
 // of the held one. "overhead-%-cpu" compares the medians of the CPU time
 // (user and system) that the workload used, as probe -time reports it:
-// the filter's cost is CPU time, and a VM's stolen time is not in it. Before timing, each workload runs once both ways and must exit
-// 0 with the same result. Timed runs write to /dev/null.
+// the filter's cost is CPU time, and a VM's stolen time is not in it.
+// Before timing, each workload runs once both ways and must exit 0 with
+// the same result. Timed runs write to /dev/null.
 func BenchmarkMacro(b *testing.B) {
 	m := benchMirror(b)
 	benchGroup(b, m, "macro", pickDeny(b, macroKeep))
