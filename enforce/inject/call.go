@@ -36,6 +36,29 @@ func (in *injection) call(nr int, args ...uint64) (int64, error) {
 	return getResult(tid)
 }
 
+// lateGrace is how long an injection that ran out of time waits more for
+// its threads to stop, and for its cleanup.
+const lateGrace = 200 * time.Millisecond
+
+// settle waits until th, a thread running injected code, is stopped or gone,
+// or deadline passes. A stop at a trap (SIGTRAP) is the stub's and is not
+// delivered; another signal it stops for is kept for later.
+func (in *injection) settle(th *thread, deadline time.Time) {
+	for in.t.threads[th.tid] == th && th.kind == running {
+		wtid, ws, err := waitAny(deadline, nil)
+		if err != nil {
+			return
+		}
+		in.t.handle(wtid, ws)
+	}
+	if in.t.threads[th.tid] == th && th.kind == signalStop {
+		if th.deliver != int(unix.SIGTRAP) {
+			in.t.resend = append(in.t.resend, th.deliver)
+		}
+		th.deliver = 0
+	}
+}
+
 // abandon ends an injected call nr whose wait for a syscall stop failed
 // (a timeout): the thread gets a while more to stop, so that the caller
 // can put its registers back; let go on its way, it would return from the
@@ -47,7 +70,7 @@ func (in *injection) call(nr int, args ...uint64) (int64, error) {
 // listener in the tracee above all). entered tells which stop the wait
 // was for.
 func (in *injection) abandon(nr int, first, entered bool) {
-	grace := time.Now().Add(stubGrace)
+	grace := time.Now().Add(lateGrace)
 	in.settle(in.th, grace)
 	if in.t.threads[in.th.tid] != in.th || in.th.kind != syscallStop {
 		return

@@ -351,7 +351,7 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 	if err != nil && !time.Now().Before(in.deadline) {
 		// Out of time: the helper's exit and the page's unmapping get a
 		// while of their own.
-		in.deadline = time.Now().Add(stubGrace)
+		in.deadline = time.Now().Add(lateGrace)
 		if helper != nil {
 			helper.deadline = in.deadline
 		}
@@ -436,7 +436,7 @@ func (in *injection) closeLate() {
 	if err != nil || tfd < 0 {
 		return
 	}
-	in.deadline = time.Now().Add(stubGrace)
+	in.deadline = time.Now().Add(lateGrace)
 	in.call(nums.close, uint64(tfd))
 }
 

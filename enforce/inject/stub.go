@@ -62,7 +62,7 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	}
 	if err != nil && !time.Now().Before(in.deadline) {
 		// Out of time: the page goes all the same, in a while of its own.
-		in.deadline = time.Now().Add(stubGrace)
+		in.deadline = time.Now().Add(lateGrace)
 	}
 	r, uerr := in.step(nums.munmap, addr, size)
 	if h != nil {
@@ -224,7 +224,7 @@ func (in *injection) runStub(addr uint64, img stubImage,
 	// registers back and the helper is made to exit. Only a thread that
 	// does not stop even then is let go as it is.
 	failed := func(err error) (*injection, int64, error) {
-		grace := time.Now().Add(stubGrace)
+		grace := time.Now().Add(lateGrace)
 		in.settle(in.th, grace)
 		if helper == nil && in.t.cloned != 0 {
 			helper = in.t.threads[in.t.cloned]
@@ -302,28 +302,6 @@ func (in *injection) runStub(addr uint64, img stubImage,
 	return h, cloned, nil
 }
 
-// stubGrace is how long a failed stub run waits for its threads to stop.
-const stubGrace = 200 * time.Millisecond
-
-// settle waits until th, a thread running the stub, is stopped or gone,
-// or deadline passes. A stop at a trap (SIGTRAP) is the stub's and is not
-// delivered; another signal it stops for is kept for later.
-func (in *injection) settle(th *thread, deadline time.Time) {
-	for in.t.threads[th.tid] == th && th.kind == running {
-		wtid, ws, err := waitAny(deadline, nil)
-		if err != nil {
-			return
-		}
-		in.t.handle(wtid, ws)
-	}
-	if in.t.threads[th.tid] == th && th.kind == signalStop {
-		if th.deliver != int(unix.SIGTRAP) {
-			in.t.resend = append(in.t.resend, th.deliver)
-		}
-		th.deliver = 0
-	}
-}
-
 // trapped deals with a stop of th while it runs the stub, whose trap
 // leaves the program counter at stop: at the trap it reports done with
 // the return register; any other stop resumes the thread, a signal kept
@@ -381,7 +359,7 @@ func (in *injection) step(nr int, args ...uint64) (int64, error) {
 				// Stopped after all, the thread has its registers put
 				// back by the caller; let go on its way, it would run
 				// into the injected call's trap.
-				in.settle(in.th, time.Now().Add(stubGrace))
+				in.settle(in.th, time.Now().Add(lateGrace))
 				return 0, err
 			}
 			if in.t.handle(wtid, ws) == nil && wtid == tid {
