@@ -115,6 +115,12 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	if in.pc, err = in.findInsn(); err != nil {
 		return -1, fail("insn", t.pid, err)
 	}
+	undumped := false
+	if !static {
+		if undumped, err = in.undump(); err != nil {
+			return -1, err
+		}
+	}
 	// The main layer first: a fixed layer that denies seccomp(2) itself
 	// would refuse its load otherwise. The fixed one's own calls then pass
 	// through the main layer, which must let seccomp through.
@@ -126,6 +132,11 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 			in.static = true
 			_, err = in.run(after, nil)
 			in.static = static
+		}
+	}
+	if undumped {
+		if rerr := in.redump(); rerr != nil && err == nil {
+			err = rerr
 		}
 	}
 	if err == nil {
@@ -188,6 +199,60 @@ func (t *tracer) verify(tid int, prog, after []unix.SockFilter) error {
 	}
 	t.kill()
 	return fail("verify", t.pid, unix.EPERM)
+}
+
+// undump makes the process not dumpable for the moment its new listener
+// is in a table of its own (the helper's, or the injecting thread's where
+// there is no helper), if it is dumpable: pidfd_getfd takes a descriptor
+// from any thread that the caller may ptrace, which is any process of the
+// same user unless the target is not dumpable, and such a process could
+// copy the listener there and answer the held process's calls itself
+// (adversary, finding B: 10 of 10 holds lost their listener to a sibling
+// polling the new thread). A process already not dumpable (0, or 2 for
+// root only) is left as it is, and so is one whose prctl a filter of its
+// own refuses. It reports whether redump must put dumpable back.
+func (in *injection) undump() (bool, error) {
+	pid := in.t.pid
+	r, err := in.inject(nums.prctl, unix.PR_GET_DUMPABLE)
+	if err != nil {
+		return false, fail("prctl", pid, err)
+	}
+	if r != 1 {
+		return false, nil
+	}
+	if r, err = in.inject(nums.prctl, unix.PR_SET_DUMPABLE, 0); err == nil && errnoOf(r) != 0 {
+		err = errnoOf(r)
+	}
+	if err != nil {
+		return false, fail("prctl", pid, err)
+	}
+	return true, nil
+}
+
+// redump makes the process dumpable again once the listener is out of its
+// tables (the helper gone, or the copy closed), within a while of its own
+// when the injection ran out of time.
+func (in *injection) redump() error {
+	if !time.Now().Before(in.deadline) {
+		in.deadline = time.Now().Add(lateGrace)
+	}
+	r, err := in.inject(nums.prctl, unix.PR_SET_DUMPABLE, 1)
+	if err == nil && errnoOf(r) != 0 {
+		err = errnoOf(r)
+	}
+	if err != nil {
+		return fail("prctl", in.t.pid, err)
+	}
+	return nil
+}
+
+// inject makes one call in the injecting thread: by a single step where
+// the architecture has a stub (one stop), else as call does (two).
+func (in *injection) inject(nr int, args ...uint64) (int64, error) {
+	if _, ok := archStub(0, 0); ok {
+		return in.step(nr, args...)
+	}
+	return in.call(nr, args...)
 }
 
 // rewritten reports whether the memory at addr no longer holds written,

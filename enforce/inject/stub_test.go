@@ -336,3 +336,39 @@ func TestHoldTimeoutMidInjection(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldListenerOutOfReach: a process of the held one's user that
+// copies the descriptors of its threads with pidfd_getfd (the victim's
+// grabber, forked before the hold, polling) gets no listener: the
+// hold makes the process not dumpable while the listener is in a table of
+// its own, which pidfd_getfd then refuses to anyone without
+// CAP_SYS_PTRACE (adversary, finding B: a grabber of the same user took
+// the listener in 10 of 10 holds and let every denied call through).
+func TestHoldListenerOutOfReach(t *testing.T) {
+	injecttest.RequireRoot(t)
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	for i := range 10 {
+		v := injecttest.Start(t, injecttest.C, 0)
+		if got := v.Do(t, "nobody"); got != "0" {
+			t.Fatalf("%d: nobody: %s", i, got)
+		}
+		if got := v.Do(t, "grabber"); strings.HasPrefix(got, "-") {
+			t.Fatalf("%d: grabber: %s", i, got)
+		}
+		time.Sleep(5 * time.Millisecond) // the grabber is polling
+		fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+		if err != nil {
+			t.Fatalf("%d: hold: %v", i, err)
+		}
+		s.Add(fd, v.Pid)
+		if got := v.Do(t, "getppid"); got != "-38" {
+			t.Fatalf("%d: getppid after the hold: %s, want -38 (the grabber got %s "+
+				"listeners)", i, got, v.Do(t, "grabbed"))
+		}
+		if got := v.Do(t, "grabbed"); got != "0" {
+			t.Fatalf("%d: the grabber got %s listeners, want 0", i, got)
+		}
+		v.Kill()
+	}
+}

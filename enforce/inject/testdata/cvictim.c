@@ -42,10 +42,20 @@
  *                   exit signal) that exit at once, and reap them, forever
  *   exitonfilter    "spinning", then spin until a seccomp filter is in,
  *                   and end the process (exit_group) at once
+ *   nobody          become user and group 65534, dumpable as a program
+ *                   started so is: "0"
+ *   grabber         fork a grabber: a process of our user that copies the
+ *                   descriptors 3..15 of each of our threads with
+ *                   pidfd_getfd, again and again; a seccomp listener it
+ *                   gets is counted and answered with CONTINUE from then
+ *                   on: "GRABBER_PID"
+ *   grabbed         how many listeners the grabber got: "N"
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -57,6 +67,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -67,6 +78,78 @@ static long raw(long nr, long a, long b, long c)
 {
 	long r = syscall(nr, a, b, c);
 	return r == -1 ? -errno : r;
+}
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+/* The grabber's count, in memory shared with it. */
+static volatile long *grabs;
+
+/* is_listener tells whether descriptor fd is a seccomp listener. */
+static int is_listener(int fd)
+{
+	char path[64], target[128];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, target, sizeof target - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = 0;
+	return strstr(target, "seccomp") != NULL;
+}
+
+/* grab_loop looks at the threads of parent again and again, the leader
+ * too (where no helper thread is made, the listener passes through the
+ * process's own table); from each it tries to copy descriptors 3..15. The
+ * first listener it gets it answers, letting every call run, until the
+ * parent is gone. */
+static void grab_loop(pid_t parent)
+{
+	char dir[64];
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	snprintf(dir, sizeof dir, "/proc/%d/task", (int)parent);
+	int listener = -1;
+	while (listener < 0) {
+		DIR *d = opendir(dir);
+		if (!d)
+			_exit(0);
+		struct dirent *e;
+		while (listener < 0 && (e = readdir(d))) {
+			int tid = atoi(e->d_name);
+			if (tid <= 0)
+				continue;
+			int pfd = syscall(SYS_pidfd_open, tid, tid == parent ? 0 : PIDFD_THREAD);
+			if (pfd < 0)
+				continue;
+			for (int fd = 3; fd < 16 && listener < 0; fd++) {
+				int got = syscall(SYS_pidfd_getfd, pfd, fd, 0);
+				if (got < 0)
+					continue;
+				if (is_listener(got))
+					listener = got;
+				else
+					close(got);
+			}
+			close(pfd);
+		}
+		closedir(d);
+	}
+	__atomic_add_fetch(grabs, 1, __ATOMIC_RELAXED);
+	for (;;) {
+		struct seccomp_notif req;
+		struct seccomp_notif_resp resp;
+		memset(&req, 0, sizeof req);
+		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+			if (errno == EINTR || errno == ENOENT)
+				continue;
+			_exit(0);
+		}
+		memset(&resp, 0, sizeof resp);
+		resp.id = req.id;
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
 }
 
 static long nrof(const char *name)
@@ -416,6 +499,23 @@ int main(int argc, char **argv)
 			int c = clone(sharer, sharer_stack + sizeof sharer_stack,
 				      CLONE_FILES | SIGCHLD, NULL);
 			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
+		} else if (strcmp(line, "nobody") == 0) {
+			long r = 0;
+			if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+			    setresuid(65534, 65534, 65534) || prctl(PR_SET_DUMPABLE, 1))
+				r = -errno;
+			reply("%ld\n", r, 0, 0);
+		} else if (strcmp(line, "grabber") == 0) {
+			if (!grabs)
+				grabs = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			pid_t parent = getpid();
+			pid_t c = fork();
+			if (c == 0)
+				grab_loop(parent);
+			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
+		} else if (strcmp(line, "grabbed") == 0) {
+			reply("%ld\n", grabs ? *grabs : 0, 0, 0);
 		} else if (strcmp(line, "vmshare") == 0) {
 			/* The kernel gives the next one-page mapping the address the
 			 * last one freed. */
