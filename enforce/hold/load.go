@@ -437,6 +437,13 @@ func (h *Holder) logFailed(j *job, what string) {
 					Warn("refused: the process shares its file table with another")
 				continue
 			}
+			if errors.As(m.err, &ie) && ie.Op == "memory" {
+				// Not stopped with it, the other could take the listener
+				// on its way (inject's memorySharer).
+				h.log.WithFields(logrus.Fields{"pid": m.pid, "shares_with": ie.Other}).
+					Warn("refused: the process shares its memory with another")
+				continue
+			}
 			h.log.WithField("pid", m.pid).WithError(m.err).Warn(what)
 		}
 	}

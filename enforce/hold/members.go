@@ -506,7 +506,7 @@ func (h *Holder) recordNew(j *job) error {
 	m := j.members[0]
 	if err := m.err; err != nil {
 		busy := errors.Is(err, syscall.EBUSY) && !m.self && tracerOf(m.pid) == 0 &&
-			!opIs(err, "files")
+			!opIs(err, "files") && !opIs(err, "memory")
 		if busy && m.anc == nil {
 			// No held ancestor, but a listener in its chain: an orphan of a
 			// held process (reparented when its parent exited) that carries
@@ -519,7 +519,7 @@ func (h *Holder) recordNew(j *job) error {
 			return h.inherit(m)
 		}
 		h.logFailed(j, "could not hold a process")
-		if opIs(err, "files") {
+		if opIs(err, "files") || opIs(err, "memory") {
 			return syscall.EBUSY
 		}
 		return err

@@ -12,12 +12,13 @@ import (
 // Unwrap); Op names the step that failed: "seize", "stop", "regs", "insn",
 // "mmap", "write", "seccomp", "prctl", "getfd", "close", "munmap",
 // "restore", "clone", "files" (the file table is shared with process
-// Other), "filters", or "session".
+// Other), "memory" (the memory is shared with process Other), "filters",
+// or "session".
 type Error struct {
 	Op    string
 	Pid   int
 	Err   unix.Errno
-	Other int // for Op "files": a process sharing the file table
+	Other int // for Op "files" and "memory": the process sharing it
 }
 
 func (e *Error) Error() string {

@@ -78,6 +78,13 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		// changes.
 		return -1, &Error{Op: "zombie leader", Pid: t.pid, Err: unix.EBUSY}
 	}
+	if !static && !skipMemoryCheck {
+		// Every thread is stopped: no new process can share the memory
+		// from here on, and one that does already is found.
+		if other := memorySharer(t.pid); other != 0 {
+			return -1, &Error{Op: "memory", Pid: t.pid, Err: unix.EBUSY, Other: other}
+		}
+	}
 	// The injection has a timeout of its own: one that shared the
 	// stops' could run out in the middle of the injected calls, with the
 	// thread in injected state.

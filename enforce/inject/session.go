@@ -364,6 +364,9 @@ func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 		r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
 	}
 	for try := 0; try < 10 && retryable(r.err) && idleTracer(t) && alive(pid); try++ {
+		if opOf(r.err) == "memory" {
+			time.Sleep(time.Millisecond) // for a vfork child to exec
+		}
 		t = newTracer(pid)
 		if r = (holdResult{-1, t.seize()}); r.err == nil {
 			r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
@@ -386,8 +389,10 @@ func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 // exec changes TIDs under the tracer (the thread that execed takes the
 // leader's, and the others die), so that the thread stopped or picked is
 // gone (ESRCH at seize, stop or regs), or the leader's TID was refused as
-// the zombie it was a moment before (EPERM at seize). A process still
-// alive is then held afresh, up to 10 times.
+// the zombie it was a moment before (EPERM at seize); or a vfork child
+// shared the process's memory (EBUSY, op "memory"), until its exec. A
+// process still alive is then held afresh, up to 10 times (1 ms apart for
+// a shared memory).
 func retryable(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
@@ -398,8 +403,22 @@ func retryable(err error) bool {
 		return e.Op == "seize" || e.Op == "stop" || e.Op == "regs"
 	case unix.EPERM:
 		return e.Op == "seize"
+	case unix.EBUSY:
+		// A vfork child shares its parent's memory until it execs,
+		// which takes a moment.
+		return e.Op == "memory"
 	}
 	return false
+}
+
+// opOf returns the step at which an injection failed, "" for another
+// error.
+func opOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Op
+	}
+	return ""
 }
 
 // alive reports whether process pid exists and has a thread that is not

@@ -180,20 +180,51 @@ func TestHoldAtFirstInstruction(t *testing.T) {
 	}
 }
 
-// TestHoldMemorySharerRewrites: a process that shares its memory with
-// another (clone with CLONE_VM, not a thread) is not stopped by ptrace with
-// it, and the other rewrites the program the hold writes into the
-// process's memory before the load (adversary, finding 1: every hold then
-// reported success and the process made every denied call). The hold
-// checks what the kernel loaded, and after a load the kernel refused, what
-// the page holds: a rewritten program fails it with EPERM and the process
-// is killed; a hold the rewriter missed works. "allow" rewrites the
+// TestHoldMemorySharerRefused: a process that shares its memory with
+// another (clone with CLONE_VM, not a thread) is refused before anything
+// is injected, with EBUSY (op "memory") naming the other, and runs on as
+// it was. The other is not stopped with it: it could rewrite the injected
+// code (adversary helper-11, finding A: a sharer rewrote the stub so that
+// the helper sent it the listener, with the program intact, and 17 of 20
+// holds reported success while every denied call went through), or make
+// the process dumpable again and copy the listener.
+func TestHoldMemorySharerRefused(t *testing.T) {
+	injecttest.RequireRoot(t)
+	v := injecttest.Start(t, injecttest.C, 1)
+	sharer := v.Do(t, "vmshare")
+	if strings.HasPrefix(sharer, "-") {
+		t.Fatalf("vmshare: %s", sharer)
+	}
+	_, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+	var ie *inject.Error
+	if !errors.As(err, &ie) || ie.Err != unix.EBUSY || ie.Op != "memory" ||
+		strconv.Itoa(ie.Other) != sharer {
+		t.Fatalf("hold of a process sharing its memory with %s: %v, want EBUSY, op "+
+			"memory, naming it", sharer, err)
+	}
+	if got, want := v.Do(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
+		t.Fatalf("getppid after the refused hold: %s, want %s", got, want)
+	}
+	if got := v.Do(t, "rewrites"); got != "0" {
+		t.Fatalf("the sharer rewrote %s programs, want 0: nothing was written", got)
+	}
+}
+
+// TestHoldMemorySharerRewrites: the checks behind the refusal of a
+// process that shares its memory (left out here): the other rewrites the
+// program the hold writes into the process's memory before the load
+// (adversary, finding 1: every hold then reported success and the process
+// made every denied call). The hold checks what the kernel loaded, and
+// after a load the kernel refused, what the page holds: a rewritten
+// program fails it with EPERM and the process is killed; a hold the
+// rewriter missed works. "allow" rewrites the
 // program into one that allows everything, which the kernel loads, or
 // refuses when it copies a half-rewritten one (EINVAL, which the hold
 // reported as such before, 1 run in about 20 in the aarch64 VM); "zero"
 // empties it, which the kernel always refuses.
 func TestHoldMemorySharerRewrites(t *testing.T) {
 	injecttest.RequireRoot(t)
+	inject.SkipMemoryCheck(t)
 	var allow atomic.Bool
 	s := supervised(t, &allow)
 	for _, mode := range []string{"allow", "zero"} {
