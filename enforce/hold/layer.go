@@ -67,6 +67,22 @@ type layer struct {
 	closed atomic.Bool
 	mu     sync.Mutex
 	remove func() // closes its listener
+	// settled, when not nil, is closed once the layer went in and its
+	// listener is with the supervisor and the keeper, or it failed: set
+	// for a layer that goes in after the write that asked for it has its
+	// answer (load.go, run). A layer grown from it waits for that first:
+	// its writer, let go, may ask for the growth before the listener is
+	// known, which would then not be closed, and the kernel refuses a
+	// second listener (EBUSY: TestGrowWriterItself failed so, about 1 run
+	// in 50).
+	settled chan struct{}
+}
+
+// wait returns once l is settled.
+func (l *layer) wait() {
+	if l != nil && l.settled != nil {
+		<-l.settled
+	}
 }
 
 // setRemove records how to close the listener, and closes it at once if

@@ -59,6 +59,7 @@ type job struct {
 // runs first, on layers that go in as the writer returns. A failure there
 // kills that member (fail closed).
 func (h *Holder) run(j *job, record func(*job)) {
+	j.old.wait()
 	if m := j.members[0]; j.old == nil && !m.self && m.filters == 0 {
 		// The common first hold: a process with no filter, whose layer
 		// is known before it stops; one request to the tracing thread.
@@ -94,10 +95,13 @@ func (h *Holder) run(j *job, record func(*job)) {
 		record(j)
 		return
 	}
+	var settling []*layer
 	for _, m := range j.members {
 		if m.err == nil {
 			m.lay = h.planLayer(m, j.old, nil)
 			m.lay.at.Store(bootNanos())
+			m.lay.settled = make(chan struct{})
+			settling = append(settling, m.lay)
 			// Recorded as held before its layer goes in: should the layer
 			// not go in, the process is killed while its threads are
 			// stopped, before any of them runs unheld.
@@ -107,6 +111,9 @@ func (h *Holder) run(j *job, record func(*job)) {
 	record(j)
 	go func() {
 		h.complete(j)
+		for _, lay := range settling {
+			close(lay.settled)
+		}
 		for _, m := range j.members {
 			if m.err == nil || errors.Is(m.err, syscall.ESRCH) {
 				continue
@@ -283,7 +290,9 @@ func (h *Holder) install(m *member, old *layer) error {
 	}
 	fd, err := m.sess.Install(prog)
 	if err != nil {
-		m.killed = m.sess.KillOnFailure
+		if m.killed = m.sess.KillOnFailure; m.killed {
+			return err // why it was killed, for the log: not its exit
+		}
 		return exitedOr(m.pid, err)
 	}
 	return h.listen(m, fd)
