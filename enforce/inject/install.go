@@ -48,6 +48,9 @@ type injection struct {
 	listener int
 	static   bool // load without a listener
 	called   bool // a call was injected already
+	// undumped is set once the process's dumpable flag was cleared for the
+	// load (undump, or the stub's helper), to be put back (redump).
+	undumped bool
 	// late is set when the last call failed its wait and still ran to
 	// its exit stop within abandon's grace: its result is the kernel's.
 	late bool
@@ -122,18 +125,15 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	if in.pc, err = in.findInsn(); err != nil {
 		return -1, fail("insn", t.pid, err)
 	}
-	undumped := false
-	if !static {
-		if undumped, err = in.undump(); err != nil {
-			return -1, err
-		}
-	}
 	// The main layer first: a fixed layer that denies seccomp(2) itself
 	// would refuse its load otherwise. The fixed one's own calls then pass
 	// through the main layer, which must let seccomp through.
 	var tried bool
 	fd, tried, err = in.stubRun(prog, after, before)
-	if !tried {
+	if !tried && !static {
+		err = in.undump()
+	}
+	if !tried && err == nil {
 		fd, err = in.run(prog, before)
 		if err == nil && len(after) > 0 {
 			in.static = true
@@ -141,7 +141,7 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 			in.static = static
 		}
 	}
-	if undumped {
+	if in.undumped {
 		if rerr := in.redump(); rerr != nil && err == nil {
 			err = rerr
 		}
@@ -217,23 +217,25 @@ func (t *tracer) verify(tid int, prog, after []unix.SockFilter) error {
 // (adversary, finding B: 10 of 10 holds lost their listener to a sibling
 // polling the new thread). A process already not dumpable (0, or 2 for
 // root only) is left as it is, and so is one whose prctl a filter of its
-// own refuses. It reports whether redump must put dumpable back.
-func (in *injection) undump() (bool, error) {
+// own refuses. On x86_64 the stub's helper does the same in its own code
+// (x86Stub), with no stop; undump is for the other ways to load.
+func (in *injection) undump() error {
 	pid := in.t.pid
 	r, err := in.inject(nums.prctl, unix.PR_GET_DUMPABLE)
 	if err != nil {
-		return false, fail("prctl", pid, err)
+		return fail("prctl", pid, err)
 	}
 	if r != 1 {
-		return false, nil
+		return nil
 	}
 	if r, err = in.inject(nums.prctl, unix.PR_SET_DUMPABLE, 0); err == nil && errnoOf(r) != 0 {
 		err = errnoOf(r)
 	}
 	if err != nil {
-		return false, fail("prctl", pid, err)
+		return fail("prctl", pid, err)
 	}
-	return true, nil
+	in.undumped = true
+	return nil
 }
 
 // redump makes the process dumpable again once the listener is out of its
@@ -256,7 +258,7 @@ func (in *injection) redump() error {
 // inject makes one call in the injecting thread: by a single step where
 // the architecture has a stub (one stop), else as call does (two).
 func (in *injection) inject(nr int, args ...uint64) (int64, error) {
-	if _, ok := archStub(0, 0); ok {
+	if _, ok := archStub(0, 0, 0); ok {
 		return in.step(nr, args...)
 	}
 	return in.call(nr, args...)
@@ -264,16 +266,23 @@ func (in *injection) inject(nr int, args ...uint64) (int64, error) {
 
 // rewritten reports whether the memory at addr no longer holds written,
 // what the injection wrote there, after a load that failed with err (or
-// cannot be read). A process that shares its memory with another is not
-// stopped with it, and the other may have rewritten the program before
-// the kernel copied it (a half-rewritten one is EINVAL): the rewrite
-// that verify catches after a load that succeeded.
-func (in *injection) rewritten(err error, addr uint64, written []byte) bool {
+// cannot be read); the bytes from skip on (for 8, when skip > 0) are the
+// stub's own to write. A process that shares its memory with another is
+// not stopped with it, and the other may have rewritten the program
+// before the kernel copied it (a half-rewritten one is EINVAL): the
+// rewrite that verify catches after a load that succeeded.
+func (in *injection) rewritten(err error, addr uint64, written []byte, skip int) bool {
 	if err == nil || written == nil {
 		return false
 	}
 	now := make([]byte, len(written))
-	return readMem(in.th.tid, addr, now) != nil || !bytes.Equal(now, written)
+	if readMem(in.th.tid, addr, now) != nil {
+		return true
+	}
+	if skip > 0 {
+		copy(now[skip:skip+8], written[skip:skip+8])
+	}
+	return !bytes.Equal(now, written)
 }
 
 // refusedRewrite ends a hold whose load failed with err on a program
@@ -419,7 +428,7 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 		}
 	}
 	fd, err := in.load(helper, addr, before)
-	rewritten := in.rewritten(err, addr, written)
+	rewritten := in.rewritten(err, addr, written, 0)
 	if err != nil && !time.Now().Before(in.deadline) {
 		// Out of time: the helper's exit and the page's unmapping get a
 		// while of their own.

@@ -50,8 +50,9 @@ func getResult(tid int) (int64, error) {
 }
 
 // archStub returns the stub of stubRun for a seccomp call with flags and
-// the sock_fprog at fprog. Single steps over the syscall instruction work
-// on x86_64 as stubRun needs them (see step).
-func archStub(flags uint32, fprog uint64) (stubImage, bool) {
-	return x86Stub(nums.seccomp, nums.exit, flags, fprog), true
+// the sock_fprog at fprog, the dumpable flag stored at dumpSlot. Single
+// steps over the syscall instruction work on x86_64 as stubRun needs them
+// (see step).
+func archStub(flags uint32, fprog, dumpSlot uint64) (stubImage, bool) {
+	return x86Stub(nums, flags, fprog, dumpSlot), true
 }

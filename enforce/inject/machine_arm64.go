@@ -150,4 +150,6 @@ func getResult(tid int) (int64, error) {
 
 // archStub: aarch64 has no stub yet, so every injection makes its calls
 // one at a time (injection.run), with checkEntry at each entry stop.
-func archStub(flags uint32, fprog uint64) (stubImage, bool) { return stubImage{}, false }
+func archStub(flags uint32, fprog, dumpSlot uint64) (stubImage, bool) {
+	return stubImage{}, false
+}

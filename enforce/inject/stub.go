@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"encoding/binary"
 	"os"
 	"time"
 
@@ -31,12 +32,13 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	if in.static || !kernel.PidfdThread.Have() {
 		return -1, false, nil
 	}
-	probe, ok := archStub(0, 0)
+	probe, ok := archStub(0, 0, 0)
 	if !ok {
 		return -1, false, nil
 	}
 	pid := in.t.pid
-	lay := stubLayout{code: (len(probe.code) + 7) &^ 7}
+	lay := stubLayout{dump: (len(probe.code) + 7) &^ 7}
+	lay.code = lay.dump + 8
 	lay.after = lay.code + fprogSize + 8*len(prog)
 	lay.end = lay.after
 	if len(after) > 0 {
@@ -55,7 +57,16 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	addr := uint64(ret)
 	fd, h, written, err := in.stubLoad(addr, lay, prog, after, before)
 	// Looked at before the page goes; the kill waits until it is gone.
-	rewritten := in.rewritten(err, addr, written)
+	rewritten := in.rewritten(err, addr, written, lay.dump)
+	if written != nil {
+		// What the helper found of the dumpable flag, which it cleared if
+		// 1 (the slot keeps its all-ones when the helper never got there).
+		var was [8]byte
+		if readMem(in.th.tid, addr+uint64(lay.dump), was[:]) == nil &&
+			binary.NativeEndian.Uint64(was[:]) == 1 {
+			in.undumped = true
+		}
+	}
 	if h != nil {
 		// The helper exits while the page is unmapped.
 		h.leave()
@@ -85,10 +96,11 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 }
 
 // stubLayout places the stub and the programs in the scratch page: the
-// code from offset 0, the main program's sock_fprog and instructions at
-// code, the after program's at after, up to end.
+// code from offset 0, the 8 bytes where the helper stores the dumpable
+// flag at dump, the main program's sock_fprog and instructions at code,
+// the after program's at after, up to end.
 type stubLayout struct {
-	code, after, end int
+	dump, code, after, end int
 }
 
 // stubLoad writes the stub and the programs at addr, runs the stub and
@@ -99,9 +111,10 @@ func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.So
 	before func()) (fd int, h *injection, written []byte, err error) {
 	pid := in.t.pid
 	mainProg := addr + uint64(lay.code)
-	img, _ := archStub(filterFlags, mainProg)
+	img, _ := archStub(filterFlags, mainProg, addr+uint64(lay.dump))
 	buf := make([]byte, lay.end)
 	copy(buf, img.code)
+	binary.NativeEndian.PutUint64(buf[lay.dump:], ^uint64(0))
 	copy(buf[lay.code:], encodeProg(prog, mainProg))
 	if len(after) > 0 {
 		copy(buf[lay.after:], encodeProg(after, addr+uint64(lay.after)))
@@ -137,6 +150,9 @@ func (in *injection) loadHere(mainProg, afterProg uint64, cloned int64, after bo
 	}
 	if other := sharedWith(pid); other != 0 {
 		return -1, &Error{Op: "files", Pid: pid, Err: unix.EBUSY, Other: other}
+	}
+	if err := in.undump(); err != nil {
+		return -1, err
 	}
 	fd, err := in.load(nil, mainProg, before)
 	if err == nil && after {

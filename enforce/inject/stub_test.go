@@ -370,7 +370,8 @@ func TestHoldTimeoutMidInjection(t *testing.T) {
 
 // TestHoldListenerOutOfReach: a process of the held one's user that
 // copies the descriptors of its threads with pidfd_getfd (the victim's
-// grabber, forked before the hold, polling) gets no listener: the
+// grabber, forked before the hold, polling) gets no listener, and the
+// process is dumpable again afterwards: the
 // hold makes the process not dumpable while the listener is in a table of
 // its own, which pidfd_getfd then refuses to anyone without
 // CAP_SYS_PTRACE (adversary, finding B: a grabber of the same user took
@@ -399,6 +400,9 @@ func TestHoldListenerOutOfReach(t *testing.T) {
 		}
 		if got := v.Do(t, "grabbed"); got != "0" {
 			t.Fatalf("%d: the grabber got %s listeners, want 0", i, got)
+		}
+		if got := v.Do(t, "dumpable"); got != "1" {
+			t.Fatalf("%d: dumpable after the hold: %s, want 1 as before", i, got)
 		}
 		v.Kill()
 	}

@@ -17,11 +17,14 @@ type stubImage struct {
 // instruction there makes the helper thread, which starts right after it
 // with rax = 0. The parent, with the helper's TID (or -errno) in rax,
 // stops at the first int3; should it ever run on (a tracer that died),
-// ud2 ends it. The helper calls seccomp(SECCOMP_SET_MODE_FILTER, flags,
-// fprog), leaves the result in rax and stops at the second int3; run on
-// by itself, it exits (exit(0) ends one thread), and its file table with
-// the listener goes with it.
-func x86Stub(seccompNr, exitNr int, flags uint32, fprog uint64) stubImage {
+// ud2 ends it. The helper reads the process's dumpable flag
+// (prctl(PR_GET_DUMPABLE)), stores it at dumpSlot, and clears it if it was
+// 1 (see injection.undump: no process of the user may then copy the new
+// listener from the helper's table); then it calls
+// seccomp(SECCOMP_SET_MODE_FILTER, flags, fprog), leaves the result in rax
+// and stops at the second int3; run on by itself, it exits (exit(0) ends
+// one thread), and its file table with the listener goes with it.
+func x86Stub(n sysnums, flags uint32, fprog, dumpSlot uint64) stubImage {
 	le := binary.LittleEndian
 	c := []byte{
 		0x0f, 0x05, //       syscall          (clone)
@@ -31,8 +34,21 @@ func x86Stub(seccompNr, exitNr int, flags uint32, fprog uint64) stubImage {
 		0x0f, 0x0b, //       ud2
 	}
 	// helper:
+	c = append(c, 0xb8) // mov $prctl,%eax
+	c = le.AppendUint32(c, uint32(n.prctl))
+	c = append(c, 0xbf, prGetDumpable, 0, 0, 0) // mov $PR_GET_DUMPABLE,%edi
+	c = append(c, 0x0f, 0x05)                   // syscall
+	c = append(c, 0x48, 0xa3)                   // movabs %rax,dumpSlot
+	c = le.AppendUint64(c, dumpSlot)
+	c = append(c, 0x48, 0x83, 0xf8, 0x01) // cmp $1,%rax
+	c = append(c, 0x75, 0x0e)             // jne seccomp (the next 14 bytes)
+	c = append(c, 0xb8)                   // mov $prctl,%eax
+	c = le.AppendUint32(c, uint32(n.prctl))
+	c = append(c, 0xbf, prSetDumpable, 0, 0, 0) // mov $PR_SET_DUMPABLE,%edi
+	c = append(c, 0x31, 0xf6, 0x0f, 0x05)       // xor %esi,%esi; syscall
+	// seccomp:
 	c = append(c, 0xb8) // mov $seccompNr,%eax
-	c = le.AppendUint32(c, uint32(seccompNr))
+	c = le.AppendUint32(c, uint32(n.seccomp))
 	c = append(c, 0xbf, 1, 0, 0, 0) // mov $SECCOMP_SET_MODE_FILTER,%edi
 	c = append(c, 0xbe)             // mov $flags,%esi
 	c = le.AppendUint32(c, flags)
@@ -42,7 +58,13 @@ func x86Stub(seccompNr, exitNr int, flags uint32, fprog uint64) stubImage {
 	helperStop := len(c) + 1
 	c = append(c, 0xcc) // int3 (helper)
 	c = append(c, 0xb8) // mov $exitNr,%eax
-	c = le.AppendUint32(c, uint32(exitNr))
+	c = le.AppendUint32(c, uint32(n.exit))
 	c = append(c, 0x31, 0xff, 0x0f, 0x05, 0x0f, 0x0b) // xor %edi,%edi; syscall; ud2
 	return stubImage{code: c, parentStop: 8, helperStop: helperStop}
 }
+
+// PR_GET_DUMPABLE and PR_SET_DUMPABLE, as the stub's immediates.
+const (
+	prGetDumpable = 3
+	prSetDumpable = 4
+)

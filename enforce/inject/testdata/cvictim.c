@@ -50,6 +50,7 @@
  *                   gets is counted and answered with CONTINUE from then
  *                   on: "GRABBER_PID"
  *   grabbed         how many listeners the grabber got: "N"
+ *   dumpable        prctl(PR_GET_DUMPABLE): "0", "1" or "2"
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -514,6 +515,8 @@ int main(int argc, char **argv)
 			if (c == 0)
 				grab_loop(parent);
 			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
+		} else if (strcmp(line, "dumpable") == 0) {
+			reply("%ld\n", raw(SYS_prctl, PR_GET_DUMPABLE, 0, 0), 0, 0);
 		} else if (strcmp(line, "grabbed") == 0) {
 			reply("%ld\n", grabs ? *grabs : 0, 0, 0);
 		} else if (strcmp(line, "vmshare") == 0) {
