@@ -371,11 +371,11 @@ func TestHoldTimeoutMidInjection(t *testing.T) {
 // TestHoldListenerOutOfReach: a process of the held one's user that
 // copies the descriptors of its threads with pidfd_getfd (the victim's
 // grabber, forked before the hold, polling) gets no listener, and the
-// process is dumpable again afterwards: the
-// hold makes the process not dumpable while the listener is in a table of
-// its own, which pidfd_getfd then refuses to anyone without
-// CAP_SYS_PTRACE (adversary, finding B: a grabber of the same user took
-// the listener in 10 of 10 holds and let every denied call through).
+// process is dumpable again afterwards: the hold makes the process not
+// dumpable while the listener is in a table of its own, which pidfd_getfd
+// then refuses to anyone without CAP_SYS_PTRACE (adversary, finding B: a
+// grabber of the same user took the listener in 10 of 10 holds and let
+// every denied call through).
 func TestHoldListenerOutOfReach(t *testing.T) {
 	injecttest.RequireRoot(t)
 	var allow atomic.Bool
