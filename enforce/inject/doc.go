@@ -25,6 +25,11 @@
 // is refused, the same calls are made one at a time, each run up to its
 // syscall-exit stop. The listener never enters the table that the
 // tracee's threads, and any process created with CLONE_FILES, share.
+// While it is in the helper's table the process is not dumpable (the
+// helper clears the flag before its load, and a single step sets it back
+// once the helper is gone), so that no process of its user may copy it
+// with pidfd_getfd; a process that shares the memory, which could set the
+// flag again, is refused before anything is written (see Limits).
 // Where thread pidfds are missing (before Linux 6.9, kernel.PidfdThread)
 // or the clone is refused, the seccomp call is made in the stopped thread
 // itself and the tracee's copy of the listener is closed right after; a
