@@ -12,8 +12,7 @@ import (
 // Unwrap); Op names the step that failed: "seize", "stop", "regs", "insn",
 // "mmap", "write", "seccomp", "prctl", "getfd", "close", "munmap",
 // "restore", "clone", "files" (the file table is shared with process
-// Other), "memory" (the memory is shared with process Other), "dumpable"
-// (the process's dumpable flag could not be read or cleared), "filters",
+// Other), "memory" (the memory is shared with process Other), "filters",
 // or "session".
 type Error struct {
 	Op    string

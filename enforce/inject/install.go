@@ -216,37 +216,23 @@ func (t *tracer) verify(tid int, prog, after []unix.SockFilter) error {
 // copy the listener there and answer the held process's calls itself
 // (adversary, finding B: 10 of 10 holds lost their listener to a sibling
 // polling the new thread). A process already not dumpable (0, or 2 for
-// root only) is left as it is. One whose own filter refuses either prctl
-// is refused (op "dumpable", nothing loaded): adversary helper-12,
-// finding F1, got the listener in 6 of 10 holds of a process that denied
-// itself PR_GET_DUMPABLE. On x86_64 the stub's helper does the same in
-// its own code (x86Stub), with no stop; undump is for the other ways to
-// load.
+// root only) is left as it is, and so is one whose prctl a filter of its
+// own refuses. On x86_64 the stub's helper does the same in its own code
+// (x86Stub), with no stop; undump is for the other ways to load.
 func (in *injection) undump() error {
 	pid := in.t.pid
 	r, err := in.inject(nums.prctl, unix.PR_GET_DUMPABLE)
 	if err != nil {
 		return fail("prctl", pid, err)
 	}
-	switch {
-	case r == 0 || r == 2:
+	if r != 1 {
 		return nil
-	case r != 1:
-		// A filter of the process's own refuses the call (or the kernel
-		// answers something unknown): the flag cannot be cleared, and the
-		// listener would be open to any process of the user.
-		if e := errnoOf(r); e != 0 {
-			return fail("dumpable", pid, e)
-		}
-		return fail("dumpable", pid, unix.EIO)
 	}
-	if r, err = in.inject(nums.prctl, unix.PR_SET_DUMPABLE, 0); err == nil && r != 0 {
-		if err = errnoOf(r); err == nil {
-			err = unix.EIO
-		}
+	if r, err = in.inject(nums.prctl, unix.PR_SET_DUMPABLE, 0); err == nil && errnoOf(r) != 0 {
+		err = errnoOf(r)
 	}
 	if err != nil {
-		return fail("dumpable", pid, err)
+		return fail("prctl", pid, err)
 	}
 	in.undumped = true
 	return nil
@@ -280,8 +266,8 @@ func (in *injection) inject(nr int, args ...uint64) (int64, error) {
 
 // rewritten reports whether the memory at addr no longer holds written,
 // what the injection wrote there, after a load that failed with err (or
-// cannot be read); the 16 bytes from skip on, when skip > 0, are the
-// stub's own to write (its dumpable slots). A process that shares its memory with another is
+// cannot be read); the bytes from skip on (for 8, when skip > 0) are the
+// stub's own to write. A process that shares its memory with another is
 // not stopped with it, and the other may have rewritten the program
 // before the kernel copied it (a half-rewritten one is EINVAL): the
 // rewrite that verify catches after a load that succeeded.
@@ -294,7 +280,7 @@ func (in *injection) rewritten(err error, addr uint64, written []byte, skip int)
 		return true
 	}
 	if skip > 0 {
-		copy(now[skip:skip+16], written[skip:skip+16])
+		copy(now[skip:skip+8], written[skip:skip+8])
 	}
 	return !bytes.Equal(now, written)
 }

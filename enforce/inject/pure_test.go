@@ -244,24 +244,23 @@ func TestDecode(t *testing.T) {
 func TestX86Stub(t *testing.T) {
 	s := x86Stub(sysnums{seccomp: 317, exit: 60, prctl: 157}, 0x2d, 0x1122334455667788,
 		0x99aabbccddeeff00)
-	want := "0f05 4885c0 7403 cc 0f0b " + // clone; the parent's trap
-		"b89d000000 bf03000000 0f05 48a300ffeeddccbbaa99 " + // get dumpable, store
-		"4883f802 0f8742000000 4883f801 7521 " + // an error: to the trap; 1: clear
-		"b89d000000 bf04000000 31f6 0f05 48a308ffeeddccbbaa99 4885c0 0f851b000000 " +
-		"b83d010000 bf01000000 be2d000000 48ba8877665544332211 0f05 cc " + // load; trap
+	want := "0f05 4885c0 7403 cc 0f0b " +
+		"b89d000000 bf03000000 0f05 48a300ffeeddccbbaa99 4883f801 750e " +
+		"b89d000000 bf04000000 31f6 0f05 " +
+		"b83d010000 bf01000000 be2d000000 48ba8877665544332211 0f05 cc " +
 		"b83c000000 31ff 0f05 0f0b"
 	var got []string
-	for _, n := range []int{2, 3, 2, 1, 2, 5, 5, 2, 10, 4, 6, 4, 2, 5, 5, 2, 2, 10, 3, 6,
-		5, 5, 5, 10, 2, 1, 5, 2, 2, 2} {
+	for _, n := range []int{2, 3, 2, 1, 2, 5, 5, 2, 10, 4, 2, 5, 5, 2, 2, 5, 5, 5, 10, 2, 1,
+		5, 2, 2, 2} {
 		got = append(got, fmt.Sprintf("%x", s.code[:n]))
 		s.code = s.code[n:]
 	}
 	if g := strings.Join(got, " "); g != want || len(s.code) != 0 {
 		t.Errorf("stub\n got %s (+% x)\nwant %s", g, s.code, want)
 	}
-	// The parent's trap is at 7, the helper's at 108 (0x6c).
-	if s.parentStop != 8 || s.helperStop != 109 {
-		t.Errorf("stops %d, %d; want 8, 109", s.parentStop, s.helperStop)
+	// The parent's trap is at 7, the helper's at 79 (0x4f).
+	if s.parentStop != 8 || s.helperStop != 80 {
+		t.Errorf("stops %d, %d; want 8, 80", s.parentStop, s.helperStop)
 	}
 }
 

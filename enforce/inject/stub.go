@@ -38,7 +38,7 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	}
 	pid := in.t.pid
 	lay := stubLayout{dump: (len(probe.code) + 7) &^ 7}
-	lay.code = lay.dump + 16
+	lay.code = lay.dump + 8
 	lay.after = lay.code + fprogSize + 8*len(prog)
 	lay.end = lay.after
 	if len(after) > 0 {
@@ -59,10 +59,11 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	// Looked at before the page goes; the kill waits until it is gone.
 	rewritten := in.rewritten(err, addr, written, lay.dump)
 	if written != nil {
-		// The helper cleared the dumpable flag if it found it 1 and the
-		// clear returned 0: put it back then.
-		if was, cleared, ok := in.dumpSlots(addr + uint64(lay.dump)); ok && was == 1 &&
-			cleared == 0 {
+		// What the helper found of the dumpable flag, which it cleared if
+		// 1 (the slot keeps its all-ones when the helper never got there).
+		var was [8]byte
+		if readMem(in.th.tid, addr+uint64(lay.dump), was[:]) == nil &&
+			binary.NativeEndian.Uint64(was[:]) == 1 {
 			in.undumped = true
 		}
 	}
@@ -95,10 +96,9 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 }
 
 // stubLayout places the stub and the programs in the scratch page: the
-// code from offset 0, the two 8-byte slots where the helper stores what
-// it found of the dumpable flag and what clearing it returned at dump,
-// the main program's sock_fprog and instructions at code, the after
-// program's at after, up to end.
+// code from offset 0, the 8 bytes where the helper stores the dumpable
+// flag at dump, the main program's sock_fprog and instructions at code,
+// the after program's at after, up to end.
 type stubLayout struct {
 	dump, code, after, end int
 }
@@ -115,7 +115,6 @@ func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.So
 	buf := make([]byte, lay.end)
 	copy(buf, img.code)
 	binary.NativeEndian.PutUint64(buf[lay.dump:], ^uint64(0))
-	binary.NativeEndian.PutUint64(buf[lay.dump+8:], ^uint64(0))
 	copy(buf[lay.code:], encodeProg(prog, mainProg))
 	if len(after) > 0 {
 		copy(buf[lay.after:], encodeProg(after, addr+uint64(lay.after)))
@@ -132,38 +131,12 @@ func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.So
 			before)
 		return fd, nil, buf, err
 	}
-	// The helper loads only once the dumpable flag is clear (or was never
-	// set): a flag it could not read, or a clear that failed (a filter of
-	// the process's own refusing prctl), would leave the listener where
-	// any process of the user could copy it, and nothing was loaded.
-	if was, cleared, ok := in.dumpSlots(addr + uint64(lay.dump)); !ok || was > 2 ||
-		(was == 1 && cleared != 0) {
-		e := errnoOf(int64(was))
-		if was <= 2 {
-			e = errnoOf(int64(cleared))
-		}
-		if !ok || e == 0 {
-			e = unix.EIO
-		}
-		return -1, h, buf, fail("dumpable", pid, e)
-	}
 	fd, err = h.loadInHelper(mainProg, addr+uint64(lay.after), len(after) > 0)
 	if err != nil {
 		return -1, h, buf, err
 	}
 	in.listener = fd
 	return fd, h, buf, nil
-}
-
-// dumpSlots reads what the stub's helper stored at slot: the dumpable
-// flag it found (or -errno) and the result of clearing it (all ones where
-// it did not get there).
-func (in *injection) dumpSlots(slot uint64) (was, cleared uint64, ok bool) {
-	var b [16]byte
-	if readMem(in.th.tid, slot, b[:]) != nil {
-		return 0, 0, false
-	}
-	return binary.NativeEndian.Uint64(b[:8]), binary.NativeEndian.Uint64(b[8:]), true
 }
 
 // loadHere loads the programs from the injecting thread, as run does

@@ -51,8 +51,6 @@
  *                   on: "GRABBER_PID"
  *   grabbed         how many listeners the grabber got: "N"
  *   dumpable        prctl(PR_GET_DUMPABLE): "0", "1" or "2"
- *   denyprctl OP    load, on every thread, a filter of our own that fails
- *                   prctl(OP, ...) with EPERM: the load's result, "0"
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -517,19 +515,6 @@ int main(int argc, char **argv)
 			if (c == 0)
 				grab_loop(parent);
 			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
-		} else if (strcmp(line, "denyprctl") == 0) {
-			struct sock_filter f[] = {
-				BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0), /* nr */
-				BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prctl, 0, 3),
-				BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 16), /* args[0], low half */
-				BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, atol(arg), 0, 1),
-				BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-				BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-			};
-			struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-			prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-			reply("%ld\n", raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-					    SECCOMP_FILTER_FLAG_TSYNC, (long)&prog), 0, 0);
 		} else if (strcmp(line, "dumpable") == 0) {
 			reply("%ld\n", raw(SYS_prctl, PR_GET_DUMPABLE, 0, 0), 0, 0);
 		} else if (strcmp(line, "grabbed") == 0) {
