@@ -29,7 +29,11 @@
 // helper clears the flag before its load, and a single step sets it back
 // once the helper is gone), so that no process of its user may copy it
 // with pidfd_getfd; a process that shares the memory, which could set the
-// flag again, is refused before anything is written (see Limits).
+// flag again, is refused before anything is written (see Limits). The
+// README lists the ways around this that are still open (the owner of
+// the process's user namespace, a filter of its own that refuses prctl,
+// a sharer whose leader has exited, a write into the page before the
+// helper runs).
 // Where thread pidfds are missing (before Linux 6.9, kernel.PidfdThread)
 // or the clone is refused, the seccomp call is made in the stopped thread
 // itself and the tracee's copy of the listener is closed right after; a
