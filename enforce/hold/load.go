@@ -437,20 +437,9 @@ func (h *Holder) logFailed(j *job, what string) {
 	}
 	for _, m := range j.members {
 		if m.err != nil && !errors.Is(m.err, syscall.ESRCH) {
-			var ie *inject.Error
-			if errors.As(m.err, &ie) && ie.Op == "files" {
-				// The listener would pass through a file table that
-				// another process shares (no helper thread): that one
-				// could copy it and answer its own calls.
-				h.log.WithFields(logrus.Fields{"pid": m.pid, "shares_with": ie.Other}).
-					Warn("refused: the process shares its file table with another")
-				continue
-			}
-			if errors.As(m.err, &ie) && ie.Op == "memory" {
-				// Not stopped with it, the other could take the listener
-				// on its way (inject's memorySharer).
-				h.log.WithFields(logrus.Fields{"pid": m.pid, "shares_with": ie.Other}).
-					Warn("refused: the process shares its memory with another")
+			if shared, other := sharing(m.err); shared != "" {
+				h.log.WithFields(logrus.Fields{"pid": m.pid, "shares_with": other}).
+					Warn("refused: the process shares " + shared + " with another")
 				continue
 			}
 			h.log.WithField("pid", m.pid).WithError(m.err).Warn(what)
@@ -458,8 +447,21 @@ func (h *Holder) logFailed(j *job, what string) {
 	}
 }
 
-// opIs tells whether err is an injection failure at step op.
-func opIs(err error, op string) bool {
+// sharing tells what of the process's another process shares, when err
+// refused a hold for it, and that process: its file table (no helper
+// thread, so the listener would pass through that table) or its memory
+// (the other is not stopped with it); either could take the listener on
+// its way. "" for another error.
+func sharing(err error) (what string, other int) {
 	var ie *inject.Error
-	return errors.As(err, &ie) && ie.Op == op
+	if !errors.As(err, &ie) {
+		return "", 0
+	}
+	switch ie.Op {
+	case "files":
+		return "its file table", ie.Other
+	case "memory":
+		return "its memory", ie.Other
+	}
+	return "", 0
 }

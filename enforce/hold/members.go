@@ -505,8 +505,9 @@ func selfPid(m *member) int {
 func (h *Holder) recordNew(j *job) error {
 	m := j.members[0]
 	if err := m.err; err != nil {
+		shared, _ := sharing(err)
 		busy := errors.Is(err, syscall.EBUSY) && !m.self && tracerOf(m.pid) == 0 &&
-			!opIs(err, "files") && !opIs(err, "memory")
+			shared == ""
 		if busy && m.anc == nil {
 			// No held ancestor, but a listener in its chain: an orphan of a
 			// held process (reparented when its parent exited) that carries
@@ -519,7 +520,7 @@ func (h *Holder) recordNew(j *job) error {
 			return h.inherit(m)
 		}
 		h.logFailed(j, "could not hold a process")
-		if opIs(err, "files") || opIs(err, "memory") {
+		if shared != "" {
 			return syscall.EBUSY
 		}
 		return err

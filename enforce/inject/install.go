@@ -242,9 +242,7 @@ func (in *injection) undump() error {
 // tables (the helper gone, or the copy closed), within a while of its own
 // when the injection ran out of time.
 func (in *injection) redump() error {
-	if !time.Now().Before(in.deadline) {
-		in.deadline = time.Now().Add(lateGrace)
-	}
+	in.graceIfLate()
 	r, err := in.inject(nums.prctl, unix.PR_SET_DUMPABLE, 1)
 	if err == nil && errnoOf(r) != 0 {
 		err = errnoOf(r)
@@ -255,10 +253,19 @@ func (in *injection) redump() error {
 	return nil
 }
 
+// graceIfLate gives an injection that ran out of time a while of its own
+// for its cleanup: the helper's exit, the page's unmapping, the flag put
+// back.
+func (in *injection) graceIfLate() {
+	if !time.Now().Before(in.deadline) {
+		in.deadline = time.Now().Add(lateGrace)
+	}
+}
+
 // inject makes one call in the injecting thread: by a single step where
 // the architecture has a stub (one stop), else as call does (two).
 func (in *injection) inject(nr int, args ...uint64) (int64, error) {
-	if _, ok := archStub(0, 0, 0); ok {
+	if haveStub {
 		return in.step(nr, args...)
 	}
 	return in.call(nr, args...)
@@ -429,10 +436,8 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 	}
 	fd, err := in.load(helper, addr, before)
 	rewritten := in.rewritten(err, addr, written, 0)
-	if err != nil && !time.Now().Before(in.deadline) {
-		// Out of time: the helper's exit and the page's unmapping get a
-		// while of their own.
-		in.deadline = time.Now().Add(lateGrace)
+	if err != nil {
+		in.graceIfLate()
 		if helper != nil {
 			helper.deadline = in.deadline
 		}

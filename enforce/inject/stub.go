@@ -71,9 +71,8 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 		// The helper exits while the page is unmapped.
 		h.leave()
 	}
-	if err != nil && !time.Now().Before(in.deadline) {
-		// Out of time: the page goes all the same, in a while of its own.
-		in.deadline = time.Now().Add(lateGrace)
+	if err != nil {
+		in.graceIfLate()
 	}
 	r, uerr := in.step(nums.munmap, addr, size)
 	if h != nil {
