@@ -383,6 +383,12 @@ func (h *Holder) gone(pid int, start uint64, lay *layer) {
 // runAll runs independent jobs, injectWorkers at a time, and records each
 // as it ends.
 func (h *Holder) runAll(jobs []*job, record func(*job)) {
+	n := 0
+	for _, j := range jobs {
+		n += len(j.members)
+	}
+	// Many holds in a row list the machine's processes once.
+	inject.TakeCensus(n)
 	var mu sync.Mutex
 	rec := func(j *job) {
 		mu.Lock()

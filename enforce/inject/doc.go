@@ -136,8 +136,10 @@
 //   - A process that shares its memory with another (clone with CLONE_VM,
 //     not a thread) is refused with EBUSY (Error.Op "memory", Other the
 //     other process), found by kcmp(KCMP_VM) of every process once every
-//     thread is stopped: the other runs on, and could rewrite the injected
-//     code. Hold tries a vfork child again until it has execed (10 ms).
+//     thread is stopped (thread by thread for a process whose leader has
+//     exited): the other runs on, and could rewrite the injected code.
+//     Hold tries a vfork child again until it has execed (10 ms).
+//     [TakeCensus] spares a run of holds the listing of /proc each.
 //   - 64-bit native tasks only: a task running 32-bit code (i386 on
 //     x86_64, AArch32 on aarch64) is refused with EINVAL. x32 tasks run
 //     64-bit code and are held.

@@ -9,3 +9,10 @@ func SkipMemoryCheck(t testing.TB) {
 	skipMemoryCheck = true
 	t.Cleanup(func() { skipMemoryCheck = false })
 }
+
+// ForgetCensus drops the census, if any: the next holds list /proc.
+func ForgetCensus() {
+	census.Lock()
+	census.entries = nil
+	census.Unlock()
+}

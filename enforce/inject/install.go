@@ -84,7 +84,7 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	if !static && !skipMemoryCheck {
 		// Every thread is stopped: no new process can share the memory
 		// from here on, and one that does already is found.
-		if other := memorySharer(t.pid); other != 0 {
+		if other := t.memorySharer(); other != 0 {
 			return -1, &Error{Op: "memory", Pid: t.pid, Err: unix.EBUSY, Other: other}
 		}
 	}

@@ -33,7 +33,9 @@ func (in *injection) spawnHelper() (*injection, error) {
 	}
 	pid := in.t.pid
 	in.t.cloned = 0
+	made := helperClone()
 	ret, err := in.call(nums.clone, helperFlags)
+	made(in.t.cloned != 0)
 	if err != nil {
 		return nil, fail("clone", pid, err)
 	}

@@ -223,6 +223,8 @@ func (in *injection) runStub(addr uint64, img stubImage,
 		return nil, 0, fail("clone", pid, err)
 	}
 	in.t.cloned = 0
+	made := helperClone()
+	defer func() { made(in.t.cloned != 0) }()
 	if err := resume(in.th); err != nil {
 		return nil, 0, fail("clone", pid, err)
 	}
@@ -267,6 +269,9 @@ func (in *injection) runStub(addr uint64, img stubImage,
 			return failed(err)
 		}
 		th := in.t.handle(wtid, ws)
+		if in.t.cloned != 0 {
+			made(true)
+		}
 		switch {
 		case wtid == tid:
 			if th == nil {

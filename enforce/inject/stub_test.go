@@ -188,14 +188,88 @@ func TestHoldAtFirstInstruction(t *testing.T) {
 // the helper sent it the listener, with the program intact, and 17 of 20
 // holds reported success while every denied call went through), or make
 // the process dumpable again and copy the listener.
+//
+// "leaderless": the other's first thread has exited, leaving a zombie
+// leader, whose memory kcmp cannot compare, and a live thread that shares
+// the memory (adversary helper-12, F3: not seen before). Each is found by
+// a hold that lists /proc, and by one that takes a census of the
+// processes taken before (TakeCensus), also after a hold of another
+// process in between, whose helper thread leaves the census current; a
+// sharer made after the census makes it stale, and is found by a listing
+// of /proc, or by the census taken again at the hold.
 func TestHoldMemorySharerRefused(t *testing.T) {
 	injecttest.RequireRoot(t)
+	for _, tc := range []struct {
+		name, mode string
+		// census: "" for none; taken "after" the sharer is made, or after
+		// and then a "hold" of another process; or before it, for 16
+		// holds, too few to take it again when stale ("stale"), or for
+		// 100 ("retaken").
+		census string
+	}{
+		{"scan", "", ""},
+		{"scan-leaderless", "leaderless", ""},
+		{"census", "", "after"},
+		{"census-leaderless", "leaderless", "after"},
+		{"census-after-hold", "", "hold"},
+		{"census-stale", "", "stale"},
+		{"census-retaken", "", "retaken"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A census goes stale at any task created meanwhile, which
+			// the test's own runtime may do: a few tries.
+			for try := 1; !holdSharer(t, tc.mode, tc.census); try++ {
+				if try == 5 {
+					t.Fatal("the census was stale at the hold 5 times in a row")
+				}
+			}
+		})
+	}
+}
+
+// holdSharer runs one case of TestHoldMemorySharerRefused; false when a
+// census meant to be current was stale at the hold.
+func holdSharer(t *testing.T, mode, census string) bool {
+	inject.ForgetCensus()
 	v := injecttest.Start(t, injecttest.C, 1)
-	sharer := v.Do(t, "vmshare")
+	var other *injecttest.Victim
+	if census == "hold" {
+		other = injecttest.Start(t, injecttest.C, 1)
+	}
+	switch census {
+	case "stale":
+		inject.TakeCensus(16)
+	case "retaken":
+		inject.TakeCensus(100)
+	}
+	sharer := v.Do(t, strings.TrimSpace("vmshare "+mode))
 	if strings.HasPrefix(sharer, "-") {
 		t.Fatalf("vmshare: %s", sharer)
 	}
+	if mode == "leaderless" {
+		waitZombie(t, sharer)
+	}
+	if census == "after" || census == "hold" {
+		inject.TakeCensus(100)
+	}
+	if other != nil {
+		fd, err := inject.Hold(other.Pid, injecttest.Filter(unix.SYS_GETPPID))
+		if err != nil {
+			t.Fatalf("hold of a process that shares nothing: %v", err)
+		}
+		unix.Close(fd)
+	}
+	var used atomic.Value
+	used.Store("")
+	inject.Debugf = func(format string, args ...any) {
+		if line := fmt.Sprintf(format, args...); strings.HasPrefix(line, "memory of") {
+			used.Store(line)
+		}
+	}
 	_, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+	inject.Debugf = nil
+	line := used.Load().(string)
+	t.Log(line)
 	var ie *inject.Error
 	if !errors.As(err, &ie) || ie.Err != unix.EBUSY || ie.Op != "memory" ||
 		strconv.Itoa(ie.Other) != sharer {
@@ -207,6 +281,34 @@ func TestHoldMemorySharerRefused(t *testing.T) {
 	}
 	if got := v.Do(t, "rewrites"); got != "0" {
 		t.Fatalf("the sharer rewrote %s programs, want 0: nothing was written", got)
+	}
+	wantCensus := census != "" && census != "stale"
+	if gotCensus := strings.HasSuffix(line, "census true"); gotCensus != wantCensus {
+		if !wantCensus {
+			t.Fatalf("memory check %q: census used %v, want %v", line, gotCensus,
+				wantCensus)
+		}
+		t.Logf("census stale at the hold: again")
+		return false
+	}
+	return true
+}
+
+// waitZombie waits until process pid's leader is a zombie.
+func waitZombie(t *testing.T, pid string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		b, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, rest, _ := strings.Cut(string(b), ") "); strings.HasPrefix(rest, "Z") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader of %s did not exit: %s", pid, b)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -23,12 +23,15 @@
  *                   seccomp listener: "SHARER_PID"
  *   seen            the sharer's passes and the passes that found a
  *                   listener: "PASSES SEEN"
- *   vmshare [zero]  start a rewriter: a process (not a thread) that shares
+ *   vmshare [zero|leaderless]
+ *                   start a rewriter: a process (not a thread) that shares
  *                   our memory (clone with CLONE_VM) and, whenever a page
  *                   appears at the address our next one-page mapping gets,
  *                   rewrites any seccomp sock_fprog found there into one
  *                   instruction that allows everything, or with "zero"
- *                   into an empty program, which the kernel refuses:
+ *                   into an empty program, which the kernel refuses; with
+ *                   "leaderless", the rewriting is done by a second thread
+ *                   of the rewriter, whose first thread exits:
  *                   "REWRITER_PID"
  *   rewrites        how many programs the rewriter rewrote: "N"
  *   threadfilter    start a thread that loads a filter of its own (allow
@@ -252,8 +255,8 @@ static void tracedcall(long from, long to)
 /* The rewriter's target page and count; it shares our memory. */
 static void *next_page;
 static volatile long rewrites;
-static int rewrite_zero;
-static char rewriter_stack[64 * 1024];
+static int rewrite_zero, rewrite_leaderless;
+static char rewriter_stack[64 * 1024], rewriter_thread_stack[64 * 1024];
 
 /* rewrite looks for a struct sock_fprog in the page at p (a length, then
  * a pointer to the instructions right after it) and makes it one
@@ -302,7 +305,8 @@ static int mapped(void)
 	return r == 0;
 }
 
-static int rewriter(void *arg)
+/* rewrite_loop rewrites programs on next_page, forever. */
+static int rewrite_loop(void *arg)
 {
 	(void)arg;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -319,6 +323,19 @@ static int rewriter(void *arg)
 			;
 	}
 	return 0;
+}
+
+/* rewriter is the rewriter process; with rewrite_leaderless its first
+ * thread starts a second one to rewrite and exits (SYS_exit, not
+ * exit_group), which leaves a zombie leader whose memory kcmp cannot
+ * compare, and a live thread that shares ours. */
+static int rewriter(void *arg)
+{
+	if (rewrite_leaderless &&
+	    clone(rewrite_loop, rewriter_thread_stack + sizeof rewriter_thread_stack,
+		  CLONE_VM | CLONE_THREAD | CLONE_SIGHAND, NULL) > 0)
+		syscall(SYS_exit, 0);
+	return rewrite_loop(arg);
 }
 
 /* own_filter loads, on the calling thread only, a filter that allows
@@ -523,6 +540,7 @@ int main(int argc, char **argv)
 			/* The kernel gives the next one-page mapping the address the
 			 * last one freed. */
 			rewrite_zero = arg && strcmp(arg, "zero") == 0;
+			rewrite_leaderless = arg && strcmp(arg, "leaderless") == 0;
 			next_page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			munmap(next_page, 4096);
 			int c = clone(rewriter, rewriter_stack + sizeof rewriter_stack,
