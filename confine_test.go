@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -290,8 +291,82 @@ func TestSharedFileTable(t *testing.T) {
 	}
 }
 
-// startSharefiles starts prog (testdata/sharefiles) and returns its PID
-// and that of the process sharing its file table; both are killed at the
+// TestDenyRefusesMemorySharer: a deny that holds many members (a census
+// of the processes, taken once for the pass) refuses one that shares its
+// memory with a process outside the group whose leader has exited, leaving
+// a live thread (testdata/sharevm): kcmp sees no memory in that zombie
+// leader, and the other was missed until each such process was looked at
+// thread by thread (adversary helper-12, F3). The write fails with EBUSY,
+// the log names both processes, and the refused process is not held. A
+// census goes stale at any task created on the machine (other tests run
+// meanwhile), and then the hold lists /proc, which finds it too: the case
+// is tried in new groups until a census was current at that hold.
+func TestDenyRefusesMemorySharer(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed")
+	}
+	prog := filepath.Join(t.TempDir(), "sharevm")
+	if out, err := exec.Command("gcc", "-O2", "-o", prog,
+		"testdata/sharevm/sharevm.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	t.Setenv("CGSYSCALL_TEST_DEBUG", "1") // for the census's line in the log
+	m := liveMirror(t)
+	for try := 1; !denySharer(t, m, prog, fmt.Sprintf("g%d", try)); try++ {
+		if try == 10 {
+			t.Fatal("the census was stale at the hold of the sharer 10 times in a row")
+		}
+	}
+}
+
+// denySharer runs one try of TestDenyRefusesMemorySharer in a new group;
+// false when the census was stale at the sharer's hold.
+func denySharer(t *testing.T, m *mirror, prog, group string) bool {
+	m.mkdir(group)
+	dir := filepath.Join(m.base, group)
+	// The sharer first: members are held in the order of their PIDs.
+	parent, other := startSharefiles(t, prog)
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"),
+		[]byte(strconv.Itoa(parent)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cg, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Close()
+	for i := 0; i < 20; i++ {
+		cmd := exec.Command("sleep", "600")
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
+	err = m.write(group+"/syscalls.deny", "getppid")
+	if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
+		t.Fatalf("deny to a group with a process sharing its memory: %v, want EBUSY", err)
+	}
+	if n := seccompFilters(t, parent); n != 0 {
+		t.Fatalf("the refused process has %d seccomp filters, want 0", n)
+	}
+	log, err := os.ReadFile(m.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := fmt.Sprintf("pid=%d shares_with=%d", parent, other)
+	if !strings.Contains(string(log), refused) {
+		t.Fatalf("the log does not say %q", refused)
+	}
+	census := regexp.MustCompile(fmt.Sprintf(`memory of %d: \d+ processes, census true`, parent))
+	return census.Match(log)
+}
+
+// startSharefiles starts prog (testdata/sharefiles or sharevm) and returns its PID
+// and that of the process sharing its file table or memory; both are killed at the
 // end of the test.
 func startSharefiles(t *testing.T, prog string) (int, int) {
 	t.Helper()

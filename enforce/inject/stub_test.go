@@ -219,8 +219,8 @@ func TestHoldMemorySharerRefused(t *testing.T) {
 			// A census goes stale at any task created meanwhile, which
 			// the test's own runtime may do: a few tries.
 			for try := 1; !holdSharer(t, tc.mode, tc.census); try++ {
-				if try == 5 {
-					t.Fatal("the census was stale at the hold 5 times in a row")
+				if try == 10 {
+					t.Fatal("the census was stale at the hold 10 times in a row")
 				}
 			}
 		})
