@@ -467,6 +467,9 @@ func sharing(err error) (what string, other int) {
 	case "files":
 		return "its file table", ie.Other
 	case "memory":
+		if ie.Other == 0 {
+			return "", 0 // not settled (EAGAIN): logged as the error it is
+		}
 		return "its memory", ie.Other
 	}
 	return "", 0

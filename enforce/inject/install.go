@@ -84,8 +84,12 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	if !static && !skipMemoryCheck {
 		// Every thread is stopped: no new process can share the memory
 		// from here on, and one that does already is found.
-		if other := t.memorySharer(); other != 0 {
+		other, err := t.memorySharer()
+		if other != 0 {
 			return -1, &Error{Op: "memory", Pid: t.pid, Err: unix.EBUSY, Other: other}
+		}
+		if err != nil {
+			return -1, fail("memory", t.pid, err)
 		}
 	}
 	// The injection has a timeout of its own: one that shared the

@@ -390,9 +390,10 @@ func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 // leader's, and the others die), so that the thread stopped or picked is
 // gone (ESRCH at seize, stop or regs), or the leader's TID was refused as
 // the zombie it was a moment before (EPERM at seize); or a vfork child
-// shared the process's memory (EBUSY, op "memory"), until its exec. A
-// process still alive is then held afresh, up to 10 times (1 ms apart for
-// a shared memory).
+// shared the process's memory (EBUSY, op "memory"), until its exec; or
+// the machine created tasks throughout the check for that (EAGAIN, op
+// "memory"). A process still alive is then held afresh, up to 10 times
+// (1 ms apart for the memory).
 func retryable(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
@@ -406,6 +407,10 @@ func retryable(err error) bool {
 	case unix.EBUSY:
 		// A vfork child shares its parent's memory until it execs,
 		// which takes a moment.
+		return e.Op == "memory"
+	case unix.EAGAIN:
+		// Tasks were created on the machine throughout the check for
+		// a process sharing the memory.
 		return e.Op == "memory"
 	}
 	return false

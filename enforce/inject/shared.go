@@ -3,6 +3,7 @@ package inject
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -57,8 +58,9 @@ var skipMemoryCheck bool
 // process is not stopped with it: it could rewrite the injected code and
 // programs, and make the process dumpable again to copy the new listener
 // from the helper thread (adversary, finding A). A vfork child shares its
-// parent's memory until it execs. It runs once every thread is stopped:
-// no new process can share the memory from then on.
+// parent's memory until it execs. It runs once every thread is stopped,
+// and fails with EAGAIN when the machine kept creating tasks throughout
+// (maxRounds below): a check it cannot finish refuses the hold.
 //
 // kcmp(2) is asked about every process, by one of the process's own live
 // threads (its leader may have exited). A process whose leader has
@@ -66,62 +68,178 @@ var skipMemoryCheck bool
 // share it (adversary, F3): such a process is looked at thread by thread.
 // It takes a census's list of processes when one is current, which spares
 // the listing of /proc and tells the processes that have one thread from
-// the rest; otherwise it lists /proc, about 0.3 µs a process, and asks
-// kcmp more about the processes that could have no memory.
-func (t *tracer) memorySharer() int {
+// the rest; otherwise it lists /proc, about 0.5 µs a process with kcmp,
+// and asks kcmp more about the processes that could have no memory.
+//
+// A list is a moment's: a sharer can make another and exit before its
+// turn, again and again (adversary helper-13, finding 1: such a "hopper"
+// went unseen in 19 of 20 holds), or grow a thread and lose its leader.
+// Either creates a task, which the kernel counts. So the check ends only
+// when the count has not grown, but for the holds' own helper threads,
+// since the list was made: then every task alive was alive when it was
+// made, and was asked about. Otherwise it goes on with what was created
+// since: every ID allocated since the last count (the kernel gives them
+// in order, from a cursor /proc/loadavg shows), the processes listed now
+// and not before (a task whose ID came before the cursor was read, and
+// that joined its process only later), and again the processes without
+// memory it met; then it counts again.
+func (t *tracer) memorySharer() (int, error) {
 	probe := t.liveThread()
 	if probe == 0 {
-		return 0
+		return 0, nil
 	}
-	entries, census := currentCensus()
+	c := memCheck{probe: probe, pid: t.pid, self: os.Getpid(), nullRef: nullMemory()}
+	if c.nullRef != 0 {
+		c.nullOrder = kcmp(probe, c.nullRef, kcmpVM)
+	}
+	entries, at, census := currentCensus()
 	if !census {
-		pids := listProcesses()
-		entries = make([]censusEntry, len(pids))
-		for i, pid := range pids {
-			entries[i] = censusEntry{pid: pid, threads: unknownThreads}
+		var ok bool
+		if at, ok = stamp(); !ok {
+			return 0, unix.EAGAIN
 		}
+		entries = unknown(listProcesses())
 	}
 	debugf("memory of %d: %d processes, census %v", t.pid, len(entries), census)
-	nullRef := nullMemory()
-	// The order kcmp gives a process without memory against the probe:
-	// only processes in that order can be such a process.
-	nullOrder := -1
-	if nullRef != 0 {
-		nullOrder = kcmp(probe, nullRef, kcmpVM)
-	}
-	self := os.Getpid()
 	for _, e := range entries {
-		if e.pid == t.pid || e.pid == self {
+		if other := c.ask(e); other != 0 {
+			return other, nil
+		}
+	}
+	listed := make([]int, len(entries))
+	for i, e := range entries {
+		listed[i] = e.pid
+	}
+	slices.Sort(listed)
+	for round := 1; ; round++ {
+		now, ok := stamp()
+		if ok && now.since(at) {
+			return 0, nil
+		}
+		if round > maxRounds {
+			debugf("memory of %d: tasks were created throughout %d rounds", t.pid, maxRounds)
+			return 0, unix.EAGAIN
+		}
+		if !ok {
 			continue
 		}
-		switch r := kcmp(probe, e.pid, kcmpVM); {
-		case r == 0:
-			// The probe has memory: so has this one, the same. A kernel
-			// thread that borrows a process's memory (kthread_use_mm) is
-			// not a process of its own.
-			if pi, err := readProc(e.pid); err == nil && !pi.kthread {
-				return e.pid
-			}
-		case r < 0 || e.threads == single:
-		case nullRef == 0:
-			// No task known to be without memory to tell such a process
-			// by (a PID namespace without kernel threads): every thread
-			// is asked.
-			if threadShares(probe, e.pid) {
-				return e.pid
-			}
-		case r == nullOrder && kcmp(nullRef, e.pid, kcmpFiles) != 0 &&
-			kcmp(nullRef, e.pid, kcmpVM) == 0:
-			// No memory, and not a kernel thread (those share the
-			// kernel's file table, as the reference does): an exited
-			// process, or one whose leader exited before its other
-			// threads.
-			if threadShares(probe, e.pid) {
-				return e.pid
+		pids := listProcesses()
+		if other := c.allocated(at.lo, now.hi, now.total-at.total); other != 0 {
+			return other, nil
+		}
+		for _, pid := range pids {
+			if _, old := slices.BinarySearch(listed, pid); !old {
+				if other := c.ask(censusEntry{pid: pid}); other != 0 {
+					return other, nil
+				}
 			}
 		}
+		for _, pid := range c.memoryless {
+			if threadShares(probe, pid) {
+				return pid, nil
+			}
+		}
+		at, listed = now, pids
+	}
+}
+
+// maxRounds bounds the counts memorySharer takes after its first pass: at
+// a few microseconds a round on a quiet machine, a machine that creates a
+// task in every one of 50 is not one to settle soon.
+const maxRounds = 50
+
+// memCheck is one memorySharer check: the probe thread of process pid,
+// and the processes without memory met so far.
+type memCheck struct {
+	probe, pid, self   int
+	nullRef, nullOrder int
+	memoryless         []int
+}
+
+// ask returns e's process if it shares the probe's memory, or 0.
+func (c *memCheck) ask(e censusEntry) int {
+	if e.pid == c.pid || e.pid == c.self {
+		return 0
+	}
+	switch r := kcmp(c.probe, e.pid, kcmpVM); {
+	case r == 0:
+		// The probe has memory: so has this one, the same. A kernel
+		// thread that borrows a process's memory (kthread_use_mm) is
+		// not a process of its own.
+		if pi, err := readProc(e.pid); err == nil && !pi.kthread {
+			return e.pid
+		}
+	case r < 0 || e.threads == single:
+	case c.nullRef == 0:
+		// No task known to be without memory to tell such a process
+		// by (a PID namespace without kernel threads): every thread is
+		// asked.
+		if threadShares(c.probe, e.pid) {
+			return e.pid
+		}
+	case r == c.nullOrder && kcmp(c.nullRef, e.pid, kcmpFiles) != 0 &&
+		kcmp(c.nullRef, e.pid, kcmpVM) == 0:
+		// No memory, and not a kernel thread (those share the kernel's
+		// file table, as the reference does): an exited process, or one
+		// whose leader exited before its other threads.
+		if threadShares(c.probe, e.pid) {
+			return e.pid
+		}
+		c.memoryless = append(c.memoryless, e.pid)
 	}
 	return 0
+}
+
+// allocated asks kcmp about every task ID allocated after cursor lo up to
+// cursor hi, n tasks having been created meanwhile, and returns the
+// process of one that shares the probe's memory, or 0. IDs are given
+// round from the cursor, wrapping at pid_max; one that the cursor may
+// have come round to twice (as many tasks created as half of pid_max)
+// has every ID asked.
+func (c *memCheck) allocated(lo, hi, n uint64) int {
+	max := pidMax()
+	ask := func(from, to uint64) int {
+		for id := from; id <= to; id++ {
+			if kcmp(c.probe, int(id), kcmpVM) != 0 {
+				continue
+			}
+			pi, err := readProc(int(id))
+			if err == nil && !pi.kthread && pi.tgid != c.pid && pi.tgid != c.self {
+				return pi.tgid
+			}
+		}
+		return 0
+	}
+	switch {
+	case n >= max/2 || lo >= max || hi >= max:
+		return ask(1, max-1)
+	case hi >= lo:
+		return ask(lo+1, hi)
+	}
+	if other := ask(lo+1, max-1); other != 0 {
+		return other
+	}
+	return ask(1, hi)
+}
+
+// pidMax returns /proc/sys/kernel/pid_max, or the largest it can be.
+func pidMax() uint64 {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err == nil {
+		if v, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64); err == nil {
+			return v
+		}
+	}
+	return 1 << 22
+}
+
+// unknown makes census entries of pids, thread counts not known.
+func unknown(pids []int) []censusEntry {
+	entries := make([]censusEntry, len(pids))
+	for i, pid := range pids {
+		entries[i] = censusEntry{pid: pid}
+	}
+	return entries
 }
 
 // liveThread returns a thread of the traced process that has not exited,
@@ -282,19 +400,20 @@ func takeCensus() {
 	}
 }
 
-// currentCensus returns the census's entries if it is current.
-func currentCensus() ([]censusEntry, bool) {
+// currentCensus returns the census's entries, and the stamp when it was
+// taken, if it is current.
+func currentCensus() ([]censusEntry, forkStamp, bool) {
 	census.Lock()
 	defer census.Unlock()
 	if census.entries == nil {
-		return nil, false
+		return nil, forkStamp{}, false
 	}
 	if census.left > 0 {
 		census.left--
 	}
 	if now, ok := stamp(); ok && now.since(census.at) {
 		census.served++
-		return census.entries, true
+		return census.entries, census.at, true
 	}
 	debugf("census stale after %d checks, %d left, taken again %d times", census.served,
 		census.left, census.retaken)
@@ -304,17 +423,20 @@ func currentCensus() ([]censusEntry, bool) {
 		takeCensus()
 		if census.entries != nil {
 			census.served++
-			return census.entries, true
+			return census.entries, census.at, true
 		}
 	}
 	census.entries = nil
-	return nil, false
+	return nil, forkStamp{}, false
 }
 
 // forkStamp is the kernel's count of tasks ever created and this
 // process's count of the helper threads it made the holds' processes
-// create, at one moment when no such clone was under way.
-type forkStamp struct{ total, helpers uint64 }
+// create, at one moment when no such clone was under way; and the last
+// task ID the kernel gave out, read before the count (lo) and after it
+// (hi). A task the count leaves out got an ID after lo; one it includes
+// got one up to hi.
+type forkStamp struct{ total, helpers, lo, hi uint64 }
 
 // since reports whether the tasks created between stamp at and s are
 // all helper threads.
@@ -359,10 +481,14 @@ func stamp() (forkStamp, bool) {
 	for try := 0; try < 50; try++ {
 		clones.Lock()
 		if clones.inflight == 0 {
-			total, err := tasksCreated()
-			s := forkStamp{total, clones.helpers}
+			var s forkStamp
+			var err1, err2, err3 error
+			s.lo, err1 = lastTask()
+			s.total, err2 = tasksCreated()
+			s.hi, err3 = lastTask()
+			s.helpers = clones.helpers
 			clones.Unlock()
-			return s, err == nil
+			return s, err1 == nil && err2 == nil && err3 == nil
 		}
 		clones.Unlock()
 		time.Sleep(20 * time.Microsecond)
@@ -370,10 +496,35 @@ func stamp() (forkStamp, bool) {
 	return forkStamp{}, false
 }
 
+// procStat and procLoadavg are kept open for stamp, which reads them
+// again from the start (clones locked).
+var procStat, procLoadavg procFile
+
+type procFile struct {
+	fd  int
+	buf []byte
+}
+
+// read returns the file's content, opening it the first time.
+func (f *procFile) read(path string) ([]byte, error) {
+	if f.buf == nil {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		f.fd, f.buf = fd, make([]byte, 64<<10)
+	}
+	n, err := unix.Pread(f.fd, f.buf, 0)
+	if err != nil {
+		return nil, err
+	}
+	return f.buf[:n], nil
+}
+
 // tasksCreated returns the "processes" line of /proc/stat: the tasks
 // (threads included) created since boot.
 func tasksCreated() (uint64, error) {
-	b, err := os.ReadFile("/proc/stat")
+	b, err := procStat.read("/proc/stat")
 	if err != nil {
 		return 0, err
 	}
@@ -383,4 +534,16 @@ func tasksCreated() (uint64, error) {
 	}
 	line, _, _ := bytes.Cut(rest, []byte{'\n'})
 	return strconv.ParseUint(string(line), 10, 64)
+}
+
+// lastTask returns the last field of /proc/loadavg: the ID the kernel
+// last gave a task in this process's PID namespace.
+func lastTask() (uint64, error) {
+	b, err := procLoadavg.read("/proc/loadavg")
+	if err != nil {
+		return 0, err
+	}
+	b = bytes.TrimSpace(b)
+	i := bytes.LastIndexByte(b, ' ')
+	return strconv.ParseUint(string(b[i+1:]), 10, 64)
 }

@@ -227,6 +227,52 @@ func TestHoldMemorySharerRefused(t *testing.T) {
 	}
 }
 
+// TestHoldMemoryHopperRefused: a process sharing the memory that makes
+// the next such process and exits, again and again (cvictim vmhop), so
+// that one always shares it and none is alive for long (adversary
+// helper-13, finding 1: the check's list of processes was out of date by
+// the time it was asked about, and 19 of 20 holds succeeded with a hopper
+// running). The check goes on with what was created until nothing was:
+// each hold is refused, by a listing of /proc and with a census, with
+// EBUSY naming a hopper; once the hopping ends, the process is held.
+func TestHoldMemoryHopperRefused(t *testing.T) {
+	injecttest.RequireRoot(t)
+	for _, census := range []bool{false, true} {
+		t.Run(fmt.Sprintf("census=%v", census), func(t *testing.T) {
+			v := injecttest.Start(t, injecttest.C, 1)
+			if got := v.Do(t, "vmhop 20000"); strings.HasPrefix(got, "-") {
+				t.Fatalf("vmhop: %s", got)
+			}
+			for i := 0; i < 10; i++ {
+				if census {
+					inject.TakeCensus(100)
+				}
+				_, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+				var ie *inject.Error
+				if !errors.As(err, &ie) || ie.Err != unix.EBUSY || ie.Op != "memory" ||
+					ie.Other == 0 || ie.Other == v.Pid {
+					t.Fatalf("hold %d of a process with a hopper: %v, want EBUSY, op "+
+						"memory, naming a hopper", i, err)
+				}
+				if got, want := v.Do(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
+					t.Fatalf("getppid after refused hold %d: %s, want %s", i, got, want)
+				}
+			}
+			if n, _ := strconv.Atoi(v.Do(t, "hopstop")); n < 10 {
+				t.Fatalf("the hopper made %d hoppers, want the hopping to have gone on", n)
+			}
+			fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+			if err != nil {
+				t.Fatalf("hold once the hopping ended: %v", err)
+			}
+			unix.Close(fd)
+			if got := v.Do(t, "getppid"); got != "-38" {
+				t.Fatalf("getppid once held: %s, want -38", got)
+			}
+		})
+	}
+}
+
 // holdSharer runs one case of TestHoldMemorySharerRefused; false when a
 // census meant to be current was stale at the hold.
 func holdSharer(t *testing.T, mode, census string) bool {

@@ -34,6 +34,14 @@
  *                   of the rewriter, whose first thread exits:
  *                   "REWRITER_PID"
  *   rewrites        how many programs the rewriter rewrote: "N"
+ *   vmhop NS        start a hopper: a process that shares our memory
+ *                   (clone with CLONE_VM) and, every NS nanoseconds,
+ *                   makes the next such process (a child of ours, with
+ *                   CLONE_PARENT) and exits, so that one always shares our
+ *                   memory and none for long; SIGCHLD is ignored from then
+ *                   on, so that they go without a wait: "HOPPER_PID"
+ *   hops            how many hoppers were made: "N"
+ *   hopstop         end the hopping: "N", the hoppers made
  *   threadfilter    start a thread that loads a filter of its own (allow
  *                   everything, without TSYNC) and sleeps: the result of
  *                   its load, "0"
@@ -338,6 +346,38 @@ static int rewriter(void *arg)
 	return rewrite_loop(arg);
 }
 
+/* The hoppers' state, in our memory. A hopper runs on one of two stacks,
+ * the other one's once the hopper before it, which ran there, is gone: the
+ * kernel clears hop_tid[stack] when it exits (CLONE_CHILD_CLEARTID). The
+ * hopping ends with us: a hopper whose parent is no longer us (it was
+ * given to init, which no PR_SET_PDEATHSIG would tell it) makes no more. */
+static volatile int hop_stop, hop_tid[2];
+static volatile long hops;
+static long hop_ns, hop_parent;
+static char hop_stack[2][64 * 1024];
+
+static int hop(void *arg)
+{
+	long gen = (long)arg;
+	int next = (gen + 1) & 1;
+	struct timespec ts = {0, hop_ns};
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (hop_ns)
+		syscall(SYS_nanosleep, &ts, NULL);
+	while (!hop_stop && __atomic_load_n(&hop_tid[next], __ATOMIC_ACQUIRE))
+		syscall(SYS_sched_yield);
+	if (!hop_stop && syscall(SYS_getppid) == hop_parent) {
+		hop_tid[next] = 1;
+		__atomic_add_fetch(&hops, 1, __ATOMIC_RELAXED);
+		if (clone(hop, hop_stack[next] + sizeof hop_stack[next],
+			  CLONE_VM | CLONE_PARENT | CLONE_CHILD_CLEARTID | SIGCHLD,
+			  (void *)(gen + 1), NULL, NULL, &hop_tid[next]) < 0)
+			hop_tid[next] = 0;
+	}
+	syscall(SYS_exit, 0);
+	return 0;
+}
+
 /* own_filter loads, on the calling thread only, a filter that allows
  * everything, then sleeps; *arg gets the load's result. */
 static volatile long own_result = 1;
@@ -546,6 +586,24 @@ int main(int argc, char **argv)
 			int c = clone(rewriter, rewriter_stack + sizeof rewriter_stack,
 				      CLONE_VM | SIGCHLD, NULL);
 			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
+		} else if (strcmp(line, "vmhop") == 0) {
+			signal(SIGCHLD, SIG_IGN);
+			hop_ns = arg ? atol(arg) : 0;
+			hop_parent = getpid();
+			hop_tid[0] = 1;
+			int c = clone(hop, hop_stack[0] + sizeof hop_stack[0],
+				      CLONE_VM | CLONE_CHILD_CLEARTID | SIGCHLD, NULL, NULL, NULL,
+				      &hop_tid[0]);
+			if (c < 0)
+				hop_tid[0] = 0;
+			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
+		} else if (strcmp(line, "hops") == 0) {
+			reply("%ld\n", hops, 0, 0);
+		} else if (strcmp(line, "hopstop") == 0) {
+			hop_stop = 1;
+			while (hop_tid[0] || hop_tid[1])
+				usleep(100);
+			reply("%ld\n", hops, 0, 0);
 		} else if (strcmp(line, "threadfilter") == 0) {
 			pthread_t th;
 			pthread_create(&th, NULL, own_filter, NULL);
