@@ -365,6 +365,62 @@ func denySharer(t *testing.T, m *mirror, prog, group string) bool {
 	return census.Match(log)
 }
 
+// TestGrowRefusesMemorySharer: a held process that has come to share its
+// memory with another (testdata/sharevm -serve) is refused when a deny
+// makes its layer grow, before the layer's listener is closed: the deny
+// fails with EBUSY, and the old layer, still answered, lets the process
+// call getppid again once the group allows it. Checked only after the old
+// listener was closed (as before), the refusal left the process with a
+// closed listener: ENOSYS for every call its layer notifies, allowed or
+// not.
+func TestGrowRefusesMemorySharer(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed")
+	}
+	prog := filepath.Join(t.TempDir(), "sharevm")
+	if out, err := exec.Command("gcc", "-O2", "-o", prog,
+		"testdata/sharevm/sharevm.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	p := startLive(t, m.base, prog, "-serve")
+	if l, want := p.next(), "ready "+strconv.Itoa(p.pid); l != want {
+		t.Fatalf("sharevm -serve printed %q, want %q", l, want)
+	}
+	moveTo(m, "g", p.pid)
+	if got := p.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("getppid once held: %s, want -38", got)
+	}
+	p.send("share")
+	other, ok := strings.CutPrefix(p.next(), "share ")
+	if !ok || other == "0" || strings.HasPrefix(other, "-") {
+		t.Fatalf("share: %q", other)
+	}
+	err := m.write("g/syscalls.deny", "uname")
+	if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
+		t.Fatalf("deny that grows the layer of a process sharing its memory: %v, "+
+			"want EBUSY", err)
+	}
+	log, err := os.ReadFile(m.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused := fmt.Sprintf("pid=%d shares_with=%s", p.pid, other); !strings.Contains(
+		string(log), refused) {
+		t.Errorf("the log does not say %q", refused)
+	}
+	p.send("unshare")
+	if l := p.next(); l != "unshare" {
+		t.Fatalf("unshare: %q", l)
+	}
+	m.mustWrite("g/syscalls.allow", "getppid")
+	if got, want := p.call("getppid")["getppid"], strconv.Itoa(os.Getpid()); got != want {
+		t.Fatalf("getppid once allowed again: %s, want %s (the layer's listener was "+
+			"closed?)", got, want)
+	}
+}
+
 // startSharefiles starts prog (testdata/sharefiles or sharevm) and returns its PID
 // and that of the process sharing its file table or memory; both are killed at the
 // end of the test.

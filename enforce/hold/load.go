@@ -158,7 +158,10 @@ func (h *Holder) seizeAll(j *job) bool {
 		// the stops itself; a family is stopped whole before its
 		// listener is closed.
 		if m.err == nil && !m.self && j.old != nil {
-			if m.err = m.sess.Stop(); m.err != nil {
+			// Checked for a memory sharer before the old listener is
+			// closed: refused there, the member would be left with
+			// that closed listener (ENOSYS for every call it notifies).
+			if m.err = m.sess.CheckMemory(); m.err != nil {
 				m.sess.Detach()
 				m.sess = nil
 			}
@@ -439,7 +442,14 @@ func childrenOf(pid int) []int {
 // logFailed logs the members of j that could not be held.
 func (h *Holder) logFailed(j *job, what string) {
 	if j.err != nil {
-		h.log.WithField("pid", j.members[0].pid).WithError(j.err).Warn(what)
+		var ie *inject.Error
+		if shared, other := sharing(j.err); shared != "" && errors.As(j.err, &ie) {
+			h.log.WithFields(logrus.Fields{"pid": ie.Pid, "shares_with": other}).
+				Warn("refused: the process shares " + shared + " with another; its " +
+					"family's layer does not grow")
+		} else {
+			h.log.WithField("pid", j.members[0].pid).WithError(j.err).Warn(what)
+		}
 	}
 	for _, m := range j.members {
 		if m.err != nil && !errors.Is(m.err, syscall.ESRCH) {

@@ -81,15 +81,9 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		// changes.
 		return -1, &Error{Op: "zombie leader", Pid: t.pid, Err: unix.EBUSY}
 	}
-	if !static && !skipMemoryCheck {
-		// Every thread is stopped: no new process can share the memory
-		// from here on, and one that does already is found.
-		other, err := t.memorySharer()
-		if other != 0 {
-			return -1, &Error{Op: "memory", Pid: t.pid, Err: unix.EBUSY, Other: other}
-		}
-		if err != nil {
-			return -1, fail("memory", t.pid, err)
+	if !static {
+		if err := t.checkMemory(); err != nil {
+			return -1, err
 		}
 	}
 	// The injection has a timeout of its own: one that shared the
@@ -173,6 +167,24 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		return -1, err
 	}
 	return fd, nil
+}
+
+// checkMemory refuses a process that shares its memory with another
+// (memorySharer), once per tracer: every thread is stopped, and with no
+// sharer nothing can come to share the memory while they stay so.
+func (t *tracer) checkMemory() error {
+	if skipMemoryCheck || t.memoryChecked {
+		return nil
+	}
+	other, err := t.memorySharer()
+	if other != 0 {
+		return &Error{Op: "memory", Pid: t.pid, Err: unix.EBUSY, Other: other}
+	}
+	if err != nil {
+		return fail("memory", t.pid, err)
+	}
+	t.memoryChecked = true
+	return nil
 }
 
 // verify checks that the newest filters of thread tid, which the load

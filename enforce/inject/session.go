@@ -255,6 +255,20 @@ func (s *Session) Stop() error {
 	})
 }
 
+// CheckMemory refuses, as Install would, a process that shares its memory
+// with another (EBUSY, op "memory") or that could not be checked for one
+// (EAGAIN), once every thread is stopped (it stops them first, as Stop
+// does). Install then does not check again: with every thread stopped and
+// no sharer, nothing can come to share the memory. It is for a caller
+// that must know before it changes anything else (a layer that grows
+// closes the old listener before the new one is loaded).
+func (s *Session) CheckMemory() error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	return s.do(func(t *tracer) error { return t.checkMemory() })
+}
+
 // Filters returns the seccomp filters of the process, oldest first, as
 // the kernel keeps them (PTRACE_SECCOMP_GET_FILTER, which needs
 // CAP_SYS_ADMIN and a kernel built with CONFIG_CHECKPOINT_RESTORE). It

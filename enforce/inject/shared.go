@@ -195,11 +195,12 @@ func (c *memCheck) ask(e censusEntry) int {
 // process of one that shares the probe's memory, or 0. IDs are given
 // round from the cursor, wrapping at pid_max; one that the cursor may
 // have come round to twice (as many tasks created as half of pid_max)
-// has every ID asked.
+// has every ID asked. The newest are asked first: a sharer that makes
+// the next and exits is likelier alive there.
 func (c *memCheck) allocated(lo, hi, n uint64) int {
 	max := pidMax()
 	ask := func(from, to uint64) int {
-		for id := from; id <= to; id++ {
+		for id := to; id >= from && id > 0; id-- {
 			if kcmp(c.probe, int(id), kcmpVM) != 0 {
 				continue
 			}
@@ -216,10 +217,10 @@ func (c *memCheck) allocated(lo, hi, n uint64) int {
 	case hi >= lo:
 		return ask(lo+1, hi)
 	}
-	if other := ask(lo+1, max-1); other != 0 {
+	if other := ask(1, hi); other != 0 {
 		return other
 	}
-	return ask(1, hi)
+	return ask(lo+1, max-1)
 }
 
 // pidMax returns /proc/sys/kernel/pid_max, or the largest it can be.

@@ -234,7 +234,9 @@ func TestHoldMemorySharerRefused(t *testing.T) {
 // the time it was asked about, and 19 of 20 holds succeeded with a hopper
 // running). The check goes on with what was created until nothing was:
 // each hold is refused, by a listing of /proc and with a census, with
-// EBUSY naming a hopper; once the hopping ends, the process is held.
+// EBUSY naming a hopper, or, where the check is slower than the hopping
+// (the emulated aarch64 machine), with EAGAIN once 50 rounds saw new
+// tasks; once the hopping ends, the process is held.
 func TestHoldMemoryHopperRefused(t *testing.T) {
 	injecttest.RequireRoot(t)
 	for _, census := range []bool{false, true} {
@@ -249,10 +251,14 @@ func TestHoldMemoryHopperRefused(t *testing.T) {
 				}
 				_, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
 				var ie *inject.Error
-				if !errors.As(err, &ie) || ie.Err != unix.EBUSY || ie.Op != "memory" ||
-					ie.Other == 0 || ie.Other == v.Pid {
-					t.Fatalf("hold %d of a process with a hopper: %v, want EBUSY, op "+
-						"memory, naming a hopper", i, err)
+				if !errors.As(err, &ie) || ie.Op != "memory" ||
+					!(ie.Err == unix.EBUSY && ie.Other != 0 && ie.Other != v.Pid ||
+						ie.Err == unix.EAGAIN && ie.Other == 0) {
+					t.Fatalf("hold %d of a process with a hopper: %v, want op memory, "+
+						"EBUSY naming a hopper or EAGAIN", i, err)
+				}
+				if ie.Err == unix.EAGAIN {
+					t.Logf("hold %d: %v", i, err)
 				}
 				if got, want := v.Do(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
 					t.Fatalf("getppid after refused hold %d: %s, want %s", i, got, want)

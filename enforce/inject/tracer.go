@@ -46,6 +46,8 @@ type tracer struct {
 	settled bool
 	// unpin puts back the masks that pin changed, nil when none.
 	unpin func()
+	// memoryChecked is set once checkMemory found no sharer.
+	memoryChecked bool
 }
 
 func newTracer(pid int) *tracer {

@@ -3,13 +3,22 @@
  * second thread: the second process's leader is a zombie, which kcmp sees
  * without memory, while its live thread shares the first process's. For
  * the test that a deny to a group holding the first process refuses it.
- * Prints both PIDs once the leader has exited, then sleeps until killed. */
+ * Prints both PIDs once the leader has exited, then sleeps until killed.
+ *
+ * With -serve it shares nothing at first: it prints "ready PID", then
+ * answers each line of standard input: "getppid" makes that call and
+ * prints "getppid RESULT" (the negative errno on failure); "share" starts
+ * a process sharing its memory (clone with CLONE_VM, a plain sleeper) and
+ * prints "share PID"; "unshare" kills and reaps it and prints "unshare". */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char stack[64 * 1024], thread_stack[64 * 1024];
@@ -46,8 +55,45 @@ static int zombie(int pid)
 	return p && p[1] == ' ' && p[2] == 'Z';
 }
 
-int main(void)
+/* plain is the sleeper of -serve's "share": it ends with its parent. */
+static int plain(void *arg)
 {
+	(void)arg;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return sleeper(NULL);
+}
+
+static int serve(void)
+{
+	char line[64];
+	int other = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("ready %d\n", (int)getpid());
+	while (fgets(line, sizeof line, stdin) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line, "getppid") == 0) {
+			long r = syscall(SYS_getppid);
+			printf("getppid %ld\n", r < 0 ? (long)-errno : r);
+		} else if (strcmp(line, "share") == 0 && !other) {
+			other = clone(plain, stack + sizeof stack, CLONE_VM | SIGCHLD, NULL);
+			printf("share %d\n", other);
+		} else if (strcmp(line, "unshare") == 0 && other > 0) {
+			kill(other, SIGKILL);
+			waitpid(other, NULL, 0);
+			other = 0;
+			printf("unshare\n");
+		} else {
+			printf("%s ?\n", line);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "-serve") == 0)
+		return serve();
 	int pid = clone(leader, stack + sizeof stack, CLONE_VM | SIGCHLD, NULL);
 	if (pid < 0) {
 		perror("clone");
