@@ -242,14 +242,7 @@ func TestBehindTheBackIntoStricter(t *testing.T) {
 // 6.9). With thread pidfds turned off in the daemon it would, so the move
 // is refused with EBUSY: the other process could copy the listener.
 func TestSharedFileTable(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed")
-	}
-	prog := filepath.Join(t.TempDir(), "sharefiles")
-	if out, err := exec.Command("gcc", "-O2", "-o", prog,
-		"testdata/sharefiles/sharefiles.c").CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
+	prog := buildC(t, "testdata/sharefiles/sharefiles.c")
 	for _, c := range []struct {
 		name, off string
 	}{{"helper", ""}, {"fallback", "pidfd_thread"}} {
@@ -302,14 +295,7 @@ func TestSharedFileTable(t *testing.T) {
 // meanwhile), and then the hold lists /proc, which finds it too: the case
 // is tried in new groups until a census was current at that hold.
 func TestDenyRefusesMemorySharer(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed")
-	}
-	prog := filepath.Join(t.TempDir(), "sharevm")
-	if out, err := exec.Command("gcc", "-O2", "-o", prog,
-		"testdata/sharevm/sharevm.c").CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
+	prog := buildC(t, "testdata/sharevm/sharevm.c")
 	t.Setenv("CGSYSCALL_TEST_DEBUG", "1") // for the census's line in the log
 	m := liveMirror(t)
 	for try := 1; !denySharer(t, m, prog, fmt.Sprintf("g%d", try)); try++ {
@@ -374,14 +360,7 @@ func denySharer(t *testing.T, m *mirror, prog, group string) bool {
 // closed listener: ENOSYS for every call its layer notifies, allowed or
 // not.
 func TestGrowRefusesMemorySharer(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed")
-	}
-	prog := filepath.Join(t.TempDir(), "sharevm")
-	if out, err := exec.Command("gcc", "-O2", "-o", prog,
-		"testdata/sharevm/sharevm.c").CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
+	prog := buildC(t, "testdata/sharevm/sharevm.c")
 	m := liveMirror(t)
 	denyGetppid(m, "g")
 	p := startLive(t, m.base, prog, "-serve")
@@ -419,6 +398,21 @@ func TestGrowRefusesMemorySharer(t *testing.T) {
 		t.Fatalf("getppid once allowed again: %s, want %s (the layer's listener was "+
 			"closed?)", got, want)
 	}
+}
+
+// buildC compiles the C program src of testdata with gcc into the test's
+// temporary directory and returns its path; without gcc the test is
+// skipped.
+func buildC(t *testing.T, src string) string {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed")
+	}
+	prog := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), ".c"))
+	if out, err := exec.Command("gcc", "-O2", "-o", prog, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	return prog
 }
 
 // startSharefiles starts prog (testdata/sharefiles or sharevm) and returns its PID
