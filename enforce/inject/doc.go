@@ -141,9 +141,9 @@
 //     Hold tries a vfork child again until it has execed (10 ms).
 //     [TakeCensus] spares a run of holds the listing of /proc each. The
 //     check ends once the kernel's count of created tasks shows none
-//     created since its list but the holds' helpers, going on with the
-//     tasks created meanwhile otherwise; a machine that creates tasks
-//     throughout 50 rounds fails the hold with EAGAIN (Op "memory").
+//     created since its list but the holds' helpers, and lists and asks
+//     again otherwise; a machine that creates tasks throughout 50 rounds
+//     fails the hold with EAGAIN (Op "memory").
 //   - 64-bit native tasks only: a task running 32-bit code (i386 on
 //     x86_64, AArch32 on aarch64) is refused with EINVAL. x32 tasks run
 //     64-bit code and are held.
