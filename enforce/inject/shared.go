@@ -460,10 +460,11 @@ func helperClone() func(made bool) {
 	}
 }
 
-// stamp reads a forkStamp, waiting up to a millisecond for injected
-// clones in flight to settle; false when it could not.
+// stamp reads a forkStamp, waiting up to 50 ms for injected clones in
+// flight to settle (a clone is in flight for tens of microseconds, more
+// on a loaded machine); false when it could not.
 func stamp() (forkStamp, bool) {
-	for try := 0; try < 50; try++ {
+	for deadline := time.Now().Add(50 * time.Millisecond); time.Now().Before(deadline); {
 		clones.Lock()
 		if clones.inflight == 0 {
 			var s forkStamp
