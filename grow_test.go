@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -62,6 +63,65 @@ func TestGrowReachesChildren(t *testing.T) {
 				t.Errorf("shell printed %q, want end", l)
 			}
 		})
+	}
+}
+
+// TestGrowReachesOrphans: a held shell runs testdata/selflisten, whose
+// child, forked after the hold and left to init when its parent exits at
+// once, makes no call the daemon decides (so the daemon does not know it)
+// and tries over and over to load a filter with a listener of its own,
+// which the kernel refuses while the shell's layer's listener is open. A
+// deny that grows the layer closes that listener: the orphan is found in
+// the shell's cgroup, carrying the layer, and stopped and given a new
+// layer with the family, so its own load is still refused and its
+// getppid, denied, gets ENOSYS. Left out (as before), it loaded its
+// listener and answered its own getppid (adversary helper-15).
+func TestGrowReachesOrphans(t *testing.T) {
+	prog := buildC(t, "testdata/selflisten/selflisten.c")
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	out := filepath.Join(t.TempDir(), "orphan")
+	if err := os.WriteFile(out, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh := startLive(t, m.base, "bash", "-c", `read x; "$1" "$2"; echo started; read y`,
+		"bash", prog, out)
+	moveTo(m, "g", sh.pid)
+	sh.send("go")
+	if l := sh.next(); l != "started" {
+		t.Fatalf("shell printed %q, want started", l)
+	}
+	lines := waitLines(t, out, 1, 2*time.Second)
+	orphan, err := strconv.Atoi(lines[0])
+	if err != nil {
+		t.Fatalf("selflisten wrote %q", lines[0])
+	}
+	t.Cleanup(func() { syscall.Kill(orphan, syscall.SIGKILL) })
+	time.Sleep(100 * time.Millisecond)
+	m.mustWrite("g/syscalls.deny", "sysinfo")
+	lines = waitLines(t, out, 3, 5*time.Second)
+	if lines[1] != "listener 0" || lines[2] != "getppid -38" {
+		t.Errorf("the orphan wrote %q after the deny, want listener 0, getppid -38", lines[1:])
+	}
+	sh.send("end")
+}
+
+// waitLines waits until file holds n lines and returns them.
+func waitLines(t *testing.T, file string, n int, limit time.Duration) []string {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"); len(b) > 0 &&
+			len(lines) >= n {
+			return lines
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %q, want %d lines", file, b, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -100,6 +100,9 @@ type Holder struct {
 	guardLog   *denials.Book // the guard's log limit, apart from the counts
 	stop       chan struct{}
 	stopped    sync.WaitGroup
+
+	omu     sync.Mutex
+	orphDir map[string]orphanList // cgroup directory -> its orphan candidates
 }
 
 // proc is what the holder knows of one held process.

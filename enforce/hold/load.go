@@ -151,13 +151,27 @@ func (h *Holder) seizeAll(j *job) bool {
 	for _, m := range j.members {
 		have[m.pid] = true
 	}
-	for i := 0; i < len(j.members); i++ {
+	for i := 0; ; i++ {
+		if i == len(j.members) {
+			if j.old == nil {
+				break
+			}
+			more, err := h.orphans(j, have)
+			if err != nil {
+				return fail(err)
+			}
+			if len(more) == 0 {
+				break
+			}
+			j.members = append(j.members, more...)
+		}
 		m := j.members[i]
-		m.sess, m.err = inject.Seize(m.pid)
-		// A first hold needs no stop before Install, which waits for
-		// the stops itself; a family is stopped whole before its
-		// listener is closed.
-		if m.err == nil && !m.self && j.old != nil {
+		if m.sess != nil {
+			// An orphan, seized and stopped already: its own carriers.
+		} else if m.sess, m.err = inject.Seize(m.pid); m.err == nil && !m.self && j.old != nil {
+			// A first hold needs no stop before Install, which waits
+			// for the stops itself; a family is stopped whole before
+			// its listener is closed.
 			// Checked for a memory sharer before the old listener is
 			// closed: refused there, the member would be left with
 			// that closed listener (ENOSYS for every call it notifies).
@@ -215,6 +229,112 @@ func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
 			need: m.need, also: m.also})
 	}
 	return out
+}
+
+// orphanList is what orphans found in one cgroup directory: the processes
+// listed there that were not known and had filters, at a task count.
+type orphanList struct {
+	at    inject.TaskCount
+	cands []int
+}
+
+// orphans returns the processes that carry family j's old layer without
+// being a child of a member, seized and stopped, or none: forked from a
+// carrier that exited before the family stopped, they were given to init
+// or a subreaper, where carriers does not look. Once the old listener is
+// closed, such a process could load a listener of its own and answer its
+// own calls (adversary helper-15: a deny that grew the layer of a held
+// process let the grandchildren it had orphaned make getppid, denied,
+// for good). It looks in the cgroups of the members, where a process is
+// born: at processes not known, started after the layer went in, with
+// filters, whose chain notifies what the old layer does (as orphanLayer
+// tells). The listing of a directory is kept while no task is created,
+// so that the members of a large pass cost one. A process moved to
+// another cgroup before the family stopped is not found (that takes the
+// right to write both cgroups' files).
+func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
+	defer func() {
+		if err != nil {
+			for _, m := range out {
+				m.sess.Detach()
+			}
+			out = nil
+		}
+	}()
+	dirs := map[string]*member{}
+	for _, m := range j.members {
+		if m.err != nil {
+			continue
+		}
+		if group, inside, err := h.groupOf(m.pid); err == nil && inside {
+			if _, ok := dirs[group]; !ok {
+				dirs[group] = m
+			}
+		}
+	}
+	born := j.old.at.Load()
+	for group, m := range dirs {
+		for _, pid := range h.orphanCandidates(filepath.Join(h.mirror,
+			filepath.FromSlash(group))) {
+			if have[pid] || h.known(pid) != nil {
+				continue
+			}
+			start, err := startTime(pid)
+			if err != nil || startNanos(start)+tickNanos < born {
+				continue
+			}
+			sess, err := inject.Seize(pid)
+			if err != nil {
+				continue
+			}
+			chain, err := sess.Filters()
+			if err != nil || !h.cov.carries(chain, j.old) {
+				sess.Detach()
+				continue
+			}
+			if err := sess.CheckMemory(); err != nil {
+				// Left out, it would escape: the family does not grow.
+				sess.Detach()
+				return out, err
+			}
+			have[pid] = true
+			out = append(out, &member{pid: pid, start: start, group: group, need: m.need,
+				also: m.also, sess: sess})
+		}
+	}
+	return out, nil
+}
+
+// orphanCandidates lists the processes of cgroup directory dir that were
+// not known and had filters, from the last listing while no task has been
+// created since.
+func (h *Holder) orphanCandidates(dir string) []int {
+	now, counted := inject.CountTasks()
+	h.omu.Lock()
+	l, ok := h.orphDir[dir]
+	h.omu.Unlock()
+	if ok && counted && now.NoneSince(l.at) {
+		return l.cands
+	}
+	pids, err := readProcs(dir)
+	if err != nil {
+		return nil
+	}
+	l = orphanList{at: now}
+	for _, pid := range pids {
+		if h.known(pid) == nil && seccompFilters(pid) > 0 {
+			l.cands = append(l.cands, pid)
+		}
+	}
+	if counted {
+		h.omu.Lock()
+		if h.orphDir == nil {
+			h.orphDir = map[string]orphanList{}
+		}
+		h.orphDir[dir] = l
+		h.omu.Unlock()
+	}
+	return l.cands
 }
 
 // complete loads the new layers of a job whose members are seized: it

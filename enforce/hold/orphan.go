@@ -1,6 +1,11 @@
 package hold
 
-import "github.com/cgsyscall/cgsyscall/enforce/inject"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
 
 // orphanLayer finds the layer that process pid (started at start), which
 // has no held ancestor but a listener in its filter chain, carries: one of
@@ -21,12 +26,11 @@ func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 		return nil
 	}
 	notified, partly := h.cov.chainNotified(chain)
-	strict := notified.Minus(partly)
 	born := startNanos(start)
 	var best *layer
 	consider := func(lay *layer) {
 		if lay == nil || lay.closed.Load() || lay.at.Load() > born+tickNanos ||
-			!notified.Contains(lay.cover) || !strict.Contains(lay.cover.Minus(lay.passed)) {
+			!fits(notified, partly, lay) {
 			return
 		}
 		if best == nil || lay.cover.Len() > best.cover.Len() {
@@ -43,4 +47,17 @@ func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 		return true
 	})
 	return best
+}
+
+// carries reports whether a filter chain may carry layer lay: it notifies
+// every number lay does, and for every argument those lay does not pass.
+func (c *covers) carries(chain [][]unix.SockFilter, lay *layer) bool {
+	notified, partly := c.chainNotified(chain)
+	return fits(notified, partly, lay)
+}
+
+// fits is carries for a chain's notified numbers (partly: those only for
+// some arguments).
+func fits(notified, partly policy.Set, lay *layer) bool {
+	return notified.Contains(lay.cover) && notified.Minus(partly).Contains(lay.cover.Minus(lay.passed))
 }

@@ -429,6 +429,20 @@ func (s forkStamp) since(at forkStamp) bool {
 	return s.total-at.total == s.helpers-at.helpers
 }
 
+// TaskCount is the kernel's count of the tasks ever created, less the
+// helper threads that holds made, at one moment.
+type TaskCount struct{ s forkStamp }
+
+// CountTasks reads a TaskCount; false when it could not.
+func CountTasks() (TaskCount, bool) {
+	s, ok := stamp()
+	return TaskCount{s}, ok
+}
+
+// NoneSince reports whether no task but the holds' helper threads was
+// created between at and c: every process alive at c was alive at at.
+func (c TaskCount) NoneSince(at TaskCount) bool { return c.s.since(at.s) }
+
 // clones counts the helper threads that holds make processes create.
 // A clone is in flight from the moment the injected call may run until
 // the tracer knows it made a thread (the clone event) or gave up on
