@@ -76,34 +76,67 @@ func TestGrowReachesChildren(t *testing.T) {
 // layer with the family, so its own load is still refused and its
 // getppid, denied, gets ENOSYS. Left out (as before), it loaded its
 // listener and answered its own getppid (adversary helper-15).
+//
+// "traced": the orphan has a child of its own trace it, so that it
+// cannot be stopped: the deny fails with EBUSY and nothing changes (it
+// was left out, and its load went in: helper-16). "pad": it first loads a
+// filter that notifies nearly everything, so that the scan, which finds
+// it within a second, takes it for a carrier of another process's larger
+// layer (held in another group); the growth of the shell's layer looks at
+// such guesses too (it went in: helper-16).
 func TestGrowReachesOrphans(t *testing.T) {
 	prog := buildC(t, "testdata/selflisten/selflisten.c")
-	m := liveMirror(t)
-	denyGetppid(m, "g")
-	out := filepath.Join(t.TempDir(), "orphan")
-	if err := os.WriteFile(out, nil, 0o644); err != nil {
-		t.Fatal(err)
+	for _, mode := range []string{"plain", "traced", "pad"} {
+		t.Run(mode, func(t *testing.T) {
+			m := liveMirror(t)
+			denyGetppid(m, "g")
+			if mode == "pad" {
+				// Another layer, larger than the shell's will be.
+				denyGetppid(m, "g2")
+				startServing(t, filepath.Join(m.base, "g2"))
+				time.Sleep(1500 * time.Millisecond) // held by the scan
+				m.mustWrite("g2/syscalls.deny", "sysinfo")
+			}
+			out := filepath.Join(t.TempDir(), "orphan")
+			if err := os.WriteFile(out, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			flag := "-" + mode
+			sh := startLive(t, m.base, "bash", "-c",
+				`read x; "$1" $2 "$3"; echo started; read y`, "bash", prog, flag, out)
+			moveTo(m, "g", sh.pid)
+			sh.send("go")
+			if l := sh.next(); l != "started" {
+				t.Fatalf("shell printed %q, want started", l)
+			}
+			ready := 2
+			if mode == "traced" {
+				ready = 3
+			}
+			lines := waitLines(t, out, ready, 5*time.Second)
+			orphan, err := strconv.Atoi(lines[0])
+			if err != nil || lines[ready-1] != "ready" ||
+				mode == "traced" && lines[1] != "traced 0" {
+				t.Fatalf("selflisten wrote %q", lines)
+			}
+			t.Cleanup(func() { syscall.Kill(orphan, syscall.SIGKILL) })
+			time.Sleep(100 * time.Millisecond)
+			err = m.write("g/syscalls.deny", "acct")
+			if mode == "traced" {
+				if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
+					t.Errorf("deny with a carrier that cannot be stopped: %v, want EBUSY", err)
+				}
+			} else if err != nil {
+				t.Errorf("deny: %v", err)
+			}
+			lines = waitLines(t, out, ready+2, 5*time.Second)
+			if lines[ready] != "listener 0" || lines[ready+1] != "getppid -38" {
+				t.Errorf("the orphan wrote %q after the deny, want listener 0, getppid -38",
+					lines[ready:])
+			}
+			sh.send("end")
+		})
 	}
-	sh := startLive(t, m.base, "bash", "-c", `read x; "$1" "$2"; echo started; read y`,
-		"bash", prog, out)
-	moveTo(m, "g", sh.pid)
-	sh.send("go")
-	if l := sh.next(); l != "started" {
-		t.Fatalf("shell printed %q, want started", l)
-	}
-	lines := waitLines(t, out, 1, 2*time.Second)
-	orphan, err := strconv.Atoi(lines[0])
-	if err != nil {
-		t.Fatalf("selflisten wrote %q", lines[0])
-	}
-	t.Cleanup(func() { syscall.Kill(orphan, syscall.SIGKILL) })
-	time.Sleep(100 * time.Millisecond)
-	m.mustWrite("g/syscalls.deny", "sysinfo")
-	lines = waitLines(t, out, 3, 5*time.Second)
-	if lines[1] != "listener 0" || lines[2] != "getppid -38" {
-		t.Errorf("the orphan wrote %q after the deny, want listener 0, getppid -38", lines[1:])
-	}
-	sh.send("end")
 }
 
 // waitLines waits until file holds n lines and returns them.

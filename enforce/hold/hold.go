@@ -125,6 +125,9 @@ type proc struct {
 	// logged is the placement this daemon last wrote to the placement
 	// log for it, nil before the first.
 	logged atomic.Pointer[placedAt]
+	// guessed is set while lay is orphanLayer's guess: the growth of
+	// another layer that the chain may carry looks at it too (orphans).
+	guessed atomic.Bool
 }
 
 func newProc(start uint64, lay *layer, anchor string) *proc {

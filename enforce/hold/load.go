@@ -38,9 +38,16 @@ type member struct {
 	also    policy.Set // more numbers to cover: what other members of its family need
 	self    bool       // the writer of the request being served
 	killed  bool       // its failed hold killed it already (Session.KillOnFailure)
-	sess    *inject.Session
-	lay     *layer // the new layer
-	err     error
+	// guessed: its layer is orphanLayer's guess (recordNew). maybe: found
+	// by the orphan search of a growth, it may carry another listener
+	// than the old layer's; a load that the kernel then refuses (EBUSY:
+	// another listener of its chain is open, and it was stopped since
+	// before the old one closed) shows that it does, and leaves it as it
+	// was.
+	guessed, maybe bool
+	sess           *inject.Session
+	lay            *layer // the new layer
+	err            error
 }
 
 // job is one injection: a process not held yet, or the family of a layer
@@ -151,17 +158,29 @@ func (h *Holder) seizeAll(j *job) bool {
 	for _, m := range j.members {
 		have[m.pid] = true
 	}
+	looks := 0
 	for i := 0; ; i++ {
 		if i == len(j.members) {
 			if j.old == nil {
 				break
 			}
+			// Until a look that found none while no task was created:
+			// an orphan can fork the next and exit between the listing
+			// and its seizure.
+			at, counted := inject.CountTasks()
 			more, err := h.orphans(j, have)
 			if err != nil {
 				return fail(err)
 			}
 			if len(more) == 0 {
-				break
+				if now, ok := inject.CountTasks(); counted && ok && now.NoneSince(at) {
+					break
+				}
+				if looks++; looks == maxLooks {
+					return fail(syscall.EAGAIN)
+				}
+				i-- // look again
+				continue
 			}
 			j.members = append(j.members, more...)
 		}
@@ -170,10 +189,9 @@ func (h *Holder) seizeAll(j *job) bool {
 			// An orphan, seized and stopped already: its own carriers.
 		} else if m.sess, m.err = inject.Seize(m.pid); m.err == nil && !m.self && j.old != nil {
 			// A first hold needs no stop before Install, which waits
-			// for the stops itself; a family is stopped whole before
-			// its listener is closed.
-			// Checked for a memory sharer before the old listener is
-			// closed: refused there, the member would be left with
+			// for the stops itself; a family is stopped whole, and
+			// checked for a memory sharer, before its listener is
+			// closed: refused after, the member would be left with
 			// that closed listener (ENOSYS for every call it notifies).
 			if m.err = m.sess.CheckMemory(); m.err != nil {
 				m.sess.Detach()
@@ -231,6 +249,9 @@ func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
 	return out
 }
 
+// maxLooks bounds the looks for orphans that see tasks created meanwhile.
+const maxLooks = 50
+
 // orphanList is what orphans found in one cgroup directory: the processes
 // listed there that were not known and had filters, at a task count.
 type orphanList struct {
@@ -261,6 +282,8 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 			out = nil
 		}
 	}()
+	// Where each member is, and where it was placed last (a move that
+	// grows the layer runs before the placement is recorded).
 	dirs := map[string]*member{}
 	for _, m := range j.members {
 		if m.err != nil {
@@ -271,12 +294,18 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 				dirs[group] = m
 			}
 		}
+		if m.p != nil {
+			if group := *m.p.anchor.Load(); dirs[group] == nil {
+				dirs[group] = m
+			}
+		}
 	}
 	born := j.old.at.Load()
 	for group, m := range dirs {
 		for _, pid := range h.orphanCandidates(filepath.Join(h.mirror,
 			filepath.FromSlash(group))) {
-			if have[pid] || h.known(pid) != nil {
+			p := h.known(pid)
+			if have[pid] || p != nil && !p.guessed.Load() {
 				continue
 			}
 			start, err := startTime(pid)
@@ -285,29 +314,37 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 			}
 			sess, err := inject.Seize(pid)
 			if err != nil {
-				continue
+				if err = exitedOr(pid, err); errors.Is(err, syscall.ESRCH) {
+					continue
+				}
+				// Traced by another, say: it cannot be stopped with the
+				// family, and would be left out (adversary helper-16).
+				return out, err
 			}
-			chain, err := sess.Filters()
-			if err != nil || !h.cov.carries(chain, j.old) {
+			// A chain that cannot be read may carry the layer.
+			if chain, err := sess.Filters(); err == nil && !h.cov.carries(chain, j.old) {
 				sess.Detach()
 				continue
 			}
 			if err := sess.CheckMemory(); err != nil {
 				// Left out, it would escape: the family does not grow.
 				sess.Detach()
+				if err = exitedOr(pid, err); errors.Is(err, syscall.ESRCH) {
+					continue
+				}
 				return out, err
 			}
 			have[pid] = true
-			out = append(out, &member{pid: pid, start: start, group: group, need: m.need,
-				also: m.also, sess: sess})
+			out = append(out, &member{pid: pid, start: start, p: p, group: group,
+				need: m.need, also: m.also, sess: sess, maybe: true})
 		}
 	}
 	return out, nil
 }
 
 // orphanCandidates lists the processes of cgroup directory dir that were
-// not known and had filters, from the last listing while no task has been
-// created since.
+// not known (or known by orphanLayer's guess) and had filters, from the
+// last listing while no task has been created since.
 func (h *Holder) orphanCandidates(dir string) []int {
 	now, counted := inject.CountTasks()
 	h.omu.Lock()
@@ -322,7 +359,7 @@ func (h *Holder) orphanCandidates(dir string) []int {
 	}
 	l = orphanList{at: now}
 	for _, pid := range pids {
-		if h.known(pid) == nil && seccompFilters(pid) > 0 {
+		if p := h.known(pid); (p == nil || p.guessed.Load()) && seccompFilters(pid) > 0 {
 			l.cands = append(l.cands, pid)
 		}
 	}
@@ -358,8 +395,20 @@ func (h *Holder) complete(j *job) {
 	for _, m := range j.members {
 		if m.err == nil {
 			m.err = h.install(m, j.old)
+			if m.maybe && refusedListener(m.err) {
+				h.log.WithField("pid", m.pid).Debug("another listener decides its calls; " +
+					"left as it was")
+				m.err, m.lay = nil, nil
+			}
 		}
 	}
+}
+
+// refusedListener reports whether err is the kernel's refusal of a new
+// listener while one of the chain is open.
+func refusedListener(err error) bool {
+	var ie *inject.Error
+	return errors.As(err, &ie) && ie.Op == "seccomp" && ie.Err == syscall.EBUSY
 }
 
 // quick holds m, a process with no filter, in one go (inject.HoldWith).

@@ -485,6 +485,7 @@ func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error
 // and grows that layer if it does not cover m's group.
 func (h *Holder) inherit(m *member) error {
 	p := newProc(m.start, m.anc.lay.Load(), m.group)
+	p.guessed.Store(m.guessed)
 	h.setProc(m.pid, p)
 	h.place(m.pid, p, m.group)
 	if need := h.need(p, m.group); !h.covered(p, need) {
@@ -514,6 +515,7 @@ func (h *Holder) recordNew(j *job) error {
 			// that process's layer.
 			if lay := h.orphanLayer(m.pid, m.start); lay != nil {
 				m.anc = newProc(0, lay, m.group)
+				m.guessed = true
 			}
 		}
 		if busy && m.anc != nil {
@@ -575,8 +577,11 @@ func (h *Holder) grow(reqs []growReq, self int) (int, error) {
 	// Every known process that carries one of these layers goes with it.
 	for pid, p := range h.snapshot() {
 		if j := families[p.lay.Load()]; j != nil && !j.has(pid) && h.known(pid) == p {
+			// One recorded by orphanLayer's guess that does not carry
+			// the layer after all shows it at the load (maybe).
 			j.members = append(j.members, &member{pid: pid, start: p.start, p: p,
-				need: h.need(p, *p.anchor.Load()), self: pid == self})
+				need: h.need(p, *p.anchor.Load()), self: pid == self,
+				maybe: p.guessed.Load()})
 		}
 	}
 	n, failed := 0, error(nil)
@@ -656,6 +661,7 @@ func (h *Holder) recordGrown(j *job) int {
 			h.place(m.pid, p, m.group)
 		} else {
 			p.lay.Store(m.lay)
+			p.guessed.Store(false)
 		}
 		h.holders.Store(m.pid, p)
 		n++

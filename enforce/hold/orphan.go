@@ -13,8 +13,10 @@ import (
 // chain notifies. That is a process forked from a held one that exited
 // before the daemon heard of the child (it made no call its layer hands
 // over), reparented to init or a subreaper. Where several layers would do,
-// the one with the most numbers is taken; if it is the wrong one, growing
-// it fails and the process is killed (fail closed). nil when none fits.
+// the one with the most numbers is taken, and the process is marked as
+// guessed: the growth of any layer looks at it (orphans), and where its
+// load is refused because another listener of its chain is still open, it
+// is left as it was (maybe). nil when none fits.
 func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 	s, err := inject.Seize(pid)
 	if err != nil {
