@@ -144,5 +144,5 @@ func waitGone(t *testing.T, pid int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("daemon %d still runs", pid)
+	t.Fatalf("process %d still runs", pid)
 }

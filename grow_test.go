@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -83,10 +84,14 @@ func TestGrowReachesChildren(t *testing.T) {
 // filter that notifies nearly everything, so that the scan, which finds
 // it within a second, takes it for a carrier of another process's larger
 // layer (held in another group); the growth of the shell's layer looks at
-// such guesses too (it went in: helper-16).
+// such guesses too (it went in: helper-16). "forge": it fails the daemon's
+// loads itself with EBUSY, which the daemon took for the kernel's refusal
+// of a listener while another is open, and left it out (it went in:
+// helper-17); now an errno a filter of the process may have given is not
+// trusted, and the orphan, which no layer can reach any more, is killed.
 func TestGrowReachesOrphans(t *testing.T) {
 	prog := buildC(t, "testdata/selflisten/selflisten.c")
-	for _, mode := range []string{"plain", "traced", "pad"} {
+	for _, mode := range []string{"plain", "traced", "pad", "forge"} {
 		t.Run(mode, func(t *testing.T) {
 			m := liveMirror(t)
 			denyGetppid(m, "g")
@@ -122,12 +127,28 @@ func TestGrowReachesOrphans(t *testing.T) {
 			t.Cleanup(func() { syscall.Kill(orphan, syscall.SIGKILL) })
 			time.Sleep(100 * time.Millisecond)
 			err = m.write("g/syscalls.deny", "acct")
-			if mode == "traced" {
+			switch mode {
+			case "traced":
 				if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
 					t.Errorf("deny with a carrier that cannot be stopped: %v, want EBUSY", err)
 				}
-			} else if err != nil {
-				t.Errorf("deny: %v", err)
+			case "forge":
+				if err == nil || !strings.Contains(err.Error(), "Operation not permitted") {
+					t.Errorf("deny with a carrier that fails the loads: %v, want EPERM", err)
+				}
+			default:
+				if err != nil {
+					t.Errorf("deny: %v", err)
+				}
+			}
+			if mode == "forge" {
+				// No layer of the daemon's can go in any more: killed.
+				waitGone(t, orphan)
+				if b, _ := os.ReadFile(out); len(strings.Fields(string(b))) != ready {
+					t.Errorf("the orphan wrote %q, want nothing after ready", b)
+				}
+				sh.send("end")
+				return
 			}
 			lines = waitLines(t, out, ready+2, 5*time.Second)
 			if lines[ready] != "listener 0" || lines[ready+1] != "getppid -38" {
@@ -137,6 +158,44 @@ func TestGrowReachesOrphans(t *testing.T) {
 			sh.send("end")
 		})
 	}
+}
+
+// TestMoveRefusesForgedBusy: a process whose own filter fails the
+// daemon's loads with EBUSY (testdata/selflisten -forge), a child of a
+// shell forked before the shell was held, is moved into the group. The
+// daemon took that EBUSY for the kernel's (its chain has its held
+// parent's listener) and recorded it as carrying the parent's layer, so
+// the move succeeded and the process made getppid, denied (adversary
+// helper-17). The errno of a load that a filter of the process may have
+// answered is not trusted: the move fails with EPERM, and g/tasks does
+// not list it.
+func TestMoveRefusesForgedBusy(t *testing.T) {
+	prog := buildC(t, "testdata/selflisten/selflisten.c")
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	out := filepath.Join(t.TempDir(), "child")
+	if err := os.WriteFile(out, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh := startLive(t, m.base, "bash", "-c", `"$1" -forge -child "$2" & echo started; read y`,
+		"bash", prog, out)
+	if l := sh.next(); l != "started" {
+		t.Fatalf("shell printed %q, want started", l)
+	}
+	child, err := strconv.Atoi(waitLines(t, out, 1, 2*time.Second)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
+	moveTo(m, "g", sh.pid)
+	err = m.write("g/tasks", strconv.Itoa(child))
+	if err == nil || !strings.Contains(err.Error(), "Operation not permitted") {
+		t.Errorf("moving a process that fails the daemon's loads: %v, want EPERM", err)
+	}
+	if tasks := strings.Fields(m.read("g/tasks")); slices.Contains(tasks, strconv.Itoa(child)) {
+		t.Errorf("g/tasks lists %d: %q", child, tasks)
+	}
+	sh.send("end")
 }
 
 // waitLines waits until file holds n lines and returns them.

@@ -394,6 +394,14 @@ func (h *Holder) complete(j *job) {
 	j.old.close()
 	for _, m := range j.members {
 		if m.err == nil {
+			if j.old != nil {
+				// Its old listener is closed: a member whose new layer
+				// does not go in is killed while stopped, before it
+				// could load a listener of its own; unless another
+				// listener holds it.
+				m.sess.KillOnFailure = true
+				m.sess.SpareHeld = m.maybe
+			}
 			m.err = h.install(m, j.old)
 			if m.maybe && refusedListener(m.err) {
 				h.log.WithField("pid", m.pid).Debug("another listener decides its calls; " +
@@ -405,7 +413,8 @@ func (h *Holder) complete(j *job) {
 }
 
 // refusedListener reports whether err is the kernel's refusal of a new
-// listener while one of the chain is open.
+// listener while one of the chain is open, which no filter of the process
+// could have given itself (inject's op "answered" otherwise).
 func refusedListener(err error) bool {
 	var ie *inject.Error
 	return errors.As(err, &ie) && ie.Op == "seccomp" && ie.Err == syscall.EBUSY
@@ -462,7 +471,8 @@ func (h *Holder) install(m *member, old *layer) error {
 	}
 	fd, err := m.sess.Install(prog)
 	if err != nil {
-		if m.killed = m.sess.KillOnFailure; m.killed {
+		spared := m.sess.SpareHeld && refusedListener(err)
+		if m.killed = m.sess.KillOnFailure && !spared; m.killed {
 			return err // why it was killed, for the log: not its exit
 		}
 		return exitedOr(m.pid, err)

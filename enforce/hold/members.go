@@ -507,8 +507,7 @@ func (h *Holder) recordNew(j *job) error {
 	m := j.members[0]
 	if err := m.err; err != nil {
 		shared, _ := sharing(err)
-		busy := errors.Is(err, syscall.EBUSY) && !m.self && tracerOf(m.pid) == 0 &&
-			shared == ""
+		busy := refusedListener(err) && !m.self && tracerOf(m.pid) == 0
 		if busy && m.anc == nil {
 			// No held ancestor, but a listener in its chain: an orphan of a
 			// held process (reparented when its parent exited) that carries

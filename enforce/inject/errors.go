@@ -11,7 +11,8 @@ import (
 // errno that callers branch on (errors.Is(err, unix.EBUSY) works through
 // Unwrap); Op names the step that failed: "seize", "stop", "regs", "insn",
 // "mmap", "write", "seccomp", "prctl", "getfd", "close", "munmap",
-// "restore", "clone", "files" (the file table is shared with process
+// "restore", "clone", "answered" (a filter of the process may have failed
+// the load itself), "files" (the file table is shared with process
 // Other), "memory" (the memory is shared with process Other), "filters",
 // or "session".
 type Error struct {
@@ -57,14 +58,27 @@ func errnoOf(ret int64) unix.Errno {
 	return 0
 }
 
-// loadFailed is the error of a seccomp(2) load that returned errno e. With
-// SECCOMP_FILTER_FLAG_TSYNC_ESRCH, ESRCH says a thread could not take the
-// filter: it has a filter of its own that the others lack (a thread may
-// load one without TSYNC), so the process cannot be held as a whole:
-// EBUSY, op "tsync", rather than the "no such process" ESRCH would read as.
-func loadFailed(pid int, e unix.Errno) error {
+// loadFailed is the error of a seccomp(2) load made by thread tid that
+// returned errno e. With SECCOMP_FILTER_FLAG_TSYNC_ESRCH, ESRCH says a
+// thread could not take the filter: it has a filter of its own that the
+// others lack (a thread may load one without TSYNC), so the process cannot
+// be held as a whole: EBUSY, op "tsync", rather than the "no such process"
+// ESRCH would read as. Where a filter of the thread's chain may have
+// answered the call itself (chainMayAnswer), the errno is not the
+// kernel's: EPERM, op "answered".
+func loadFailed(pid, tid int, e unix.Errno) error {
+	if chainMayAnswer(tid) {
+		return &Error{Op: "answered", Pid: pid, Err: unix.EPERM}
+	}
 	if e == unix.ESRCH {
 		return &Error{Op: "tsync", Pid: pid, Err: unix.EBUSY}
 	}
 	return &Error{Op: "seccomp", Pid: pid, Err: e}
+}
+
+// listenerRefused reports whether err is the kernel's refusal of a new
+// listener while one of the chain is open (loadFailed trusted the errno).
+func listenerRefused(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Op == "seccomp" && e.Err == unix.EBUSY
 }

@@ -62,7 +62,7 @@ type injection struct {
 func (t *tracer) install(prog []unix.SockFilter, before func(),
 	timeout time.Duration, static bool, after []unix.SockFilter) (fd int, err error) {
 	defer func() {
-		if err != nil && t.killOnFail {
+		if err != nil && t.killOnFail && !(t.spareHeld && listenerRefused(err)) {
 			t.kill()
 		}
 		t.release()
@@ -506,7 +506,7 @@ func (in *injection) load(helper *injection, addr uint64, before func()) (int, e
 		ret, err = caller.call(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags, addr)
 	}
 	if err == nil && errnoOf(ret) != 0 {
-		err = loadFailed(pid, errnoOf(ret))
+		err = loadFailed(pid, caller.th.tid, errnoOf(ret))
 	}
 	if err != nil {
 		return -1, fail("seccomp", pid, err)

@@ -4,12 +4,15 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/arch"
 )
 
 type regs = x86Regs
 
 var (
 	nums        = x86Nums
+	auditArch   = arch.AuditArchX86_64
 	syscallInsn = x86Syscall
 )
 

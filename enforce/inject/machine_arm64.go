@@ -4,12 +4,15 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/arch"
 )
 
 type regs = a64Regs
 
 var (
 	nums        = a64Nums
+	auditArch   = arch.AuditArchAArch64
 	syscallInsn = a64Svc
 )
 

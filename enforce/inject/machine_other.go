@@ -2,7 +2,11 @@
 
 package inject
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+)
 
 // Only x86_64 and aarch64 are supported; elsewhere every Install fails
 // with ENOSYS at its first register access. The x86 layout stands in so
@@ -11,6 +15,7 @@ type regs = x86Regs
 
 var (
 	nums        = x86Nums
+	auditArch   = arch.AuditArchX86_64
 	syscallInsn = x86Syscall
 )
 

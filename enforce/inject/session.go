@@ -36,6 +36,11 @@ type Session struct {
 	// its threads are still stopped, before they are let go: for a
 	// process already reported held, which must make no call unheld.
 	KillOnFailure bool
+	// SpareHeld keeps a KillOnFailure process alive where the kernel
+	// refused the new listener because another of its chain is open
+	// (EBUSY, op "seccomp", no filter of its own able to answer the load
+	// itself): that other listener holds it.
+	SpareHeld bool
 
 	pid  int
 	reqs chan func(*tracer)
@@ -230,6 +235,7 @@ func (s *Session) InstallWith(prog []unix.SockFilter, before func()) (int, error
 	rc := make(chan result, 1)
 	s.reqs <- func(t *tracer) {
 		t.killOnFail = s.KillOnFailure
+		t.spareHeld = s.SpareHeld
 		fd, err := t.install(prog, before, timeout, s.Static, s.After)
 		rc <- result{fd, err}
 	}

@@ -189,7 +189,7 @@ func (h *injection) loadInHelper(mainProg, afterProg uint64, after bool) (int, e
 		}
 	}
 	if e := errnoOf(res); e != 0 {
-		return -1, loadFailed(pid, e)
+		return -1, loadFailed(pid, h.th.tid, e)
 	}
 	fd, err := h.takeFromHelper(int(res))
 	if err != nil {

@@ -35,6 +35,9 @@ type tracer struct {
 	// killOnFail: a failed install kills the process before release
 	// (Session.KillOnFailure).
 	killOnFail bool
+	// spareHeld: but not when the kernel refused the listener while
+	// another is open (Session.SpareHeld).
+	spareHeld bool
 	// resend holds signals that arrived at the injecting thread while it
 	// ran injected calls; they are sent again before detaching.
 	resend []int

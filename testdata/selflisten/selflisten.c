@@ -14,6 +14,11 @@
  * -pad: first of all, it loads a filter without a listener that hands
  * every call to a listener but those it needs (so that its chain notifies
  * more than any layer of the daemon); it waits 2.5 s before "ready".
+ * -forge: first of all, it loads a filter without a listener that fails
+ * every seccomp(2) load with SECCOMP_FILTER_FLAG_TSYNC (as the daemon's
+ * are) with EBUSY, as the kernel does while a listener is open.
+ * -child: it does not fork (it is the child itself, of whoever started
+ * it), and waits 3.5 s before "ready".
  * Every process of it ends within 10 s (alarm).
  */
 #define _GNU_SOURCE
@@ -72,6 +77,22 @@ static const int needed[] = {
 	SYS_gettid, SYS_sched_yield, SYS_openat, SYS_close,
 };
 
+static void forge(void)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, SECCOMP_FILTER_FLAG_TSYNC, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EBUSY),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
 static void pad(void)
 {
 	enum { n = sizeof needed / sizeof needed[0] };
@@ -124,7 +145,7 @@ int main(int argc, char **argv)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = {sizeof code / sizeof code[0], code};
-	int want_traced = 0, want_pad = 0, i;
+	int want_traced = 0, want_pad = 0, want_forge = 0, want_child = 0, i;
 	char line[64];
 	int fd, n;
 	long r;
@@ -132,12 +153,16 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc - 1; i++) {
 		want_traced |= strcmp(argv[i], "-traced") == 0;
 		want_pad |= strcmp(argv[i], "-pad") == 0;
+		want_forge |= strcmp(argv[i], "-forge") == 0;
+		want_child |= strcmp(argv[i], "-child") == 0;
 	}
 	if (argc < 2)
 		return 2;
-	if (fork() != 0)
+	if (!want_child && fork() != 0)
 		return 0;
 	alarm(10);
+	if (want_forge)
+		forge();
 	if (want_pad)
 		pad();
 	fd = open(argv[argc - 1], O_WRONLY | O_APPEND);
@@ -149,8 +174,8 @@ int main(int argc, char **argv)
 		n = snprintf(line, sizeof line, "traced %d\n", traced());
 		write(fd, line, n);
 	}
-	if (want_pad) {
-		struct timespec ts = {2, 500000000};
+	if (want_pad || want_child) {
+		struct timespec ts = {want_child ? 3 : 2, 500000000};
 		nanosleep(&ts, NULL);
 	}
 	write(fd, "ready\n", 6);

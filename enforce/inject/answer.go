@@ -1,0 +1,231 @@
+package inject
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// A filter of the process's own sees the seccomp(2) calls a hold injects
+// before the kernel does, and can fail them with any errno it likes: an
+// EBUSY that says "a listener of the chain is open", or an ESRCH that
+// says "a thread has a filter of its own", would then be the process's
+// word, not the kernel's (adversary helper-17: an orphan whose filter
+// failed TSYNC loads with EBUSY was taken for one that another listener
+// decides, and was left out of a growth). A load's errno is trusted only
+// when no filter of the chain can answer the call.
+
+// chainMayAnswer reports whether a filter of thread tid's chain may
+// return anything but ALLOW (or LOG) for the native seccomp(2), whatever
+// its arguments and instruction pointer; true also when the chain cannot
+// be read.
+func chainMayAnswer(tid int) bool {
+	n, ok := filterCount(tid)
+	if !ok {
+		// The kernel shows no filter of a task that has none (EINVAL).
+		return filtered(tid)
+	}
+	for i := 0; i < n; i++ {
+		size, err := getFilter(tid, i, nil)
+		if err != nil || size <= 0 {
+			return true
+		}
+		prog := make([]unix.SockFilter, size)
+		if _, err := getFilter(tid, i, prog); err != nil {
+			return true
+		}
+		if mayAnswer(prog, uint32(nums.seccomp), auditArch) {
+			return true
+		}
+	}
+	return false
+}
+
+// filtered reports whether thread tid is in seccomp filter mode, or may
+// be: /proc/TID/status says "Seccomp: 2", or could not be read.
+func filtered(tid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return true
+	}
+	_, rest, ok := bytes.Cut(b, []byte("\nSeccomp:"))
+	if !ok {
+		return true
+	}
+	line, _, _ := bytes.Cut(rest, []byte{'\n'})
+	return string(bytes.TrimSpace(line)) != "0"
+}
+
+// value is a register or scratch word of the classic BPF machine: known,
+// or not (from the arguments or the instruction pointer).
+type value struct {
+	v     uint32
+	known bool
+}
+
+// bpfState is the machine's state at one instruction.
+type bpfState struct {
+	pc   int
+	a, x value
+	mem  [16]value
+}
+
+// mayAnswer reports whether filter prog can return anything but
+// SECCOMP_RET_ALLOW or SECCOMP_RET_LOG for a call of number nr on audit
+// architecture arch, whatever its arguments and instruction pointer:
+// every path a jump on an unknown value opens is followed (a filter is a
+// DAG of forward jumps; states met before are not followed again). An
+// instruction seccomp does not accept, or a return of an unknown value,
+// counts as an answer.
+func mayAnswer(prog []unix.SockFilter, nr, arch uint32) bool {
+	seen := map[bpfState]bool{}
+	var walk func(s bpfState) bool
+	walk = func(s bpfState) bool {
+		for {
+			if s.pc < 0 || s.pc >= len(prog) || seen[s] {
+				return s.pc < 0 || s.pc >= len(prog)
+			}
+			seen[s] = true
+			f := prog[s.pc]
+			k := value{f.K, true}
+			src := k
+			if f.Code&unix.BPF_X != 0 {
+				src = s.x
+			}
+			switch f.Code & 0x07 {
+			case unix.BPF_LD, unix.BPF_LDX:
+				var v value
+				switch f.Code & 0xe0 {
+				case unix.BPF_IMM:
+					v = k
+				case unix.BPF_ABS:
+					if f.Code&0x18 != unix.BPF_W || f.Code&0x07 != unix.BPF_LD {
+						return true
+					}
+					switch f.K {
+					case 0:
+						v = value{nr, true}
+					case 4:
+						v = value{arch, true}
+					}
+				case unix.BPF_MEM:
+					if f.K >= 16 {
+						return true
+					}
+					v = s.mem[f.K]
+				case unix.BPF_LEN:
+					v = value{64, true}
+				default:
+					return true
+				}
+				if f.Code&0x07 == unix.BPF_LD {
+					s.a = v
+				} else {
+					s.x = v
+				}
+			case unix.BPF_ST, unix.BPF_STX:
+				if f.K >= 16 {
+					return true
+				}
+				if f.Code&0x07 == unix.BPF_ST {
+					s.mem[f.K] = s.a
+				} else {
+					s.mem[f.K] = s.x
+				}
+			case unix.BPF_ALU:
+				s.a = alu(f.Code&0xf0, s.a, src)
+			case unix.BPF_JMP:
+				if f.Code&0xf0 == unix.BPF_JA {
+					s.pc += 1 + int(f.K)
+					continue
+				}
+				yes, no := s, s
+				yes.pc += 1 + int(f.Jt)
+				no.pc += 1 + int(f.Jf)
+				if !s.a.known || !src.known {
+					if walk(yes) {
+						return true
+					}
+					s = no
+					continue
+				}
+				var taken bool
+				switch f.Code & 0xf0 {
+				case unix.BPF_JEQ:
+					taken = s.a.v == src.v
+				case unix.BPF_JGT:
+					taken = s.a.v > src.v
+				case unix.BPF_JGE:
+					taken = s.a.v >= src.v
+				case unix.BPF_JSET:
+					taken = s.a.v&src.v != 0
+				default:
+					return true
+				}
+				if taken {
+					s = yes
+				} else {
+					s = no
+				}
+				continue
+			case unix.BPF_RET:
+				r := k
+				if f.Code&0x18 == unix.BPF_A {
+					r = s.a
+				}
+				action := r.v & unix.SECCOMP_RET_ACTION_FULL
+				return !r.known || action != unix.SECCOMP_RET_ALLOW &&
+					action != unix.SECCOMP_RET_LOG
+			case unix.BPF_MISC:
+				if f.Code&0xf8 == unix.BPF_TAX {
+					s.x = s.a
+				} else {
+					s.a = s.x
+				}
+			}
+			s.pc++
+		}
+	}
+	return walk(bpfState{})
+}
+
+// alu applies a classic BPF ALU operation; unknown in, unknown out.
+func alu(op uint16, a, b value) value {
+	if op == unix.BPF_NEG {
+		return value{-a.v, a.known}
+	}
+	if !a.known || !b.known {
+		return value{}
+	}
+	switch op {
+	case unix.BPF_ADD:
+		return value{a.v + b.v, true}
+	case unix.BPF_SUB:
+		return value{a.v - b.v, true}
+	case unix.BPF_MUL:
+		return value{a.v * b.v, true}
+	case unix.BPF_DIV:
+		if b.v == 0 {
+			return value{}
+		}
+		return value{a.v / b.v, true}
+	case unix.BPF_MOD:
+		if b.v == 0 {
+			return value{}
+		}
+		return value{a.v % b.v, true}
+	case unix.BPF_AND:
+		return value{a.v & b.v, true}
+	case unix.BPF_OR:
+		return value{a.v | b.v, true}
+	case unix.BPF_XOR:
+		return value{a.v ^ b.v, true}
+	case unix.BPF_LSH:
+		return value{a.v << (b.v & 31), true}
+	case unix.BPF_RSH:
+		return value{a.v >> (b.v & 31), true}
+	}
+	return value{}
+}

@@ -1,0 +1,60 @@
+package inject
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+)
+
+// TestMayAnswer: which filters may answer a seccomp(2) call themselves, so
+// that the call's errno is not the kernel's. The forger is adversary
+// helper-17's: EBUSY for a load with TSYNC, which the daemon always sets.
+func TestMayAnswer(t *testing.T) {
+	const nr, other = 317, 39 // seccomp and getpid on x86_64
+	ld := func(off uint32) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: off}
+	}
+	jeq := func(k uint32, jt, jf uint8) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k, Jt: jt, Jf: jf}
+	}
+	ret := func(k uint32) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k}
+	}
+	allow, errno := uint32(unix.SECCOMP_RET_ALLOW), uint32(unix.SECCOMP_RET_ERRNO|uint32(unix.EBUSY))
+	notif := uint32(unix.SECCOMP_RET_USER_NOTIF)
+	cases := []struct {
+		name string
+		prog []unix.SockFilter
+		want bool
+	}{
+		{"allow", []unix.SockFilter{ret(allow)}, false},
+		{"log", []unix.SockFilter{ret(unix.SECCOMP_RET_LOG)}, false},
+		{"other number denied", []unix.SockFilter{ld(0), jeq(other, 0, 1), ret(errno), ret(allow)},
+			false},
+		{"seccomp denied", []unix.SockFilter{ld(0), jeq(nr, 0, 1), ret(errno), ret(allow)}, true},
+		{"seccomp notified", []unix.SockFilter{ld(0), jeq(nr, 0, 1), ret(notif), ret(allow)}, true},
+		{"other arch only", []unix.SockFilter{ld(4), jeq(arch.AuditArchX86_64, 1, 0),
+			ret(errno), ret(allow)}, false},
+		{"forger: flags has TSYNC", []unix.SockFilter{
+			ld(0), jeq(nr, 0, 3),
+			ld(24), // args[1], low word: the flags
+			{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, K: unix.SECCOMP_FILTER_FLAG_TSYNC,
+				Jt: 0, Jf: 1},
+			ret(errno), ret(allow)}, true},
+		{"arguments of another number", []unix.SockFilter{
+			ld(0), jeq(other, 0, 3), ld(16), jeq(7, 0, 1), ret(errno), ret(allow)}, false},
+		{"kept in scratch", []unix.SockFilter{
+			ld(0), {Code: unix.BPF_ST, K: 3}, unix.SockFilter{Code: unix.BPF_LD | unix.BPF_IMM},
+			{Code: unix.BPF_LD | unix.BPF_MEM, K: 3}, jeq(nr, 0, 1), ret(errno), ret(allow)}, true},
+		{"returns A, unknown", []unix.SockFilter{ld(16),
+			{Code: unix.BPF_RET | unix.BPF_A}}, true},
+		{"runs off the end", []unix.SockFilter{ld(0)}, true},
+	}
+	for _, c := range cases {
+		if got := mayAnswer(c.prog, nr, arch.AuditArchX86_64); got != c.want {
+			t.Errorf("%s: mayAnswer = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
