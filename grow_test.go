@@ -198,6 +198,39 @@ func TestMoveRefusesForgedBusy(t *testing.T) {
 	sh.send("end")
 }
 
+// TestMoveRefusesOwnListener: a process that hands nearly every call to
+// a listener of its own (testdata/selflisten -own) is moved into a group
+// where another process is held. The kernel refuses the daemon's listener
+// because the process's own is open, as it does for a process that
+// carries one of the daemon's layers, and the daemon took it for an
+// orphan carrying the other process's layer: the move succeeded, g/tasks
+// listed it, and its own listener answered its getppid, denied
+// (adversary helper-18). A layer is taken as carried only where the
+// newest filter that hands calls on is that layer's very program: the
+// move fails with EBUSY.
+func TestMoveRefusesOwnListener(t *testing.T) {
+	prog := buildC(t, "testdata/selflisten/selflisten.c")
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	held := startServing(t, m.base)
+	moveTo(m, "g", held.pid)
+	out := filepath.Join(t.TempDir(), "own")
+	if err := os.WriteFile(out, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startLive(t, m.base, prog, "-own", "-child", out)
+	if _, err := strconv.Atoi(waitLines(t, out, 1, 2*time.Second)[0]); err != nil {
+		t.Fatal(err)
+	}
+	err := m.write("g/tasks", strconv.Itoa(p.pid))
+	if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
+		t.Errorf("moving a process with a listener of its own: %v, want EBUSY", err)
+	}
+	if tasks := strings.Fields(m.read("g/tasks")); slices.Contains(tasks, strconv.Itoa(p.pid)) {
+		t.Errorf("g/tasks lists %d: %q", p.pid, tasks)
+	}
+}
+
 // waitLines waits until file holds n lines and returns them.
 func waitLines(t *testing.T, file string, n int, limit time.Duration) []string {
 	t.Helper()

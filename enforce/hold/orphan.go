@@ -1,6 +1,8 @@
 package hold
 
 import (
+	"slices"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
@@ -28,11 +30,29 @@ func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 		return nil
 	}
 	notified, partly := h.cov.chainNotified(chain)
+	// The listener that gets a call is the newest filter's that hands it
+	// on: a filter of the process's own that does, with a listener of its
+	// own (the kernel then refuses the daemon's with EBUSY as it would
+	// for one of its layers), would answer its calls (adversary
+	// helper-18). So the newest filter that hands anything on must be
+	// the layer's very program. (A process that loads an exact copy of a
+	// layer's program, which can be worked out from the policy, still
+	// passes: README, limitations.)
+	var newest []unix.SockFilter
+	for i := len(chain) - 1; i >= 0 && newest == nil; i-- {
+		if n := h.cov.notifiedBy(chain[i]); !n.zero.Empty() || !n.urg.Empty() {
+			newest = chain[i]
+		}
+	}
 	born := startNanos(start)
 	var best *layer
 	consider := func(lay *layer) {
 		if lay == nil || lay.closed.Load() || lay.at.Load() > born+tickNanos ||
 			!fits(notified, partly, lay) {
+			return
+		}
+		if prog, err := h.cov.program(lay.cover, lay.passed); err != nil ||
+			!slices.Equal(prog, newest) {
 			return
 		}
 		if best == nil || lay.cover.Len() > best.cover.Len() {

@@ -24,11 +24,12 @@ func TestMayAnswer(t *testing.T) {
 	}
 	allow, errno := uint32(unix.SECCOMP_RET_ALLOW), uint32(unix.SECCOMP_RET_ERRNO|uint32(unix.EBUSY))
 	notif := uint32(unix.SECCOMP_RET_USER_NOTIF)
-	cases := []struct {
+	type answerCase struct {
 		name string
 		prog []unix.SockFilter
 		want bool
-	}{
+	}
+	cases := []answerCase{
 		{"allow", []unix.SockFilter{ret(allow)}, false},
 		{"log", []unix.SockFilter{ret(unix.SECCOMP_RET_LOG)}, false},
 		{"other number denied", []unix.SockFilter{ld(0), jeq(other, 0, 1), ret(errno), ret(allow)},
@@ -52,6 +53,31 @@ func TestMayAnswer(t *testing.T) {
 			{Code: unix.BPF_RET | unix.BPF_A}}, true},
 		{"runs off the end", []unix.SockFilter{ld(0)}, true},
 	}
+	// helper-18's: 40 branches on an unknown word, each doubling a known
+	// count in scratch memory; a walk of every path never ended.
+	branches := func(tail ...unix.SockFilter) []unix.SockFilter {
+		prog := []unix.SockFilter{{Code: unix.BPF_LD | unix.BPF_IMM}, {Code: unix.BPF_ST}}
+		for i := 0; i < 40; i++ {
+			prog = append(prog,
+				unix.SockFilter{Code: unix.BPF_LD | unix.BPF_MEM},
+				unix.SockFilter{Code: unix.BPF_ALU | unix.BPF_MUL | unix.BPF_K, K: 2},
+				unix.SockFilter{Code: unix.BPF_ST},
+				ld(24),
+				unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, K: 1, Jf: 3},
+				unix.SockFilter{Code: unix.BPF_LD | unix.BPF_MEM},
+				unix.SockFilter{Code: unix.BPF_ALU | unix.BPF_ADD | unix.BPF_K, K: 1},
+				unix.SockFilter{Code: unix.BPF_ST})
+		}
+		return append(prog, tail...)
+	}
+	cases = append(cases,
+		answerCase{"40 branches, then seccomp denied", branches(ld(0), jeq(nr, 0, 1), ret(errno),
+			ret(allow)), true},
+		answerCase{"40 branches, then allow", branches(ret(allow)), false},
+		answerCase{"division by an unknown X", []unix.SockFilter{ld(16),
+			{Code: unix.BPF_MISC | unix.BPF_TAX},
+			{Code: unix.BPF_ALU | unix.BPF_DIV | unix.BPF_X}, ret(allow)}, true},
+	)
 	for _, c := range cases {
 		if got := mayAnswer(c.prog, nr, arch.AuditArchX86_64); got != c.want {
 			t.Errorf("%s: mayAnswer = %v, want %v", c.name, got, c.want)

@@ -19,6 +19,8 @@
  * are) with EBUSY, as the kernel does while a listener is open.
  * -child: it does not fork (it is the child itself, of whoever started
  * it), and waits 3.5 s before "ready".
+ * -own: first of all, it loads -pad's filter with a listener of its own,
+ * answered by a thread of its own with CONTINUE.
  * Every process of it ends within 10 s (alarm).
  */
 #define _GNU_SOURCE
@@ -27,6 +29,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -38,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int listener = -1;
+static volatile int listener = -1;
 
 /* answer lets every notified call run. */
 static void *answer(void *arg)
@@ -47,6 +50,8 @@ static void *answer(void *arg)
 	struct seccomp_notif_resp resp;
 
 	(void)arg;
+	while (listener < 0)
+		sched_yield();
 	for (;;) {
 		memset(&req, 0, sizeof req);
 		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
@@ -93,20 +98,34 @@ static void forge(void)
 	syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
 }
 
-static void pad(void)
+static void pad(int own)
 {
-	enum { n = sizeof needed / sizeof needed[0] };
+	/* With its own listener, it lets the daemon's injected prctl calls
+	 * through too: its threads are stopped meanwhile, and could not
+	 * answer them. */
+	enum { n = sizeof needed / sizeof needed[0] + 1 };
 	struct sock_filter code[n + 3];
 	struct sock_fprog prog = {n + 3, code};
 
 	code[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 					       offsetof(struct seccomp_data, nr));
 	for (int i = 0; i < n; i++)
-		code[i + 1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, needed[i],
+		code[i + 1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+							   i < n - 1 ? needed[i] :
+							   own ? SYS_prctl : needed[0],
 							   n - i, 0);
 	code[n + 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
 	code[n + 2] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+	if (!own) {
+		syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+		return;
+	}
+	/* The thread first: making it calls what the filter hands on. */
+	pthread_t th;
+	pthread_create(&th, NULL, answer, NULL);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			   &prog);
 }
 
 /* traced returns the result of the seizure by its child: 0 or an errno. */
@@ -145,7 +164,7 @@ int main(int argc, char **argv)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = {sizeof code / sizeof code[0], code};
-	int want_traced = 0, want_pad = 0, want_forge = 0, want_child = 0, i;
+	int want_traced = 0, want_pad = 0, want_forge = 0, want_child = 0, want_own = 0, i;
 	char line[64];
 	int fd, n;
 	long r;
@@ -155,6 +174,7 @@ int main(int argc, char **argv)
 		want_pad |= strcmp(argv[i], "-pad") == 0;
 		want_forge |= strcmp(argv[i], "-forge") == 0;
 		want_child |= strcmp(argv[i], "-child") == 0;
+		want_own |= strcmp(argv[i], "-own") == 0;
 	}
 	if (argc < 2)
 		return 2;
@@ -163,8 +183,8 @@ int main(int argc, char **argv)
 	alarm(10);
 	if (want_forge)
 		forge();
-	if (want_pad)
-		pad();
+	if (want_pad || want_own)
+		pad(want_own);
 	fd = open(argv[argc - 1], O_WRONLY | O_APPEND);
 	if (fd < 0)
 		return 1;
@@ -181,9 +201,9 @@ int main(int argc, char **argv)
 	write(fd, "ready\n", 6);
 	double end = now() + 1.5;
 	while (listener < 0 && now() < end)
-		listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 				   SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-	if (listener >= 0) {
+	if (listener >= 0 && !want_own) {
 		pthread_t th;
 		pthread_create(&th, NULL, answer, NULL);
 	}
