@@ -231,6 +231,64 @@ func TestMoveRefusesOwnListener(t *testing.T) {
 	}
 }
 
+// TestGrowGuessedOrphan: layers planned for the same set load the same
+// program, so the daemon's guess of which layer an orphan carries can be
+// wrong (adversary helper-19). Three processes are held in g2 and a shell
+// in g1, which both deny getppid; the shell's orphan (testdata/selflisten,
+// trying to load a listener of its own) is moved into g2, where it is
+// recorded by a guess among the four layers. "own": a deny in g1 grows the
+// shell's layer; the orphan, recorded with a g2 layer, was left out and
+// loaded its listener (getppid 1); every growth of a layer with the same
+// program now takes such a guess in. "other": a deny in g2 grows the g2
+// layers; the orphan, which does not carry the guessed one, was killed
+// (the kernel refused its new listener, as the shell's is open); now it
+// is spared, and the write fails with EBUSY, its need not met, or goes
+// through where the guess was right.
+func TestGrowGuessedOrphan(t *testing.T) {
+	prog := buildC(t, "testdata/selflisten/selflisten.c")
+	for _, mode := range []string{"own", "other"} {
+		t.Run(mode, func(t *testing.T) {
+			m := liveMirror(t)
+			denyGetppid(m, "g1")
+			denyGetppid(m, "g2")
+			for i := 0; i < 3; i++ {
+				p := startServing(t, m.base)
+				moveTo(m, "g2", p.pid)
+			}
+			out := filepath.Join(t.TempDir(), "orphan")
+			if err := os.WriteFile(out, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sh := startLive(t, m.base, "bash", "-c", `read x; "$1" "$2"; echo started; read y`,
+				"bash", prog, out)
+			moveTo(m, "g1", sh.pid)
+			sh.send("go")
+			if l := sh.next(); l != "started" {
+				t.Fatalf("shell printed %q, want started", l)
+			}
+			lines := waitLines(t, out, 2, 5*time.Second)
+			orphan, err := strconv.Atoi(lines[0])
+			if err != nil {
+				t.Fatalf("selflisten wrote %q", lines)
+			}
+			t.Cleanup(func() { syscall.Kill(orphan, syscall.SIGKILL) })
+			m.mustWrite("g2/tasks", strconv.Itoa(orphan))
+			group := map[string]string{"own": "g1", "other": "g2"}[mode]
+			err = m.write(group+"/syscalls.deny", "sysinfo")
+			if err != nil && (mode == "own" || !strings.Contains(err.Error(),
+				"Device or resource busy")) {
+				t.Errorf("deny in %s: %v", group, err)
+			}
+			lines = waitLines(t, out, 4, 5*time.Second)
+			if lines[2] != "listener 0" || lines[3] != "getppid -38" {
+				t.Errorf("the orphan wrote %q after the deny, want listener 0, getppid -38",
+					lines[2:])
+			}
+			sh.send("end")
+		})
+	}
+}
+
 // waitLines waits until file holds n lines and returns them.
 func waitLines(t *testing.T, file string, n int, limit time.Duration) []string {
 	t.Helper()

@@ -45,9 +45,12 @@ type member struct {
 	// before the old one closed) shows that it does, and leaves it as it
 	// was.
 	guessed, maybe bool
-	sess           *inject.Session
-	lay            *layer // the new layer
-	err            error
+	// req: a member the growth is for (its need); spared: a maybe member
+	// that another listener was found to hold (see complete).
+	req, spared bool
+	sess        *inject.Session
+	lay         *layer // the new layer
+	err         error
 }
 
 // job is one injection: a process not held yet, or the family of a layer
@@ -406,7 +409,7 @@ func (h *Holder) complete(j *job) {
 			if m.maybe && refusedListener(m.err) {
 				h.log.WithField("pid", m.pid).Debug("another listener decides its calls; " +
 					"left as it was")
-				m.err, m.lay = nil, nil
+				m.err, m.lay, m.spared = nil, nil, true
 			}
 		}
 	}

@@ -571,7 +571,7 @@ func (h *Holder) grow(reqs []growReq, self int) (int, error) {
 			order = append(order, lay)
 		}
 		j.members = append(j.members, &member{pid: r.pid, start: r.p.start, p: r.p,
-			need: r.need, self: r.pid == self})
+			need: r.need, self: r.pid == self, req: true, maybe: r.p.guessed.Load()})
 	}
 	// Every known process that carries one of these layers goes with it.
 	for pid, p := range h.snapshot() {
@@ -581,6 +581,22 @@ func (h *Holder) grow(reqs []growReq, self int) (int, error) {
 			j.members = append(j.members, &member{pid: pid, start: p.start, p: p,
 				need: h.need(p, *p.anchor.Load()), self: pid == self,
 				maybe: p.guessed.Load()})
+		}
+	}
+	// A process recorded by a guess may carry any live layer with the
+	// same program as the one guessed (adversary helper-19: layers planned
+	// for the same set have the same bytes): every growth of one of those
+	// takes it in too, as maybe.
+	for pid, p := range h.snapshot() {
+		g := p.lay.Load()
+		if !p.guessed.Load() || g == nil || h.known(pid) != p {
+			continue
+		}
+		for lay, j := range families {
+			if lay != g && !j.has(pid) && h.cov.sameProgram(lay, g) {
+				j.members = append(j.members, &member{pid: pid, start: p.start, p: p,
+					need: h.need(p, *p.anchor.Load()), self: pid == self, maybe: true})
+			}
 		}
 	}
 	n, failed := 0, error(nil)
@@ -631,6 +647,10 @@ func (j *job) failure() error {
 		if m.err != nil && !errors.Is(m.err, syscall.ESRCH) {
 			return errnoOf(m.err)
 		}
+		if m.spared && m.req {
+			// Its guess was wrong: what it needs did not reach it.
+			return syscall.EBUSY
+		}
 	}
 	return nil
 }
@@ -645,6 +665,11 @@ func (h *Holder) recordGrown(j *job) int {
 	}
 	n := 0
 	for _, m := range j.members {
+		if m.spared && m.p != nil && m.p.lay.Load() == j.old {
+			// Recorded by a wrong guess: held afresh (and guessed anew,
+			// among the layers still open) when next met.
+			h.forget(m.pid, m.p)
+		}
 		if m.err != nil || m.lay == nil {
 			if m.err != nil && !errors.Is(m.err, syscall.ESRCH) && !m.self {
 				h.log.WithField("pid", m.pid).WithError(m.err).

@@ -83,3 +83,13 @@ func (c *covers) carries(chain [][]unix.SockFilter, lay *layer) bool {
 func fits(notified, partly policy.Set, lay *layer) bool {
 	return notified.Contains(lay.cover) && notified.Minus(partly).Contains(lay.cover.Minus(lay.passed))
 }
+
+// sameProgram reports whether layers a and b load the same program.
+func (c *covers) sameProgram(a, b *layer) bool {
+	pa, err := c.program(a.cover, a.passed)
+	if err != nil {
+		return false
+	}
+	pb, err := c.program(b.cover, b.passed)
+	return err == nil && slices.Equal(pa, pb)
+}
