@@ -231,19 +231,19 @@ func TestMoveRefusesOwnListener(t *testing.T) {
 	}
 }
 
-// TestGrowGuessedOrphan: layers planned for the same set load the same
-// program, so the daemon's guess of which layer an orphan carries can be
-// wrong (adversary helper-19). Three processes are held in g2 and a shell
-// in g1, which both deny getppid; the shell's orphan (testdata/selflisten,
-// trying to load a listener of its own) is moved into g2, where it is
-// recorded by a guess among the four layers. "own": a deny in g1 grows the
-// shell's layer; the orphan, recorded with a g2 layer, was left out and
-// loaded its listener (getppid 1); every growth of a layer with the same
-// program now takes such a guess in. "other": a deny in g2 grows the g2
-// layers; the orphan, which does not carry the guessed one, was killed
-// (the kernel refused its new listener, as the shell's is open); now it
-// is spared, and the write fails with EBUSY, its need not met, or goes
-// through where the guess was right.
+// TestGrowGuessedOrphan: layers planned for the same set loaded the same
+// program, so the match of an orphan's chain with a layer could name the
+// wrong one (adversary helper-19). Three processes are held in g2 and a
+// shell in g1, which both deny getppid; the shell's orphan
+// (testdata/selflisten, trying to load a listener of its own) is moved
+// into g2, where it is recorded by that match. "own": a deny in g1 grows
+// the shell's layer; the orphan, recorded with a g2 layer, was left out
+// and loaded its listener (getppid 1). "other": a deny in g2 grows the g2
+// layers; the orphan, recorded with one it did not carry, was killed (the
+// kernel refused its new listener, the shell's being open). Each layer's
+// program now ends with a random word of its own, so the match names the
+// shell's layer: the orphan goes with its growth, and its own need grows
+// it.
 func TestGrowGuessedOrphan(t *testing.T) {
 	prog := buildC(t, "testdata/selflisten/selflisten.c")
 	for _, mode := range []string{"own", "other"} {

@@ -132,6 +132,12 @@ func (h *Holder) readLayer(lay *layer) {
 	}
 	lay.cover, lay.passed = h.cov.chainNotified(chain)
 	lay.cover.Remove(h.cov.seccomp)
+	// Its bytes: the newest filter that hands calls on (see orphanLayer).
+	for i := len(chain) - 1; i >= 0 && lay.prog == nil; i-- {
+		if n := h.cov.notifiedBy(chain[i]); !n.zero.Empty() || !n.urg.Empty() {
+			lay.prog = chain[i]
+		}
+	}
 	lay.depth = len(chain)
 	for _, f := range chain {
 		lay.insns += len(f) + 4

@@ -60,7 +60,14 @@ type layer struct {
 	holder int          // the process it was loaded into
 	start  uint64       // that process's start time, the keeper's key with holder
 	depth  int          // filters in the process's chain, this one included
-	insns  int          // the chain's instructions as the kernel counts them
+	// prog is the program it loads: covers.program's, and a last
+	// instruction never reached that holds a random word, so that no two
+	// layers load the same bytes and no process without CAP_SYS_ADMIN
+	// (which PTRACE_SECCOMP_GET_FILTER needs) can load a copy; taken from
+	// the chain for a layer taken back from the keeper. Set before the
+	// layer is shared, read only after.
+	prog  []unix.SockFilter
+	insns int // the chain's instructions as the kernel counts them
 	// closed is set once its listener is closed (by a grown layer) or
 	// every process using it has exited: the processes that still carry
 	// it fail its numbers with ENOSYS until they get a layer of their own.

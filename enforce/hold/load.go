@@ -1,9 +1,12 @@
 package hold
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -426,11 +429,7 @@ func refusedListener(err error) bool {
 // quick holds m, a process with no filter, in one go (inject.HoldWith).
 func (h *Holder) quick(m *member) {
 	m.lay = h.planLayer(m, nil, [][]unix.SockFilter{})
-	prog, err := h.cov.program(m.lay.cover, m.lay.passed)
-	if err != nil {
-		m.err = err
-		return
-	}
+	prog := m.lay.prog
 	var after []unix.SockFilter
 	if !m.lay.static.Empty() {
 		after = h.cov.fixed
@@ -460,14 +459,14 @@ func (h *Holder) install(m *member, old *layer) error {
 		m.lay = h.planLayer(m, old, chain)
 	}
 	lay := m.lay
-	prog, err := h.cov.program(lay.cover, lay.passed)
-	if err != nil {
+	prog := lay.prog
+	if len(prog) == 0 {
 		if m.killed = m.sess.KillOnFailure; m.killed {
 			m.sess.KillDetach()
 		} else {
 			m.sess.Detach()
 		}
-		return err
+		return syscall.EINVAL
 	}
 	if !lay.static.Empty() {
 		m.sess.After = h.cov.fixed
@@ -551,8 +550,22 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 		lay.cover, lay.passed = h.cov.full, policy.Set{}
 		prog, _ = h.cov.program(lay.cover, lay.passed)
 	}
-	lay.insns = insns + len(prog) + 4
+	lay.prog = marked(prog)
+	lay.insns = insns + len(lay.prog) + 4
 	return lay
+}
+
+// marked returns a copy of prog with a last instruction that no run
+// reaches (every path of prog ends in a return before it) holding a
+// random word: the layer's own bytes.
+func marked(prog []unix.SockFilter) []unix.SockFilter {
+	if len(prog) == 0 {
+		return nil
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	mark := unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: binary.NativeEndian.Uint32(b[:])}
+	return append(slices.Clip(prog), mark)
 }
 
 // gone is told that every process using layer lay (loaded into pid, which

@@ -583,22 +583,6 @@ func (h *Holder) grow(reqs []growReq, self int) (int, error) {
 				maybe: p.guessed.Load()})
 		}
 	}
-	// A process recorded by a guess may carry any live layer with the
-	// same program as the one guessed (adversary helper-19: layers planned
-	// for the same set have the same bytes): every growth of one of those
-	// takes it in too, as maybe.
-	for pid, p := range h.snapshot() {
-		g := p.lay.Load()
-		if !p.guessed.Load() || g == nil || h.known(pid) != p {
-			continue
-		}
-		for lay, j := range families {
-			if lay != g && !j.has(pid) && h.cov.sameProgram(lay, g) {
-				j.members = append(j.members, &member{pid: pid, start: p.start, p: p,
-					need: h.need(p, *p.anchor.Load()), self: pid == self, maybe: true})
-			}
-		}
-	}
 	n, failed := 0, error(nil)
 	for _, lay := range order {
 		j := families[lay]

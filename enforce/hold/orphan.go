@@ -35,9 +35,10 @@ func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 	// own (the kernel then refuses the daemon's with EBUSY as it would
 	// for one of its layers), would answer its calls (adversary
 	// helper-18). So the newest filter that hands anything on must be
-	// the layer's very program. (A process that loads an exact copy of a
-	// layer's program, which can be worked out from the policy, still
-	// passes: README, limitations.)
+	// the layer's very program, which holds a random word of its own
+	// (layer.prog): no other layer loads those bytes (helper-19: layers
+	// planned for the same set did, and the match named the wrong one),
+	// and a process without CAP_SYS_ADMIN cannot read them to copy.
 	var newest []unix.SockFilter
 	for i := len(chain) - 1; i >= 0 && newest == nil; i-- {
 		if n := h.cov.notifiedBy(chain[i]); !n.zero.Empty() || !n.urg.Empty() {
@@ -51,8 +52,7 @@ func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 			!fits(notified, partly, lay) {
 			return
 		}
-		if prog, err := h.cov.program(lay.cover, lay.passed); err != nil ||
-			!slices.Equal(prog, newest) {
+		if !slices.Equal(lay.prog, newest) {
 			return
 		}
 		if best == nil || lay.cover.Len() > best.cover.Len() {
@@ -82,14 +82,4 @@ func (c *covers) carries(chain [][]unix.SockFilter, lay *layer) bool {
 // some arguments).
 func fits(notified, partly policy.Set, lay *layer) bool {
 	return notified.Contains(lay.cover) && notified.Minus(partly).Contains(lay.cover.Minus(lay.passed))
-}
-
-// sameProgram reports whether layers a and b load the same program.
-func (c *covers) sameProgram(a, b *layer) bool {
-	pa, err := c.program(a.cover, a.passed)
-	if err != nil {
-		return false
-	}
-	pb, err := c.program(b.cover, b.passed)
-	return err == nil && slices.Equal(pa, pb)
 }
