@@ -124,7 +124,7 @@ func TestGrowReachesOrphans(t *testing.T) {
 				mode == "traced" && lines[1] != "traced 0" {
 				t.Fatalf("selflisten wrote %q", lines)
 			}
-			t.Cleanup(func() { syscall.Kill(orphan, syscall.SIGKILL) })
+			t.Cleanup(func() { killGone(t, orphan) })
 			time.Sleep(100 * time.Millisecond)
 			err = m.write("g/syscalls.deny", "acct")
 			switch mode {
@@ -186,7 +186,7 @@ func TestMoveRefusesForgedBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
+	t.Cleanup(func() { killGone(t, child) })
 	moveTo(m, "g", sh.pid)
 	err = m.write("g/tasks", strconv.Itoa(child))
 	if err == nil || !strings.Contains(err.Error(), "Operation not permitted") {
@@ -271,7 +271,7 @@ func TestGrowGuessedOrphan(t *testing.T) {
 			if err != nil {
 				t.Fatalf("selflisten wrote %q", lines)
 			}
-			t.Cleanup(func() { syscall.Kill(orphan, syscall.SIGKILL) })
+			t.Cleanup(func() { killGone(t, orphan) })
 			m.mustWrite("g2/tasks", strconv.Itoa(orphan))
 			group := map[string]string{"own": "g1", "other": "g2"}[mode]
 			err = m.write(group+"/syscalls.deny", "sysinfo")
@@ -287,6 +287,13 @@ func TestGrowGuessedOrphan(t *testing.T) {
 			sh.send("end")
 		})
 	}
+}
+
+// killGone ends process pid, one of the test's, and waits until it is
+// gone: the mirror's cleanup then finds no process left in its cgroups.
+func killGone(t *testing.T, pid int) {
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitGone(t, pid)
 }
 
 // waitLines waits until file holds n lines and returns them.

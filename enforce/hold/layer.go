@@ -262,11 +262,37 @@ func (c *covers) chainNotified(chain [][]unix.SockFilter) (notified, partly poli
 	return notified, notified.Minus(zero.Intersect(urg))
 }
 
+// unreachedCut returns prog without its last instruction where no run can
+// reach it: the one before returns, and no jump lands on it. Layers end
+// so (marked), each with a word of its own there: cut, they are the same
+// program for the cache of what a program notifies, which is worked out
+// once rather than for each layer.
+func unreachedCut(prog []unix.SockFilter) []unix.SockFilter {
+	n := len(prog)
+	if n < 2 || prog[n-2].Code&0x07 != unix.BPF_RET {
+		return prog
+	}
+	for pc, f := range prog[:n-1] {
+		if f.Code&0x07 != unix.BPF_JMP {
+			continue
+		}
+		if f.Code&0xf0 == unix.BPF_JA {
+			if pc+1+int(f.K) == n-1 {
+				return prog
+			}
+		} else if pc+1+int(f.Jt) == n-1 || pc+1+int(f.Jf) == n-1 {
+			return prog
+		}
+	}
+	return prog[:n-1]
+}
+
 // notice is what one filter notifies of the native numbers: with every
 // argument zero, and with every argument SIGURG.
 type notice struct{ zero, urg policy.Set }
 
 func (c *covers) notifiedBy(prog []unix.SockFilter) notice {
+	prog = unreachedCut(prog)
 	if len(prog) == 0 {
 		return notice{}
 	}

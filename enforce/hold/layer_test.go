@@ -112,3 +112,37 @@ func TestCovers(t *testing.T) {
 		t.Errorf("full cover has %d numbers", c.full.Len())
 	}
 }
+
+// TestUnreachedCut: a last instruction is cut only where no run reaches
+// it, and a marked layer program notifies what the program did.
+func TestUnreachedCut(t *testing.T) {
+	ret := func(k uint32) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k}
+	}
+	ld := unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS}
+	jeqTo := func(jt uint8) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: 39, Jt: jt}
+	}
+	for _, c := range []struct {
+		name string
+		prog []unix.SockFilter
+		cut  bool
+	}{
+		{"unreached", []unix.SockFilter{ld, jeqTo(0), ret(1), ret(7)}, true},
+		{"jumped to", []unix.SockFilter{ld, jeqTo(1), ret(1), ret(7)}, false},
+		{"falls through", []unix.SockFilter{ld, ret(7)}, false},
+	} {
+		if got := len(unreachedCut(c.prog)) < len(c.prog); got != c.cut {
+			t.Errorf("%s: cut %v, want %v", c.name, got, c.cut)
+		}
+	}
+	cov := testCovers(t, arch.X86_64)
+	base, err := cov.program(cov.generous, policy.Set{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := cov.notifiedBy(base), cov.notifiedBy(marked(base)); !a.zero.Equal(b.zero) ||
+		!a.urg.Equal(b.urg) {
+		t.Errorf("the marked program notifies %v, the program %v", b.zero, a.zero)
+	}
+}
