@@ -37,19 +37,24 @@ func TestHoldKeepsAffinity(t *testing.T) {
 			for name, mask := range masks {
 				t.Run(kind+"/"+strconv.Itoa(workers)+"/"+name, func(t *testing.T) {
 					v := injecttest.Start(t, kind, workers)
-					// Until a listing finds every thread with it: a thread the
-					// runtime starts meanwhile takes its maker's mask.
-					for try, set := 0, false; !set; try++ {
+					// Until two listings 10 ms apart find every thread with
+					// it: a thread the runtime starts meanwhile takes its
+					// maker's mask, the one its maker had when the clone
+					// began, and joins the listing only once it is made
+					// (the aarch64 VM once showed a thread with the old
+					// mask after a single clean listing).
+					for try, clean := 0, 0; clean < 2; try++ {
 						if try == 100 {
 							t.Fatal("the victim's threads keep changing")
 						}
-						set = true
+						clean++
 						for tid, got := range threadMasks(t, v.Pid) {
 							if got != mask {
-								set = false
+								clean = 0
 								unix.SchedSetaffinity(tid, &mask)
 							}
 						}
+						time.Sleep(10 * time.Millisecond)
 					}
 					fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
 					if err != nil {
