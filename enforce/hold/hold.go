@@ -125,9 +125,10 @@ type proc struct {
 	// logged is the placement this daemon last wrote to the placement
 	// log for it, nil before the first.
 	logged atomic.Pointer[placedAt]
-	// guessed is set while lay is orphanLayer's guess: the growth of
+	// adopted is set while lay was found from its chain by orphanLayer
+	// rather than seen go in: the growth of
 	// another layer that the chain may carry looks at it too (orphans).
-	guessed atomic.Bool
+	adopted atomic.Bool
 }
 
 func newProc(start uint64, lay *layer, anchor string) *proc {

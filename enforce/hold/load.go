@@ -41,13 +41,14 @@ type member struct {
 	also    policy.Set // more numbers to cover: what other members of its family need
 	self    bool       // the writer of the request being served
 	killed  bool       // its failed hold killed it already (Session.KillOnFailure)
-	// guessed: its layer is orphanLayer's guess (recordNew). maybe: found
+	// adopted: its layer was found from its chain (recordNew, orphanLayer).
+	// maybe: found
 	// by the orphan search of a growth, it may carry another listener
 	// than the old layer's; a load that the kernel then refuses (EBUSY:
 	// another listener of its chain is open, and it was stopped since
 	// before the old one closed) shows that it does, and leaves it as it
 	// was.
-	guessed, maybe bool
+	adopted, maybe bool
 	// req: a member the growth is for (its need); spared: a maybe member
 	// that another listener was found to hold (see complete).
 	req, spared bool
@@ -311,7 +312,7 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 		for _, pid := range h.orphanCandidates(filepath.Join(h.mirror,
 			filepath.FromSlash(group))) {
 			p := h.known(pid)
-			if have[pid] || p != nil && !p.guessed.Load() {
+			if have[pid] || p != nil && !p.adopted.Load() {
 				continue
 			}
 			start, err := startTime(pid)
@@ -349,7 +350,7 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 }
 
 // orphanCandidates lists the processes of cgroup directory dir that were
-// not known (or known by orphanLayer's guess) and had filters, from the
+// not known (or known from their chain: adopted) and had filters, from the
 // last listing while no task has been created since.
 func (h *Holder) orphanCandidates(dir string) []int {
 	now, counted := inject.CountTasks()
@@ -365,7 +366,7 @@ func (h *Holder) orphanCandidates(dir string) []int {
 	}
 	l = orphanList{at: now}
 	for _, pid := range pids {
-		if p := h.known(pid); (p == nil || p.guessed.Load()) && seccompFilters(pid) > 0 {
+		if p := h.known(pid); (p == nil || p.adopted.Load()) && seccompFilters(pid) > 0 {
 			l.cands = append(l.cands, pid)
 		}
 	}
@@ -409,21 +410,13 @@ func (h *Holder) complete(j *job) {
 				m.sess.SpareHeld = m.maybe
 			}
 			m.err = h.install(m, j.old)
-			if m.maybe && refusedListener(m.err) {
+			if m.maybe && inject.ListenerRefused(m.err) {
 				h.log.WithField("pid", m.pid).Debug("another listener decides its calls; " +
 					"left as it was")
 				m.err, m.lay, m.spared = nil, nil, true
 			}
 		}
 	}
-}
-
-// refusedListener reports whether err is the kernel's refusal of a new
-// listener while one of the chain is open, which no filter of the process
-// could have given itself (inject's op "answered" otherwise).
-func refusedListener(err error) bool {
-	var ie *inject.Error
-	return errors.As(err, &ie) && ie.Op == "seccomp" && ie.Err == syscall.EBUSY
 }
 
 // quick holds m, a process with no filter, in one go (inject.HoldWith).
@@ -473,7 +466,7 @@ func (h *Holder) install(m *member, old *layer) error {
 	}
 	fd, err := m.sess.Install(prog)
 	if err != nil {
-		spared := m.sess.SpareHeld && refusedListener(err)
+		spared := m.sess.SpareHeld && inject.ListenerRefused(err)
 		if m.killed = m.sess.KillOnFailure && !spared; m.killed {
 			return err // why it was killed, for the log: not its exit
 		}

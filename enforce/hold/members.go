@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
 	"github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/policy"
 	"github.com/cgsyscall/cgsyscall/procfs"
@@ -485,7 +486,7 @@ func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error
 // and grows that layer if it does not cover m's group.
 func (h *Holder) inherit(m *member) error {
 	p := newProc(m.start, m.anc.lay.Load(), m.group)
-	p.guessed.Store(m.guessed)
+	p.adopted.Store(m.adopted)
 	h.setProc(m.pid, p)
 	h.place(m.pid, p, m.group)
 	if need := h.need(p, m.group); !h.covered(p, need) {
@@ -507,14 +508,14 @@ func (h *Holder) recordNew(j *job) error {
 	m := j.members[0]
 	if err := m.err; err != nil {
 		shared, _ := sharing(err)
-		busy := refusedListener(err) && !m.self && tracerOf(m.pid) == 0
+		busy := inject.ListenerRefused(err) && !m.self && tracerOf(m.pid) == 0
 		if busy && m.anc == nil {
 			// No held ancestor, but a listener in its chain: an orphan of a
 			// held process (reparented when its parent exited) that carries
 			// that process's layer.
 			if lay := h.orphanLayer(m.pid, m.start); lay != nil {
 				m.anc = newProc(0, lay, m.group)
-				m.guessed = true
+				m.adopted = true
 			}
 		}
 		if busy && m.anc != nil {
@@ -571,16 +572,16 @@ func (h *Holder) grow(reqs []growReq, self int) (int, error) {
 			order = append(order, lay)
 		}
 		j.members = append(j.members, &member{pid: r.pid, start: r.p.start, p: r.p,
-			need: r.need, self: r.pid == self, req: true, maybe: r.p.guessed.Load()})
+			need: r.need, self: r.pid == self, req: true, maybe: r.p.adopted.Load()})
 	}
 	// Every known process that carries one of these layers goes with it.
 	for pid, p := range h.snapshot() {
 		if j := families[p.lay.Load()]; j != nil && !j.has(pid) && h.known(pid) == p {
-			// One recorded by orphanLayer's guess that does not carry
+			// One adopted from its chain that does not carry
 			// the layer after all shows it at the load (maybe).
 			j.members = append(j.members, &member{pid: pid, start: p.start, p: p,
 				need: h.need(p, *p.anchor.Load()), self: pid == self,
-				maybe: p.guessed.Load()})
+				maybe: p.adopted.Load()})
 		}
 	}
 	n, failed := 0, error(nil)
@@ -632,7 +633,7 @@ func (j *job) failure() error {
 			return errnoOf(m.err)
 		}
 		if m.spared && m.req {
-			// Its guess was wrong: what it needs did not reach it.
+			// Its adoption was wrong: what it needs did not reach it.
 			return syscall.EBUSY
 		}
 	}
@@ -650,8 +651,8 @@ func (h *Holder) recordGrown(j *job) int {
 	n := 0
 	for _, m := range j.members {
 		if m.spared && m.p != nil && m.p.lay.Load() == j.old {
-			// Recorded by a wrong guess: held afresh (and guessed anew,
-			// among the layers still open) when next met.
+			// Adopted with a layer it does not carry: held afresh (and
+			// adopted anew, among the layers still open) when next met.
 			h.forget(m.pid, m.p)
 		}
 		if m.err != nil || m.lay == nil {
@@ -669,7 +670,7 @@ func (h *Holder) recordGrown(j *job) int {
 			h.place(m.pid, p, m.group)
 		} else {
 			p.lay.Store(m.lay)
-			p.guessed.Store(false)
+			p.adopted.Store(false)
 		}
 		h.holders.Store(m.pid, p)
 		n++

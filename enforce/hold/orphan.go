@@ -6,7 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
-	"github.com/cgsyscall/cgsyscall/policy"
 )
 
 // orphanLayer finds the layer that process pid (started at start), which
@@ -14,9 +13,8 @@ import (
 // this daemon's live layers, loaded before pid started, whose numbers the
 // chain notifies. That is a process forked from a held one that exited
 // before the daemon heard of the child (it made no call its layer hands
-// over), reparented to init or a subreaper. Where several layers would do,
-// the one with the most numbers is taken, and the process is marked as
-// guessed: the growth of any layer looks at it (orphans), and where its
+// over), reparented to init or a subreaper. The process is marked as
+// adopted: the growth of any layer looks at it (orphans), and where its
 // load is refused because another listener of its chain is still open, it
 // is left as it was (maybe). nil when none fits.
 func (h *Holder) orphanLayer(pid int, start uint64) *layer {
@@ -29,7 +27,6 @@ func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 	if err != nil {
 		return nil
 	}
-	notified, partly := h.cov.chainNotified(chain)
 	// The listener that gets a call is the newest filter's that hands it
 	// on: a filter of the process's own that does, with a listener of its
 	// own (the kernel then refuses the daemon's with EBUSY as it would
@@ -48,14 +45,8 @@ func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 	born := startNanos(start)
 	var best *layer
 	consider := func(lay *layer) {
-		if lay == nil || lay.closed.Load() || lay.at.Load() > born+tickNanos ||
-			!fits(notified, partly, lay) {
-			return
-		}
-		if !slices.Equal(lay.prog, newest) {
-			return
-		}
-		if best == nil || lay.cover.Len() > best.cover.Len() {
+		if lay != nil && !lay.closed.Load() && lay.at.Load() <= born+tickNanos &&
+			slices.Equal(lay.prog, newest) {
 			best = lay
 		}
 	}
@@ -75,11 +66,6 @@ func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 // every number lay does, and for every argument those lay does not pass.
 func (c *covers) carries(chain [][]unix.SockFilter, lay *layer) bool {
 	notified, partly := c.chainNotified(chain)
-	return fits(notified, partly, lay)
-}
-
-// fits is carries for a chain's notified numbers (partly: those only for
-// some arguments).
-func fits(notified, partly policy.Set, lay *layer) bool {
-	return notified.Contains(lay.cover) && notified.Minus(partly).Contains(lay.cover.Minus(lay.passed))
+	return notified.Contains(lay.cover) &&
+		notified.Minus(partly).Contains(lay.cover.Minus(lay.passed))
 }

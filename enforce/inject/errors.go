@@ -76,9 +76,11 @@ func loadFailed(pid, tid int, e unix.Errno) error {
 	return &Error{Op: "seccomp", Pid: pid, Err: e}
 }
 
-// listenerRefused reports whether err is the kernel's refusal of a new
-// listener while one of the chain is open (loadFailed trusted the errno).
-func listenerRefused(err error) bool {
+// ListenerRefused reports whether err is the kernel's refusal of a new
+// listener while one of the chain is open, which no filter of the process
+// could have given itself (loadFailed trusted the errno; op "answered"
+// otherwise).
+func ListenerRefused(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Op == "seccomp" && e.Err == unix.EBUSY
 }

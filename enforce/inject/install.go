@@ -62,7 +62,7 @@ type injection struct {
 func (t *tracer) install(prog []unix.SockFilter, before func(),
 	timeout time.Duration, static bool, after []unix.SockFilter) (fd int, err error) {
 	defer func() {
-		if err != nil && t.killOnFail && !(t.spareHeld && listenerRefused(err)) {
+		if err != nil && t.killOnFail && !(t.spareHeld && ListenerRefused(err)) {
 			t.kill()
 		}
 		t.release()
