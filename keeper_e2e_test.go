@@ -1,9 +1,14 @@
 package cgsyscall_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -95,4 +100,58 @@ func TestKeeperDaemonDeath(t *testing.T) {
 				got[tok], w)
 		}
 	}
+}
+
+// TestKeeperRestartedLeavesMountToDaemon: a keeper that the daemon starts
+// again (its first one was killed) holds no descriptor of the FUSE
+// connection, so once the daemon dies the mount fails at once with
+// ENOTCONN (or ECONNABORTED). Before, go-fuse's /dev/fuse descriptor went to that keeper
+// across its exec, and every access to the dead mount hung.
+func TestKeeperRestartedLeavesMountToDaemon(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	s := startServing(t, m.base)
+	moveTo(m, "g", s.pid)
+	s.expect(true, "held in g")
+	first := oneKeeper(t, m)
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var second int
+	for i := 0; second == 0; i++ {
+		if pids := keeperPIDs(m.base); len(pids) == 1 && pids[0] != first {
+			second = pids[0]
+		} else if i == 500 {
+			t.Fatalf("keepers of %s 5 s after killing PID %d: %v, want one new", m.base,
+				first, pids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", second))
+	for _, fd := range fds {
+		if target, _ := os.Readlink(fd); target == "/dev/fuse" {
+			t.Errorf("the keeper started again (PID %d) has %s open on /dev/fuse", second, fd)
+		}
+	}
+
+	killDaemonOnly(t, m)
+	t.Cleanup(func() { exec.Command("umount", "-l", m.mnt).Run() })
+	stat := make(chan error, 1)
+	go func() {
+		_, err := os.Stat(filepath.Join(m.mnt, "g"))
+		stat <- err
+	}()
+	select {
+	case err := <-stat:
+		// ECONNABORTED when the request went out before the daemon's
+		// last thread closed the connection (its main thread can be a
+		// zombie first).
+		if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
+			t.Errorf("stat in the dead mount: %v, want ENOTCONN or ECONNABORTED", err)
+		}
+	case <-time.After(5 * time.Second):
+		// The stat ends when the cleanup ends the keeper.
+		t.Errorf("stat in the dead mount still blocked 5 s after the daemon died")
+	}
+	expectDead(s)
 }

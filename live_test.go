@@ -286,6 +286,15 @@ func daemonPID(t *testing.T, m *mirror) int {
 // dead mount.
 func killDaemon(t *testing.T, m *mirror) {
 	t.Helper()
+	killDaemonOnly(t, m)
+	if out, err := exec.Command("umount", "-l", m.mnt).CombinedOutput(); err != nil {
+		t.Fatalf("umount -l of the dead mount: %v: %s", err, out)
+	}
+}
+
+// killDaemonOnly is killDaemon leaving the dead mount in place.
+func killDaemonOnly(t *testing.T, m *mirror) {
+	t.Helper()
 	pid := daemonPID(t, m)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -303,9 +312,6 @@ func killDaemon(t *testing.T, m *mirror) {
 			t.Fatalf("daemon %d still running 5 s after SIGKILL", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	if out, err := exec.Command("umount", "-l", m.mnt).CombinedOutput(); err != nil {
-		t.Fatalf("umount -l of the dead mount: %v: %s", err, out)
 	}
 }
 

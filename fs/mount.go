@@ -3,7 +3,9 @@ package fs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -212,6 +214,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("mount %s: %w", mnt, err)
 	}
+	fuseCloseOnExec()
 	if o.knobs != nil {
 		o.knobs.d = raw
 	}
@@ -228,6 +231,27 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	}()
 	m.debugf(logrus.Fields{"mirror": mirrorDir, "mountpoint": mnt}, "mounted")
 	return srv, nil
+}
+
+// fuseCloseOnExec marks every descriptor of this process open on
+// /dev/fuse close-on-exec. go-fuse's direct mount opens it without the flag,
+// so every program the daemon started afterwards (a listener keeper it
+// starts again) kept the connection open: once the daemon died, every
+// access to the mount hung, where it must fail with ENOTCONN.
+func fuseCloseOnExec() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if t, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && t == "/dev/fuse" {
+			unix.CloseOnExec(fd)
+		}
+	}
 }
 
 // realDir returns the absolute path of directory p with every symbolic
