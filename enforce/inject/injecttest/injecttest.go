@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,11 +78,74 @@ func build() (string, error) {
 	return buildDir, buildErr
 }
 
-// Cleanup removes the built victims; call it from TestMain after m.Run.
-func Cleanup() {
+// Cleanup ends the victims' processes that outlived their tests and
+// removes the built victims; call it from TestMain after m.Run. It returns
+// how many processes were left: a victim's descendant that outlives the
+// test binary keeps its standard error open, and go test then waits for it
+// (2 minutes) and fails the package; the report names them.
+func Cleanup() int {
+	n := endLeftovers()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+	return n
+}
+
+// endLeftovers reports and kills, by PID, every live process that runs a
+// victim binary of this test binary (a prebuilt one, or one built under
+// buildDir): the victims and their children, which none of them execs.
+// (Matching the holders of this binary's standard error instead would be
+// wrong: go test may hand its own descriptor down, shared with the shell.)
+func endLeftovers() int {
+	var paths []string
+	if buildDir != "" {
+		paths = append(paths, filepath.Join(buildDir, Go), filepath.Join(buildDir, C))
+	}
+	for _, kind := range []string{Go, C} {
+		if p := prebuilt(kind); p != "" {
+			paths = append(paths, p)
+		}
+	}
+	if len(paths) == 0 {
+		return 0
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil {
+			continue // a zombie, a kernel thread, or gone
+		}
+		exe = strings.TrimSuffix(exe, " (deleted)")
+		mine := false
+		for _, p := range paths {
+			mine = mine || exe == p
+		}
+		if !mine {
+			continue
+		}
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		var more string
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "TracerPid:") || strings.HasPrefix(l, "Seccomp:") {
+				more += " " + strings.Join(strings.Fields(l), " ")
+			}
+		}
+		fmt.Fprintf(os.Stderr, "injecttest: process left running (%s), killed: %s; wchan %s;%s\n",
+			exe, strings.TrimSpace(string(stat)), wchan, more)
+		unix.Kill(pid, unix.SIGKILL)
+		n++
+	}
+	return n
 }
 
 // RequireRoot skips the test unless it runs as root.
@@ -179,7 +243,11 @@ func start(t testing.TB, kind string, workers int, traced bool) *Victim {
 		close(v.lines)
 		outR.Close()
 	}()
-	t.Cleanup(v.Kill)
+	t.Cleanup(func() {
+		if err := v.Reap(10 * time.Second); err != nil {
+			t.Error(err)
+		}
+	})
 	return v
 }
 
