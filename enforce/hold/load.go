@@ -197,10 +197,11 @@ func (h *Holder) seizeAll(j *job) bool {
 		} else if m.sess, m.err = inject.Seize(m.pid); m.err == nil && !m.self && j.old != nil {
 			// A first hold needs no stop before Install, which waits
 			// for the stops itself; a family is stopped whole, and
-			// checked for a memory sharer, before its listener is
-			// closed: refused after, the member would be left with
-			// that closed listener (ENOSYS for every call it notifies).
-			if m.err = m.sess.CheckMemory(); m.err != nil {
+			// checked for a memory sharer and a filter that would kill
+			// it for the hold's calls, before its listener is closed:
+			// refused after, the member would be left with that closed
+			// listener (ENOSYS for every call it notifies) or killed.
+			if m.err = m.sess.Check(); m.err != nil {
 				m.sess.Detach()
 				m.sess = nil
 			}
@@ -333,7 +334,7 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 				sess.Detach()
 				continue
 			}
-			if err := sess.CheckMemory(); err != nil {
+			if err := sess.Check(); err != nil {
 				// Left out, it would escape: the family does not grow.
 				sess.Detach()
 				if err = exitedOr(pid, err); errors.Is(err, syscall.ESRCH) {

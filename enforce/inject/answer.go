@@ -92,19 +92,57 @@ func (s *bpfState) join(t *bpfState) {
 	}
 }
 
+// callData is what a filter may load of one call (struct seccomp_data):
+// the number and audit architecture, known, and the arguments, each known
+// or not; the instruction pointer is never known.
+type callData struct {
+	nr, arch uint32
+	args     [6]uint64
+	known    [6]bool
+}
+
+// word is the 32-bit word of d at offset off, as a filter's absolute load
+// reads it (both architectures are little-endian).
+func (d *callData) word(off uint32) value {
+	switch {
+	case off == 0:
+		return value{d.nr, true}
+	case off == 4:
+		return value{d.arch, true}
+	case off >= 16 && off < 64 && off%4 == 0:
+		i := (off - 16) / 8
+		if !d.known[i] {
+			return value{}
+		}
+		if off%8 == 0 {
+			return value{uint32(d.args[i]), true}
+		}
+		return value{uint32(d.args[i] >> 32), true}
+	}
+	return value{}
+}
+
 // mayAnswer reports whether filter prog can return anything but
 // SECCOMP_RET_ALLOW or SECCOMP_RET_LOG for a call of number nr on audit
-// architecture arch, whatever its arguments and instruction pointer. A
-// filter's jumps only go forward, so one pass in order, with the states
-// of the paths that meet at an instruction joined (a word they disagree
-// on is unknown), reaches every instruction any run could, in time linear
-// in the program (a walk of every path took time exponential in the
-// branches on unknown words: adversary helper-18, a daemon stuck for good
-// on 40 of them). A jump on an unknown word goes both ways; an instruction
-// seccomp does not accept, a return of an unknown value, a division by an
-// X that may be 0 (the kernel then ends the filter with 0: kill), and
-// running off the end count as an answer.
+// architecture arch, whatever its arguments and instruction pointer.
 func mayAnswer(prog []unix.SockFilter, nr, arch uint32) bool {
+	return mayReturn(prog, &callData{nr: nr, arch: arch}, func(action uint32) bool {
+		return action != unix.SECCOMP_RET_ALLOW && action != unix.SECCOMP_RET_LOG
+	})
+}
+
+// mayReturn reports whether filter prog can return an action that bad
+// accepts for the call d, over every value its unknown words may take. A
+// filter's jumps only go forward, so one pass in order, with the states of
+// the paths that meet at an instruction joined (a word they disagree on is
+// unknown), reaches every instruction any run could, in time linear in the
+// program (a walk of every path took time exponential in the branches on
+// unknown words: adversary helper-18, a daemon stuck for good on 40 of
+// them). A jump on an unknown word goes both ways. An instruction seccomp
+// does not accept, a return of an unknown value, a division by an X that
+// may be 0 (the kernel then ends the filter with 0: kill) and running off
+// the end count as a return that bad accepts, whatever it says.
+func mayReturn(prog []unix.SockFilter, d *callData, bad func(action uint32) bool) bool {
 	states := make([]bpfState, len(prog)+1)
 	states[0].reached = true
 	goTo := func(pc int, s *bpfState) bool {
@@ -134,12 +172,7 @@ func mayAnswer(prog []unix.SockFilter, nr, arch uint32) bool {
 				if f.Code&0x18 != unix.BPF_W || f.Code&0x07 != unix.BPF_LD {
 					return true
 				}
-				switch f.K {
-				case 0:
-					v = value{nr, true}
-				case 4:
-					v = value{arch, true}
-				}
+				v = d.word(f.K)
 			case unix.BPF_MEM:
 				if f.K >= 16 {
 					return true
@@ -210,8 +243,7 @@ func mayAnswer(prog []unix.SockFilter, nr, arch uint32) bool {
 			if f.Code&0x18 == unix.BPF_A {
 				r = s.a
 			}
-			action := r.v & unix.SECCOMP_RET_ACTION_FULL
-			if !r.known || action != unix.SECCOMP_RET_ALLOW && action != unix.SECCOMP_RET_LOG {
+			if !r.known || bad(r.v&unix.SECCOMP_RET_ACTION_FULL) {
 				return true
 			}
 			continue

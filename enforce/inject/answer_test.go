@@ -17,7 +17,8 @@ func TestMayAnswer(t *testing.T) {
 		return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: off}
 	}
 	jeq := func(k uint32, jt, jf uint8) unix.SockFilter {
-		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k, Jt: jt, Jf: jf}
+		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k, Jt: jt,
+			Jf: jf}
 	}
 	ret := func(k uint32) unix.SockFilter {
 		return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k}
@@ -81,6 +82,86 @@ func TestMayAnswer(t *testing.T) {
 	for _, c := range cases {
 		if got := mayAnswer(c.prog, nr, arch.AuditArchX86_64); got != c.want {
 			t.Errorf("%s: mayAnswer = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestMayHarm: which filters may kill or trap a call that a hold makes
+// (mmap, clone, prctl, seccomp, close, munmap, exit, with the arguments
+// known before it starts), on the host's architecture.
+func TestMayHarm(t *testing.T) {
+	ld := func(off uint32) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: off}
+	}
+	jeq := func(k uint32, jt, jf uint8) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k, Jt: jt,
+			Jf: jf}
+	}
+	jset := func(k uint32, jt, jf uint8) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, K: k, Jt: jt,
+			Jf: jf}
+	}
+	and := func(k uint32) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_ALU | unix.BPF_AND | unix.BPF_K, K: k}
+	}
+	ret := func(k uint32) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k}
+	}
+	const (
+		allow    = unix.SECCOMP_RET_ALLOW
+		killProc = unix.SECCOMP_RET_KILL_PROCESS
+		killThr  = unix.SECCOMP_RET_KILL_THREAD
+		trap     = unix.SECCOMP_RET_TRAP
+		eperm    = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+	)
+	// on returns a filter that gives action for number nr and allows the
+	// rest.
+	on := func(nr int, action uint32) []unix.SockFilter {
+		return []unix.SockFilter{ld(0), jeq(uint32(nr), 0, 1), ret(action), ret(allow)}
+	}
+	// onArg gives action for number nr when the low word of argument i,
+	// masked, equals want.
+	onArg := func(nr, i int, mask, want, action uint32) []unix.SockFilter {
+		return []unix.SockFilter{ld(0), jeq(uint32(nr), 0, 4), ld(uint32(16 + 8*i)), and(mask),
+			jeq(want, 0, 1), ret(action), ret(allow)}
+	}
+	wx := uint32(unix.PROT_WRITE | unix.PROT_EXEC)
+	cases := []struct {
+		name string
+		prog []unix.SockFilter
+		want bool
+	}{
+		{"allow", []unix.SockFilter{ret(allow)}, false},
+		{"kills for seccomp (systemd's @system-service)", on(nums.seccomp, killProc), true},
+		{"kills the thread for seccomp", on(nums.seccomp, killThr), true},
+		{"traps clone", on(nums.clone, trap), true},
+		{"kills for prctl", on(nums.prctl, killProc), true},
+		{"kills for munmap", on(nums.munmap, killProc), true},
+		{"fails seccomp with EPERM", on(nums.seccomp, eperm), false},
+		{"kills for getppid only", on(int(unix.SYS_GETPPID), killProc), false},
+		{"kills for another architecture", []unix.SockFilter{ld(4), jeq(auditArch, 1, 0),
+			ret(killProc), ret(allow)}, false},
+		{"kills clone with CLONE_NEWUSER", onArg(nums.clone, 0, unix.CLONE_NEWUSER,
+			unix.CLONE_NEWUSER, killProc), false},
+		{"kills clone without CLONE_THREAD", onArg(nums.clone, 0, unix.CLONE_THREAD, 0,
+			killProc), false},
+		{"kills a writable and executable mmap", onArg(nums.mmap, 2, wx, wx, killProc), true},
+		{"kills prctl(PR_SET_MM)", onArg(nums.prctl, 0, ^uint32(0), unix.PR_SET_MM, killProc),
+			false},
+		{"kills prctl but PR_SET_NAME", []unix.SockFilter{ld(0), jeq(uint32(nums.prctl), 0, 3),
+			ld(16), jeq(unix.PR_SET_NAME, 1, 0), ret(killProc), ret(allow)}, true},
+		{"kills seccomp for a program at 0 (an address: unknown)",
+			onArg(nums.seccomp, 2, ^uint32(0), 0, killProc), true},
+		{"kills seccomp with SECCOMP_FILTER_FLAG_LOG", []unix.SockFilter{ld(0),
+			jeq(uint32(nums.seccomp), 0, 3), ld(24), jset(unix.SECCOMP_FILTER_FLAG_LOG, 0, 1),
+			ret(killProc), ret(allow)}, false},
+		{"division by an unknown X (0: kill)", []unix.SockFilter{ld(0),
+			jeq(uint32(nums.close), 0, 3), ld(16), {Code: unix.BPF_MISC | unix.BPF_TAX},
+			{Code: unix.BPF_ALU | unix.BPF_DIV | unix.BPF_X}, ret(allow)}, true},
+	}
+	for _, c := range cases {
+		if got := mayHarm(c.prog); got != c.want {
+			t.Errorf("%s: mayHarm = %v, want %v", c.name, got, c.want)
 		}
 	}
 }

@@ -12,7 +12,8 @@ import (
 // Unwrap); Op names the step that failed: "seize", "stop", "regs", "insn",
 // "mmap", "write", "seccomp", "prctl", "getfd", "close", "munmap",
 // "restore", "clone", "answered" (a filter of the process may have failed
-// the load itself), "files" (the file table is shared with process
+// the load itself), "filter kills" (a filter of the process may kill or
+// trap a call of the hold; refused before any), "files" (the file table is shared with process
 // Other), "memory" (the memory is shared with process Other), "filters",
 // or "session".
 type Error struct {

@@ -110,6 +110,9 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 	if !in.base.regs.native() {
 		return -1, fail("regs", t.pid, unix.EINVAL)
 	}
+	if err := t.checkFilters(th.tid); err != nil {
+		return -1, err
+	}
 	// Signals wait while the injected calls run: blocked in the injecting
 	// thread (and in the helper it clones), they stay pending, each with
 	// its siginfo and in its order, and stop none of the calls. Without

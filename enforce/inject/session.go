@@ -261,18 +261,30 @@ func (s *Session) Stop() error {
 	})
 }
 
-// CheckMemory refuses, as Install would, a process that shares its memory
-// with another (EBUSY, op "memory") or that could not be checked for one
-// (EAGAIN), once every thread is stopped (it stops them first, as Stop
-// does). Install then does not check again: with every thread stopped and
-// no sharer, nothing can come to share the memory. It is for a caller
-// that must know before it changes anything else (a layer that grows
-// closes the old listener before the new one is loaded).
-func (s *Session) CheckMemory() error {
+// Check refuses, once every thread is stopped (it stops them first, as
+// Stop does), a process that a hold would leave unheld or harm: one that
+// shares its memory with another (EBUSY, op "memory") or could not be
+// checked for one (EAGAIN), and one that a seccomp filter of its own may
+// kill or trap for a call the hold makes (EPERM, op "filter kills").
+// Install then does not check again: with every thread stopped and no
+// sharer, nothing can come to share the memory, and no filter can be
+// added. It is for a caller that must know before it changes anything
+// else (a layer that grows closes the old listener before the new one is
+// loaded).
+func (s *Session) Check() error {
 	if err := s.Stop(); err != nil {
 		return err
 	}
-	return s.do(func(t *tracer) error { return t.checkMemory() })
+	return s.do(func(t *tracer) error {
+		if err := t.checkMemory(); err != nil {
+			return err
+		}
+		th := t.anyStopped()
+		if th == nil {
+			return fail("filters", t.pid, unix.ESRCH)
+		}
+		return t.checkFilters(th.tid)
+	})
 }
 
 // Filters returns the seccomp filters of the process, oldest first, as

@@ -51,6 +51,9 @@ type tracer struct {
 	unpin func()
 	// memoryChecked is set once checkMemory found no sharer.
 	memoryChecked bool
+	// filtersChecked is the thread whose chain checkFilters found
+	// harmless, 0 before.
+	filtersChecked int
 }
 
 func newTracer(pid int) *tracer {
@@ -474,18 +477,23 @@ func (t *tracer) release() {
 	}
 }
 
-// filters reads the seccomp filters of a stopped thread, oldest first.
-func (t *tracer) filters() ([][]unix.SockFilter, error) {
-	th := t.threads[t.pid]
-	if th == nil || th.kind == running {
-		th = nil
-		for _, o := range t.threads {
-			if o.kind != running && !t.isOther(o) {
-				th = o
-				break
-			}
+// anyStopped is the leader when it is stopped, or another stopped thread
+// of the target, or nil.
+func (t *tracer) anyStopped() *thread {
+	if th := t.threads[t.pid]; th != nil && th.kind != running {
+		return th
+	}
+	for _, o := range t.threads {
+		if o.kind != running && !t.isOther(o) {
+			return o
 		}
 	}
+	return nil
+}
+
+// filters reads the seccomp filters of a stopped thread, oldest first.
+func (t *tracer) filters() ([][]unix.SockFilter, error) {
+	th := t.anyStopped()
 	if th == nil {
 		return nil, fail("filters", t.pid, unix.ESRCH)
 	}

@@ -20,6 +20,8 @@
 //	allowall     load a one-instruction allow-all filter on every thread
 //	             (TSYNC, no listener): the cheapest seccomp filter, for
 //	             benchmarks
+//	killseccomp  load, on every thread, a filter that kills the process for
+//	             seccomp(2) and allows the rest (a systemd service's kind)
 //
 // With the single argument -serve it reads lines of tokens from standard
 // input instead and answers each line, after a first line "ready PID".
@@ -95,6 +97,8 @@ func call(tok string, buf uintptr) (int64, error) {
 		return newListener()
 	case "allowall":
 		return allowAll()
+	case "killseccomp":
+		return killSeccomp()
 	}
 	if rest, ok := strings.CutPrefix(tok, "args:"); ok {
 		return callArgs(rest)

@@ -1,0 +1,80 @@
+package cgsyscall_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestHoldRefusesKillingFilter: a process whose own seccomp filter kills
+// it for seccomp(2), as systemd's SystemCallFilter=@system-service does, is
+// refused with EPERM before anything is injected, and lives on unchanged:
+// when it is moved into a restricted group, and when, held already, a
+// deny would grow its layer. Before, the hold's injected seccomp(2) killed
+// it (SIGSYS).
+func TestHoldRefusesKillingFilter(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	ppid := strconv.Itoa(os.Getpid())
+	refused := func(t *testing.T, pid int, what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "Operation not permitted") {
+			t.Fatalf("%s: %v, want EPERM", what, err)
+		}
+		log, rerr := os.ReadFile(m.log)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		want := "inject: pid " + strconv.Itoa(pid) + ": filter kills: operation not permitted"
+		if !strings.Contains(string(log), want) {
+			t.Errorf("the daemon log lacks %q", want)
+		}
+	}
+	t.Run("move", func(t *testing.T) {
+		p := startServing(t, m.base)
+		if got := p.call("killseccomp")["killseccomp"]; got != "0" {
+			t.Fatalf("killseccomp = %s, want 0", got)
+		}
+		refused(t, p.pid, "moving it into g", m.write("g/tasks", strconv.Itoa(p.pid)))
+		got := p.call("getppid", "getpid")
+		if got["getppid"] != ppid || got["getpid"] != strconv.Itoa(p.pid) {
+			t.Errorf("after the refused move: %v, want getppid %s, getpid %d", got, ppid,
+				p.pid)
+		}
+		procs, err := os.ReadFile(filepath.Join(m.base, "g", "cgroup.procs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains("\n"+string(procs), "\n"+strconv.Itoa(p.pid)+"\n") {
+			t.Errorf("PID %d is in g after the refused move", p.pid)
+		}
+	})
+	t.Run("grow", func(t *testing.T) {
+		p := startServing(t, m.base)
+		moveTo(m, "g", p.pid)
+		if got := p.call("getppid", "killseccomp"); got["getppid"] != "-38" ||
+			got["killseccomp"] != "0" {
+			t.Fatalf("held in g: %v, want getppid -38, killseccomp 0", got)
+		}
+		before := m.read("g/syscalls.deny")
+		refused(t, p.pid, "a deny of uname that grows its layer",
+			m.write("g/syscalls.deny", "uname"))
+		if after := m.read("g/syscalls.deny"); after != before {
+			t.Errorf("g/syscalls.deny after the refused deny: %q, want %q", after, before)
+		}
+		got := p.call("getppid", "uname", "getpid")
+		want := map[string]string{"getppid": "-38", "uname": "0",
+			"getpid": strconv.Itoa(p.pid)}
+		for tok, w := range want {
+			if got[tok] != w {
+				t.Errorf("after the refused deny: %s = %s, want %s", tok, got[tok], w)
+			}
+		}
+		m.mustWrite("g/syscalls.allow", "getppid")
+		if got := p.call("getppid")["getppid"]; got != ppid {
+			t.Errorf("getppid once allowed again: %s, want %s", got, ppid)
+		}
+	})
+}
