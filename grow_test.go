@@ -429,3 +429,41 @@ func TestGrowRestart(t *testing.T) {
 	m.mustWrite("g/syscalls.allow", "getppid")
 	s.expect(false, "after the new daemon's allow of getppid")
 }
+
+// TestGrowAfterRestartReachesChild: a child that a held shell started, and
+// that made no call its layer hands over (the daemon never heard of it),
+// is grown with its layer by a deny after a restart of the daemon: it
+// carries the layer, which went in before it was born, whatever the time
+// the new daemon took the layer back from the keeper. Left out, it would
+// keep the old layer, whose listener the growth closes, and could then
+// load a listener of its own and answer its own denied calls.
+func TestGrowAfterRestartReachesChild(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	p := startLive(t, m.base, bin.cgsyscall, "exec", "-m", m.mnt, "g", "--", "/bin/sh", "-c",
+		`"$0" -serve; :`, bin.probe)
+	child, ok := strings.CutPrefix(p.next(), "ready ")
+	if !ok {
+		t.Fatal("the probe printed no ready line")
+	}
+	t.Cleanup(func() {
+		// The shell and its child, all in the test's cgroups.
+		for _, pid := range membersBelow(m.base) {
+			killGone(t, pid)
+		}
+	})
+	if got := p.call("getpid")["getpid"]; got != child {
+		t.Fatalf("getpid of the child = %s, want %s", got, child)
+	}
+	killDaemon(t, m)
+	persistRemount(t, m)
+	m.mustWrite("g/syscalls.deny", "sysinfo")
+	got := p.call("sysinfo", "getppid", "answergetppid")
+	want := map[string]string{"sysinfo": "-38", "getppid": "-38", "answergetppid": "-16"}
+	for tok, w := range want {
+		if got[tok] != w {
+			t.Errorf("the shell's child %s after a deny that grew its layer: %s = %s, want %s",
+				child, tok, got[tok], w)
+		}
+	}
+}

@@ -155,3 +155,50 @@ func TestKeeperRestartedLeavesMountToDaemon(t *testing.T) {
 	}
 	expectDead(s)
 }
+
+// TestRestartedLayerNotForged: a held process loads a filter of its own
+// above its layer that hands calls on, with no listener; the daemon
+// restarts and takes the layer back from the keeper. A second process
+// that loads the same bytes with a listener of its own, and answers its
+// own calls, is then refused (EBUSY) when moved into the group, not
+// adopted as carrying the layer: the restarted daemon finds the layer in
+// the chain by its tag (adversary helper-20: it took the newest filter
+// that hands calls on for the layer, and the second process escaped, 5 of
+// 5).
+func TestRestartedLayerNotForged(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	p := startServing(t, m.base)
+	moveTo(m, "g", p.pid)
+	if got := p.call("getppid", "notifygetppid", "getppid"); got["getppid"] != "-38" ||
+		got["notifygetppid"] != "0" {
+		t.Fatalf("held in g, loading a filter of its own: %v, want getppid -38, "+
+			"notifygetppid 0", got)
+	}
+	killDaemon(t, m)
+	persistRemount(t, m)
+	if got := p.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("getppid of the held process after the restart: %s, want -38", got)
+	}
+
+	x := startServing(t, m.base)
+	ppid := strconv.Itoa(os.Getpid())
+	got := x.call("answergetppid", "getppid")
+	if fd, err := strconv.Atoi(got["answergetppid"]); err != nil || fd < 0 ||
+		got["getppid"] != ppid {
+		t.Fatalf("a listener of its own: %v, want a descriptor and getppid %s", got, ppid)
+	}
+	err := m.write("g/tasks", strconv.Itoa(x.pid))
+	if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
+		t.Errorf("moving a process with the same filter and a listener of its own into g: "+
+			"%v, want EBUSY", err)
+	}
+	procs, err := os.ReadFile(filepath.Join(m.base, "g", "cgroup.procs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains("\n"+string(procs), "\n"+strconv.Itoa(x.pid)+"\n") {
+		t.Errorf("PID %d is in g: it answers its own getppid (%s)", x.pid,
+			x.call("getppid")["getppid"])
+	}
+}

@@ -16,7 +16,19 @@ import (
 // of the child, which init adopts. Moved into a group that denies a call
 // that layer does not cover, the child is held all the same (its layer is
 // found from its filter chain and grows), and the call fails from then on.
-func TestOrphanOfHeldIsHeld(t *testing.T) {
+func TestOrphanOfHeldIsHeld(t *testing.T) { orphanOfHeld(t, false) }
+
+// TestOrphanAfterRestartIsHeld is TestOrphanOfHeldIsHeld with the daemon
+// killed and mounted again before the move, and the orphan's grandparent
+// (the held process, a shell) alive: the new daemon takes the layer back
+// from the keeper and finds its program in the shell's chain by its tag,
+// made with the key kept in the placement log. (An orphan whose held
+// parent exited before the restart cannot be moved after it: the new
+// daemon serves that layer's listener, but cannot read its program from a
+// process; the move fails with EBUSY.)
+func TestOrphanAfterRestartIsHeld(t *testing.T) { orphanOfHeld(t, true) }
+
+func orphanOfHeld(t *testing.T, restart bool) {
 	prog := cProgram(t, "orphan")
 	m := liveMirror(t)
 	m.mkdir("g")
@@ -26,9 +38,25 @@ func TestOrphanOfHeldIsHeld(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "orphan.out")
 	// Not through run: the orphan would keep its output pipes open.
-	if err := exec.Command(bin.cgsyscall, "exec", "-m", m.mnt, "g", "--", prog,
-		out).Run(); err != nil {
-		t.Fatalf("exec of the orphan's parent: %v", err)
+	if !restart {
+		if err := exec.Command(bin.cgsyscall, "exec", "-m", m.mnt, "g", "--", prog,
+			out).Run(); err != nil {
+			t.Fatalf("exec of the orphan's parent: %v", err)
+		}
+	} else {
+		sh := exec.Command(bin.cgsyscall, "exec", "-m", m.mnt, "g", "--", "/bin/sh", "-c",
+			`"$0" "$1"; exec sleep 30`, prog, out)
+		if err := sh.Start(); err != nil {
+			t.Fatalf("exec of the orphan's grandparent: %v", err)
+		}
+		t.Cleanup(func() {
+			// The shell's sleep, in the test's cgroups.
+			for _, pid := range membersBelow(m.base) {
+				killGone(t, pid)
+			}
+			sh.Process.Kill()
+			sh.Wait()
+		})
 	}
 	var pid int
 	for i := 0; pid == 0; i++ {
@@ -52,6 +80,10 @@ func TestOrphanOfHeldIsHeld(t *testing.T) {
 		}
 	})
 
+	if restart {
+		killDaemon(t, m)
+		persistRemount(t, m)
+	}
 	if err := m.write("h/tasks", strconv.Itoa(pid)); err != nil {
 		t.Fatalf("moving the orphan into h: %v", err)
 	}

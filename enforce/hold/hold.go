@@ -74,8 +74,9 @@ type Holder struct {
 	where  where  // the mirror as /proc/PID/cgroup names it
 	log    *logrus.Logger
 	sup    *supervise.Supervisor
-	keep   keeping // the listener keeper; see ConnectKeeper
-	cov    *covers // what layers notify
+	keep   keeping  // the listener keeper; see ConnectKeeper
+	cov    *covers  // what layers notify
+	key    layerKey // tags layer programs (mark), kept in the placement log
 
 	trustRoot bool // root callers are never confined (the trust_root option)
 
@@ -200,7 +201,7 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 		}
 	}
 	h.refreshUnion()
-	if h.places, h.restored, err = openPlacements(mirror); err != nil {
+	if h.places, h.restored, h.key, err = openPlacements(mirror); err != nil {
 		return nil, err
 	}
 	if h.tids, err = newTIDCache(h.threadExited); err != nil {

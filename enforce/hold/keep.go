@@ -132,9 +132,16 @@ func (h *Holder) readLayer(lay *layer) {
 	}
 	lay.cover, lay.passed = h.cov.chainNotified(chain)
 	lay.cover.Remove(h.cov.seccomp)
-	// Its bytes: the newest filter that hands calls on (see orphanLayer).
+	// Its bytes: the newest filter of the chain that bears a tag of this
+	// daemon's key (mark.go). Not merely the newest that hands calls on:
+	// the process may have loaded one of its own above the layer, with
+	// bytes that another process can load with a listener of its own
+	// (adversary helper-20). Of an older daemon's layer, or one tagged
+	// with a key that is lost, nothing is taken: no orphan is adopted as
+	// carrying it, and its growth finds its carriers among the holder's
+	// children and groups alone.
 	for i := len(chain) - 1; i >= 0 && lay.prog == nil; i-- {
-		if n := h.cov.notifiedBy(chain[i]); !n.zero.Empty() || !n.urg.Empty() {
+		if h.key.authentic(chain[i]) {
 			lay.prog = chain[i]
 		}
 	}

@@ -262,12 +262,25 @@ func (c *covers) chainNotified(chain [][]unix.SockFilter) (notified, partly poli
 	return notified, notified.Minus(zero.Intersect(urg))
 }
 
-// unreachedCut returns prog without its last instruction where no run can
-// reach it: the one before returns, and no jump lands on it. Layers end
-// so (marked), each with a word of its own there: cut, they are the same
-// program for the cache of what a program notifies, which is worked out
-// once rather than for each layer.
+// unreachedCut returns prog without the instructions at its end that no
+// run can reach (each after a return, and no jump lands on it), up to
+// markLen of them. Layers end so (mark), each with words of its own
+// there: cut, they are the same program for the cache of what a program
+// notifies, which is worked out once rather than for each layer.
 func unreachedCut(prog []unix.SockFilter) []unix.SockFilter {
+	for i := 0; i < markLen; i++ {
+		cut := cutOne(prog)
+		if len(cut) == len(prog) {
+			break
+		}
+		prog = cut
+	}
+	return prog
+}
+
+// cutOne returns prog without its last instruction where no run can reach
+// it.
+func cutOne(prog []unix.SockFilter) []unix.SockFilter {
 	n := len(prog)
 	if n < 2 || prog[n-2].Code&0x07 != unix.BPF_RET {
 		return prog

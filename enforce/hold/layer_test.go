@@ -1,6 +1,7 @@
 package hold
 
 import (
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -141,8 +142,67 @@ func TestUnreachedCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := cov.notifiedBy(base), cov.notifiedBy(marked(base)); !a.zero.Equal(b.zero) ||
+	key, err := newLayerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := key.mark(base)
+	if a, b := cov.notifiedBy(base), cov.notifiedBy(marked); !a.zero.Equal(b.zero) ||
 		!a.urg.Equal(b.urg) {
 		t.Errorf("the marked program notifies %v, the program %v", b.zero, a.zero)
+	}
+	if cut := unreachedCut(marked); !slices.Equal(cut, base) {
+		t.Errorf("the marked program cut has %d instructions, want the program's %d",
+			len(cut), len(base))
+	}
+}
+
+// TestMark: a marked program bears the tag of its key and no other; two
+// marks of one program differ; a copy with any word changed, or the tag
+// of another key, or no tag, is not authentic.
+func TestMark(t *testing.T) {
+	cov := testCovers(t, arch.X86_64)
+	base, err := cov.program(cov.generous, policy.Set{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, err := newLayerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := newLayerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := k1.mark(base), k1.mark(base)
+	if len(a) != len(base)+markLen || !slices.Equal(a[:len(base)], base) {
+		t.Fatalf("mark: %d instructions, want the program's %d and %d more", len(a), len(base),
+			markLen)
+	}
+	if !k1.authentic(a) || !k1.authentic(b) {
+		t.Fatal("a program marked with k1 is not authentic under k1")
+	}
+	if slices.Equal(a, b) {
+		t.Error("two marks of one program are the same bytes")
+	}
+	if k2.authentic(a) {
+		t.Error("a program marked with k1 is authentic under k2")
+	}
+	if k1.authentic(base) || k1.authentic(nil) || k1.authentic(a[:len(a)-1]) {
+		t.Error("an unmarked or cut program is authentic")
+	}
+	for i := range a {
+		forged := slices.Clone(a)
+		forged[i].K ^= 1
+		if k1.authentic(forged) {
+			t.Errorf("a marked program with word %d changed is authentic", i)
+		}
+	}
+	// The key goes through the placement log as text.
+	if k, err := parseLayerKey(k1.String()); err != nil || k != k1 {
+		t.Errorf("parseLayerKey(String()) = %v, %v", k, err)
+	}
+	if _, err := parseLayerKey("00"); err == nil {
+		t.Error("a short key parsed")
 	}
 }

@@ -1,12 +1,9 @@
 package hold
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -544,22 +541,9 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 		lay.cover, lay.passed = h.cov.full, policy.Set{}
 		prog, _ = h.cov.program(lay.cover, lay.passed)
 	}
-	lay.prog = marked(prog)
+	lay.prog = h.key.mark(prog)
 	lay.insns = insns + len(lay.prog) + 4
 	return lay
-}
-
-// marked returns a copy of prog with a last instruction that no run
-// reaches (every path of prog ends in a return before it) holding a
-// random word: the layer's own bytes.
-func marked(prog []unix.SockFilter) []unix.SockFilter {
-	if len(prog) == 0 {
-		return nil
-	}
-	var b [4]byte
-	rand.Read(b[:])
-	mark := unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: binary.NativeEndian.Uint32(b[:])}
-	return append(slices.Clip(prog), mark)
 }
 
 // gone is told that every process using layer lay (loaded into pid, which

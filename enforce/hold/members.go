@@ -513,7 +513,7 @@ func (h *Holder) recordNew(j *job) error {
 			// No held ancestor, but a listener in its chain: an orphan of a
 			// held process (reparented when its parent exited) that carries
 			// that process's layer.
-			if lay := h.orphanLayer(m.pid, m.start); lay != nil {
+			if lay := h.orphanLayer(m.pid); lay != nil {
 				m.anc = newProc(0, lay, m.group)
 				m.adopted = true
 			}

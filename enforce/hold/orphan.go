@@ -8,16 +8,16 @@ import (
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
 )
 
-// orphanLayer finds the layer that process pid (started at start), which
-// has no held ancestor but a listener in its filter chain, carries: one of
-// this daemon's live layers, loaded before pid started, whose numbers the
-// chain notifies. That is a process forked from a held one that exited
+// orphanLayer finds the layer that process pid, which has no held
+// ancestor but a listener in its filter chain, carries: one of this
+// daemon's live layers, whose program is the newest filter of the chain
+// that hands calls on. That is a process forked from a held one that exited
 // before the daemon heard of the child (it made no call its layer hands
 // over), reparented to init or a subreaper. The process is marked as
 // adopted: the growth of any layer looks at it (orphans), and where its
 // load is refused because another listener of its chain is still open, it
 // is left as it was (maybe). nil when none fits.
-func (h *Holder) orphanLayer(pid int, start uint64) *layer {
+func (h *Holder) orphanLayer(pid int) *layer {
 	s, err := inject.Seize(pid)
 	if err != nil {
 		return nil
@@ -35,18 +35,27 @@ func (h *Holder) orphanLayer(pid int, start uint64) *layer {
 	// the layer's very program, which holds a random word of its own
 	// (layer.prog): no other layer loads those bytes (helper-19: layers
 	// planned for the same set did, and the match named the wrong one),
-	// and a process without CAP_SYS_ADMIN cannot read them to copy.
+	// and a process without CAP_SYS_ADMIN cannot read them to copy. It
+	// must bear this daemon's tag too (mark.go): a layer taken back from
+	// the keeper has its bytes read from its holder's chain, where they
+	// are found by the tag, and should that ever find wrong bytes, a
+	// filter that another process can load is still not adopted.
 	var newest []unix.SockFilter
 	for i := len(chain) - 1; i >= 0 && newest == nil; i-- {
 		if n := h.cov.notifiedBy(chain[i]); !n.zero.Empty() || !n.urg.Empty() {
 			newest = chain[i]
 		}
 	}
-	born := startNanos(start)
+	if !h.key.authentic(newest) {
+		return nil
+	}
+	// Those bytes say it all: only the daemon loads them, into one
+	// process, whose children inherit them. When the layer went in is not
+	// asked (a layer taken back from the keeper has the time of the
+	// restart, after the orphan's birth).
 	var best *layer
 	consider := func(lay *layer) {
-		if lay != nil && !lay.closed.Load() && lay.at.Load() <= born+tickNanos &&
-			slices.Equal(lay.prog, newest) {
+		if lay != nil && !lay.closed.Load() && slices.Equal(lay.prog, newest) {
 			best = lay
 		}
 	}

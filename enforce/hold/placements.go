@@ -40,7 +40,9 @@ type placedAt struct {
 // comma-separated ("-" for none; a line without it, of an older daemon,
 // pins nothing); the last line of a process wins; a torn last line (the
 // daemon killed mid-write) is skipped. The log is
-// compacted to the live processes when a daemon starts.
+// compacted to the live processes when a daemon starts. Its first line,
+// "key HEX", is the key of the layers' tags (mark.go), made when the log
+// is.
 type placements struct {
 	mu   sync.Mutex
 	f    *os.File
@@ -49,21 +51,35 @@ type placements struct {
 
 // openPlacements reads the log of mirror, keeps the entries of processes
 // that still live, rewrites it compacted and opens it for appending.
-func openPlacements(mirror string) (*placements, map[placement]placedAt, error) {
+func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKey, error) {
+	var key layerKey
 	if err := os.MkdirAll(placementDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("placement log: %w", err)
+		return nil, nil, key, fmt.Errorf("placement log: %w", err)
 	}
 	name := strings.ReplaceAll(strings.Trim(filepath.Clean(mirror), "/"), "/", "_")
 	path := filepath.Join(placementDir, "placements-"+name)
 	live := map[placement]placedAt{}
+	haveKey := false
 	if f, err := os.Open(path); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			if p, w, ok := parsePlacement(sc.Text()); ok {
+			if hexKey, ok := strings.CutPrefix(sc.Text(), "key "); ok {
+				if k, err := parseLayerKey(hexKey); err == nil && !haveKey {
+					key, haveKey = k, true
+				}
+			} else if p, w, ok := parsePlacement(sc.Text()); ok {
 				live[p] = w
 			}
 		}
 		f.Close()
+	}
+	if !haveKey {
+		// A new key: the layers of the processes listed, if any, were
+		// tagged with one that is lost, and are not found by their tags.
+		var err error
+		if key, err = newLayerKey(); err != nil {
+			return nil, nil, key, fmt.Errorf("placement log: %w", err)
+		}
 	}
 	for p := range live {
 		if st, err := startTime(p.pid); err != nil || st != p.start {
@@ -73,9 +89,10 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, error) 
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return nil, nil, fmt.Errorf("placement log: %w", err)
+		return nil, nil, key, fmt.Errorf("placement log: %w", err)
 	}
 	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "key", key.String())
 	for p, at := range live {
 		fmt.Fprintln(w, formatPlacement(p, at))
 	}
@@ -85,12 +102,12 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, error) 
 	f.Close()
 	if err != nil {
 		os.Remove(tmp)
-		return nil, nil, fmt.Errorf("placement log: %w", err)
+		return nil, nil, key, fmt.Errorf("placement log: %w", err)
 	}
 	if f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
-		return nil, nil, fmt.Errorf("placement log: %w", err)
+		return nil, nil, key, fmt.Errorf("placement log: %w", err)
 	}
-	return &placements{f: f, path: path}, live, nil
+	return &placements{f: f, path: path}, live, key, nil
 }
 
 func formatPlacement(p placement, w placedAt) string {

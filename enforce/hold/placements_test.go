@@ -30,3 +30,35 @@ func TestPlacementLines(t *testing.T) {
 		}
 	}
 }
+
+// TestPlacementKey: the log keeps the key of the layers' tags: a second
+// open (a restarted daemon) gets the key the first made, and a log whose
+// processes are all gone and that was removed gets a new one.
+func TestPlacementKey(t *testing.T) {
+	saved := placementDir
+	placementDir = t.TempDir()
+	defer func() { placementDir = saved }()
+	l1, _, k1, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l1.record(1, 1, placedAt{group: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	l1.f.Close() // as a daemon killed with SIGKILL leaves it
+	l2, _, k2, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k2 != k1 || k1 == (layerKey{}) {
+		t.Errorf("key after a restart: %v, want the first %v", k2, k1)
+	}
+	l2.close() // no process of it lives: the log goes
+	_, _, k3, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k3 == k1 {
+		t.Error("a new log has the key of a removed one")
+	}
+}

@@ -3,6 +3,10 @@ package main
 import (
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/unotif"
 )
 
 // sockFilter and sockFprog are struct sock_filter and struct sock_fprog.
@@ -97,4 +101,65 @@ func killSeccomp() (int64, error) {
 		return -int64(e), nil
 	}
 	return int64(int(r)), nil
+}
+
+// notifyGetppid loads, on every thread (TSYNC), a filter that hands
+// getppid(2) to a listener and allows the rest. Without a listener
+// (answer false), the process's getppid fails with ENOSYS from then on.
+// With one (answer true), a goroutine of its own answers every call
+// handed on with CONTINUE: a process that answers its own calls, as a
+// cgsyscall layer's copy would let it. Returns the load's result.
+func notifyGetppid(answer bool) (int64, error) {
+	nr, err := number(table, "seccomp")
+	if err != nil {
+		return 0, err
+	}
+	prctl, err := number(table, "prctl")
+	if err != nil {
+		return 0, err
+	}
+	getppid, err := number(table, "getppid")
+	if err != nil {
+		return 0, err
+	}
+	const prSetNoNewPrivs = 38
+	if _, _, e := syscall.RawSyscall6(uintptr(prctl), prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
+		return -int64(e), nil
+	}
+	insns := []sockFilter{
+		{code: 0x20, k: 0}, // BPF_LD|BPF_W|BPF_ABS, nr
+		{code: 0x15, jt: 0, jf: 1, k: uint32(getppid)}, // BPF_JMP|BPF_JEQ|BPF_K
+		{code: 0x06, k: unix.SECCOMP_RET_USER_NOTIF},
+		{code: 0x06, k: unix.SECCOMP_RET_ALLOW},
+	}
+	prog := sockFprog{len: uint16(len(insns)), filter: &insns[0]}
+	flags := uintptr(unix.SECCOMP_FILTER_FLAG_TSYNC)
+	if answer {
+		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+	}
+	r, _, e := syscall.RawSyscall6(uintptr(nr), unix.SECCOMP_SET_MODE_FILTER, flags,
+		uintptr(unsafe.Pointer(&prog)), 0, 0, 0)
+	if e != 0 {
+		return -int64(e), nil
+	}
+	if answer {
+		go answerAll(int(r))
+	}
+	return int64(int(r)), nil
+}
+
+// answerAll lets every call handed to listener fd run, until the listener
+// fails.
+func answerAll(fd int) {
+	for {
+		var n unotif.Notif
+		err := unotif.Recv(fd, &n)
+		if err == syscall.EINTR || err == syscall.ENOENT {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		unotif.Continue(fd, n.ID)
+	}
 }

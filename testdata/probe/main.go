@@ -22,6 +22,12 @@
 //	             benchmarks
 //	killseccomp  load, on every thread, a filter that kills the process for
 //	             seccomp(2) and allows the rest (a systemd service's kind)
+//	notifygetppid
+//	             load, on every thread, a filter that hands getppid to a
+//	             listener, without one (getppid then fails with ENOSYS)
+//	answergetppid
+//	             the same filter with a listener of the probe's own, which
+//	             a goroutine answers with CONTINUE
 //
 // With the single argument -serve it reads lines of tokens from standard
 // input instead and answers each line, after a first line "ready PID".
@@ -99,6 +105,10 @@ func call(tok string, buf uintptr) (int64, error) {
 		return allowAll()
 	case "killseccomp":
 		return killSeccomp()
+	case "notifygetppid":
+		return notifyGetppid(false)
+	case "answergetppid":
+		return notifyGetppid(true)
 	}
 	if rest, ok := strings.CutPrefix(tok, "args:"); ok {
 		return callArgs(rest)
