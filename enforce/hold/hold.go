@@ -164,7 +164,7 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	w := placedAt{group, pin}
 	if last := p.logged.Load(); last != nil && *last == w {
 		// The log has it: a new hold places the process before Move
-		// does. The log is compacted only when a daemon starts.
+		// does.
 		return
 	}
 	if err := h.places.record(pid, p.start, w); err != nil {

@@ -39,27 +39,32 @@ type placedAt struct {
 // "PID START GROUP PIN" with GROUP quoted and PIN the pinned numbers,
 // comma-separated ("-" for none; a line without it, of an older daemon,
 // pins nothing); the last line of a process wins; a torn last line (the
-// daemon killed mid-write) is skipped. The log is
-// compacted to the live processes when a daemon starts. Its first line,
-// "key HEX", is the key of the layers' tags (mark.go), made when the log
-// is.
+// daemon killed mid-write) is skipped. Its first line, "key HEX", is the
+// key of the layers' tags (mark.go), made when the log is. The log is
+// compacted to the live processes when a daemon starts, and whenever it
+// has grown to twice its compacted length and 1,024 lines more: a service
+// that forks short-lived children, each placed once, grew it without end
+// in /run, which is memory (found by helper-21: 4,105 lines in a few
+// seconds of a fork loop).
 type placements struct {
-	mu   sync.Mutex
-	f    *os.File
-	path string
+	mu    sync.Mutex
+	f     *os.File
+	path  string
+	key   layerKey
+	lines int // lines in the file
+	limit int // lines that make record compact it
 }
 
-// openPlacements reads the log of mirror, keeps the entries of processes
-// that still live, rewrites it compacted and opens it for appending.
-func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKey, error) {
+// compactSlack is how many lines beyond twice the compacted length the log
+// may grow before it is compacted again.
+const compactSlack = 1024
+
+// readPlacements reads the log at path: its key, if it has a good one, and
+// the last placement of each process that still lives.
+func readPlacements(path string) (map[placement]placedAt, layerKey, bool) {
 	var key layerKey
-	if err := os.MkdirAll(placementDir, 0o700); err != nil {
-		return nil, nil, key, fmt.Errorf("placement log: %w", err)
-	}
-	name := strings.ReplaceAll(strings.Trim(filepath.Clean(mirror), "/"), "/", "_")
-	path := filepath.Join(placementDir, "placements-"+name)
-	live := map[placement]placedAt{}
 	haveKey := false
+	live := map[placement]placedAt{}
 	if f, err := os.Open(path); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -73,23 +78,21 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 		}
 		f.Close()
 	}
-	if !haveKey {
-		// A new key: the layers of the processes listed, if any, were
-		// tagged with one that is lost, and are not found by their tags.
-		var err error
-		if key, err = newLayerKey(); err != nil {
-			return nil, nil, key, fmt.Errorf("placement log: %w", err)
-		}
-	}
 	for p := range live {
 		if st, err := startTime(p.pid); err != nil || st != p.start {
 			delete(live, p)
 		}
 	}
+	return live, key, haveKey
+}
+
+// writePlacements replaces the log at path with key and live, and opens it
+// for appending.
+func writePlacements(path string, key layerKey, live map[placement]placedAt) (*os.File, error) {
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return nil, nil, key, fmt.Errorf("placement log: %w", err)
+		return nil, fmt.Errorf("placement log: %w", err)
 	}
 	w := bufio.NewWriter(f)
 	fmt.Fprintln(w, "key", key.String())
@@ -102,12 +105,58 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	f.Close()
 	if err != nil {
 		os.Remove(tmp)
-		return nil, nil, key, fmt.Errorf("placement log: %w", err)
+		return nil, fmt.Errorf("placement log: %w", err)
 	}
 	if f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
-		return nil, nil, key, fmt.Errorf("placement log: %w", err)
+		return nil, fmt.Errorf("placement log: %w", err)
 	}
-	return &placements{f: f, path: path}, live, key, nil
+	return f, nil
+}
+
+// openPlacements reads the log of mirror, keeps the entries of processes
+// that still live, rewrites it compacted and opens it for appending.
+func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKey, error) {
+	if err := os.MkdirAll(placementDir, 0o700); err != nil {
+		return nil, nil, layerKey{}, fmt.Errorf("placement log: %w", err)
+	}
+	name := strings.ReplaceAll(strings.Trim(filepath.Clean(mirror), "/"), "/", "_")
+	path := filepath.Join(placementDir, "placements-"+name)
+	live, key, haveKey := readPlacements(path)
+	if !haveKey {
+		// A new key: the layers of the processes listed, if any, were
+		// tagged with one that is lost, and are not found by their tags.
+		var err error
+		if key, err = newLayerKey(); err != nil {
+			return nil, nil, key, fmt.Errorf("placement log: %w", err)
+		}
+	}
+	f, err := writePlacements(path, key, live)
+	if err != nil {
+		return nil, nil, key, err
+	}
+	l := &placements{f: f, path: path, key: key}
+	l.setLines(len(live) + 1)
+	return l, live, key, nil
+}
+
+// setLines records that the file has n lines, just compacted.
+func (l *placements) setLines(n int) {
+	l.lines, l.limit = n, 2*n+compactSlack
+}
+
+// compact rewrites the log with the live processes' last placements;
+// l.mu is held. On failure the log goes on as it was.
+func (l *placements) compact() error {
+	live, _, _ := readPlacements(l.path)
+	f, err := writePlacements(l.path, l.key, live)
+	if err != nil {
+		l.limit *= 2 // not again at the next line
+		return err
+	}
+	l.f.Close()
+	l.f = f
+	l.setLines(len(live) + 1)
+	return nil
 }
 
 func formatPlacement(p placement, w placedAt) string {
@@ -157,8 +206,13 @@ func parsePlacement(line string) (placement, placedAt, bool) {
 func (l *placements) record(pid int, start uint64, w placedAt) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, err := l.f.WriteString(formatPlacement(placement{pid, start}, w) + "\n")
-	return err
+	if _, err := l.f.WriteString(formatPlacement(placement{pid, start}, w) + "\n"); err != nil {
+		return err
+	}
+	if l.lines++; l.lines > l.limit {
+		return l.compact()
+	}
+	return nil
 }
 
 // close closes the log, and removes it when none of its processes lives.

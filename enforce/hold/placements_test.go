@@ -1,6 +1,9 @@
 package hold
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cgsyscall/cgsyscall/policy"
@@ -60,5 +63,53 @@ func TestPlacementKey(t *testing.T) {
 	}
 	if k3 == k1 {
 		t.Error("a new log has the key of a removed one")
+	}
+}
+
+// TestPlacementCompact: a log that placements of short-lived processes
+// keep growing is compacted while the daemon runs, keeping the key and
+// the live process's last placement.
+func TestPlacementCompact(t *testing.T) {
+	saved := placementDir
+	placementDir = t.TempDir()
+	defer func() { placementDir = saved }()
+	l, _, key, err := openPlacements("/sys/fs/cgroup/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := os.Getpid()
+	start, err := startTime(me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	most := 0
+	for i := 0; i < 10000; i++ {
+		// Gone processes (start time 1 is nobody's), and now and then
+		// this one, placed in a new group.
+		pid, st, group := 1000000+i, uint64(1), "gone"
+		if i%100 == 0 {
+			pid, st, group = me, start, "g"+strconv.Itoa(i)
+		}
+		if err := l.record(pid, st, placedAt{group: group}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(l.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, strings.Count(string(b), "\n"))
+	}
+	if most > 2*2+compactSlack+1 {
+		t.Errorf("the log reached %d lines with one live process, want at most %d", most,
+			2*2+compactSlack+1)
+	}
+	l.f.Close()
+	_, live, k, err := openPlacements("/sys/fs/cgroup/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[placement]placedAt{{me, start}: {group: "g9900"}}
+	if k != key || len(live) != 1 || live[placement{me, start}].group != "g9900" {
+		t.Errorf("after compactions: key kept %v, live %v, want %v", k == key, live, want)
 	}
 }
