@@ -245,6 +245,9 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	if err == nil {
 		err = m.enforcer.MayChange(c, group, kind == ctlAllow)
 	}
+	if err == nil && kind == ctlAllow {
+		err = m.uringAllow(group, set)
+	}
 	var before map[string]policy.Set
 	if err == nil {
 		before = m.tree.Snapshot()
@@ -276,6 +279,22 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	}
 	m.log.WithFields(f).Info("policy change")
 	return e
+}
+
+// uringAllow refuses an allow of io_uring calls in group that would leave
+// the group denying anything else: they stay denied there whatever its
+// set says (policy.Uring), and the allow would report a success that lets
+// no member call them.
+func (m *mirror) uringAllow(group string, set policy.Set) error {
+	u := set.Intersect(policy.Uring(m.arch))
+	if u.Empty() {
+		return nil
+	}
+	if d, ok := m.tree.Denied(group); ok && !d.Minus(set).Empty() {
+		return fmt.Errorf("%w: the io_uring calls (%s) stay denied while the group "+
+			"denies anything else", syscall.EPERM, m.describe(u))
+	}
+	return nil
 }
 
 // save hands an accepted change of group to the store, if there is one.

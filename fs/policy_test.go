@@ -43,6 +43,23 @@ func TestAllow(t *testing.T) {
 	e.want("g/syscalls.allow", e.allowExcept(62))
 }
 
+// TestAllowUringRefused: an allow of an io_uring call in a group that goes
+// on denying anything else is refused (EPERM) and changes nothing: those
+// calls stay denied there whatever the set says. Where the allow leaves
+// the group denying nothing, it goes through.
+func TestAllowUringRefused(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/g && echo uname > $M/g/syscalls.deny`)
+	err := os.WriteFile(filepath.Join(e.mnt, "g/syscalls.allow"), []byte("io_uring_setup"), 0)
+	if !errors.Is(err, syscall.EPERM) {
+		t.Errorf("allow of io_uring_setup while g denies uname: %v, want EPERM", err)
+	}
+	uname, _ := e.arch.Native.SyscallNumber("uname")
+	e.want("g/syscalls.deny", strconv.Itoa(uname)+" \n")
+	e.shOK(`echo uname io_uring_setup > $M/g/syscalls.allow`)
+	e.want("g/syscalls.deny", "\n")
+}
+
 func TestAllowRefusedByParent(t *testing.T) {
 	e := newEnv(t)
 	e.shOK(`mkdir $M/g && echo 59 > $M/g/syscalls.deny && mkdir $M/g/c`)

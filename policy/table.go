@@ -42,3 +42,18 @@ func NeverDeny(a *arch.Arch) Set {
 func Deniable(a *arch.Arch) Set {
 	return Full(a).Minus(NeverDeny(a))
 }
+
+// Uring returns the native numbers of the io_uring calls (io_uring_setup,
+// io_uring_enter, io_uring_register). A ring makes reads, writes, opens
+// and connects without those syscalls, past any filter, so a group that
+// denies anything denies them too: the daemon judges its members so, and
+// refuses an allow of one there (EPERM).
+func Uring(a *arch.Arch) Set {
+	var s Set
+	for _, name := range []string{"io_uring_setup", "io_uring_enter", "io_uring_register"} {
+		if nr, ok := a.Native.SyscallNumber(name); ok {
+			s.Add(nr)
+		}
+	}
+	return s
+}

@@ -356,10 +356,12 @@ var doc = manual{
 			the daemon probes for them with ` + "`trusted.cgsyscall.probe`" + `, which it
 			never creates.`},
 		{"`/run/cgsyscall/placements-`{MIRROR}", `Where the daemon placed each process it
-			holds, one ` + "`PID START GROUP`" + ` line a placement, appended as it
-			happens; {MIRROR} is the mirrored directory with its slashes as underscores
-			(` + "`sys_fs_cgroup`" + `). A new daemon holds those processes again and
-			compacts the file.`},
+			holds, one ` + "`PID START GROUP PIN`" + ` line a placement (PIN: the numbers
+			pinned there, comma-separated, or ` + "`-`" + `), appended as it happens, after a
+			first line ` + "`key`" + ` {HEX}, the secret that tags the daemon's filters;
+			{MIRROR} is the mirrored directory with its slashes as underscores
+			(` + "`sys_fs_cgroup`" + `). Mode 0600. A new daemon holds those processes
+			again; the file is compacted then and whenever it has doubled.`},
 		{"`/var/log/cgsyscall.log`", `The log of a detached daemon when the machine has no
 			system log (` + "`/dev/log`" + `) and ` + "`log=`" + ` names no other (in the
 			foreground: standard error): one line per policy change and per move (who, what,

@@ -195,11 +195,7 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	h.book = denials.New(a)
 	h.guard = newGuard(a)
 	h.guardLog = denials.New(a)
-	for _, name := range []string{"io_uring_setup", "io_uring_enter", "io_uring_register"} {
-		if nr, ok := a.Native.SyscallNumber(name); ok {
-			h.uring.Add(nr)
-		}
-	}
+	h.uring = policy.Uring(a)
 	h.refreshUnion()
 	if h.places, h.restored, h.key, err = openPlacements(mirror); err != nil {
 		return nil, err
