@@ -334,6 +334,41 @@ func TestSeizeTraced(t *testing.T) {
 	}
 }
 
+// TestSeizeWaitsForOwnSession: a second session on a process that a
+// session of this same process holds waits for the first to let it go
+// (two growths, or a growth and the orphan search, can reach one child at
+// once), rather than failing with EBUSY as for another tracer.
+func TestSeizeWaitsForOwnSession(t *testing.T) {
+	injecttest.RequireRoot(t)
+	v := injecttest.Start(t, injecttest.C, 0)
+	first, err := inject.Seize(v.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() {
+		s, err := inject.Seize(v.Pid)
+		if err == nil {
+			err = s.Detach()
+		}
+		second <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := first.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Errorf("Seize while another session of this process held the process "+
+			"for 20 ms: %v, want it to wait", err)
+	}
+	if got := v.Do(t, "getppid"); got != strconv.Itoa(os.Getpid()) {
+		t.Errorf("getppid after both sessions = %s", got)
+	}
+}
+
 func TestSeizeDetach(t *testing.T) {
 	injecttest.RequireRoot(t)
 	v := injecttest.Start(t, injecttest.Go, 2)

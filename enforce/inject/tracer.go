@@ -1,6 +1,8 @@
 package inject
 
 import (
+	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -100,6 +102,30 @@ func (t *tracer) seize() error {
 	return nil
 }
 
+// ownTracerWait is how long waitOwnTracer waits for another session of
+// this process to let a thread go.
+const ownTracerWait = 100 * time.Millisecond
+
+// waitOwnTracer waits while thread tid is traced by another thread of this
+// process (another session: two growths, or a growth and the search for
+// orphans, can reach one short-lived child at once; helper-21 saw a deny
+// fail with EBUSY so), up to ownTracerWait, and reports whether it was so
+// traced and is free now. One traced by another process is not waited for.
+func waitOwnTracer(tid int) bool {
+	deadline := time.Now().Add(ownTracerWait)
+	for {
+		tracer := tracerOf(tid)
+		if tracer == 0 {
+			return true
+		}
+		if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(tracer)); err != nil ||
+			time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
 // attachNew seizes and interrupts the threads of the target that are not
 // traced yet, and returns how many it added.
 func (t *tracer) attachNew() (int, error) {
@@ -146,7 +172,14 @@ func (t *tracer) attachNew() (int, error) {
 				}
 				return added, unix.EPERM
 			default:
-				return added, unix.EBUSY
+				if !waitOwnTracer(tid) {
+					return added, unix.EBUSY
+				}
+				if err := seize(tid); err == unix.ESRCH {
+					continue
+				} else if err != nil {
+					return added, unix.EBUSY
+				}
 			}
 		case err != nil:
 			return added, err
