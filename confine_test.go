@@ -56,6 +56,21 @@ func TestConfinedMayOnlyRestrict(t *testing.T) {
 	if n := strings.Count(out, "Operation not permitted"); n != 4 {
 		t.Errorf("%d EPERM messages, want 4:\n%s", n, out)
 	}
+	// Each refusal's one log line says why (helper-21 found only the
+	// errno there).
+	log, err := os.ReadFile(m.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, why := range []string{
+		`is confined in \"/g\" and may not widen its own set`,
+		`is confined in \"/g\" and may restrict only inside its own subtree`,
+		`is confined in \"/g\" and may not move a process out of its own subtree`,
+	} {
+		if !strings.Contains(string(log), why) {
+			t.Errorf("the daemon log lacks %q", why)
+		}
+	}
 	if got := m.read("g/syscalls.deny"); !strings.Contains(got, "110 ") &&
 		!strings.Contains(got, "173 ") {
 		t.Errorf("g/syscalls.deny after the confined shell: %q, getppid must stay", got)

@@ -560,6 +560,16 @@ func heldBehindTheBack(m *mirror, s *live, group string) {
 	}
 	t.Logf("held by the scan %v after the real move", time.Since(start).Round(time.Millisecond))
 	s.expect(true, "after the scan held it")
+	log, err := os.ReadFile(m.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`msg="held a process that entered the group behind the mount's back" `+
+		`group=/%s`, group)
+	if !strings.Contains(string(log), want) || !strings.Contains(string(log),
+		"pid="+strconv.Itoa(s.pid)) {
+		t.Errorf("the daemon log lacks %q for PID %d", want, s.pid)
+	}
 	// Allowed again from the top down: each group's parent must allow it.
 	for i := range group {
 		if group[i] == '/' {

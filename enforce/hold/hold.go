@@ -382,17 +382,15 @@ func (h *Holder) MayChange(c fs.Caller, group string, allow bool) error {
 	if h.trustRoot && c.Uid == 0 {
 		return nil
 	}
+	// The reason goes back with EPERM, into the write's one log line.
 	own, confined := h.confinement(c.Pid)
 	if confined && !allow && !within(group, own) {
-		h.log.WithFields(logrus.Fields{"uid": c.Uid, "pid": c.Pid, "group": "/" + group,
-			"confined_in": "/" + own}).Warn("refused: a confined process may restrict only " +
-			"inside its own subtree")
-		return syscall.EPERM
+		return fmt.Errorf("%w: the writer is confined in %q and may restrict only inside "+
+			"its own subtree", syscall.EPERM, "/"+own)
 	}
 	if confined && allow && within(own, group) {
-		h.log.WithFields(logrus.Fields{"uid": c.Uid, "pid": c.Pid, "group": "/" + group,
-			"confined_in": "/" + own}).Warn("refused: a confined process may not widen its own set")
-		return syscall.EPERM
+		return fmt.Errorf("%w: the writer is confined in %q and may not widen its own set",
+			syscall.EPERM, "/"+own)
 	}
 	return nil
 }
@@ -418,10 +416,8 @@ func (h *Holder) mayMove(c fs.Caller, pid int, group string) error {
 	if !confined || within(group, own) {
 		return nil
 	}
-	h.log.WithFields(logrus.Fields{"uid": c.Uid, "pid": c.Pid, "process": pid,
-		"group": "/" + group, "confined_in": "/" + own}).
-		Warn("refused: a confined process may not move a process out of its own subtree")
-	return syscall.EPERM
+	return fmt.Errorf("%w: the writer is confined in %q and may not move a process out of "+
+		"its own subtree", syscall.EPERM, "/"+own)
 }
 
 // groupOf returns the group of thread tid relative to the mirror, and

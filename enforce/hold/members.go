@@ -99,7 +99,7 @@ func (h *Holder) PolicyChanged(c fs.Caller, group string) error {
 		if !empty(groups[i]) {
 			groups = append(groups, h.discover(groups[i])...)
 		}
-		if err := h.holdMembers(groups[i], self); err != nil {
+		if err := h.holdMembers(groups[i], self, false); err != nil {
 			return err
 		}
 	}
@@ -155,7 +155,7 @@ func (h *Holder) discover(g string) []string {
 
 // holdMembers holds the members of one group, as PolicyChanged describes.
 // Called with h.mu held.
-func (h *Holder) holdMembers(group string, self int) error {
+func (h *Holder) holdMembers(group string, self int, scan bool) error {
 	const maxPasses = 8
 	for pass := 0; pass < maxPasses; pass++ {
 		deny, ok := h.tree.Denied(group)
@@ -224,7 +224,15 @@ func (h *Holder) holdMembers(group string, self int) error {
 		var failed error
 		h.runAll(firsts, func(j *job) {
 			m := j.members[0]
-			n, err := h.counted(m.pid, group, m.anc != nil, h.recordNew(j))
+			rerr := h.recordNew(j)
+			if scan && rerr == nil {
+				// A member that entered behind the mount's back: the
+				// scan's move, one line a process (a deny through the
+				// mount logs its one line for all its members).
+				h.log.WithFields(logrus.Fields{"pid": m.pid, "group": "/" + group}).
+					Info("held a process that entered the group behind the mount's back")
+			}
+			n, err := h.counted(m.pid, group, m.anc != nil, rerr)
 			fresh += n
 			if failed == nil {
 				failed = err
@@ -694,7 +702,7 @@ func (h *Holder) Scan() {
 			continue
 		}
 		groups = append(groups, h.discover(g)...)
-		if err := h.holdMembers(g, 0); err != nil {
+		if err := h.holdMembers(g, 0, true); err != nil {
 			h.log.WithField("group", "/"+g).WithError(err).Warn("scan: members not held")
 		}
 	}
