@@ -11,6 +11,7 @@ import (
 
 	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/enforce"
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
 
@@ -263,41 +264,12 @@ func (c *covers) chainNotified(chain [][]unix.SockFilter) (notified, partly poli
 }
 
 // unreachedCut returns prog without the instructions at its end that no
-// run can reach (each after a return, and no jump lands on it), up to
-// markLen of them. Layers end so (mark), each with words of its own
-// there: cut, they are the same program for the cache of what a program
-// notifies, which is worked out once rather than for each layer.
+// run can reach, up to markLen of them (inject.TrimUnreached). Layers end
+// so (mark), each with words of its own there: cut, they are the same
+// program for the cache of what a program notifies, which is worked out
+// once rather than for each layer.
 func unreachedCut(prog []unix.SockFilter) []unix.SockFilter {
-	for i := 0; i < markLen; i++ {
-		cut := cutOne(prog)
-		if len(cut) == len(prog) {
-			break
-		}
-		prog = cut
-	}
-	return prog
-}
-
-// cutOne returns prog without its last instruction where no run can reach
-// it.
-func cutOne(prog []unix.SockFilter) []unix.SockFilter {
-	n := len(prog)
-	if n < 2 || prog[n-2].Code&0x07 != unix.BPF_RET {
-		return prog
-	}
-	for pc, f := range prog[:n-1] {
-		if f.Code&0x07 != unix.BPF_JMP {
-			continue
-		}
-		if f.Code&0xf0 == unix.BPF_JA {
-			if pc+1+int(f.K) == n-1 {
-				return prog
-			}
-		} else if pc+1+int(f.Jt) == n-1 || pc+1+int(f.Jf) == n-1 {
-			return prog
-		}
-	}
-	return prog[:n-1]
+	return inject.TrimUnreached(prog, markLen)
 }
 
 // notice is what one filter notifies of the native numbers: with every

@@ -298,3 +298,34 @@ func alu(op uint16, a, b value) value {
 	}
 	return value{}
 }
+
+// TrimUnreached returns prog without the instructions at its end that no
+// run can reach (each after a return, and no jump lands on it), up to max
+// of them: the same program, as the kernel runs it.
+func TrimUnreached(prog []unix.SockFilter, max int) []unix.SockFilter {
+	for i := 0; i < max; i++ {
+		n := len(prog)
+		if n < 2 || prog[n-2].Code&0x07 != unix.BPF_RET || landed(prog, n-1) {
+			break
+		}
+		prog = prog[:n-1]
+	}
+	return prog
+}
+
+// landed reports whether a jump of prog lands on instruction at.
+func landed(prog []unix.SockFilter, at int) bool {
+	for pc, f := range prog[:at] {
+		if f.Code&0x07 != unix.BPF_JMP {
+			continue
+		}
+		if f.Code&0xf0 == unix.BPF_JA {
+			if pc+1+int(f.K) == at {
+				return true
+			}
+		} else if pc+1+int(f.Jt) == at || pc+1+int(f.Jf) == at {
+			return true
+		}
+	}
+	return false
+}

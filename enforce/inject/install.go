@@ -169,6 +169,7 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		}
 		return -1, err
 	}
+	t.loaded(th.tid, prog, after)
 	return fd, nil
 }
 

@@ -54,8 +54,11 @@ type tracer struct {
 	// memoryChecked is set once checkMemory found no sharer.
 	memoryChecked bool
 	// filtersChecked is the thread whose chain checkFilters found
-	// harmless, 0 before.
+	// harmless, 0 before; harmless names it for the cache of chains
+	// found so (harm.go), with the length of its chain then, harmlessN.
 	filtersChecked int
+	harmless       harmlessKey
+	harmlessN      int
 }
 
 func newTracer(pid int) *tracer {
