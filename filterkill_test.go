@@ -51,6 +51,25 @@ func TestHoldRefusesKillingFilter(t *testing.T) {
 			t.Errorf("PID %d is in g after the refused move", p.pid)
 		}
 	})
+	// helper-22's: an action the kernel does not know (it kills), an
+	// errno for the helper's exit (the helper stayed, with the listener
+	// in its table, and answered the process's denied calls), a trap.
+	for _, c := range []struct{ name, tok string }{
+		{"unknown-action", "retfor:prctl:0x40000"},
+		{"exit-errno", "retfor:exit:0x50001"},
+		{"trap", "retfor:clone:0x30000"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := startServing(t, m.base)
+			if got := p.call(c.tok)[c.tok]; got != "0" {
+				t.Fatalf("%s = %s, want 0", c.tok, got)
+			}
+			refused(t, p.pid, "moving it into g", m.write("g/tasks", strconv.Itoa(p.pid)))
+			if got := p.call("getppid")["getppid"]; got != ppid {
+				t.Errorf("getppid after the refused move: %s, want %s", got, ppid)
+			}
+		})
+	}
 	t.Run("grow", func(t *testing.T) {
 		p := startServing(t, m.base)
 		moveTo(m, "g", p.pid)

@@ -16,3 +16,16 @@ func ForgetCensus() {
 	census.entries = nil
 	census.Unlock()
 }
+
+// HarmlessCount is how many of the oldest filters of thread tid the
+// cache of chains found harmless has, if it has the thread.
+func HarmlessCount(tid int) (int, bool) {
+	harmless.Lock()
+	defer harmless.Unlock()
+	for k, n := range harmless.m {
+		if k.tid == tid {
+			return n, true
+		}
+	}
+	return 0, false
+}

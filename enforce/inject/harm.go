@@ -23,9 +23,19 @@ import (
 // not refused here: the call then fails, or is answered, and the hold
 // fails on it (loadFailed tells an answer from the kernel's refusal).
 
+// holdCall is one call a hold makes in the process: what a filter sees
+// of it, and whether any answer of the filter's but ALLOW or LOG spoils the
+// hold (strict: the helper's exit, which failed with an errno left the
+// helper running with the listener in its table; adversary helper-22) or
+// only one that ends the thread or traps.
+type holdCall struct {
+	callData
+	strict bool
+}
+
 // holdCalls are the calls a hold makes in the process, with the
 // arguments that are known before it starts; an address is not.
-func holdCalls() []callData {
+func holdCalls() []holdCall {
 	known := func(nr int, args ...uint64) callData {
 		d := callData{nr: uint32(nr), arch: auditArch}
 		for i, a := range args {
@@ -43,38 +53,53 @@ func holdCalls() []callData {
 		d := known(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags)
 		return d // the program's address is not known
 	}
-	return []callData{
-		mmap(unix.PROT_READ | unix.PROT_WRITE | unix.PROT_EXEC), // stubRun's page
-		mmap(unix.PROT_READ | unix.PROT_WRITE),                  // run's
-		known(nums.clone, helperFlags),
-		known(nums.prctl, unix.PR_GET_DUMPABLE),
-		known(nums.prctl, unix.PR_SET_DUMPABLE, 0),
-		known(nums.prctl, unix.PR_SET_DUMPABLE, 1),
-		known(nums.prctl, unix.PR_SET_NO_NEW_PRIVS, 1),
-		seccomp(filterFlags),
-		seccomp(staticFlags),
-		known(nums.close),
-		known(nums.munmap),
-		known(nums.exit),
+	calls := []holdCall{
+		{mmap(unix.PROT_READ | unix.PROT_WRITE | unix.PROT_EXEC), false}, // stubRun's page
+		{mmap(unix.PROT_READ | unix.PROT_WRITE), false},                  // run's
+		{known(nums.clone, helperFlags), false},
+		{known(nums.prctl, unix.PR_GET_DUMPABLE), false},
+		{known(nums.prctl, unix.PR_SET_DUMPABLE, 0), false},
+		{known(nums.prctl, unix.PR_SET_DUMPABLE, 1), false},
+		{known(nums.prctl, unix.PR_SET_NO_NEW_PRIVS, 1), false},
+		{seccomp(filterFlags), false},
+		{seccomp(staticFlags), false},
+		{known(nums.close), false},
+		{known(nums.munmap), false},
+		{known(nums.exit, 0), true},
 	}
+	return calls
 }
 
 // harmful is an action that ends the thread or the process, or sends it
-// SIGSYS. (SECCOMP_RET_KILL_THREAD is 0, which is also what a filter that
-// divides by 0 returns.)
+// SIGSYS: every action but those that let the call run or fail it (ERRNO,
+// TRACE, which fails it with ENOSYS when the tracer, the daemon, does not
+// ask for seccomp stops, USER_NOTIF, LOG and ALLOW). The kernel kills for
+// an action it does not know (helper-22: 0x00040000 and others killed
+// the process its hold was made in), and SECCOMP_RET_KILL_THREAD is 0,
+// which a filter that divides by 0 also returns.
 func harmful(action uint32) bool {
 	switch action {
-	case unix.SECCOMP_RET_KILL_PROCESS, unix.SECCOMP_RET_KILL_THREAD, unix.SECCOMP_RET_TRAP:
-		return true
+	case unix.SECCOMP_RET_ERRNO, unix.SECCOMP_RET_TRACE, unix.SECCOMP_RET_USER_NOTIF,
+		unix.SECCOMP_RET_LOG, unix.SECCOMP_RET_ALLOW:
+		return false
 	}
-	return false
+	return true
 }
 
-// mayHarm reports whether filter prog may return a harmful action for a
-// call of the hold.
+// answers is an action that does not let the call run as it is.
+func answers(action uint32) bool {
+	return action != unix.SECCOMP_RET_LOG && action != unix.SECCOMP_RET_ALLOW
+}
+
+// mayHarm reports whether filter prog may spoil a call of the hold: return
+// a harmful action for it, or for a strict call any answer.
 func mayHarm(prog []unix.SockFilter) bool {
 	for _, c := range holdCalls() {
-		if mayReturn(prog, &c, harmful) {
+		bad := harmful
+		if c.strict {
+			bad = answers
+		}
+		if mayReturn(prog, &c.callData, bad) {
 			return true
 		}
 	}
@@ -194,10 +219,13 @@ func (t *tracer) checkFilters(tid int) error {
 		return &Error{Op: "filter kills", Pid: t.pid, Err: unix.EPERM}
 	}
 	if keep {
+		// Recorded only once a load went in (loaded): the threads'
+		// chains are the same from then on, the injecting thread's
+		// prefix for every thread of the process. Recorded before, it
+		// outlived a hold that failed on a thread with a chain of its
+		// own, whose later exec gave that chain the leader's TID
+		// (helper-22: a killer below the recorded count went unread).
 		t.harmless, t.harmlessN = key, n
-		if n > from {
-			noteHarmless(key, n)
-		}
 	}
 	t.filtersChecked = tid
 	return nil

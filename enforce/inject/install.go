@@ -62,7 +62,17 @@ type injection struct {
 func (t *tracer) install(prog []unix.SockFilter, before func(),
 	timeout time.Duration, static bool, after []unix.SockFilter) (fd int, err error) {
 	defer func() {
-		if err != nil && t.killOnFail && !(t.spareHeld && ListenerRefused(err)) {
+		if t.helperLeft {
+			// A helper that did not exit keeps a copy of the listener,
+			// with which the process could answer its own calls: it
+			// does not run on.
+			if err == nil {
+				unix.Close(fd)
+				fd = -1
+			}
+			err = &Error{Op: "helper", Pid: t.pid, Err: unix.EPERM}
+			t.kill()
+		} else if err != nil && t.killOnFail && !(t.spareHeld && ListenerRefused(err)) {
 			t.kill()
 		}
 		t.release()
@@ -462,8 +472,8 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 			helper.deadline = in.deadline
 		}
 	}
-	if helper != nil {
-		helper.end()
+	if helper != nil && !helper.end() {
+		in.t.helperLeft = true
 	}
 	if ferr := in.free(addr, size, saved); ferr != nil && err == nil {
 		err = ferr

@@ -85,9 +85,9 @@ func (h *injection) takeFromHelper(tfd int) (int, error) {
 // end makes the helper thread exit (exit(2) ends one thread) and waits
 // until it is gone; its file table, with its copy of the listener, goes
 // with it.
-func (h *injection) end() {
+func (h *injection) end() bool {
 	h.leave()
-	h.awaitGone()
+	return h.awaitGone()
 }
 
 // leave sets the helper up to exit and lets it run, with PTRACE_CONT, so
@@ -107,10 +107,14 @@ func (h *injection) leave() {
 	}
 }
 
-// awaitGone waits until the helper, let go by leave, has exited. A signal
-// it stops for on the way out is suppressed now and sent again to the
-// injecting thread, as the injection's own are.
-func (h *injection) awaitGone() {
+// awaitGone waits until the helper, let go by leave, has exited, and
+// reports whether it has. A signal it stops for on the way out is
+// suppressed now and sent again to the injecting thread, as the
+// injection's own are. One that has not exited by the deadline (its exit
+// failed: a filter of the process's own answered it; adversary helper-22)
+// still has the listener in its file table: the caller fails the hold and
+// kills the process (tracer.helperLeft).
+func (h *injection) awaitGone() bool {
 	tid := h.th.tid
 	for h.t.threads[tid] == h.th {
 		if h.th.kind != running {
@@ -119,16 +123,23 @@ func (h *injection) awaitGone() {
 			}
 			if err := resume(h.th); err != nil {
 				h.drop()
-				return
+				return threadGone(tid)
 			}
 		}
 		wtid, ws, err := waitAny(h.deadline, nil)
 		if err != nil {
 			h.drop()
-			return
+			return threadGone(tid)
 		}
 		h.t.handle(wtid, ws)
 	}
+	return true
+}
+
+// threadGone reports whether thread tid has exited.
+func threadGone(tid int) bool {
+	pi, err := readProc(tid)
+	return err != nil || pi.zombie
 }
 
 // drop detaches the helper where it is, for the kernel to run on. One

@@ -75,8 +75,8 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 		in.graceIfLate()
 	}
 	r, uerr := in.step(nums.munmap, addr, size)
-	if h != nil {
-		h.awaitGone()
+	if h != nil && !h.awaitGone() {
+		in.t.helperLeft = true
 	}
 	if uerr == nil && errnoOf(r) != 0 {
 		uerr = errnoOf(r)

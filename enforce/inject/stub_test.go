@@ -14,6 +14,7 @@ import (
 
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
 	"github.com/cgsyscall/cgsyscall/enforce/inject/injecttest"
+	"github.com/cgsyscall/cgsyscall/enforce/kernel"
 )
 
 // staticDeny returns a program without arch check that fails each
@@ -470,6 +471,34 @@ func TestHoldThreadWithOwnFilter(t *testing.T) {
 	}
 	if got, want := v.Do(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
 		t.Errorf("getppid after the failed hold = %s, want %s", got, want)
+	}
+	// Nothing is remembered of a chain whose load did not go in: its
+	// threads' chains differ, and an exec from the other thread would
+	// give that one's the leader's TID (adversary helper-22).
+	if n, ok := inject.HarmlessCount(v.Pid); ok {
+		t.Errorf("after the failed hold, %d filters of %d are remembered harmless", n, v.Pid)
+	}
+}
+
+// TestHarmlessRecordedAfterLoad: after a hold, the filters of the held
+// thread's chain, the layer included, are remembered harmless, so that
+// the next hold reads no filter but the new ones.
+func TestHarmlessRecordedAfterLoad(t *testing.T) {
+	injecttest.RequireRoot(t)
+	if !kernel.PidfdThread.Have() {
+		t.Skip("no thread pidfds (Linux 6.9): nothing is remembered")
+	}
+	v := injecttest.Start(t, injecttest.C, 0)
+	for want := 1; want <= 2; want++ {
+		fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(fd)
+		if n, ok := inject.HarmlessCount(v.Pid); !ok || n != want {
+			t.Errorf("after hold %d: %d filters remembered harmless (%v), want %d", want, n,
+				ok, want)
+		}
 	}
 }
 

@@ -59,6 +59,9 @@ type tracer struct {
 	filtersChecked int
 	harmless       harmlessKey
 	harmlessN      int
+	// helperLeft is set when a helper thread did not exit: the hold
+	// fails and the process is killed (install).
+	helperLeft bool
 }
 
 func newTracer(pid int) *tracer {

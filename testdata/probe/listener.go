@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -43,6 +46,18 @@ func allowAll() (int64, error) {
 // loadAllowAll sets no_new_privs and loads the allow-all filter with
 // flags; a listener it gets is closed at once, and its number returned.
 func loadAllowAll(flags uintptr) (int64, error) {
+	// BPF_RET|BPF_K, SECCOMP_RET_ALLOW.
+	r, err := load([]sockFilter{{code: 0x06, k: 0x7fff0000}}, flags)
+	if err == nil && r > 0 && flags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+		syscall.Close(int(r))
+	}
+	return r, err
+}
+
+// load sets no_new_privs and loads insns with flags (seccomp(2),
+// SECCOMP_SET_MODE_FILTER). It returns the raw result: 0, or a listener,
+// or the negative errno.
+func load(insns []sockFilter, flags uintptr) (int64, error) {
 	nr, err := number(table, "seccomp")
 	if err != nil {
 		return 0, err
@@ -51,21 +66,15 @@ func loadAllowAll(flags uintptr) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	const prSetNoNewPrivs = 38
-	if _, _, e := syscall.RawSyscall6(uintptr(prctl), prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
+	if _, _, e := syscall.RawSyscall6(uintptr(prctl), unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0,
+		0); e != 0 {
 		return -int64(e), nil
 	}
-	// BPF_RET|BPF_K, SECCOMP_RET_ALLOW.
-	insn := sockFilter{code: 0x06, k: 0x7fff0000}
-	prog := sockFprog{len: 1, filter: &insn}
-	const setModeFilter = 1
-	r, _, e := syscall.RawSyscall6(uintptr(nr), setModeFilter, flags,
+	prog := sockFprog{len: uint16(len(insns)), filter: &insns[0]}
+	r, _, e := syscall.RawSyscall6(uintptr(nr), unix.SECCOMP_SET_MODE_FILTER, flags,
 		uintptr(unsafe.Pointer(&prog)), 0, 0, 0)
 	if e != 0 {
 		return -int64(e), nil
-	}
-	if r > 0 && flags&(1<<3) != 0 {
-		syscall.Close(int(r))
 	}
 	return int64(int(r)), nil
 }
@@ -73,34 +82,39 @@ func loadAllowAll(flags uintptr) (int64, error) {
 // killSeccomp loads, on every thread (TSYNC), a filter that kills the
 // process for seccomp(2) and allows every other call, as a service that
 // systemd runs with SystemCallFilter=@system-service has (seccomp is in
-// none of its groups); no_new_privs first. It returns the load's result.
+// none of its groups). It returns the load's result.
 func killSeccomp() (int64, error) {
 	nr, err := number(table, "seccomp")
 	if err != nil {
 		return 0, err
 	}
-	prctl, err := number(table, "prctl")
+	return load(oneCall(uint32(nr), unix.SECCOMP_RET_KILL_PROCESS),
+		unix.SECCOMP_FILTER_FLAG_TSYNC)
+}
+
+// retFor runs "NAME:ACTION" (see the package comment).
+func retFor(s string) (int64, error) {
+	name, action, ok := strings.Cut(s, ":")
+	nr, known := table.SyscallNumber(name)
+	if !ok || !known {
+		return 0, fmt.Errorf("retfor:%s: want retfor:NAME:ACTION", s)
+	}
+	a, err := strconv.ParseUint(action, 0, 32)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("retfor:%s: %v", s, err)
 	}
-	const prSetNoNewPrivs = 38
-	if _, _, e := syscall.RawSyscall6(uintptr(prctl), prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
-		return -int64(e), nil
+	return load(oneCall(uint32(nr), uint32(a)), unix.SECCOMP_FILTER_FLAG_TSYNC)
+}
+
+// oneCall is a filter that returns action for number nr and allows the
+// rest.
+func oneCall(nr, action uint32) []sockFilter {
+	return []sockFilter{
+		{code: 0x20, k: 0},                // BPF_LD|BPF_W|BPF_ABS, nr
+		{code: 0x15, jt: 0, jf: 1, k: nr}, // BPF_JMP|BPF_JEQ|BPF_K
+		{code: 0x06, k: action},           // BPF_RET
+		{code: 0x06, k: unix.SECCOMP_RET_ALLOW},
 	}
-	insns := []sockFilter{
-		{code: 0x20, k: 0},                        // BPF_LD|BPF_W|BPF_ABS, nr
-		{code: 0x15, jt: 0, jf: 1, k: uint32(nr)}, // BPF_JMP|BPF_JEQ|BPF_K
-		{code: 0x06, k: 0x80000000},               // BPF_RET, SECCOMP_RET_KILL_PROCESS
-		{code: 0x06, k: 0x7fff0000},               // BPF_RET, SECCOMP_RET_ALLOW
-	}
-	prog := sockFprog{len: uint16(len(insns)), filter: &insns[0]}
-	const setModeFilter, tsync = 1, 1
-	r, _, e := syscall.RawSyscall6(uintptr(nr), setModeFilter, tsync,
-		uintptr(unsafe.Pointer(&prog)), 0, 0, 0)
-	if e != 0 {
-		return -int64(e), nil
-	}
-	return int64(int(r)), nil
 }
 
 // notifyGetppid loads, on every thread (TSYNC), a filter that hands
@@ -110,42 +124,19 @@ func killSeccomp() (int64, error) {
 // handed on with CONTINUE: a process that answers its own calls, as a
 // cgsyscall layer's copy would let it. Returns the load's result.
 func notifyGetppid(answer bool) (int64, error) {
-	nr, err := number(table, "seccomp")
-	if err != nil {
-		return 0, err
-	}
-	prctl, err := number(table, "prctl")
-	if err != nil {
-		return 0, err
-	}
 	getppid, err := number(table, "getppid")
 	if err != nil {
 		return 0, err
 	}
-	const prSetNoNewPrivs = 38
-	if _, _, e := syscall.RawSyscall6(uintptr(prctl), prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
-		return -int64(e), nil
-	}
-	insns := []sockFilter{
-		{code: 0x20, k: 0}, // BPF_LD|BPF_W|BPF_ABS, nr
-		{code: 0x15, jt: 0, jf: 1, k: uint32(getppid)}, // BPF_JMP|BPF_JEQ|BPF_K
-		{code: 0x06, k: unix.SECCOMP_RET_USER_NOTIF},
-		{code: 0x06, k: unix.SECCOMP_RET_ALLOW},
-	}
-	prog := sockFprog{len: uint16(len(insns)), filter: &insns[0]}
 	flags := uintptr(unix.SECCOMP_FILTER_FLAG_TSYNC)
 	if answer {
 		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
 	}
-	r, _, e := syscall.RawSyscall6(uintptr(nr), unix.SECCOMP_SET_MODE_FILTER, flags,
-		uintptr(unsafe.Pointer(&prog)), 0, 0, 0)
-	if e != 0 {
-		return -int64(e), nil
-	}
-	if answer {
+	r, err := load(oneCall(uint32(getppid), unix.SECCOMP_RET_USER_NOTIF), flags)
+	if err == nil && answer && r > 0 {
 		go answerAll(int(r))
 	}
-	return int64(int(r)), nil
+	return r, err
 }
 
 // answerAll lets every call handed to listener fd run, until the listener

@@ -22,6 +22,10 @@
 //	             benchmarks
 //	killseccomp  load, on every thread, a filter that kills the process for
 //	             seccomp(2) and allows the rest (a systemd service's kind)
+//	retfor:NAME:ACTION
+//	             load, on every thread, a filter that returns ACTION (a
+//	             seccomp return value in Go notation) for syscall NAME and
+//	             allows the rest
 //	notifygetppid
 //	             load, on every thread, a filter that hands getppid to a
 //	             listener, without one (getppid then fails with ENOSYS)
@@ -112,6 +116,9 @@ func call(tok string, buf uintptr) (int64, error) {
 	}
 	if rest, ok := strings.CutPrefix(tok, "args:"); ok {
 		return callArgs(rest)
+	}
+	if rest, ok := strings.CutPrefix(tok, "retfor:"); ok {
+		return retFor(rest)
 	}
 	if rest, ok := strings.CutPrefix(tok, "i386:"); ok {
 		if i386 == nil {
