@@ -58,6 +58,11 @@ func TestHoldRefusesKillingFilter(t *testing.T) {
 		{"unknown-action", "retfor:prctl:0x40000"},
 		{"exit-errno", "retfor:exit:0x50001"},
 		{"trap", "retfor:clone:0x30000"},
+		// helper-23's: a close or munmap "answered" with 0 left the
+		// listener (where a clone the filter failed made the load come
+		// from the thread) or the page with the layer's bytes in place.
+		{"close-answered", "retfor:close:0x50000"},
+		{"munmap-answered", "retfor:munmap:0x50000"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := startServing(t, m.base)

@@ -14,7 +14,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -155,27 +157,54 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 		// ptrace requests must come from the thread that traces.
 		runtime.LockOSThread()
 	}
-	if err := cmd.Start(); err != nil {
-		if traced {
-			if r := <-tasks; r.f != nil {
-				r.f.Close()
-			}
+	if !traced {
+		if err := cmd.Start(); err != nil {
+			return fail(exitCannotRun, err)
 		}
-		return fail(exitCannotRun, err)
-	}
-	if traced {
-		r := <-tasks
-		err := r.err
-		if err == nil {
-			err = handOver(cmd.Process.Pid, r.f)
+	} else {
+		r := openResult{}
+		opened := false
+		var err error
+		for try := 1; ; try++ {
+			var stuck bool
+			stuck, err = startTraced(cmd)
+			if err != nil {
+				break
+			}
+			if !opened {
+				r, opened = <-tasks, true
+			}
+			if stuck {
+				// The child never reached CMD: killed before its exec.
+				cmd.Wait()
+				if try < startTries {
+					cmd = restart(cmd)
+					continue
+				}
+				err = errors.New("the command was stopped by a signal before its exec, " +
+					"every time")
+				break
+			}
+			if err = r.err; err == nil {
+				err = handOver(cmd.Process.Pid, r.f)
+			}
+			break
+		}
+		if !opened {
+			r = <-tasks
+		}
+		if r.f != nil {
 			r.f.Close()
 		}
 		runtime.UnlockOSThread()
 		if err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			return fail(exitExecFailed, fmt.Errorf("holding %s in group %q: %w", argv[0], group,
-				err))
+			if cmd.Process != nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+				return fail(exitExecFailed, fmt.Errorf("holding %s in group %q: %w", argv[0],
+					group, err))
+			}
+			return fail(exitCannotRun, err)
 		}
 	}
 	done := make(chan struct{})
@@ -196,6 +225,75 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 		return exitError{128 + int(ws.Signal()), nil}
 	}
 	return exitError{ws.ExitStatus(), nil}
+}
+
+// startTries is how many times spawnInGroup starts a traced command that
+// a signal stops before its exec (startTraced).
+const startTries = 3
+
+// startStuck is how long startTraced lets cmd.Start wait.
+const startStuck = 2 * time.Second
+
+// startTraced starts cmd, which has SysProcAttr.Ptrace, from the calling
+// (locked) thread, and reports whether it had to kill the child to get
+// Start back. The child calls PTRACE_TRACEME a few instructions before
+// its execve; a signal that reaches it in between (a signal sent to every
+// process of the group, as TestStatExactUnderSignals does, or a terminal's
+// SIGINT or SIGWINCH: ignored or not, a traced process stops for it)
+// stops it until its tracer, this thread, answers; and this thread waits
+// in Start for the exec (a vfork, then the exec's pipe), for good. The
+// hang was found by a test run that reached go test's 10 minutes. After
+// startStuck the child, which never reached the command, is killed by its
+// PID (it is this thread's tracee, the only one), and Start returns.
+func startTraced(cmd *exec.Cmd) (stuck bool, err error) {
+	tid := unix.Gettid()
+	var mu sync.Mutex
+	returned, killed := false, false
+	watchdog := time.AfterFunc(startStuck, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if returned {
+			return
+		}
+		for _, pid := range traceesOf(tid) {
+			unix.Kill(pid, unix.SIGKILL)
+			killed = true
+		}
+	})
+	err = cmd.Start()
+	watchdog.Stop()
+	mu.Lock()
+	returned = true
+	stuck = killed
+	mu.Unlock()
+	return stuck, err
+}
+
+// traceesOf lists the processes that thread tid traces.
+func traceesOf(tid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	want := "TracerPid:\t" + strconv.Itoa(tid) + "\n"
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err == nil && strings.Contains(string(b), want) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// restart returns a fresh copy of cmd, which has run, to start again.
+func restart(cmd *exec.Cmd) *exec.Cmd {
+	c := exec.Command(cmd.Path)
+	c.Args, c.Env, c.Dir = cmd.Args, cmd.Env, cmd.Dir
+	c.Stdin, c.Stdout, c.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	c.SysProcAttr = cmd.SysProcAttr
+	return c
 }
 
 // openResult is a file opened in another goroutine.

@@ -56,6 +56,7 @@ import (
 	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/denials"
 	"github.com/cgsyscall/cgsyscall/enforce"
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
 	"github.com/cgsyscall/cgsyscall/enforce/supervise"
 	"github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/policy"
@@ -200,6 +201,10 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	if h.places, h.restored, h.key, err = openPlacements(mirror); err != nil {
 		return nil, err
 	}
+	// Its layers are its own: the check of a process's own filters
+	// before a hold leaves them out (their listeners are this daemon's).
+	key := h.key
+	inject.AddOwnFilter(key.authentic)
 	if h.tids, err = newTIDCache(h.threadExited); err != nil {
 		h.places.close()
 		return nil, err

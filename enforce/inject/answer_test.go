@@ -144,8 +144,17 @@ func TestMayHarm(t *testing.T) {
 		{"notifies exit", on(nums.exit, unix.SECCOMP_RET_USER_NOTIF), true},
 		{"traces seccomp (ENOSYS with no tracer asking)", on(nums.seccomp,
 			unix.SECCOMP_RET_TRACE), false},
-		{"notifies mmap", on(nums.mmap, unix.SECCOMP_RET_USER_NOTIF), false},
-		{"fails close with EPERM", on(nums.close, eperm), false},
+		{"notifies mmap (a listener of the process's own)", on(nums.mmap,
+			unix.SECCOMP_RET_USER_NOTIF), true},
+		{"notifies clone", on(nums.clone, unix.SECCOMP_RET_USER_NOTIF), true},
+		{"fails clone with EAGAIN (no helper: a load from the thread)",
+			on(nums.clone, unix.SECCOMP_RET_ERRNO|uint32(unix.EAGAIN)), false},
+		{"fails mmap with EPERM (the stack is used)", on(nums.mmap, eperm), false},
+		{"answers close with 0 (the listener stays)", on(nums.close, unix.SECCOMP_RET_ERRNO),
+			true},
+		{"fails close with EPERM", on(nums.close, eperm), true},
+		{"answers munmap with 0 (the page stays)", on(nums.munmap, unix.SECCOMP_RET_ERRNO),
+			true},
 		{"logs exit", on(nums.exit, unix.SECCOMP_RET_LOG), false},
 		{"kills for getppid only", on(int(unix.SYS_GETPPID), killProc), false},
 		{"kills for another architecture", []unix.SockFilter{ld(4), jeq(auditArch, 1, 0),
@@ -172,5 +181,29 @@ func TestMayHarm(t *testing.T) {
 		if got := mayHarm(c.prog); got != c.want {
 			t.Errorf("%s: mayHarm = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestOwnFilterLeftOut: a filter that a test of AddOwnFilter takes for
+// the caller's own is not judged, whatever it returns; another with the
+// same effect is.
+func TestOwnFilterLeftOut(t *testing.T) {
+	notify := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0},
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: uint32(nums.clone), Jf: 1},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_USER_NOTIF},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+		{Code: unix.BPF_RET | unix.BPF_K, K: 0x5eed}, // unreached: this test's mark
+	}
+	AddOwnFilter(func(p []unix.SockFilter) bool {
+		return len(p) == len(notify) && p[len(p)-1] == notify[len(notify)-1]
+	})
+	if !isOwn(notify) || !mayHarm(notify) {
+		t.Fatalf("isOwn %v, mayHarm %v: want true, true", isOwn(notify), mayHarm(notify))
+	}
+	other := append([]unix.SockFilter(nil), notify...)
+	other[len(other)-1].K = 0x5eee
+	if isOwn(other) {
+		t.Error("a filter with another mark is taken for the caller's own")
 	}
 }

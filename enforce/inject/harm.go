@@ -25,9 +25,15 @@ import (
 
 // holdCall is one call a hold makes in the process: what a filter sees
 // of it, and whether any answer of the filter's but ALLOW or LOG spoils the
-// hold (strict: the helper's exit, which failed with an errno left the
-// helper running with the listener in its table; adversary helper-22) or
-// only one that ends the thread or traps.
+// hold (strict) or only one that ends the thread, traps, or hands the call
+// to a listener of the process's own. Strict are the calls that clean up:
+// the helper's exit (one failed with an errno left the helper running with
+// the listener in its table; adversary helper-22), the close of the
+// listener where no helper could be made (a clone the filter failed put
+// the listener in the process's own table, and a close the filter
+// "answered" with 0 left it there: helper-23, an escape), and the munmap
+// of the page that holds the stub and the layer's program (answered, it
+// stayed, the layer's bytes readable: helper-23).
 type holdCall struct {
 	callData
 	strict bool
@@ -63,27 +69,61 @@ func holdCalls() []holdCall {
 		{known(nums.prctl, unix.PR_SET_NO_NEW_PRIVS, 1), false},
 		{seccomp(filterFlags), false},
 		{seccomp(staticFlags), false},
-		{known(nums.close), false},
-		{known(nums.munmap), false},
+		{known(nums.close), true},
+		{known(nums.munmap), true},
 		{known(nums.exit, 0), true},
 	}
 	return calls
 }
 
-// harmful is an action that ends the thread or the process, or sends it
-// SIGSYS: every action but those that let the call run or fail it (ERRNO,
-// TRACE, which fails it with ENOSYS when the tracer, the daemon, does not
-// ask for seccomp stops, USER_NOTIF, LOG and ALLOW). The kernel kills for
-// an action it does not know (helper-22: 0x00040000 and others killed
-// the process its hold was made in), and SECCOMP_RET_KILL_THREAD is 0,
-// which a filter that divides by 0 also returns.
+// harmful is an action that ends the thread or the process, sends it
+// SIGSYS, or hands the call to a listener of the process's own: every
+// action but those that let the call run or fail it (ERRNO; TRACE, which
+// fails it with ENOSYS when the tracer, the daemon, does not ask for
+// seccomp stops; LOG and ALLOW). The kernel kills for an action it does
+// not know (helper-22: 0x00040000 and others killed the process its hold
+// was made in), and SECCOMP_RET_KILL_THREAD is 0, which a filter that
+// divides by 0 also returns. A listener of the process's own may answer
+// late, after the injection gave up on the thread, which then ran into the
+// stub's trap (helper-23: SIGTRAP), or answer anything. The daemon's own
+// layers hand calls to its listeners: they are not judged (isOwn).
 func harmful(action uint32) bool {
 	switch action {
-	case unix.SECCOMP_RET_ERRNO, unix.SECCOMP_RET_TRACE, unix.SECCOMP_RET_USER_NOTIF,
-		unix.SECCOMP_RET_LOG, unix.SECCOMP_RET_ALLOW:
+	case unix.SECCOMP_RET_ERRNO, unix.SECCOMP_RET_TRACE, unix.SECCOMP_RET_LOG,
+		unix.SECCOMP_RET_ALLOW:
 		return false
 	}
 	return true
+}
+
+// own holds the tests of the filters that the daemon loads (its layers,
+// by their tag: enforce/hold), which the check leaves out: they never
+// kill or trap, and their listeners are the daemon's.
+var own struct {
+	sync.Mutex
+	tests []func([]unix.SockFilter) bool
+}
+
+// AddOwnFilter adds a test of filters that the caller loads and whose
+// listeners it keeps: the check of a process's own filters before a hold
+// leaves those out.
+func AddOwnFilter(f func([]unix.SockFilter) bool) {
+	own.Lock()
+	own.tests = append(own.tests, f)
+	own.Unlock()
+}
+
+// isOwn reports whether a test of AddOwnFilter takes prog for its own.
+func isOwn(prog []unix.SockFilter) bool {
+	own.Lock()
+	tests := own.tests
+	own.Unlock()
+	for _, f := range tests {
+		if f(prog) {
+			return true
+		}
+	}
+	return false
 }
 
 // answers is an action that does not let the call run as it is.
@@ -165,7 +205,7 @@ func chainMayHarm(tid, from int) (int, bool, int) {
 		if _, err := getFilter(tid, i, prog); err != nil {
 			return 0, false, 0
 		}
-		if cachedMayHarm(prog) {
+		if !isOwn(prog) && cachedMayHarm(prog) {
 			return i, true, n
 		}
 	}
