@@ -84,7 +84,10 @@ func TestGrowReachesChildren(t *testing.T) {
 // filter that notifies nearly everything, so that the scan, which finds
 // it within a second, takes it for a carrier of another process's larger
 // layer (held in another group); the growth of the shell's layer looks at
-// such guesses too (it went in: helper-16). "forge": it fails the daemon's
+// such guesses too (it went in: helper-16). Its filter also hands the
+// hold's prctl to a listener, which a hold no longer accepts (helper-23):
+// the deny fails with EPERM before anything changes, and the orphan keeps
+// the old layer, whose listener stays open. "forge": it fails the daemon's
 // loads itself with EBUSY, which the daemon took for the kernel's refusal
 // of a listener while another is open, and left it out (it went in:
 // helper-17); now an errno a filter of the process may have given is not
@@ -135,6 +138,14 @@ func TestGrowReachesOrphans(t *testing.T) {
 			case "forge":
 				if err == nil || !strings.Contains(err.Error(), "Operation not permitted") {
 					t.Errorf("deny with a carrier that fails the loads: %v, want EPERM", err)
+				}
+			case "pad":
+				// Its own filter hands the hold's prctl to a listener
+				// (of its own, for all the daemon can tell): refused
+				// before the old listener closes, nothing changes.
+				if err == nil || !strings.Contains(err.Error(), "Operation not permitted") {
+					t.Errorf("deny with a carrier whose filter hands prctl on: %v, want EPERM",
+						err)
 				}
 			default:
 				if err != nil {
