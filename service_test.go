@@ -164,10 +164,13 @@ func TestServiceStopPostDetachesOnlyADeadMount(t *testing.T) {
 	}
 	waitGone(t, pid)
 	// The first request to a dead FUSE mount fails with ECONNABORTED, the
-	// later ones with ENOTCONN.
+	// later ones with ENOTCONN; one that a thread of the dying daemon
+	// still took off the device, and could not copy out, with EIO (seen
+	// once, in a run on a clean clone: waitGone sees the main thread
+	// gone before the others).
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(m.mnt, &st); err != syscall.ENOTCONN &&
-		err != syscall.ECONNABORTED {
+		err != syscall.ECONNABORTED && err != syscall.EIO {
 		t.Fatalf("after kill -9, statfs of the mount: %v; want ENOTCONN", err)
 	}
 	stopPost("on a dead mount")
