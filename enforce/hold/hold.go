@@ -201,10 +201,10 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	if h.places, h.restored, h.key, err = openPlacements(mirror); err != nil {
 		return nil, err
 	}
-	// Its layers are its own: the check of a process's own filters
-	// before a hold leaves them out (their listeners are this daemon's).
+	// Its layers, and those of the other daemons of the machine, are not
+	// the process's own: the check before a hold leaves them out.
 	key := h.key
-	inject.AddOwnFilter(key.authentic)
+	inject.AddOwnFilter(func(prog []unix.SockFilter) bool { return anyDaemons(key, prog) })
 	if h.tids, err = newTIDCache(h.threadExited); err != nil {
 		h.places.close()
 		return nil, err

@@ -1,13 +1,19 @@
 package hold
 
 import (
+	"bufio"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -98,4 +104,61 @@ func (k *layerKey) authentic(prog []unix.SockFilter) bool {
 	got := binary.LittleEndian.AppendUint32(nil, prog[n-2].K)
 	got = binary.LittleEndian.AppendUint32(got, prog[n-1].K)
 	return hmac.Equal(got, k.tag(prog[:n-2]))
+}
+
+// anyDaemons reports whether prog is a layer of this daemon (key) or of
+// another cgsyscall daemon of the machine (another mirror: a process can
+// be restricted in a cgroup v1 hierarchy and in cgroup2 at once), by the
+// keys of the placement logs. The check of a process's own filters before
+// a hold leaves those out: their listeners are daemons', which answer at
+// once (inject.AddOwnFilter).
+func anyDaemons(key layerKey, prog []unix.SockFilter) bool {
+	n := len(prog)
+	if n < markLen+1 || prog[n-1].Code != unix.BPF_RET|unix.BPF_K {
+		return false
+	}
+	if key.authentic(prog) {
+		return true
+	}
+	for _, k := range otherKeys() {
+		if k.authentic(prog) {
+			return true
+		}
+	}
+	return false
+}
+
+// others caches the keys found in the placement logs, read again at most
+// once a second.
+var others struct {
+	sync.Mutex
+	at   time.Time
+	keys []layerKey
+}
+
+// otherKeys returns the keys of every placement log in placementDir.
+func otherKeys() []layerKey {
+	others.Lock()
+	defer others.Unlock()
+	if time.Since(others.at) < time.Second {
+		return others.keys
+	}
+	others.at, others.keys = time.Now(), nil
+	paths, _ := filepath.Glob(filepath.Join(placementDir, "placements-*"))
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		if sc.Scan() {
+			if h, ok := strings.CutPrefix(sc.Text(), "key "); ok {
+				if k, err := parseLayerKey(h); err == nil {
+					others.keys = append(others.keys, k)
+				}
+			}
+		}
+		f.Close()
+	}
+	return others.keys
 }

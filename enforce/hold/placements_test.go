@@ -5,7 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
 
@@ -111,5 +113,41 @@ func TestPlacementCompact(t *testing.T) {
 	want := map[placement]placedAt{{me, start}: {group: "g9900"}}
 	if k != key || len(live) != 1 || live[placement{me, start}].group != "g9900" {
 		t.Errorf("after compactions: key kept %v, live %v, want %v", k == key, live, want)
+	}
+}
+
+// TestOtherDaemonsLayers: a layer tagged by another daemon of the machine
+// (another mirror's placement log holds its key) is a daemon's, for the
+// check of a process's own filters; one tagged with a key no log holds is
+// not.
+func TestOtherDaemonsLayers(t *testing.T) {
+	saved := placementDir
+	placementDir = t.TempDir()
+	defer func() { placementDir = saved }()
+	_, _, ka, err := openPlacements("/sys/fs/cgroup/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, kb, err := openPlacements("/sys/fs/cgroup/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := newLayerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	others.Lock()
+	others.at = time.Time{}
+	others.Unlock()
+	cov := testCovers(t, arch.X86_64)
+	base, err := cov.program(cov.generous, policy.Set{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !anyDaemons(ka, ka.mark(base)) || !anyDaemons(ka, kb.mark(base)) {
+		t.Error("a layer of this daemon's or of the other mirror's is not a daemon's")
+	}
+	if anyDaemons(ka, stranger.mark(base)) || anyDaemons(ka, base) {
+		t.Error("a layer tagged with no log's key, or an untagged program, is a daemon's")
 	}
 }
