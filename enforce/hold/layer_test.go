@@ -137,15 +137,8 @@ func TestUnreachedCut(t *testing.T) {
 			t.Errorf("%s: cut %v, want %v", c.name, got, c.cut)
 		}
 	}
-	cov := testCovers(t, arch.X86_64)
-	base, err := cov.program(cov.generous, policy.Set{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := newLayerKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cov, base := generousBase(t)
+	key := testLayerKey(t)
 	marked := key.mark(base)
 	if a, b := cov.notifiedBy(base), cov.notifiedBy(marked); !a.zero.Equal(b.zero) ||
 		!a.urg.Equal(b.urg) {
@@ -161,19 +154,8 @@ func TestUnreachedCut(t *testing.T) {
 // marks of one program differ; a copy with any word changed, or the tag
 // of another key, or no tag, is not authentic.
 func TestMark(t *testing.T) {
-	cov := testCovers(t, arch.X86_64)
-	base, err := cov.program(cov.generous, policy.Set{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k1, err := newLayerKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2, err := newLayerKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, base := generousBase(t)
+	k1, k2 := testLayerKey(t), testLayerKey(t)
 	a, b := k1.mark(base), k1.mark(base)
 	if len(a) != len(base)+markLen || !slices.Equal(a[:len(base)], base) {
 		t.Fatalf("mark: %d instructions, want the program's %d and %d more", len(a), len(base),
@@ -205,4 +187,26 @@ func TestMark(t *testing.T) {
 	if _, err := parseLayerKey("00"); err == nil {
 		t.Error("a short key parsed")
 	}
+}
+
+// generousBase returns the covers of x86_64 and the program of a layer
+// with the generous cover.
+func generousBase(t *testing.T) (*covers, []unix.SockFilter) {
+	t.Helper()
+	cov := testCovers(t, arch.X86_64)
+	base, err := cov.program(cov.generous, policy.Set{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cov, base
+}
+
+// testLayerKey returns a new key.
+func testLayerKey(t *testing.T) layerKey {
+	t.Helper()
+	k, err := newLayerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

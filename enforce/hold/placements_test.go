@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
 
@@ -40,9 +39,7 @@ func TestPlacementLines(t *testing.T) {
 // open (a restarted daemon) gets the key the first made, and a log whose
 // processes are all gone and that was removed gets a new one.
 func TestPlacementKey(t *testing.T) {
-	saved := placementDir
-	placementDir = t.TempDir()
-	defer func() { placementDir = saved }()
+	tempPlacementDir(t)
 	l1, _, k1, err := openPlacements("/sys/fs/cgroup/x")
 	if err != nil {
 		t.Fatal(err)
@@ -72,9 +69,7 @@ func TestPlacementKey(t *testing.T) {
 // keep growing is compacted while the daemon runs, keeping the key and
 // the live process's last placement.
 func TestPlacementCompact(t *testing.T) {
-	saved := placementDir
-	placementDir = t.TempDir()
-	defer func() { placementDir = saved }()
+	tempPlacementDir(t)
 	l, _, key, err := openPlacements("/sys/fs/cgroup/y")
 	if err != nil {
 		t.Fatal(err)
@@ -121,9 +116,7 @@ func TestPlacementCompact(t *testing.T) {
 // check of a process's own filters; one tagged with a key no log holds is
 // not.
 func TestOtherDaemonsLayers(t *testing.T) {
-	saved := placementDir
-	placementDir = t.TempDir()
-	defer func() { placementDir = saved }()
+	tempPlacementDir(t)
 	_, _, ka, err := openPlacements("/sys/fs/cgroup/a")
 	if err != nil {
 		t.Fatal(err)
@@ -132,22 +125,23 @@ func TestOtherDaemonsLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stranger, err := newLayerKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger := testLayerKey(t)
 	others.Lock()
 	others.at = time.Time{}
 	others.Unlock()
-	cov := testCovers(t, arch.X86_64)
-	base, err := cov.program(cov.generous, policy.Set{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, base := generousBase(t)
 	if !anyDaemons(ka, ka.mark(base)) || !anyDaemons(ka, kb.mark(base)) {
 		t.Error("a layer of this daemon's or of the other mirror's is not a daemon's")
 	}
 	if anyDaemons(ka, stranger.mark(base)) || anyDaemons(ka, base) {
 		t.Error("a layer tagged with no log's key, or an untagged program, is a daemon's")
 	}
+}
+
+// tempPlacementDir points the placement logs at a directory of the test's
+// own until it ends.
+func tempPlacementDir(t *testing.T) {
+	saved := placementDir
+	placementDir = t.TempDir()
+	t.Cleanup(func() { placementDir = saved })
 }
