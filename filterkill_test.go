@@ -2,6 +2,7 @@ package cgsyscall_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -63,6 +64,9 @@ func TestHoldRefusesKillingFilter(t *testing.T) {
 		// from the thread) or the page with the layer's bytes in place.
 		{"close-answered", "retfor:close:0x50000"},
 		{"munmap-answered", "retfor:munmap:0x50000"},
+		// helper-24's: seccomp "answered" with 0 gave the daemon a fake
+		// listener 0, and the process was killed at the check after.
+		{"seccomp-answered", "retfor:seccomp:0x50000"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := startServing(t, m.base)
@@ -101,4 +105,27 @@ func TestHoldRefusesKillingFilter(t *testing.T) {
 			t.Errorf("getppid once allowed again: %s, want %s", got, ppid)
 		}
 	})
+}
+
+// TestExecLeavesInterruptsToCommand: CMD of cgsyscall exec does not
+// inherit SIGINT and SIGQUIT ignored from the shim, which waits through
+// them: Ctrl-C stops CMD (helper-24 found both ignored in CMD).
+func TestExecLeavesInterruptsToCommand(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	// What grep inherits from this test without the shim: whatever ran
+	// the test may ignore signals itself (a background job of a script
+	// ignores SIGINT and SIGQUIT).
+	direct, err := exec.Command("grep", "SigIgn", "/proc/self/status").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, group := range []string{"g", ""} {
+		out, stderr, status := run(t, "exec", "-m", m.mnt, group, "--", "grep", "SigIgn",
+			"/proc/self/status")
+		if status != 0 || out != string(direct) {
+			t.Errorf("exec in %q: grep printed %q (status %d, stderr %q), want %q as without "+
+				"the shim", group, out, status, stderr, direct)
+		}
+	}
 }

@@ -139,8 +139,16 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 		Ptrace: traced}
 
 	// Interrupts from the terminal reach the child directly (same process
-	// group); the others are passed on.
-	signal.Ignore(unix.SIGINT, unix.SIGQUIT)
+	// group), and this process waits for it. They are caught here, not
+	// ignored: a disposition of SIG_IGN goes through fork and exec, and
+	// CMD then could not be stopped with Ctrl-C (helper-24); a caught one
+	// is the default again in CMD.
+	intr := make(chan os.Signal, 8)
+	signal.Notify(intr, unix.SIGINT, unix.SIGQUIT)
+	go func() {
+		for range intr {
+		}
+	}()
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM)
 

@@ -126,7 +126,8 @@ func (d *callData) word(off uint32) value {
 // SECCOMP_RET_ALLOW or SECCOMP_RET_LOG for a call of number nr on audit
 // architecture arch, whatever its arguments and instruction pointer.
 func mayAnswer(prog []unix.SockFilter, nr, arch uint32) bool {
-	return mayReturn(prog, &callData{nr: nr, arch: arch}, func(action uint32) bool {
+	return mayReturn(prog, &callData{nr: nr, arch: arch}, func(ret uint32) bool {
+		action := ret & unix.SECCOMP_RET_ACTION_FULL
 		return action != unix.SECCOMP_RET_ALLOW && action != unix.SECCOMP_RET_LOG
 	})
 }
@@ -142,7 +143,7 @@ func mayAnswer(prog []unix.SockFilter, nr, arch uint32) bool {
 // does not accept, a return of an unknown value, a division by an X that
 // may be 0 (the kernel then ends the filter with 0: kill) and running off
 // the end count as a return that bad accepts, whatever it says.
-func mayReturn(prog []unix.SockFilter, d *callData, bad func(action uint32) bool) bool {
+func mayReturn(prog []unix.SockFilter, d *callData, bad func(ret uint32) bool) bool {
 	states := make([]bpfState, len(prog)+1)
 	states[0].reached = true
 	goTo := func(pc int, s *bpfState) bool {
@@ -243,7 +244,7 @@ func mayReturn(prog []unix.SockFilter, d *callData, bad func(action uint32) bool
 			if f.Code&0x18 == unix.BPF_A {
 				r = s.a
 			}
-			if !r.known || bad(r.v&unix.SECCOMP_RET_ACTION_FULL) {
+			if !r.known || bad(r.v) {
 				return true
 			}
 			continue

@@ -87,10 +87,16 @@ func holdCalls() []holdCall {
 // late, after the injection gave up on the thread, which then ran into the
 // stub's trap (helper-23: SIGTRAP), or answer anything. The daemon's own
 // layers hand calls to its listeners: they are not judged (isOwn).
-func harmful(action uint32) bool {
-	switch action {
-	case unix.SECCOMP_RET_ERRNO, unix.SECCOMP_RET_TRACE, unix.SECCOMP_RET_LOG,
-		unix.SECCOMP_RET_ALLOW:
+//
+// An errno of 0 is harm too: the call returns 0 without having run, a
+// success it did not have (helper-24: a clone "made" so took the helper's
+// path in the injecting thread, which exited, and ended the process; a
+// seccomp "load" so gave listener 0).
+func harmful(ret uint32) bool {
+	switch ret & unix.SECCOMP_RET_ACTION_FULL {
+	case unix.SECCOMP_RET_ERRNO:
+		return ret&unix.SECCOMP_RET_DATA == 0
+	case unix.SECCOMP_RET_TRACE, unix.SECCOMP_RET_LOG, unix.SECCOMP_RET_ALLOW:
 		return false
 	}
 	return true
@@ -127,7 +133,8 @@ func isOwn(prog []unix.SockFilter) bool {
 }
 
 // answers is an action that does not let the call run as it is.
-func answers(action uint32) bool {
+func answers(ret uint32) bool {
+	action := ret & unix.SECCOMP_RET_ACTION_FULL
 	return action != unix.SECCOMP_RET_LOG && action != unix.SECCOMP_RET_ALLOW
 }
 
