@@ -302,6 +302,15 @@ func TestGrowGuessedOrphan(t *testing.T) {
 
 // killGone ends process pid, one of the test's, and waits until it is
 // gone: the mirror's cleanup then finds no process left in its cgroups.
+// killMembers kills every process of the test's cgroups, the test's own
+// (descendants of processes it started, which live there), and waits
+// until each is gone.
+func killMembers(t *testing.T, m *mirror) {
+	for _, pid := range membersBelow(m.base) {
+		killGone(t, pid)
+	}
+}
+
 func killGone(t *testing.T, pid int) {
 	syscall.Kill(pid, syscall.SIGKILL)
 	waitGone(t, pid)
@@ -457,12 +466,7 @@ func TestGrowAfterRestartReachesChild(t *testing.T) {
 	if !ok {
 		t.Fatal("the probe printed no ready line")
 	}
-	t.Cleanup(func() {
-		// The shell and its child, all in the test's cgroups.
-		for _, pid := range membersBelow(m.base) {
-			killGone(t, pid)
-		}
-	})
+	t.Cleanup(func() { killMembers(t, m) }) // the shell and its child
 	if got := p.call("getpid")["getpid"]; got != child {
 		t.Fatalf("getpid of the child = %s, want %s", got, child)
 	}

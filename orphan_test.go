@@ -50,10 +50,7 @@ func orphanOfHeld(t *testing.T, restart bool) {
 			t.Fatalf("exec of the orphan's grandparent: %v", err)
 		}
 		t.Cleanup(func() {
-			// The shell's sleep, in the test's cgroups.
-			for _, pid := range membersBelow(m.base) {
-				killGone(t, pid)
-			}
+			killMembers(t, m) // the shell's sleep
 			sh.Process.Kill()
 			sh.Wait()
 		})

@@ -170,36 +170,26 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 			return fail(exitCannotRun, err)
 		}
 	} else {
-		r := openResult{}
-		opened := false
 		var err error
 		for try := 1; ; try++ {
 			var stuck bool
-			stuck, err = startTraced(cmd)
-			if err != nil {
+			if stuck, err = startTraced(cmd); err != nil || !stuck {
 				break
 			}
-			if !opened {
-				r, opened = <-tasks, true
-			}
-			if stuck {
-				// The child never reached CMD: killed before its exec.
-				cmd.Wait()
-				if try < startTries {
-					cmd = restart(cmd)
-					continue
-				}
+			// The child never reached CMD: killed before its exec.
+			cmd.Wait()
+			if try == startTries {
 				err = errors.New("the command was stopped by a signal before its exec, " +
 					"every time")
 				break
 			}
+			cmd = restart(cmd)
+		}
+		r := <-tasks
+		if err == nil {
 			if err = r.err; err == nil {
 				err = handOver(cmd.Process.Pid, r.f)
 			}
-			break
-		}
-		if !opened {
-			r = <-tasks
 		}
 		if r.f != nil {
 			r.f.Close()

@@ -18,10 +18,12 @@ import (
 // with SystemCallFilter=@system-service is one: seccomp(2) is in no group
 // of that list, and systemd kills the process for a call outside it. Such
 // a process is refused before anything is injected: EPERM, op
-// "filter kills". An errno, a trace (ENOSYS with no tracer asking for
-// seccomp stops) or a notification to a listener of the process's own are
-// not refused here: the call then fails, or is answered, and the hold
-// fails on it (loadFailed tells an answer from the kernel's refusal).
+// "filter kills"; so is one whose filter may hand a call of the hold to a
+// listener of its own, answer one with a success it did not have, or
+// answer at all one of the calls that clean up (holdCall, harmful). An
+// errno or a trace (ENOSYS with no tracer asking for seccomp stops) for
+// the others is not refused here: the call then fails, and the hold fails
+// on it (loadFailed tells a filter's answer from the kernel's refusal).
 
 // holdCall is one call a hold makes in the process: what a filter sees
 // of it, and whether any answer of the filter's but ALLOW or LOG spoils the
@@ -289,11 +291,12 @@ func noteHarmless(key harmlessKey, n int) {
 }
 
 // loaded records, after a load that verify found in the chain of the
-// thread checkFilters checked, that the filters loaded (cgsyscall's own,
-// which never kill or trap) are harmless too: the next hold of the
-// process (a growth) then reads none of its chain but the count.
+// thread checkFilters checked, that the filters loaded are harmless too,
+// judged as chainMayHarm judges them (the daemon's own layers are, though
+// they hand prctl and more to its listener): the next hold of the process
+// (a growth) then reads none of its chain but the count.
 func (t *tracer) loaded(tid int, progs ...[]unix.SockFilter) {
-	if t.harmless.tid != tid || t.harmlessN < 0 {
+	if t.harmless.tid != tid {
 		return
 	}
 	n := t.harmlessN
@@ -301,7 +304,7 @@ func (t *tracer) loaded(tid int, progs ...[]unix.SockFilter) {
 		if len(prog) == 0 {
 			continue
 		}
-		if cachedMayHarm(prog) {
+		if !isOwn(prog) && cachedMayHarm(prog) {
 			return
 		}
 		n++

@@ -79,24 +79,24 @@ func build() (string, error) {
 }
 
 // Cleanup ends the victims' processes that outlived their tests and
-// removes the built victims; call it from TestMain after m.Run. It returns
-// how many processes were left: a victim's descendant that outlives the
-// test binary keeps its standard error open, and go test then waits for it
-// (2 minutes) and fails the package; the report names them.
-func Cleanup() int {
-	n := endLeftovers()
+// removes the built victims; call it from TestMain after m.Run. A victim's
+// descendant that outlives the test binary keeps its standard error open,
+// and go test then waits for it (2 minutes) and fails the package; the
+// report names each.
+func Cleanup() {
+	endLeftovers()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
-	return n
 }
 
 // endLeftovers reports and kills, by PID, every live process that runs a
 // victim binary of this test binary (a prebuilt one, or one built under
 // buildDir): the victims and their children, which none of them execs.
+// It reports each on standard error.
 // (Matching the holders of this binary's standard error instead would be
 // wrong: go test may hand its own descriptor down, shared with the shell.)
-func endLeftovers() int {
+func endLeftovers() {
 	var paths []string
 	if buildDir != "" {
 		paths = append(paths, filepath.Join(buildDir, Go), filepath.Join(buildDir, C))
@@ -107,13 +107,12 @@ func endLeftovers() int {
 		}
 	}
 	if len(paths) == 0 {
-		return 0
+		return
 	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return
 	}
-	n := 0
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
@@ -143,9 +142,7 @@ func endLeftovers() int {
 		fmt.Fprintf(os.Stderr, "injecttest: process left running (%s), killed: %s; wchan %s;%s\n",
 			exe, strings.TrimSpace(string(stat)), wchan, more)
 		unix.Kill(pid, unix.SIGKILL)
-		n++
 	}
-	return n
 }
 
 // RequireRoot skips the test unless it runs as root.
