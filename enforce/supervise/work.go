@@ -19,11 +19,15 @@ const hotWindow = 500 * time.Microsecond
 const maxTick = 16 * hotWindow
 
 // work is one worker goroutine: it waits for the epoll set in Go's poller
-// (one worker at a time; the others wait their turn), takes what is ready
-// and answers those listeners, until Close.
+// (one worker at a time; the others wait their turn), takes one ready
+// listener and answers it, until Close. One at a time: a worker that took
+// several would serve them in turn, and the others would wait behind a hot
+// stay on the first for as long as its calls keep coming (seconds, for a
+// member that makes notified calls in a loop), while an idle worker found
+// nothing in the set.
 func (s *Supervisor) work() {
 	defer s.workers.Done()
-	events := make([]unix.EpollEvent, 4)
+	events := make([]unix.EpollEvent, 1)
 	notif := new(Notif) // reused for each call this worker answers
 	for {
 		n, err := s.ep.Wait(events)

@@ -20,7 +20,8 @@
 # Environment: CGSYSCALL_CACHE (cache directory), CGSYSCALL_AARCH64_LOG
 # (where the console log goes; default $CGSYSCALL_CACHE/console.log),
 # CGSYSCALL_AARCH64_RUN and CGSYSCALL_AARCH64_SKIP (-test.run and
-# -test.skip patterns for every package; no spaces),
+# -test.skip patterns for every package; no spaces), CGSYSCALL_AARCH64_COUNT
+# (-test.count, to run a rare failure again and again),
 # CGSYSCALL_AARCH64_REFRESH=1 (fetch the newest kernel again),
 # CGSYSCALL_TEST_DEBUG=1 (the daemons under test log debug detail).
 set -euo pipefail
@@ -185,6 +186,7 @@ echo "env CGSYSCALL_TEST_BIN=/opt/bin" >"$plan"
 run=()
 [ -n "${CGSYSCALL_AARCH64_RUN:-}" ] && run+=(-test.run "$CGSYSCALL_AARCH64_RUN")
 [ -n "${CGSYSCALL_AARCH64_SKIP:-}" ] && run+=(-test.skip "$CGSYSCALL_AARCH64_SKIP")
+[ -n "${CGSYSCALL_AARCH64_COUNT:-}" ] && run+=(-test.count "$CGSYSCALL_AARCH64_COUNT")
 n=0
 for dir in "${dirs[@]}"; do
 	name=${dir//\//-} && [ "$dir" = . ] && name=root

@@ -279,7 +279,7 @@ func (v *Victim) ReplyWithin(t testing.TB, d time.Duration) string {
 		}
 		return l
 	case <-time.After(d):
-		t.Fatalf("victim %d: no answer within %v", v.Pid, d)
+		t.Fatalf("victim %d: no answer within %v; its threads: %s", v.Pid, d, threads(v.Pid))
 	}
 	return ""
 }
@@ -362,4 +362,33 @@ func (v *Victim) Reap(d time.Duration) error {
 		}
 	}
 	return fmt.Errorf("victim %d not reaped %v after SIGKILL:%s", v.Pid, d, b.String())
+}
+
+// threads describes each thread of pid for a failure message: its state,
+// the call it is in (/proc/TID/syscall: number and arguments, or
+// "running") and where in the kernel it waits, so that a victim stuck
+// in a notified call tells from one that is merely slow.
+func threads(pid int) string {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, e := range ents {
+		stat, _ := os.ReadFile(dir + "/" + e.Name() + "/stat")
+		state := "?"
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) {
+			state = string(stat[i+2])
+		}
+		call, _ := os.ReadFile(dir + "/" + e.Name() + "/syscall")
+		wchan, _ := os.ReadFile(dir + "/" + e.Name() + "/wchan")
+		fields := strings.Fields(string(call))
+		if len(fields) > 2 {
+			fields = fields[:2] // the number and the first argument
+		}
+		out = append(out, fmt.Sprintf("%s %s [%s] %s", e.Name(), state,
+			strings.Join(fields, " "), wchan))
+	}
+	return strings.Join(out, "; ")
 }
