@@ -152,16 +152,19 @@ var doc = manual{
 			text: []string{
 				`Runs {CMD} as a member of {GROUP}, a path relative to the mount's root
 				(` + "`web`, `web/worker`" + `), held to the group's set from its first
-				instruction. {CMD} is looked up in ` + "`PATH`" + `. It is created inside the
-				real cgroup and stops right after ` + "`execve`" + `; the daemon holds it, and
-				only then does it run. ` + "`cgsyscall exec`" + ` stays outside the group as
-				{CMD}'s parent and passes signals on (` + "`SIGINT`" + ` and ` + "`SIGQUIT`" + `
-				from the terminal reach {CMD} directly).`,
+				instruction. {CMD} is looked up in ` + "`PATH`" + `. The child is created inside the
+				real cgroup as a stage of a few hundred bytes that waits on a socket; the daemon
+				holds it, and only then does the stage exec {CMD}, whose layer stays through
+				` + "`execve`" + `. No signal lets {CMD} start before that; if
+				` + "`cgsyscall exec`" + ` dies first, the stage exits with 125. ` + "`cgsyscall exec`" + `
+				stays outside the group as {CMD}'s parent and passes signals on
+				(` + "`SIGINT`" + ` and ` + "`SIGQUIT`" + ` from the terminal reach {CMD} directly).`,
 				`A group that denies one of ` + "`execve`" + ` and ` + "`execveat`" + ` can
 				still start programs this way; one that denies both cannot (exit status 125):
-				place a running process there through its ` + "`tasks`" + ` file. A 32-bit
-				{CMD} starts as a 64-bit stage of ` + "`cgsyscall`" + `, which the daemon holds
-				and which then becomes {CMD}: the layer stays through ` + "`execve`" + `.`,
+				place a running process there through its ` + "`tasks`" + ` file. The stage
+				itself needs ` + "`read`" + ` and ` + "`fcntl`" + ` besides; where the group denies
+				` + "`fcntl`" + `, a failed exec of {CMD} shows in the exit status only. A 32-bit
+				{CMD} starts the same way: the daemon holds the 64-bit stage.`,
 			},
 			flags: []option{mountPointFlag},
 			exits: []entry{
@@ -427,4 +430,4 @@ echo 4242 > /sys/fs/cgroup/syscalls/tasks`},
 
 // internalCommands are dispatched but not for people: the daemon starts
 // "cgsyscall keeper" itself (package enforce/keeper).
-var internalCommands = []string{"keeper", stageCommand}
+var internalCommands = []string{"keeper"}

@@ -10,18 +10,15 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/enforce/stage"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
 
@@ -87,22 +84,19 @@ func runInGroup(mp, group string, argv []string) error {
 // spawnInGroup starts argv as a child created right inside the real cgroup
 // (clone3 with CLONE_INTO_CGROUP), which spares the kernel's task
 // migration (it costs an RCU grace period, milliseconds here). When the
-// group denies anything, the child is traced from its start: it stops
-// after execve, before its first instruction, and is handed to the daemon
-// stopped (detached with SIGSTOP, its PID written to the group's tasks
-// file, which returns once the daemon holds it); only then does it get
-// SIGCONT. This process stays outside the group, passes signals on and
+// group denies anything, the child starts as the stage (package
+// enforce/stage): a few hundred bytes of machine code that wait in read
+// on a socket from their first instruction. Its PID is written to the
+// group's tasks file, which returns once the daemon holds it; only then
+// does it get the go-ahead and exec CMD, whose layer stays through
+// execve. This process stays outside the group, passes signals on and
 // exits with the child's status (128+N when signal N ended it).
 //
-// A 32-bit CMD, which the daemon cannot hold (its injection is 64-bit
-// code), starts as a 64-bit stage of this program (execStage) that is
-// held in its place and then execs CMD.
-//
 // CLONE_INTO_CGROUP takes cgroup2 directories only. In a cgroup v1
-// hierarchy the child starts where this process is, traced from its start
-// whether the group denies anything or not, and the write to tasks that
-// hands it over also moves it (the daemon writes cgroup.procs): it is a
-// member before its first instruction all the same.
+// hierarchy the stage starts where this process is, whether the group
+// denies anything or not, and the write to tasks that holds it also moves
+// it (the daemon writes cgroup.procs): CMD is a member before its first
+// instruction all the same.
 func spawnInGroup(mp, group, path string, argv []string, restricted bool) error {
 	fail := func(code int, err error) error { return exitError{code, err} }
 	mirror, err := mirrorOf(mp)
@@ -120,23 +114,19 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 		return fail(exitExecFailed, fmt.Errorf("the real cgroup of %q: %w", group, err))
 	}
 	v1 := sfs.Type == unix.CGROUP_SUPER_MAGIC
-	traced := restricted || v1
+	staged := restricted || v1
 	cmd := exec.Command(path)
 	cmd.Args = argv
-	if traced && elf32(path) {
-		// The daemon holds 64-bit processes only: the child starts as
-		// this program, is held, and then becomes CMD (execStage); its
-		// layer stays through execve.
-		self, err := os.Executable()
-		if err != nil {
+	var gate, prog *os.File // this process's end of the stage's socket; the stage
+	if staged {
+		var err error
+		if cmd, gate, prog, err = stageCommand(path, argv); err != nil {
 			return fail(exitExecFailed, err)
 		}
-		cmd = exec.Command(self)
-		cmd.Args = append([]string{argv[0], stageCommand, path}, argv...)
+		defer gate.Close()
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: !v1, CgroupFD: int(cg.Fd()),
-		Ptrace: traced}
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: !v1, CgroupFD: int(cg.Fd())}
 
 	// Interrupts from the terminal reach the child directly (same process
 	// group), and this process waits for it. They are caught here, not
@@ -153,8 +143,8 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM)
 
 	var tasks chan openResult
-	if traced {
-		// The tasks file is opened while the child starts: the lookups
+	if staged {
+		// The tasks file is opened while the stage starts: the lookups
 		// and the open are FUSE round trips of their own.
 		tasks = make(chan openResult, 1)
 		go func() {
@@ -162,47 +152,41 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 				os.O_WRONLY, 0)
 			tasks <- openResult{f, err}
 		}()
-		// ptrace requests must come from the thread that traces.
-		runtime.LockOSThread()
 	}
-	if !traced {
-		if err := cmd.Start(); err != nil {
-			return fail(exitCannotRun, err)
+	err = cmd.Start()
+	for _, f := range append(cmd.ExtraFiles, prog) {
+		if f != nil {
+			f.Close() // the stage's end of the socket, and the stage itself
 		}
-	} else {
-		var err error
-		for try := 1; ; try++ {
-			var stuck bool
-			if stuck, err = startTraced(cmd); err != nil || !stuck {
-				break
+	}
+	if err != nil {
+		if staged {
+			if r := <-tasks; r.f != nil {
+				r.f.Close()
 			}
-			// The child never reached CMD: killed before its exec.
-			cmd.Wait()
-			if try == startTries {
-				err = errors.New("the command was stopped by a signal before its exec, " +
-					"every time")
-				break
-			}
-			cmd = restart(cmd)
 		}
+		return fail(exitCannotRun, err)
+	}
+	if staged {
 		r := <-tasks
+		err := r.err
 		if err == nil {
-			if err = r.err; err == nil {
-				err = handOver(cmd.Process.Pid, r.f)
-			}
-		}
-		if r.f != nil {
+			err = handOver(cmd.Process.Pid, r.f, gate)
 			r.f.Close()
 		}
-		runtime.UnlockOSThread()
 		if err != nil {
-			if cmd.Process != nil {
-				cmd.Process.Kill()
-				cmd.Wait()
-				return fail(exitExecFailed, fmt.Errorf("holding %s in group %q: %w", argv[0],
-					group, err))
+			cmd.Process.Kill()
+			cmd.Wait()
+			return fail(exitExecFailed, fmt.Errorf("holding %s in group %q: %w", argv[0],
+				group, err))
+		}
+		if errno := execFailure(gate); errno != 0 {
+			cmd.Wait()
+			code := exitCannotRun
+			if errno == unix.ENOENT {
+				code = exitNotFound
 			}
-			return fail(exitCannotRun, err)
+			return fail(code, fmt.Errorf("%s: %w", path, errno))
 		}
 	}
 	done := make(chan struct{})
@@ -225,73 +209,38 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 	return exitError{ws.ExitStatus(), nil}
 }
 
-// startTries is how many times spawnInGroup starts a traced command that
-// a signal stops before its exec (startTraced).
-const startTries = 3
+// stageName is the stage's argv[0], what ps shows until it execs CMD.
+const stageName = "cgsyscall-stage"
 
-// startStuck is how long startTraced lets cmd.Start wait.
-const startStuck = 2 * time.Second
-
-// startTraced starts cmd, which has SysProcAttr.Ptrace, from the calling
-// (locked) thread, and reports whether it had to kill the child to get
-// Start back. The child calls PTRACE_TRACEME a few instructions before
-// its execve; a signal that reaches it in between (a signal sent to every
-// process of the group, as TestStatExactUnderSignals does, or a terminal's
-// SIGINT or SIGWINCH: ignored or not, a traced process stops for it)
-// stops it until its tracer, this thread, answers; and this thread waits
-// in Start for the exec (a vfork, then the exec's pipe), for good. The
-// hang was found by a test run that reached go test's 10 minutes. After
-// startStuck the child, which never reached the command, is killed by its
-// PID (it is this thread's tracee, the only one), and Start returns.
-func startTraced(cmd *exec.Cmd) (stuck bool, err error) {
-	tid := unix.Gettid()
-	var mu sync.Mutex
-	returned, killed := false, false
-	watchdog := time.AfterFunc(startStuck, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if returned {
-			return
-		}
-		for _, pid := range traceesOf(tid) {
-			unix.Kill(pid, unix.SIGKILL)
-			killed = true
-		}
-	})
-	err = cmd.Start()
-	watchdog.Stop()
-	mu.Lock()
-	returned = true
-	stuck = killed
-	mu.Unlock()
-	return stuck, err
-}
-
-// traceesOf lists the processes that thread tid traces.
-func traceesOf(tid int) []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	want := "TracerPid:\t" + strconv.Itoa(tid) + "\n"
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
-		if err == nil && strings.Contains(string(b), want) {
-			out = append(out, pid)
-		}
+// stageCommand returns a command that starts the stage (package
+// enforce/stage), with argv [cgsyscall-stage, path, argv...] and fd 3
+// one end of a socket pair, and this process's end of it (gate). The
+// caller closes the command's ExtraFiles and prog once it started.
+func stageCommand(path string, argv []string) (cmd *exec.Cmd, gate, prog *os.File,
+	err error) {
+	memfd, err := stage.Open()
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return out
-}
-
-// restart returns a fresh copy of cmd, which has run, to start again.
-func restart(cmd *exec.Cmd) *exec.Cmd {
-	c := exec.Command(cmd.Path)
-	c.Args, c.Env, c.Dir = cmd.Args, cmd.Env, cmd.Dir
-	c.Stdin, c.Stdout, c.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
-	c.SysProcAttr = cmd.SysProcAttr
-	return c
+	defer memfd.Close()
+	// The child execs /proc/self/fd/N, this descriptor (close-on-exec,
+	// so it is still open until its execve has opened it): N is kept above
+	// the numbers that Go's fork moves descriptors to in the child.
+	n, err := unix.FcntlInt(memfd.Fd(), unix.F_DUPFD_CLOEXEC, 100)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	prog = os.NewFile(uintptr(n), "cgsyscall-stage")
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		prog.Close()
+		return nil, nil, nil, fmt.Errorf("a socket for the exec stage: %w", err)
+	}
+	gate = os.NewFile(uintptr(fds[0]), "stage gate")
+	end := os.NewFile(uintptr(fds[1]), "stage end")
+	cmd = &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(n),
+		Args: append([]string{stageName, path}, argv...), ExtraFiles: []*os.File{end}}
+	return cmd, gate, prog, nil
 }
 
 // openResult is a file opened in another goroutine.
@@ -300,26 +249,29 @@ type openResult struct {
 	err error
 }
 
-// handOver takes the traced child pid, stopped after execve, detaches it
-// into a plain stop, has the daemon hold it through the open tasks file,
-// and lets it run. The write has neither O_TRUNC nor a new open, which
-// would cost FUSE round trips while the child waits.
-func handOver(pid int, tasks *os.File) error {
-	var ws unix.WaitStatus
-	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil {
-		return fmt.Errorf("waiting for the start: %w", err)
-	}
-	if !ws.Stopped() {
-		return fmt.Errorf("the command did not stop after execve (status %#x)", ws)
-	}
-	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(pid), 0,
-		uintptr(unix.SIGSTOP), 0, 0); e != 0 {
-		return fmt.Errorf("detaching: %w", e)
-	}
+// handOver has the daemon hold the stage pid through the open tasks file
+// and then gives it the go-ahead through gate. The write has neither
+// O_TRUNC nor a new open, which would cost FUSE round trips while the
+// stage waits.
+func handOver(pid int, tasks, gate *os.File) error {
 	if _, err := tasks.Write([]byte(strconv.Itoa(pid) + "\n")); err != nil {
 		return err
 	}
-	return unix.Kill(pid, unix.SIGCONT)
+	if _, err := gate.Write([]byte{stage.GoAhead}); err != nil {
+		return fmt.Errorf("starting the command: %w", err)
+	}
+	return nil
+}
+
+// execFailure waits until the stage has exec'd CMD (its end of gate closes
+// on exec: EOF) or failed to (it sends the errno as one byte), and returns
+// that errno, or 0.
+func execFailure(gate *os.File) unix.Errno {
+	var b [1]byte
+	if n, _ := gate.Read(b[:]); n == 1 && b[0] != 0 {
+		return unix.Errno(b[0])
+	}
+	return 0
 }
 
 // mirrorOf returns the real cgroup directory that the cgsyscall mount at mp
@@ -376,59 +328,4 @@ func groupError(mp, group string, err error) error {
 		return fmt.Errorf("no group %s under %s", name, mp)
 	}
 	return fmt.Errorf("group %s under %s: %w", name, mp, err)
-}
-
-// stageCommand is the internal command that a 32-bit CMD starts through:
-// "cgsyscall __exec-stage PATH ARGV0 ARG...".
-const stageCommand = "__exec-stage"
-
-// elf32 reports whether path is a 32-bit ELF program (i386, AArch32).
-func elf32(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var id [5]byte
-	if _, err := io.ReadFull(f, id[:]); err != nil {
-		return false
-	}
-	return string(id[:4]) == "\x7fELF" && id[4] == 1 // ELFCLASS32
-}
-
-// execStage becomes the program at args[0] with argv args[1:], once the
-// daemon holds this process (cgsyscall exec of a 32-bit program). A group
-// that denies execve but not execveat still starts it.
-func execStage(args []string) error {
-	if len(args) < 2 {
-		return usagef("%s: expected PATH ARGV0 [ARG...]", stageCommand)
-	}
-	path, argv := args[0], args[1:]
-	err := unix.Exec(path, argv, os.Environ())
-	if err == unix.ENOSYS {
-		err = execveat(path, argv, os.Environ())
-	}
-	return exitError{exitCannotRun, fmt.Errorf("%s: %w", path, err)}
-}
-
-// execveat is execveat(AT_FDCWD, path, argv, env, 0); it returns only on
-// failure.
-func execveat(path string, argv, env []string) error {
-	p, err := syscall.BytePtrFromString(path)
-	if err != nil {
-		return err
-	}
-	av, err := syscall.SlicePtrFromStrings(argv)
-	if err != nil {
-		return err
-	}
-	ev, err := syscall.SlicePtrFromStrings(env)
-	if err != nil {
-		return err
-	}
-	atFdcwd := unix.AT_FDCWD
-	_, _, e := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(atFdcwd),
-		uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&av[0])),
-		uintptr(unsafe.Pointer(&ev[0])), 0, 0)
-	return e
 }

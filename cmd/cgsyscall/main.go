@@ -81,8 +81,6 @@ func run(args []string) int {
 		err = resolveCmd(rest)
 	case "keeper":
 		err = keeperCmd(rest) // internal: started by the daemon (package keeper)
-	case stageCommand:
-		err = execStage(rest) // internal: a 32-bit CMD of exec starts through it
 	case "help", "-h", "-help", "--help":
 		err = helpCmd(rest)
 	default:

@@ -1,0 +1,210 @@
+package stage
+
+import (
+	"bytes"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestProgramIsELF: each architecture's program is a static executable
+// with one read-and-execute segment (the whole file, entered right after
+// the headers) and a stack that is not executable.
+func TestProgramIsELF(t *testing.T) {
+	for goarch, machine := range map[string]elf.Machine{"amd64": elf.EM_X86_64,
+		"arm64": elf.EM_AARCH64} {
+		prog := Program(goarch)
+		f, err := elf.NewFile(bytes.NewReader(prog))
+		if err != nil {
+			t.Fatalf("%s: %v", goarch, err)
+		}
+		if f.Class != elf.ELFCLASS64 || f.Data != elf.ELFDATA2LSB || f.Type != elf.ET_EXEC ||
+			f.Machine != machine {
+			t.Errorf("%s: %v %v %v %v", goarch, f.Class, f.Data, f.Type, f.Machine)
+		}
+		if want := uint64(base + len(prog) - len(code[goarch])); f.Entry != want {
+			t.Errorf("%s: entry %#x, want %#x", goarch, f.Entry, want)
+		}
+		if len(f.Progs) != 2 {
+			t.Fatalf("%s: %d program headers, want 2", goarch, len(f.Progs))
+		}
+		load, stack := f.Progs[0], f.Progs[1]
+		if load.Type != elf.PT_LOAD || load.Flags != elf.PF_R|elf.PF_X || load.Off != 0 ||
+			load.Vaddr != base || load.Filesz != uint64(len(prog)) || load.Memsz != load.Filesz {
+			t.Errorf("%s: load segment %+v", goarch, load.ProgHeader)
+		}
+		if stack.Type != elf.PT_GNU_STACK || stack.Flags != elf.PF_R|elf.PF_W {
+			t.Errorf("%s: stack segment %+v", goarch, stack.ProgHeader)
+		}
+	}
+	if Program("386") != nil {
+		t.Error("Program(386) is not nil")
+	}
+}
+
+// TestCodeMatchesSource assembles testdata/stage_GOARCH.s with binutils,
+// where an assembler for that architecture is installed, and compares its
+// text with the code bytes.
+func TestCodeMatchesSource(t *testing.T) {
+	assemblers := map[string][]string{
+		"amd64": {"x86_64-linux-gnu-as", "as --64"},
+		"arm64": {"aarch64-linux-gnu-as"},
+	}
+	if runtime.GOARCH == "arm64" {
+		assemblers["arm64"] = append(assemblers["arm64"], "as")
+	}
+	for goarch, tries := range assemblers {
+		t.Run(goarch, func(t *testing.T) {
+			var as []string
+			for _, try := range tries {
+				if _, err := exec.LookPath(strings.Fields(try)[0]); err == nil {
+					as = strings.Fields(try)
+					break
+				}
+			}
+			if as == nil {
+				t.Skipf("no assembler for %s (one of %q; Debian: binutils, "+
+					"binutils-aarch64-linux-gnu)", goarch, tries)
+			}
+			obj := filepath.Join(t.TempDir(), "stage.o")
+			out, err := exec.Command(as[0], append(as[1:], "-o", obj,
+				"testdata/stage_"+goarch+".s")...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", as, err, out)
+			}
+			f, err := elf.Open(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if len(f.Sections) == 0 || f.Section(".text") == nil {
+				t.Fatal("no .text")
+			}
+			text, err := f.Section(".text").Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rel := f.Section(".rela.text"); rel != nil && rel.Size > 0 {
+				t.Error("the code has relocations: it must be position independent")
+			}
+			if !bytes.Equal(text, code[goarch]) {
+				t.Errorf("the code bytes differ from testdata/stage_%s.s assembled:\n%x\nwant\n%x",
+					goarch, code[goarch], text)
+			}
+		})
+	}
+}
+
+// runStage starts the stage from Open with argv [cgsyscall-stage, path,
+// argv...] and fd 3 a socket whose other end it returns, with the
+// command's output collected in out.
+func runStage(t *testing.T, env []string, path string, argv ...string) (*exec.Cmd, *os.File,
+	*bytes.Buffer) {
+	t.Helper()
+	f, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shim, end := os.NewFile(uintptr(fds[0]), "shim"), os.NewFile(uintptr(fds[1]), "stage")
+	defer end.Close()
+	var out bytes.Buffer
+	cmd := &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(int(f.Fd())),
+		Args:   append([]string{"cgsyscall-stage", path}, argv...),
+		Env:    env,
+		Stdout: &out, Stderr: &out, ExtraFiles: []*os.File{end}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		shim.Close()
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, shim, &out
+}
+
+// exitOf waits for cmd and returns its exit status.
+func exitOf(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	cmd.Wait()
+	return cmd.ProcessState.ExitCode()
+}
+
+// TestStage runs the stage of the running architecture: the go-ahead runs
+// the command with its argv and environment and without fd 3 (the shim
+// then reads EOF), anything else ends the stage with status 125 and the
+// command unrun, and a failed exec sends its errno and exits 126 or 127.
+func TestStage(t *testing.T) {
+	if Program(runtime.GOARCH) == nil {
+		t.Skipf("no stage for %s", runtime.GOARCH)
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	script := `echo "$0 $1 $FOO"; if [ -e /proc/self/fd/3 ]; then echo fd3; fi; exit 7`
+	t.Run("go", func(t *testing.T) {
+		cmd, shim, out := runStage(t, []string{"FOO=bar"}, sh, "sh", "-c", script, "zero", "one")
+		shim.Write([]byte{GoAhead})
+		var b [1]byte
+		if n, err := shim.Read(b[:]); n != 0 {
+			t.Errorf("the shim read %d bytes (%v, %d), want EOF", n, err, b[0])
+		}
+		if st := exitOf(t, cmd); st != 7 || out.String() != "zero one bar\n" {
+			t.Errorf("status %d, output %q; want 7, %q", st, out, "zero one bar\n")
+		}
+	})
+	for _, c := range []struct {
+		name string
+		send []byte
+	}{{"eof", nil}, {"other-byte", []byte{2}}} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd, shim, out := runStage(t, nil, sh, "sh", "-c", script)
+			shim.Write(c.send)
+			shim.Close()
+			if st := exitOf(t, cmd); st != ExitGaveUp || out.Len() != 0 {
+				t.Errorf("status %d, output %q; want %d and no output", st, out, ExitGaveUp)
+			}
+		})
+	}
+	plain := filepath.Join(t.TempDir(), "plain")
+	if err := os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path string
+		errno      unix.Errno
+		status     int
+	}{
+		{"missing", "/nonexistent/cgsyscall-stage-test", unix.ENOENT, ExitNotFound},
+		{"not-executable", plain, unix.EACCES, ExitCannotRun},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd, shim, _ := runStage(t, nil, c.path, "x")
+			shim.Write([]byte{GoAhead})
+			var b [2]byte
+			n, _ := shim.Read(b[:])
+			if n != 1 || unix.Errno(b[0]) != c.errno {
+				t.Errorf("the shim read %d bytes %v, want the errno %d (%v)", n, b[:n],
+					int(c.errno), c.errno)
+			}
+			if st := exitOf(t, cmd); st != c.status {
+				t.Errorf("status %d, want %d", st, c.status)
+			}
+		})
+	}
+}

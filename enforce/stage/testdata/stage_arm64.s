@@ -1,0 +1,73 @@
+// The stage of cgsyscall exec on aarch64 (package enforce/stage). Entered
+// with the stack as execve leaves it: argc, argv[0..argc-1], NULL, envp.
+// argv[1] is CMD's path, argv[2..] CMD's argv; fd 3 is a socket to the
+// shim. No other code runs in the process, and no signal handler is set.
+	.text
+	.globl _start
+_start:
+	sub sp, sp, #16			// a byte's buffer at [sp]; argc now at [sp, #16]
+	// Wait for the shim's go-ahead: read(3, sp, 1). The daemon holds
+	// the process while it waits here (a hold restarts the read).
+	mov x0, #3
+	mov x1, sp
+	mov x2, #1
+	mov x8, #63			// read
+	svc #0
+	cmn x0, #38			// ENOSYS: held, in a group that denies read
+	b.eq run
+	cmp x0, #1
+	b.ne quit			// EOF or an error: the shim gave up or died
+	ldrb w9, [sp]
+	cmp w9, #1
+	b.ne quit
+run:
+	// fd 3 closes at exec, so that the shim sees EOF once CMD runs;
+	// if fcntl is denied, close it now (an exec failure then goes unsaid).
+	mov x0, #3			// fcntl(3, F_SETFD, FD_CLOEXEC)
+	mov x1, #2
+	mov x2, #1
+	mov x8, #25
+	svc #0
+	cbz x0, exec
+	mov x0, #3			// close(3)
+	mov x8, #57
+	svc #0
+exec:
+	ldr x0, [sp, #32]		// argv[1]: CMD's path
+	add x1, sp, #40			// &argv[2]: CMD's argv
+	ldr x3, [sp, #16]		// argc
+	add x2, sp, x3, lsl #3
+	add x2, x2, #32			// envp
+	mov x19, x0
+	mov x20, x1
+	mov x21, x2
+	mov x8, #221			// execve(path, argv, envp)
+	svc #0
+	cmn x0, #38
+	b.ne failed
+	mov x0, #-100			// execveat(AT_FDCWD, path, argv, envp, 0)
+	mov x1, x19
+	mov x2, x20
+	mov x3, x21
+	mov x4, #0
+	mov x8, #281
+	svc #0
+failed:
+	// Tell the shim the errno (one byte), then exit 126, or 127 for ENOENT.
+	neg x22, x0
+	strb w22, [sp]
+	mov x0, #3			// write(3, sp, 1)
+	mov x1, sp
+	mov x2, #1
+	mov x8, #64
+	svc #0
+	mov x0, #126
+	cmp x22, #2
+	b.ne 1f
+	mov x0, #127
+1:	mov x8, #94			// exit_group
+	svc #0
+quit:
+	mov x0, #125
+	mov x8, #94			// exit_group(125)
+	svc #0
