@@ -128,7 +128,7 @@ func BenchmarkGetpidLoop(b *testing.B) {
 // peer setpriv --no-new-privs (see docs/BENCHMARKS.md), the shim binary's
 // start-up alone (cgsyscall resolve getpid, no FUSE), and exec in a group
 // that denies nothing (start-up, FUSE reads, clone into the cgroup, but no
-// trace and no hold). "ms-added" is deny300 over direct.
+// stage and no hold). "ms-added" is deny300 over direct.
 func BenchmarkExecTrue(b *testing.B) {
 	m := benchMirror(b)
 	benchGroup(b, m, "bench", deny300(b))

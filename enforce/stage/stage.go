@@ -12,7 +12,9 @@
 //   - a byte 1 from the shim: fd 3 is made close-on-exec and the command
 //     exec'd (execve, or execveat where the group denies execve);
 //   - ENOSYS from the read: the process is held in a group that denies
-//     read, so the go-ahead can never be read; it goes on as for 1;
+//     read, so the go-ahead can never be read; it goes on as for 1 (so
+//     does a stage whose shim was held in a group that denies read: the
+//     layer it inherited answers before the daemon holds the stage);
 //   - anything else (EOF: the shim gave up or died): exit status 125,
 //     the command never runs.
 //
@@ -28,6 +30,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -125,28 +128,41 @@ func Program(goarch string) []byte {
 	return append(b, text...)
 }
 
-// Open returns a sealed, close-on-exec memfd holding the stage for the
-// running architecture; exec it as /proc/self/fd/N.
+// Open returns a close-on-exec descriptor of the stage for the running
+// architecture, read-only, to exec as /proc/self/fd/N: a sealed memfd, or
+// where memfds cannot be exec'd (vm.memfd_noexec=2) or made, an unnamed
+// file (O_TMPFILE) in $TMPDIR or /tmp, else /dev/shm.
 func Open() (*os.File, error) {
 	prog := Program(runtime.GOARCH)
 	if prog == nil {
 		return nil, fmt.Errorf("no exec stage for %s", runtime.GOARCH)
 	}
-	const mfdExec = 0x10 // MFD_EXEC (Linux 6.3): asked for where vm.memfd_noexec is 1
+	f, err := openMemfd(prog)
+	if err == nil {
+		return f, nil
+	}
+	for _, dir := range []string{os.TempDir(), "/dev/shm"} {
+		g, err2 := openTmpfile(dir, prog)
+		if err2 == nil {
+			return g, nil
+		}
+		err = fmt.Errorf("%w; in %s: %w", err, dir, err2)
+	}
+	return nil, fmt.Errorf("no file for the exec stage: %w", err)
+}
+
+func openMemfd(prog []byte) (*os.File, error) {
+	const mfdExec = 0x10 // MFD_EXEC (Linux 6.3): needed where vm.memfd_noexec is 1
 	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
 	fd, err := unix.MemfdCreate("cgsyscall-stage", flags|mfdExec)
 	if err == unix.EINVAL {
 		fd, err = unix.MemfdCreate("cgsyscall-stage", flags) // before 6.3
 	}
 	if err != nil {
-		return nil, fmt.Errorf("memfd for the exec stage: %w (vm.memfd_noexec=2 forbids it)", err)
+		return nil, fmt.Errorf("memfd: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "cgsyscall-stage")
-	if _, err := f.Write(prog); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := unix.Fchmod(fd, 0o555); err != nil {
+	if err := fill(f, prog); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -156,4 +172,27 @@ func Open() (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// openTmpfile writes prog to an unnamed file in dir and returns it opened
+// again read-only: a file open for writing cannot be exec'd (ETXTBSY).
+func openTmpfile(dir string, prog []byte) (*os.File, error) {
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o500)
+	if err != nil {
+		return nil, err
+	}
+	w := os.NewFile(uintptr(fd), "cgsyscall-stage")
+	defer w.Close()
+	if err := fill(w, prog); err != nil {
+		return nil, err
+	}
+	return os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), os.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// fill writes prog to f and makes it executable.
+func fill(f *os.File, prog []byte) error {
+	if _, err := f.Write(prog); err != nil {
+		return err
+	}
+	return f.Chmod(0o555)
 }

@@ -102,13 +102,16 @@ func TestCodeMatchesSource(t *testing.T) {
 	}
 }
 
-// runStage starts the stage from Open with argv [cgsyscall-stage, path,
+// runStage starts the stage (from Open, or from open when not nil) with argv [cgsyscall-stage, path,
 // argv...] and fd 3 a socket whose other end it returns, with the
 // command's output collected in out.
-func runStage(t *testing.T, env []string, path string, argv ...string) (*exec.Cmd, *os.File,
-	*bytes.Buffer) {
+func runStage(t *testing.T, open func() (*os.File, error), env []string, path string,
+	argv ...string) (*exec.Cmd, *os.File, *bytes.Buffer) {
 	t.Helper()
-	f, err := Open()
+	if open == nil {
+		open = Open
+	}
+	f, err := open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +161,7 @@ func TestStage(t *testing.T) {
 	}
 	script := `echo "$0 $1 $FOO"; if [ -e /proc/self/fd/3 ]; then echo fd3; fi; exit 7`
 	t.Run("go", func(t *testing.T) {
-		cmd, shim, out := runStage(t, []string{"FOO=bar"}, sh, "sh", "-c", script, "zero", "one")
+		cmd, shim, out := runStage(t, nil, []string{"FOO=bar"}, sh, "sh", "-c", script, "zero", "one")
 		shim.Write([]byte{GoAhead})
 		var b [1]byte
 		if n, err := shim.Read(b[:]); n != 0 {
@@ -173,7 +176,7 @@ func TestStage(t *testing.T) {
 		send []byte
 	}{{"eof", nil}, {"other-byte", []byte{2}}} {
 		t.Run(c.name, func(t *testing.T) {
-			cmd, shim, out := runStage(t, nil, sh, "sh", "-c", script)
+			cmd, shim, out := runStage(t, nil, nil, sh, "sh", "-c", script)
 			shim.Write(c.send)
 			shim.Close()
 			if st := exitOf(t, cmd); st != ExitGaveUp || out.Len() != 0 {
@@ -194,7 +197,7 @@ func TestStage(t *testing.T) {
 		{"not-executable", plain, unix.EACCES, ExitCannotRun},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cmd, shim, _ := runStage(t, nil, c.path, "x")
+			cmd, shim, _ := runStage(t, nil, nil, c.path, "x")
 			shim.Write([]byte{GoAhead})
 			var b [2]byte
 			n, _ := shim.Read(b[:])
@@ -206,5 +209,25 @@ func TestStage(t *testing.T) {
 				t.Errorf("status %d, want %d", st, c.status)
 			}
 		})
+	}
+}
+
+// TestStageFromTmpfile runs the stage from the fallback of Open, an
+// unnamed file in the test's directory, opened again read-only.
+func TestStageFromTmpfile(t *testing.T) {
+	if Program(runtime.GOARCH) == nil {
+		t.Skipf("no stage for %s", runtime.GOARCH)
+	}
+	dir := t.TempDir()
+	open := func() (*os.File, error) { return openTmpfile(dir, Program(runtime.GOARCH)) }
+	if f, err := open(); err != nil {
+		t.Skipf("no O_TMPFILE in %s: %v", dir, err)
+	} else {
+		f.Close()
+	}
+	cmd, shim, out := runStage(t, open, nil, "/bin/sh", "sh", "-c", "echo ran")
+	shim.Write([]byte{GoAhead})
+	if st := exitOf(t, cmd); st != 0 || out.String() != "ran\n" {
+		t.Errorf("status %d, output %q; want 0, %q", st, out, "ran\n")
 	}
 }
