@@ -67,6 +67,14 @@ func TestHoldRefusesKillingFilter(t *testing.T) {
 		// helper-24's: seccomp "answered" with 0 gave the daemon a fake
 		// listener 0, and the process was killed at the check after.
 		{"seccomp-answered", "retfor:seccomp:0x50000"},
+		// helper-25's: a failed prctl(PR_SET_DUMPABLE, 1), which comes
+		// after the load, left a dead layer (or killed a member whose
+		// layer grew); restart_syscall, which a process makes when the
+		// hold interrupted its sleep, killed it or failed with EPERM (a
+		// filter that kills for it kills this Go probe by itself: the
+		// runtime's futex sleeps restart; TestMayHarm has that one).
+		{"dumpable-failed", "faildumpable1"},
+		{"restart-failed", "retfor:restart_syscall:0x50001"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := startServing(t, m.base)

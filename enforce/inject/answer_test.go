@@ -160,6 +160,16 @@ func TestMayHarm(t *testing.T) {
 		{"answers munmap with 0 (the page stays)", on(nums.munmap, unix.SECCOMP_RET_ERRNO),
 			true},
 		{"logs exit", on(nums.exit, unix.SECCOMP_RET_LOG), false},
+		// helper-25's: the flag is put back after the load, so an errno
+		// there failed a hold whose layer was in; restart_syscall is the
+		// program's own call, which the hold causes.
+		{"fails prctl(PR_SET_DUMPABLE, 1) with EPERM", onArg(nums.prctl, 1, ^uint32(0), 1,
+			eperm), true},
+		{"fails prctl(PR_SET_DUMPABLE, 0) with EPERM (the hold fails before its load)",
+			onArg(nums.prctl, 1, ^uint32(0), 0, eperm), false},
+		{"kills for restart_syscall", on(nums.restart, killProc), true},
+		{"fails restart_syscall with EPERM", on(nums.restart, eperm), true},
+		{"logs restart_syscall", on(nums.restart, unix.SECCOMP_RET_LOG), false},
 		{"kills for getppid only", on(int(unix.SYS_GETPPID), killProc), false},
 		{"kills for another architecture", []unix.SockFilter{ld(4), jeq(auditArch, 1, 0),
 			ret(killProc), ret(allow)}, false},

@@ -10,8 +10,9 @@ import (
 )
 
 // A hold makes its calls (mmap, clone, prctl, seccomp, close, munmap,
-// exit) from inside the process, so the process's own seccomp filters
-// judge them as they judge the program's. A filter that kills for one of
+// exit, and restart_syscall after an interrupted sleep) from inside the
+// process, so the process's own seccomp filters judge them as they judge
+// the program's. A filter that kills for one of
 // them killed the process that was to be held, or the helper thread (the
 // write then failed with a misleading ESRCH), and one that traps sent the
 // program a SIGSYS meant for its own calls. A service that systemd runs
@@ -35,7 +36,14 @@ import (
 // the listener in the process's own table, and a close the filter
 // "answered" with 0 left it there: helper-23, an escape), and the munmap
 // of the page that holds the stub and the layer's program (answered, it
-// stayed, the layer's bytes readable: helper-23).
+// stayed, the layer's bytes readable: helper-23). Strict too: putting the
+// dumpable flag back, which comes after the load (failed with an errno,
+// it failed a hold whose layer was in, leaving a dead layer, or killed a
+// member whose layer was growing: helper-25), and restart_syscall, which
+// the process makes when the hold interrupted a sleep (nanosleep, a poll
+// or futex with a timeout): it is the program's own call, and a filter
+// that kills for it or fails it killed the process or put a wrong errno
+// into it (helper-25).
 type holdCall struct {
 	callData
 	strict bool
@@ -67,13 +75,14 @@ func holdCalls() []holdCall {
 		{known(nums.clone, helperFlags), false},
 		{known(nums.prctl, unix.PR_GET_DUMPABLE), false},
 		{known(nums.prctl, unix.PR_SET_DUMPABLE, 0), false},
-		{known(nums.prctl, unix.PR_SET_DUMPABLE, 1), false},
+		{known(nums.prctl, unix.PR_SET_DUMPABLE, 1), true},
 		{known(nums.prctl, unix.PR_SET_NO_NEW_PRIVS, 1), false},
 		{seccomp(filterFlags), false},
 		{seccomp(staticFlags), false},
 		{known(nums.close), true},
 		{known(nums.munmap), true},
 		{known(nums.exit, 0), true},
+		{known(nums.restart), true},
 	}
 	return calls
 }

@@ -8,9 +8,11 @@ type insn struct {
 	align int
 }
 
-// sysnums are the numbers of the system calls the injector makes.
+// sysnums are the numbers of the system calls the injector makes, and of
+// restart_syscall, which a process makes after a hold interrupted its
+// sleep.
 type sysnums struct {
-	mmap, munmap, close, prctl, seccomp, clone, exit int
+	mmap, munmap, close, prctl, seccomp, clone, exit, restart int
 }
 
 // find returns the address of the first occurrence of in in mem, which

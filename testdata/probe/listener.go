@@ -92,6 +92,28 @@ func killSeccomp() (int64, error) {
 		unix.SECCOMP_FILTER_FLAG_TSYNC)
 }
 
+// failDumpable1 loads, on every thread, a filter that fails
+// prctl(PR_SET_DUMPABLE, 1) with EPERM and allows the rest (helper-25: a
+// hold's load went in, and then putting the flag back failed). The
+// arguments' low words are compared, little-endian.
+func failDumpable1() (int64, error) {
+	nr, err := number(table, "prctl")
+	if err != nil {
+		return 0, err
+	}
+	prog := []sockFilter{
+		{code: 0x20, k: 0},                                  // nr
+		{code: 0x15, jt: 0, jf: 4, k: uint32(nr)},           // prctl?
+		{code: 0x20, k: 16},                                 // args[0]
+		{code: 0x15, jt: 0, jf: 2, k: unix.PR_SET_DUMPABLE}, // PR_SET_DUMPABLE?
+		{code: 0x20, k: 24},                                 // args[1]
+		{code: 0x15, jt: 1, jf: 0, k: 1},                    // 1?
+		{code: 0x06, k: unix.SECCOMP_RET_ALLOW},             // no
+		{code: 0x06, k: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+	}
+	return load(prog, unix.SECCOMP_FILTER_FLAG_TSYNC)
+}
+
 // retFor runs "NAME:ACTION" (see the package comment).
 func retFor(s string) (int64, error) {
 	name, action, ok := strings.Cut(s, ":")

@@ -22,6 +22,9 @@
 //	             benchmarks
 //	killseccomp  load, on every thread, a filter that kills the process for
 //	             seccomp(2) and allows the rest (a systemd service's kind)
+//	faildumpable1
+//	             load, on every thread, a filter that fails
+//	             prctl(PR_SET_DUMPABLE, 1) with EPERM and allows the rest
 //	retfor:NAME:ACTION
 //	             load, on every thread, a filter that returns ACTION (a
 //	             seccomp return value in Go notation) for syscall NAME and
@@ -109,6 +112,8 @@ func call(tok string, buf uintptr) (int64, error) {
 		return allowAll()
 	case "killseccomp":
 		return killSeccomp()
+	case "faildumpable1":
+		return failDumpable1()
 	case "notifygetppid":
 		return notifyGetppid(false)
 	case "answergetppid":
