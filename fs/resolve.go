@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -22,7 +23,30 @@ const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_XDEV |
 // link or a mount point, so never into a FUSE mount (the daemon's own
 // above all). It returns a raw fd. Package persist walks the mirror with
 // it too.
+//
+// A path longer than the kernel takes (PATH_MAX: a group made behind the
+// mount's back can lie deeper; helper-25's lay 286 levels down) is walked
+// a part at a time, each part opened below the last.
 func OpenBeneath(dfd int, rel string, flags int) (int, error) {
+	if len(rel) <= maxRel {
+		return openBeneath(dfd, rel, flags)
+	}
+	cut := strings.LastIndexByte(rel[:maxRel], '/')
+	if cut <= 0 {
+		return -1, unix.ENAMETOOLONG
+	}
+	fd, err := openBeneath(dfd, rel[:cut], unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fd)
+	return OpenBeneath(fd, rel[cut+1:], flags)
+}
+
+// maxRel is the longest relative path OpenBeneath hands the kernel at once.
+const maxRel = 3072
+
+func openBeneath(dfd int, rel string, flags int) (int, error) {
 	if rel == "" {
 		rel = "."
 	}

@@ -307,7 +307,12 @@ type judgedSet struct {
 func (h *Holder) deniedSet(group string) policy.Set {
 	set, ok := h.tree.Denied(group)
 	if !ok {
-		if _, err := os.Stat(filepath.Join(h.mirror, filepath.FromSlash(group))); err != nil {
+		path, done, err := shortDir(filepath.Join(h.mirror, filepath.FromSlash(group)))
+		if err == nil {
+			_, err = os.Stat(path)
+			done()
+		}
+		if err != nil {
 			return policy.Set{}
 		}
 		h.tree.Ensure(group)

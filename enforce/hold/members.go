@@ -115,7 +115,12 @@ func (h *Holder) discover(g string) []string {
 	if deny, ok := h.tree.Denied(g); !ok || deny.Empty() {
 		return nil
 	}
-	f, err := os.Open(filepath.Join(h.mirror, filepath.FromSlash(g)))
+	path, done, err := shortDir(filepath.Join(h.mirror, filepath.FromSlash(g)))
+	if err != nil {
+		return nil
+	}
+	defer done()
+	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
@@ -740,6 +745,11 @@ func (h *Holder) emptyGroups() func(g string) bool {
 
 // unpopulated reports whether cgroup.events in dir says "populated 0".
 func unpopulated(dir string) bool {
+	dir, done, err := shortDir(dir)
+	if err != nil {
+		return false
+	}
+	defer done()
 	fd, err := unix.Open(filepath.Join(dir, "cgroup.events"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false

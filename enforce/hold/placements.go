@@ -59,6 +59,15 @@ type placements struct {
 // may grow before it is compacted again.
 const compactSlack = 1024
 
+// newLineScanner reads the log's lines, which name groups: a group made
+// behind the mount's back can lie deeper than bufio's 64 KiB a line, and
+// a line too long for the scanner would end the reading there.
+func newLineScanner(f *os.File) *bufio.Scanner {
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 4096), 16<<20)
+	return sc
+}
+
 // readPlacements reads the log at path: its key, if it has a good one, and
 // the last placement of each process that still lives.
 func readPlacements(path string) (map[placement]placedAt, layerKey, bool) {
@@ -66,7 +75,7 @@ func readPlacements(path string) (map[placement]placedAt, layerKey, bool) {
 	haveKey := false
 	live := map[placement]placedAt{}
 	if f, err := os.Open(path); err == nil {
-		sc := bufio.NewScanner(f)
+		sc := newLineScanner(f)
 		for sc.Scan() {
 			if hexKey, ok := strings.CutPrefix(sc.Text(), "key "); ok {
 				if k, err := parseLayerKey(hexKey); err == nil && !haveKey {
@@ -225,7 +234,7 @@ func (l *placements) close() error {
 		return err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := newLineScanner(f)
 	for sc.Scan() {
 		if p, _, ok := parsePlacement(sc.Text()); ok {
 			if st, serr := startTime(p.pid); serr == nil && st == p.start {

@@ -145,3 +145,34 @@ func tempPlacementDir(t *testing.T) {
 	placementDir = t.TempDir()
 	t.Cleanup(func() { placementDir = saved })
 }
+
+// TestPlacementLongGroup: a placement in a group whose path is longer than
+// bufio's 64 KiB line (deep, made behind the mount's back) is read back,
+// and does not end the reading of the log at it.
+func TestPlacementLongGroup(t *testing.T) {
+	tempPlacementDir(t)
+	l, _, _, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := os.Getpid()
+	start, err := startTime(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat(strings.Repeat("d", 250)+"/", 400) + "end"
+	for _, g := range []string{"before", long} {
+		if err := l.record(self, start, placedAt{group: g}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.f.Close() // as a daemon killed with SIGKILL leaves it
+	_, live, _, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := live[placement{self, start}].group; got != long {
+		t.Errorf("placement read back: %.40q (%d bytes), want the %d-byte group", got, len(got),
+			len(long))
+	}
+}

@@ -25,11 +25,48 @@ func errnoOf(err error) error {
 	return syscall.EIO
 }
 
+// maxDirLen bounds the paths of cgroup directories that are used as they
+// are: the kernel takes no path of PATH_MAX (4096) bytes or more, and a
+// file's name is added to them.
+const maxDirLen = 3072
+
+// shortDir returns a path to directory dir that the kernel takes: dir
+// itself, or for a deeper cgroup (made behind the mount's back, a group
+// of the mirror whose path is longer than PATH_MAX: helper-25, which held
+// a member there unheld and made every write to its ancestors fail with
+// ENAMETOOLONG) /proc/self/fd/N of a descriptor opened below its first
+// part by fs.OpenBeneath (a part at a time, crossing no mount and following
+// no symbolic link). done closes that descriptor.
+func shortDir(dir string) (path string, done func(), err error) {
+	if len(dir) <= maxDirLen {
+		return dir, func() {}, nil
+	}
+	cut := strings.LastIndexByte(dir[:maxDirLen], '/')
+	if cut <= 0 {
+		return "", nil, syscall.ENAMETOOLONG
+	}
+	top, err := unix.Open(dir[:cut], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	fd, err := fs.OpenBeneath(top, dir[cut+1:], unix.O_PATH|unix.O_DIRECTORY)
+	unix.Close(top)
+	if err != nil {
+		return "", nil, err
+	}
+	return "/proc/self/fd/" + strconv.Itoa(fd), func() { unix.Close(fd) }, nil
+}
+
 // writeProcs moves pid into the real cgroup dir. It makes three system
 // calls, where os.OpenFile and a write make seven: Go's poller takes
 // cgroup files in (they can be polled), with two fcntl calls and an
 // epoll_ctl each way.
 func writeProcs(dir string, pid int) error {
+	dir, done, err := shortDir(dir)
+	if err != nil {
+		return errnoOf(err)
+	}
+	defer done()
 	fd, err := unix.Open(filepath.Join(dir, "cgroup.procs"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return errnoOf(err)
@@ -51,6 +88,14 @@ func writeProcs(dir string, pid int) error {
 // readProcs lists the PIDs of a real cgroup directory; for a threaded
 // cgroup, whose cgroup.procs cannot be read, the processes of its threads.
 func readProcs(dir string) ([]int, error) {
+	dir, done, err := shortDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, errnoOf(err)
+	}
+	defer done()
 	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if errors.Is(err, syscall.EOPNOTSUPP) {
 		b, err = os.ReadFile(filepath.Join(dir, "cgroup.threads"))
