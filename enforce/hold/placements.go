@@ -88,7 +88,7 @@ func readPlacements(path string) (map[placement]placedAt, layerKey, bool) {
 		f.Close()
 	}
 	for p := range live {
-		if st, err := startTime(p.pid); err != nil || st != p.start {
+		if st, ok := liveStart(p.pid); !ok || st != p.start {
 			delete(live, p)
 		}
 	}
@@ -237,7 +237,9 @@ func (l *placements) close() error {
 	sc := newLineScanner(f)
 	for sc.Scan() {
 		if p, _, ok := parsePlacement(sc.Text()); ok {
-			if st, serr := startTime(p.pid); serr == nil && st == p.start {
+			// A zombie counts as gone (helper-26: a member killed just
+			// before the umount kept the log).
+			if st, ok := liveStart(p.pid); ok && st == p.start {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package hold
 
 import (
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,5 +175,54 @@ func TestPlacementLongGroup(t *testing.T) {
 	if got := live[placement{self, start}].group; got != long {
 		t.Errorf("placement read back: %.40q (%d bytes), want the %d-byte group", got, len(got),
 			len(long))
+	}
+}
+
+// TestPlacementZombieGone: a log whose only placed process is a zombie
+// (killed, not reaped yet) is removed at a clean exit, as one whose
+// processes are all gone (helper-26: a member killed just before the
+// umount kept it); one with a live process stays.
+func TestPlacementZombieGone(t *testing.T) {
+	tempPlacementDir(t)
+	for _, zombie := range []bool{false, true} {
+		child := exec.Command("sleep", "100")
+		if err := child.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid := child.Process.Pid
+		start, err := startTime(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, _, err := openPlacements("/sys/fs/cgroup/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.record(pid, start, placedAt{group: "g"}); err != nil {
+			t.Fatal(err)
+		}
+		if !zombie {
+			l.close()
+			if _, err := os.Stat(l.path); err != nil {
+				t.Errorf("the log of a live process: %v, want it kept", err)
+			}
+		}
+		child.Process.Kill()
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			if _, ok := liveStart(pid); !ok {
+				break // a zombie now, not reaped: the test's child
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the killed child did not become a zombie in 5 s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if zombie {
+			l.close()
+			if _, err := os.Stat(l.path); !os.IsNotExist(err) {
+				t.Errorf("the log of a zombie: %v, want it removed", err)
+			}
+		}
+		child.Wait()
 	}
 }

@@ -235,6 +235,17 @@ func startTime(pid int) (uint64, error) {
 	return strconv.ParseUint(f[19], 10, 64)
 }
 
+// liveStart is startTime of a process that has not exited: a zombie, which
+// keeps its start time until it is reaped, has no start here.
+func liveStart(pid int) (uint64, bool) {
+	f, err := statFields(pid)
+	if err != nil || len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return 0, false
+	}
+	st, err := strconv.ParseUint(f[19], 10, 64)
+	return st, err == nil
+}
+
 // parentOf is field 4 of /proc/PID/stat.
 func parentOf(pid int) (int, error) {
 	f, err := statFields(pid)
