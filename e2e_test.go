@@ -526,14 +526,22 @@ func TestMountErrors(t *testing.T) {
 			"no such file or directory"},
 		{"unknown option", []string{"mount", "-o", "bogus", t.TempDir()},
 			`unknown mount option "bogus"`},
+		// Options after the mount point count too (helper-26 wrote
+		// them there, as for mount(8), and was told of a second mount
+		// point).
+		{"unknown option after", []string{"mount", t.TempDir(), "-o", "bogus"},
+			`unknown mount option "bogus"`},
+		{"mirror after", []string{"mount", t.TempDir(), "--mirror", notCgroup},
+			"is not a cgroup directory"},
+		{"two mount points", []string{"mount", "/a", "/b"}, "exactly one MOUNTPOINT expected"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, errOut, status := run(t, c.args...)
 			if status == 0 || !strings.Contains(errOut, c.msg) {
 				t.Fatalf("status %d, stderr %q; want failure with %q", status, errOut, c.msg)
 			}
-			if n := strings.Count(strings.TrimSpace(errOut), "\n"); c.name != "unknown option" &&
-				n != 0 {
+			usage := strings.HasPrefix(c.name, "unknown option") || c.name == "two mount points"
+			if n := strings.Count(strings.TrimSpace(errOut), "\n"); !usage && n != 0 {
 				t.Fatalf("stderr has %d lines, want one: %q", n+1, errOut)
 			}
 		})

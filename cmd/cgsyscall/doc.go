@@ -102,7 +102,8 @@ var doc = manual{
 				Needs root and ` + "`/dev/fuse`" + `. {MOUNTPOINT} may lie inside the
 				mirrored hierarchy (where ` + "`/sys/fs/cgroup`" + ` is the cgroup2 mount,
 				` + "`/sys/fs/cgroup/syscalls`" + ` is a real cgroup directory); the mirror
-				then hides it. A hierarchy already mirrored elsewhere is refused.`,
+				then hides it. A hierarchy already mirrored elsewhere is refused. Options
+				may come before or after {MOUNTPOINT}.`,
 				`Without ` + "`-f`" + ` it starts a detached daemon and returns once the
 				mount answers. With ` + "`-f`" + ` this process is the daemon: it logs to
 				standard error and, when ` + "`NOTIFY_SOCKET`" + ` is set (a systemd unit

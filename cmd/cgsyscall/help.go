@@ -104,7 +104,8 @@ func writeOverview(w io.Writer, m *manual) {
 	for _, l := range wrap(names, "  ", "  ", helpWidth) {
 		fmt.Fprintln(w, l)
 	}
-	fmt.Fprintf(w, "\nThe mount point defaults to %s.\n", defaultMount)
+	fmt.Fprintf(w, "\nexec, show, export and import take the mount point with -m; it\n"+
+		"defaults to %s.\n", defaultMount)
 	fmt.Fprintln(w, `"cgsyscall help COMMAND" tells all about one command; "man cgsyscall" has`)
 	fmt.Fprintln(w, "the files, the errors and the rest.")
 }

@@ -109,10 +109,24 @@ func mountCmd(args []string) error {
 	if err := fl.Parse(args); err != nil {
 		return usagef("mount: %v", err)
 	}
-	if fl.NArg() != 1 {
-		return usagef("mount: exactly one MOUNTPOINT expected")
+	// Options may follow the mount point too, as mount(8) users write them
+	// ("cgsyscall mount --mirror DIR MNT -o log=FILE").
+	if fl.NArg() > 1 && strings.HasPrefix(fl.Arg(1), "-") {
+		mp := fl.Arg(0)
+		if err := fl.Parse(fl.Args()[1:]); err != nil {
+			return usagef("mount: %v", err)
+		}
+		if fl.NArg() != 0 {
+			return usagef("mount: exactly one MOUNTPOINT expected, got %q and %q", mp,
+				fl.Arg(0))
+		}
+		c.mountpoint = mp
+	} else if fl.NArg() != 1 {
+		return usagef("mount: exactly one MOUNTPOINT expected (options go before or after " +
+			"it: cgsyscall mount [OPTIONS] MOUNTPOINT [OPTIONS])")
+	} else {
+		c.mountpoint = fl.Arg(0)
 	}
-	c.mountpoint = fl.Arg(0)
 	switch *logFormat {
 	case "text", "json":
 		c.logJSON = *logFormat == "json"
