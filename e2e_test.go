@@ -449,6 +449,9 @@ func TestExecWithoutExecve(t *testing.T) {
 	if got := parseProbe(t, out)["getppid"]; got != "-38" {
 		t.Fatalf("getppid = %s, want -38", got)
 	}
+	// The stage went straight to execveat: no denied execve of its own
+	// counts for the group (helper-26 saw them in syscalls.stat).
+	wantStat(t, m, "noexecve", "getppid 1\ntotal 1\n")
 	// The program itself cannot start another one.
 	_, _, status = run(t, "exec", "-m", m.mnt, "noexecve", "--", "sh", "-c", "/bin/true")
 	if status != 126 {

@@ -78,7 +78,11 @@ func runInGroup(mp, group string, argv []string) error {
 			"so no program can be started in it; place a running process through its tasks file",
 			group))
 	}
-	return spawnInGroup(mp, group, path, argv, !deny.Empty())
+	goAhead := stage.GoAhead
+	if deny.Has(execve) {
+		goAhead = stage.GoAheadExecveat
+	}
+	return spawnInGroup(mp, group, path, argv, !deny.Empty(), goAhead)
 }
 
 // spawnInGroup starts argv as a child created right inside the real cgroup
@@ -97,7 +101,8 @@ func runInGroup(mp, group string, argv []string) error {
 // denies anything or not, and the write to tasks that holds it also moves
 // it (the daemon writes cgroup.procs): CMD is a member before its first
 // instruction all the same.
-func spawnInGroup(mp, group, path string, argv []string, restricted bool) error {
+func spawnInGroup(mp, group, path string, argv []string, restricted bool,
+	goAhead byte) error {
 	fail := func(code int, err error) error { return exitError{code, err} }
 	mirror, err := mirrorOf(mp)
 	if err != nil {
@@ -171,7 +176,7 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool) error 
 		r := <-tasks
 		err := r.err
 		if err == nil {
-			err = handOver(cmd.Process.Pid, r.f, gate)
+			err = handOver(cmd.Process.Pid, r.f, gate, goAhead)
 			r.f.Close()
 		}
 		if err != nil {
@@ -250,14 +255,15 @@ type openResult struct {
 }
 
 // handOver has the daemon hold the stage pid through the open tasks file
-// and then gives it the go-ahead through gate. The write has neither
+// and then gives it the go-ahead through gate (stage.GoAhead, or
+// stage.GoAheadExecveat where the group denies execve). The write has neither
 // O_TRUNC nor a new open, which would cost FUSE round trips while the
 // stage waits.
-func handOver(pid int, tasks, gate *os.File) error {
+func handOver(pid int, tasks, gate *os.File, goAhead byte) error {
 	if _, err := tasks.Write([]byte(strconv.Itoa(pid) + "\n")); err != nil {
 		return err
 	}
-	if _, err := gate.Write([]byte{stage.GoAhead}); err != nil {
+	if _, err := gate.Write([]byte{goAhead}); err != nil {
 		return fmt.Errorf("starting the command: %w", err)
 	}
 	return nil

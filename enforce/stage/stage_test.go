@@ -3,6 +3,7 @@ package stage
 import (
 	"bytes"
 	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,21 +161,15 @@ func TestStage(t *testing.T) {
 		t.Skip("no sh")
 	}
 	script := `echo "$0 $1 $FOO"; if [ -e /proc/self/fd/3 ]; then echo fd3; fi; exit 7`
-	t.Run("go", func(t *testing.T) {
-		cmd, shim, out := runStage(t, nil, []string{"FOO=bar"}, sh, "sh", "-c", script, "zero", "one")
-		shim.Write([]byte{GoAhead})
-		var b [1]byte
-		if n, err := shim.Read(b[:]); n != 0 {
-			t.Errorf("the shim read %d bytes (%v, %d), want EOF", n, err, b[0])
-		}
-		if st := exitOf(t, cmd); st != 7 || out.String() != "zero one bar\n" {
-			t.Errorf("status %d, output %q; want 7, %q", st, out, "zero one bar\n")
-		}
-	})
+	for _, goAhead := range []byte{GoAhead, GoAheadExecveat} {
+		t.Run(fmt.Sprintf("go-%d", goAhead), func(t *testing.T) {
+			testGoAhead(t, goAhead, sh, script)
+		})
+	}
 	for _, c := range []struct {
 		name string
 		send []byte
-	}{{"eof", nil}, {"other-byte", []byte{2}}} {
+	}{{"eof", nil}, {"other-byte", []byte{3}}} {
 		t.Run(c.name, func(t *testing.T) {
 			cmd, shim, out := runStage(t, nil, nil, sh, "sh", "-c", script)
 			shim.Write(c.send)
@@ -229,5 +224,21 @@ func TestStageFromTmpfile(t *testing.T) {
 	shim.Write([]byte{GoAhead})
 	if st := exitOf(t, cmd); st != 0 || out.String() != "ran\n" {
 		t.Errorf("status %d, output %q; want 0, %q", st, out, "ran\n")
+	}
+}
+
+// testGoAhead runs script under the stage with go-ahead byte goAhead: the
+// command runs with its argv and environment and without fd 3, and the
+// shim reads EOF.
+func testGoAhead(t *testing.T, goAhead byte, sh, script string) {
+	t.Helper()
+	cmd, shim, out := runStage(t, nil, []string{"FOO=bar"}, sh, "sh", "-c", script, "zero", "one")
+	shim.Write([]byte{goAhead})
+	var b [1]byte
+	if n, err := shim.Read(b[:]); n != 0 {
+		t.Errorf("the shim read %d bytes (%v, %d), want EOF", n, err, b[0])
+	}
+	if st := exitOf(t, cmd); st != 7 || out.String() != "zero one bar\n" {
+		t.Errorf("status %d, output %q; want 7, %q", st, out, "zero one bar\n")
 	}
 }

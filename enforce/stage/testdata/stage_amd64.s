@@ -1,7 +1,9 @@
 # The stage of cgsyscall exec on x86_64 (package enforce/stage). Entered
 # with the stack as execve leaves it: argc, argv[0..argc-1], NULL, envp.
 # argv[1] is CMD's path, argv[2..] CMD's argv; fd 3 is a socket to the
-# shim. No other code runs in the process, and no signal handler is set.
+# shim, which sends 1 to go ahead with execve (execveat if that fails with
+# ENOSYS), or 2 with execveat only, for a group that denies execve. No
+# other code runs in the process, and no signal handler is set.
 	.intel_syntax noprefix
 	.text
 	.globl _start
@@ -14,11 +16,15 @@ _start:
 	mov rsi, rsp
 	mov edx, 1
 	syscall
+	mov r13d, 1			# how to exec CMD: 1 execve first, 2 execveat
 	cmp rax, -38			# ENOSYS: held, in a group that denies read
 	je run
 	cmp rax, 1
 	jne quit			# EOF or an error: the shim gave up or died
-	cmp byte ptr [rsp], 1
+	movzx r13d, byte ptr [rsp]	# the go-ahead: 1 or 2
+	cmp r13d, 1
+	je run
+	cmp r13d, 2
 	jne quit
 run:
 	# fd 3 closes at exec, so that the shim sees EOF once CMD runs;
@@ -38,10 +44,13 @@ exec:
 	lea rsi, [rsp+40]		# &argv[2]: CMD's argv
 	mov rcx, [rsp+16]		# argc
 	lea rdx, [rsp+rcx*8+32]		# envp
+	cmp r13d, 2			# the group denies execve: not even tried
+	je at
 	mov eax, 59			# execve(path, argv, envp)
 	syscall
 	cmp rax, -38
 	jne failed
+at:
 	mov r10, rdx			# execveat(AT_FDCWD, path, argv, envp, 0)
 	mov rdx, rsi
 	mov rsi, rdi

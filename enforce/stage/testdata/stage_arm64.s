@@ -1,7 +1,9 @@
 // The stage of cgsyscall exec on aarch64 (package enforce/stage). Entered
 // with the stack as execve leaves it: argc, argv[0..argc-1], NULL, envp.
 // argv[1] is CMD's path, argv[2..] CMD's argv; fd 3 is a socket to the
-// shim. No other code runs in the process, and no signal handler is set.
+// shim, which sends 1 to go ahead with execve (execveat if that fails with
+// ENOSYS), or 2 with execveat only, for a group that denies execve. No
+// other code runs in the process, and no signal handler is set.
 	.text
 	.globl _start
 _start:
@@ -13,12 +15,15 @@ _start:
 	mov x2, #1
 	mov x8, #63			// read
 	svc #0
+	mov x23, #1			// how to exec CMD: 1 execve first, 2 execveat
 	cmn x0, #38			// ENOSYS: held, in a group that denies read
 	b.eq run
 	cmp x0, #1
 	b.ne quit			// EOF or an error: the shim gave up or died
-	ldrb w9, [sp]
-	cmp w9, #1
+	ldrb w23, [sp]			// the go-ahead: 1 or 2
+	cmp x23, #1
+	b.eq run
+	cmp x23, #2
 	b.ne quit
 run:
 	// fd 3 closes at exec, so that the shim sees EOF once CMD runs;
@@ -41,10 +46,13 @@ exec:
 	mov x19, x0
 	mov x20, x1
 	mov x21, x2
+	cmp x23, #2			// the group denies execve: not even tried
+	b.eq at
 	mov x8, #221			// execve(path, argv, envp)
 	svc #0
 	cmn x0, #38
 	b.ne failed
+at:
 	mov x0, #-100			// execveat(AT_FDCWD, path, argv, envp, 0)
 	mov x1, x19
 	mov x2, x20
