@@ -365,11 +365,20 @@ var doc = manual{
 			first line ` + "`key`" + ` {HEX}, the secret that tags the daemon's filters;
 			{MIRROR} is the mirrored directory with its slashes as underscores
 			(` + "`sys_fs_cgroup`" + `). Mode 0600. A new daemon holds those processes
-			again; the file is compacted then and whenever it has doubled.`},
+			again; the file is compacted then and whenever it has doubled, and removed at a
+			clean exit when none of its processes lives.`},
 		{"`/var/log/cgsyscall.log`", `The log of a detached daemon when the machine has no
 			system log (` + "`/dev/log`" + `) and ` + "`log=`" + ` names no other (in the
 			foreground: standard error): one line per policy change and per move (who, what,
-			result), and warnings. Every line names its mount point.`},
+			result), and warnings. Every line of the daemon names its mount point; the
+			listener keeper logs to the same place, its lines naming the mirror
+			(` + "`keeper=`" + `{DIR}).`},
+		{"`/run/cgsyscall/keeper-`{MIRROR}`.sock`, `.lock`", `The listener keeper's
+			socket and lock: the keeper holds a copy of every listener, so that a held
+			process's calls fail with ` + "`ENOSYS`" + ` while no daemon runs and a new daemon
+			takes the listeners back. It exits 10 seconds after its last daemon when it
+			keeps nothing and removes the socket; the lock file stays, empty (remove it
+			once no keeper of that mirror runs).`},
 		{"the denial log", `The same log has a warning ` + "`denied call`" + ` for the
 			first denial of a syscall in a group, then at most one every 10 seconds for it
 			(` + "`suppressed=`" + `{N} says how many it left out), and no more than 20

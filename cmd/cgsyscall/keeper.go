@@ -15,7 +15,8 @@ import (
 )
 
 // keeperCmd runs the listener keeper of one mirror: "cgsyscall keeper
-// [-dir DIR] [-log FILE] [-idle DURATION] MIRROR". Not in the usage text:
+// [-dir DIR] [-log FILE|syslog] [-log-format text|json] [-idle DURATION]
+// MIRROR". Not in the usage text:
 // the daemon starts it (enforce/keeper). It exits 0 when another keeper of
 // that mirror runs, when it has been idle, and on SIGTERM.
 func keeperCmd(args []string) error {
@@ -23,6 +24,7 @@ func keeperCmd(args []string) error {
 	fl.SetOutput(io.Discard)
 	dir := fl.String("dir", keeper.Dir, "")
 	logFile := fl.String("log", "", "")
+	logFormat := fl.String("log-format", "text", "")
 	idle := fl.Duration("idle", keeper.IdleExit, "")
 	if err := fl.Parse(args); err != nil {
 		return usagef("keeper: %v", err)
@@ -31,7 +33,16 @@ func keeperCmd(args []string) error {
 		return usagef("keeper: expected [-dir DIR] [-log FILE] [-idle DURATION] MIRROR")
 	}
 	log := logrus.New()
-	if *logFile != "" {
+	var sys logrus.Hook
+	switch *logFile {
+	case "": // standard error: the daemon's in the foreground, else /dev/null
+	case syslogTarget:
+		h, err := toSyslog(log)
+		if err != nil {
+			return err
+		}
+		sys = h
+	default:
 		f, err := os.OpenFile(*logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 		if err != nil {
 			return err
@@ -39,7 +50,13 @@ func keeperCmd(args []string) error {
 		defer f.Close()
 		log.SetOutput(f)
 	}
+	if *logFormat == "json" {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	}
 	log.AddHook(keeperHook(fl.Arg(0)))
+	if sys != nil {
+		log.AddHook(sys) // after the keeper's field
+	}
 	// Not dumpable: no process without CAP_SYS_PTRACE may copy a listener
 	// out of this one.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)

@@ -343,10 +343,17 @@ func serve(c mountConfig) (err error) {
 		return err
 	}
 	defer holder.Close()
-	// The listener keeper logs to the daemon's log file, if it has one.
-	keeperLog := c.logFile
-	if keeperLog == syslogTarget || ready == nil {
-		keeperLog = ""
+	// The listener keeper logs where the daemon does, in its format: its
+	// file or the system log, or in the foreground its standard error
+	// (a terminal, the journal's socket, a file), but for a pipe, whose
+	// reader would wait for the keeper's end as well, long after the
+	// daemon's.
+	keeperLog := hold.KeeperLog{File: c.logFile, JSON: c.logJSON}
+	if ready == nil {
+		keeperLog = hold.KeeperLog{JSON: c.logJSON}
+		if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeNamedPipe == 0 {
+			keeperLog.Stderr = os.Stderr
+		}
 	}
 	holder.ConnectKeeper(keeperLog)
 	book := holder.Denials()
@@ -446,22 +453,11 @@ func newLogger(c mountConfig, detached bool) (*logrus.Logger, error) {
 	var hook logrus.Hook
 	switch {
 	case detached && c.logFile == syslogTarget:
-		sys, err := lsyslog.NewSyslogHook("unixgram", syslogSocket(),
-			syslog.LOG_DAEMON|syslog.LOG_INFO, "cgsyscall")
-		if err != nil {
-			// A stream socket, as some syslog daemons make it.
-			if h, err2 := lsyslog.NewSyslogHook("unix", syslogSocket(),
-				syslog.LOG_DAEMON|syslog.LOG_INFO, "cgsyscall"); err2 == nil {
-				sys, err = h, nil
-			}
-		}
+		sys, err := toSyslog(log)
 		if err != nil {
 			return nil, fmt.Errorf("log=syslog: %w", err)
 		}
 		hook = sys
-		log.SetOutput(io.Discard)
-		// The system log stamps every line itself.
-		log.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true})
 	case detached:
 		f, err := os.OpenFile(c.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 		if err != nil {
@@ -483,6 +479,28 @@ func newLogger(c mountConfig, detached bool) (*logrus.Logger, error) {
 		log.AddHook(hook)
 	}
 	return log, nil
+}
+
+// toSyslog makes log write to the system log only (facility daemon, tag
+// cgsyscall, each line's severity its level's), and returns the hook that
+// does it, for the caller to add after its own.
+func toSyslog(log *logrus.Logger) (logrus.Hook, error) {
+	sys, err := lsyslog.NewSyslogHook("unixgram", syslogSocket(),
+		syslog.LOG_DAEMON|syslog.LOG_INFO, "cgsyscall")
+	if err != nil {
+		// A stream socket, as some syslog daemons make it.
+		if h, err2 := lsyslog.NewSyslogHook("unix", syslogSocket(),
+			syslog.LOG_DAEMON|syslog.LOG_INFO, "cgsyscall"); err2 == nil {
+			sys, err = h, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	log.SetOutput(io.Discard)
+	// The system log stamps every line itself.
+	log.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true})
+	return sys, nil
 }
 
 // cgroup2Root finds the system's cgroup v2 mount in /proc/self/mountinfo.

@@ -16,9 +16,14 @@ type ClientOptions struct {
 	Dir string // where the socket is; Dir when empty
 	// Exe is the binary started as "EXE keeper [-dir DIR] [-log FILE]
 	// MIRROR" when no keeper answers; /proc/self/exe when empty.
-	Exe     string
-	LogFile string         // the keeper's log; /dev/null when empty
-	Log     *logrus.Logger // a logger to stderr when nil
+	Exe string
+	// LogFile is the keeper's log: a file, or "syslog" for the system
+	// log; when empty, LogStderr (the daemon's own standard error, in
+	// the foreground), or else nowhere.
+	LogFile   string
+	LogStderr *os.File
+	LogJSON   bool           // the keeper's lines in JSON, as the daemon's
+	Log       *logrus.Logger // a logger to stderr when nil
 	// Timeout bounds each reply of the keeper (5 s when 0). A keeper that
 	// does not answer in time is killed, and a new one is given every
 	// listener again.

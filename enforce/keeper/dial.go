@@ -87,7 +87,8 @@ func (c *Client) attach(fd int, p *peer) {
 	c.pid.Store(int64(p.pid))
 }
 
-// spawn starts a keeper: its own session, stdio on /dev/null, reaped
+// spawn starts a keeper: its own session, stdio on /dev/null (standard
+// error the daemon's, for a daemon in the foreground), reaped
 // here should it exit while this daemon runs. It inherits this process's
 // cgroup, which is never a restricted one.
 func (c *Client) spawn() error {
@@ -102,8 +103,14 @@ func (c *Client) spawn() error {
 	if c.opt.LogFile != "" {
 		args = append(args, "-log", c.opt.LogFile)
 	}
+	if c.opt.LogJSON {
+		args = append(args, "-log-format", "json")
+	}
 	cmd := exec.Command(exe, append(args, c.mirror)...)
 	cmd.Dir = "/"
+	if c.opt.LogFile == "" && c.opt.LogStderr != nil {
+		cmd.Stderr = c.opt.LogStderr
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return err
