@@ -320,15 +320,18 @@ func (m *mirror) save(group string, deny bool, before map[string]policy.Set) err
 }
 
 // describe lists the numbers of s with their names for the log:
-// "59(execve) 110(getppid)".
+// "59(execve) 110(getppid)"; numbers without a call are bare ("337").
 func (m *mirror) describe(s policy.Set) string {
 	var b strings.Builder
 	for i, n := range s.Numbers() {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		name, _ := m.arch.Native.SyscallName(n)
-		fmt.Fprintf(&b, "%d(%s)", n, name)
+		if name, ok := m.arch.Native.SyscallName(n); ok && name != "" {
+			fmt.Fprintf(&b, "%d(%s)", n, name)
+		} else {
+			fmt.Fprintf(&b, "%d", n)
+		}
 	}
 	return b.String()
 }

@@ -229,7 +229,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 		srv.Wait()
 		unix.Close(fd)
 	}()
-	m.debugf(logrus.Fields{"mirror": mirrorDir, "mountpoint": mnt}, "mounted")
+	m.debugf(logrus.Fields{"mirror": mirrorDir, "fd": fd}, "FUSE connection open")
 	return srv, nil
 }
 

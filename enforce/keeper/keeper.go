@@ -342,8 +342,12 @@ func (k *Keeper) takeOver(why string) {
 	k.marks.unmap()
 	k.marks = nil
 	unix.EpollCtl(k.epfd, unix.EPOLL_CTL_DEL, k.owner.pidfd, nil)
+	msg := why + ": the keeper answers its listeners with ENOSYS"
+	if n == 0 {
+		msg = why + ": nothing was held" // a clean exit, as often as not
+	}
 	k.log.WithFields(logrus.Fields{"pid": k.owner.pid, "listeners": n, "orphans": orphans}).
-		Info(why + ": the keeper answers its listeners with ENOSYS")
+		Info(msg)
 	k.owner.close()
 	k.owner = nil
 }
