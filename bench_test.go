@@ -127,8 +127,9 @@ func BenchmarkGetpidLoop(b *testing.B) {
 // reading where the time goes it also times, in the same rounds: the
 // peer setpriv --no-new-privs (see docs/BENCHMARKS.md), the shim binary's
 // start-up alone (cgsyscall resolve getpid, no FUSE), and exec in a group
-// that denies nothing (start-up, FUSE reads, clone into the cgroup, but no
-// stage and no hold). "ms-added" is deny300 over direct.
+// that denies nothing (start-up, FUSE reads, clone into the cgroup, the
+// stage and its tasks write, but no hold). "ms-added" is deny300 over
+// direct.
 func BenchmarkExecTrue(b *testing.B) {
 	m := benchMirror(b)
 	benchGroup(b, m, "bench", deny300(b))

@@ -67,3 +67,63 @@ func TestExecHeldUnderSIGCONT(t *testing.T) {
 	}
 	t.Logf("%d SIGCONTs sent", sent.Load())
 }
+
+// TestExecRefusesWhatTheStageNeeds: a group that denies read (the stage's
+// wait), or both fcntl and close (how the stage keeps its socket from
+// CMD), is refused with 125 and a reason, CMD never run: helper-27 had
+// the stage take a denied read for "held" and CMD killed after it ran,
+// and CMD inherit the socket (its exit status faked, the shim hung).
+// Denying fcntl alone, CMD runs without the socket.
+func TestExecRefusesWhatTheStageNeeds(t *testing.T) {
+	m := newMirror(t)
+	for _, c := range []struct{ deny, why string }{
+		{"read", "denies read"},
+		{"fcntl close", "denies both fcntl and close"},
+	} {
+		m.mkdir("g")
+		m.mustWrite("g/syscalls.deny", c.deny)
+		out, errOut, status := run(t, "exec", "-m", m.mnt, "g", "--", "sh", "-c", "echo ran")
+		if status != 125 || out != "" || !strings.Contains(errOut, c.why) {
+			t.Errorf("deny %s: status %d, stdout %q, stderr %q; want 125, nothing, %q", c.deny,
+				status, out, errOut, c.why)
+		}
+		if err := os.Remove(m.path("g")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.mkdir("nofcntl")
+	m.mustWrite("nofcntl/syscalls.deny", "fcntl")
+	out, errOut, status := run(t, "exec", "-m", m.mnt, "nofcntl", "--", "sh", "-c",
+		"ls -l /proc/$$/fd")
+	if status != 0 || strings.Contains(out, "socket:") || !strings.Contains(out, "0 -> ") {
+		t.Errorf("deny fcntl: status %d, stderr %q, the shell's descriptors:\n%s\nwant 0 and "+
+			"no socket", status, errOut, out)
+	}
+}
+
+// TestExecStagesInAnOpenGroup: in a group that denies nothing, CMD starts
+// as the stage too, written into tasks before it runs (helper-27: a deny
+// written between the shim's read of syscalls.deny and a CMD started
+// straight missed CMD, whose denied call then ran).
+func TestExecStagesInAnOpenGroup(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("open")
+	out, errOut, status := run(t, "exec", "-m", m.mnt, "open", "--", "sh", "-c", "echo $$")
+	if status != 0 {
+		t.Fatalf("exec: status %d, %s", status, errOut)
+	}
+	log, err := os.ReadFile(m.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "group=/open"
+	pid := "process=" + strings.TrimSpace(out) + " "
+	found := false
+	for _, l := range strings.Split(string(log), "\n") {
+		found = found || strings.Contains(l, `msg="task move"`) && strings.Contains(l, want) &&
+			strings.Contains(l, pid)
+	}
+	if !found {
+		t.Errorf("no task move of %s into /open in the log:\n%s", pid, log)
+	}
+}

@@ -163,8 +163,10 @@ var doc = manual{
 				`A group that denies one of ` + "`execve`" + ` and ` + "`execveat`" + ` can
 				still start programs this way; one that denies both cannot (exit status 125):
 				place a running process there through its ` + "`tasks`" + ` file. The stage
-				itself needs ` + "`read`" + ` and ` + "`fcntl`" + ` besides; where the group denies
-				` + "`fcntl`" + `, a failed exec of {CMD} shows in the exit status only. A 32-bit
+				itself needs ` + "`read`" + `, and ` + "`fcntl`" + ` or ` + "`close`" + `: a group that
+				denies ` + "`read`" + `, or both of the others, is refused the same way; where
+				it denies ` + "`fcntl`" + ` alone, a failed exec of {CMD} shows in the exit status
+				only. The stage is used in every group, also one that denies nothing. A 32-bit
 				{CMD} starts the same way: the daemon holds the 64-bit stage.`,
 			},
 			flags: []option{mountPointFlag},

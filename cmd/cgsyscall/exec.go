@@ -71,38 +71,49 @@ func runInGroup(mp, group string, argv []string) error {
 	if err != nil {
 		return fail(exitExecFailed, fmt.Errorf("reading %s/syscalls.deny: %w", dir, err))
 	}
-	execve, _ := a.Native.SyscallNumber("execve")
-	execveat, _ := a.Native.SyscallNumber("execveat")
-	if deny.Has(execve) && deny.Has(execveat) {
-		return fail(exitExecFailed, fmt.Errorf("group %q denies both execve and execveat, "+
-			"so no program can be started in it; place a running process through its tasks file",
-			group))
+	nr := func(name string) int { n, _ := a.Native.SyscallNumber(name); return n }
+	// The stage (package enforce/stage) waits in read, and hands CMD no
+	// descriptor of its own only with fcntl or close.
+	var why string
+	switch {
+	case deny.Has(nr("execve")) && deny.Has(nr("execveat")):
+		why = "both execve and execveat, so no program can be started in it"
+	case deny.Has(nr("read")):
+		why = "read, which cgsyscall exec's stage waits with until the daemon holds it"
+	case deny.Has(nr("fcntl")) && deny.Has(nr("close")):
+		why = "both fcntl and close, one of which cgsyscall exec's stage needs to start " +
+			"the command without its own descriptor"
+	}
+	if why != "" {
+		return fail(exitExecFailed, fmt.Errorf("group %q denies %s; place a running process "+
+			"through its tasks file", group, why))
 	}
 	goAhead := stage.GoAhead
-	if deny.Has(execve) {
+	if deny.Has(nr("execve")) {
 		goAhead = stage.GoAheadExecveat
 	}
-	return spawnInGroup(mp, group, path, argv, !deny.Empty(), goAhead)
+	return spawnInGroup(mp, group, path, argv, goAhead)
 }
 
-// spawnInGroup starts argv as a child created right inside the real cgroup
-// (clone3 with CLONE_INTO_CGROUP), which spares the kernel's task
-// migration (it costs an RCU grace period, milliseconds here). When the
-// group denies anything, the child starts as the stage (package
-// enforce/stage): a few hundred bytes of machine code that wait in read
-// on a socket from their first instruction. Its PID is written to the
-// group's tasks file, which returns once the daemon holds it; only then
-// does it get the go-ahead and exec CMD, whose layer stays through
-// execve. This process stays outside the group, passes signals on and
-// exits with the child's status (128+N when signal N ended it).
+// spawnInGroup starts argv as a member of group, created right inside the
+// real cgroup (clone3 with CLONE_INTO_CGROUP), which spares the kernel's
+// task migration (it costs an RCU grace period, milliseconds here). The
+// child starts as the stage (package enforce/stage): a few hundred bytes
+// of machine code that wait in read on a socket from their first
+// instruction. Its PID is written to the group's tasks file, which returns
+// once the daemon holds it; only then does it get the go-ahead and exec
+// CMD, whose layer stays through execve. Also in a group that denies
+// nothing: a deny written between the read of its syscalls.deny and the
+// start would have missed a CMD started straight (helper-27), and a
+// member written into tasks is in every later deny's pass. This process
+// stays outside the group, passes signals on from the start, and exits
+// with the child's status (128+N when signal N ended it).
 //
 // CLONE_INTO_CGROUP takes cgroup2 directories only. In a cgroup v1
-// hierarchy the stage starts where this process is, whether the group
-// denies anything or not, and the write to tasks that holds it also moves
-// it (the daemon writes cgroup.procs): CMD is a member before its first
-// instruction all the same.
-func spawnInGroup(mp, group, path string, argv []string, restricted bool,
-	goAhead byte) error {
+// hierarchy the stage starts where this process is, and the write to tasks
+// that holds it also moves it (the daemon writes cgroup.procs): CMD is a
+// member before its first instruction all the same.
+func spawnInGroup(mp, group, path string, argv []string, goAhead byte) error {
 	fail := func(code int, err error) error { return exitError{code, err} }
 	mirror, err := mirrorOf(mp)
 	if err != nil {
@@ -119,17 +130,11 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool,
 		return fail(exitExecFailed, fmt.Errorf("the real cgroup of %q: %w", group, err))
 	}
 	v1 := sfs.Type == unix.CGROUP_SUPER_MAGIC
-	staged := restricted || v1
-	cmd := exec.Command(path)
-	cmd.Args = argv
-	var gate, prog *os.File // this process's end of the stage's socket; the stage
-	if staged {
-		var err error
-		if cmd, gate, prog, err = stageCommand(path, argv); err != nil {
-			return fail(exitExecFailed, err)
-		}
-		defer gate.Close()
+	cmd, gate, prog, err := stageCommand(path, argv)
+	if err != nil {
+		return fail(exitExecFailed, err)
 	}
+	defer gate.Close()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: !v1, CgroupFD: int(cg.Fd())}
 
@@ -147,54 +152,28 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool,
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM)
 
-	var tasks chan openResult
-	if staged {
-		// The tasks file is opened while the stage starts: the lookups
-		// and the open are FUSE round trips of their own.
-		tasks = make(chan openResult, 1)
-		go func() {
-			f, err := os.OpenFile(filepath.Join(mp, filepath.FromSlash(group), "tasks"),
-				os.O_WRONLY, 0)
-			tasks <- openResult{f, err}
-		}()
-	}
+	// The tasks file is opened while the stage starts: the lookups and
+	// the open are FUSE round trips of their own.
+	tasks := make(chan openResult, 1)
+	go func() {
+		f, err := os.OpenFile(filepath.Join(mp, filepath.FromSlash(group), "tasks"),
+			os.O_WRONLY, 0)
+		tasks <- openResult{f, err}
+	}()
 	err = cmd.Start()
-	for _, f := range append(cmd.ExtraFiles, prog) {
-		if f != nil {
-			f.Close() // the stage's end of the socket, and the stage itself
-		}
-	}
+	cmd.ExtraFiles[0].Close() // the stage's end of the socket
+	prog.Close()
 	if err != nil {
-		if staged {
-			if r := <-tasks; r.f != nil {
-				r.f.Close()
-			}
+		if r := <-tasks; r.f != nil {
+			r.f.Close()
 		}
 		return fail(exitCannotRun, err)
 	}
-	if staged {
-		r := <-tasks
-		err := r.err
-		if err == nil {
-			err = handOver(cmd.Process.Pid, r.f, gate, goAhead)
-			r.f.Close()
-		}
-		if err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			return fail(exitExecFailed, fmt.Errorf("holding %s in group %q: %w", argv[0],
-				group, err))
-		}
-		if errno := execFailure(gate); errno != 0 {
-			cmd.Wait()
-			code := exitCannotRun
-			if errno == unix.ENOENT {
-				code = exitNotFound
-			}
-			return fail(code, fmt.Errorf("%s: %w", path, errno))
-		}
-	}
+	// Signals go on to the child from now: to the stage, which they end
+	// (CMD then never runs), or to CMD (helper-27: a SIGTERM waited for
+	// the exec before).
 	done := make(chan struct{})
+	defer close(done)
 	go func() {
 		for {
 			select {
@@ -205,8 +184,32 @@ func spawnInGroup(mp, group, path string, argv []string, restricted bool,
 			}
 		}
 	}()
+	r := <-tasks
+	err = r.err
+	if err == nil {
+		err = handOver(cmd.Process.Pid, r.f, gate, goAhead)
+		r.f.Close()
+	}
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if ws.Signaled() && ws.Signal() != unix.SIGKILL {
+			// A signal ended the stage first (helper-27): CMD never ran.
+			return exitError{128 + int(ws.Signal()), nil}
+		}
+		return fail(exitExecFailed, fmt.Errorf("holding %s in group %q: %w", argv[0], group,
+			err))
+	}
+	if errno := execFailure(gate); errno != 0 {
+		cmd.Wait()
+		code := exitCannotRun
+		if errno == unix.ENOENT {
+			code = exitNotFound
+		}
+		return fail(code, fmt.Errorf("%s: %w", path, errno))
+	}
 	cmd.Wait()
-	close(done)
 	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
 		return exitError{128 + int(ws.Signal()), nil}
@@ -220,7 +223,7 @@ const stageName = "cgsyscall-stage"
 // stageCommand returns a command that starts the stage (package
 // enforce/stage), with argv [cgsyscall-stage, path, argv...] and fd 3
 // one end of a socket pair, and this process's end of it (gate). The
-// caller closes the command's ExtraFiles and prog once it started.
+// caller closes the command's ExtraFiles[0] and prog once it started.
 func stageCommand(path string, argv []string) (cmd *exec.Cmd, gate, prog *os.File,
 	err error) {
 	memfd, err := stage.Open()

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -103,32 +104,14 @@ func TestCodeMatchesSource(t *testing.T) {
 	}
 }
 
-// runStage starts the stage (from Open, or from open when not nil) with argv [cgsyscall-stage, path,
-// argv...] and fd 3 a socket whose other end it returns, with the
-// command's output collected in out.
+// runStage starts the stage (from Open, or from open when not nil) with
+// argv [cgsyscall-stage, path, argv...] and fd 3 a socket whose other end
+// it returns, with the command's output collected in out.
 func runStage(t *testing.T, open func() (*os.File, error), env []string, path string,
 	argv ...string) (*exec.Cmd, *os.File, *bytes.Buffer) {
 	t.Helper()
-	if open == nil {
-		open = Open
-	}
-	f, err := open()
+	cmd, shim, out, err := startStage(open, env, path, argv...)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shim, end := os.NewFile(uintptr(fds[0]), "shim"), os.NewFile(uintptr(fds[1]), "stage")
-	defer end.Close()
-	var out bytes.Buffer
-	cmd := &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(int(f.Fd())),
-		Args:   append([]string{"cgsyscall-stage", path}, argv...),
-		Env:    env,
-		Stdout: &out, Stderr: &out, ExtraFiles: []*os.File{end}}
-	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -138,7 +121,36 @@ func runStage(t *testing.T, open func() (*os.File, error), env []string, path st
 			cmd.Wait()
 		}
 	})
-	return cmd, shim, &out
+	return cmd, shim, out
+}
+
+// startStage is runStage's work, for any goroutine.
+func startStage(open func() (*os.File, error), env []string, path string,
+	argv ...string) (*exec.Cmd, *os.File, *bytes.Buffer, error) {
+	if open == nil {
+		open = Open
+	}
+	f, err := open()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer f.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	shim, end := os.NewFile(uintptr(fds[0]), "shim"), os.NewFile(uintptr(fds[1]), "stage")
+	defer end.Close()
+	var out bytes.Buffer
+	cmd := &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(int(f.Fd())),
+		Args:   append([]string{"cgsyscall-stage", path}, argv...),
+		Env:    env,
+		Stdout: &out, Stderr: &out, ExtraFiles: []*os.File{end}}
+	if err := cmd.Start(); err != nil {
+		shim.Close()
+		return nil, nil, nil, err
+	}
+	return cmd, shim, &out, nil
 }
 
 // exitOf waits for cmd and returns its exit status.
@@ -240,5 +252,94 @@ func testGoAhead(t *testing.T, goAhead byte, sh, script string) {
 	}
 	if st := exitOf(t, cmd); st != 7 || out.String() != "zero one bar\n" {
 		t.Errorf("status %d, output %q; want 7, %q", st, out, "zero one bar\n")
+	}
+}
+
+// TestStageQuits: the stage ends with 125 and the command unrun when its
+// read fails with ENOSYS (helper-27: a filter of the invoker's that
+// answered the read so had the command run unheld, taken for a group that
+// denies read), and when it can neither mark fd 3 close-on-exec nor close
+// it (the command would get the socket). Each runs under a filter of its
+// own, loaded on a thread of this test that forks it and then ends.
+func TestStageQuits(t *testing.T) {
+	if Program(runtime.GOARCH) == nil {
+		t.Skipf("no stage for %s", runtime.GOARCH)
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	nr := func(name string) uint32 {
+		n, ok := map[string]map[string]uint32{
+			"amd64": {"read": 0, "close": 3, "fcntl": 72},
+			"arm64": {"read": 63, "close": 57, "fcntl": 25},
+		}[runtime.GOARCH][name]
+		if !ok {
+			t.Fatalf("no number for %s", name)
+		}
+		return n
+	}
+	// onFd3 fails the calls named with errno when their first argument is 3.
+	onFd3 := func(errno unix.Errno, names ...string) []unix.SockFilter {
+		ld := func(k uint32) unix.SockFilter {
+			return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: k}
+		}
+		ret := func(k uint32) unix.SockFilter {
+			return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k}
+		}
+		jeq := func(k uint32, jt, jf uint8) unix.SockFilter {
+			return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k,
+				Jt: jt, Jf: jf}
+		}
+		prog := []unix.SockFilter{ld(0)}
+		for i, name := range names {
+			// A match goes to the argument's test, after the last name.
+			prog = append(prog, jeq(nr(name), uint8(len(names)-i), 0))
+		}
+		return append(prog, ret(unix.SECCOMP_RET_ALLOW), ld(16), jeq(3, 0, 1),
+			ret(unix.SECCOMP_RET_ERRNO|uint32(errno)), ret(unix.SECCOMP_RET_ALLOW))
+	}
+	for _, c := range []struct {
+		name   string
+		filter []unix.SockFilter
+	}{
+		{"read-enosys", onFd3(unix.ENOSYS, "read")},
+		{"no-fcntl-no-close", onFd3(unix.EPERM, "fcntl", "close")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			type started struct {
+				cmd  *exec.Cmd
+				shim *os.File
+				out  *bytes.Buffer
+				err  error
+			}
+			got := make(chan started, 1)
+			go func() {
+				// Never unlocked: the thread ends with this goroutine,
+				// its filter with it.
+				runtime.LockOSThread()
+				var s started
+				defer func() { got <- s }()
+				if s.err = unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); s.err != nil {
+					return
+				}
+				prog := unix.SockFprog{Len: uint16(len(c.filter)), Filter: &c.filter[0]}
+				if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+					0, uintptr(unsafe.Pointer(&prog))); e != 0 {
+					s.err = e
+					return
+				}
+				s.cmd, s.shim, s.out, s.err = startStage(nil, nil, sh, "sh", "-c", "echo ran")
+			}()
+			s := <-got
+			if s.err != nil {
+				t.Fatal(s.err)
+			}
+			defer s.shim.Close()
+			s.shim.Write([]byte{GoAhead})
+			if st := exitOf(t, s.cmd); st != ExitGaveUp || s.out.Len() != 0 {
+				t.Errorf("status %d, output %q; want %d and no output", st, s.out, ExitGaveUp)
+			}
+		})
 	}
 }

@@ -16,19 +16,18 @@ _start:
 	mov rsi, rsp
 	mov edx, 1
 	syscall
-	mov r13d, 1			# how to exec CMD: 1 execve first, 2 execveat
-	cmp rax, -38			# ENOSYS: held, in a group that denies read
-	je run
 	cmp rax, 1
 	jne quit			# EOF or an error: the shim gave up or died
-	movzx r13d, byte ptr [rsp]	# the go-ahead: 1 or 2
+	movzx r13d, byte ptr [rsp]	# the go-ahead, how to exec CMD: 1 execve
+					# first, 2 execveat
 	cmp r13d, 1
 	je run
 	cmp r13d, 2
 	jne quit
 run:
 	# fd 3 closes at exec, so that the shim sees EOF once CMD runs;
-	# if fcntl is denied, close it now (an exec failure then goes unsaid).
+	# if fcntl is denied, close it now (an exec failure then goes unsaid),
+	# and if close is denied too, CMD does not run: it would have fd 3.
 	mov eax, 72			# fcntl(3, F_SETFD, FD_CLOEXEC)
 	mov edi, 3
 	mov esi, 2
@@ -39,6 +38,8 @@ run:
 	mov eax, 3			# close(3)
 	mov edi, 3
 	syscall
+	test rax, rax
+	jnz quit
 exec:
 	mov rdi, [rsp+32]		# argv[1]: CMD's path
 	lea rsi, [rsp+40]		# &argv[2]: CMD's argv

@@ -15,19 +15,18 @@ _start:
 	mov x2, #1
 	mov x8, #63			// read
 	svc #0
-	mov x23, #1			// how to exec CMD: 1 execve first, 2 execveat
-	cmn x0, #38			// ENOSYS: held, in a group that denies read
-	b.eq run
 	cmp x0, #1
 	b.ne quit			// EOF or an error: the shim gave up or died
-	ldrb w23, [sp]			// the go-ahead: 1 or 2
+	ldrb w23, [sp]			// the go-ahead, how to exec CMD: 1 execve
+					// first, 2 execveat
 	cmp x23, #1
 	b.eq run
 	cmp x23, #2
 	b.ne quit
 run:
 	// fd 3 closes at exec, so that the shim sees EOF once CMD runs;
-	// if fcntl is denied, close it now (an exec failure then goes unsaid).
+	// if fcntl is denied, close it now (an exec failure then goes unsaid),
+	// and if close is denied too, CMD does not run: it would have fd 3.
 	mov x0, #3			// fcntl(3, F_SETFD, FD_CLOEXEC)
 	mov x1, #2
 	mov x2, #1
@@ -37,6 +36,7 @@ run:
 	mov x0, #3			// close(3)
 	mov x8, #57
 	svc #0
+	cbnz x0, quit
 exec:
 	ldr x0, [sp, #32]		// argv[1]: CMD's path
 	add x1, sp, #40			// &argv[2]: CMD's argv
