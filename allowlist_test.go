@@ -13,12 +13,13 @@ import (
 
 // allowlistNeeds is what the static allowlist program calls on each
 // architecture (glibc's start-up, then its write), as the README's recipe
-// lists it; execve is what exec needs to start it.
+// lists it; execve, read and close are what exec needs to start it (its
+// stage waits in read, and closes its socket before it execs).
 var allowlistNeeds = map[string]string{
-	"amd64": "execve brk arch_prctl set_tid_address set_robust_list rseq prlimit64 " +
-		"mprotect readlink getrandom write",
-	"arm64": "execve brk set_tid_address set_robust_list rseq prlimit64 mprotect " +
-		"readlinkat getrandom write",
+	"amd64": "execve read close brk arch_prctl set_tid_address set_robust_list rseq " +
+		"prlimit64 mprotect readlink getrandom write",
+	"arm64": "execve read close brk set_tid_address set_robust_list rseq prlimit64 " +
+		"mprotect readlinkat getrandom write",
 }
 
 // cProgram is the static test program name, built from
