@@ -106,14 +106,8 @@ type mirror struct {
 // mirror of it, and removes both at the end, also on failure.
 func newMirror(t testing.TB) *mirror {
 	t.Helper()
-	needRoot(t)
-	base, err := os.MkdirTemp(cgroup2Root(t), "cgsyscall-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &mirror{t: t, base: base, mnt: t.TempDir()}
-	m.log = filepath.Join(t.TempDir(), "daemon.log")
-	t.Cleanup(m.cleanup)
+	m := unmountedMirror(t)
+	base := m.base
 	// CGSYSCALL_TEST_DEBUG=1 has the daemons log debug detail, which a
 	// failing test prints with the rest of the log.
 	args := []string{"mount", "--mirror", base, "--log", m.log}
@@ -125,6 +119,21 @@ func newMirror(t testing.TB) *mirror {
 	if err != nil {
 		t.Fatalf("mount: %v\n%s", err, out)
 	}
+	return m
+}
+
+// unmountedMirror is a test cgroup and an empty mount point, cleaned up
+// at the end like newMirror's.
+func unmountedMirror(t testing.TB) *mirror {
+	t.Helper()
+	needRoot(t)
+	base, err := os.MkdirTemp(cgroup2Root(t), "cgsyscall-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &mirror{t: t, base: base, mnt: t.TempDir()}
+	m.log = filepath.Join(t.TempDir(), "daemon.log")
+	t.Cleanup(m.cleanup)
 	return m
 }
 

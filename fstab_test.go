@@ -36,14 +36,8 @@ func installHelper(t *testing.T) {
 // test's own names, not mounted yet.
 func fstabMirror(t *testing.T, options string) (m *mirror, fstab string) {
 	t.Helper()
-	needRoot(t)
-	base, err := os.MkdirTemp(cgroup2Root(t), "cgsyscall-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m = &mirror{t: t, base: base, mnt: t.TempDir()}
-	m.log = filepath.Join(t.TempDir(), "daemon.log")
-	t.Cleanup(m.cleanup)
+	m = unmountedMirror(t)
+	base := m.base
 	fstab = filepath.Join(t.TempDir(), "fstab")
 	line := fmt.Sprintf("%s %s fuse.cgsyscall log=%s%s 0 0\n", base, m.mnt, m.log, options)
 	if err := os.WriteFile(fstab, []byte("# test fstab\n"+line), 0o644); err != nil {

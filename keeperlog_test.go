@@ -69,20 +69,14 @@ func TestKeeperLogsJSON(t *testing.T) {
 // error (here a file; a pipe it leaves alone, whose reader would wait for
 // the keeper's end too).
 func TestKeeperLogsToForegroundStderr(t *testing.T) {
-	needRoot(t)
-	base, err := os.MkdirTemp(cgroup2Root(t), "cgsyscall-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &mirror{t: t, base: base, mnt: t.TempDir()}
+	m := unmountedMirror(t)
 	m.log = filepath.Join(t.TempDir(), "stderr.log")
-	t.Cleanup(m.cleanup)
 	errFile, err := os.Create(m.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer errFile.Close()
-	cmd := exec.Command(bin.cgsyscall, "mount", "-f", "--mirror", base, m.mnt)
+	cmd := exec.Command(bin.cgsyscall, "mount", "-f", "--mirror", m.base, m.mnt)
 	cmd.Stderr = errFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

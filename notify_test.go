@@ -136,21 +136,6 @@ func (d *daemon) exitStatus(t *testing.T) int {
 	return 0
 }
 
-// unmountedMirror is a test cgroup and an empty mount point, cleaned up
-// at the end like newMirror's.
-func unmountedMirror(t *testing.T) *mirror {
-	t.Helper()
-	needRoot(t)
-	base, err := os.MkdirTemp(cgroup2Root(t), "cgsyscall-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &mirror{t: t, base: base, mnt: t.TempDir()}
-	m.log = filepath.Join(t.TempDir(), "daemon.log")
-	t.Cleanup(m.cleanup)
-	return m
-}
-
 // checkReady checks the READY=1 message and that the mount answers now.
 func checkReady(t *testing.T, m *mirror, msg string) {
 	t.Helper()

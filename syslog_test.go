@@ -36,15 +36,9 @@ func syslogListen(t *testing.T) (*net.UnixConn, string) {
 // arguments, the syslog socket set to sock, and no --log.
 func syslogMount(t *testing.T, sock string, args ...string) (*mirror, string, int) {
 	t.Helper()
-	needRoot(t)
-	base, err := os.MkdirTemp(cgroup2Root(t), "cgsyscall-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &mirror{t: t, base: base, mnt: t.TempDir()}
+	m := unmountedMirror(t)
 	m.log = filepath.Join(t.TempDir(), "unused.log")
-	t.Cleanup(m.cleanup)
-	cmd := exec.Command(bin.cgsyscall, append(append([]string{"mount", "--mirror", base},
+	cmd := exec.Command(bin.cgsyscall, append(append([]string{"mount", "--mirror", m.base},
 		args...), m.mnt)...)
 	cmd.Env = append(os.Environ(), syslogSocketEnv+"="+sock)
 	out, err := cmd.CombinedOutput()
