@@ -43,7 +43,9 @@ import (
 // the process makes when the hold interrupted a sleep (nanosleep, a poll
 // or futex with a timeout): it is the program's own call, and a filter
 // that kills for it or fails it killed the process or put a wrong errno
-// into it (helper-25).
+// into it (helper-25). The stop has committed such a thread to it before
+// the check runs, so a refusal has the thread make its call again instead
+// (tracer.restartWhole; x86_64 only, helper-28).
 type holdCall struct {
 	callData
 	strict bool

@@ -91,11 +91,6 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		// changes.
 		return -1, &Error{Op: "zombie leader", Pid: t.pid, Err: unix.EBUSY}
 	}
-	if !static {
-		if err := t.checkMemory(); err != nil {
-			return -1, err
-		}
-	}
 	// The injection has a timeout of its own: one that shared the
 	// stops' could run out in the middle of the injected calls, with the
 	// thread in injected state.
@@ -121,7 +116,18 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		return -1, fail("regs", t.pid, unix.EINVAL)
 	}
 	if err := t.checkFilters(th.tid); err != nil {
+		// Stopping a sleeping thread committed it to restart_syscall,
+		// which the filter may kill or fail (helper-28): it makes its
+		// call again instead.
+		t.restartWhole()
 		return -1, err
+	}
+	// After the filters, which a refusal needs read first, and which
+	// are cheaper to judge.
+	if !static {
+		if err := t.checkMemory(); err != nil {
+			return -1, err
+		}
 	}
 	// Signals wait while the injected calls run: blocked in the injecting
 	// thread (and in the helper it clones), they stay pending, each with

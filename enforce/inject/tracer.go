@@ -475,6 +475,24 @@ func (t *tracer) kill() {
 // and its process could never be reaped by its parent. Any thread left
 // over is detached, or reaped, by the kernel when the session's OS thread
 // ends; the caller sees it in t.threads and ends that thread.
+// restartWhole has every stopped thread that a stop took out of a sleep
+// make its call again when it runs on, rather than restart_syscall (see
+// regs.restartWhole): for a process refused because its own filter may
+// kill or fail restart_syscall.
+func (t *tracer) restartWhole() {
+	for tid, th := range t.threads {
+		if th.kind == running {
+			continue
+		}
+		st, err := getState(tid)
+		if err == nil && st.regs.restartWhole() {
+			if err := setState(tid, &st); err != nil {
+				debugf("pid %d: thread %d left to restart_syscall: %v", t.pid, tid, err)
+			}
+		}
+	}
+}
+
 func (t *tracer) release() {
 	t.unpinNow()
 	deadline := time.Now().Add(20 * time.Millisecond)

@@ -56,6 +56,23 @@ func (r *x86Regs) candidates() []uint64 {
 	return []uint64{r.Rip - 2}
 }
 
+// restartWhole makes a task stopped in a call that the kernel would go on
+// with through restart_syscall (a sleep: nanosleep, a poll or futex with
+// a timeout; -ERESTART_RESTARTBLOCK) make the call itself again instead
+// (-ERESTARTNOINTR: the same number and arguments), and reports whether it
+// changed anything. The call starts over (a relative sleep from its full
+// length), but no filter of the process's own judges a restart_syscall
+// it was not written for.
+func (r *x86Regs) restartWhole() bool {
+	const restartBlock, restartNoIntr int64 = -516, -513
+	if int64(r.OrigRax) < 0 || int64(r.Rax) != restartBlock {
+		return false
+	}
+	nointr := restartNoIntr
+	r.Rax = uint64(nointr)
+	return true
+}
+
 // execed reports whether the last system call of the task was a
 // successful execve or execveat (orig_rax is the kernel's record of the
 // last call, which only ptrace can change).
