@@ -3,7 +3,9 @@ package cgsyscall_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,5 +127,44 @@ func TestExecStagesInAnOpenGroup(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no task move of %s into /open in the log:\n%s", pid, log)
+	}
+}
+
+// TestExecPassesDescriptors: descriptors that cgsyscall exec inherits from
+// 3 up reach CMD where they are, as with env(1) (helper-28: the stage's
+// socket at fd 3 took the caller's fd 3; a socket-activated service gets
+// its sockets there), in a restricted group and in an open one.
+func TestExecPassesDescriptors(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("open")
+	denyGetppid(m, "g")
+	for _, group := range []string{"open", "g"} {
+		dir := t.TempDir()
+		var files []*os.File
+		for _, name := range []string{"three", "four"} {
+			f, err := os.Create(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			files = append(files, f)
+		}
+		cmd := exec.Command(bin.cgsyscall, "exec", "-m", m.mnt, group, "--", "sh", "-c",
+			"echo three >&3; echo four >&4; ls /proc/self/fd/5 2>/dev/null; echo $PPID")
+		cmd.ExtraFiles = files
+		out, err := cmd.CombinedOutput()
+		wantPPID := "-38"
+		if group == "open" {
+			wantPPID = strconv.Itoa(cmd.Process.Pid)
+		}
+		if err != nil || string(out) != wantPPID+"\n" {
+			t.Errorf("exec in %s: %v, output %q; want %q (and no fd 5)", group, err, out,
+				wantPPID+"\n")
+		}
+		for _, name := range []string{"three", "four"} {
+			if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != name+"\n" {
+				t.Errorf("exec in %s: fd for %s got %q, want %q", group, name, b, name+"\n")
+			}
+		}
 	}
 }

@@ -161,7 +161,7 @@ func spawnInGroup(mp, group, path string, argv []string, goAhead byte) error {
 		tasks <- openResult{f, err}
 	}()
 	err = cmd.Start()
-	cmd.ExtraFiles[0].Close() // the stage's end of the socket
+	cmd.ExtraFiles[len(cmd.ExtraFiles)-1].Close() // the stage's end of the socket
 	prog.Close()
 	if err != nil {
 		if r := <-tasks; r.f != nil {
@@ -221,11 +221,20 @@ func spawnInGroup(mp, group, path string, argv []string, goAhead byte) error {
 const stageName = "cgsyscall-stage"
 
 // stageCommand returns a command that starts the stage (package
-// enforce/stage), with argv [cgsyscall-stage, path, argv...] and fd 3
-// one end of a socket pair, and this process's end of it (gate). The
-// caller closes the command's ExtraFiles[0] and prog once it started.
+// enforce/stage), with argv [cgsyscall-stage, FD, path, argv...] and at FD
+// one end of a socket pair, and this process's end of it (gate). FD is
+// above every descriptor this process inherited open for its children,
+// which CMD inherits in turn (helper-28: the socket at a fixed fd 3 took
+// the caller's own fd 3 from CMD; a socket-activated service gets its
+// sockets from fd 3 on). The caller closes the command's last ExtraFiles
+// entry and prog once it started.
 func stageCommand(path string, argv []string) (cmd *exec.Cmd, gate, prog *os.File,
 	err error) {
+	passed := passedFds()
+	n := 3
+	if len(passed) > 0 {
+		n = passed[len(passed)-1] + 1
+	}
 	memfd, err := stage.Open()
 	if err != nil {
 		return nil, nil, nil, err
@@ -233,12 +242,13 @@ func stageCommand(path string, argv []string) (cmd *exec.Cmd, gate, prog *os.Fil
 	defer memfd.Close()
 	// The child execs /proc/self/fd/N, this descriptor (close-on-exec,
 	// so it is still open until its execve has opened it): N is kept above
-	// the numbers that Go's fork moves descriptors to in the child.
-	n, err := unix.FcntlInt(memfd.Fd(), unix.F_DUPFD_CLOEXEC, 100)
+	// the numbers that Go's fork gives or moves descriptors to in the
+	// child.
+	pn, err := unix.FcntlInt(memfd.Fd(), unix.F_DUPFD_CLOEXEC, max(100, n+64))
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	prog = os.NewFile(uintptr(n), "cgsyscall-stage")
+	prog = os.NewFile(uintptr(pn), "cgsyscall-stage")
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		prog.Close()
@@ -246,9 +256,39 @@ func stageCommand(path string, argv []string) (cmd *exec.Cmd, gate, prog *os.Fil
 	}
 	gate = os.NewFile(uintptr(fds[0]), "stage gate")
 	end := os.NewFile(uintptr(fds[1]), "stage end")
-	cmd = &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(n),
-		Args: append([]string{stageName, path}, argv...), ExtraFiles: []*os.File{end}}
+	// Entries 3 to n-1 keep what this process passes on where it is (nil
+	// closes a number in the child, which only close-on-exec descriptors
+	// of this process's own have).
+	extra := make([]*os.File, n-3, n-2)
+	for _, fd := range passed {
+		extra[fd-3] = os.NewFile(uintptr(fd), "passed on")
+	}
+	cmd = &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(pn),
+		Args:       append([]string{stageName, strconv.Itoa(n), path}, argv...),
+		ExtraFiles: append(extra, end)}
 	return cmd, gate, prog, nil
+}
+
+// passedFds lists, in order, the descriptors from 3 up that this process
+// has open without close-on-exec: those it inherited for its children.
+func passedFds() []int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3 {
+			continue
+		}
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil &&
+			fl&unix.FD_CLOEXEC == 0 {
+			fds = append(fds, fd)
+		}
+	}
+	slices.Sort(fds)
+	return fds
 }
 
 // openResult is a file opened in another goroutine.

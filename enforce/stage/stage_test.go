@@ -105,8 +105,9 @@ func TestCodeMatchesSource(t *testing.T) {
 }
 
 // runStage starts the stage (from Open, or from open when not nil) with
-// argv [cgsyscall-stage, path, argv...] and fd 3 a socket whose other end
-// it returns, with the command's output collected in out.
+// argv [cgsyscall-stage, 4, path, argv...], fd 4 a socket whose other end
+// it returns and fd 3 one for the command to inherit, with the command's
+// output collected in out.
 func runStage(t *testing.T, open func() (*os.File, error), env []string, path string,
 	argv ...string) (*exec.Cmd, *os.File, *bytes.Buffer) {
 	t.Helper()
@@ -142,10 +143,18 @@ func startStage(open func() (*os.File, error), env []string, path string,
 	shim, end := os.NewFile(uintptr(fds[0]), "shim"), os.NewFile(uintptr(fds[1]), "stage")
 	defer end.Close()
 	var out bytes.Buffer
+	// The socket at fd 4, fd 3 the test binary's /dev/null (the
+	// command's to inherit).
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		shim.Close()
+		return nil, nil, nil, err
+	}
+	defer null.Close()
 	cmd := &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(int(f.Fd())),
-		Args:   append([]string{"cgsyscall-stage", path}, argv...),
+		Args:   append([]string{"cgsyscall-stage", "4", path}, argv...),
 		Env:    env,
-		Stdout: &out, Stderr: &out, ExtraFiles: []*os.File{end}}
+		Stdout: &out, Stderr: &out, ExtraFiles: []*os.File{null, end}}
 	if err := cmd.Start(); err != nil {
 		shim.Close()
 		return nil, nil, nil, err
@@ -172,7 +181,8 @@ func TestStage(t *testing.T) {
 	if err != nil {
 		t.Skip("no sh")
 	}
-	script := `echo "$0 $1 $FOO"; if [ -e /proc/self/fd/3 ]; then echo fd3; fi; exit 7`
+	script := `echo "$0 $1 $FOO"; if [ -e /proc/self/fd/4 ]; then echo fd4; fi; ` +
+		`if [ -e /proc/self/fd/3 ]; then echo fd3; fi; exit 7`
 	for _, goAhead := range []byte{GoAhead, GoAheadExecveat} {
 		t.Run(fmt.Sprintf("go-%d", goAhead), func(t *testing.T) {
 			testGoAhead(t, goAhead, sh, script)
@@ -250,16 +260,17 @@ func testGoAhead(t *testing.T, goAhead byte, sh, script string) {
 	if n, err := shim.Read(b[:]); n != 0 {
 		t.Errorf("the shim read %d bytes (%v, %d), want EOF", n, err, b[0])
 	}
-	if st := exitOf(t, cmd); st != 7 || out.String() != "zero one bar\n" {
-		t.Errorf("status %d, output %q; want 7, %q", st, out, "zero one bar\n")
+	// fd 3 reaches the command; the socket, fd 4, does not.
+	if st := exitOf(t, cmd); st != 7 || out.String() != "zero one bar\nfd3\n" {
+		t.Errorf("status %d, output %q; want 7, %q", st, out, "zero one bar\nfd3\n")
 	}
 }
 
 // TestStageQuits: the stage ends with 125 and the command unrun when its
 // read fails with ENOSYS (helper-27: a filter of the invoker's that
 // answered the read so had the command run unheld, taken for a group that
-// denies read), and when it can neither mark fd 3 close-on-exec nor close
-// it (the command would get the socket). Each runs under a filter of its
+// denies read), and when it can neither mark its socket close-on-exec nor
+// close it (the command would get the socket). Each runs under a filter of its
 // own, loaded on a thread of this test that forks it and then ends.
 func TestStageQuits(t *testing.T) {
 	if Program(runtime.GOARCH) == nil {
@@ -279,8 +290,9 @@ func TestStageQuits(t *testing.T) {
 		}
 		return n
 	}
-	// onFd3 fails the calls named with errno when their first argument is 3.
-	onFd3 := func(errno unix.Errno, names ...string) []unix.SockFilter {
+	// onFd4 fails the calls named with errno when their first argument is
+	// 4, the socket's number.
+	onFd4 := func(errno unix.Errno, names ...string) []unix.SockFilter {
 		ld := func(k uint32) unix.SockFilter {
 			return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: k}
 		}
@@ -296,15 +308,15 @@ func TestStageQuits(t *testing.T) {
 			// A match goes to the argument's test, after the last name.
 			prog = append(prog, jeq(nr(name), uint8(len(names)-i), 0))
 		}
-		return append(prog, ret(unix.SECCOMP_RET_ALLOW), ld(16), jeq(3, 0, 1),
+		return append(prog, ret(unix.SECCOMP_RET_ALLOW), ld(16), jeq(4, 0, 1),
 			ret(unix.SECCOMP_RET_ERRNO|uint32(errno)), ret(unix.SECCOMP_RET_ALLOW))
 	}
 	for _, c := range []struct {
 		name   string
 		filter []unix.SockFilter
 	}{
-		{"read-enosys", onFd3(unix.ENOSYS, "read")},
-		{"no-fcntl-no-close", onFd3(unix.EPERM, "fcntl", "close")},
+		{"read-enosys", onFd4(unix.ENOSYS, "read")},
+		{"no-fcntl-no-close", onFd4(unix.EPERM, "fcntl", "close")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			type started struct {

@@ -1,7 +1,7 @@
 # The stage of cgsyscall exec on x86_64 (package enforce/stage). Entered
 # with the stack as execve leaves it: argc, argv[0..argc-1], NULL, envp.
-# argv[1] is CMD's path, argv[2..] CMD's argv; fd 3 is a socket to the
-# shim, which sends 1 to go ahead with execve (execveat if that fails with
+# argv[1] is the number of a socket to the shim (decimal), argv[2] CMD's
+# path, argv[3..] CMD's argv. The shim sends 1 to go ahead with execve (execveat if that fails with
 # ENOSYS), or 2 with execveat only, for a group that denies execve. No
 # other code runs in the process, and no signal handler is set.
 	.intel_syntax noprefix
@@ -9,10 +9,22 @@
 	.globl _start
 _start:
 	sub rsp, 16			# a byte's buffer at [rsp]; argc now at [rsp+16]
-	# Wait for the shim's go-ahead: read(3, rsp, 1). The daemon holds
+	mov rsi, [rsp+32]		# argv[1]: the socket's number, in r14
+	xor r14d, r14d
+digit:
+	movzx eax, byte ptr [rsi]
+	test eax, eax
+	jz wait
+	sub eax, 48			# '0'
+	imul r14d, r14d, 10
+	add r14d, eax
+	inc rsi
+	jmp digit
+wait:
+	# Wait for the shim's go-ahead: read(fd, rsp, 1). The daemon holds
 	# the process while it waits here (a hold restarts the read).
 	xor eax, eax			# read
-	mov edi, 3
+	mov edi, r14d
 	mov rsi, rsp
 	mov edx, 1
 	syscall
@@ -25,24 +37,25 @@ _start:
 	cmp r13d, 2
 	jne quit
 run:
-	# fd 3 closes at exec, so that the shim sees EOF once CMD runs;
-	# if fcntl is denied, close it now (an exec failure then goes unsaid),
-	# and if close is denied too, CMD does not run: it would have fd 3.
-	mov eax, 72			# fcntl(3, F_SETFD, FD_CLOEXEC)
-	mov edi, 3
+	# The socket closes at exec, so that the shim sees EOF once CMD
+	# runs; if fcntl is denied, close it now (an exec failure then goes
+	# unsaid), and if close is denied too, CMD does not run: it would
+	# have the socket.
+	mov eax, 72			# fcntl(fd, F_SETFD, FD_CLOEXEC)
+	mov edi, r14d
 	mov esi, 2
 	mov edx, 1
 	syscall
 	test rax, rax
 	jz exec
-	mov eax, 3			# close(3)
-	mov edi, 3
+	mov eax, 3			# close(fd)
+	mov edi, r14d
 	syscall
 	test rax, rax
 	jnz quit
 exec:
-	mov rdi, [rsp+32]		# argv[1]: CMD's path
-	lea rsi, [rsp+40]		# &argv[2]: CMD's argv
+	mov rdi, [rsp+40]		# argv[2]: CMD's path
+	lea rsi, [rsp+48]		# &argv[3]: CMD's argv
 	mov rcx, [rsp+16]		# argc
 	lea rdx, [rsp+rcx*8+32]		# envp
 	cmp r13d, 2			# the group denies execve: not even tried
@@ -64,8 +77,8 @@ failed:
 	neg rax
 	mov [rsp], al
 	mov r12, rax
-	mov eax, 1			# write(3, rsp, 1)
-	mov edi, 3
+	mov eax, 1			# write(fd, rsp, 1)
+	mov edi, r14d
 	mov rsi, rsp
 	mov edx, 1
 	syscall

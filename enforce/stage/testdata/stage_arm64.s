@@ -1,16 +1,26 @@
 // The stage of cgsyscall exec on aarch64 (package enforce/stage). Entered
 // with the stack as execve leaves it: argc, argv[0..argc-1], NULL, envp.
-// argv[1] is CMD's path, argv[2..] CMD's argv; fd 3 is a socket to the
-// shim, which sends 1 to go ahead with execve (execveat if that fails with
+// argv[1] is the number of a socket to the shim (decimal), argv[2] CMD's
+// path, argv[3..] CMD's argv. The shim sends 1 to go ahead with execve (execveat if that fails with
 // ENOSYS), or 2 with execveat only, for a group that denies execve. No
 // other code runs in the process, and no signal handler is set.
 	.text
 	.globl _start
 _start:
 	sub sp, sp, #16			// a byte's buffer at [sp]; argc now at [sp, #16]
-	// Wait for the shim's go-ahead: read(3, sp, 1). The daemon holds
+	ldr x9, [sp, #32]		// argv[1]: the socket's number, in x24
+	mov x24, #0
+	mov x11, #10
+digit:
+	ldrb w10, [x9], #1
+	cbz w10, wait
+	sub x10, x10, #48		// '0'
+	madd x24, x24, x11, x10
+	b digit
+wait:
+	// Wait for the shim's go-ahead: read(fd, sp, 1). The daemon holds
 	// the process while it waits here (a hold restarts the read).
-	mov x0, #3
+	mov x0, x24
 	mov x1, sp
 	mov x2, #1
 	mov x8, #63			// read
@@ -24,22 +34,23 @@ _start:
 	cmp x23, #2
 	b.ne quit
 run:
-	// fd 3 closes at exec, so that the shim sees EOF once CMD runs;
-	// if fcntl is denied, close it now (an exec failure then goes unsaid),
-	// and if close is denied too, CMD does not run: it would have fd 3.
-	mov x0, #3			// fcntl(3, F_SETFD, FD_CLOEXEC)
+	// The socket closes at exec, so that the shim sees EOF once CMD
+	// runs; if fcntl is denied, close it now (an exec failure then goes
+	// unsaid), and if close is denied too, CMD does not run: it would
+	// have the socket.
+	mov x0, x24			// fcntl(fd, F_SETFD, FD_CLOEXEC)
 	mov x1, #2
 	mov x2, #1
 	mov x8, #25
 	svc #0
 	cbz x0, exec
-	mov x0, #3			// close(3)
+	mov x0, x24			// close(fd)
 	mov x8, #57
 	svc #0
 	cbnz x0, quit
 exec:
-	ldr x0, [sp, #32]		// argv[1]: CMD's path
-	add x1, sp, #40			// &argv[2]: CMD's argv
+	ldr x0, [sp, #40]		// argv[2]: CMD's path
+	add x1, sp, #48			// &argv[3]: CMD's argv
 	ldr x3, [sp, #16]		// argc
 	add x2, sp, x3, lsl #3
 	add x2, x2, #32			// envp
@@ -64,7 +75,7 @@ failed:
 	// Tell the shim the errno (one byte), then exit 126, or 127 for ENOENT.
 	neg x22, x0
 	strb w22, [sp]
-	mov x0, #3			// write(3, sp, 1)
+	mov x0, x24			// write(fd, sp, 1)
 	mov x1, sp
 	mov x2, #1
 	mov x8, #64
