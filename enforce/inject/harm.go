@@ -232,6 +232,31 @@ func chainMayHarm(tid, from int) (int, bool, int) {
 	return 0, false, n
 }
 
+// chainHarmsRestart reports whether a filter of thread tid's chain, other
+// than the daemon's own, may answer restart_syscall (kill, trap, fail or
+// hand it on).
+func chainHarmsRestart(tid int) bool {
+	n, ok := filterCount(tid)
+	if !ok {
+		return false
+	}
+	restart := callData{nr: uint32(nums.restart), arch: auditArch}
+	for i := 0; i < n; i++ {
+		size, err := getFilter(tid, i, nil)
+		if err != nil || size <= 0 {
+			return false
+		}
+		prog := make([]unix.SockFilter, size)
+		if _, err := getFilter(tid, i, prog); err != nil {
+			return false
+		}
+		if !isOwn(prog) && mayReturn(prog, &restart, answers) {
+			return true
+		}
+	}
+	return false
+}
+
 // A thread's chain only grows: the filters found harmless need not be read
 // again at its next hold. harmless keeps, by thread, how many of the
 // oldest were; the thread is named by its TID and its process's pidfs

@@ -475,20 +475,23 @@ func (t *tracer) kill() {
 // and its process could never be reaped by its parent. Any thread left
 // over is detached, or reaped, by the kernel when the session's OS thread
 // ends; the caller sees it in t.threads and ends that thread.
-// restartWhole has every stopped thread that a stop took out of a sleep
-// make its call again when it runs on, rather than restart_syscall (see
-// regs.restartWhole): for a process refused because its own filter may
-// kill or fail restart_syscall.
+// restartWhole has every stopped thread that a stop took out of a sleep,
+// and whose own filters may kill or fail restart_syscall, make its call
+// again when it runs on instead (see regs.restartWhole): for a process
+// refused because of its filters. Only those: the call starts over, and a
+// process the scan meets every second would never end a longer sleep
+// (TestGrowReachesOrphans/pad's orphan did not).
 func (t *tracer) restartWhole() {
 	for tid, th := range t.threads {
 		if th.kind == running {
 			continue
 		}
 		st, err := getState(tid)
-		if err == nil && st.regs.restartWhole() {
-			if err := setState(tid, &st); err != nil {
-				debugf("pid %d: thread %d left to restart_syscall: %v", t.pid, tid, err)
-			}
+		if err != nil || !st.regs.restartWhole() || !chainHarmsRestart(tid) {
+			continue
+		}
+		if err := setState(tid, &st); err != nil {
+			debugf("pid %d: thread %d left to restart_syscall: %v", t.pid, tid, err)
 		}
 	}
 }
