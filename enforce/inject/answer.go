@@ -28,12 +28,8 @@ func chainMayAnswer(tid int) bool {
 		return filtered(tid)
 	}
 	for i := 0; i < n; i++ {
-		size, err := getFilter(tid, i, nil)
-		if err != nil || size <= 0 {
-			return true
-		}
-		prog := make([]unix.SockFilter, size)
-		if _, err := getFilter(tid, i, prog); err != nil {
+		prog, err := readFilter(tid, i)
+		if err != nil || len(prog) == 0 {
 			return true
 		}
 		if mayAnswer(prog, uint32(nums.seccomp), auditArch) {

@@ -217,12 +217,8 @@ func chainMayHarm(tid, from int) (int, bool, int) {
 		from = 0 // not the chain that was checked: all of it again
 	}
 	for i := from; i < n; i++ {
-		size, err := getFilter(tid, i, nil)
-		if err != nil || size <= 0 {
-			return 0, false, 0
-		}
-		prog := make([]unix.SockFilter, size)
-		if _, err := getFilter(tid, i, prog); err != nil {
+		prog, err := readFilter(tid, i)
+		if err != nil || len(prog) == 0 {
 			return 0, false, 0
 		}
 		if !isOwn(prog) && cachedMayHarm(prog) {
@@ -242,12 +238,8 @@ func chainHarmsRestart(tid int) bool {
 	}
 	restart := callData{nr: uint32(nums.restart), arch: auditArch}
 	for i := 0; i < n; i++ {
-		size, err := getFilter(tid, i, nil)
-		if err != nil || size <= 0 {
-			return false
-		}
-		prog := make([]unix.SockFilter, size)
-		if _, err := getFilter(tid, i, prog); err != nil {
+		prog, err := readFilter(tid, i)
+		if err != nil || len(prog) == 0 {
 			return false
 		}
 		if !isOwn(prog) && mayReturn(prog, &restart, answers) {

@@ -227,15 +227,8 @@ func (t *tracer) verify(tid int, prog, after []unix.SockFilter) error {
 	}
 	ok = n >= len(want)
 	for i := 0; ok && i < len(want); i++ {
-		// The length first: the kernel writes the whole program.
-		idx := n - len(want) + i
-		m, err := getFilter(tid, idx, nil)
-		ok = err == nil && m == len(want[i])
-		if ok {
-			got := make([]unix.SockFilter, m)
-			_, err = getFilter(tid, idx, got)
-			ok = err == nil && slices.Equal(got, want[i])
-		}
+		got, err := readFilter(tid, n-len(want)+i)
+		ok = err == nil && slices.Equal(got, want[i])
 	}
 	if ok {
 		return nil

@@ -81,6 +81,22 @@ func getFilter(tid, i int, prog []unix.SockFilter) (int, error) {
 	return int(n), nil
 }
 
+// readFilter reads filter i of tid's seccomp chain (0 is the oldest):
+// its length, then the program (the kernel writes it whole).
+func readFilter(tid, i int) ([]unix.SockFilter, error) {
+	n, err := getFilter(tid, i, nil)
+	if err != nil {
+		return nil, err
+	}
+	prog := make([]unix.SockFilter, n)
+	if n > 0 {
+		if _, err := getFilter(tid, i, prog); err != nil {
+			return nil, err
+		}
+	}
+	return prog, nil
+}
+
 // getSigmask and setSigmask read and set the blocked signals of a
 // stopped thread (64 signals: a sigset_t of the kernel's on x86_64 and
 // aarch64).

@@ -559,18 +559,12 @@ func (t *tracer) filters() ([][]unix.SockFilter, error) {
 	}
 	var out [][]unix.SockFilter
 	for i := 0; ; i++ {
-		n, err := getFilter(th.tid, i, nil)
+		prog, err := readFilter(th.tid, i)
 		if err == unix.ENOENT {
 			return out, nil
 		}
 		if err != nil {
 			return nil, fail("filters", t.pid, err)
-		}
-		prog := make([]unix.SockFilter, n)
-		if n > 0 {
-			if _, err := getFilter(th.tid, i, prog); err != nil {
-				return nil, fail("filters", t.pid, err)
-			}
 		}
 		out = append(out, prog)
 	}
