@@ -47,13 +47,6 @@ func (r a64Regs) withCall(pc uint64, nr int, args [6]uint64) a64Regs {
 // result is the return value of a call at its syscall-exit stop.
 func (r *a64Regs) result() int64 { return int64(r.X[0]) }
 
-// restartWhole does nothing on aarch64: the kernel rewinds an interrupted
-// call before the stop and decides on restart_syscall after it, from what
-// the call returned, which the tracer cannot see or change there (see
-// checkEntry). A refused process whose own filter kills or fails
-// restart_syscall is hurt as a SIGSTOP and SIGCONT would hurt it (README).
-func (r *a64Regs) restartWhole() bool { return false }
-
 // native reports whether the task runs AArch64 code.
 func (r *a64Regs) native() bool { return r.Pstate&a64PSRMode32 == 0 }
 

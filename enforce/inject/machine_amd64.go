@@ -62,3 +62,15 @@ func archStub(flags uint32, fprog, dumpSlot uint64) (stubImage, bool) {
 
 // haveStub tells whether archStub has a stub for this architecture.
 const haveStub = true
+
+// callAgain has stopped thread th, when its stop interrupted a sleep that
+// the kernel would go on with through restart_syscall, make the call itself
+// again (regs.restartWhole). The kernel decides on the restart after the
+// stop, from the return value the tracer sets.
+func (t *tracer) callAgain(th *thread) error {
+	st, err := getState(th.tid)
+	if err != nil || !st.regs.restartWhole() {
+		return err
+	}
+	return setState(th.tid, &st)
+}

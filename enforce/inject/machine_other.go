@@ -42,3 +42,5 @@ func archStub(flags uint32, fprog, dumpSlot uint64) (stubImage, bool) {
 }
 
 const haveStub = false
+
+func (t *tracer) callAgain(th *thread) error { return unix.ENOSYS }

@@ -477,7 +477,7 @@ func (t *tracer) kill() {
 // ends; the caller sees it in t.threads and ends that thread.
 // restartWhole has every stopped thread that a stop took out of a sleep,
 // and whose own filters may kill or fail restart_syscall, make its call
-// again when it runs on instead (see regs.restartWhole): for a process
+// again when it runs on instead (callAgain): for a process
 // refused because of its filters. Only those: the call starts over, and a
 // process the scan meets every second would never end a longer sleep
 // (TestGrowReachesOrphans/pad's orphan did not).
@@ -486,12 +486,10 @@ func (t *tracer) restartWhole() {
 		if th.kind == running {
 			continue
 		}
-		st, err := getState(tid)
-		if err != nil || !st.regs.restartWhole() || !chainHarmsRestart(tid) {
-			continue
-		}
-		if err := setState(tid, &st); err != nil {
-			debugf("pid %d: thread %d left to restart_syscall: %v", t.pid, tid, err)
+		if chainHarmsRestart(tid) {
+			if err := t.callAgain(th); err != nil {
+				debugf("pid %d: thread %d left to restart_syscall: %v", t.pid, tid, err)
+			}
 		}
 	}
 }
