@@ -168,3 +168,47 @@ func TestExecPassesDescriptors(t *testing.T) {
 		}
 	}
 }
+
+// TestExecUnderALowFileLimit (helper-29): under an open-file limit of 64,
+// exec works, also passing a descriptor on; one so near the limit that
+// the shim's own descriptors find no number above it fails with 125 and
+// says so (both failed with a bare "invalid argument": the stage's
+// descriptor was asked for above 100).
+func TestExecUnderALowFileLimit(t *testing.T) {
+	m := newMirror(t)
+	denyGetppid(m, "g")
+	for _, c := range []struct {
+		fd, out string
+		status  int
+	}{
+		{"", "-38\n", 0},
+		{"40", "-38\nfd\n", 0},
+		{"62", "", 125},
+	} {
+		// Whatever the test inherited from 3 up is closed first (bash:
+		// dash takes single-digit descriptors only).
+		script := `for f in /proc/$$/fd/*; do n=${f##*/}; ((n > 2)) && eval "exec $n>&-"; ` +
+			`done; ulimit -n 64 || exit 99; exec "$@"`
+		if c.fd != "" {
+			script += " " + c.fd + ">/dev/null"
+		}
+		args := []string{"bash", "-c", script, "bash", bin.cgsyscall, "exec", "-m", m.mnt, "g",
+			"--", "sh", "-c", `echo $PPID; [ -z "$1" ] || [ ! -e /proc/self/fd/$1 ] || echo fd`,
+			"sh", c.fd}
+		cmd := exec.Command(args[0], args[1:]...)
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		status := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			status = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if status != c.status || out.String() != c.out ||
+			c.status == 125 && !strings.Contains(errOut.String(), "open-file limit") {
+			t.Errorf("fd %q under 64 files: status %d, stdout %q, stderr %q; want %d, %q", c.fd,
+				status, out.String(), errOut.String(), c.status, c.out)
+		}
+	}
+}

@@ -183,3 +183,32 @@ func TestRefusedSleeperSleepsOn(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedSleeperBehindTheBack (helper-29): such a sleeper written into
+// a restricted group's real cgroup.procs, which the scan meets every
+// second, ends its sleep: it is stopped for the first refusal only. Each
+// stop made its sleep start over, and a 2 s sleep never ended.
+func TestRefusedSleeperBehindTheBack(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("aarch64 leaves a refused sleeper to restart_syscall (README, known limits)")
+	}
+	prog := cProgram(t, "napper")
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	p := startLive(t, "", prog, "0x80000000", "2")
+	if l := p.next(); l != "ready "+strconv.Itoa(p.pid) {
+		t.Fatalf("napper printed %q", l)
+	}
+	procs := filepath.Join(m.base, "g", "cgroup.procs")
+	if err := os.WriteFile(procs, []byte(strconv.Itoa(p.pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case l, ok := <-p.lines:
+		if !ok || l != "slept 0" {
+			t.Errorf("napper printed %q (output open: %v), want slept 0", l, ok)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("napper's 2 s sleep did not end within 8 s of its placement")
+	}
+}

@@ -130,7 +130,7 @@ func spawnInGroup(mp, group, path string, argv []string, goAhead byte) error {
 		return fail(exitExecFailed, fmt.Errorf("the real cgroup of %q: %w", group, err))
 	}
 	v1 := sfs.Type == unix.CGROUP_SUPER_MAGIC
-	cmd, gate, prog, err := stageCommand(path, argv)
+	cmd, gate, started, err := stageCommand(path, argv)
 	if err != nil {
 		return fail(exitExecFailed, err)
 	}
@@ -161,8 +161,7 @@ func spawnInGroup(mp, group, path string, argv []string, goAhead byte) error {
 		tasks <- openResult{f, err}
 	}()
 	err = cmd.Start()
-	cmd.ExtraFiles[len(cmd.ExtraFiles)-1].Close() // the stage's end of the socket
-	prog.Close()
+	started()
 	if err != nil {
 		if r := <-tasks; r.f != nil {
 			r.f.Close()
@@ -222,18 +221,31 @@ const stageName = "cgsyscall-stage"
 
 // stageCommand returns a command that starts the stage (package
 // enforce/stage), with argv [cgsyscall-stage, FD, path, argv...] and at FD
-// one end of a socket pair, and this process's end of it (gate). FD is
-// above every descriptor this process inherited open for its children,
-// which CMD inherits in turn (helper-28: the socket at a fixed fd 3 took
-// the caller's own fd 3 from CMD; a socket-activated service gets its
-// sockets from fd 3 on). The caller closes the command's last ExtraFiles
-// entry and prog once it started.
-func stageCommand(path string, argv []string) (cmd *exec.Cmd, gate, prog *os.File,
+// one end of a socket pair, and this process's end of it (gate). FD is a
+// number this process has no descriptor at that it passes on: those it
+// inherited open for its children keep their numbers in CMD (helper-28:
+// the socket at a fixed fd 3 took the caller's own fd 3 from CMD; a
+// socket-activated service gets its sockets from fd 3 on). The caller
+// calls started once the command started (or failed to): it closes this
+// process's copies of the stage's end and of the stage.
+func stageCommand(path string, argv []string) (cmd *exec.Cmd, gate *os.File, started func(),
 	err error) {
 	passed := passedFds()
-	n := 3
+	// The lowest free number from 3: below the open-file limit whenever
+	// the caller's descriptors are (helper-29: above the highest, it
+	// could not be).
+	slot := 3
+	for _, fd := range passed {
+		if fd == slot {
+			slot++
+		}
+	}
+	// ExtraFiles spans every passed descriptor, so that Go's fork moves
+	// nothing it needs onto one of them (it uses the numbers just above
+	// the list).
+	span := slot + 1
 	if len(passed) > 0 {
-		n = passed[len(passed)-1] + 1
+		span = max(span, passed[len(passed)-1]+1)
 	}
 	memfd, err := stage.Open()
 	if err != nil {
@@ -244,11 +256,12 @@ func stageCommand(path string, argv []string) (cmd *exec.Cmd, gate, prog *os.Fil
 	// so it is still open until its execve has opened it): N is kept above
 	// the numbers that Go's fork gives or moves descriptors to in the
 	// child.
-	pn, err := unix.FcntlInt(memfd.Fd(), unix.F_DUPFD_CLOEXEC, max(100, n+64))
+	pn, err := unix.FcntlInt(memfd.Fd(), unix.F_DUPFD_CLOEXEC, span+4)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("no descriptor number above %d, the highest passed on "+
+			"to the command, under the open-file limit (ulimit -n): %w", span-1, err)
 	}
-	prog = os.NewFile(uintptr(pn), "cgsyscall-stage")
+	prog := os.NewFile(uintptr(pn), "cgsyscall-stage")
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		prog.Close()
@@ -256,17 +269,18 @@ func stageCommand(path string, argv []string) (cmd *exec.Cmd, gate, prog *os.Fil
 	}
 	gate = os.NewFile(uintptr(fds[0]), "stage gate")
 	end := os.NewFile(uintptr(fds[1]), "stage end")
-	// Entries 3 to n-1 keep what this process passes on where it is (nil
-	// closes a number in the child, which only close-on-exec descriptors
-	// of this process's own have).
-	extra := make([]*os.File, n-3, n-2)
+	// Passed descriptors stay where they are; nil closes a number in the
+	// child, which only close-on-exec descriptors of this process's own
+	// have.
+	extra := make([]*os.File, span-3)
 	for _, fd := range passed {
 		extra[fd-3] = os.NewFile(uintptr(fd), "passed on")
 	}
+	extra[slot-3] = end
 	cmd = &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(pn),
-		Args:       append([]string{stageName, strconv.Itoa(n), path}, argv...),
-		ExtraFiles: append(extra, end)}
-	return cmd, gate, prog, nil
+		Args:       append([]string{stageName, strconv.Itoa(slot), path}, argv...),
+		ExtraFiles: extra}
+	return cmd, gate, func() { end.Close(); prog.Close() }, nil
 }
 
 // passedFds lists, in order, the descriptors from 3 up that this process

@@ -105,6 +105,8 @@ type Holder struct {
 
 	omu     sync.Mutex
 	orphDir map[string]orphanList // cgroup directory -> its orphan candidates
+
+	refusals refused // processes their own filters refused
 }
 
 // proc is what the holder knows of one held process.

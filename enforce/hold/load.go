@@ -71,6 +71,17 @@ type job struct {
 // kills that member (fail closed).
 func (h *Holder) run(j *job, record func(*job)) {
 	j.old.wait()
+	if m := j.members[0]; j.old == nil && len(j.members) == 1 {
+		if err := h.refusedBefore(m.pid, m.start); err != nil {
+			// Its own filters refused it before, and they only grow: not
+			// stopped again for nothing (helper-29: each stop of the
+			// scan's every second made a refused sleeper's sleep start
+			// over, and it never ended).
+			m.err = err
+			record(j)
+			return
+		}
+	}
 	if m := j.members[0]; j.old == nil && !m.self && m.filters == 0 {
 		// The common first hold: a process with no filter, whose layer
 		// is known before it stops; one request to the tracing thread.

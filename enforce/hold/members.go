@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -447,6 +448,50 @@ func (h *Holder) heldAncestor(pid int) *proc {
 	return nil
 }
 
+// refused remembers the processes whose own filters refused their first
+// hold, by PID and start time, until they exit: a later hold is refused
+// without stopping them again.
+type refused struct {
+	mu sync.Mutex
+	m  map[int]refusal
+}
+
+type refusal struct {
+	start uint64
+	err   error
+}
+
+// refusedMax bounds the record; it starts afresh when full.
+const refusedMax = 4096
+
+func (h *Holder) refuse(pid int, start uint64, err error) {
+	if start == 0 {
+		return
+	}
+	h.refusals.mu.Lock()
+	defer h.refusals.mu.Unlock()
+	if h.refusals.m == nil || len(h.refusals.m) >= refusedMax {
+		h.refusals.m = map[int]refusal{}
+	}
+	h.refusals.m[pid] = refusal{start, err}
+}
+
+// refusedBefore returns the error that refused process pid, started at
+// start, before; nil if none did.
+func (h *Holder) refusedBefore(pid int, start uint64) error {
+	h.refusals.mu.Lock()
+	defer h.refusals.mu.Unlock()
+	r, ok := h.refusals.m[pid]
+	if !ok {
+		return nil
+	}
+	if r.start != start || start == 0 {
+		delete(h.refusals.m, pid)
+		return nil
+	}
+	return r.err
+}
+
 // holdNew gives process pid, not held yet, its first layer for group, or
 // records that it carries the layer of a held ancestor it was forked
 // from. Called with h.mu held.
@@ -520,6 +565,9 @@ func selfPid(m *member) int {
 func (h *Holder) recordNew(j *job) error {
 	m := j.members[0]
 	if err := m.err; err != nil {
+		if inject.FilterKills(err) {
+			h.refuse(m.pid, m.start, err)
+		}
 		shared, _ := sharing(err)
 		busy := inject.ListenerRefused(err) && !m.self && tracerOf(m.pid) == 0
 		if busy && m.anc == nil {

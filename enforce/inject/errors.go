@@ -85,3 +85,12 @@ func ListenerRefused(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Op == "seccomp" && e.Err == unix.EBUSY
 }
+
+// FilterKills reports whether err refused a process because a seccomp
+// filter of its own may spoil a call of the hold (op "filter kills"). A
+// process's filters only grow, so a later hold of it is refused the same
+// way.
+func FilterKills(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Op == "filter kills"
+}

@@ -1,7 +1,7 @@
-/* napper: loads a seccomp filter that answers restart_syscall with the
- * action given as its argument (a number in C notation) and allows the
- * rest, prints "ready PID", then sleeps 30 s in nanosleep and prints
- * "slept RESULT" (0, or the negative errno). A hold that interrupts the
+/* napper ACTION [SECONDS]: loads a seccomp filter that answers
+ * restart_syscall with ACTION (a number in C notation) and allows the
+ * rest, prints "ready PID", then sleeps SECONDS (30 by default) in
+ * nanosleep and prints "slept RESULT" (0, or the negative errno). A hold that interrupts the
  * sleep has the kernel go on with it through restart_syscall, which this
  * filter kills or fails: for the test that a refused hold leaves the
  * process asleep (helper-28). */
@@ -18,8 +18,8 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: napper ACTION\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: napper ACTION [SECONDS]\n");
 		return 2;
 	}
 	unsigned action = strtoul(argv[1], NULL, 0);
@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 	}
 	printf("ready %d\n", getpid());
 	fflush(stdout);
-	struct timespec ts = { 30, 0 };
+	struct timespec ts = { argc == 3 ? atoi(argv[2]) : 30, 0 };
 	long r = syscall(SYS_nanosleep, &ts, NULL);
 	printf("slept %ld\n", r < 0 ? -errno : r);
 	return 0;
