@@ -145,26 +145,16 @@ func TestExecLeavesInterruptsToCommand(t *testing.T) {
 // "filter kills") and sleeps on. The hold's stop had already committed
 // its sleep to restart_syscall: it was killed (5 of 5) or its nanosleep
 // failed with the filter's errno, whatever the check said. Its sleep is
-// made again as the call itself. x86_64 only: on aarch64 the tracer cannot
-// turn the restart aside (tracer.callAgain there; README).
+// made again as the call itself (x86_64 only: napperMirror).
 func TestRefusedSleeperSleepsOn(t *testing.T) {
-	if runtime.GOARCH != "amd64" {
-		t.Skip("aarch64 leaves a refused sleeper to restart_syscall (README, known limits)")
-	}
-	prog := cProgram(t, "napper")
-	m := liveMirror(t)
-	denyGetppid(m, "g")
+	m, prog := napperMirror(t)
 	asleep := func(pid int) bool {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/syscall")
-		nr := map[string]string{"amd64": "35 ", "arm64": "101 "}[runtime.GOARCH] // nanosleep
-		return nr != "" && strings.HasPrefix(string(b), nr)
+		return strings.HasPrefix(string(b), "35 ") // nanosleep, x86_64
 	}
 	for _, action := range []string{"0x80000000", "0x5000d"} { // KILL_PROCESS, ERRNO(EACCES)
 		t.Run(action, func(t *testing.T) {
-			p := startLive(t, "", prog, action)
-			if l := p.next(); l != "ready "+strconv.Itoa(p.pid) {
-				t.Fatalf("napper printed %q", l)
-			}
+			p := startNapper(t, prog, action)
 			for deadline := time.Now().Add(5 * time.Second); !asleep(p.pid); {
 				if time.Now().After(deadline) {
 					t.Fatal("napper not asleep in nanosleep within 5 s")
@@ -189,16 +179,8 @@ func TestRefusedSleeperSleepsOn(t *testing.T) {
 // second, ends its sleep: it is stopped for the first refusal only. Each
 // stop made its sleep start over, and a 2 s sleep never ended.
 func TestRefusedSleeperBehindTheBack(t *testing.T) {
-	if runtime.GOARCH != "amd64" {
-		t.Skip("aarch64 leaves a refused sleeper to restart_syscall (README, known limits)")
-	}
-	prog := cProgram(t, "napper")
-	m := liveMirror(t)
-	denyGetppid(m, "g")
-	p := startLive(t, "", prog, "0x80000000", "2")
-	if l := p.next(); l != "ready "+strconv.Itoa(p.pid) {
-		t.Fatalf("napper printed %q", l)
-	}
+	m, prog := napperMirror(t)
+	p := startNapper(t, prog, "0x80000000", "2")
 	procs := filepath.Join(m.base, "g", "cgroup.procs")
 	if err := os.WriteFile(procs, []byte(strconv.Itoa(p.pid)), 0o644); err != nil {
 		t.Fatal(err)
@@ -211,4 +193,30 @@ func TestRefusedSleeperBehindTheBack(t *testing.T) {
 	case <-time.After(8 * time.Second):
 		t.Fatal("napper's 2 s sleep did not end within 8 s of its placement")
 	}
+}
+
+// napperMirror is the setting of the refused-sleeper tests: x86_64 only
+// (on aarch64 the tracer cannot turn a restart aside: tracer.callAgain
+// there; README), testdata/napper, and a mirror whose group g denies
+// getppid.
+func napperMirror(t *testing.T) (*mirror, string) {
+	t.Helper()
+	if runtime.GOARCH != "amd64" {
+		t.Skip("aarch64 leaves a refused sleeper to restart_syscall (README, known limits)")
+	}
+	prog := cProgram(t, "napper")
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	return m, prog
+}
+
+// startNapper starts napper with args where the test runs and waits until
+// it has loaded its filter.
+func startNapper(t *testing.T, prog string, args ...string) *live {
+	t.Helper()
+	p := startLive(t, "", prog, args...)
+	if l := p.next(); l != "ready "+strconv.Itoa(p.pid) {
+		t.Fatalf("napper printed %q", l)
+	}
+	return p
 }

@@ -30,7 +30,8 @@ func keeperCmd(args []string) error {
 		return usagef("keeper: %v", err)
 	}
 	if fl.NArg() != 1 || *idle <= 0 {
-		return usagef("keeper: expected [-dir DIR] [-log FILE] [-idle DURATION] MIRROR")
+		return usagef("keeper: expected [-dir DIR] [-log FILE|syslog] [-log-format text|json] " +
+			"[-idle DURATION] MIRROR")
 	}
 	log := logrus.New()
 	var sys logrus.Hook

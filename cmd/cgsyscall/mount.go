@@ -23,6 +23,7 @@ import (
 	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/enforce/hold"
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/enforce/keeper"
 	cgfs "github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/persist"
 	"github.com/cgsyscall/cgsyscall/policy"
@@ -348,11 +349,11 @@ func serve(c mountConfig) (err error) {
 	// (a terminal, the journal's socket, a file), but for a pipe, whose
 	// reader would wait for the keeper's end as well, long after the
 	// daemon's.
-	keeperLog := hold.KeeperLog{File: c.logFile, JSON: c.logJSON}
+	keeperLog := keeper.ClientOptions{LogFile: c.logFile, LogJSON: c.logJSON}
 	if ready == nil {
-		keeperLog = hold.KeeperLog{JSON: c.logJSON}
+		keeperLog.LogFile = ""
 		if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeNamedPipe == 0 {
-			keeperLog.Stderr = os.Stderr
+			keeperLog.LogStderr = os.Stderr
 		}
 	}
 	holder.ConnectKeeper(keeperLog)

@@ -33,30 +33,22 @@ func (h *Holder) self(pid int) bool {
 	return pid == os.Getpid() || (pid > 0 && pid == h.keep.c.KeeperPid())
 }
 
-// KeeperLog is where a listener keeper that the daemon starts logs, as
-// keeper.ClientOptions has it: File ("syslog" for the system log), or
-// else Stderr; JSON for lines in JSON.
-type KeeperLog struct {
-	File   string
-	Stderr *os.File
-	JSON   bool
-}
-
 // ConnectKeeper connects to the keeper of the mirror, starting one when
 // none answers, and takes over the listeners that it kept while no daemon
 // ran: their processes are held again with no new layer. Call it once,
-// before the first Scan. logs says where a keeper it starts logs.
+// before the first Scan. opt says where a keeper it starts logs (its
+// Log* fields); the rest it fills in itself.
 // Without a keeper the holder works as before: the listeners close with
 // the daemon.
-func (h *Holder) ConnectKeeper(logs KeeperLog) {
+func (h *Holder) ConnectKeeper(opt keeper.ClientOptions) {
 	// Started by the binary's path when it is still there, so that ps
 	// shows "cgsyscall keeper MIRROR"; /proc/self/exe after an upgrade.
 	exe, err := os.Executable()
 	if err != nil || strings.HasSuffix(exe, " (deleted)") {
 		exe = ""
 	}
-	c, err := keeper.Connect(h.mirror, keeper.ClientOptions{Exe: exe, LogFile: logs.File,
-		LogStderr: logs.Stderr, LogJSON: logs.JSON, Log: h.log})
+	opt.Exe, opt.Log = exe, h.log
+	c, err := keeper.Connect(h.mirror, opt)
 	if err != nil {
 		h.log.WithError(err).Warn("no listener keeper: while no daemon runs, a held " +
 			"process could load a listener of its own")

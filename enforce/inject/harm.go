@@ -204,11 +204,29 @@ func cachedMayHarm(prog []unix.SockFilter) bool {
 
 // chainMayHarm reports whether a filter of thread tid's chain, from index
 // from (oldest first) on, may kill or trap a call of the hold, and which;
-// and how many filters the chain has. A chain the kernel does not show (a
-// task with no filter; a kernel without CONFIG_CHECKPOINT_RESTORE) is
-// taken as harmless: holds made no such check before, and a process with
-// no filter has nothing to fear.
+// and how many filters the chain has.
 func chainMayHarm(tid, from int) (int, bool, int) {
+	return chainFind(tid, from, cachedMayHarm)
+}
+
+// chainHarmsRestart reports whether a filter of thread tid's chain may
+// answer restart_syscall (kill, trap, fail or hand it on).
+func chainHarmsRestart(tid int) bool {
+	restart := callData{nr: uint32(nums.restart), arch: auditArch}
+	_, bad, _ := chainFind(tid, 0, func(prog []unix.SockFilter) bool {
+		return mayReturn(prog, &restart, answers)
+	})
+	return bad
+}
+
+// chainFind returns the index of the first filter of thread tid's chain,
+// from index from (oldest first) on and other than the daemon's own
+// (isOwn), that bad takes; whether there is one; and how many filters the
+// chain has. A chain the kernel does not show (a task with no filter; a
+// kernel without CONFIG_CHECKPOINT_RESTORE) is taken as harmless: holds
+// made no such check before, and a process with no filter has nothing to
+// fear.
+func chainFind(tid, from int, bad func([]unix.SockFilter) bool) (int, bool, int) {
 	n, ok := filterCount(tid)
 	if !ok {
 		return 0, false, 0
@@ -221,32 +239,11 @@ func chainMayHarm(tid, from int) (int, bool, int) {
 		if err != nil || len(prog) == 0 {
 			return 0, false, 0
 		}
-		if !isOwn(prog) && cachedMayHarm(prog) {
+		if !isOwn(prog) && bad(prog) {
 			return i, true, n
 		}
 	}
 	return 0, false, n
-}
-
-// chainHarmsRestart reports whether a filter of thread tid's chain, other
-// than the daemon's own, may answer restart_syscall (kill, trap, fail or
-// hand it on).
-func chainHarmsRestart(tid int) bool {
-	n, ok := filterCount(tid)
-	if !ok {
-		return false
-	}
-	restart := callData{nr: uint32(nums.restart), arch: auditArch}
-	for i := 0; i < n; i++ {
-		prog, err := readFilter(tid, i)
-		if err != nil || len(prog) == 0 {
-			return false
-		}
-		if !isOwn(prog) && mayReturn(prog, &restart, answers) {
-			return true
-		}
-	}
-	return false
 }
 
 // A thread's chain only grows: the filters found harmless need not be read

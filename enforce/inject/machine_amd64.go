@@ -64,12 +64,13 @@ func archStub(flags uint32, fprog, dumpSlot uint64) (stubImage, bool) {
 const haveStub = true
 
 // callAgain has stopped thread th, when its stop interrupted a sleep that
-// the kernel would go on with through restart_syscall, make the call itself
-// again (regs.restartWhole). The kernel decides on the restart after the
-// stop, from the return value the tracer sets.
+// the kernel would go on with through restart_syscall and its filters may
+// answer that, make the call itself again (regs.restartWhole). The kernel
+// decides on the restart after the stop, from the return value the tracer
+// sets.
 func (t *tracer) callAgain(th *thread) error {
 	st, err := getState(th.tid)
-	if err != nil || !st.regs.restartWhole() {
+	if err != nil || !st.regs.restartWhole() || !chainHarmsRestart(th.tid) {
 		return err
 	}
 	return setState(th.tid, &st)

@@ -465,6 +465,23 @@ func (t *tracer) kill() {
 	}
 }
 
+// restartWhole has every stopped thread that a stop took out of a sleep,
+// and whose own filters may kill or fail restart_syscall, make its call
+// again when it runs on instead (callAgain): for a process refused
+// because of its filters. Only those: the call starts over, and a process
+// met again and again would never end a longer sleep
+// (TestGrowReachesOrphans/pad's orphan did not).
+func (t *tracer) restartWhole() {
+	for tid, th := range t.threads {
+		if th.kind == running {
+			continue
+		}
+		if err := t.callAgain(th); err != nil {
+			debugf("pid %d: thread %d left to restart_syscall: %v", t.pid, tid, err)
+		}
+	}
+}
+
 // release detaches every thread. Stopped threads are detached at once,
 // with the signal they stopped for; threads still on their way to a stop
 // get a short while to reach it. A stopped thread that cannot be detached
@@ -475,25 +492,6 @@ func (t *tracer) kill() {
 // and its process could never be reaped by its parent. Any thread left
 // over is detached, or reaped, by the kernel when the session's OS thread
 // ends; the caller sees it in t.threads and ends that thread.
-// restartWhole has every stopped thread that a stop took out of a sleep,
-// and whose own filters may kill or fail restart_syscall, make its call
-// again when it runs on instead (callAgain): for a process
-// refused because of its filters. Only those: the call starts over, and a
-// process the scan meets every second would never end a longer sleep
-// (TestGrowReachesOrphans/pad's orphan did not).
-func (t *tracer) restartWhole() {
-	for tid, th := range t.threads {
-		if th.kind == running {
-			continue
-		}
-		if chainHarmsRestart(tid) {
-			if err := t.callAgain(th); err != nil {
-				debugf("pid %d: thread %d left to restart_syscall: %v", t.pid, tid, err)
-			}
-		}
-	}
-}
-
 func (t *tracer) release() {
 	t.unpinNow()
 	deadline := time.Now().Add(20 * time.Millisecond)

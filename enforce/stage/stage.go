@@ -2,8 +2,8 @@
 // in its command's place: a static executable of a few hundred bytes,
 // hand-written for each architecture, that waits on a socket until the
 // daemon holds it and then execs the command. The shim passes one end of
-// a socketpair as a descriptor above those the command is to inherit, and
-// argv [name, FD, PATH, ARGV0, ARG...], FD that descriptor's number in
+// a socketpair at a number free among the descriptors the command is to
+// inherit, and argv [name, FD, PATH, ARGV0, ARG...], FD that number in
 // decimal (a fixed fd 3 took the caller's own fd 3 from the command:
 // helper-28).
 //
@@ -30,6 +30,8 @@
 package stage
 
 import (
+	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -97,51 +99,49 @@ var code = map[string][]byte{
 	},
 }
 
-// machines are the ELF machine numbers.
-var machines = map[string]elfMachine{"amd64": 62, "arm64": 183} // EM_X86_64, EM_AARCH64
-
-type elfMachine uint16
+// machines are the ELF machine of each architecture.
+var machines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
 
 // base is where the stage is loaded; above any vm.mmap_min_addr.
 const base = 0x400000
 
 // Program returns the stage's ELF executable for goarch, nil for an
-// architecture without one.
+// architecture without one: the ELF header, a segment that loads the
+// whole file read and execute at base, one that asks for a stack that is
+// not executable, and the code, entered right after the headers.
 func Program(goarch string) []byte {
 	text, ok := code[goarch]
 	if !ok {
 		return nil
 	}
-	const ehsize, phsize, phnum = 64, 56, 2
-	hdr := ehsize + phsize*phnum
-	b := make([]byte, hdr, hdr+len(text))
-	le := binary.LittleEndian
-	copy(b, "\x7fELF")
-	b[4], b[5], b[6] = 2, 1, 1 // ELFCLASS64, ELFDATA2LSB, EV_CURRENT
-	le.PutUint16(b[16:], 2)    // ET_EXEC
-	le.PutUint16(b[18:], uint16(machines[goarch]))
-	le.PutUint32(b[20:], 1)                // e_version
-	le.PutUint64(b[24:], uint64(base+hdr)) // e_entry: the code, right after the headers
-	le.PutUint64(b[32:], ehsize)           // e_phoff
-	le.PutUint16(b[52:], ehsize)           // e_ehsize
-	le.PutUint16(b[54:], phsize)           // e_phentsize
-	le.PutUint16(b[56:], phnum)            // e_phnum
-	ph := func(i int, typ, flags uint32, size uint64) {
-		p := b[ehsize+i*phsize:]
-		le.PutUint32(p[0:], typ)
-		le.PutUint32(p[4:], flags)
-		if typ == 1 { // PT_LOAD: the whole file, read and execute
-			le.PutUint64(p[16:], base) // p_vaddr
-			le.PutUint64(p[24:], base) // p_paddr
-			le.PutUint64(p[32:], size) // p_filesz
-			le.PutUint64(p[40:], size) // p_memsz
-			le.PutUint64(p[48:], 0x1000)
-		}
-	}
+	ehsize := binary.Size(elf.Header64{})
+	phsize := binary.Size(elf.Prog64{})
+	hdr := ehsize + 2*phsize
 	size := uint64(hdr + len(text))
-	ph(0, 1, 5, size)       // PT_LOAD, PF_R|PF_X
-	ph(1, 0x6474e551, 6, 0) // PT_GNU_STACK, PF_R|PF_W: no executable stack
-	return append(b, text...)
+	h := elf.Header64{
+		Type:      uint16(elf.ET_EXEC),
+		Machine:   uint16(machines[goarch]),
+		Version:   uint32(elf.EV_CURRENT),
+		Entry:     uint64(base + hdr),
+		Phoff:     uint64(ehsize),
+		Ehsize:    uint16(ehsize),
+		Phentsize: uint16(phsize),
+		Phnum:     2,
+	}
+	copy(h.Ident[:], elf.ELFMAG)
+	h.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	h.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	h.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	progs := []elf.Prog64{
+		{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X), Vaddr: base, Paddr: base,
+			Filesz: size, Memsz: size, Align: 0x1000},
+		{Type: uint32(elf.PT_GNU_STACK), Flags: uint32(elf.PF_R | elf.PF_W)},
+	}
+	var buf bytes.Buffer
+	binary.Write(&buf, binary.LittleEndian, h)
+	binary.Write(&buf, binary.LittleEndian, progs)
+	buf.Write(text)
+	return buf.Bytes()
 }
 
 // Open returns a close-on-exec descriptor of the stage for the running
