@@ -325,7 +325,9 @@ var doc = manual{
 			is the writer, and a thread ID moves its whole process. The write is parsed
 			whole first (` + "`EINVAL`" + ` for garbage, and nothing moves); the first
 			failure stops it: ` + "`ESRCH`" + ` no such process, ` + "`EACCES`" + ` not
-			root nor the process's own user, ` + "`EPERM`" + ` a confined process moving
+			root nor the process's own user (on cgroup2 also: no write access to
+			` + "`cgroup.procs`" + ` of the group holding both the process's group and the
+			destination, as the kernel checks), ` + "`EPERM`" + ` a confined process moving
 			a process out of its own subtree, ` + "`EBUSY`" + ` a process traced by someone
 			else or sharing its file table, ` + "`EINVAL`" + ` a kernel thread, PID 1, the
 			daemon or a 32-bit process, ` + "`EAGAIN`" + ` members that appear faster than

@@ -18,6 +18,22 @@ type where struct {
 	line []byte
 	// prefix is the directory's path in the hierarchy; "" for its root.
 	prefix string
+	// mount is the mount point the directory lies under, and root the
+	// path in the hierarchy that the mount shows there ("/" for all).
+	mount, root string
+}
+
+// dir returns the directory of the hierarchy's path p under the mount;
+// false for a path the mount does not show (above its root).
+func (w where) dir(p string) (string, bool) {
+	rel := p
+	if w.root != "/" {
+		var ok bool
+		if rel, ok = strings.CutPrefix(p, w.root); !ok || (rel != "" && rel[0] != '/') {
+			return "", false
+		}
+	}
+	return filepath.Join(w.mount, rel), true
 }
 
 // v1 reports whether the directory lies in a cgroup v1 hierarchy.
@@ -52,6 +68,7 @@ func locate(dir string) (where, error) {
 		}
 		best = len(mp)
 		w.prefix = strings.TrimSuffix(filepath.Join(root, rest), "/")
+		w.mount, w.root = mp, root
 		v1, opts = f[sep+1] == "cgroup", f[sep+3]
 	}
 	if best < 0 {

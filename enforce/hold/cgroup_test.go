@@ -53,3 +53,43 @@ func TestPathOf(t *testing.T) {
 		t.Errorf("pathOf without a newline = %q, %v", got, ok)
 	}
 }
+
+func TestCommonAncestor(t *testing.T) {
+	for _, c := range []struct{ a, b, want string }{
+		{"/lab/mine", "/lab/mine/b", "/lab/mine"},
+		{"/lab/mine/b", "/lab/mine", "/lab/mine"},
+		{"/lab/mine/a", "/lab/mine/b", "/lab/mine"},
+		{"/lab/mine", "/lab/mine", "/lab/mine"},
+		{"/lab/mine2", "/lab/mine", "/lab"},
+		{"/user.slice/x", "/lab/mine", "/"},
+		{"/", "/lab", "/"},
+		{"/lab", "", "/"},
+	} {
+		if got := commonAncestor(c.a, c.b); got != c.want {
+			t.Errorf("commonAncestor(%q, %q) = %q, want %q", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+func TestWhereDir(t *testing.T) {
+	all := where{mount: "/sys/fs/cgroup", root: "/"}
+	sub := where{mount: "/mnt/cg", root: "/lab"}
+	for _, c := range []struct {
+		w    where
+		p    string
+		want string
+		ok   bool
+	}{
+		{all, "/", "/sys/fs/cgroup", true},
+		{all, "/lab/mine", "/sys/fs/cgroup/lab/mine", true},
+		{sub, "/lab", "/mnt/cg", true},
+		{sub, "/lab/mine", "/mnt/cg/mine", true},
+		{sub, "/", "", false},
+		{sub, "/labs", "", false},
+	} {
+		got, ok := c.w.dir(c.p)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%+v.dir(%q) = %q, %v, want %q, %v", c.w, c.p, got, ok, c.want, c.ok)
+		}
+	}
+}

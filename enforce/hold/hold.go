@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -421,6 +422,11 @@ func (h *Holder) mayMove(c fs.Caller, pid int, group string) error {
 			return syscall.EACCES
 		}
 	}
+	if c.Uid != 0 && !h.where.v1() {
+		if err := h.mayMigrate(c, pid, group); err != nil {
+			return err
+		}
+	}
 	if h.trustRoot && c.Uid == 0 {
 		return nil
 	}
@@ -430,6 +436,91 @@ func (h *Holder) mayMove(c fs.Caller, pid int, group string) error {
 	}
 	return fmt.Errorf("%w: the writer is confined in %q and may not move a process out of "+
 		"its own subtree", syscall.EPERM, "/"+own)
+}
+
+// mayMigrate applies cgroup v2's rule for a move by a writer other than
+// root: it must be allowed to write the cgroup.procs of the nearest group
+// that contains both the process's group and the destination, their
+// common ancestor (cgroup-v2.rst, "Delegation Containment"), as the kernel
+// checks it for a write to the real file (EACCES). The daemon moves as
+// root, so without this a user who owns a delegated group could pull a
+// process of theirs into it from anywhere, out from under limits that an
+// administrator set above it (helper-31). A common ancestor that the
+// cgroup mount does not show (above its root) is refused.
+func (h *Holder) mayMigrate(c fs.Caller, pid int, group string) error {
+	b, err := readProc("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return syscall.ESRCH
+	}
+	src, ok := pathOf(b, h.where.line)
+	if !ok {
+		return syscall.ESRCH
+	}
+	dst := h.where.prefix
+	if group != "" {
+		dst += "/" + group
+	}
+	com := commonAncestor(src, dst)
+	denied := fmt.Errorf("%w: moving a process from %s to %s needs write access to "+
+		"cgroup.procs of %s", syscall.EACCES, src, nonEmpty(dst), com)
+	dir, ok := h.where.dir(com)
+	if !ok {
+		return denied
+	}
+	dir, done, err := shortDir(dir)
+	if err != nil {
+		return denied
+	}
+	defer done()
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(dir, "cgroup.procs"), &st); err != nil ||
+		!mayWriteFile(&st, c) {
+		return denied
+	}
+	return nil
+}
+
+// commonAncestor returns the nearest cgroup path that contains both a and
+// b, paths of /proc/PID/cgroup ("/" for the root).
+func commonAncestor(a, b string) string {
+	for a != "/" && a != "" && b != a && !strings.HasPrefix(b, a+"/") {
+		a = a[:strings.LastIndexByte(a, '/')]
+	}
+	return nonEmpty(a)
+}
+
+// nonEmpty is path p, or "/" for the root's empty path.
+func nonEmpty(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+// mayWriteFile reports whether caller c may write a file of st's owner
+// and mode, as the kernel checks it for a caller without capabilities:
+// the owner's bits for its owner, the group's for a member of its group
+// (the caller's group or a supplementary one, from /proc/PID/status), the
+// others' otherwise. cgroupfs has no ACLs.
+func mayWriteFile(st *unix.Stat_t, c fs.Caller) bool {
+	switch {
+	case st.Uid == c.Uid:
+		return st.Mode&0o200 != 0
+	case st.Gid == c.Gid || inGroups(c.Pid, st.Gid):
+		return st.Mode&0o020 != 0
+	}
+	return st.Mode&0o002 != 0
+}
+
+// inGroups reports whether process pid has gid among its supplementary
+// groups.
+func inGroups(pid int, gid uint32) bool {
+	groups, err := statusField(pid, "Groups")
+	if err != nil {
+		return false
+	}
+	want := strconv.FormatUint(uint64(gid), 10)
+	return slices.Contains(strings.Fields(groups), want)
 }
 
 // groupOf returns the group of thread tid relative to the mirror, and
