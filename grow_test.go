@@ -5,6 +5,8 @@
 package cgsyscall_test
 
 import (
+	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,6 +207,109 @@ func TestMoveRefusesForgedBusy(t *testing.T) {
 	}
 	if tasks := strings.Fields(m.read("g/tasks")); slices.Contains(tasks, strconv.Itoa(child)) {
 		t.Errorf("g/tasks lists %d: %q", child, tasks)
+	}
+	sh.send("end")
+}
+
+// TestMoveHoldsFilteredDescendant: a descendant of a held shell that does
+// not carry the shell's layer loads a filter of its own and is moved into
+// the group. "late": the probe is started after the hold by the shell's
+// child forked before it (never held), and loads an allow-all filter; the
+// daemon took its descent from a held process and its later start for
+// proof that it carried the shell's layer, and the move succeeded with
+// the probe making getppid, denied (adversary helper-30, 4 of 4): it is
+// held now. "own": the shell's child, forked before the hold, loads a
+// listener of its own that lets getppid run; the daemon took the EBUSY
+// its load met for the shell's layer, as for a child forked after the
+// hold, and the move succeeded: it fails with EBUSY now. Only the chain
+// is taken for proof that a layer is carried.
+func TestMoveHoldsFilteredDescendant(t *testing.T) {
+	for _, mode := range []string{"late", "own"} {
+		t.Run(mode, func(t *testing.T) { moveFilteredDescendant(t, mode) })
+	}
+}
+
+func moveFilteredDescendant(t *testing.T, mode string) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	dir := t.TempDir()
+	in, out, start := filepath.Join(dir, "in"), filepath.Join(dir, "out"),
+		filepath.Join(dir, "go")
+	for _, f := range []string{in, out, start} {
+		if err := syscall.Mkfifo(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := `( read x < "$2"; "$1" -serve < "$3" > "$4"; : ) & echo $!; read y`
+	if mode == "own" {
+		script = `"$1" -serve < "$3" > "$4" & echo $!; read y`
+	}
+	sh := startLive(t, m.base, "bash", "-c", script, "bash", bin.probe, start, in, out)
+	child, err := strconv.Atoi(sh.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killGone(t, child) })
+	// Opened for reading and writing, a FIFO's open does not wait for the
+	// other end.
+	var files [3]*os.File
+	for i, f := range []string{in, out, start} {
+		if files[i], err = os.OpenFile(f, os.O_RDWR, 0); err != nil {
+			t.Fatal(err)
+		}
+		defer files[i].Close()
+	}
+	probe := &live{t: t, stdin: files[0], lines: make(chan string, 16), stderr: &syncBuf{}}
+	go func() {
+		sc := bufio.NewScanner(files[1])
+		for sc.Scan() {
+			probe.lines <- sc.Text()
+		}
+	}()
+	ready := func() {
+		l := probe.next()
+		if _, err := fmt.Sscanf(l, "ready %d", &probe.pid); err != nil {
+			t.Fatalf("probe printed %q, want ready PID", l)
+		}
+		t.Cleanup(func() { killGone(t, probe.pid) })
+	}
+	if mode == "own" {
+		ready() // started before the hold
+	}
+	moveTo(m, "g", sh.pid)
+	filter := "answergetppid"
+	if mode == "late" {
+		// Started later than a clock tick after the hold, as start times
+		// tell.
+		time.Sleep(50 * time.Millisecond)
+		if _, err := files[2].WriteString("go\n"); err != nil {
+			t.Fatal(err)
+		}
+		filter = "allowall"
+		ready()
+	}
+	probe.send(filter)
+	// allowall's result is 0, answergetppid's its listener's descriptor.
+	if l := probe.next(); !strings.HasPrefix(l, filter+" ") || strings.Contains(l, " -") {
+		t.Fatalf("probe printed %q, want %s and no error", l, filter)
+	}
+	err = m.write("g/tasks", strconv.Itoa(probe.pid))
+	if mode == "own" {
+		if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
+			t.Errorf("moving a process with a listener of its own: %v, want EBUSY", err)
+		}
+		if tasks := strings.Fields(m.read("g/tasks")); slices.Contains(tasks,
+			strconv.Itoa(probe.pid)) {
+			t.Errorf("g/tasks lists %d: %q", probe.pid, tasks)
+		}
+	} else {
+		if err != nil {
+			t.Fatalf("moving the probe: %v", err)
+		}
+		probe.send("getppid")
+		if l := probe.next(); l != "getppid -38" {
+			t.Errorf("after the move into g, the probe's %s, want getppid -38", l)
+		}
 	}
 	sh.send("end")
 }

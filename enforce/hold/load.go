@@ -2,6 +2,7 @@ package hold
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,9 +30,11 @@ type member struct {
 	pid   int
 	start uint64
 	p     *proc      // its record; nil for a process not known yet
-	anc   *proc      // its nearest held ancestor, if any
+	anc   *proc      // a record of the layer its chain showed it carries (orphanLayer)
 	group string     // where a process not known yet is anchored
 	need  policy.Set // the numbers it is judged by, seccomp included
+	// underHeld: it has a held ancestor (it may carry that one's layer).
+	underHeld bool
 	// filters is Seccomp_filters of a process not held yet when planned:
 	// with none, its chain need not be read.
 	filters int
@@ -446,6 +449,16 @@ func (h *Holder) quick(m *member) {
 
 // install reads m's filter chain, settles its layer and loads it.
 func (h *Holder) install(m *member, old *layer) error {
+	if m.self && old == nil && m.p == nil && m.underHeld && m.filters > 0 {
+		// The writer, recorded as held by the layer planned for it when
+		// its write returned, may carry a held ancestor's layer, which
+		// would refuse the new one (EBUSY): its chain says (planNew).
+		if chain, err := m.sess.Filters(); err == nil {
+			if lay := h.layerIn(chain); lay != nil {
+				return h.carried(m, lay)
+			}
+		}
+	}
 	chain := [][]unix.SockFilter{}
 	if m.lay == nil && (m.filters > 0 || m.p != nil || old != nil) {
 		var err error
@@ -482,6 +495,27 @@ func (h *Holder) install(m *member, old *layer) error {
 		return exitedOr(m.pid, err)
 	}
 	return h.listen(m, fd)
+}
+
+// carried records the writer m, recorded as held by its planned layer, as
+// carrying lay, which its chain showed, and lets it go on; if lay does not
+// cover m's group, it is killed while stopped instead (fail closed: its
+// write said it was held).
+func (h *Holder) carried(m *member, lay *layer) error {
+	if !h.covered(newProc(0, lay, m.group), m.need) {
+		m.sess.KillDetach()
+		m.killed = true
+		return fmt.Errorf("%w: it carries the layer of a held ancestor, which does not "+
+			"cover its group", syscall.EPERM)
+	}
+	if p := h.known(m.pid); p != nil && p.start == m.start {
+		p.lay.Store(lay)
+		p.adopted.Store(true)
+		h.holders.CompareAndDelete(m.pid, p)
+	}
+	m.sess.Detach()
+	m.lay = nil
+	return nil
 }
 
 // listen hands the listener fd of m's new layer to the supervisor.

@@ -238,7 +238,7 @@ func (h *Holder) holdMembers(group string, self int, scan bool) error {
 				h.log.WithFields(logrus.Fields{"pid": m.pid, "group": "/" + group}).
 					Info("held a process that entered the group behind the mount's back")
 			}
-			n, err := h.counted(m.pid, group, m.anc != nil, rerr)
+			n, err := h.counted(m.pid, group, m.underHeld, rerr)
 			fresh += n
 			if failed == nil {
 				failed = err
@@ -530,14 +530,25 @@ func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error
 		return m, false, nil
 	}
 	// A process forked from one held by this daemon, after that hold,
-	// carries the layer already. One forked within a clock tick of the
-	// hold cannot be told apart: it is injected, and EBUSY (a listener in
-	// its chain) then says it had the layer after all.
-	m.anc = h.heldAncestor(pid)
-	if m.anc != nil && startNanos(start) > m.anc.heldAt()+tickNanos {
-		return nil, true, h.inherit(m)
+	// carries its layer. But neither descent nor start time proves that a
+	// process does: one forked after the hold by a child of the held
+	// process that was forked before it carries none, nor does one forked
+	// with CLONE_PARENT by such a child, or given to a held subreaper as
+	// an orphan; taken as held, one with a filter of its own was left
+	// unheld (helper-30, 4 of 4). Its chain says: the newest filter that
+	// hands calls on must be one of this daemon's open layers. One that
+	// started before the hold is injected straight away, and so is the
+	// writer, which cannot stop before its write is answered: the chain
+	// of either is read once it is stopped (install, recordNew).
+	anc := h.heldAncestor(pid)
+	m.underHeld = anc != nil
+	if anc != nil && !self && startNanos(start) > anc.heldAt()+tickNanos {
+		if lay := h.orphanLayer(pid); lay != nil {
+			m.anc, m.adopted = newProc(0, lay, group), true
+			return nil, true, h.inherit(m)
+		}
 	}
-	return m, m.anc != nil, nil
+	return m, m.underHeld, nil
 }
 
 // inherit records member m as carrying the layer of its held ancestor,
@@ -570,17 +581,15 @@ func (h *Holder) recordNew(j *job) error {
 		}
 		shared, _ := sharing(err)
 		busy := inject.ListenerRefused(err) && !m.self && tracerOf(m.pid) == 0
-		if busy && m.anc == nil {
-			// No held ancestor, but a listener in its chain: an orphan of a
-			// held process (reparented when its parent exited) that carries
-			// that process's layer.
+		if busy {
+			// A listener in its chain: a child of a held process, or an
+			// orphan of one (reparented when its parent exited), carries
+			// that process's layer; or a listener of its own refused the
+			// daemon's (helper-18), which its chain tells.
 			if lay := h.orphanLayer(m.pid); lay != nil {
-				m.anc = newProc(0, lay, m.group)
-				m.adopted = true
+				m.anc, m.adopted = newProc(0, lay, m.group), true
+				return h.inherit(m)
 			}
-		}
-		if busy && m.anc != nil {
-			return h.inherit(m)
 		}
 		h.logFailed(j, "could not hold a process")
 		if shared != "" {

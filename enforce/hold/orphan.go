@@ -27,6 +27,12 @@ func (h *Holder) orphanLayer(pid int) *layer {
 	if err != nil {
 		return nil
 	}
+	return h.layerIn(chain)
+}
+
+// layerIn returns the open layer that filter chain carries as the newest
+// filter that hands calls on, or nil.
+func (h *Holder) layerIn(chain [][]unix.SockFilter) *layer {
 	// The listener that gets a call is the newest filter's that hands it
 	// on: a filter of the process's own that does, with a listener of its
 	// own (the kernel then refuses the daemon's with EBUSY as it would
