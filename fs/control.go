@@ -257,14 +257,22 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 			err = m.tree.Deny(group, set)
 		}
 	}
-	if err == nil {
-		// A change that could not be enforced on every member is taken
-		// back whole, so the write fails and changes nothing.
+	if err == nil && kind == ctlDeny && m.changed(group, before) {
+		// A deny that could not be enforced on every member is taken
+		// back, so the write fails and changes nothing. Meanwhile the
+		// members are judged by it already: that errs on the side of
+		// denying. An allow needs no process held (a held one is judged
+		// by its group's set at every call, a member not held yet was
+		// not held before either), so it cannot fail here, and none
+		// lets a call through for the seconds that a deny's holds may
+		// take to fail (helper-30); nor does a write that changes
+		// nothing, which holds nothing either.
 		if err = m.enforcer.PolicyChanged(c, group); err != nil {
-			if rerr := m.tree.Restore(before); rerr != nil {
-				m.log.WithError(rerr).Error("could not take back an unenforced change")
-			}
-		} else if err = m.save(group, kind != ctlAllow, before); err != nil {
+			m.tree.Undo(before)
+		}
+	}
+	if err == nil && m.changed(group, before) {
+		if err = m.save(group, kind != ctlAllow, before); err != nil {
 			err = fmt.Errorf("%w: %w", syscall.EIO, err)
 		}
 	}
@@ -279,6 +287,13 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	}
 	m.log.WithFields(f).Info("policy change")
 	return e
+}
+
+// changed reports whether group's set differs from before's, a snapshot
+// taken before a write to its control files.
+func (m *mirror) changed(group string, before map[string]policy.Set) bool {
+	now, _ := m.tree.Denied(group)
+	return !now.Equal(before[group])
 }
 
 // uringAllow refuses an allow of io_uring calls in group that would leave

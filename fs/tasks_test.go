@@ -208,12 +208,19 @@ func TestEnforcerErrorsReachWriter(t *testing.T) {
 	e.mount(t.TempDir(), e.group, r)
 	e.shOK(`mkdir $M/g && echo 59 > $M/g/syscalls.deny && echo 59 > $M/g/syscalls.allow`)
 	e.shOK(`echo > $M/g/syscalls.deny`) // empty: no change to enforce
+	// The second deny of 63 changes nothing; an allow holds no process.
+	e.shOK(`echo 63 > $M/g/syscalls.deny && echo 63 > $M/g/syscalls.deny`)
 	if _, changes := r.calls(); !slices.Equal(changes, []string{"g", "g"}) {
-		t.Errorf("PolicyChanged calls %q, want [g g]", changes)
+		t.Errorf("PolicyChanged calls %q, want [g g] (the two denies that change g)", changes)
 	}
 
 	r.setFail(syscall.EAGAIN)
+	// Neither fails where no process can be held (helper-30: an allow
+	// failed there, after seconds in which it let the calls through).
+	e.shOK(`echo 63 > $M/g/syscalls.deny && echo 63 > $M/g/syscalls.allow`)
+	e.want("g/syscalls.deny", "\n")
 	e.shFails(`/bin/echo 59 > $M/g/syscalls.deny`, 1, "Resource temporarily unavailable")
+	e.want("g/syscalls.deny", "\n")
 	p := e.sleeper()
 	e.shFails(`/bin/echo `+strconv.Itoa(p)+` > $M/g/tasks`, 1, "Resource temporarily unavailable")
 	e.want("g/tasks", "")

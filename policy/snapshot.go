@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"syscall"
 )
 
@@ -60,4 +61,28 @@ func (t *Tree) Restore(groups map[string]Set) error {
 	t.groups = copied
 	t.mu.Unlock()
 	return nil
+}
+
+// Undo takes back a change made since before, a [Tree.Snapshot]: each
+// group that was there then gets its set from before again, and a group
+// made since (a mkdir or lookup while the change was being enforced, which
+// copied the changed set) gets a copy of its parent's, as if made after
+// the undo; a group removed since stays removed. Unlike Restore, it keeps
+// the groups that came meanwhile (adversary helper-30: a group made during
+// a write that failed was dropped from the tree for good).
+func (t *Tree) Undo(before map[string]Set) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	paths := make([]string, 0, len(t.groups))
+	for p := range t.groups {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths) // a parent before its children
+	for _, p := range paths {
+		if d, ok := before[p]; ok {
+			t.groups[p] = d
+		} else if p != "" {
+			t.groups[p] = t.groups[parentOf(p)]
+		}
+	}
 }

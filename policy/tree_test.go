@@ -442,3 +442,32 @@ func TestTreeConcurrent(t *testing.T) {
 	wg.Wait()
 	checkInvariant(t, tr)
 }
+
+// TestUndo: a change taken back keeps the groups made and removed while it
+// was being enforced; one made meanwhile copies its parent's set again.
+func TestUndo(t *testing.T) {
+	tr := newTestTree(t, "web/worker", "db")
+	if err := tr.Deny("web", NewSet(59)); err != nil {
+		t.Fatal(err)
+	}
+	before := tr.Snapshot()
+	if err := tr.Deny("web", NewSet(63)); err != nil {
+		t.Fatal(err)
+	}
+	// Meanwhile: a group made below the changed one, and one removed.
+	for _, p := range []string{"web/new/deeper", "db/x"} {
+		if err := tr.Ensure(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.Remove("db"); err != nil {
+		t.Fatal(err)
+	}
+	tr.Undo(before)
+	checkInvariant(t, tr)
+	want := map[string]Set{"": {}, "web": NewSet(59), "web/worker": NewSet(59),
+		"web/new": NewSet(59), "web/new/deeper": NewSet(59)}
+	if got := tr.Snapshot(); !maps.Equal(got, want) {
+		t.Errorf("after Undo: %v, want %v", got, want)
+	}
+}
