@@ -434,6 +434,7 @@ func TestExecExitStatus(t *testing.T) {
 		{"not found", []string{"web", "--", "no-such-command-xyz"}, 127,
 			"no-such-command-xyz: command not found"},
 		{"not executable", []string{"web", "--", notExec}, 126, "permission denied"},
+		{"a directory", []string{"web", "--", "/tmp"}, 126, "/tmp: permission denied"},
 		{"no such group", []string{"nosuch", "--", "true"}, 125, "no group /nosuch under"},
 		{"no --", []string{"web", "true"}, 125, "usage:"},
 	} {

@@ -50,7 +50,9 @@ func runInGroup(mp, group string, argv []string) error {
 	fail := func(code int, err error) error { return exitError{code, err} }
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		if errors.Is(err, fs.ErrPermission) {
+		// A directory named by a path cannot run either: env(1) says
+		// "Permission denied" (126) for it, as execve's EACCES.
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EISDIR) {
 			return fail(exitCannotRun, fmt.Errorf("%s: permission denied", argv[0]))
 		}
 		return fail(exitNotFound, fmt.Errorf("%s: command not found", argv[0]))
