@@ -183,7 +183,8 @@ func TestStage(t *testing.T) {
 	}
 	script := `echo "$0 $1 $FOO"; if [ -e /proc/self/fd/4 ]; then echo fd4; fi; ` +
 		`if [ -e /proc/self/fd/3 ]; then echo fd3; fi; exit 7`
-	for _, goAhead := range []byte{GoAhead, GoAheadExecveat} {
+	for _, goAhead := range []byte{GoAhead, GoAheadExecveat, GoAhead | CloseNoFcntl,
+		GoAheadExecveat | CloseNoFcntl} {
 		t.Run(fmt.Sprintf("go-%d", goAhead), func(t *testing.T) {
 			testGoAhead(t, goAhead, sh, script)
 		})
@@ -191,7 +192,8 @@ func TestStage(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		send []byte
-	}{{"eof", nil}, {"other-byte", []byte{3}}} {
+	}{{"eof", nil}, {"other-byte", []byte{3}}, {"no-exec-way", []byte{CloseNoFcntl}},
+		{"other-bit", []byte{GoAhead | 8}}} {
 		t.Run(c.name, func(t *testing.T) {
 			cmd, shim, out := runStage(t, nil, nil, sh, "sh", "-c", script)
 			shim.Write(c.send)
@@ -270,8 +272,12 @@ func testGoAhead(t *testing.T, goAhead byte, sh, script string) {
 // read fails with ENOSYS (helper-27: a filter of the invoker's that
 // answered the read so had the command run unheld, taken for a group that
 // denies read), and when it can neither mark its socket close-on-exec nor
-// close it (the command would get the socket). Each runs under a filter of its
-// own, loaded on a thread of this test that forks it and then ends.
+// close it (the command would get the socket). With CloseNoFcntl in the
+// go-ahead it makes no fcntl call at all: under a filter that kills for
+// fcntl on the socket, the command runs (helper-31: the stage's denied
+// fcntl counted in an allow-list group's syscalls.stat as the command's).
+// Each runs under a filter of its own, loaded on a thread of this test
+// that forks it and then ends.
 func TestStageQuits(t *testing.T) {
 	if Program(runtime.GOARCH) == nil {
 		t.Skipf("no stage for %s", runtime.GOARCH)
@@ -280,43 +286,21 @@ func TestStageQuits(t *testing.T) {
 	if err != nil {
 		t.Skip("no sh")
 	}
-	nr := func(name string) uint32 {
-		n, ok := map[string]map[string]uint32{
-			"amd64": {"read": 0, "close": 3, "fcntl": 72},
-			"arm64": {"read": 63, "close": 57, "fcntl": 25},
-		}[runtime.GOARCH][name]
-		if !ok {
-			t.Fatalf("no number for %s", name)
-		}
-		return n
-	}
-	// onFd4 fails the calls named with errno when their first argument is
-	// 4, the socket's number.
-	onFd4 := func(errno unix.Errno, names ...string) []unix.SockFilter {
-		ld := func(k uint32) unix.SockFilter {
-			return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: k}
-		}
-		ret := func(k uint32) unix.SockFilter {
-			return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k}
-		}
-		jeq := func(k uint32, jt, jf uint8) unix.SockFilter {
-			return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k,
-				Jt: jt, Jf: jf}
-		}
-		prog := []unix.SockFilter{ld(0)}
-		for i, name := range names {
-			// A match goes to the argument's test, after the last name.
-			prog = append(prog, jeq(nr(name), uint8(len(names)-i), 0))
-		}
-		return append(prog, ret(unix.SECCOMP_RET_ALLOW), ld(16), jeq(4, 0, 1),
-			ret(unix.SECCOMP_RET_ERRNO|uint32(errno)), ret(unix.SECCOMP_RET_ALLOW))
-	}
+	errno := func(e unix.Errno) uint32 { return unix.SECCOMP_RET_ERRNO | uint32(e) }
 	for _, c := range []struct {
-		name   string
-		filter []unix.SockFilter
+		name    string
+		filter  []unix.SockFilter
+		goAhead byte
+		status  int
+		out     string
 	}{
-		{"read-enosys", onFd4(unix.ENOSYS, "read")},
-		{"no-fcntl-no-close", onFd4(unix.EPERM, "fcntl", "close")},
+		{"read-enosys", onFd4(t, errno(unix.ENOSYS), "read"), GoAhead, ExitGaveUp, ""},
+		{"no-fcntl-no-close", onFd4(t, errno(unix.EPERM), "fcntl", "close"), GoAhead,
+			ExitGaveUp, ""},
+		{"no-fcntl-asked", onFd4(t, unix.SECCOMP_RET_KILL_PROCESS, "fcntl"),
+			GoAhead | CloseNoFcntl, 0, "ran\n"},
+		{"no-fcntl-asked-execveat", onFd4(t, unix.SECCOMP_RET_KILL_PROCESS, "fcntl"),
+			GoAheadExecveat | CloseNoFcntl, 0, "ran\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			type started struct {
@@ -348,10 +332,42 @@ func TestStageQuits(t *testing.T) {
 				t.Fatal(s.err)
 			}
 			defer s.shim.Close()
-			s.shim.Write([]byte{GoAhead})
-			if st := exitOf(t, s.cmd); st != ExitGaveUp || s.out.Len() != 0 {
-				t.Errorf("status %d, output %q; want %d and no output", st, s.out, ExitGaveUp)
+			s.shim.Write([]byte{c.goAhead})
+			if st := exitOf(t, s.cmd); st != c.status || s.out.String() != c.out {
+				t.Errorf("status %d, output %q; want %d and %q", st, s.out, c.status, c.out)
 			}
 		})
 	}
+}
+
+// onFd4 is a filter that returns action for the calls named when their
+// first argument is 4, the socket's number, and allows the rest.
+func onFd4(t *testing.T, action uint32, names ...string) []unix.SockFilter {
+	nr := func(name string) uint32 {
+		n, ok := map[string]map[string]uint32{
+			"amd64": {"read": 0, "close": 3, "fcntl": 72},
+			"arm64": {"read": 63, "close": 57, "fcntl": 25},
+		}[runtime.GOARCH][name]
+		if !ok {
+			t.Fatalf("no number for %s", name)
+		}
+		return n
+	}
+	ld := func(k uint32) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: k}
+	}
+	ret := func(k uint32) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k}
+	}
+	jeq := func(k uint32, jt, jf uint8) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k,
+			Jt: jt, Jf: jf}
+	}
+	prog := []unix.SockFilter{ld(0)}
+	for i, name := range names {
+		// A match goes to the argument's test, after the last name.
+		prog = append(prog, jeq(nr(name), uint8(len(names)-i), 0))
+	}
+	return append(prog, ret(unix.SECCOMP_RET_ALLOW), ld(16), jeq(4, 0, 1), ret(action),
+		ret(unix.SECCOMP_RET_ALLOW))
 }

@@ -2,7 +2,8 @@
 # with the stack as execve leaves it: argc, argv[0..argc-1], NULL, envp.
 # argv[1] is the number of a socket to the shim (decimal), argv[2] CMD's
 # path, argv[3..] CMD's argv. The shim sends 1 to go ahead with execve (execveat if that fails with
-# ENOSYS), or 2 with execveat only, for a group that denies execve. No
+# ENOSYS), or 2 with execveat only, for a group that denies execve, and
+# adds 4 where the group denies fcntl. No
 # other code runs in the process, and no signal handler is set.
 	.intel_syntax noprefix
 	.text
@@ -30,17 +31,22 @@ wait:
 	syscall
 	cmp rax, 1
 	jne quit			# EOF or an error: the shim gave up or died
-	movzx r13d, byte ptr [rsp]	# the go-ahead, how to exec CMD: 1 execve
-					# first, 2 execveat
+	movzx r13d, byte ptr [rsp]	# the go-ahead
+	mov r15d, r13d			# its 4: close the socket, no fcntl
+	and r13d, 3			# how to exec CMD: 1 execve first, 2 execveat
+	test r15d, -8
+	jnz quit			# no other bit
 	cmp r13d, 1
 	je run
 	cmp r13d, 2
 	jne quit
 run:
 	# The socket closes at exec, so that the shim sees EOF once CMD
-	# runs; if fcntl is denied, close it now (an exec failure then goes
-	# unsaid), and if close is denied too, CMD does not run: it would
-	# have the socket.
+	# runs; if fcntl is denied (the go-ahead says so, or it fails),
+	# close it now (an exec failure then goes unsaid), and if close is
+	# denied too, CMD does not run: it would have the socket.
+	test r15d, 4
+	jnz shut
 	mov eax, 72			# fcntl(fd, F_SETFD, FD_CLOEXEC)
 	mov edi, r14d
 	mov esi, 2
@@ -48,6 +54,7 @@ run:
 	syscall
 	test rax, rax
 	jz exec
+shut:
 	mov eax, 3			# close(fd)
 	mov edi, r14d
 	syscall

@@ -2,7 +2,8 @@
 // with the stack as execve leaves it: argc, argv[0..argc-1], NULL, envp.
 // argv[1] is the number of a socket to the shim (decimal), argv[2] CMD's
 // path, argv[3..] CMD's argv. The shim sends 1 to go ahead with execve (execveat if that fails with
-// ENOSYS), or 2 with execveat only, for a group that denies execve. No
+// ENOSYS), or 2 with execveat only, for a group that denies execve, and
+// adds 4 where the group denies fcntl. No
 // other code runs in the process, and no signal handler is set.
 	.text
 	.globl _start
@@ -27,23 +28,27 @@ wait:
 	svc #0
 	cmp x0, #1
 	b.ne quit			// EOF or an error: the shim gave up or died
-	ldrb w23, [sp]			// the go-ahead, how to exec CMD: 1 execve
-					// first, 2 execveat
+	ldrb w25, [sp]			// the go-ahead; its 4: close the socket, no fcntl
+	and x23, x25, #3		// how to exec CMD: 1 execve first, 2 execveat
+	tst x25, #0xfffffffffffffff8
+	b.ne quit			// no other bit
 	cmp x23, #1
 	b.eq run
 	cmp x23, #2
 	b.ne quit
 run:
 	// The socket closes at exec, so that the shim sees EOF once CMD
-	// runs; if fcntl is denied, close it now (an exec failure then goes
-	// unsaid), and if close is denied too, CMD does not run: it would
-	// have the socket.
+	// runs; if fcntl is denied (the go-ahead says so, or it fails),
+	// close it now (an exec failure then goes unsaid), and if close is
+	// denied too, CMD does not run: it would have the socket.
+	tbnz x25, #2, shut
 	mov x0, x24			// fcntl(fd, F_SETFD, FD_CLOEXEC)
 	mov x1, #2
 	mov x2, #1
 	mov x8, #25
 	svc #0
 	cbz x0, exec
+shut:
 	mov x0, x24			// close(fd)
 	mov x8, #57
 	svc #0
