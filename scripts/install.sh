@@ -4,7 +4,9 @@
 # one of two ways, not both:
 #
 #   - an /etc/fstab line (the first column is the mirrored cgroup directory):
-#       /sys/fs/cgroup/unified  /sys/fs/cgroup/syscalls  fuse.cgsyscall  defaults  0 0
+#       /sys/fs/cgroup  /sys/fs/cgroup/syscalls  fuse.cgsyscall  defaults,X-mount.mkdir  0 0
+#     (README: the mount point under a cgroup2 mount is a cgroup that a
+#     reboot forgets, which X-mount.mkdir makes again)
 #   - the unit cgsyscall.service (Type=notify, mirroring the cgroup v2 root),
 #     which this script installs but does not enable.
 #

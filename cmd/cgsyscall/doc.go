@@ -73,7 +73,8 @@ var doc = manual{
 		`Each group {g} has a deny set D({g}), and D(child) always contains D(parent). A new
 		group starts with a copy of its parent's set. A deny in a group reaches the group and
 		all its descendants; an allow reaches the group only, and fails with ` + "`EPERM`" + `
-		where the parent denies the call. Allowing at the root always succeeds.`,
+		where the parent denies the call. Allowing at the root always succeeds, but for
+		the io_uring calls while the root denies anything else (below).`,
 		`A member is judged at every moment by the group it is in now: a deny holds every
 		member of the group's subtree before the write returns, and an allow, or a move to a
 		group that allows the call, lets the same running process make it again. The daemon

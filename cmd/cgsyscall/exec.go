@@ -397,5 +397,14 @@ func groupError(mp, group string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("no group %s under %s", name, mp)
 	}
-	return fmt.Errorf("group %s under %s: %w", name, mp, err)
+	return fmt.Errorf("group %s under %s: %w%s", name, mp, err, deadHint(mp, err))
+}
+
+// deadHint is what to do about err from mount point mp when it says the
+// mount's daemon is gone (ENOTCONN), or "".
+func deadHint(mp string, err error) string {
+	if !errors.Is(err, syscall.ENOTCONN) {
+		return ""
+	}
+	return fmt.Sprintf(" (the daemon of this mount is gone: umount %s, then mount it again)", mp)
 }

@@ -209,7 +209,7 @@ func doMount(c mountConfig) error {
 	}
 	c.mountpoint = mp
 	if fi, err := os.Stat(mp); err != nil {
-		return fmt.Errorf("mount point: %w", err)
+		return fmt.Errorf("mount point: %w%s", err, deadHint(mp, err))
 	} else if !fi.IsDir() {
 		return fmt.Errorf("mount point %s is not a directory", mp)
 	}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -43,5 +44,18 @@ func TestLogTarget(t *testing.T) {
 			t.Errorf("log=%q, socket %s: %q, %v; want %q", c.log, filepath.Base(c.socket),
 				got, err, c.want)
 		}
+	}
+}
+
+// TestDeadHint: an error that says the mount's daemon is gone gets what to
+// do about it (helper-31); others get nothing.
+func TestDeadHint(t *testing.T) {
+	err := &os.PathError{Op: "stat", Path: "/m", Err: syscall.ENOTCONN}
+	if got, want := deadHint("/m", err),
+		" (the daemon of this mount is gone: umount /m, then mount it again)"; got != want {
+		t.Errorf("deadHint(ENOTCONN) = %q, want %q", got, want)
+	}
+	if got := deadHint("/m", os.ErrNotExist); got != "" {
+		t.Errorf("deadHint(ENOENT) = %q, want nothing", got)
 	}
 }

@@ -342,12 +342,15 @@ func (k *Keeper) takeOver(why string) {
 	k.marks.unmap()
 	k.marks = nil
 	unix.EpollCtl(k.epfd, unix.EPOLL_CTL_DEL, k.owner.pidfd, nil)
-	msg := why + ": the keeper answers its listeners with ENOSYS"
+	e := k.log.WithFields(logrus.Fields{"pid": k.owner.pid, "listeners": n, "orphans": orphans})
 	if n == 0 {
-		msg = why + ": nothing was held" // a clean exit, as often as not
+		e.Info(why + ": nothing was held") // a clean exit, as often as not
+	} else {
+		// Processes fail closed now, a clean umount's too (helper-31: an
+		// info line was the only sign of that).
+		e.Warn(why + ": the held processes get ENOSYS for every call the daemon would " +
+			"have decided, until they exit or a daemon mounts the mirror again")
 	}
-	k.log.WithFields(logrus.Fields{"pid": k.owner.pid, "listeners": n, "orphans": orphans}).
-		Info(msg)
 	k.owner.close()
 	k.owner = nil
 }
