@@ -116,6 +116,31 @@ func TestTrustRoot(t *testing.T) {
 	}
 }
 
+// TestHeldChildWritesItself: a child of a held shell, forked after the
+// hold and so carrying its layer, writes itself into a subgroup that
+// denies more, and runs on held there. The writer cannot stop before its
+// write is answered: its chain is read after, and shows the shell's layer
+// (the daemon took that for granted until helper-30; a load of a layer of
+// its own would meet EBUSY and kill it).
+func TestHeldChildWritesItself(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("g")
+	m.mkdir("g/sub")
+	// Calls a shell does not make before the write (sh asks getppid at
+	// its start: a notified call that would tell the daemon which layer
+	// the child carries).
+	m.mustWrite("g/syscalls.deny", "sysinfo")
+	m.mustWrite("g/sub/syscalls.deny", "uname")
+	out := confinedShell(t, m, "g", `sh -c 'echo 0 > $M/g/sub/tasks && exec $P sysinfo uname getppid'
+		echo "status $?"`)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || lines[0] != "sysinfo -38" || lines[1] != "uname -38" ||
+		strings.HasPrefix(lines[2], "getppid -") || lines[3] != "status 0" {
+		t.Fatalf("the child that wrote itself into g/sub: %q, want sysinfo and uname -38, "+
+			"a PID for getppid, status 0", out)
+	}
+}
+
 // TestShellJoinsHotDenyingGroup: a shell writes its own PID into a group
 // that denies a hot syscall (getpid) as well as a notified one (getppid).
 // It needs both layers from one stop, after its write was answered; its

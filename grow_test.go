@@ -223,8 +223,13 @@ func TestMoveRefusesForgedBusy(t *testing.T) {
 // its load met for the shell's layer, as for a child forked after the
 // hold, and the move succeeded: it fails with EBUSY now. Only the chain
 // is taken for proof that a layer is carried.
+//
+// "self": as "late", but the descendant (a shell under a filter of its
+// own, testdata/filtered) writes itself into the group, and so was taken
+// for held through the permission check of its own write, which recorded
+// it as carrying its held ancestor's layer (found after helper-30).
 func TestMoveHoldsFilteredDescendant(t *testing.T) {
-	for _, mode := range []string{"late", "own"} {
+	for _, mode := range []string{"late", "own", "self"} {
 		t.Run(mode, func(t *testing.T) { moveFilteredDescendant(t, mode) })
 	}
 }
@@ -241,10 +246,17 @@ func moveFilteredDescendant(t *testing.T, mode string) {
 		}
 	}
 	script := `( read x < "$2"; "$1" -serve < "$3" > "$4"; : ) & echo $!; read y`
-	if mode == "own" {
+	filtered := ""
+	switch mode {
+	case "own":
 		script = `"$1" -serve < "$3" > "$4" & echo $!; read y`
+	case "self":
+		filtered = cProgram(t, "filtered")
+		script = `( read x < "$2"; "$5" sh -c 'echo 0 > "$1" && exec "$2" getppid' sh \
+			"$6/g/tasks" "$1" > "$4"; : ) & echo $!; read y`
 	}
-	sh := startLive(t, m.base, "bash", "-c", script, "bash", bin.probe, start, in, out)
+	sh := startLive(t, m.base, "bash", "-c", script, "bash", bin.probe, start, in, out,
+		filtered, m.mnt)
 	child, err := strconv.Atoi(sh.next())
 	if err != nil {
 		t.Fatal(err)
@@ -278,12 +290,18 @@ func moveFilteredDescendant(t *testing.T, mode string) {
 	}
 	moveTo(m, "g", sh.pid)
 	filter := "answergetppid"
-	if mode == "late" {
+	if mode != "own" {
 		// Started later than a clock tick after the hold, as start times
 		// tell.
 		time.Sleep(50 * time.Millisecond)
 		if _, err := files[2].WriteString("go\n"); err != nil {
 			t.Fatal(err)
+		}
+		if mode == "self" {
+			if l := probe.next(); l != "getppid -38" {
+				t.Errorf("the filtered shell that wrote itself into g: %s, want getppid -38", l)
+			}
+			return
 		}
 		filter = "allowall"
 		ready()

@@ -377,8 +377,18 @@ type anchorEntry struct {
 // and whether it is confined at all: its anchor when it is held, else its
 // cgroup when that group denies anything.
 func (h *Holder) confinement(tid int) (string, bool) {
-	if p := h.anchorOf(tid, 0); p != nil {
-		return *p.anchor.Load(), true
+	if tgid := tgidOf(tid); tgid != 0 {
+		// A process not known is judged by its nearest held ancestor's
+		// anchor, but not recorded as carrying that one's layer: descent
+		// says nothing of that, and a writer so recorded was taken as
+		// held by its own move (planNew).
+		p := h.known(tgid)
+		if p == nil {
+			p = h.heldAncestor(tgid)
+		}
+		if p != nil {
+			return *p.anchor.Load(), true
+		}
 	}
 	group, inside, err := h.groupOf(tid)
 	if err != nil || !inside {
