@@ -141,6 +141,50 @@ func TestHeldChildWritesItself(t *testing.T) {
 	}
 }
 
+// TestHeldOrphanWritesItself: as TestHeldChildWritesItself, but the
+// writer's held parent exited first, leaving it to init: it has no held
+// ancestor, and was killed after its write returned, its load of a layer
+// of its own refused (EBUSY) by the layer it carries (helper-32, 2 of 3).
+func TestHeldOrphanWritesItself(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("g")
+	m.mkdir("g/sub")
+	m.mustWrite("g/syscalls.deny", "sysinfo")
+	m.mustWrite("g/sub/syscalls.deny", "uname")
+	start := filepath.Join(t.TempDir(), "go")
+	if err := syscall.Mkfifo(start, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sh := startLive(t, m.base, "bash", "-c", `read x
+		( echo "orphan $BASHPID"; read y < "$1"
+		  exec sh -c 'echo 0 > "$1" && exec "$2" sysinfo uname getppid' sh "$2" "$3" ) &
+		exit 0`, "bash", start, filepath.Join(m.mnt, "g/sub/tasks"), bin.probe)
+	moveTo(m, "g", sh.pid)
+	sh.send("fork")
+	var orphan int
+	if _, err := fmt.Sscanf(sh.next(), "orphan %d", &orphan); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(orphan, syscall.SIGKILL) })
+	waitGone(t, sh.pid) // its parent exited: it is init's
+	f, err := os.OpenFile(start, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("go\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sysinfo -38", "uname -38"} {
+		if l := sh.next(); l != want {
+			t.Fatalf("the orphan that wrote itself into g/sub printed %q, want %q", l, want)
+		}
+	}
+	if l := sh.next(); !strings.HasPrefix(l, "getppid ") || strings.HasPrefix(l, "getppid -") {
+		t.Errorf("the orphan printed %q, want getppid and a PID", l)
+	}
+}
+
 // TestShellJoinsHotDenyingGroup: a shell writes its own PID into a group
 // that denies a hot syscall (getpid) as well as a notified one (getppid).
 // It needs both layers from one stop, after its write was answered; its

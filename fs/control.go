@@ -248,9 +248,11 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	if err == nil && kind == ctlAllow {
 		err = m.uringAllow(group, set)
 	}
+	var mark policy.Mark
 	var before map[string]policy.Set
 	if err == nil {
-		before = m.tree.Snapshot()
+		mark = m.tree.Mark()
+		before = mark.Sets
 		if kind == ctlAllow {
 			err = m.tree.Allow(group, set)
 		} else {
@@ -268,7 +270,7 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 		// take to fail (helper-30); nor does a write that changes
 		// nothing, which holds nothing either.
 		if err = m.enforcer.PolicyChanged(c, group); err != nil {
-			m.tree.Undo(before)
+			m.tree.Undo(mark)
 		}
 	}
 	if err == nil && m.changed(group, before) {

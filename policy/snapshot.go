@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"maps"
 	"slices"
 	"syscall"
 )
@@ -59,18 +60,33 @@ func (t *Tree) Restore(groups map[string]Set) error {
 	}
 	t.mu.Lock()
 	t.groups = copied
+	t.born = map[string]uint64{}
 	t.mu.Unlock()
 	return nil
 }
 
-// Undo takes back a change made since before, a [Tree.Snapshot]: each
-// group that was there then gets its set from before again, and a group
-// made since (a mkdir or lookup while the change was being enforced, which
-// copied the changed set) gets a copy of its parent's, as if made after
-// the undo; a group removed since stays removed. Unlike Restore, it keeps
-// the groups that came meanwhile (adversary helper-30: a group made during
-// a write that failed was dropped from the tree for good).
-func (t *Tree) Undo(before map[string]Set) {
+// Mark is a [Tree.Snapshot] with the moment it was taken, for [Tree.Undo].
+type Mark struct {
+	Sets map[string]Set
+	made uint64
+}
+
+// Mark takes a snapshot for Undo.
+func (t *Tree) Mark() Mark {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Mark{Sets: maps.Clone(t.groups), made: t.made}
+}
+
+// Undo takes back a change made since before: each group that was there
+// then gets its set from before again, and a group made since (a mkdir or
+// lookup while the change was being enforced, which copied the changed
+// set; one removed and made again too) gets a copy of its parent's, as if
+// made after the undo; a group removed since stays removed. Unlike
+// Restore, it keeps the groups that came meanwhile (adversary helper-30: a
+// group made during a write that failed was dropped from the tree for
+// good; helper-32: one removed and made again got the old one's set).
+func (t *Tree) Undo(before Mark) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	paths := make([]string, 0, len(t.groups))
@@ -79,7 +95,7 @@ func (t *Tree) Undo(before map[string]Set) {
 	}
 	slices.Sort(paths) // a parent before its children
 	for _, p := range paths {
-		if d, ok := before[p]; ok {
+		if d, ok := before.Sets[p]; ok && t.born[p] <= before.made {
 			t.groups[p] = d
 		} else if p != "" {
 			t.groups[p] = t.groups[parentOf(p)]

@@ -24,6 +24,11 @@ type Tree struct {
 
 	mu     sync.Mutex
 	groups map[string]Set
+	// made counts the groups made (Ensure), and born gives each group
+	// made since the tree began or was restored its count, so that Undo
+	// tells a group made during a change from one that was there.
+	made uint64
+	born map[string]uint64
 }
 
 // NewTree returns a tree that holds only the root, with D = {}. It panics
@@ -34,6 +39,7 @@ func NewTree(a *arch.Arch) *Tree {
 		never:  NeverDeny(a),
 		max:    nrMax(a),
 		groups: map[string]Set{"": {}},
+		born:   map[string]uint64{},
 	}
 }
 
@@ -63,6 +69,8 @@ func (t *Tree) Ensure(path string) error {
 			continue
 		}
 		t.groups[q] = parent
+		t.made++
+		t.born[q] = t.made
 	}
 	return nil
 }
@@ -86,6 +94,7 @@ func (t *Tree) Remove(path string) error {
 	for q := range t.groups {
 		if within(q, p) {
 			delete(t.groups, q)
+			delete(t.born, q)
 		}
 	}
 	return nil

@@ -450,17 +450,27 @@ func TestUndo(t *testing.T) {
 	if err := tr.Deny("web", NewSet(59)); err != nil {
 		t.Fatal(err)
 	}
-	before := tr.Snapshot()
+	if err := tr.Deny("web/worker", NewSet(100)); err != nil {
+		t.Fatal(err)
+	}
+	before := tr.Mark()
 	if err := tr.Deny("web", NewSet(63)); err != nil {
 		t.Fatal(err)
 	}
-	// Meanwhile: a group made below the changed one, and one removed.
+	// Meanwhile: a group made below the changed one, one removed, and one
+	// removed and made again (helper-32: it got the old one's set back).
 	for _, p := range []string{"web/new/deeper", "db/x"} {
 		if err := tr.Ensure(p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := tr.Remove("db"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Remove("web/worker"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Ensure("web/worker"); err != nil {
 		t.Fatal(err)
 	}
 	tr.Undo(before)

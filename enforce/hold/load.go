@@ -449,10 +449,12 @@ func (h *Holder) quick(m *member) {
 
 // install reads m's filter chain, settles its layer and loads it.
 func (h *Holder) install(m *member, old *layer) error {
-	if m.self && old == nil && m.p == nil && m.underHeld && m.filters > 0 {
+	if m.self && old == nil && m.p == nil && m.filters > 0 {
 		// The writer, recorded as held by the layer planned for it when
-		// its write returned, may carry a held ancestor's layer, which
-		// would refuse the new one (EBUSY): its chain says (planNew).
+		// its write returned, may carry a layer already, which would
+		// refuse the new one (EBUSY): a held ancestor's, or as an orphan
+		// (given to a subreaper) a held process's that has no held
+		// ancestor (helper-32: killed so). Its chain says (planNew).
 		if chain, err := m.sess.Filters(); err == nil {
 			if lay := h.layerIn(chain); lay != nil {
 				return h.carried(m, lay)
@@ -505,7 +507,7 @@ func (h *Holder) carried(m *member, lay *layer) error {
 	if !h.covered(newProc(0, lay, m.group), m.need) {
 		m.sess.KillDetach()
 		m.killed = true
-		return fmt.Errorf("%w: it carries the layer of a held ancestor, which does not "+
+		return fmt.Errorf("%w: it carries the layer of a held process, which does not "+
 			"cover its group", syscall.EPERM)
 	}
 	if p := h.known(m.pid); p != nil && p.start == m.start {
