@@ -435,6 +435,7 @@ func TestExecExitStatus(t *testing.T) {
 			"no-such-command-xyz: command not found"},
 		{"not executable", []string{"web", "--", notExec}, 126, "permission denied"},
 		{"a directory", []string{"web", "--", "/tmp"}, 126, "/tmp: permission denied"},
+		{"group as a path", []string{m.mnt + "/web", "--", "sh", "-c", "exit 3"}, 3, ""},
 		{"no such group", []string{"nosuch", "--", "true"}, 125, "no group /nosuch under"},
 		{"no --", []string{"web", "true"}, 125, "usage:"},
 	} {

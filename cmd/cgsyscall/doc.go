@@ -153,7 +153,8 @@ var doc = manual{
 			summary: "run CMD as a member of GROUP, held to the group's set from its start",
 			text: []string{
 				`Runs {CMD} as a member of {GROUP}, a path relative to the mount's root
-				(` + "`web`, `web/worker`" + `), held to the group's set from its first
+				(` + "`web`, `web/worker`" + `; or its directory in the mount,
+				` + "`/sys/fs/cgroup/syscalls/web`" + `), held to the group's set from its first
 				instruction. {CMD} is looked up in ` + "`PATH`" + `. The child is created inside the
 				real cgroup as a stage of a few hundred bytes that waits on a socket; the daemon
 				holds it, and only then does the stage exec {CMD}, whose layer stays through

@@ -41,6 +41,13 @@ func execCmd(args []string) error {
 		return usagef("exec: expected GROUP -- CMD [ARG...]")
 	}
 	group, argv := rest[0], rest[2:]
+	// A group may be named by its directory in the mount, as a shell's
+	// completion gives it (helper-31).
+	if abs, err := filepath.Abs(*mp); err == nil && filepath.IsAbs(group) {
+		if rel, ok := strings.CutPrefix(filepath.Clean(group), abs+"/"); ok {
+			group = rel
+		}
+	}
 	return runInGroup(*mp, group, argv)
 }
 
