@@ -43,7 +43,9 @@ func resolveCmd(args []string) error {
 	if archName != "" {
 		var ok bool
 		if a, ok = arch.ByName(archName); !ok {
-			return usagef("resolve: unknown architecture %q (x86_64, aarch64)", archName)
+			return usagef("resolve: unknown architecture %q (x86_64, aarch64: control files "+
+				"take native numbers, and a 32-bit call is judged as its native counterpart)",
+				archName)
 		}
 	}
 	if a == nil {
