@@ -333,9 +333,11 @@ func within(group, anchor string) bool {
 // thread: its process's own, or for a process forked from a held one, a
 // new record that takes the nearest held ancestor's anchor.
 //
-// holder is the PID the notification's listener was taken from: when no
-// ancestor is known (the parent died and the process was reparented), the
-// process inherits the anchor of the one whose layer it carries.
+// holder is the PID the notification's listener was taken from: the
+// process carries that one's layer (its newest filter that hands calls on
+// is the layer's), which is the layer recorded for it, rather than its
+// nearest held ancestor's; when no ancestor is known (the parent died and
+// the process was reparented), it takes the holder's anchor too.
 func (h *Holder) anchorOf(tid, holder int) *proc {
 	if v, ok := h.anchors.Load(tid); ok {
 		e := v.(*anchorEntry)
@@ -348,13 +350,18 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 		e.p = h.known(tgid)
 		if e.p == nil {
 			anc := h.heldAncestor(tgid)
-			if anc == nil {
-				if v, ok := h.holders.Load(holder); ok {
+			var lay *layer
+			if v, ok := h.holders.Load(holder); ok {
+				lay = v.(*proc).lay.Load()
+				if anc == nil {
 					anc = v.(*proc)
 				}
 			}
+			if anc != nil && lay == nil {
+				lay = anc.lay.Load()
+			}
 			if start, err := startTime(tgid); anc != nil && err == nil {
-				e.p = newProc(start, anc.lay.Load(), *anc.anchor.Load())
+				e.p = newProc(start, lay, *anc.anchor.Load())
 				h.setProc(tgid, e.p)
 				h.place(tgid, e.p, *anc.anchor.Load())
 				pin := e.p.pinned.Load().Union(*anc.pinned.Load())
