@@ -116,6 +116,19 @@ func TestTrustRoot(t *testing.T) {
 	}
 }
 
+// writerLab mounts a mirror with a group g that denies sysinfo and g/sub
+// that denies uname too: calls a shell does not make before a write (sh
+// asks getppid at its start, a notified call that would tell the daemon
+// which layer it carries).
+func writerLab(t *testing.T) *mirror {
+	m := newMirror(t)
+	m.mkdir("g")
+	m.mkdir("g/sub")
+	m.mustWrite("g/syscalls.deny", "sysinfo")
+	m.mustWrite("g/sub/syscalls.deny", "uname")
+	return m
+}
+
 // TestHeldChildWritesItself: a child of a held shell, forked after the
 // hold and so carrying its layer, writes itself into a subgroup that
 // denies more, and runs on held there. The writer cannot stop before its
@@ -123,14 +136,7 @@ func TestTrustRoot(t *testing.T) {
 // (the daemon took that for granted until helper-30; a load of a layer of
 // its own would meet EBUSY and kill it).
 func TestHeldChildWritesItself(t *testing.T) {
-	m := newMirror(t)
-	m.mkdir("g")
-	m.mkdir("g/sub")
-	// Calls a shell does not make before the write (sh asks getppid at
-	// its start: a notified call that would tell the daemon which layer
-	// the child carries).
-	m.mustWrite("g/syscalls.deny", "sysinfo")
-	m.mustWrite("g/sub/syscalls.deny", "uname")
+	m := writerLab(t)
 	out := confinedShell(t, m, "g", `sh -c 'echo 0 > $M/g/sub/tasks && exec $P sysinfo uname getppid'
 		echo "status $?"`)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -146,11 +152,7 @@ func TestHeldChildWritesItself(t *testing.T) {
 // ancestor, and was killed after its write returned, its load of a layer
 // of its own refused (EBUSY) by the layer it carries (helper-32, 2 of 3).
 func TestHeldOrphanWritesItself(t *testing.T) {
-	m := newMirror(t)
-	m.mkdir("g")
-	m.mkdir("g/sub")
-	m.mustWrite("g/syscalls.deny", "sysinfo")
-	m.mustWrite("g/sub/syscalls.deny", "uname")
+	m := writerLab(t)
 	start := filepath.Join(t.TempDir(), "go")
 	if err := syscall.Mkfifo(start, 0o600); err != nil {
 		t.Fatal(err)
