@@ -147,6 +147,26 @@ func TestHeldChildWritesItself(t *testing.T) {
 	}
 }
 
+// TestHeldChildWritesItselfUncovered: as TestHeldChildWritesItself, into
+// a subgroup that denies a call the shell's layer does not hand over
+// (getuid, a frequent call): the layer grows, the writer with it. The
+// writer's chain, read after its write, showed a layer that did not
+// cover its group, and it was killed (helper-33, 3 of 3).
+func TestHeldChildWritesItselfUncovered(t *testing.T) {
+	m := writerLab(t)
+	m.mkdir("g/sub/uid")
+	m.mustWrite("g/sub/uid/syscalls.deny", "getuid")
+	out := confinedShell(t, m, "g",
+		`sh -c 'echo 0 > $M/g/sub/uid/tasks && exec $P getuid uname getppid'
+		echo "status $?"`)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || lines[0] != "getuid -38" || lines[1] != "uname -38" ||
+		strings.HasPrefix(lines[2], "getppid -") || lines[3] != "status 0" {
+		t.Fatalf("the child that wrote itself into g/sub/uid: %q, want getuid and uname -38, "+
+			"a PID for getppid, status 0", out)
+	}
+}
+
 // TestHeldOrphanWritesItself: as TestHeldChildWritesItself, but the
 // writer's held parent exited first, leaving it to init: it has no held
 // ancestor, and was killed after its write returned, its load of a layer

@@ -332,6 +332,112 @@ func moveFilteredDescendant(t *testing.T, mode string) {
 	sh.send("end")
 }
 
+// TestCloneParentChild: a shell P forks X before any hold; X is held in
+// A (denying uname), P then in B (denying getppid); X starts a probe C
+// with CLONE_PARENT (testdata/cloneparent): C's parent is P, but it
+// carries X's layer and sits in A. "decided": C makes a call the daemon
+// decides, which recorded it with its parent's layer (which covers
+// getppid), so that a deny of getppid in A did not grow X's layer, and C
+// made getppid, denied (helper-33, 6 of 6): recorded with the layer of
+// the listener that call came through, it is held to it. "growth": C
+// makes none, and a deny of getuid in B grows P's layer; C, taken into
+// P's family by its birth, was stopped and given a layer, which its own
+// open listener refused: it was killed and the deny failed with EBUSY
+// (helper-33, 2 of 3). Its chain shows X's layer: it is left out.
+func TestCloneParentChild(t *testing.T) {
+	for _, mode := range []string{"decided", "growth"} {
+		t.Run(mode, func(t *testing.T) { cloneParentChild(t, mode) })
+	}
+}
+
+func cloneParentChild(t *testing.T, mode string) {
+	cloneparent := cProgram(t, "cloneparent")
+	m := liveMirror(t)
+	m.mkdir("A")
+	m.mkdir("B")
+	m.mustWrite("A/syscalls.deny", "uname")
+	dir := t.TempDir()
+	in, out, start := filepath.Join(dir, "in"), filepath.Join(dir, "out"),
+		filepath.Join(dir, "go")
+	for _, f := range []string{in, out, start} {
+		if err := syscall.Mkfifo(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh := startLive(t, m.base, "bash", "-c",
+		`( read y < "$2"; exec "$5" "$1" -serve < "$3" > "$4" ) & echo $!; read z`,
+		"bash", bin.probe, start, in, out, cloneparent)
+	x, err := strconv.Atoi(sh.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killGone(t, x) })
+	moveTo(m, "A", x)
+	m.mustWrite("B/syscalls.deny", "getppid")
+	moveTo(m, "B", sh.pid)
+	var files [3]*os.File
+	for i, f := range []string{in, out, start} {
+		if files[i], err = os.OpenFile(f, os.O_RDWR, 0); err != nil {
+			t.Fatal(err)
+		}
+		defer files[i].Close()
+	}
+	c := &live{t: t, stdin: files[0], lines: make(chan string, 16), stderr: &syncBuf{}}
+	go func() {
+		sc := bufio.NewScanner(files[1])
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+	}()
+	if _, err := files[2].WriteString("go\n"); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.next(); func() bool { _, err := fmt.Sscanf(l, "ready %d", &c.pid); return err != nil }() {
+		t.Fatalf("probe printed %q, want ready PID", l)
+	}
+	t.Cleanup(func() { killGone(t, c.pid) })
+	if ppid := parentPID(t, c.pid); ppid != sh.pid {
+		t.Fatalf("the probe's parent is %d, want the shell %d", ppid, sh.pid)
+	}
+	ask := func(tok, want string) {
+		t.Helper()
+		c.send(tok)
+		if l := c.next(); l != tok+" "+want {
+			t.Errorf("the probe's %q, want %q", l, tok+" "+want)
+		}
+	}
+	if mode == "decided" {
+		ask("uname", "-38")
+		m.mustWrite("A/syscalls.deny", "getppid")
+		ask("getppid", "-38")
+	} else {
+		if err := m.write("B/syscalls.deny", "getuid"); err != nil {
+			t.Errorf("deny of getuid in B, which grows the shell's layer: %v", err)
+		}
+		ask("uname", "-38")
+		ask("getuid", "0")
+	}
+	sh.send("end")
+}
+
+// parentPID reads the parent of process pid from /proc/PID/stat.
+func parentPID(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ppid int
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 2 {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	if ppid, err = strconv.Atoi(f[1]); err != nil {
+		t.Fatal(err)
+	}
+	return ppid
+}
+
 // TestMoveRefusesOwnListener: a process that hands nearly every call to
 // a listener of its own (testdata/selflisten -own) is moved into a group
 // where another process is held. The kernel refuses the daemon's listener

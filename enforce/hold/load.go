@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +35,9 @@ type member struct {
 	group string     // where a process not known yet is anchored
 	need  policy.Set // the numbers it is judged by, seccomp included
 	// underHeld: it has a held ancestor (it may carry that one's layer).
-	underHeld bool
+	// descent: a child of a family's member not known yet, taken in by
+	// its birth after the layer (carriers), until its chain says.
+	underHeld, descent bool
 	// filters is Seccomp_filters of a process not held yet when planned:
 	// with none, its chain need not be read.
 	filters int
@@ -227,6 +230,19 @@ func (h *Holder) seizeAll(j *job) bool {
 			}
 			continue
 		}
+		if m.descent && !h.carriesOld(m, j.old) {
+			// A child of a member that carries another layer, or none:
+			// not of this family (helper-33: one forked with
+			// CLONE_PARENT by a process held on its own was killed when
+			// its parent's layer grew, its own layer refusing the new
+			// one; one outside every group, given to a held subreaper,
+			// was anchored in its group).
+			m.sess.Detach()
+			m.sess = nil
+			j.members = slices.Delete(j.members, i, i+1)
+			i--
+			continue
+		}
 		if j.old == nil {
 			continue
 		}
@@ -262,10 +278,25 @@ func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
 		if q := h.known(c); q != nil && q.lay.Load() != old {
 			continue
 		}
-		out = append(out, &member{pid: c, start: start, p: h.known(c), group: group,
-			need: m.need, also: m.also})
+		q := h.known(c)
+		out = append(out, &member{pid: c, start: start, p: q, group: group,
+			need: m.need, also: m.also, descent: q == nil})
 	}
 	return out
+}
+
+// carriesOld reports whether member m, stopped, carries layer old as the
+// newest filter of its chain that hands calls on. A chain that cannot be
+// read (a kernel without CONFIG_CHECKPOINT_RESTORE) is taken to carry it,
+// as before chains were read: left out, a member that did would keep old's
+// closed listener and no cover for the numbers the growth is for.
+func (h *Holder) carriesOld(m *member, old *layer) bool {
+	chain, err := m.sess.Filters()
+	if err != nil {
+		return true
+	}
+	lay := h.layerIn(chain)
+	return lay == old || lay != nil && slices.Equal(lay.prog, old.prog)
 }
 
 // maxLooks bounds the looks for orphans that see tasks created meanwhile.

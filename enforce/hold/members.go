@@ -542,7 +542,18 @@ func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error
 	// of either is read once it is stopped (install, recordNew).
 	anc := h.heldAncestor(pid)
 	m.underHeld = anc != nil
-	if anc != nil && !self && startNanos(start) > anc.heldAt()+tickNanos {
+	switch {
+	case anc != nil && self && !h.covered(anc, m.need):
+		// The writer, whose chain is read only after its write, joins
+		// the growth of its ancestor's layer for the new group: a member
+		// of a growth gets a layer of its own by injection, proof enough
+		// whatever it carried (helper-33: its chain read after its
+		// write, the layer it carried did not cover the group, and it
+		// was killed). One that carries another layer, whose listener
+		// then refuses the new one, is killed (fail closed).
+		m.anc = anc
+		return nil, true, h.inherit(m)
+	case anc != nil && !self && startNanos(start) > anc.heldAt()+tickNanos:
 		if lay := h.orphanLayer(pid); lay != nil {
 			m.anc, m.adopted = newProc(0, lay, group), true
 			return nil, true, h.inherit(m)
@@ -560,6 +571,11 @@ func (h *Holder) inherit(m *member) error {
 	h.place(m.pid, p, m.group)
 	if need := h.need(p, m.group); !h.covered(p, need) {
 		_, err := h.grow([]growReq{{pid: m.pid, p: p, need: need}}, selfPid(m))
+		if err != nil {
+			// Not grown, not recorded: the writer's record was by descent
+			// alone (planNew).
+			h.forget(m.pid, p)
+		}
 		return err
 	}
 	return nil
