@@ -31,7 +31,7 @@ type member struct {
 	pid   int
 	start uint64
 	p     *proc      // its record; nil for a process not known yet
-	anc   *proc      // a record of the layer its chain showed it carries (orphanLayer)
+	anc   *proc      // the record whose layer it is taken to carry (see planNew)
 	group string     // where a process not known yet is anchored
 	need  policy.Set // the numbers it is judged by, seccomp included
 	// underHeld: it has a held ancestor (it may carry that one's layer).
@@ -295,8 +295,7 @@ func (h *Holder) carriesOld(m *member, old *layer) bool {
 	if err != nil {
 		return true
 	}
-	lay := h.layerIn(chain)
-	return lay == old || lay != nil && slices.Equal(lay.prog, old.prog)
+	return h.layerIn(chain) == old
 }
 
 // maxLooks bounds the looks for orphans that see tasks created meanwhile.
