@@ -554,7 +554,13 @@ func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error
 		m.anc = anc
 		return nil, true, h.inherit(m)
 	case anc != nil && !self && startNanos(start) > anc.heldAt()+tickNanos:
-		if lay := h.orphanLayer(pid); lay != nil {
+		lay, err := h.chainLayer(pid)
+		if err != nil {
+			// It could not stop for its chain: nor would it for a layer
+			// (and each try waits up to inject.DefaultTimeout).
+			return nil, true, exitedOr(pid, err)
+		}
+		if lay != nil {
 			m.anc, m.adopted = newProc(0, lay, group), true
 			return nil, true, h.inherit(m)
 		}

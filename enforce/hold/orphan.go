@@ -8,26 +8,34 @@ import (
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
 )
 
-// orphanLayer finds the layer that process pid, which has no held
-// ancestor but a listener in its filter chain, carries: one of this
-// daemon's live layers, whose program is the newest filter of the chain
-// that hands calls on. That is a process forked from a held one that exited
-// before the daemon heard of the child (it made no call its layer hands
-// over), reparented to init or a subreaper. The process is marked as
-// adopted: the growth of any layer looks at it (orphans), and where its
-// load is refused because another listener of its chain is still open, it
-// is left as it was (maybe). nil when none fits.
+// orphanLayer finds the layer that process pid carries: one of this
+// daemon's live layers, whose program is the newest filter of its chain
+// that hands calls on. That is a child of a held process that the daemon
+// has not heard of (it made no call its layer hands over), or one
+// reparented to init or a subreaper when its parent exited. The process
+// is marked as adopted: the growth of any layer looks at it (orphans), and
+// where its load is refused because another listener of its chain is still
+// open, it is left as it was (maybe). nil when none fits, or when its
+// chain could not be read.
 func (h *Holder) orphanLayer(pid int) *layer {
+	lay, _ := h.chainLayer(pid)
+	return lay
+}
+
+// chainLayer is orphanLayer, with the error that kept the chain from
+// being read (a process that cannot be stopped: traced by another, or
+// waiting for a vfork child).
+func (h *Holder) chainLayer(pid int) (*layer, error) {
 	s, err := inject.Seize(pid)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	chain, err := s.Filters()
 	s.Detach()
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	return h.layerIn(chain)
+	return h.layerIn(chain), nil
 }
 
 // layerIn returns the open layer that filter chain carries as the newest
