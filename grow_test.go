@@ -333,13 +333,14 @@ func moveFilteredDescendant(t *testing.T, mode string) {
 }
 
 // TestCloneParentChild: a shell P forks X before any hold; X is held in
-// A (denying uname), P then in B (denying getppid); X starts a probe C
-// with CLONE_PARENT (testdata/cloneparent): C's parent is P, but it
-// carries X's layer and sits in A. "decided": C makes a call the daemon
-// decides, which recorded it with its parent's layer (which covers
-// getppid), so that a deny of getppid in A did not grow X's layer, and C
-// made getppid, denied (helper-33, 6 of 6): recorded with the layer of
-// the listener that call came through, it is held to it. "growth": C
+// A (denying uname), P then in B (denying getppid and sysinfo); X starts
+// a probe C with CLONE_PARENT (testdata/cloneparent): C's parent is P,
+// but it carries X's layer and sits in A. "decided": C makes a call the
+// daemon decides, which recorded it with its parent's layer and group:
+// it was refused B's getppid, and a deny of sysinfo in A, which P's layer
+// hands on and X's does not, grew no layer, and C made sysinfo, denied
+// (helper-34, helper-33): recorded with the layer of the listener that
+// call came through, and that holder's group, it is held to A. "growth": C
 // makes none, and a deny of getuid in B grows P's layer; C, taken into
 // P's family by its birth, was stopped and given a layer, which its own
 // open listener refused: it was killed and the deny failed with EBUSY
@@ -372,8 +373,10 @@ func cloneParentChild(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { killGone(t, x) })
-	moveTo(m, "A", x)
+	// X's layer hands on uname and getppid, P's sysinfo as well.
 	m.mustWrite("B/syscalls.deny", "getppid")
+	moveTo(m, "A", x)
+	m.mustWrite("B/syscalls.deny", "sysinfo")
 	moveTo(m, "B", sh.pid)
 	var files [3]*os.File
 	for i, f := range []string{in, out, start} {
@@ -408,14 +411,93 @@ func cloneParentChild(t *testing.T, mode string) {
 	}
 	if mode == "decided" {
 		ask("uname", "-38")
-		m.mustWrite("A/syscalls.deny", "getppid")
-		ask("getppid", "-38")
+		// Judged by A alone: anchored at its parent's group B as well,
+		// it was refused B's getppid (helper-34, 5 of 6).
+		c.send("getppid")
+		if l := c.next(); !strings.HasPrefix(l, "getppid ") || strings.HasPrefix(l, "getppid -") {
+			t.Errorf("the probe's %q in A, which allows getppid, want a PID", l)
+		}
+		// Recorded with P's layer, which hands sysinfo on, it was not
+		// grown for a deny of sysinfo in A, which X's layer does not
+		// hand on (helper-33, 6 of 6).
+		m.mustWrite("A/syscalls.deny", "sysinfo")
+		ask("sysinfo", "-38")
 	} else {
 		if err := m.write("B/syscalls.deny", "getuid"); err != nil {
 			t.Errorf("deny of getuid in B, which grows the shell's layer: %v", err)
 		}
 		ask("uname", "-38")
 		ask("getuid", "0")
+	}
+	sh.send("end")
+}
+
+// TestGrowthTakesFilteredChild: a held shell's child, forked after the
+// hold and unknown to the daemon (it made no call the daemon decides),
+// loads a filter of its own over the shell's layer that hands getppid on
+// with no listener (probe notifygetppid). The shell is moved into a group
+// that denies a call its layer does not hand over (getuid), which grows
+// the layer: the child, whose newest filter that hands calls on is its
+// own, was left out, the old listener closed, and it loaded a listener of
+// its own that let getppid run, denied to it (helper-34, 4 of 4). It is
+// taken into the growth: its own listener is refused, getppid denied.
+func TestGrowthTakesFilteredChild(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	m.mkdir("g/s")
+	m.mustWrite("g/s/syscalls.deny", "getuid")
+	dir := t.TempDir()
+	in, out, start := filepath.Join(dir, "in"), filepath.Join(dir, "out"),
+		filepath.Join(dir, "go")
+	for _, f := range []string{in, out, start} {
+		if err := syscall.Mkfifo(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh := startLive(t, m.base, "bash", "-c",
+		`read y < "$2"; "$1" -serve < "$3" > "$4" & echo $!; read z`,
+		"bash", bin.probe, start, in, out)
+	moveTo(m, "g", sh.pid)
+	var files [3]*os.File
+	var err error
+	for i, f := range []string{in, out, start} {
+		if files[i], err = os.OpenFile(f, os.O_RDWR, 0); err != nil {
+			t.Fatal(err)
+		}
+		defer files[i].Close()
+	}
+	c := &live{t: t, stdin: files[0], lines: make(chan string, 16), stderr: &syncBuf{}}
+	go func() {
+		sc := bufio.NewScanner(files[1])
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+	}()
+	// Started later than a clock tick after the hold.
+	time.Sleep(50 * time.Millisecond)
+	if _, err := files[2].WriteString("go\n"); err != nil {
+		t.Fatal(err)
+	}
+	if c.pid, err = strconv.Atoi(sh.next()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killGone(t, c.pid) })
+	if l := c.next(); l != "ready "+strconv.Itoa(c.pid) {
+		t.Fatalf("probe printed %q, want ready %d", l, c.pid)
+	}
+	c.send("notifygetppid")
+	if l := c.next(); l != "notifygetppid 0" {
+		t.Fatalf("probe printed %q, want notifygetppid 0", l)
+	}
+	moveTo(m, "g/s", sh.pid)
+	c.send("answergetppid")
+	if l := c.next(); l != "answergetppid -16" {
+		t.Errorf("the child's own listener after the growth: %q, want answergetppid -16 "+
+			"(EBUSY: the new layer's listener is open)", l)
+	}
+	c.send("getppid")
+	if l := c.next(); l != "getppid -38" {
+		t.Errorf("the child's %q after the growth, want getppid -38", l)
 	}
 	sh.send("end")
 }

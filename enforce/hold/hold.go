@@ -334,10 +334,10 @@ func within(group, anchor string) bool {
 // new record that takes the nearest held ancestor's anchor.
 //
 // holder is the PID the notification's listener was taken from: the
-// process carries that one's layer (its newest filter that hands calls on
-// is the layer's), which is the layer recorded for it, rather than its
-// nearest held ancestor's; when no ancestor is known (the parent died and
-// the process was reparented), it takes the holder's anchor too.
+// process carries that one's layer, which is the layer recorded for it,
+// rather than its nearest held ancestor's; where that ancestor carries
+// another layer, or none is known (the parent died and the process was
+// reparented), it takes the holder's anchor too.
 func (h *Holder) anchorOf(tid, holder int) *proc {
 	if v, ok := h.anchors.Load(tid); ok {
 		e := v.(*anchorEntry)
@@ -352,9 +352,15 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 			anc := h.heldAncestor(tgid)
 			var lay *layer
 			if v, ok := h.holders.Load(holder); ok {
-				lay = v.(*proc).lay.Load()
-				if anc == nil {
-					anc = v.(*proc)
+				hp := v.(*proc)
+				lay = hp.lay.Load()
+				if anc == nil || anc.lay.Load() != lay {
+					// Its parent's line does not carry this layer (a child
+					// made with CLONE_PARENT by the holder, or given to
+					// another as an orphan): it was born where the holder
+					// was placed (helper-34: anchored at its parent's
+					// group, it was denied that group's calls too).
+					anc = hp
 				}
 			}
 			if anc != nil && lay == nil {

@@ -38,39 +38,47 @@ func (h *Holder) chainLayer(pid int) (*layer, error) {
 	return h.layerIn(chain), nil
 }
 
-// layerIn returns the open layer that filter chain carries as the newest
-// filter that hands calls on, or nil.
+// layerIn returns the open layer of this daemon's that filter chain
+// carries, or nil. Its program holds a random word of its own (layer.prog):
+// no other layer loads those bytes (helper-19: layers planned for the same
+// set did, and the match named the wrong one), and a process without
+// CAP_SYS_ADMIN cannot read them to copy. It must bear this daemon's tag
+// too (mark.go): a layer taken back from the keeper has its bytes read
+// from its holder's chain, where they are found by the tag, and should
+// that ever find wrong bytes, a filter that another process can load is
+// still not adopted.
+//
+// The layer need not be the newest filter that hands calls on. While its
+// listener is open the kernel refuses a listener of the process's own
+// (EBUSY), so a newer filter of the process's that hands calls on has
+// none, and the calls it hands on fail with ENOSYS: the layer holds the
+// process all the same. (Until 2026-12-05 the layer had to be that newest
+// filter, and a child under such a filter of its own was left out of its
+// parent's growth, after which it loaded a listener of its own and
+// answered its own denied calls: helper-34.) A process with a listener of
+// its own (helper-18) cannot carry an open layer, so none is found in it.
 func (h *Holder) layerIn(chain [][]unix.SockFilter) *layer {
-	// The listener that gets a call is the newest filter's that hands it
-	// on: a filter of the process's own that does, with a listener of its
-	// own (the kernel then refuses the daemon's with EBUSY as it would
-	// for one of its layers), would answer its calls (adversary
-	// helper-18). So the newest filter that hands anything on must be
-	// the layer's very program, which holds a random word of its own
-	// (layer.prog): no other layer loads those bytes (helper-19: layers
-	// planned for the same set did, and the match named the wrong one),
-	// and a process without CAP_SYS_ADMIN cannot read them to copy. It
-	// must bear this daemon's tag too (mark.go): a layer taken back from
-	// the keeper has its bytes read from its holder's chain, where they
-	// are found by the tag, and should that ever find wrong bytes, a
-	// filter that another process can load is still not adopted.
-	var newest []unix.SockFilter
-	for i := len(chain) - 1; i >= 0 && newest == nil; i-- {
-		if n := h.cov.notifiedBy(chain[i]); !n.zero.Empty() || !n.urg.Empty() {
-			newest = chain[i]
+	for i := len(chain) - 1; i >= 0; i-- {
+		if !h.key.authentic(chain[i]) {
+			continue
+		}
+		// Those bytes say it all: only the daemon loads them, into one
+		// process, whose children inherit them. When the layer went in
+		// is not asked (a layer taken back from the keeper has the time
+		// of the restart, after the orphan's birth).
+		if lay := h.openLayer(chain[i]); lay != nil {
+			return lay
 		}
 	}
-	if !h.key.authentic(newest) {
-		return nil
-	}
-	// Those bytes say it all: only the daemon loads them, into one
-	// process, whose children inherit them. When the layer went in is not
-	// asked (a layer taken back from the keeper has the time of the
-	// restart, after the orphan's birth).
-	var best *layer
+	return nil
+}
+
+// openLayer returns the open layer whose program is prog, or nil.
+func (h *Holder) openLayer(prog []unix.SockFilter) *layer {
+	var found *layer
 	consider := func(lay *layer) {
-		if lay != nil && !lay.closed.Load() && slices.Equal(lay.prog, newest) {
-			best = lay
+		if lay != nil && !lay.closed.Load() && slices.Equal(lay.prog, prog) {
+			found = lay
 		}
 	}
 	h.pmu.RLock()
@@ -82,7 +90,7 @@ func (h *Holder) layerIn(chain [][]unix.SockFilter) *layer {
 		consider(v.(*proc).lay.Load())
 		return true
 	})
-	return best
+	return found
 }
 
 // carries reports whether a filter chain may carry layer lay: it notifies
