@@ -1,7 +1,13 @@
 package cgsyscall_test
 
 import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -54,5 +60,103 @@ func TestLiveRestartAfterDroppingRoot(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the probe did not end 5 s after its input did")
+	}
+}
+
+// TestRestartReachesOlderChildren: a held shell S forks a probe C, which
+// makes no call the daemon decides; then the daemon is killed and mounted
+// again. "moved": C was moved behind the mount's back to a group that
+// denies nothing, and a deny of getuid in S's group grows S's layer: the
+// layer taken back from the keeper bore the restart's time, so the growth
+// left out C, born before it, and closed the listener under it; C then
+// loaded a listener of its own and answered its own denied calls
+// (helper-35, 2 of 2). "zombie": S exited before the restart and stays a
+// zombie: the new daemon took it for a live holder whose layer no stop
+// could read, the first scan grew that layer and closed its listener, and
+// C, in S's group, answered its own denied getppid (helper-35, 4 of 4).
+// In both, C's own listener must be refused (EBUSY) and getppid denied.
+func TestRestartReachesOlderChildren(t *testing.T) {
+	for _, mode := range []string{"moved", "zombie"} {
+		t.Run(mode, func(t *testing.T) { restartReachesOlderChild(t, mode) })
+	}
+}
+
+func restartReachesOlderChild(t *testing.T, mode string) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	m.mkdir("free")
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	for _, f := range []string{in, out} {
+		if err := syscall.Mkfifo(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh := startLive(t, m.base, "bash", "-c",
+		`read x; "$1" -serve < "$2" > "$3" & echo $!; read y; exit 0`, "bash", bin.probe, in,
+		out)
+	moveTo(m, "g", sh.pid)
+	time.Sleep(50 * time.Millisecond) // C starts later than a clock tick after the hold
+	sh.send("fork")
+	var files [2]*os.File
+	var err error
+	for i, f := range []string{in, out} {
+		if files[i], err = os.OpenFile(f, os.O_RDWR, 0); err != nil {
+			t.Fatal(err)
+		}
+		defer files[i].Close()
+	}
+	c := &live{t: t, stdin: files[0], lines: make(chan string, 16), stderr: &syncBuf{}}
+	go func() {
+		sc := bufio.NewScanner(files[1])
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+	}()
+	if c.pid, err = strconv.Atoi(sh.next()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killGone(t, c.pid) })
+	if l := c.next(); l != "ready "+strconv.Itoa(c.pid) {
+		t.Fatalf("probe printed %q, want ready %d", l, c.pid)
+	}
+	switch mode {
+	case "moved":
+		err := os.WriteFile(filepath.Join(m.base, "free", "cgroup.procs"),
+			[]byte(strconv.Itoa(c.pid)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+	case "zombie":
+		sh.send("exit")
+		waitGone(t, sh.pid) // a zombie: the test reaps it only at its end
+	}
+	killDaemon(t, m)
+	if out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log,
+		m.mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mounting again: %v\n%s", err, out)
+	}
+	if mode == "moved" {
+		m.mustWrite("g/syscalls.deny", "getuid") // grows S's layer
+	} else {
+		// Right after the new daemon's first scan, which met C (and
+		// grew the zombie's layer, closing its listener, until the fix);
+		// the next scan, a second later, held C afresh.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if b, _ := os.ReadFile(m.log); strings.Count(string(b), "scan: members not held") > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no scan met C within 5 s")
+			}
+		}
+	}
+	c.send("answergetppid")
+	if l := c.next(); l != "answergetppid -16" {
+		t.Errorf("C's own listener after the restart: %q, want answergetppid -16 (EBUSY)", l)
+	}
+	c.send("getppid")
+	if l := c.next(); l != "getppid -38" {
+		t.Errorf("C's %q after the restart, want getppid -38", l)
 	}
 }

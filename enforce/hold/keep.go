@@ -70,11 +70,18 @@ func (h *Holder) ConnectKeeper(opt keeper.ClientOptions) {
 
 // adopt adds listener l, taken from the keeper, to the supervisor.
 func (h *Holder) adopt(l keeper.Listener) {
+	// When it went in is not known (0): its holder's children born
+	// before this restart may carry it, and a growth must look at them
+	// (helper-35: stamped with the restart's time, a child the holder
+	// forked before it was left out of the first growth, which closed the
+	// listener under it).
 	lay := &layer{holder: l.Pid, start: l.Start, cover: policy.Set{}}
-	lay.at.Store(bootNanos())
-	st, err := keeper.StartTime(l.Pid)
-	if err != nil || st != l.Start {
-		// Its holder exited; children of it may carry it still. A label
+	st, live := liveStart(l.Pid)
+	if !live || st != l.Start {
+		// Its holder exited (a zombie too: helper-35 took its layer for
+		// a live holder's, which no stop could read, and whose growth
+		// at the first scan closed the listener under the holder's
+		// children); children of it may carry it still. A label
 		// of its own, below zero, matches no process.
 		h.keep.unsure.Store(true)
 		label := -int(h.keep.orphan.Add(1))

@@ -57,7 +57,7 @@ type layer struct {
 	// for one argument value (see covers.pass): notified, but not
 	// enforced, so a need that holds one of them is not covered.
 	passed policy.Set
-	at     atomic.Int64 // when it went in, CLOCK_BOOTTIME nanoseconds
+	at     atomic.Int64 // when it went in, CLOCK_BOOTTIME nanoseconds; 0 not known (adopt)
 	holder int          // the process it was loaded into
 	start  uint64       // that process's start time, the keeper's key with holder
 	depth  int          // filters in the process's chain, this one included
