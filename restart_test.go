@@ -74,9 +74,13 @@ func TestLiveRestartAfterDroppingRoot(t *testing.T) {
 // zombie: the new daemon took it for a live holder whose layer no stop
 // could read, the first scan grew that layer and closed its listener, and
 // C, in S's group, answered its own denied getppid (helper-35, 4 of 4).
-// In both, C's own listener must be refused (EBUSY) and getppid denied.
+// "exited": as "zombie", and C is then moved behind the mount's back to
+// the mirror's root, which denies nothing: the new daemon judged C, whose
+// layer's holder had exited, by its cgroup alone, and its getppid ran
+// (helper-36, 8 of 8); it is judged where its holder was placed too.
+// In each, C's own listener must be refused (EBUSY) and getppid denied.
 func TestRestartReachesOlderChildren(t *testing.T) {
-	for _, mode := range []string{"moved", "zombie"} {
+	for _, mode := range []string{"moved", "zombie", "exited"} {
 		t.Run(mode, func(t *testing.T) { restartReachesOlderChild(t, mode) })
 	}
 }
@@ -127,7 +131,7 @@ func restartReachesOlderChild(t *testing.T, mode string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case "zombie":
+	case "zombie", "exited":
 		sh.send("exit")
 		waitGone(t, sh.pid) // a zombie: the test reaps it only at its end
 	}
@@ -136,9 +140,15 @@ func restartReachesOlderChild(t *testing.T, mode string) {
 		m.mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mounting again: %v\n%s", err, out)
 	}
-	if mode == "moved" {
+	switch mode {
+	case "moved":
 		m.mustWrite("g/syscalls.deny", "getuid") // grows S's layer
-	} else {
+	case "exited":
+		err := os.WriteFile(filepath.Join(m.base, "cgroup.procs"), []byte(strconv.Itoa(c.pid)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+	default:
 		// Right after the new daemon's first scan, which met C (and
 		// grew the zombie's layer, closing its listener, until the fix);
 		// the next scan, a second later, held C afresh.

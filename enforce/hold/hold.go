@@ -366,12 +366,28 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 			if anc != nil && lay == nil {
 				lay = anc.lay.Load()
 			}
-			if start, err := startTime(tgid); anc != nil && err == nil {
+			start, err := startTime(tgid)
+			switch {
+			case err != nil:
+			case anc != nil:
 				e.p = newProc(start, lay, *anc.anchor.Load())
 				h.setProc(tgid, e.p)
 				h.place(tgid, e.p, *anc.anchor.Load())
 				pin := e.p.pinned.Load().Union(*anc.pinned.Load())
 				e.p.pinned.Store(&pin)
+			case holder < 0:
+				// A listener taken back whose holder exited: judged where
+				// the last daemon placed it, or its holder (keeping), with
+				// no record, as no layer of this daemon is known to it.
+				v, ok := h.keep.placedAt.Load(placement{tgid, start})
+				if !ok {
+					v, ok = h.keep.placedAt.Load(holder)
+				}
+				if ok {
+					at := v.(placedAt)
+					e.p = newProc(start, nil, at.group)
+					e.p.pinned.Store(&at.pin)
+				}
 			}
 		}
 	}

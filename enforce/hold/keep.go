@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -26,6 +27,15 @@ type keeping struct {
 	// be such a listener rather than one the process loaded itself.
 	unsure atomic.Bool
 	orphan atomic.Int64 // labels of listeners taken whose holder exited
+	// placedAt is where the last daemon placed processes this one did not
+	// get to hold again: the exited holder of a listener taken back, by
+	// the listener's label, and a process of the placement log whose
+	// chain holds a listener the keeper kept (holdPlaced), by its
+	// placement. A process met through such a listener is judged by that
+	// group too (anchorOf): after a restart it was judged by its current
+	// cgroup alone, and a child of an exited holder, moved out of its
+	// group, made calls the group denied (helper-36).
+	placedAt sync.Map // int label or placement → placedAt
 }
 
 // self tells whether pid is the daemon or its keeper: neither is ever held.
@@ -41,6 +51,7 @@ func (h *Holder) self(pid int) bool {
 // Without a keeper the holder works as before: the listeners close with
 // the daemon.
 func (h *Holder) ConnectKeeper(opt keeper.ClientOptions) {
+	defer h.places.keepDead() // the placements of the exited holders taken back
 	// Started by the binary's path when it is still there, so that ps
 	// shows "cgsyscall keeper MIRROR"; /proc/self/exe after an upgrade.
 	exe, err := os.Executable()
@@ -85,10 +96,18 @@ func (h *Holder) adopt(l keeper.Listener) {
 		// of its own, below zero, matches no process.
 		h.keep.unsure.Store(true)
 		label := -int(h.keep.orphan.Add(1))
-		remove, err := h.sup.ListenMarked(l.Fd, label, l.Mark,
-			func() { h.keep.c.Drop(l.Pid, l.Start) })
-		if err != nil {
+		pl := placement{l.Pid, l.Start}
+		if at, ok := h.places.deadAt(pl); ok {
+			h.keep.placedAt.Store(label, at)
+		}
+		gone := func() {
 			h.keep.c.Drop(l.Pid, l.Start)
+			h.keep.placedAt.Delete(label)
+			h.places.unkeep(pl)
+		}
+		remove, err := h.sup.ListenMarked(l.Fd, label, l.Mark, gone)
+		if err != nil {
+			gone()
 			return
 		}
 		lay.setRemove(remove)

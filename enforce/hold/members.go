@@ -872,7 +872,9 @@ func (h *Holder) holdPlaced() {
 		case errors.Is(err, syscall.EBUSY) && h.keep.unsure.Load():
 			// The keeper may have a copy of a listener in its chain
 			// that this daemon did not take, or one whose holder
-			// exited: not necessarily an escape.
+			// exited: not necessarily an escape. Its calls through such
+			// a listener are judged where it was placed.
+			h.keep.placedAt.Store(p, at)
 			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
 				Warn("could not hold again a process the last daemon held: its chain has " +
 					"a listener, which may be one the keeper kept")

@@ -3,6 +3,7 @@ package hold
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,6 +54,11 @@ type placements struct {
 	key   layerKey
 	lines int // lines in the file
 	limit int // lines that make record compact it
+	// dead holds the last placements of processes that no longer live,
+	// read when the daemon started, until keepDead settles which stay:
+	// those of exited holders whose listeners the keeper still kept, kept
+	// in the log (kept) until their listeners close.
+	dead, kept map[placement]placedAt
 }
 
 // compactSlack is how many lines beyond twice the compacted length the log
@@ -69,11 +75,12 @@ func newLineScanner(f *os.File) *bufio.Scanner {
 }
 
 // readPlacements reads the log at path: its key, if it has a good one, and
-// the last placement of each process that still lives.
-func readPlacements(path string) (map[placement]placedAt, layerKey, bool) {
-	var key layerKey
-	haveKey := false
-	live := map[placement]placedAt{}
+// the last placement of each process that still lives, and of those that
+// do not (dead).
+func readPlacements(path string) (live, dead map[placement]placedAt, key layerKey,
+	haveKey bool) {
+
+	live, dead = map[placement]placedAt{}, map[placement]placedAt{}
 	if f, err := os.Open(path); err == nil {
 		sc := newLineScanner(f)
 		for sc.Scan() {
@@ -87,12 +94,13 @@ func readPlacements(path string) (map[placement]placedAt, layerKey, bool) {
 		}
 		f.Close()
 	}
-	for p := range live {
+	for p, w := range live {
 		if st, ok := liveStart(p.pid); !ok || st != p.start {
 			delete(live, p)
+			dead[p] = w
 		}
 	}
-	return live, key, haveKey
+	return live, dead, key, haveKey
 }
 
 // writePlacements replaces the log at path with key and live, and opens it
@@ -130,7 +138,7 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	}
 	name := strings.ReplaceAll(strings.Trim(filepath.Clean(mirror), "/"), "/", "_")
 	path := filepath.Join(placementDir, "placements-"+name)
-	live, key, haveKey := readPlacements(path)
+	live, dead, key, haveKey := readPlacements(path)
 	if !haveKey {
 		// A new key: the layers of the processes listed, if any, were
 		// tagged with one that is lost, and are not found by their tags.
@@ -139,13 +147,50 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 			return nil, nil, key, fmt.Errorf("placement log: %w", err)
 		}
 	}
-	f, err := writePlacements(path, key, live)
+	// The dead stay until keepDead: an exited holder's children, served
+	// by its listener, are judged where it was placed.
+	f, err := writePlacements(path, key, union(live, dead))
 	if err != nil {
 		return nil, nil, key, err
 	}
-	l := &placements{f: f, path: path, key: key}
-	l.setLines(len(live) + 1)
+	l := &placements{f: f, path: path, key: key, dead: dead, kept: map[placement]placedAt{}}
+	l.setLines(len(live) + len(dead) + 1)
 	return l, live, key, nil
+}
+
+// union returns a map of the entries of a and b.
+func union(a, b map[placement]placedAt) map[placement]placedAt {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
+}
+
+// deadAt returns the last placement of process p, which no longer lived
+// when the daemon started, and keeps it in the log until unkeep.
+func (l *placements) deadAt(p placement) (placedAt, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.dead[p]
+	if ok {
+		l.kept[p] = w
+	}
+	return w, ok
+}
+
+// unkeep lets p's placement go at the next compaction.
+func (l *placements) unkeep(p placement) {
+	l.mu.Lock()
+	delete(l.kept, p)
+	l.mu.Unlock()
+}
+
+// keepDead drops the placements of dead processes that deadAt did not
+// ask for, compacting the log now.
+func (l *placements) keepDead() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dead = nil
+	l.compact()
 }
 
 // setLines records that the file has n lines, just compacted.
@@ -156,15 +201,16 @@ func (l *placements) setLines(n int) {
 // compact rewrites the log with the live processes' last placements;
 // l.mu is held. On failure the log goes on as it was.
 func (l *placements) compact() error {
-	live, _, _ := readPlacements(l.path)
-	f, err := writePlacements(l.path, l.key, live)
+	live, _, _, _ := readPlacements(l.path)
+	keep := union(union(live, l.dead), l.kept)
+	f, err := writePlacements(l.path, l.key, keep)
 	if err != nil {
 		l.limit *= 2 // not again at the next line
 		return err
 	}
 	l.f.Close()
 	l.f = f
-	l.setLines(len(live) + 1)
+	l.setLines(len(keep) + 1)
 	return nil
 }
 
@@ -229,6 +275,9 @@ func (l *placements) close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	err := l.f.Close()
+	if len(l.kept) > 0 {
+		return err // an exited holder whose listener the keeper keeps
+	}
 	f, oerr := os.Open(l.path)
 	if oerr != nil {
 		return err
