@@ -237,14 +237,8 @@ func TestMoveHoldsFilteredDescendant(t *testing.T) {
 func moveFilteredDescendant(t *testing.T, mode string) {
 	m := liveMirror(t)
 	denyGetppid(m, "g")
-	dir := t.TempDir()
-	in, out, start := filepath.Join(dir, "in"), filepath.Join(dir, "out"),
-		filepath.Join(dir, "go")
-	for _, f := range []string{in, out, start} {
-		if err := syscall.Mkfifo(f, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newFIFOs(t)
+	in, out, start := f.in, f.out, f.start
 	script := `( read x < "$2"; "$1" -serve < "$3" > "$4"; : ) & echo $!; read y`
 	filtered := ""
 	switch mode {
@@ -262,31 +256,9 @@ func moveFilteredDescendant(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { killGone(t, child) })
-	// Opened for reading and writing, a FIFO's open does not wait for the
-	// other end.
-	var files [3]*os.File
-	for i, f := range []string{in, out, start} {
-		if files[i], err = os.OpenFile(f, os.O_RDWR, 0); err != nil {
-			t.Fatal(err)
-		}
-		defer files[i].Close()
-	}
-	probe := &live{t: t, stdin: files[0], lines: make(chan string, 16), stderr: &syncBuf{}}
-	go func() {
-		sc := bufio.NewScanner(files[1])
-		for sc.Scan() {
-			probe.lines <- sc.Text()
-		}
-	}()
-	ready := func() {
-		l := probe.next()
-		if _, err := fmt.Sscanf(l, "ready %d", &probe.pid); err != nil {
-			t.Fatalf("probe printed %q, want ready PID", l)
-		}
-		t.Cleanup(func() { killGone(t, probe.pid) })
-	}
+	probe := f.open(t)
 	if mode == "own" {
-		ready() // started before the hold
+		probe.ready() // started before the hold
 	}
 	moveTo(m, "g", sh.pid)
 	filter := "answergetppid"
@@ -294,9 +266,7 @@ func moveFilteredDescendant(t *testing.T, mode string) {
 		// Started later than a clock tick after the hold, as start times
 		// tell.
 		time.Sleep(50 * time.Millisecond)
-		if _, err := files[2].WriteString("go\n"); err != nil {
-			t.Fatal(err)
-		}
+		f.release(t)
 		if mode == "self" {
 			if l := probe.next(); l != "getppid -38" {
 				t.Errorf("the filtered shell that wrote itself into g: %s, want getppid -38", l)
@@ -304,7 +274,7 @@ func moveFilteredDescendant(t *testing.T, mode string) {
 			return
 		}
 		filter = "allowall"
-		ready()
+		probe.ready()
 	}
 	probe.send(filter)
 	// allowall's result is 0, answergetppid's its listener's descriptor.
@@ -357,14 +327,8 @@ func cloneParentChild(t *testing.T, mode string) {
 	m.mkdir("A")
 	m.mkdir("B")
 	m.mustWrite("A/syscalls.deny", "uname")
-	dir := t.TempDir()
-	in, out, start := filepath.Join(dir, "in"), filepath.Join(dir, "out"),
-		filepath.Join(dir, "go")
-	for _, f := range []string{in, out, start} {
-		if err := syscall.Mkfifo(f, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newFIFOs(t)
+	in, out, start := f.in, f.out, f.start
 	sh := startLive(t, m.base, "bash", "-c",
 		`( read y < "$2"; exec "$5" "$1" -serve < "$3" > "$4" ) & echo $!; read z`,
 		"bash", bin.probe, start, in, out, cloneparent)
@@ -378,27 +342,9 @@ func cloneParentChild(t *testing.T, mode string) {
 	moveTo(m, "A", x)
 	m.mustWrite("B/syscalls.deny", "sysinfo")
 	moveTo(m, "B", sh.pid)
-	var files [3]*os.File
-	for i, f := range []string{in, out, start} {
-		if files[i], err = os.OpenFile(f, os.O_RDWR, 0); err != nil {
-			t.Fatal(err)
-		}
-		defer files[i].Close()
-	}
-	c := &live{t: t, stdin: files[0], lines: make(chan string, 16), stderr: &syncBuf{}}
-	go func() {
-		sc := bufio.NewScanner(files[1])
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-	}()
-	if _, err := files[2].WriteString("go\n"); err != nil {
-		t.Fatal(err)
-	}
-	if l := c.next(); func() bool { _, err := fmt.Sscanf(l, "ready %d", &c.pid); return err != nil }() {
-		t.Fatalf("probe printed %q, want ready PID", l)
-	}
-	t.Cleanup(func() { killGone(t, c.pid) })
+	c := f.open(t)
+	f.release(t)
+	c.ready()
 	if ppid := parentPID(t, c.pid); ppid != sh.pid {
 		t.Fatalf("the probe's parent is %d, want the shell %d", ppid, sh.pid)
 	}
@@ -446,44 +392,18 @@ func TestGrowthTakesFilteredChild(t *testing.T) {
 	denyGetppid(m, "g")
 	m.mkdir("g/s")
 	m.mustWrite("g/s/syscalls.deny", "getuid")
-	dir := t.TempDir()
-	in, out, start := filepath.Join(dir, "in"), filepath.Join(dir, "out"),
-		filepath.Join(dir, "go")
-	for _, f := range []string{in, out, start} {
-		if err := syscall.Mkfifo(f, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newFIFOs(t)
+	in, out, start := f.in, f.out, f.start
 	sh := startLive(t, m.base, "bash", "-c",
 		`read y < "$2"; "$1" -serve < "$3" > "$4" & echo $!; read z`,
 		"bash", bin.probe, start, in, out)
 	moveTo(m, "g", sh.pid)
-	var files [3]*os.File
-	var err error
-	for i, f := range []string{in, out, start} {
-		if files[i], err = os.OpenFile(f, os.O_RDWR, 0); err != nil {
-			t.Fatal(err)
-		}
-		defer files[i].Close()
-	}
-	c := &live{t: t, stdin: files[0], lines: make(chan string, 16), stderr: &syncBuf{}}
-	go func() {
-		sc := bufio.NewScanner(files[1])
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-	}()
+	c := f.open(t)
 	// Started later than a clock tick after the hold.
 	time.Sleep(50 * time.Millisecond)
-	if _, err := files[2].WriteString("go\n"); err != nil {
-		t.Fatal(err)
-	}
-	if c.pid, err = strconv.Atoi(sh.next()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { killGone(t, c.pid) })
-	if l := c.next(); l != "ready "+strconv.Itoa(c.pid) {
-		t.Fatalf("probe printed %q, want ready %d", l, c.pid)
+	f.release(t)
+	if pid := sh.next(); c.ready() != pid {
+		t.Fatalf("the shell printed %s, the probe %d", pid, c.pid)
 	}
 	c.send("notifygetppid")
 	if l := c.next(); l != "notifygetppid 0" {
@@ -500,6 +420,74 @@ func TestGrowthTakesFilteredChild(t *testing.T) {
 		t.Errorf("the child's %q after the growth, want getppid -38", l)
 	}
 	sh.send("end")
+}
+
+// fifos are the FIFOs of a probe -serve that a test's script starts with
+// its standard input on in and output on out, once a line comes on start.
+type fifos struct{ in, out, start string }
+
+func newFIFOs(t *testing.T) fifos {
+	t.Helper()
+	dir := t.TempDir()
+	f := fifos{filepath.Join(dir, "in"), filepath.Join(dir, "out"), filepath.Join(dir, "go")}
+	for _, p := range []string{f.in, f.out, f.start} {
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// open returns the probe's side of the FIFOs, its PID not known yet (see
+// ready). Opened for reading and writing, a FIFO's open does not wait
+// for the other end; they stay open until the test ends.
+func (f fifos) open(t *testing.T) *live {
+	t.Helper()
+	var files [2]*os.File
+	for i, p := range []string{f.in, f.out} {
+		file := openRW(t, p)
+		files[i] = file
+	}
+	p := &live{t: t, stdin: files[0], lines: make(chan string, 16), stderr: &syncBuf{}}
+	go func() {
+		sc := bufio.NewScanner(files[1])
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	return p
+}
+
+// release writes the line that lets the script start the probe.
+func (f fifos) release(t *testing.T) {
+	t.Helper()
+	if _, err := openRW(t, f.start).WriteString("go\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openRW opens FIFO path for reading and writing until the test ends.
+func openRW(t *testing.T, path string) *os.File {
+	t.Helper()
+	file, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { file.Close() })
+	return file
+}
+
+// ready reads the probe's first line, "ready PID", takes its PID, kills
+// it by that at the test's end, and returns the PID as printed.
+func (p *live) ready() string {
+	p.t.Helper()
+	l := p.next()
+	if _, err := fmt.Sscanf(l, "ready %d", &p.pid); err != nil {
+		p.t.Fatalf("probe printed %q, want ready PID", l)
+	}
+	pid := p.pid
+	p.t.Cleanup(func() { killGone(p.t, pid) })
+	return strconv.Itoa(pid)
 }
 
 // parentPID reads the parent of process pid from /proc/PID/stat.

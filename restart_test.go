@@ -1,13 +1,11 @@
 package cgsyscall_test
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -89,40 +87,17 @@ func restartReachesOlderChild(t *testing.T, mode string) {
 	m := liveMirror(t)
 	denyGetppid(m, "g")
 	m.mkdir("free")
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
-	for _, f := range []string{in, out} {
-		if err := syscall.Mkfifo(f, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newFIFOs(t)
+	in, out := f.in, f.out
 	sh := startLive(t, m.base, "bash", "-c",
 		`read x; "$1" -serve < "$2" > "$3" & echo $!; read y; exit 0`, "bash", bin.probe, in,
 		out)
 	moveTo(m, "g", sh.pid)
 	time.Sleep(50 * time.Millisecond) // C starts later than a clock tick after the hold
 	sh.send("fork")
-	var files [2]*os.File
-	var err error
-	for i, f := range []string{in, out} {
-		if files[i], err = os.OpenFile(f, os.O_RDWR, 0); err != nil {
-			t.Fatal(err)
-		}
-		defer files[i].Close()
-	}
-	c := &live{t: t, stdin: files[0], lines: make(chan string, 16), stderr: &syncBuf{}}
-	go func() {
-		sc := bufio.NewScanner(files[1])
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-	}()
-	if c.pid, err = strconv.Atoi(sh.next()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { killGone(t, c.pid) })
-	if l := c.next(); l != "ready "+strconv.Itoa(c.pid) {
-		t.Fatalf("probe printed %q, want ready %d", l, c.pid)
+	c := f.open(t)
+	if pid := sh.next(); c.ready() != pid {
+		t.Fatalf("the shell printed %s, the probe %d", pid, c.pid)
 	}
 	switch mode {
 	case "moved":
