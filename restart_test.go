@@ -76,9 +76,13 @@ func TestLiveRestartAfterDroppingRoot(t *testing.T) {
 // the mirror's root, which denies nothing: the new daemon judged C, whose
 // layer's holder had exited, by its cgroup alone, and its getppid ran
 // (helper-36, 8 of 8); it is judged where its holder was placed too.
+// Then C is moved through the mount into free, and must be judged there.
+// "umount": as "exited", with a clean umount instead of kill -9: the
+// placement log went with the umount, as no process it listed lived, and
+// with it where the exited holder was placed (helper-37, 3 of 3).
 // In each, C's own listener must be refused (EBUSY) and getppid denied.
 func TestRestartReachesOlderChildren(t *testing.T) {
-	for _, mode := range []string{"moved", "zombie", "exited"} {
+	for _, mode := range []string{"moved", "zombie", "exited", "umount"} {
 		t.Run(mode, func(t *testing.T) { restartReachesOlderChild(t, mode) })
 	}
 }
@@ -106,11 +110,17 @@ func restartReachesOlderChild(t *testing.T, mode string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case "zombie", "exited":
+	case "zombie", "exited", "umount":
 		sh.send("exit")
 		waitGone(t, sh.pid) // a zombie: the test reaps it only at its end
 	}
-	killDaemon(t, m)
+	if mode == "umount" {
+		if out, err := exec.Command("umount", m.mnt).CombinedOutput(); err != nil {
+			t.Fatalf("umount: %v: %s", err, out)
+		}
+	} else {
+		killDaemon(t, m)
+	}
 	if out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log,
 		m.mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mounting again: %v\n%s", err, out)
@@ -118,7 +128,7 @@ func restartReachesOlderChild(t *testing.T, mode string) {
 	switch mode {
 	case "moved":
 		m.mustWrite("g/syscalls.deny", "getuid") // grows S's layer
-	case "exited":
+	case "exited", "umount":
 		err := os.WriteFile(filepath.Join(m.base, "cgroup.procs"), []byte(strconv.Itoa(c.pid)), 0)
 		if err != nil {
 			t.Fatal(err)
@@ -143,5 +153,14 @@ func restartReachesOlderChild(t *testing.T, mode string) {
 	c.send("getppid")
 	if l := c.next(); l != "getppid -38" {
 		t.Errorf("C's %q after the restart, want getppid -38", l)
+	}
+	if mode == "exited" {
+		// Moved through the mount, it is placed there: the move was taken
+		// and the old group's set went on denying (helper-37, 2 of 2).
+		moveTo(m, "free", c.pid)
+		c.send("getppid")
+		if l := c.next(); !strings.HasPrefix(l, "getppid ") || strings.HasPrefix(l, "getppid -") {
+			t.Errorf("C's %q once moved into free, which denies nothing, want a PID", l)
+		}
 	}
 }

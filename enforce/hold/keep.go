@@ -116,6 +116,7 @@ func (h *Holder) adopt(l keeper.Listener) {
 		return
 	}
 	h.readLayer(lay)
+	h.places.keep(placement{l.Pid, l.Start})
 	remove, err := h.sup.ListenMarked(l.Fd, l.Pid, l.Mark, func() { h.gone(l.Pid, l.Start, lay) })
 	if err != nil {
 		h.keep.c.Drop(l.Pid, l.Start)

@@ -557,6 +557,7 @@ func (h *Holder) listen(m *member, fd int) error {
 		lay.at.Store(bootNanos())
 	}
 	lay.start = m.start
+	h.places.keep(placement{m.pid, m.start})
 	mark := h.keepListener(fd, m)
 	pid, start := m.pid, m.start
 	remove, err := h.sup.ListenMarked(fd, pid, mark, func() { h.gone(pid, start, lay) })
@@ -628,6 +629,7 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 func (h *Holder) gone(pid int, start uint64, lay *layer) {
 	lay.closed.Store(true)
 	h.keep.c.Drop(pid, start)
+	h.places.unkeep(placement{pid, start})
 	if v, ok := h.holders.Load(pid); ok && v.(*proc).lay.Load() == lay {
 		h.holders.CompareAndDelete(pid, v)
 	}

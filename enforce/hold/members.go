@@ -79,8 +79,30 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	}
 	if p := h.known(pid); p != nil {
 		h.place(pid, p, group)
+	} else if start, ok := liveStart(pid); ok && seccompFilters(pid) > 0 {
+		// Not known, but it may be judged through a listener taken back
+		// whose holder exited, where the last daemon placed it
+		// (anchorOf): placed here now (helper-37: the move was taken and
+		// the old group's set went on denying).
+		w := placedAt{group: group}
+		h.keep.placedAt.Store(placement{pid, start}, w)
+		if err := h.places.record(pid, start, w); err != nil {
+			h.log.WithError(err).Warn("could not write the placement log")
+		}
+		h.forgetAnchors(pid)
 	}
 	return nil
+}
+
+// forgetAnchors drops what anchorOf found for the threads of process pid.
+func (h *Holder) forgetAnchors(pid int) {
+	h.anchors.Delete(pid)
+	tids, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	for _, d := range tids {
+		if tid, err := strconv.Atoi(d.Name()); err == nil {
+			h.anchors.Delete(tid)
+		}
+	}
 }
 
 // PolicyChanged holds every member of group's subtree to its set: members

@@ -54,11 +54,15 @@ type placements struct {
 	key   layerKey
 	lines int // lines in the file
 	limit int // lines that make record compact it
-	// dead holds the last placements of processes that no longer live,
-	// read when the daemon started, until keepDead settles which stay:
-	// those of exited holders whose listeners the keeper still kept, kept
-	// in the log (kept) until their listeners close.
-	dead, kept map[placement]placedAt
+	// dead holds the last placements of processes that no longer lived
+	// when the daemon started, until keepDead: the keeper may give back
+	// their listeners. kept are the holders of layers whose listeners are
+	// open, live or not: their lines stay while their children may call
+	// through those listeners, judged where the holder was placed
+	// (helper-37: the line of a holder that exited while the daemon ran
+	// went at the next compaction, or with the log at a clean umount).
+	dead map[placement]placedAt
+	kept map[placement]bool
 }
 
 // compactSlack is how many lines beyond twice the compacted length the log
@@ -153,7 +157,7 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	if err != nil {
 		return nil, nil, key, err
 	}
-	l := &placements{f: f, path: path, key: key, dead: dead, kept: map[placement]placedAt{}}
+	l := &placements{f: f, path: path, key: key, dead: dead, kept: map[placement]bool{}}
 	l.setLines(len(live) + len(dead) + 1)
 	return l, live, key, nil
 }
@@ -171,13 +175,19 @@ func (l *placements) deadAt(p placement) (placedAt, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w, ok := l.dead[p]
-	if ok {
-		l.kept[p] = w
-	}
+	l.kept[p] = true
 	return w, ok
 }
 
-// unkeep lets p's placement go at the next compaction.
+// keep keeps p's placement in the log, once p has exited too, until
+// unkeep: p holds a layer whose listener is open.
+func (l *placements) keep(p placement) {
+	l.mu.Lock()
+	l.kept[p] = true
+	l.mu.Unlock()
+}
+
+// unkeep lets p's placement go at the next compaction once p is gone.
 func (l *placements) unkeep(p placement) {
 	l.mu.Lock()
 	delete(l.kept, p)
@@ -201,8 +211,13 @@ func (l *placements) setLines(n int) {
 // compact rewrites the log with the live processes' last placements;
 // l.mu is held. On failure the log goes on as it was.
 func (l *placements) compact() error {
-	live, _, _, _ := readPlacements(l.path)
-	keep := union(union(live, l.dead), l.kept)
+	live, dead, _, _ := readPlacements(l.path)
+	keep := union(live, l.dead)
+	for p, w := range dead {
+		if l.kept[p] {
+			keep[p] = w
+		}
+	}
 	f, err := writePlacements(l.path, l.key, keep)
 	if err != nil {
 		l.limit *= 2 // not again at the next line
