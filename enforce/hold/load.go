@@ -285,8 +285,8 @@ func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
 	return out
 }
 
-// carriesOld reports whether member m, stopped, carries layer old as the
-// newest filter of its chain that hands calls on. A chain that cannot be
+// carriesOld reports whether member m, stopped, carries layer old: its
+// chain holds old's program (layerIn). A chain that cannot be
 // read (a kernel without CONFIG_CHECKPOINT_RESTORE) is taken to carry it,
 // as before chains were read: left out, a member that did would keep old's
 // closed listener and no cover for the numbers the growth is for.

@@ -23,9 +23,9 @@ import (
 // (every path returns before them): a random word, so that no two layers
 // load the same bytes, then a tag of 64 bits over the program and that
 // word, keyed with a secret of the daemon's (layerKey). The daemon knows
-// its layers by those bytes: an orphan carries a layer only when the
-// newest filter of its chain that hands calls on is that layer's very
-// program (orphanLayer), and a restarted daemon finds a layer it takes
+// its layers by those bytes: a process met first carries a layer only
+// when its chain holds that layer's very program while the layer's
+// listener is open (layerIn), and a restarted daemon finds a layer it takes
 // back from the keeper in the holder's chain by its tag (readLayer). A
 // process can load a filter of its own, with bytes it chooses, above its
 // layer: before the tag, the restarted daemon took such a filter for the
