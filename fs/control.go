@@ -249,33 +249,33 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 		err = m.uringAllow(group, set)
 	}
 	var mark policy.Mark
-	var before map[string]policy.Set
 	if err == nil {
 		mark = m.tree.Mark()
-		before = mark.Sets
 		if kind == ctlAllow {
 			err = m.tree.Allow(group, set)
 		} else {
 			err = m.tree.Deny(group, set)
 		}
 	}
-	if err == nil && kind == ctlDeny && m.changed(group, before) {
-		// A deny that could not be enforced on every member is taken
-		// back, so the write fails and changes nothing. Meanwhile the
-		// members are judged by it already: that errs on the side of
-		// denying. An allow needs no process held (a held one is judged
-		// by its group's set at every call, a member not held yet was
-		// not held before either), so it cannot fail here, and none
-		// lets a call through for the seconds that a deny's holds may
-		// take to fail (helper-30); nor does a write that changes
-		// nothing, which holds nothing either.
-		if err = m.enforcer.PolicyChanged(c, group); err != nil {
-			m.tree.Undo(mark)
+	// A write that changes nothing holds nothing and saves nothing.
+	if err == nil && m.changed(group, mark.Sets) {
+		if kind == ctlDeny {
+			// A deny that could not be enforced on every member is taken
+			// back, so the write fails and changes nothing. Meanwhile the
+			// members are judged by it already: that errs on the side of
+			// denying. An allow needs no process held (a held one is
+			// judged by its group's set at every call, a member not held
+			// yet was not held before either), so it cannot fail here,
+			// and none lets a call through for the seconds that a deny's
+			// holds may take to fail (helper-30).
+			if err = m.enforcer.PolicyChanged(c, group); err != nil {
+				m.tree.Undo(mark)
+			}
 		}
-	}
-	if err == nil && m.changed(group, before) {
-		if err = m.save(group, kind != ctlAllow, before); err != nil {
-			err = fmt.Errorf("%w: %w", syscall.EIO, err)
+		if err == nil {
+			if err = m.save(group, kind == ctlDeny, mark.Sets); err != nil {
+				err = fmt.Errorf("%w: %w", syscall.EIO, err)
+			}
 		}
 	}
 	e := m.errnoOf(err, "policy change")

@@ -275,10 +275,10 @@ func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
 		if err != nil || startNanos(start)+tickNanos < old.at.Load() || seccompFilters(c) == 0 {
 			continue
 		}
-		if q := h.known(c); q != nil && q.lay.Load() != old {
+		q := h.known(c)
+		if q != nil && q.lay.Load() != old {
 			continue
 		}
-		q := h.known(c)
 		out = append(out, &member{pid: c, start: start, p: q, group: group,
 			need: m.need, also: m.also, descent: q == nil})
 	}

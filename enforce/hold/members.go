@@ -79,9 +79,11 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	}
 	if p := h.known(pid); p != nil {
 		h.place(pid, p, group)
-	} else if start, ok := liveStart(pid); ok && seccompFilters(pid) > 0 {
+	} else if start, ok := liveStart(pid); ok && h.keep.orphan.Load() > 0 &&
+		seccompFilters(pid) > 0 {
 		// Not known, but it may be judged through a listener taken back
-		// whose holder exited, where the last daemon placed it
+		// whose holder exited (there are such listeners), where the last
+		// daemon placed it
 		// (anchorOf): placed here now (helper-37: the move was taken and
 		// the old group's set went on denying).
 		w := placedAt{group: group}
