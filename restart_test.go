@@ -80,9 +80,14 @@ func TestLiveRestartAfterDroppingRoot(t *testing.T) {
 // "umount": as "exited", with a clean umount instead of kill -9: the
 // placement log went with the umount, as no process it listed lived, and
 // with it where the exited holder was placed (helper-37, 3 of 3).
+// "grown": as "zombie", then a deny of getuid in g, which S's layer, taken
+// back with S exited, must grow for: without that layer's program (found
+// by its tag, which the placement log keeps, in C's chain) the write
+// failed with EBUSY for as long as C lived (helper-37, F3); C must then
+// get ENOSYS for getuid.
 // In each, C's own listener must be refused (EBUSY) and getppid denied.
 func TestRestartReachesOlderChildren(t *testing.T) {
-	for _, mode := range []string{"moved", "zombie", "exited", "umount"} {
+	for _, mode := range []string{"moved", "zombie", "exited", "umount", "grown"} {
 		t.Run(mode, func(t *testing.T) { restartReachesOlderChild(t, mode) })
 	}
 }
@@ -110,7 +115,7 @@ func restartReachesOlderChild(t *testing.T, mode string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case "zombie", "exited", "umount":
+	case "zombie", "exited", "umount", "grown":
 		sh.send("exit")
 		waitGone(t, sh.pid) // a zombie: the test reaps it only at its end
 	}
@@ -136,13 +141,24 @@ func restartReachesOlderChild(t *testing.T, mode string) {
 	default:
 		// Right after the new daemon's first scan, which met C (and
 		// grew the zombie's layer, closing its listener, until the fix);
-		// the next scan, a second later, held C afresh.
+		// the next scan, a second later, held C afresh. The scan finds
+		// the layer in C's chain (before the placement log kept layer
+		// tags it could not, and logged that C was not held).
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			if b, _ := os.ReadFile(m.log); strings.Count(string(b), "scan: members not held") > 0 {
+			b, _ := os.ReadFile(m.log)
+			if strings.Contains(string(b), "in a process that carries it") ||
+				strings.Contains(string(b), "scan: members not held") {
 				break
 			}
 			if time.Now().After(deadline) {
 				t.Fatal("no scan met C within 5 s")
+			}
+		}
+		if mode == "grown" {
+			m.mustWrite("g/syscalls.deny", "getuid")
+			c.send("getuid")
+			if l := c.next(); l != "getuid -38" {
+				t.Errorf("C's %q after the deny, want getuid -38", l)
 			}
 		}
 	}

@@ -165,12 +165,37 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	p.anchor.Store(&group)
 	pin := h.deniedSet(group).Union(more)
 	p.pinned.Store(&pin)
-	w := placedAt{group, pin}
+	w := placedAt{group, pin, ownTag(pid, p)}
 	if last := p.logged.Load(); last != nil && *last == w {
 		// The log has it: a new hold places the process before Move
 		// does.
 		return
 	}
+	if err := h.places.record(pid, p.start, w); err != nil {
+		h.log.WithError(err).Warn("placement log")
+		return
+	}
+	p.logged.Store(&w)
+}
+
+// ownTag is the tag of p's layer where process pid is its holder, else "".
+func ownTag(pid int, p *proc) string {
+	if lay := p.lay.Load(); lay != nil && lay.holder == pid {
+		return progTag(lay.prog)
+	}
+	return ""
+}
+
+// relogTag writes p's placement again once its layer changed (a growth
+// gave it one of its own), so that the log has the new layer's tag.
+func (h *Holder) relogTag(pid int, p *proc) {
+	last := p.logged.Load()
+	tag := ownTag(pid, p)
+	if last == nil || last.tag == tag {
+		return
+	}
+	w := *last
+	w.tag = tag
 	if err := h.places.record(pid, p.start, w); err != nil {
 		h.log.WithError(err).Warn("placement log")
 		return

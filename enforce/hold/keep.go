@@ -36,6 +36,25 @@ type keeping struct {
 	// cgroup alone, and a child of an exited holder, moved out of its
 	// group, made calls the group denied (helper-36).
 	placedAt sync.Map // int label or placement → placedAt
+	// takenBack holds, by label, the listeners taken back whose holder
+	// exited and whose layer's tag the placement log has: the layer is
+	// found by that tag in the chain of a process that carries it
+	// (takenBack), so that it can grow (helper-37, F3: without its
+	// program, a deny that needed it to grow failed with EBUSY for as long
+	// as the holder's children lived).
+	takenBack sync.Map // int label → *orphanListener
+}
+
+// orphanListener is a listener taken back whose holder exited: the
+// holder, its layer's tag, how to close the listener, and the layer once
+// found in a chain (nil before).
+type orphanListener struct {
+	pid    int
+	start  uint64
+	tag    string
+	remove func()
+	mu     sync.Mutex
+	lay    *layer
 }
 
 // self tells whether pid is the daemon or its keeper: neither is ever held.
@@ -97,13 +116,21 @@ func (h *Holder) adopt(l keeper.Listener) {
 		h.keep.unsure.Store(true)
 		label := -int(h.keep.orphan.Add(1))
 		pl := placement{l.Pid, l.Start}
-		if at, ok := h.places.deadAt(pl); ok {
+		at, placed := h.places.deadAt(pl)
+		if placed {
 			h.keep.placedAt.Store(label, at)
 		}
+		o := &orphanListener{pid: l.Pid, start: l.Start, tag: at.tag}
 		gone := func() {
 			h.keep.c.Drop(l.Pid, l.Start)
 			h.keep.placedAt.Delete(label)
+			h.keep.takenBack.Delete(label)
 			h.places.unkeep(pl)
+			o.mu.Lock()
+			if o.lay != nil {
+				o.lay.closed.Store(true)
+			}
+			o.mu.Unlock()
 		}
 		remove, err := h.sup.ListenMarked(l.Fd, label, l.Mark, gone)
 		if err != nil {
@@ -111,6 +138,10 @@ func (h *Holder) adopt(l keeper.Listener) {
 			return
 		}
 		lay.setRemove(remove)
+		if o.tag != "" {
+			o.remove = remove
+			h.keep.takenBack.Store(label, o)
+		}
 		h.log.WithField("pid", l.Pid).Info("took from the keeper a listener whose process " +
 			"exited; its children are served")
 		return

@@ -106,6 +106,17 @@ func (k *layerKey) authentic(prog []unix.SockFilter) bool {
 	return hmac.Equal(got, k.tag(prog[:n-2]))
 }
 
+// progTag returns the tag that program prog ends with, in hex, or "" when
+// it ends with none (too short). Authentic or not: the caller checks.
+func progTag(prog []unix.SockFilter) string {
+	n := len(prog)
+	if n < markLen+1 {
+		return ""
+	}
+	b := binary.LittleEndian.AppendUint32(nil, prog[n-2].K)
+	return hex.EncodeToString(binary.LittleEndian.AppendUint32(b, prog[n-1].K))
+}
+
 // anyDaemons reports whether prog is a layer of this daemon (key) or of
 // another cgsyscall daemon of the machine (another mirror: a process can
 // be restricted in a cgroup v1 hierarchy and in cgroup2 at once), by the

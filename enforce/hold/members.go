@@ -787,6 +787,7 @@ func (h *Holder) recordGrown(j *job) int {
 		} else {
 			p.lay.Store(m.lay)
 			p.adopted.Store(false)
+			h.relogTag(m.pid, p)
 		}
 		h.holders.Store(m.pid, p)
 		n++

@@ -69,8 +69,51 @@ func (h *Holder) layerIn(chain [][]unix.SockFilter) *layer {
 		if lay := h.openLayer(chain[i]); lay != nil {
 			return lay
 		}
+		if lay := h.takenBack(chain, i); lay != nil {
+			return lay
+		}
 	}
 	return nil
+}
+
+// takenBack returns the layer of a listener taken back from the keeper
+// whose holder had exited, if chain[i], authentic, is that layer's program
+// (the tag that the placement log has for the holder), or nil. Its program,
+// what it notifies and the chain's size are read from chain up to it, the
+// filters that the holder had (a process may load filters of its own above
+// its layer); the first chain that shows the layer makes it, and later
+// ones find the same.
+func (h *Holder) takenBack(chain [][]unix.SockFilter, i int) *layer {
+	tag := progTag(chain[i])
+	var found *layer
+	h.keep.takenBack.Range(func(_, v any) bool {
+		o := v.(*orphanListener)
+		if o.tag != tag {
+			return true
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.lay == nil {
+			lay := &layer{holder: o.pid, start: o.start, prog: chain[i], depth: i + 1}
+			lay.cover, lay.passed = h.cov.chainNotified(chain[:i+1])
+			lay.cover.Remove(h.cov.seccomp)
+			for _, f := range chain[:i+1] {
+				lay.insns += len(f) + 4
+				if h.cov.deniesSeccomp(f) {
+					lay.static.Add(h.cov.seccomp)
+				}
+			}
+			lay.setRemove(o.remove)
+			o.lay = lay
+			h.log.WithField("pid", o.pid).Info("found the layer of a listener taken back, " +
+				"whose process exited, in a process that carries it; it can grow now")
+		}
+		if !o.lay.closed.Load() {
+			found = o.lay
+		}
+		return false
+	})
+	return found
 }
 
 // openLayer returns the open layer whose program is prog, or nil.

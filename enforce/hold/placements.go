@@ -27,10 +27,14 @@ type placement struct {
 
 // placedAt is where a held process was placed: its anchor group, and the set
 // pinned when it was placed there, which outlives the group (an rmdir
-// behind the mount's back does not lift it).
+// behind the mount's back does not lift it); and for the holder of a layer,
+// that layer's tag (layerTag), by which a restarted daemon that takes the
+// layer's listener back after the holder exited finds the layer in the
+// chain of a process that carries it (takenBack).
 type placedAt struct {
 	group string
 	pin   policy.Set
+	tag   string
 }
 
 // placements is an append-only log of where the daemon placed each held
@@ -40,7 +44,9 @@ type placedAt struct {
 // "PID START GROUP PIN" with GROUP quoted and PIN the pinned numbers,
 // comma-separated ("-" for none; a line without it, of an older daemon,
 // pins nothing); the last line of a process wins; a torn last line (the
-// daemon killed mid-write) is skipped. Its first line, "key HEX", is the
+// daemon killed mid-write) is skipped. A holder's line is followed by
+// "layer PID START TAG", its layer's tag in hex, written in the same
+// write(2) (a line that an older daemon skips). Its first line, "key HEX", is the
 // key of the layers' tags (mark.go), made when the log is. The log is
 // compacted to the live processes when a daemon starts, and whenever it
 // has grown to twice its compacted length and 1,024 lines more: a service
@@ -92,6 +98,11 @@ func readPlacements(path string) (live, dead map[placement]placedAt, key layerKe
 				if k, err := parseLayerKey(hexKey); err == nil && !haveKey {
 					key, haveKey = k, true
 				}
+			} else if p, tag, ok := parseLayerLine(sc.Text()); ok {
+				if w, ok := live[p]; ok {
+					w.tag = tag
+					live[p] = w
+				}
 			} else if p, w, ok := parsePlacement(sc.Text()); ok {
 				live[p] = w
 			}
@@ -118,7 +129,7 @@ func writePlacements(path string, key layerKey, live map[placement]placedAt) (*o
 	w := bufio.NewWriter(f)
 	fmt.Fprintln(w, "key", key.String())
 	for p, at := range live {
-		fmt.Fprintln(w, formatPlacement(p, at))
+		fmt.Fprint(w, formatLines(p, at))
 	}
 	if err := w.Flush(); err == nil {
 		err = os.Rename(tmp, path)
@@ -242,6 +253,30 @@ func formatPlacement(p placement, w placedAt) string {
 	return fmt.Sprintf("%d %d %s %s", p.pid, p.start, strconv.Quote(w.group), pin)
 }
 
+// formatLines is p's placement line, and its layer line where w has a tag.
+func formatLines(p placement, w placedAt) string {
+	s := formatPlacement(p, w) + "\n"
+	if w.tag != "" {
+		s += fmt.Sprintf("layer %d %d %s\n", p.pid, p.start, w.tag)
+	}
+	return s
+}
+
+// parseLayerLine parses a "layer PID START TAG" line.
+func parseLayerLine(line string) (placement, string, bool) {
+	f := strings.Fields(line)
+	if len(f) != 4 || f[0] != "layer" || len(f[3]) != 16 {
+		return placement{}, "", false
+	}
+	pid, err1 := strconv.Atoi(f[1])
+	start, err2 := strconv.ParseUint(f[2], 10, 64)
+	_, err3 := strconv.ParseUint(f[3], 16, 64)
+	if err1 != nil || err2 != nil || err3 != nil || pid <= 0 {
+		return placement{}, "", false
+	}
+	return placement{pid, start}, f[3], true
+}
+
 func parsePlacement(line string) (placement, placedAt, bool) {
 	f := strings.SplitN(line, " ", 3)
 	if len(f) != 3 {
@@ -276,10 +311,13 @@ func parsePlacement(line string) (placement, placedAt, bool) {
 func (l *placements) record(pid int, start uint64, w placedAt) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, err := l.f.WriteString(formatPlacement(placement{pid, start}, w) + "\n"); err != nil {
+	if _, err := l.f.WriteString(formatLines(placement{pid, start}, w)); err != nil {
 		return err
 	}
-	if l.lines++; l.lines > l.limit {
+	if l.lines++; w.tag != "" {
+		l.lines++
+	}
+	if l.lines > l.limit {
 		return l.compact()
 	}
 	return nil

@@ -13,9 +13,9 @@ import (
 
 func TestPlacementLines(t *testing.T) {
 	for _, w := range []placedAt{
-		{"web/worker", policy.NewSet(63, 110)},
-		{"", policy.Set{}},
-		{"a b/\"c\"", policy.NewSet(0)},
+		{group: "web/worker", pin: policy.NewSet(63, 110)},
+		{group: "", pin: policy.Set{}},
+		{group: "a b/\"c\"", pin: policy.NewSet(0)},
 	} {
 		line := formatPlacement(placement{42, 7}, w)
 		p, got, ok := parsePlacement(line)
@@ -31,6 +31,61 @@ func TestPlacementLines(t *testing.T) {
 	for _, bad := range []string{`42 7 "web`, `42 7 "web" 1,x`, `42 7 "web"x`, `0 7 "web" -`,
 		`42 7 "web" 99999`} {
 		if _, _, ok := parsePlacement(bad); ok {
+			t.Errorf("%q was taken", bad)
+		}
+	}
+}
+
+// TestPlacementTags: a holder's layer tag goes into the log after its
+// placement, in a line of its own, and comes back with it for a process
+// that no longer lives (the keeper may give its listener back); a later
+// placement without a tag drops it, and the log keeps the tags across a
+// compaction. Lines that are not whole layer lines are skipped.
+func TestPlacementTags(t *testing.T) {
+	tempPlacementDir(t)
+	l, _, _, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// PIDs above any pid_max, so that no process lives at them.
+	a, b := placement{1 << 23, 5}, placement{1<<23 + 1, 6}
+	for _, r := range []struct {
+		p placement
+		w placedAt
+	}{
+		{a, placedAt{group: "g", tag: "00112233445566ff"}},
+		{b, placedAt{group: "h", tag: "0123456789abcdef"}},
+		{b, placedAt{group: "h"}},
+	} {
+		if err := l.record(r.p.pid, r.p.start, r.w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		_, dead, _, _ := readPlacements(l.path)
+		if w := dead[a]; w.group != "g" || w.tag != "00112233445566ff" {
+			t.Errorf("%s: a read back as %+v, want group g and its tag", when, w)
+		}
+		if w := dead[b]; w.group != "h" || w.tag != "" {
+			t.Errorf("%s: b read back as %+v, want group h and no tag", when, w)
+		}
+	}
+	check("appended")
+	l.mu.Lock()
+	l.dead = map[placement]placedAt{}
+	l.kept[a], l.kept[b] = true, true
+	err = l.compact()
+	l.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("compacted")
+	l.f.Close()
+	for _, bad := range []string{"layer 42 7 0011", "layer 42 7 001122334455667g",
+		"layer 0 7 0011223344556677", "layer 42 x 0011223344556677",
+		"layer 42 7 0011223344556677 x"} {
+		if _, _, ok := parseLayerLine(bad); ok {
 			t.Errorf("%q was taken", bad)
 		}
 	}
