@@ -111,22 +111,24 @@ func HiddenProcs(threads []byte, listed []int, again func() []byte) []int {
 }
 
 // parsePIDs reads a write to tasks: decimal PIDs separated by white
-// space. Anything else fails the whole write with EINVAL.
-func parsePIDs(data []byte) ([]int, syscall.Errno) {
+// space. Anything else fails the whole write with EINVAL, and why, for the
+// log line.
+func parsePIDs(data []byte) ([]int, syscall.Errno, string) {
 	var pids []int
 	for _, f := range bytes.Fields(data) {
 		for _, c := range f {
 			if c < '0' || c > '9' {
-				return nil, syscall.EINVAL
+				return nil, syscall.EINVAL, strconv.Quote(string(f)) +
+					": not a PID (decimal digits)"
 			}
 		}
 		p, err := strconv.ParseInt(string(f), 10, 32)
 		if err != nil {
-			return nil, syscall.EINVAL
+			return nil, syscall.EINVAL, strconv.Quote(string(f)) + ": too large for a PID"
 		}
 		pids = append(pids, int(p))
 	}
-	return pids, 0
+	return pids, 0, ""
 }
 
 // writeTasks applies one write to tasks (or to a mirrored cgroup.procs or
@@ -141,11 +143,11 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 	if e := m.mayWrite(c, group); e != 0 {
 		return e
 	}
-	pids, e := parsePIDs(data)
+	pids, e, why := parsePIDs(data)
 	if e != 0 {
 		m.log.WithFields(logrus.Fields{
 			"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group),
-			"result": errName(e), "input": strconv.Quote(string(data)),
+			"result": errName(e), "input": strconv.Quote(string(data)), "error": why,
 		}).Info("task move refused")
 		return e
 	}

@@ -134,6 +134,25 @@ func TestTasksErrors(t *testing.T) {
 	e.want("g/tasks", "")
 }
 
+// TestParsePIDsWhy: a refused write to tasks says in its log line which
+// word was wrong and why; PIDs separated by any white space are taken.
+func TestParsePIDsWhy(t *testing.T) {
+	for _, c := range []struct{ data, why string }{
+		{"12 abc", `"abc": not a PID (decimal digits)`},
+		{"-5", `"-5": not a PID (decimal digits)`},
+		{"99999999999", `"99999999999": too large for a PID`},
+	} {
+		if pids, e, why := parsePIDs([]byte(c.data)); pids != nil || e != syscall.EINVAL ||
+			why != c.why {
+			t.Errorf("%q: %v %v %q, want nil, EINVAL, %q", c.data, pids, e, why, c.why)
+		}
+	}
+	if pids, e, why := parsePIDs([]byte("1\t2\n 30\n")); !slices.Equal(pids, []int{1, 2, 30}) ||
+		e != 0 || why != "" {
+		t.Errorf("three PIDs: %v %v %q", pids, e, why)
+	}
+}
+
 func TestRmdirBusyWithMember(t *testing.T) {
 	e := newEnv(t)
 	e.shOK(`mkdir $M/g`)
