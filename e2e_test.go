@@ -449,6 +449,65 @@ func TestExecExitStatus(t *testing.T) {
 	}
 }
 
+// TestExecDiesOfTheSignal: where a signal ends CMD, cgsyscall exec ends by
+// the same signal, without a core of its own, as sudo and timeout do (it
+// exited 128+N, and the shell said nothing of a crash: helper-39); a
+// signal sent to exec is passed on to CMD and ends both. bash then reports
+// the death, and its $? is 128+N all the same.
+func TestExecDiesOfTheSignal(t *testing.T) {
+	m := newMirror(t)
+	m.mkdir("web")
+	for _, c := range []struct {
+		name string
+		sig  syscall.Signal
+	}{
+		{"SEGV", syscall.SIGSEGV},
+		{"TERM", syscall.SIGTERM},
+		{"KILL", syscall.SIGKILL},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin.cgsyscall, "exec", "-m", m.mnt, "web", "--", "sh", "-c",
+				"kill -"+c.name+" $$")
+			err := cmd.Run()
+			ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			if !ok || !ws.Signaled() || ws.Signal() != c.sig || ws.CoreDump() {
+				t.Fatalf("exec of a command that %s ends: %v (status %v), want a death by %v, "+
+					"no core", c.name, err, cmd.ProcessState, c.sig)
+			}
+		})
+	}
+	// Through bash, as an administrator's script sees it.
+	out, err := exec.Command("bash", "-c", `"$1" exec -m "$2" web -- sh -c 'kill -SEGV $$'; `+
+		`echo "status $?"`, "bash", bin.cgsyscall, m.mnt).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Segmentation fault") ||
+		!strings.HasSuffix(string(out), "status 139\n") {
+		t.Fatalf("bash: %v, %q; want its report of a segmentation fault and status 139", err,
+			out)
+	}
+	// A signal sent to exec reaches CMD, which it ends; then exec.
+	cmd := exec.Command(bin.cgsyscall, "exec", "-m", m.mnt, "web", "--", "sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(m.base, "web", "cgroup.procs"))
+		if f := strings.Fields(string(b)); len(f) == 1 {
+			if comm, _ := os.ReadFile("/proc/" + f[0] + "/comm"); string(comm) == "sleep\n" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sleep did not start in web within 5 s")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() ||
+		ws.Signal() != syscall.SIGTERM {
+		t.Fatalf("exec sent SIGTERM: %v, want a death by SIGTERM", cmd.ProcessState)
+	}
+}
+
 func TestExecWithoutExecve(t *testing.T) {
 	m := newMirror(t)
 	m.mkdir("noexecve")

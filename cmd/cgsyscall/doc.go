@@ -122,7 +122,8 @@ var doc = manual{
 				mean the cgroup v2 root); the daemon is always detached, and ` + "`-n`" + `,
 				` + "`-s`" + `, ` + "`-f`" + `, ` + "`-v`" + ` and ` + "`-t`" + ` {TYPE} are
 				ignored. mount.fuse3's form, ` + "`cgsyscall`" + ` {SOURCE} {MOUNTPOINT}
-				` + "`-o`" + ` {OPTIONS} with both paths absolute, works too.`,
+				` + "`-o`" + ` {OPTIONS} with {MOUNTPOINT} absolute and {SOURCE} absolute,
+				` + "`cgsyscall`" + ` or ` + "`none`" + `, works too.`,
 			},
 			flags: []option{
 				{"mirror", "{DIR}", `the real cgroup directory to mirror: one of cgroup2 or of
@@ -173,7 +174,8 @@ var doc = manual{
 			},
 			flags: []option{mountPointFlag},
 			exits: []entry{
-				{"{CMD}'s", `its exit status; 128+{N} when signal {N} ended it`},
+				{"{CMD}'s", `its exit status; where signal {N} ended {CMD}, exec ends by
+					signal {N} too, without a core (the shell's status reads 128+{N})`},
 				{"125", `exec itself failed: a usage mistake (no ` + "`--`" + `, no {CMD}), no
 					such group, no mount, or the daemon could not hold {CMD}`},
 				{"126", `{CMD} was found but cannot be run`},

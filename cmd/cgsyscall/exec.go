@@ -121,7 +121,7 @@ func runInGroup(mp, group string, argv []string) error {
 // start would have missed a CMD started straight (helper-27), and a
 // member written into tasks is in every later deny's pass. This process
 // stays outside the group, passes signals on from the start, and exits
-// with the child's status (128+N when signal N ended it).
+// with the child's status, or ends by the signal that ended it (diedOf).
 //
 // CLONE_INTO_CGROUP takes cgroup2 directories only. In a cgroup v1
 // hierarchy the stage starts where this process is, and the write to tasks
@@ -209,7 +209,7 @@ func spawnInGroup(mp, group, path string, argv []string, goAhead byte) error {
 		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
 		if ws.Signaled() && ws.Signal() != unix.SIGKILL {
 			// A signal ended the stage first (helper-27): CMD never ran.
-			return exitError{128 + int(ws.Signal()), nil}
+			return signalled(ws.Signal())
 		}
 		return fail(exitExecFailed, fmt.Errorf("holding %s in group %q: %w", argv[0], group,
 			err))
@@ -225,7 +225,7 @@ func spawnInGroup(mp, group, path string, argv []string, goAhead byte) error {
 	cmd.Wait()
 	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
-		return exitError{128 + int(ws.Signal()), nil}
+		return signalled(ws.Signal())
 	}
 	return exitError{ws.ExitStatus(), nil}
 }

@@ -103,6 +103,10 @@ func TestHelpCommand(t *testing.T) {
 }
 
 func TestHelpMistakes(t *testing.T) {
+	noMountPoint := "cgsyscall: mount point: stat /nonexistent/cgsyscall-mnt: no such file"
+	if os.Geteuid() != 0 {
+		noMountPoint = "cgsyscall: mount needs root"
+	}
 	for _, c := range []struct {
 		args   []string
 		want   string
@@ -117,6 +121,11 @@ func TestHelpMistakes(t *testing.T) {
 		{[]string{"exec", "--bogus", "web", "--", "true"},
 			"cgsyscall: exec: flag provided but not defined: -bogus\n", 125},
 		{[]string{"bogus"}, "cgsyscall: unknown command \"bogus\"\nusage: cgsyscall COMMAND", 2},
+		// The mount helper's form, with the sources an fstab line may
+		// name for the cgroup2 mount: a mount point that does not exist
+		// fails the mount (32), not the command line (2).
+		{[]string{"none", "/nonexistent/cgsyscall-mnt", "-o", "defaults"}, noMountPoint, 32},
+		{[]string{"cgsyscall", "/nonexistent/cgsyscall-mnt"}, noMountPoint, 32},
 		{nil, "usage: cgsyscall COMMAND [ARG...]\n  cgsyscall mount", 2},
 	} {
 		out, errOut, status := runCaptured(t, c.args...)

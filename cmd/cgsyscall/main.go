@@ -45,7 +45,11 @@ func (e exitError) Error() string {
 func (e exitError) Unwrap() error { return e.err }
 
 func main() {
-	os.Exit(run(os.Args))
+	code := run(os.Args)
+	if diedOf != 0 {
+		dieBy(diedOf)
+	}
+	os.Exit(code)
 }
 
 func run(args []string) int {
@@ -84,8 +88,11 @@ func run(args []string) int {
 	case "help", "-h", "-help", "--help":
 		err = helpCmd(rest)
 	default:
-		// mount.fuse3 runs "cgsyscall SOURCE MOUNTPOINT -o OPTIONS".
-		if strings.HasPrefix(cmd, "/") && len(rest) > 0 && strings.HasPrefix(rest[0], "/") {
+		// mount.fuse3 runs "cgsyscall SOURCE MOUNTPOINT -o OPTIONS"; the
+		// SOURCE "none" and "cgsyscall" mean the cgroup2 mount, as in an
+		// fstab line (mountHelper).
+		if (strings.HasPrefix(cmd, "/") || cmd == "none" || cmd == "cgsyscall") &&
+			len(rest) > 0 && strings.HasPrefix(rest[0], "/") {
 			return report(mountHelper(args[1:]))
 		}
 		err = usagef("unknown command %q", cmd)
