@@ -157,18 +157,58 @@ func showGroup(w io.Writer, a *arch.Arch, dir, name string, depth int) error {
 	return nil
 }
 
-// describe lists numbers with their names: "59 execve, 110 getppid".
+// describe lists numbers with their names: "59 execve, 110 getppid", runs
+// of numbers without a name as ranges ("335-423"). A set that denies more
+// than half of the native table (an allow-list group, "all" then a few
+// allowed) is shown by what it leaves: "all but 12: 0 read, 1 write, ...",
+// where a list of 400 and more numbers made a line of 10 KB (helper-39).
 func describe(a *arch.Arch, nrs []int) string {
 	if len(nrs) == 0 {
 		return "nothing denied"
 	}
-	parts := make([]string, len(nrs))
-	for i, n := range nrs {
-		if name, ok := a.Native.SyscallName(n); ok {
-			parts[i] = fmt.Sprintf("%d %s", n, name)
-		} else {
-			parts[i] = strconv.Itoa(n)
+	if size := a.Native.NRMax + 1; 2*len(nrs) > size {
+		denied := make([]bool, size)
+		for _, n := range nrs {
+			if n >= 0 && n < size {
+				denied[n] = true
+			}
 		}
+		var left []int
+		for n, d := range denied {
+			if !d {
+				left = append(left, n)
+			}
+		}
+		if len(left) == 0 {
+			return "all"
+		}
+		return fmt.Sprintf("all but %d: %s", len(left), list(a, left))
+	}
+	return list(a, nrs)
+}
+
+// list names sorted numbers, runs of unnamed ones as ranges.
+func list(a *arch.Arch, nrs []int) string {
+	var parts []string
+	for i := 0; i < len(nrs); i++ {
+		n := nrs[i]
+		if name, ok := a.Native.SyscallName(n); ok {
+			parts = append(parts, fmt.Sprintf("%d %s", n, name))
+			continue
+		}
+		j := i
+		for j+1 < len(nrs) && nrs[j+1] == nrs[j]+1 {
+			if _, ok := a.Native.SyscallName(nrs[j+1]); ok {
+				break
+			}
+			j++
+		}
+		if j == i {
+			parts = append(parts, strconv.Itoa(n))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", n, nrs[j]))
+		}
+		i = j
 	}
 	return strings.Join(parts, ", ")
 }
