@@ -429,8 +429,11 @@ type anchorEntry struct {
 
 // confinement returns the group that confines the process of thread tid,
 // and whether it is confined at all: its anchor when it is held, else its
-// cgroup when that group denies anything.
-func (h *Holder) confinement(tid int) (string, bool) {
+// cgroup when that group denies anything. For a thread with filters whose
+// process the daemon does not know and that has no held ancestor, it
+// also returns the anchors of the layers that process may carry (mayCarry).
+func (h *Holder) confinement(tid int) (string, bool, []string) {
+	var maybe []string
 	if tgid := tgidOf(tid); tgid != 0 {
 		// A process not known is judged by its nearest held ancestor's
 		// anchor, but not recorded as carrying that one's layer: descent
@@ -441,30 +444,94 @@ func (h *Holder) confinement(tid int) (string, bool) {
 		// the walk up its ancestors, a read of /proc for each (a tenth
 		// of a hold's time for a writer a few shells deep), is spared.
 		p := h.known(tgid)
-		if p == nil && seccompFilters(tid) > 0 {
-			p = h.heldAncestor(tgid)
+		if filters := seccompFilters(tid); p == nil && filters > 0 {
+			if p = h.heldAncestor(tgid); p == nil {
+				maybe = h.mayCarry(tgid, filters)
+			}
 		}
 		if p != nil {
-			return *p.anchor.Load(), true
+			return *p.anchor.Load(), true, nil
 		}
 	}
 	group, inside, err := h.groupOf(tid)
 	if err != nil || !inside {
-		return "", false
+		return "", false, maybe
 	}
 	deny, _ := h.tree.Denied(group)
-	return group, !deny.Empty()
+	return group, !deny.Empty(), maybe
+}
+
+// mayCarry returns where the holders of the open layers are anchored that
+// process pid, with filters of its own (filters, as counted), may carry
+// without the daemon knowing: a child made with CLONE_PARENT by a held
+// process, or one left to init or a subreaper when its held parent
+// exited, has no held ancestor, and its chain cannot be read while it
+// writes to the mount (it cannot stop before its write is answered).
+// Such a process, moved out of its group behind the mount's back, passed
+// for one that nothing confines, and widened its holder's group or moved
+// held processes out of it (helper-38, F1). A layer it may carry went in
+// before it started, and is no deeper than its chain; the anchors of the
+// others are left out. A process with filters of its own that started
+// after a hold is among those this cannot tell apart (README).
+func (h *Holder) mayCarry(pid, filters int) []string {
+	start, err := startTime(pid)
+	if err != nil {
+		return nil
+	}
+	born := startNanos(start) + tickNanos
+	seen := map[string]bool{}
+	var out []string
+	add := func(group string) {
+		if !seen[group] {
+			seen[group] = true
+			out = append(out, group)
+		}
+	}
+	fits := func(lay *layer, holderStart uint64) bool {
+		if lay == nil || lay.closed.Load() {
+			return false
+		}
+		if d := lay.depth; d < maxDepth && d > filters {
+			return false
+		}
+		if at := lay.at.Load(); at != 0 {
+			return born >= at
+		}
+		return start >= holderStart
+	}
+	h.holders.Range(func(_, v any) bool {
+		if p := v.(*proc); fits(p.lay.Load(), p.start) {
+			add(*p.anchor.Load())
+		}
+		return true
+	})
+	h.keep.takenBack.Range(func(k, v any) bool {
+		o := v.(*orphanListener)
+		o.mu.Lock()
+		lay := o.lay
+		o.mu.Unlock()
+		if lay == nil {
+			lay = &layer{depth: 1}
+		}
+		if at, ok := h.keep.placedAt.Load(k); ok && fits(lay, o.start) {
+			add(at.(placedAt).group)
+		}
+		return true
+	})
+	return out
 }
 
 // MayChange refuses (EPERM) an allow by a confined process in its own
 // group or an ancestor of it: a confined process may only restrict
-// further. Root is no exception unless the mount trusts root.
+// further. Root is no exception unless the mount trusts root. A process
+// that may carry a held process's layer may not widen that one's group
+// either (mayCarry).
 func (h *Holder) MayChange(c fs.Caller, group string, allow bool) error {
 	if h.trustRoot && c.Uid == 0 {
 		return nil
 	}
 	// The reason goes back with EPERM, into the write's one log line.
-	own, confined := h.confinement(c.Pid)
+	own, confined, maybe := h.confinement(c.Pid)
 	if confined && !allow && !within(group, own) {
 		return fmt.Errorf("%w: the writer is confined in %q and may restrict only inside "+
 			"its own subtree", syscall.EPERM, "/"+own)
@@ -473,12 +540,21 @@ func (h *Holder) MayChange(c fs.Caller, group string, allow bool) error {
 		return fmt.Errorf("%w: the writer is confined in %q and may not widen its own set",
 			syscall.EPERM, "/"+own)
 	}
+	for _, a := range maybe {
+		if allow && within(a, group) {
+			return fmt.Errorf("%w: the writer has seccomp filters and may carry the layer of "+
+				"a process held in %q (made with CLONE_PARENT, or left when its parent "+
+				"exited): it may not widen that set", syscall.EPERM, "/"+a)
+		}
+	}
 	return nil
 }
 
 // mayMove checks a move of process pid to group by caller c: root or the
 // same uid as the process (EACCES otherwise), and a confined caller keeps
-// itself and every process inside its own subtree (EPERM).
+// itself and every process inside its own subtree (EPERM); a caller that
+// may carry held processes' layers (mayCarry) keeps a held process, or one
+// with filters, inside the subtree of each of their anchors.
 func (h *Holder) mayMove(c fs.Caller, pid int, group string) error {
 	if c.Uid != 0 {
 		uid, err := statusField(pid, "Uid")
@@ -498,12 +574,22 @@ func (h *Holder) mayMove(c fs.Caller, pid int, group string) error {
 	if h.trustRoot && c.Uid == 0 {
 		return nil
 	}
-	own, confined := h.confinement(c.Pid)
-	if !confined || within(group, own) {
-		return nil
+	own, confined, maybe := h.confinement(c.Pid)
+	if confined && !within(group, own) {
+		return fmt.Errorf("%w: the writer is confined in %q and may not move a process out "+
+			"of its own subtree", syscall.EPERM, "/"+own)
 	}
-	return fmt.Errorf("%w: the writer is confined in %q and may not move a process out of "+
-		"its own subtree", syscall.EPERM, "/"+own)
+	if len(maybe) > 0 && (h.known(pid) != nil || seccompFilters(pid) > 0) {
+		for _, a := range maybe {
+			if !within(group, a) {
+				return fmt.Errorf("%w: the writer has seccomp filters and may carry the layer "+
+					"of a process held in %q (made with CLONE_PARENT, or left when its "+
+					"parent exited): it may not move a held process out of that subtree",
+					syscall.EPERM, "/"+a)
+			}
+		}
+	}
+	return nil
 }
 
 // mayMigrate applies cgroup v2's rule for a move by a writer other than

@@ -37,11 +37,11 @@ type keeping struct {
 	// group, made calls the group denied (helper-36).
 	placedAt sync.Map // int label or placement → placedAt
 	// takenBack holds, by label, the listeners taken back whose holder
-	// exited and whose layer's tag the placement log has: the layer is
-	// found by that tag in the chain of a process that carries it
+	// exited. Where the placement log has the tag of that layer, it is
+	// found by the tag in the chain of a process that carries it
 	// (takenBack), so that it can grow (helper-37, F3: without its
 	// program, a deny that needed it to grow failed with EBUSY for as long
-	// as the holder's children lived).
+	// as the holder's children lived); mayCarry looks at them all.
 	takenBack sync.Map // int label → *orphanListener
 }
 
@@ -49,6 +49,7 @@ type keeping struct {
 // holder, its layer's tag, how to close the listener, and the layer once
 // found in a chain (nil before).
 type orphanListener struct {
+	label  int
 	pid    int
 	start  uint64
 	tag    string
@@ -120,7 +121,7 @@ func (h *Holder) adopt(l keeper.Listener) {
 		if placed {
 			h.keep.placedAt.Store(label, at)
 		}
-		o := &orphanListener{pid: l.Pid, start: l.Start, tag: at.tag}
+		o := &orphanListener{label: label, pid: l.Pid, start: l.Start, tag: at.tag}
 		gone := func() {
 			h.keep.c.Drop(l.Pid, l.Start)
 			h.keep.placedAt.Delete(label)
@@ -138,10 +139,8 @@ func (h *Holder) adopt(l keeper.Listener) {
 			return
 		}
 		lay.setRemove(remove)
-		if o.tag != "" {
-			o.remove = remove
-			h.keep.takenBack.Store(label, o)
-		}
+		o.remove = remove
+		h.keep.takenBack.Store(label, o)
 		h.log.WithField("pid", l.Pid).Info("took from the keeper a listener whose process " +
 			"exited; its children are served")
 		return

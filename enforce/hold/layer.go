@@ -59,8 +59,11 @@ type layer struct {
 	passed policy.Set
 	at     atomic.Int64 // when it went in, CLOCK_BOOTTIME nanoseconds; 0 not known (adopt)
 	holder int          // the process it was loaded into
-	start  uint64       // that process's start time, the keeper's key with holder
-	depth  int          // filters in the process's chain, this one included
+	// label is the supervisor's label of its listener where that is not
+	// holder (a listener taken back whose holder had exited), else 0.
+	label int
+	start uint64 // that process's start time, the keeper's key with holder
+	depth int    // filters in the process's chain, this one included
 	// prog is the program it loads: covers.program's, and a last
 	// instruction never reached that holds a random word, so that no two
 	// layers load the same bytes and no process without CAP_SYS_ADMIN

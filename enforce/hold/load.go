@@ -33,6 +33,7 @@ type member struct {
 	p     *proc      // its record; nil for a process not known yet
 	anc   *proc      // the record whose layer it is taken to carry (see planNew)
 	group string     // where a process not known yet is anchored
+	pin   policy.Set // and the numbers pinned there besides that group's set
 	need  policy.Set // the numbers it is judged by, seccomp included
 	// underHeld: it has a held ancestor (it may carry that one's layer).
 	// descent: a child of a family's member not known yet, taken in by
@@ -41,9 +42,13 @@ type member struct {
 	// filters is Seccomp_filters of a process not held yet when planned:
 	// with none, its chain need not be read.
 	filters int
-	also    policy.Set // more numbers to cover: what other members of its family need
-	self    bool       // the writer of the request being served
-	killed  bool       // its failed hold killed it already (Session.KillOnFailure)
+	// placed: group is where the process is placed, by a move through
+	// the mount or its logged placement; not where a pass found it
+	// (inherit).
+	placed bool
+	also   policy.Set // more numbers to cover: what other members of its family need
+	self   bool       // the writer of the request being served
+	killed bool       // its failed hold killed it already (Session.KillOnFailure)
 	// adopted: its layer was found from its chain (recordNew, orphanLayer).
 	// maybe: found
 	// by the orphan search of a growth, it may carry another listener
@@ -68,6 +73,9 @@ type job struct {
 	members []*member
 	old     *layer
 	err     error // a family that could not be stopped whole; nothing changed
+	// others holds the members of the other families of the same growth,
+	// which its search for carriers leaves to them.
+	others map[int]bool
 }
 
 // run carries out j. Members that are the writer of the request being
@@ -179,6 +187,13 @@ func (h *Holder) seizeAll(j *job) bool {
 	for _, m := range j.members {
 		have[m.pid] = true
 	}
+	for pid := range j.others {
+		// Another family's, growing beside this one: it carries that
+		// family's layer (a process carries one open layer), and seized
+		// here it would fail both (helper-38, F2: two families of exited
+		// holders' children in one group refused every deny with EBUSY).
+		have[pid] = true
+	}
 	looks := 0
 	for i := 0; ; i++ {
 		if i == len(j.members) {
@@ -262,9 +277,9 @@ func (h *Holder) seizeAll(j *job) bool {
 // with filters, and not known to carry another layer. One not known yet
 // is anchored where m is, as a child forked from a held process is.
 func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
-	group := m.group
+	group, pin := m.group, m.pin
 	if m.p != nil {
-		group = *m.p.anchor.Load()
+		group, pin = *m.p.anchor.Load(), *m.p.pinned.Load()
 	}
 	var out []*member
 	for _, c := range childrenOf(m.pid) {
@@ -279,7 +294,7 @@ func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
 		if q != nil && q.lay.Load() != old {
 			continue
 		}
-		out = append(out, &member{pid: c, start: start, p: q, group: group,
+		out = append(out, &member{pid: c, start: start, p: q, group: group, pin: pin,
 			need: m.need, also: m.also, descent: q == nil})
 	}
 	return out
@@ -366,6 +381,11 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 				if err = exitedOr(pid, err); errors.Is(err, syscall.ESRCH) {
 					continue
 				}
+				if tracedHere(pid) {
+					// Seized by another family growing beside this one,
+					// whose search found it first: that family's.
+					continue
+				}
 				// Traced by another, say: it cannot be stopped with the
 				// family, and would be left out (adversary helper-16).
 				return out, err
@@ -384,8 +404,14 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 				return out, err
 			}
 			have[pid] = true
-			out = append(out, &member{pid: pid, start: start, p: p, group: group,
-				need: m.need, also: m.also, sess: sess, maybe: true})
+			// Anchored where it was born, not where it was found: it may
+			// have been moved there behind the mount's back (helper-38).
+			home, ok := h.bornAt(pid, start, j.old)
+			if !ok {
+				home = placedAt{group: group}
+			}
+			out = append(out, &member{pid: pid, start: start, p: p, group: home.group,
+				pin: home.pin, need: m.need, also: m.also, sess: sess, maybe: true})
 		}
 	}
 	return out, nil

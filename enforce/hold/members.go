@@ -233,7 +233,7 @@ func (h *Holder) holdMembers(group string, self int, scan bool) error {
 				// parent's layer, and killed by the next growth.
 				continue
 			}
-			m, held, err := h.planNew(pid, group, pid == self)
+			m, held, err := h.planNew(pid, group, pid == self, false)
 			if m != nil {
 				firsts = append(firsts, &job{members: []*member{m}})
 				continue
@@ -520,7 +520,7 @@ func (h *Holder) refusedBefore(pid int, start uint64) error {
 // records that it carries the layer of a held ancestor it was forked
 // from. Called with h.mu held.
 func (h *Holder) holdNew(pid int, group string, self bool) error {
-	m, _, err := h.planNew(pid, group, self)
+	m, _, err := h.planNew(pid, group, self, true)
 	if m == nil {
 		return err
 	}
@@ -536,8 +536,10 @@ var errStrict = fmt.Errorf("in seccomp strict mode, which takes no filter: %w", 
 // planNew decides how process pid, not held yet, is to be held in group.
 // It returns the member to inject into; or nil and the result, when the
 // process inherited the layer of a held ancestor or is gone. It also
-// tells whether pid has a held ancestor.
-func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error) {
+// tells whether pid has a held ancestor. placed: group is where the
+// process is placed (a move through the mount, or its logged placement),
+// rather than where a pass found it (see inherit).
+func (h *Holder) planNew(pid int, group string, self, placed bool) (*member, bool, error) {
 	start, err := startTime(pid)
 	if err != nil {
 		return nil, h.heldAncestor(pid) != nil, syscall.ESRCH
@@ -547,7 +549,7 @@ func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error
 		return nil, false, errStrict
 	}
 	m := &member{pid: pid, start: start, group: group,
-		need: h.withUring(h.deniedSet(group)), self: self, filters: filters}
+		need: h.withUring(h.deniedSet(group)), self: self, filters: filters, placed: placed}
 	if m.filters == 0 {
 		// Without a filter it carries no layer, of a held ancestor or
 		// any other: the ancestors need not be looked at.
@@ -593,12 +595,25 @@ func (h *Holder) planNew(pid int, group string, self bool) (*member, bool, error
 }
 
 // inherit records member m as carrying the layer of its held ancestor,
-// and grows that layer if it does not cover m's group.
+// and grows that layer if it does not cover m's group. Placed (a move),
+// it is anchored at m's group; found by a pass, where it was born
+// (bornAt): a carrier moved behind the mount's back into the group a pass
+// looks at was anchored there, and the set of the group it had left no
+// longer judged it (helper-38, F3: a child of an exited holder made the
+// calls that holder's group denied once a deny had grown the layer).
 func (h *Holder) inherit(m *member) error {
-	p := newProc(m.start, m.anc.lay.Load(), m.group)
+	lay := m.anc.lay.Load()
+	at, born := placedAt{}, false
+	if !m.placed {
+		at, born = h.bornAt(m.pid, m.start, lay)
+	}
+	if !born {
+		at = placedAt{group: m.group}
+	}
+	p := newProc(m.start, lay, at.group)
 	p.adopted.Store(m.adopted)
 	h.setProc(m.pid, p)
-	h.place(m.pid, p, m.group)
+	h.placePinned(m.pid, p, at.group, at.pin)
 	if need := h.need(p, m.group); !h.covered(p, need) {
 		_, err := h.grow([]growReq{{pid: m.pid, p: p, need: need}}, selfPid(m))
 		if err != nil {
@@ -609,6 +624,31 @@ func (h *Holder) inherit(m *member) error {
 		return err
 	}
 	return nil
+}
+
+// bornAt returns where process pid (started at start), found carrying
+// layer lay by its chain, is to be anchored: where the last daemon placed
+// it, else where its held ancestor that carries lay is anchored, else
+// where lay's holder is (or, for a holder that exited before a restart,
+// was placed); false when none is known. These are where anchorOf judges
+// its calls through lay's listener.
+func (h *Holder) bornAt(pid int, start uint64, lay *layer) (placedAt, bool) {
+	if v, ok := h.keep.placedAt.Load(placement{pid, start}); ok {
+		return v.(placedAt), true
+	}
+	if anc := h.heldAncestor(pid); anc != nil && anc.lay.Load() == lay {
+		return placedAt{group: *anc.anchor.Load(), pin: *anc.pinned.Load()}, true
+	}
+	if v, ok := h.holders.Load(lay.holder); ok && v.(*proc).lay.Load() == lay {
+		hp := v.(*proc)
+		return placedAt{group: *hp.anchor.Load(), pin: *hp.pinned.Load()}, true
+	}
+	if lay.label != 0 {
+		if v, ok := h.keep.placedAt.Load(lay.label); ok {
+			return v.(placedAt), true
+		}
+	}
+	return placedAt{}, false
 }
 
 func selfPid(m *member) int {
@@ -671,7 +711,31 @@ type growReq struct {
 // fails the call with its errno (EBUSY for a traced member); a member
 // that got no new layer after the old listener closed is killed, and the
 // call fails. Called with h.mu held.
+//
+// A family refused at the check for a process sharing a member's memory
+// (inject.MemoryBusy: nothing changed) is tried again, 1 ms later, up to
+// memoryTries times in all, as a single hold is: a machine busy creating
+// tasks (the test suite's packages side by side) failed a deny now and
+// then with EAGAIN.
 func (h *Holder) grow(reqs []growReq, self int) (int, error) {
+	n := 0
+	for try := 1; ; try++ {
+		k, again, err := h.growOnce(reqs, self, try == memoryTries)
+		n += k
+		if err != nil || len(again) == 0 {
+			return n, err
+		}
+		time.Sleep(time.Millisecond)
+		reqs = again
+	}
+}
+
+// memoryTries bounds the tries of a growth that the memory check refused.
+const memoryTries = 10
+
+// growOnce is one try of grow. Unless last, it returns the requests of the
+// families that the memory check refused, unrecorded, for another try.
+func (h *Holder) growOnce(reqs []growReq, self int, last bool) (int, []growReq, error) {
 	families := map[*layer]*job{}
 	var order []*layer
 	for _, r := range reqs {
@@ -681,7 +745,7 @@ func (h *Holder) grow(reqs []growReq, self int) (int, error) {
 			if !lay.static.Empty() {
 				h.log.WithField("pid", r.pid).Warn("refused: seccomp is denied to the process " +
 					"in the kernel, so no further layer can go in")
-				return 0, syscall.EPERM
+				return 0, nil, syscall.EPERM
 			}
 			j = &job{old: lay}
 			families[lay] = j
@@ -718,15 +782,40 @@ func (h *Holder) grow(reqs []growReq, self int) (int, error) {
 	for i, lay := range order {
 		jobs[i] = families[lay]
 	}
+	if len(jobs) > 1 {
+		all := map[int]*job{}
+		for _, j := range jobs {
+			for _, m := range j.members {
+				all[m.pid] = j
+			}
+		}
+		for _, j := range jobs {
+			j.others = map[int]bool{}
+			for pid, o := range all {
+				if o != j {
+					j.others[pid] = true
+				}
+			}
+		}
+	}
 	// Families are disjoint (a process carries one live layer), so they
 	// grow side by side.
+	var again []growReq
 	h.runAll(jobs, func(j *job) {
+		if !last && inject.MemoryBusy(j.err) {
+			for _, m := range j.members {
+				if m.req {
+					again = append(again, growReq{pid: m.pid, p: m.p, need: m.need})
+				}
+			}
+			return
+		}
 		n += h.recordGrown(j)
 		if failed == nil {
 			failed = j.failure()
 		}
 	})
-	return n, failed
+	return n, again, failed
 }
 
 // has tells whether pid is a member of j.
@@ -783,7 +872,7 @@ func (h *Holder) recordGrown(j *job) int {
 		if p == nil {
 			p = newProc(m.start, m.lay, m.group)
 			h.setProc(m.pid, p)
-			h.place(m.pid, p, m.group)
+			h.placePinned(m.pid, p, m.group, m.pin)
 		} else {
 			p.lay.Store(m.lay)
 			p.adopted.Store(false)

@@ -88,13 +88,14 @@ func (h *Holder) takenBack(chain [][]unix.SockFilter, i int) *layer {
 	var found *layer
 	h.keep.takenBack.Range(func(_, v any) bool {
 		o := v.(*orphanListener)
-		if o.tag != tag {
+		if o.tag == "" || o.tag != tag {
 			return true
 		}
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		if o.lay == nil {
-			lay := &layer{holder: o.pid, start: o.start, prog: chain[i], depth: i + 1}
+			lay := &layer{holder: o.pid, start: o.start, label: o.label, prog: chain[i],
+				depth: i + 1}
 			lay.cover, lay.passed = h.cov.chainNotified(chain[:i+1])
 			lay.cover.Remove(h.cov.seccomp)
 			for _, f := range chain[:i+1] {

@@ -366,6 +366,13 @@ func bootNanos() int64 {
 	return ts.Nano()
 }
 
+// tracedHere tells whether process pid is traced by a thread of this
+// daemon.
+func tracedHere(pid int) bool {
+	t := tracerOf(pid)
+	return t != 0 && tgidOf(t) == os.Getpid()
+}
+
 // tracerOf is the TracerPid of process pid (0 when untraced).
 func tracerOf(pid int) int {
 	v, err := statusField(pid, "TracerPid")

@@ -86,6 +86,16 @@ func ListenerRefused(err error) bool {
 	return errors.As(err, &e) && e.Op == "seccomp" && e.Err == unix.EBUSY
 }
 
+// MemoryBusy reports whether err refused a process at the check for one
+// that shares its memory (op "memory"): one did (EBUSY: a vfork child
+// does until it execs), or tasks were created on the machine throughout
+// the check (EAGAIN). Both pass; nothing changed, and the hold may be
+// tried again a moment later, as a single hold is (HoldWith).
+func MemoryBusy(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Op == "memory" && (e.Err == unix.EBUSY || e.Err == unix.EAGAIN)
+}
+
 // FilterKills reports whether err refused a process because a seccomp
 // filter of its own may spoil a call of the hold (op "filter kills"). A
 // process's filters only grow, so a later hold of it is refused the same

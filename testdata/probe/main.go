@@ -35,6 +35,9 @@
 //	answergetppid
 //	             the same filter with a listener of the probe's own, which
 //	             a goroutine answers with CONTINUE
+//	write:PATH:TEXT
+//	             write TEXT and a newline to the file PATH, as echo does
+//	             ("self": the probe's PID); prints 0 or the negated errno
 //
 // With the single argument -serve it reads lines of tokens from standard
 // input instead and answers each line, after a first line "ready PID".
@@ -122,6 +125,9 @@ func call(tok string, buf uintptr) (int64, error) {
 	if rest, ok := strings.CutPrefix(tok, "args:"); ok {
 		return callArgs(rest)
 	}
+	if rest, ok := strings.CutPrefix(tok, "write:"); ok {
+		return writeFile(rest)
+	}
 	if rest, ok := strings.CutPrefix(tok, "retfor:"); ok {
 		return retFor(rest)
 	}
@@ -144,6 +150,28 @@ func call(tok string, buf uintptr) (int64, error) {
 		return -int64(errno), nil
 	}
 	return int64(int(r)), nil
+}
+
+// writeFile handles "write:PATH:TEXT": it writes TEXT and a newline to
+// the file PATH in one write(2), as echo does, and returns 0 or the
+// negated errno of the open or the write. TEXT "self" is the probe's PID.
+func writeFile(s string) (int64, error) {
+	path, text, ok := strings.Cut(s, ":")
+	if !ok || path == "" {
+		return 0, fmt.Errorf("write:%s: want write:PATH:TEXT", s)
+	}
+	if text == "self" {
+		text = strconv.Itoa(os.Getpid())
+	}
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return -int64(err.(syscall.Errno)), nil
+	}
+	defer syscall.Close(fd)
+	if _, err := syscall.Write(fd, []byte(text+"\n")); err != nil {
+		return -int64(err.(syscall.Errno)), nil
+	}
+	return 0, nil
 }
 
 // callArgs runs "NAME:A1[:A2...]" (see the package comment).
