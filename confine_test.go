@@ -511,6 +511,53 @@ func TestGrowRefusesMemorySharer(t *testing.T) {
 	}
 }
 
+// TestGrowRetriesMemorySharer: as TestGrowRefusesMemorySharer, but the
+// process stops sharing its memory after the growth's first try, which the
+// memory check refused: the growth is tried again 1 ms later, up to 10
+// times, as a single hold is, and the deny then succeeds (before, one
+// refusal failed it: a machine that created tasks throughout a check failed
+// a deny with EAGAIN now and then, TestHoldRefusesKillingFilter/grow in a
+// full run).
+func TestGrowRetriesMemorySharer(t *testing.T) {
+	prog := buildC(t, "testdata/sharevm/sharevm.c")
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	p := startLive(t, m.base, prog, "-serve")
+	if l, want := p.next(), "ready "+strconv.Itoa(p.pid); l != want {
+		t.Fatalf("sharevm -serve printed %q, want %q", l, want)
+	}
+	moveTo(m, "g", p.pid)
+	p.send("share")
+	if other, ok := strings.CutPrefix(p.next(), "share "); !ok || other == "0" ||
+		strings.HasPrefix(other, "-") {
+		t.Fatalf("share: %q", other)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.write("g/syscalls.deny", "uname") }()
+	// A try stops the process: once one has, it unshares when let go.
+	status := fmt.Sprintf("/proc/%d/status", p.pid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Microsecond) {
+		b, _ := os.ReadFile(status)
+		if !strings.Contains(string(b), "TracerPid:\t0\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no try of the growth stopped the process within 5 s")
+		}
+	}
+	p.send("unshare")
+	if err := <-done; err != nil {
+		t.Fatalf("deny that grows the layer of a process that stopped sharing its memory "+
+			"after the first try: %v", err)
+	}
+	if l := p.next(); l != "unshare" {
+		t.Fatalf("unshare: %q", l)
+	}
+	if got := p.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("getppid after the growth: %s, want -38", got)
+	}
+}
+
 // buildC compiles the C program src of testdata with gcc into the test's
 // temporary directory and returns its path; without gcc the test is
 // skipped.
