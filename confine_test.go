@@ -471,22 +471,7 @@ func denySharer(t *testing.T, m *mirror, prog, group string) bool {
 // closed listener: ENOSYS for every call its layer notifies, allowed or
 // not.
 func TestGrowRefusesMemorySharer(t *testing.T) {
-	prog := buildC(t, "testdata/sharevm/sharevm.c")
-	m := liveMirror(t)
-	denyGetppid(m, "g")
-	p := startLive(t, m.base, prog, "-serve")
-	if l, want := p.next(), "ready "+strconv.Itoa(p.pid); l != want {
-		t.Fatalf("sharevm -serve printed %q, want %q", l, want)
-	}
-	moveTo(m, "g", p.pid)
-	if got := p.call("getppid")["getppid"]; got != "-38" {
-		t.Fatalf("getppid once held: %s, want -38", got)
-	}
-	p.send("share")
-	other, ok := strings.CutPrefix(p.next(), "share ")
-	if !ok || other == "0" || strings.HasPrefix(other, "-") {
-		t.Fatalf("share: %q", other)
-	}
+	m, p, other := heldSharer(t)
 	err := m.write("g/syscalls.deny", "uname")
 	if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
 		t.Fatalf("deny that grows the layer of a process sharing its memory: %v, "+
@@ -519,19 +504,7 @@ func TestGrowRefusesMemorySharer(t *testing.T) {
 // a deny with EAGAIN now and then, TestHoldRefusesKillingFilter/grow in a
 // full run).
 func TestGrowRetriesMemorySharer(t *testing.T) {
-	prog := buildC(t, "testdata/sharevm/sharevm.c")
-	m := liveMirror(t)
-	denyGetppid(m, "g")
-	p := startLive(t, m.base, prog, "-serve")
-	if l, want := p.next(), "ready "+strconv.Itoa(p.pid); l != want {
-		t.Fatalf("sharevm -serve printed %q, want %q", l, want)
-	}
-	moveTo(m, "g", p.pid)
-	p.send("share")
-	if other, ok := strings.CutPrefix(p.next(), "share "); !ok || other == "0" ||
-		strings.HasPrefix(other, "-") {
-		t.Fatalf("share: %q", other)
-	}
+	m, p, _ := heldSharer(t)
 	done := make(chan error, 1)
 	go func() { done <- m.write("g/syscalls.deny", "uname") }()
 	// A try stops the process: once one has, it unshares when let go.
@@ -556,6 +529,30 @@ func TestGrowRetriesMemorySharer(t *testing.T) {
 	if got := p.call("getppid")["getppid"]; got != "-38" {
 		t.Fatalf("getppid after the growth: %s, want -38", got)
 	}
+}
+
+// heldSharer starts testdata/sharevm -serve, holds it in g of a new
+// mirror, which denies getppid, and has it start a process sharing its
+// memory; it returns the mirror, the process and the sharer's PID.
+func heldSharer(t *testing.T) (*mirror, *live, string) {
+	t.Helper()
+	prog := buildC(t, "testdata/sharevm/sharevm.c")
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	p := startLive(t, m.base, prog, "-serve")
+	if l, want := p.next(), "ready "+strconv.Itoa(p.pid); l != want {
+		t.Fatalf("sharevm -serve printed %q, want %q", l, want)
+	}
+	moveTo(m, "g", p.pid)
+	if got := p.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("getppid once held: %s, want -38", got)
+	}
+	p.send("share")
+	other, ok := strings.CutPrefix(p.next(), "share ")
+	if !ok || other == "0" || strings.HasPrefix(other, "-") {
+		t.Fatalf("share: %q", other)
+	}
+	return m, p, other
 }
 
 // buildC compiles the C program src of testdata with gcc into the test's
