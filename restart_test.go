@@ -315,20 +315,22 @@ func waitScans(t *testing.T, m *mirror, n int) {
 // the mount into free. Taken for a process that nothing confines, it did
 // both, and with g's getppid allowed again made the call once back in g
 // (helper-38, F1, 3 of 3; also after a restart, "allow-restart"). Each
-// write must fail with EPERM and change nothing.
+// write must fail with EPERM and change nothing (but its own move from
+// where it is, outside g, which keeps it judged by g).
 func TestCarrierWithoutAncestorStaysConfined(t *testing.T) {
-	for _, mode := range []string{"allow", "move", "allow-restart"} {
+	for _, mode := range []string{"allow", "move", "allow-restart", "move-restart"} {
 		t.Run(mode, func(t *testing.T) {
 			m := liveMirror(t)
 			denyGetppid(m, "g")
 			m.mkdir("free")
 			var x *live
-			if mode == "move" {
+			move := strings.HasPrefix(mode, "move")
+			if move {
 				x = startLive(t, m.base, "sleep", "600")
 				moveTo(m, "g", x.pid)
 			}
 			c := orphansOfExitedHolder(t, m, "g", 1)[0]
-			if mode == "allow-restart" {
+			if strings.HasSuffix(mode, "-restart") {
 				killDaemon(t, m)
 				out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log",
 					m.log, m.mnt).CombinedOutput()
@@ -345,9 +347,18 @@ func TestCarrierWithoutAncestorStaysConfined(t *testing.T) {
 			}
 			do("write:"+filepath.Join(m.base, "free", "cgroup.procs")+":0", "0")
 			eperm := strconv.Itoa(-int(syscall.EPERM))
-			if mode == "move" {
+			if move {
 				do("write:"+filepath.Join(m.mnt, "free", "tasks")+":"+strconv.Itoa(x.pid), eperm)
-				do("write:"+filepath.Join(m.mnt, "free", "tasks")+":self", eperm)
+				// Its own move from free to free goes through (it is in no
+				// candidate's subtree: helper-40 F3) and changes nothing of
+				// how it is judged. After the restart the scan found it in g
+				// carrying the layer taken back: known, it is confined in g.
+				self := "0"
+				if strings.HasSuffix(mode, "-restart") {
+					self = eperm
+				}
+				do("write:"+filepath.Join(m.mnt, "free", "tasks")+":self", self)
+				do("getppid", "-38")
 				b, _ := os.ReadFile(filepath.Join(m.base, "g", "cgroup.procs"))
 				if !strings.Contains(string(b), strconv.Itoa(x.pid)) {
 					t.Fatalf("g/cgroup.procs %q after the refused move: %d was moved", b, x.pid)
@@ -363,5 +374,85 @@ func TestCarrierWithoutAncestorStaysConfined(t *testing.T) {
 			do("write:"+filepath.Join(m.base, "g", "cgroup.procs")+":0", "0")
 			do("getppid", "-38")
 		})
+	}
+}
+
+// TestCarrierPlacedAwayFromItsHolder: Q is held in A (uname denied); its
+// child P, a shell carrying Q's layer, is moved through the mount into S, a
+// sibling of A that also denies getppid (the layer covers it: no growth).
+// A probe C that P leaves behind when it exits is an orphan born in S; one
+// that P starts with CLONE_PARENT is Q's child by its parent. The daemon
+// took either for a process born in A, Q's group: it let C allow getppid
+// in S, and (the orphan) make getppid once it had moved itself into A
+// behind the mount's back (helper-40, 3 of 3 each). Each allow must get
+// EPERM, and the orphan's getppid ENOSYS. Then the other side
+// (helper-40 F3, F4): a process with an unrelated filter of its own,
+// started after the holds, moves a filtered process that nobody holds
+// between two groups outside A and S, and itself into A; both are allowed.
+func TestCarrierPlacedAwayFromItsHolder(t *testing.T) {
+	cloneparent := cProgram(t, "cloneparent")
+	filtered := cProgram(t, "filtered")
+	m := liveMirror(t)
+	m.mkdir("A")
+	m.mustWrite("A/syscalls.deny", "uname")
+	m.mkdir("S")
+	m.mustWrite("S/syscalls.deny", "uname getppid")
+	m.mkdir("U")
+	m.mkdir("V")
+	q := startLive(t, m.base, "bash", "-c", `while read -r l; do eval "$l"; done`)
+	moveTo(m, "A", q.pid)
+	// carrier has Q start a shell, which carries Q's layer, and moves it
+	// into S.
+	carrier := func() *live {
+		f := newFIFOs(t)
+		q.send(`bash -c 'echo ready $$; while read -r l; do eval "$l"; done' < ` + f.in +
+			` > ` + f.out + ` &`)
+		p := f.open(t)
+		p.ready()
+		moveTo(m, "S", p.pid)
+		return p
+	}
+	eperm := strconv.Itoa(-int(syscall.EPERM))
+	allowIn := "write:" + filepath.Join(m.mnt, "S", "syscalls.allow") + ":getppid"
+	// The CLONE_PARENT child: P execs cloneparent, whose child is P's
+	// parent's.
+	p := carrier()
+	fc := newFIFOs(t)
+	p.send("exec " + cloneparent + " " + bin.probe + " -serve < " + fc.in + " > " + fc.out)
+	c := fc.open(t)
+	c.ready()
+	if got := parentPID(t, c.pid); got == p.pid {
+		t.Fatalf("the CLONE_PARENT child's parent is P, %d", got)
+	}
+	if got := c.call(allowIn)[allowIn]; got != eperm {
+		t.Errorf("the CLONE_PARENT child's allow of getppid in S: %s, want %s", got, eperm)
+	}
+	// The orphan.
+	p = carrier()
+	fo := newFIFOs(t)
+	p.send(bin.probe + " -serve < " + fo.in + " > " + fo.out + " & exit")
+	o := fo.open(t)
+	o.ready()
+	waitGone(t, p.pid)
+	if got := o.call(allowIn)[allowIn]; got != eperm {
+		t.Errorf("the orphan's allow of getppid in S: %s, want %s", got, eperm)
+	}
+	intoA := "write:" + filepath.Join(m.base, "A", "cgroup.procs") + ":0"
+	if got := o.call(intoA, "getppid"); got[intoA] != "0" || got["getppid"] != "-38" {
+		t.Errorf("the orphan moved into A behind the mount's back: %v, want 0 and getppid -38",
+			got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(m.mnt, "S", "syscalls.deny")); !strings.Contains(
+		string(b), map[string]string{"amd64": "110", "arm64": "173"}[runtime.GOARCH]) {
+		t.Errorf("S/syscalls.deny %q: getppid was allowed", b)
+	}
+	// A process with a filter of its own, started after the holds.
+	f := startLive(t, m.base+"/U", filtered, "sleep", "600")
+	out, err := exec.Command(filtered, "bash", "-c", `echo "$1" > "$2" && echo $$ > "$3"`,
+		"bash", strconv.Itoa(f.pid), filepath.Join(m.mnt, "V", "tasks"),
+		filepath.Join(m.mnt, "A", "tasks")).CombinedOutput()
+	if err != nil {
+		t.Errorf("a filtered writer moving a filtered process from U to V, then itself into "+
+			"A: %v: %s", err, out)
 	}
 }

@@ -127,6 +127,17 @@ type proc struct {
 	// removing or remaking that group behind the mount's back does not
 	// lift it.
 	pinned atomic.Pointer[policy.Set]
+	// wider, when not nil, judges it wherever it is: the sets of the
+	// groups where the processes known to carry its layer were anchored
+	// when it was first met with no held ancestor of that layer (an
+	// orphan, or a child made with CLONE_PARENT), any of which it may have
+	// been born in (helper-40). A snapshot: an allow there later does not
+	// reach it.
+	wider atomic.Pointer[policy.Set]
+	// inferred: recorded by anchorOf from its ancestors, not placed nor
+	// read from its chain: as a writer it may have been made with
+	// CLONE_PARENT by another carrier of its layer (confinement).
+	inferred atomic.Bool
 	// logged is the placement this daemon last wrote to the placement
 	// log for it, nil before the first.
 	logged atomic.Pointer[placedAt]
@@ -165,7 +176,10 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	p.anchor.Store(&group)
 	pin := h.deniedSet(group).Union(more)
 	p.pinned.Store(&pin)
-	w := placedAt{group, pin, ownTag(pid, p)}
+	if lay := p.lay.Load(); lay != nil {
+		lay.addPlace(group, pin)
+	}
+	w := placedAt{group: group, pin: pin, tag: ownTag(pid, p)}
 	if last := p.logged.Load(); last != nil && *last == w {
 		// The log has it: a new hold places the process before Move
 		// does.
@@ -279,6 +293,9 @@ func (h *Holder) Decide(n *supervise.Notif) bool {
 	}
 	own, anchor := deny, ""
 	if p := h.anchorOf(n.Pid, n.Holder); p != nil {
+		if w := p.wider.Load(); w != nil {
+			deny = deny.Union(*w)
+		}
 		if a := *p.anchor.Load(); !inside || !within(group, a) {
 			// Outside the subtree it was placed in, behind the mount's
 			// back: whatever its group, its anchor's set and the set
@@ -376,6 +393,7 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 		if e.p == nil {
 			anc := h.heldAncestor(tgid)
 			var lay *layer
+			var wider policy.Set
 			if v, ok := h.holders.Load(holder); ok {
 				hp := v.(*proc)
 				lay = hp.lay.Load()
@@ -384,8 +402,13 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 					// made with CLONE_PARENT by the holder, or given to
 					// another as an orphan): it was born where the holder
 					// was placed (helper-34: anchored at its parent's
-					// group, it was denied that group's calls too).
+					// group, it was denied that group's calls too), or
+					// where another process carrying the layer was: the
+					// sets of all those groups judge it (helper-40: an
+					// orphan of one placed away from the holder was judged
+					// by the holder's group alone).
 					anc = hp
+					wider = h.placedSets(lay)
 				}
 			}
 			if anc != nil && lay == nil {
@@ -396,10 +419,14 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 			case err != nil:
 			case anc != nil:
 				e.p = newProc(start, lay, *anc.anchor.Load())
+				e.p.inferred.Store(true)
 				h.setProc(tgid, e.p)
 				h.place(tgid, e.p, *anc.anchor.Load())
 				pin := e.p.pinned.Load().Union(*anc.pinned.Load())
 				e.p.pinned.Store(&pin)
+				if !wider.Empty() {
+					e.p.wider.Store(&wider)
+				}
 			case holder < 0:
 				// A listener taken back whose holder exited: judged where
 				// the last daemon placed it, or its holder (keeping), with
@@ -447,10 +474,20 @@ func (h *Holder) confinement(tid int) (string, bool, []string) {
 		if filters := seccompFilters(tid); p == nil && filters > 0 {
 			if p = h.heldAncestor(tgid); p == nil {
 				maybe = h.mayCarry(tgid, filters)
+			} else {
+				// Its ancestor's layer, which it carries as a child, or
+				// as one made with CLONE_PARENT by another carrier of it,
+				// placed elsewhere (helper-40): that one's group too.
+				maybe = h.placesOf(p.lay.Load())
 			}
 		}
+		if p != nil && maybe == nil && p.inferred.Load() {
+			// Recorded from its ancestors when its first call came: as
+			// above, another carrier's CLONE_PARENT child looks the same.
+			maybe = h.placesOf(p.lay.Load())
+		}
 		if p != nil {
-			return *p.anchor.Load(), true, nil
+			return *p.anchor.Load(), true, maybe
 		}
 	}
 	group, inside, err := h.groupOf(tid)
@@ -499,10 +536,28 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 		}
 		return start >= holderStart
 	}
+	// Every group where a process known to carry such a layer was
+	// anchored, its holder or not: one placed away from its holder forks
+	// where it is placed, and its orphans stay after it exits (helper-40:
+	// an orphan of such a process was taken to be in its holder's group).
+	addLayer := func(lay *layer, holderStart uint64) {
+		if fits(lay, holderStart) {
+			for _, g := range h.placesOf(lay) {
+				add(g)
+			}
+		}
+	}
+	for _, p := range h.snapshot() {
+		if lay := p.lay.Load(); lay != nil {
+			addLayer(lay, lay.start)
+		}
+	}
 	h.holders.Range(func(_, v any) bool {
-		if p := v.(*proc); fits(p.lay.Load(), p.start) {
+		p := v.(*proc)
+		if fits(p.lay.Load(), p.start) {
 			add(*p.anchor.Load())
 		}
+		addLayer(p.lay.Load(), p.start)
 		return true
 	})
 	h.keep.takenBack.Range(func(k, v any) bool {
@@ -519,6 +574,32 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 		return true
 	})
 	return out
+}
+
+// placesOf returns where processes known to carry layer lay have been
+// anchored (layer.places).
+func (h *Holder) placesOf(lay *layer) []string {
+	if lay == nil {
+		return nil
+	}
+	var out []string
+	for g := range lay.placed() {
+		out = append(out, g)
+	}
+	return out
+}
+
+// placedSets returns what the groups deny where processes known to carry
+// layer lay have been anchored, with what they were pinned to there.
+func (h *Holder) placedSets(lay *layer) policy.Set {
+	var s policy.Set
+	if lay == nil {
+		return s
+	}
+	for g, pin := range lay.placed() {
+		s = s.Union(h.deniedSet(g)).Union(pin)
+	}
+	return s
 }
 
 // MayChange refuses (EPERM) an allow by a confined process in its own
@@ -553,43 +634,59 @@ func (h *Holder) MayChange(c fs.Caller, group string, allow bool) error {
 // mayMove checks a move of process pid to group by caller c: root or the
 // same uid as the process (EACCES otherwise), and a confined caller keeps
 // itself and every process inside its own subtree (EPERM); a caller that
-// may carry held processes' layers (mayCarry) keeps a held process, or one
-// with filters, inside the subtree of each of their anchors.
-func (h *Holder) mayMove(c fs.Caller, pid int, group string) error {
+// may carry held processes' layers (mayCarry) moves no held process, and no
+// process with filters, out of the subtree of one of their anchors that
+// it is in or anchored in (a move between groups outside them all, or into
+// a stricter one, stays open to it: helper-40 found every move refused to
+// a process with a filter of its own). It reports whether the caller may
+// carry such layers.
+func (h *Holder) mayMove(c fs.Caller, pid int, group string) (bool, error) {
 	if c.Uid != 0 {
 		uid, err := statusField(pid, "Uid")
 		if err != nil {
-			return syscall.ESRCH
+			return false, syscall.ESRCH
 		}
 		if f := strings.Fields(uid); len(f) < 2 || f[0] != strconv.Itoa(int(c.Uid)) ||
 			f[1] != f[0] {
-			return syscall.EACCES
+			return false, syscall.EACCES
 		}
 	}
 	if c.Uid != 0 && !h.where.v1() {
 		if err := h.mayMigrate(c, pid, group); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if h.trustRoot && c.Uid == 0 {
-		return nil
+		return false, nil
 	}
 	own, confined, maybe := h.confinement(c.Pid)
 	if confined && !within(group, own) {
-		return fmt.Errorf("%w: the writer is confined in %q and may not move a process out "+
-			"of its own subtree", syscall.EPERM, "/"+own)
+		return false, fmt.Errorf("%w: the writer is confined in %q and may not move a process "+
+			"out of its own subtree", syscall.EPERM, "/"+own)
 	}
-	if len(maybe) > 0 && (h.known(pid) != nil || seccompFilters(pid) > 0) {
-		for _, a := range maybe {
-			if !within(group, a) {
-				return fmt.Errorf("%w: the writer has seccomp filters and may carry the layer "+
-					"of a process held in %q (made with CLONE_PARENT, or left when its "+
+	if len(maybe) == 0 {
+		return false, nil
+	}
+	var at []string // where pid is, and where it is anchored
+	if p := h.known(pid); p != nil {
+		at = append(at, *p.anchor.Load())
+	} else if seccompFilters(pid) == 0 {
+		return true, nil
+	}
+	if now, inside, err := h.groupOf(pid); err == nil && inside {
+		at = append(at, now)
+	}
+	for _, a := range maybe {
+		for _, g := range at {
+			if within(g, a) && !within(group, a) {
+				return true, fmt.Errorf("%w: the writer has seccomp filters and may carry the "+
+					"layer of a process held in %q (made with CLONE_PARENT, or left when its "+
 					"parent exited): it may not move a held process out of that subtree",
 					syscall.EPERM, "/"+a)
 			}
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // mayMigrate applies cgroup v2's rule for a move by a writer other than

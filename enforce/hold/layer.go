@@ -1,6 +1,7 @@
 package hold
 
 import (
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,8 +63,15 @@ type layer struct {
 	// label is the supervisor's label of its listener where that is not
 	// holder (a listener taken back whose holder had exited), else 0.
 	label int
-	start uint64 // that process's start time, the keeper's key with holder
-	depth int    // filters in the process's chain, this one included
+	// places holds every group where a process known to carry it was
+	// anchored (placePinned), with the numbers pinned there: a process
+	// that carries it and was met with no held ancestor of it (an orphan,
+	// or one made with CLONE_PARENT) may have been born in any of them,
+	// also where its creator has exited since (helper-40).
+	placesMu sync.Mutex
+	places   map[string]policy.Set
+	start    uint64 // that process's start time, the keeper's key with holder
+	depth    int    // filters in the process's chain, this one included
 	// prog is the program it loads: covers.program's, and a last
 	// instruction never reached that holds a random word, so that no two
 	// layers load the same bytes and no process without CAP_SYS_ADMIN
@@ -87,6 +95,24 @@ type layer struct {
 	// second listener (EBUSY: TestGrowWriterItself failed so, about 1 run
 	// in 50).
 	settled chan struct{}
+}
+
+// addPlace records that a process carrying l was anchored at group, with
+// pin pinned.
+func (l *layer) addPlace(group string, pin policy.Set) {
+	l.placesMu.Lock()
+	defer l.placesMu.Unlock()
+	if l.places == nil {
+		l.places = map[string]policy.Set{}
+	}
+	l.places[group] = l.places[group].Union(pin)
+}
+
+// placed returns a copy of l's places.
+func (l *layer) placed() map[string]policy.Set {
+	l.placesMu.Lock()
+	defer l.placesMu.Unlock()
+	return maps.Clone(l.places)
 }
 
 // wait returns once l is settled.

@@ -34,6 +34,7 @@ type member struct {
 	anc   *proc      // the record whose layer it is taken to carry (see planNew)
 	group string     // where a process not known yet is anchored
 	pin   policy.Set // and the numbers pinned there besides that group's set
+	wider policy.Set // and what judges it wherever it is (proc.wider)
 	need  policy.Set // the numbers it is judged by, seccomp included
 	// underHeld: it has a held ancestor (it may carry that one's layer).
 	// descent: a child of a family's member not known yet, taken in by
@@ -411,7 +412,8 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 				home = placedAt{group: group}
 			}
 			out = append(out, &member{pid: pid, start: start, p: p, group: home.group,
-				pin: home.pin, need: m.need, also: m.also, sess: sess, maybe: true})
+				pin: home.pin, wider: home.wider, need: m.need, also: m.also, sess: sess,
+				maybe: true})
 		}
 	}
 	return out, nil

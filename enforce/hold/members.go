@@ -33,7 +33,8 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	if h.self(pid) || pid == 1 {
 		return errNeverHeld
 	}
-	if err := h.mayMove(c, pid, group); err != nil {
+	mayCarry, err := h.mayMove(c, pid, group)
+	if err != nil {
 		return err
 	}
 	deny, _ := h.tree.Denied(group)
@@ -43,7 +44,6 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var err error
 	if p := h.known(pid); p != nil {
 		// Placed there, it is judged by the group's set (and pinned to it).
 		if need := h.withUring(deny); !h.covered(p, need) {
@@ -79,13 +79,16 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	}
 	if p := h.known(pid); p != nil {
 		h.place(pid, p, group)
+		p.inferred.Store(false) // placed now: where it is judged is known
 	} else if start, ok := liveStart(pid); ok && h.keep.orphan.Load() > 0 &&
-		seccompFilters(pid) > 0 {
+		!(self != 0 && mayCarry) && seccompFilters(pid) > 0 {
 		// Not known, but it may be judged through a listener taken back
 		// whose holder exited (there are such listeners), where the last
 		// daemon placed it
 		// (anchorOf): placed here now (helper-37: the move was taken and
-		// the old group's set went on denying).
+		// the old group's set went on denying). Not a writer that moves
+		// itself and may carry a held process's layer (mayMove): that
+		// would lift the set of the group its holder was placed in.
 		w := placedAt{group: group}
 		h.keep.placedAt.Store(placement{pid, start}, w)
 		if err := h.places.record(pid, start, w); err != nil {
@@ -324,8 +327,11 @@ func (h *Holder) snapshot() map[int]*proc {
 // its anchor's, and the set pinned when it was placed (and the io_uring
 // calls with them, see judged).
 func (h *Holder) need(p *proc, group string) policy.Set {
-	return h.withUring(h.deniedSet(group).Union(h.deniedSet(*p.anchor.Load())).
-		Union(*p.pinned.Load()))
+	s := h.deniedSet(group).Union(h.deniedSet(*p.anchor.Load())).Union(*p.pinned.Load())
+	if w := p.wider.Load(); w != nil {
+		s = s.Union(*w)
+	}
+	return h.withUring(s)
 }
 
 // withUring is s and, if s denies anything, the io_uring calls, as Decide
@@ -612,6 +618,9 @@ func (h *Holder) inherit(m *member) error {
 	}
 	p := newProc(m.start, lay, at.group)
 	p.adopted.Store(m.adopted)
+	if !at.wider.Empty() {
+		p.wider.Store(&at.wider)
+	}
 	h.setProc(m.pid, p)
 	h.placePinned(m.pid, p, at.group, at.pin)
 	if need := h.need(p, m.group); !h.covered(p, need) {
@@ -640,8 +649,11 @@ func (h *Holder) bornAt(pid int, start uint64, lay *layer) (placedAt, bool) {
 		return placedAt{group: *anc.anchor.Load(), pin: *anc.pinned.Load()}, true
 	}
 	if v, ok := h.holders.Load(lay.holder); ok && v.(*proc).lay.Load() == lay {
+		// Born where the holder is, or where another carrier of the layer
+		// is placed: judged by all their sets (wider, helper-40).
 		hp := v.(*proc)
-		return placedAt{group: *hp.anchor.Load(), pin: *hp.pinned.Load()}, true
+		return placedAt{group: *hp.anchor.Load(), pin: *hp.pinned.Load(),
+			wider: h.placedSets(lay)}, true
 	}
 	if lay.label != 0 {
 		if v, ok := h.keep.placedAt.Load(lay.label); ok {
@@ -871,6 +883,9 @@ func (h *Holder) recordGrown(j *job) int {
 		p := m.p
 		if p == nil {
 			p = newProc(m.start, m.lay, m.group)
+			if !m.wider.Empty() {
+				p.wider.Store(&m.wider)
+			}
 			h.setProc(m.pid, p)
 			h.placePinned(m.pid, p, m.group, m.pin)
 		} else {

@@ -35,6 +35,9 @@ type placedAt struct {
 	group string
 	pin   policy.Set
 	tag   string
+	// wider: sets that judge it wherever it is (proc.wider); never
+	// logged, only passed from bornAt.
+	wider policy.Set
 }
 
 // placements is an append-only log of where the daemon placed each held
