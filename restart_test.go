@@ -442,6 +442,13 @@ func TestCarrierPlacedAwayFromItsHolder(t *testing.T) {
 		t.Errorf("the orphan moved into A behind the mount's back: %v, want 0 and getppid -38",
 			got)
 	}
+	// Placed in A through the mount by itself, it still may not widen S
+	// (helper-41: its own move let it).
+	selfIntoA := "write:" + filepath.Join(m.mnt, "A", "tasks") + ":self"
+	if got := o.call(selfIntoA, allowIn); got[selfIntoA] != "0" || got[allowIn] != eperm {
+		t.Errorf("the orphan placed in A by itself, then allowing getppid in S: %v, want 0 "+
+			"and %s", got, eperm)
+	}
 	if b, _ := os.ReadFile(filepath.Join(m.mnt, "S", "syscalls.deny")); !strings.Contains(
 		string(b), map[string]string{"amd64": "110", "arm64": "173"}[runtime.GOARCH]) {
 		t.Errorf("S/syscalls.deny %q: getppid was allowed", b)
@@ -454,5 +461,40 @@ func TestCarrierPlacedAwayFromItsHolder(t *testing.T) {
 	if err != nil {
 		t.Errorf("a filtered writer moving a filtered process from U to V, then itself into "+
 			"A: %v: %s", err, out)
+	}
+}
+
+// TestChildOlderThanItsParentsMove: a held shell K in A (getppid denied)
+// starts a child U (cserve: it makes no call the layer hands over until
+// asked), and is then moved through the mount into B, which denies
+// nothing. U was born in A; moved behind the mount's back into B, it was
+// judged by K's group now, B, and made getppid (found by reading
+// helper-40's finding). It must stay judged by A's set.
+func TestChildOlderThanItsParentsMove(t *testing.T) {
+	cserve := cProgram(t, "cserve")
+	m := liveMirror(t)
+	denyGetppid(m, "A")
+	m.mkdir("B")
+	k := startLive(t, m.base, "bash", "-c", `while read -r l; do eval "$l"; done`)
+	moveTo(m, "A", k.pid)
+	f := newFIFOs(t)
+	k.send(cserve + " < " + f.in + " > " + f.out + " &")
+	u := f.open(t)
+	u.ready()
+	moveTo(m, "B", k.pid)
+	err := os.WriteFile(filepath.Join(m.base, "B", "cgroup.procs"), []byte(strconv.Itoa(u.pid)),
+		0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.send("getppid")
+	if l := u.next(); l != "getppid -38" {
+		t.Errorf("U, born in A, moved into B behind the mount's back: %q, want getppid -38", l)
+	}
+	// Moved into B through the mount, it is judged there.
+	moveTo(m, "B", u.pid)
+	u.send("getppid")
+	if l := u.next(); l != "getppid "+strconv.Itoa(k.pid) {
+		t.Errorf("U moved into B through the mount: %q, want getppid %d", l, k.pid)
 	}
 }

@@ -134,6 +134,11 @@ type proc struct {
 	// been born in (helper-40). A snapshot: an allow there later does not
 	// reach it.
 	wider atomic.Pointer[policy.Set]
+	// placedNs is when it was last placed in another group (CLOCK_BOOTTIME
+	// nanoseconds), and placedPid the last task ID the kernel had given
+	// out then: a child that started before was born where it was
+	// anchored then (bornBefore).
+	placedNs, placedPid atomic.Int64
 	// inferred: recorded by anchorOf from its ancestors, not placed nor
 	// read from its chain: as a writer it may have been made with
 	// CLONE_PARENT by another carrier of its layer (confinement).
@@ -173,6 +178,10 @@ func (h *Holder) place(pid int, p *proc, group string) {
 // placePinned is place with more numbers pinned: those a previous daemon
 // pinned when it placed the process there.
 func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
+	if old := p.anchor.Load(); old == nil || *old != group {
+		p.placedNs.Store(bootNanos())
+		p.placedPid.Store(int64(lastPid()))
+	}
 	p.anchor.Store(&group)
 	pin := h.deniedSet(group).Union(more)
 	p.pinned.Store(&pin)
@@ -411,10 +420,17 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 					wider = h.placedSets(lay)
 				}
 			}
+			start, err := startTime(tgid)
+			if anc != nil && err == nil && bornBefore(tgid, start, anc) {
+				// Older than its ancestor's last placement: born where
+				// that one was anchored before, which may be stricter
+				// (helper-40's class: a child judged by its relatives'
+				// state now).
+				wider = wider.Union(h.placedSets(anc.lay.Load()))
+			}
 			if anc != nil && lay == nil {
 				lay = anc.lay.Load()
 			}
-			start, err := startTime(tgid)
 			switch {
 			case err != nil:
 			case anc != nil:
@@ -575,6 +591,54 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 	})
 	return out
 }
+
+// bornBefore tells whether process pid, which started at start (clock
+// ticks), started before p was last placed in another group. Start times
+// are ticks (10 ms): within the tick of the placement, the task ID says,
+// against the last one given out at the placement (IDs are given out in
+// order, wrapping at pid_max; a process started after the placement, in
+// the same tick, was taken for an older one and judged by the group left:
+// TestTrustRoot).
+func bornBefore(pid int, start uint64, p *proc) bool {
+	at := p.placedNs.Load()
+	switch born := startNanos(start); {
+	case at == 0 || born > at:
+		return false
+	case born+tickNanos <= at:
+		return true
+	}
+	max := int64(pidMax())
+	last := p.placedPid.Load()
+	if max <= 0 || last <= 0 {
+		return true
+	}
+	return ((last-int64(pid))%max+max)%max < max/2
+}
+
+// lastPid returns the last task ID the kernel gave out (the last field of
+// /proc/loadavg), or 0.
+func lastPid() int {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[len(f)-1])
+	return n
+}
+
+// pidMax is /proc/sys/kernel/pid_max, read once; 0 when unreadable.
+var pidMax = sync.OnceValue(func() int {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+})
 
 // placesOf returns where processes known to carry layer lay have been
 // anchored (layer.places).

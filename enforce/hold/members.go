@@ -79,7 +79,15 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	}
 	if p := h.known(pid); p != nil {
 		h.place(pid, p, group)
-		p.inferred.Store(false) // placed now: where it is judged is known
+		if self == 0 && !mayCarry {
+			// Placed now by a writer that nothing ties to its layer:
+			// where it is judged is known, whatever it was born in. Not
+			// by itself, nor by a writer that may carry a layer
+			// (helper-41: an orphan that placed itself lost what kept it
+			// from widening the group it was born in).
+			p.inferred.Store(false)
+			p.wider.Store(nil)
+		}
 	} else if start, ok := liveStart(pid); ok && h.keep.orphan.Load() > 0 &&
 		!(self != 0 && mayCarry) && seccompFilters(pid) > 0 {
 		// Not known, but it may be judged through a listener taken back
@@ -646,7 +654,13 @@ func (h *Holder) bornAt(pid int, start uint64, lay *layer) (placedAt, bool) {
 		return v.(placedAt), true
 	}
 	if anc := h.heldAncestor(pid); anc != nil && anc.lay.Load() == lay {
-		return placedAt{group: *anc.anchor.Load(), pin: *anc.pinned.Load()}, true
+		at := placedAt{group: *anc.anchor.Load(), pin: *anc.pinned.Load()}
+		if bornBefore(pid, start, anc) {
+			// Born before its ancestor was placed where it is now (as
+			// anchorOf).
+			at.wider = h.placedSets(lay)
+		}
+		return at, true
 	}
 	if v, ok := h.holders.Load(lay.holder); ok && v.(*proc).lay.Load() == lay {
 		// Born where the holder is, or where another carrier of the layer
