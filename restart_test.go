@@ -453,6 +453,17 @@ func TestCarrierPlacedAwayFromItsHolder(t *testing.T) {
 		string(b), map[string]string{"amd64": "110", "arm64": "173"}[runtime.GOARCH]) {
 		t.Errorf("S/syscalls.deny %q: getppid was allowed", b)
 	}
+	// After a restart, the same: the placement log keeps where the layer's
+	// carriers were placed, and that the orphan's record was inferred
+	// (helper-41: both were in memory only, and the orphan made getppid).
+	killDaemon(t, m)
+	if out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log,
+		m.mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mounting again: %v\n%s", err, out)
+	}
+	if got := o.call("getppid", allowIn); got["getppid"] != "-38" || got[allowIn] != eperm {
+		t.Errorf("the orphan after a restart: %v, want getppid -38 and the allow %s", got, eperm)
+	}
 	// A process with a filter of its own, started after the holds.
 	f := startLive(t, m.base+"/U", filtered, "sleep", "600")
 	out, err := exec.Command(filtered, "bash", "-c", `echo "$1" > "$2" && echo $$ > "$3"`,

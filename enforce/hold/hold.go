@@ -185,10 +185,14 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	p.anchor.Store(&group)
 	pin := h.deniedSet(group).Union(more)
 	p.pinned.Store(&pin)
-	if lay := p.lay.Load(); lay != nil {
-		lay.addPlace(group, pin)
+	if lay := p.lay.Load(); lay != nil && lay.addPlace(group, pin) {
+		if tag := progTag(lay.prog); tag != "" {
+			if err := h.places.recordSpot(tag, group, pin); err != nil {
+				h.log.WithError(err).Warn("placement log")
+			}
+		}
 	}
-	w := placedAt{group: group, pin: pin, tag: ownTag(pid, p)}
+	w := placedAt{group: group, pin: pin, tag: ownTag(pid, p), inferred: p.inferred.Load()}
 	if last := p.logged.Load(); last != nil && *last == w {
 		// The log has it: a new hold places the process before Move
 		// does.
@@ -583,9 +587,13 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 		o.mu.Unlock()
 		if lay == nil {
 			lay = &layer{depth: 1}
+			if o.tag != "" {
+				lay.addPlaces(h.places.spotsOf(o.tag))
+			}
 		}
 		if at, ok := h.keep.placedAt.Load(k); ok && fits(lay, o.start) {
 			add(at.(placedAt).group)
+			addLayer(lay, o.start)
 		}
 		return true
 	})

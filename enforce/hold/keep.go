@@ -203,6 +203,9 @@ func (h *Holder) readLayer(lay *layer) {
 			lay.prog = chain[i]
 		}
 	}
+	if tag := progTag(lay.prog); tag != "" {
+		lay.addPlaces(h.places.spotsOf(tag))
+	}
 	lay.depth = len(chain)
 	for _, f := range chain {
 		lay.insns += len(f) + 4

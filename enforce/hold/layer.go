@@ -98,14 +98,23 @@ type layer struct {
 }
 
 // addPlace records that a process carrying l was anchored at group, with
-// pin pinned.
-func (l *layer) addPlace(group string, pin policy.Set) {
+// pin pinned, and reports whether group is new to l.
+func (l *layer) addPlace(group string, pin policy.Set) bool {
 	l.placesMu.Lock()
 	defer l.placesMu.Unlock()
 	if l.places == nil {
 		l.places = map[string]policy.Set{}
 	}
-	l.places[group] = l.places[group].Union(pin)
+	old, ok := l.places[group]
+	l.places[group] = old.Union(pin)
+	return !ok
+}
+
+// addPlaces records the places spots, which the placement log kept.
+func (l *layer) addPlaces(spots map[string]policy.Set) {
+	for g, pin := range spots {
+		l.addPlace(g, pin)
+	}
 }
 
 // placed returns a copy of l's places.

@@ -78,7 +78,6 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 		}
 	}
 	if p := h.known(pid); p != nil {
-		h.place(pid, p, group)
 		if self == 0 && !mayCarry {
 			// Placed now by a writer that nothing ties to its layer:
 			// where it is judged is known, whatever it was born in. Not
@@ -88,6 +87,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 			p.inferred.Store(false)
 			p.wider.Store(nil)
 		}
+		h.place(pid, p, group)
 	} else if start, ok := liveStart(pid); ok && h.keep.orphan.Load() > 0 &&
 		!(self != 0 && mayCarry) && seccompFilters(pid) > 0 {
 		// Not known, but it may be judged through a listener taken back
@@ -1007,6 +1007,18 @@ func (h *Holder) holdPlaced() {
 			in, _ = fs.ParentRel(in)
 		}
 		err := h.holdNew(p.pid, in, false)
+		if err == nil && at.inferred {
+			// Its record was inferred from its ancestors: so it stays,
+			// judged too by the groups its layer's carriers were placed
+			// in, which the log kept (helper-41: after a restart such an
+			// orphan was judged where it was placed alone).
+			if q := h.known(p.pid); q != nil {
+				q.inferred.Store(true)
+				if w := h.placedSets(q.lay.Load()); !w.Empty() {
+					q.wider.Store(&w)
+				}
+			}
+		}
 		if err == nil {
 			err = h.repin(p.pid, in, group, at.pin)
 		}

@@ -105,6 +105,7 @@ func (h *Holder) takenBack(chain [][]unix.SockFilter, i int) *layer {
 				}
 			}
 			lay.setRemove(o.remove)
+			lay.addPlaces(h.places.spotsOf(tag))
 			o.lay = lay
 			h.log.WithField("pid", o.pid).Info("found the layer of a listener taken back, " +
 				"whose process exited, in a process that carries it; it can grow now")

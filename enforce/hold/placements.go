@@ -38,6 +38,9 @@ type placedAt struct {
 	// wider: sets that judge it wherever it is (proc.wider); never
 	// logged, only passed from bornAt.
 	wider policy.Set
+	// inferred: its record was inferred from its ancestors (proc.inferred),
+	// logged as a "~" before PIN.
+	inferred bool
 }
 
 // placements is an append-only log of where the daemon placed each held
@@ -49,7 +52,9 @@ type placedAt struct {
 // pins nothing); the last line of a process wins; a torn last line (the
 // daemon killed mid-write) is skipped. A holder's line is followed by
 // "layer PID START TAG", its layer's tag in hex, written in the same
-// write(2) (a line that an older daemon skips). Its first line, "key HEX", is the
+// write(2) (a line that an older daemon skips); a "~" before PIN marks a
+// record inferred from its ancestors (proc.inferred); "place TAG GROUP PIN"
+// lines keep where the carriers of each layer were anchored (spots). Its first line, "key HEX", is the
 // key of the layers' tags (mark.go), made when the log is. The log is
 // compacted to the live processes when a daemon starts, and whenever it
 // has grown to twice its compacted length and 1,024 lines more: a service
@@ -72,6 +77,13 @@ type placements struct {
 	// went at the next compaction, or with the log at a clean umount).
 	dead map[placement]placedAt
 	kept map[placement]bool
+	// spots holds, by layer tag, the groups where processes carrying that
+	// layer were anchored, with the numbers pinned there (layer.places),
+	// from "place TAG GROUP PIN" lines: a restarted daemon gives them back
+	// to the layer it takes back (helper-41: an orphan of a carrier placed
+	// away from its holder, whose line was gone with it, was judged by
+	// its holder's group alone after a restart).
+	spots map[string]map[string]policy.Set
 }
 
 // compactSlack is how many lines beyond twice the compacted length the log
@@ -121,9 +133,10 @@ func readPlacements(path string) (live, dead map[placement]placedAt, key layerKe
 	return live, dead, key, haveKey
 }
 
-// writePlacements replaces the log at path with key and live, and opens it
-// for appending.
-func writePlacements(path string, key layerKey, live map[placement]placedAt) (*os.File, error) {
+// writePlacements replaces the log at path with key, live and the spots of
+// the layers whose tags live has, and opens it for appending.
+func writePlacements(path string, key layerKey, live map[placement]placedAt,
+	spots map[string]map[string]policy.Set) (*os.File, error) {
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -131,8 +144,17 @@ func writePlacements(path string, key layerKey, live map[placement]placedAt) (*o
 	}
 	w := bufio.NewWriter(f)
 	fmt.Fprintln(w, "key", key.String())
+	tags := map[string]bool{}
 	for p, at := range live {
 		fmt.Fprint(w, formatLines(p, at))
+		tags[at.tag] = true
+	}
+	for tag, groups := range spots {
+		if tags[tag] {
+			for g, pin := range groups {
+				fmt.Fprint(w, formatSpot(tag, g, pin))
+			}
+		}
 	}
 	if err := w.Flush(); err == nil {
 		err = os.Rename(tmp, path)
@@ -157,6 +179,7 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	name := strings.ReplaceAll(strings.Trim(filepath.Clean(mirror), "/"), "/", "_")
 	path := filepath.Join(placementDir, "placements-"+name)
 	live, dead, key, haveKey := readPlacements(path)
+	spots := readSpots(path)
 	if !haveKey {
 		// A new key: the layers of the processes listed, if any, were
 		// tagged with one that is lost, and are not found by their tags.
@@ -167,11 +190,12 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	}
 	// The dead stay until keepDead: an exited holder's children, served
 	// by its listener, are judged where it was placed.
-	f, err := writePlacements(path, key, union(live, dead))
+	f, err := writePlacements(path, key, union(live, dead), spots)
 	if err != nil {
 		return nil, nil, key, err
 	}
-	l := &placements{f: f, path: path, key: key, dead: dead, kept: map[placement]bool{}}
+	l := &placements{f: f, path: path, key: key, dead: dead, kept: map[placement]bool{},
+		spots: spots}
 	l.setLines(len(live) + len(dead) + 1)
 	return l, live, key, nil
 }
@@ -232,7 +256,7 @@ func (l *placements) compact() error {
 			keep[p] = w
 		}
 	}
-	f, err := writePlacements(l.path, l.key, keep)
+	f, err := writePlacements(l.path, l.key, keep, l.spots)
 	if err != nil {
 		l.limit *= 2 // not again at the next line
 		return err
@@ -253,6 +277,9 @@ func formatPlacement(p placement, w placedAt) string {
 		}
 		pin = strings.Join(parts, ",")
 	}
+	if w.inferred {
+		pin = "~" + pin
+	}
 	return fmt.Sprintf("%d %d %s %s", p.pid, p.start, strconv.Quote(w.group), pin)
 }
 
@@ -263,6 +290,68 @@ func formatLines(p placement, w placedAt) string {
 		s += fmt.Sprintf("layer %d %d %s\n", p.pid, p.start, w.tag)
 	}
 	return s
+}
+
+// formatSpot is the line of one spot of a layer: "place TAG GROUP PIN".
+func formatSpot(tag, group string, pin policy.Set) string {
+	return fmt.Sprintf("place %s %s\n", tag, strings.TrimPrefix(
+		formatPlacement(placement{}, placedAt{group: group, pin: pin}), "0 0 "))
+}
+
+// readSpots reads the "place" lines of the log at path.
+func readSpots(path string) map[string]map[string]policy.Set {
+	spots := map[string]map[string]policy.Set{}
+	f, err := os.Open(path)
+	if err != nil {
+		return spots
+	}
+	defer f.Close()
+	sc := newLineScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "place ")
+		if !ok {
+			continue
+		}
+		tag, rest, ok := strings.Cut(rest, " ")
+		if _, err := strconv.ParseUint(tag, 16, 64); !ok || err != nil || len(tag) != 16 {
+			continue
+		}
+		if _, w, ok := parsePlacement("1 0 " + rest); ok {
+			if spots[tag] == nil {
+				spots[tag] = map[string]policy.Set{}
+			}
+			spots[tag][w.group] = spots[tag][w.group].Union(w.pin)
+		}
+	}
+	return spots
+}
+
+// recordSpot appends the spot group (with pin) of the layer tagged tag,
+// if the log does not have it yet.
+func (l *placements) recordSpot(tag, group string, pin policy.Set) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.spots[tag][group]; ok {
+		return nil
+	}
+	if l.spots[tag] == nil {
+		l.spots[tag] = map[string]policy.Set{}
+	}
+	l.spots[tag][group] = pin
+	if _, err := l.f.WriteString(formatSpot(tag, group, pin)); err != nil {
+		return err
+	}
+	if l.lines++; l.lines > l.limit {
+		return l.compact()
+	}
+	return nil
+}
+
+// spotsOf returns the spots the log has for the layer tagged tag.
+func (l *placements) spotsOf(tag string) map[string]policy.Set {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.spots[tag])
 }
 
 // parseLayerLine parses a "layer PID START TAG" line.
@@ -293,7 +382,11 @@ func parsePlacement(line string) (placement, placedAt, bool) {
 	}
 	group, _ := strconv.Unquote(quoted)
 	w := placedAt{group: group}
-	switch rest := f[2][len(quoted):]; {
+	rest := f[2][len(quoted):]
+	if r, ok := strings.CutPrefix(rest, " ~"); ok {
+		w.inferred, rest = true, " "+r
+	}
+	switch {
 	case rest == "" || rest == " -":
 	case strings.HasPrefix(rest, " "):
 		for _, x := range strings.Split(rest[1:], ",") {

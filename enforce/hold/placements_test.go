@@ -16,10 +16,13 @@ func TestPlacementLines(t *testing.T) {
 		{group: "web/worker", pin: policy.NewSet(63, 110)},
 		{group: "", pin: policy.Set{}},
 		{group: "a b/\"c\"", pin: policy.NewSet(0)},
+		{group: "web", pin: policy.NewSet(1), inferred: true},
+		{group: "", inferred: true},
 	} {
 		line := formatPlacement(placement{42, 7}, w)
 		p, got, ok := parsePlacement(line)
-		if !ok || p != (placement{42, 7}) || got.group != w.group || got.pin != w.pin {
+		if !ok || p != (placement{42, 7}) || got.group != w.group || got.pin != w.pin ||
+			got.inferred != w.inferred {
 			t.Errorf("%q read back as %v %+v %v", line, p, got, ok)
 		}
 	}
