@@ -185,20 +185,22 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	p.anchor.Store(&group)
 	pin := h.deniedSet(group).Union(more)
 	p.pinned.Store(&pin)
+	spot := "" // the layer's tag, where group is a new place of it
 	if lay := p.lay.Load(); lay != nil && lay.addPlace(group, pin) {
-		if tag := progTag(lay.prog); tag != "" {
-			if err := h.places.recordSpot(tag, group, pin); err != nil {
-				h.log.WithError(err).Warn("placement log")
-			}
-		}
+		spot = progTag(lay.prog)
 	}
 	w := placedAt{group: group, pin: pin, tag: ownTag(pid, p), inferred: p.inferred.Load()}
 	if last := p.logged.Load(); last != nil && *last == w {
 		// The log has it: a new hold places the process before Move
 		// does.
+		if spot != "" {
+			if err := h.places.recordSpot(spot, group, pin); err != nil {
+				h.log.WithError(err).Warn("placement log")
+			}
+		}
 		return
 	}
-	if err := h.places.record(pid, p.start, w); err != nil {
+	if err := h.places.recordSpotted(pid, p.start, w, spot); err != nil {
 		h.log.WithError(err).Warn("placement log")
 		return
 	}

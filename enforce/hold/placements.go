@@ -405,9 +405,25 @@ func parsePlacement(line string) (placement, placedAt, bool) {
 // record appends one placement. A single write(2) of one short line with
 // O_APPEND: a kill -9 leaves the line whole or not at all.
 func (l *placements) record(pid int, start uint64, w placedAt) error {
+	return l.recordSpotted(pid, start, w, "")
+}
+
+// recordSpotted is record, with the spot of w's group and pin for the layer
+// tagged spot in the same write(2) where the log does not have it ("" for
+// none).
+func (l *placements) recordSpotted(pid int, start uint64, w placedAt, spot string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, err := l.f.WriteString(formatLines(placement{pid, start}, w)); err != nil {
+	line := formatLines(placement{pid, start}, w)
+	if _, ok := l.spots[spot][w.group]; spot != "" && !ok {
+		if l.spots[spot] == nil {
+			l.spots[spot] = map[string]policy.Set{}
+		}
+		l.spots[spot][w.group] = w.pin
+		line += formatSpot(spot, w.group, w.pin)
+		l.lines++
+	}
+	if _, err := l.f.WriteString(line); err != nil {
 		return err
 	}
 	if l.lines++; w.tag != "" {

@@ -75,6 +75,25 @@ func TestPlacementTags(t *testing.T) {
 		}
 	}
 	check("appended")
+	// A layer's places: in the same write as a placement, or alone; once.
+	if err := l.recordSpotted(a.pid, a.start, placedAt{group: "g", tag: "00112233445566ff"},
+		"00112233445566ff"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.recordSpot("00112233445566ff", "g/sub", policy.NewSet(7)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.recordSpot("00112233445566ff", "g/sub", policy.NewSet(8)); err != nil {
+		t.Fatal(err)
+	}
+	checkSpots := func(when string) {
+		t.Helper()
+		got := readSpots(l.path)["00112233445566ff"]
+		if len(got) != 2 || got["g/sub"] != policy.NewSet(7) || !got["g"].Empty() {
+			t.Errorf("%s: spots %v, want g and g/sub (7)", when, got)
+		}
+	}
+	checkSpots("appended")
 	l.mu.Lock()
 	l.dead = map[placement]placedAt{}
 	l.kept[a], l.kept[b] = true, true
@@ -84,6 +103,7 @@ func TestPlacementTags(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("compacted")
+	checkSpots("compacted")
 	l.f.Close()
 	for _, bad := range []string{"layer 42 7 0011", "layer 42 7 001122334455667g",
 		"layer 0 7 0011223344556677", "layer 42 x 0011223344556677",
