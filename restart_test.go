@@ -480,32 +480,114 @@ func TestCarrierPlacedAwayFromItsHolder(t *testing.T) {
 // asked), and is then moved through the mount into B, which denies
 // nothing. U was born in A; moved behind the mount's back into B, it was
 // judged by K's group now, B, and made getppid (found by reading
-// helper-40's finding). It must stay judged by A's set.
+// helper-40's finding); also after a restart, the time of K's move being
+// in memory only (helper-42, 3 of 3: "restart"). It must stay judged by
+// A's set; moved into B through the mount, it is judged there.
 func TestChildOlderThanItsParentsMove(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(map[bool]string{false: "live", true: "restart"}[restart], func(t *testing.T) {
+			cserve := cProgram(t, "cserve")
+			m := liveMirror(t)
+			denyGetppid(m, "A")
+			m.mkdir("B")
+			k := startLive(t, m.base, "bash", "-c", `while read -r l; do eval "$l"; done`)
+			moveTo(m, "A", k.pid)
+			f := newFIFOs(t)
+			k.send(cserve + " < " + f.in + " > " + f.out + " &")
+			u := f.open(t)
+			u.ready()
+			moveTo(m, "B", k.pid)
+			if restart {
+				remount(t, m)
+			}
+			err := os.WriteFile(filepath.Join(m.base, "B", "cgroup.procs"),
+				[]byte(strconv.Itoa(u.pid)), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.send("getppid")
+			if l := u.next(); l != "getppid -38" {
+				t.Errorf("U, born in A, moved into B behind the mount's back: %q, want "+
+					"getppid -38", l)
+			}
+			// Moved into B through the mount, it is judged there.
+			moveTo(m, "B", u.pid)
+			u.send("getppid")
+			if l := u.next(); l != "getppid "+strconv.Itoa(k.pid) {
+				t.Errorf("U moved into B through the mount: %q, want getppid %d", l, k.pid)
+			}
+		})
+	}
+}
+
+// remount kills the daemon of m with SIGKILL and mounts the mirror again.
+func remount(t *testing.T, m *mirror) {
+	t.Helper()
+	killDaemon(t, m)
+	out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log,
+		m.mnt).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mounting again: %v\n%s", err, out)
+	}
+}
+
+// TestSiblingsPlaceAfterRestart: a held shell K in A (uname denied) has
+// one child shell moved into S (getppid denied) and another, U, that stays
+// in A and is met through its first getppid, which runs. After a restart U
+// was judged by S's set too (helper-42, 4 of 4): the log said that its
+// record was inferred from its ancestors, and every such record got the
+// sets of all the layer's places. U must still make getppid. An orphan
+// that made no call before moving itself into A behind the mount's back,
+// then placing itself there through the mount (an aarch64 run found it),
+// may not allow getppid in S, where it was born.
+func TestSiblingsPlaceAfterRestart(t *testing.T) {
 	cserve := cProgram(t, "cserve")
 	m := liveMirror(t)
-	denyGetppid(m, "A")
-	m.mkdir("B")
+	m.mkdir("A")
+	m.mustWrite("A/syscalls.deny", "uname")
+	m.mkdir("S")
+	m.mustWrite("S/syscalls.deny", "uname getppid")
 	k := startLive(t, m.base, "bash", "-c", `while read -r l; do eval "$l"; done`)
 	moveTo(m, "A", k.pid)
+	shell := func() *live {
+		f := newFIFOs(t)
+		k.send(`bash -c 'echo ready $$; while read -r l; do eval "$l"; done' < ` + f.in +
+			` > ` + f.out + ` &`)
+		p := f.open(t)
+		p.ready()
+		return p
+	}
+	p := shell()
+	moveTo(m, "S", p.pid)
 	f := newFIFOs(t)
 	k.send(cserve + " < " + f.in + " > " + f.out + " &")
 	u := f.open(t)
 	u.ready()
-	moveTo(m, "B", k.pid)
-	err := os.WriteFile(filepath.Join(m.base, "B", "cgroup.procs"), []byte(strconv.Itoa(u.pid)),
-		0)
-	if err != nil {
-		t.Fatal(err)
+	want := "getppid " + strconv.Itoa(k.pid)
+	if u.send("getppid"); u.next() != want {
+		t.Fatalf("U's getppid in A before the restart: want %q", want)
 	}
-	u.send("getppid")
-	if l := u.next(); l != "getppid -38" {
-		t.Errorf("U, born in A, moved into B behind the mount's back: %q, want getppid -38", l)
+	// The orphan: P leaves a cserve behind, which places itself in A.
+	fo := newFIFOs(t)
+	p.send(cserve + " < " + fo.in + " > " + fo.out + " & exit")
+	o := fo.open(t)
+	o.ready()
+	waitGone(t, p.pid)
+	for _, file := range []string{filepath.Join(m.base, "A", "cgroup.procs"),
+		filepath.Join(m.mnt, "A", "tasks")} {
+		// Behind the mount's back into A (it may not move itself out of S
+		// through the mount), then placed there through the mount.
+		o.send("write " + file + " self")
+		if l := o.next(); l != "write 0" {
+			t.Fatalf("the orphan moving itself, %s: %q", file, l)
+		}
 	}
-	// Moved into B through the mount, it is judged there.
-	moveTo(m, "B", u.pid)
-	u.send("getppid")
-	if l := u.next(); l != "getppid "+strconv.Itoa(k.pid) {
-		t.Errorf("U moved into B through the mount: %q, want getppid %d", l, k.pid)
+	o.send("write " + filepath.Join(m.mnt, "S", "syscalls.allow") + " getppid")
+	if l, eperm := o.next(), "write "+strconv.Itoa(-int(syscall.EPERM)); l != eperm {
+		t.Errorf("the orphan's allow of getppid in S: %q, want %q", l, eperm)
+	}
+	remount(t, m)
+	if u.send("getppid"); u.next() != want {
+		t.Errorf("U's getppid in A after the restart: want %q", want)
 	}
 }

@@ -189,7 +189,9 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	if lay := p.lay.Load(); lay != nil && lay.addPlace(group, pin) {
 		spot = progTag(lay.prog)
 	}
-	w := placedAt{group: group, pin: pin, tag: ownTag(pid, p), inferred: p.inferred.Load()}
+	w := placedAt{group: group, pin: pin, tag: ownTag(pid, p), inferred: p.inferred.Load(),
+		widened: p.wider.Load() != nil, movedNs: p.placedNs.Load(),
+		movedPid: p.placedPid.Load()}
 	if last := p.logged.Load(); last != nil && *last == w {
 		// The log has it: a new hold places the process before Move
 		// does.
@@ -600,6 +602,25 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 		return true
 	})
 	return out
+}
+
+// restoreFlags gives p, restored from the placement log, what at kept of
+// how it was judged: inferred from its ancestors, judged by wider (taken
+// again from its layer's places), and when it was last placed in another
+// group. Called once p is placed where at says.
+func (h *Holder) restoreFlags(p *proc, at placedAt) {
+	if at.inferred {
+		p.inferred.Store(true)
+	}
+	if at.widened {
+		if w := h.placedSets(p.lay.Load()); !w.Empty() {
+			p.wider.Store(&w)
+		}
+	}
+	if at.movedNs != 0 {
+		p.placedNs.Store(at.movedNs)
+		p.placedPid.Store(at.movedPid)
+	}
 }
 
 // bornBefore tells whether process pid, which started at start (clock

@@ -572,6 +572,20 @@ func (h *Holder) carried(m *member, lay *layer) error {
 		p.lay.Store(lay)
 		p.adopted.Store(true)
 		h.holders.CompareAndDelete(m.pid, p)
+		// It placed itself, and turned out to carry another's layer: it
+		// is confined by that layer's places, and judged by their sets
+		// where, as anchorOf has it, it may have been born in one of them
+		// (aarch64 run of TestCarrierPlacedAwayFromItsHolder: an orphan
+		// that made no call before placing itself allowed a call in the
+		// group it was born in).
+		p.inferred.Store(true)
+		if anc := h.heldAncestor(m.pid); anc == nil || anc.lay.Load() != lay ||
+			bornBefore(m.pid, m.start, anc) {
+			if w := h.placedSets(lay); !w.Empty() {
+				p.wider.Store(&w)
+			}
+		}
+		h.placePinned(m.pid, p, *p.anchor.Load(), *p.pinned.Load())
 	}
 	m.sess.Detach()
 	m.lay = nil

@@ -1007,20 +1007,19 @@ func (h *Holder) holdPlaced() {
 			in, _ = fs.ParentRel(in)
 		}
 		err := h.holdNew(p.pid, in, false)
-		if err == nil && at.inferred {
-			// Its record was inferred from its ancestors: so it stays,
-			// judged too by the groups its layer's carriers were placed
-			// in, which the log kept (helper-41: after a restart such an
-			// orphan was judged where it was placed alone).
-			if q := h.known(p.pid); q != nil {
-				q.inferred.Store(true)
-				if w := h.placedSets(q.lay.Load()); !w.Empty() {
-					q.wider.Store(&w)
-				}
-			}
-		}
 		if err == nil {
 			err = h.repin(p.pid, in, group, at.pin)
+		}
+		if q := h.known(p.pid); err == nil && q != nil {
+			// How it was judged, as the log kept it (helper-41: after a
+			// restart an orphan was judged where it was placed alone;
+			// helper-42: a child older than its parent's move was not
+			// told from a younger one, and one that was judged by its
+			// place alone was judged by its layer's other places too).
+			h.restoreFlags(q, at)
+			if q.inferred.Load() || q.wider.Load() != nil || at.movedNs != 0 {
+				h.placePinned(p.pid, q, group, at.pin)
+			}
 		}
 		switch {
 		case err == nil || errors.Is(err, syscall.ESRCH):

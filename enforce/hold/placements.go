@@ -39,8 +39,11 @@ type placedAt struct {
 	// logged, only passed from bornAt.
 	wider policy.Set
 	// inferred: its record was inferred from its ancestors (proc.inferred),
-	// logged as a "~" before PIN.
-	inferred bool
+	// logged as a "~" before PIN; widened: it was judged by wider too, "~~".
+	inferred, widened bool
+	// movedNs and movedPid are proc.placedNs and placedPid, logged as
+	// "@NS.PID" after PIN: when it was last placed in another group.
+	movedNs, movedPid int64
 }
 
 // placements is an append-only log of where the daemon placed each held
@@ -53,8 +56,10 @@ type placedAt struct {
 // daemon killed mid-write) is skipped. A holder's line is followed by
 // "layer PID START TAG", its layer's tag in hex, written in the same
 // write(2) (a line that an older daemon skips); a "~" before PIN marks a
-// record inferred from its ancestors (proc.inferred); "place TAG GROUP PIN"
-// lines keep where the carriers of each layer were anchored (spots). Its first line, "key HEX", is the
+// record inferred from its ancestors (proc.inferred), "~~" one judged by
+// wider too, and "@NS.PID" after PIN when it was last placed in another
+// group; "place TAG GROUP PIN" lines keep where the carriers of each layer
+// were anchored (spots). Its first line, "key HEX", is the
 // key of the layers' tags (mark.go), made when the log is. The log is
 // compacted to the live processes when a daemon starts, and whenever it
 // has grown to twice its compacted length and 1,024 lines more: a service
@@ -277,8 +282,14 @@ func formatPlacement(p placement, w placedAt) string {
 		}
 		pin = strings.Join(parts, ",")
 	}
-	if w.inferred {
+	switch {
+	case w.inferred && w.widened:
+		pin = "~~" + pin
+	case w.inferred:
 		pin = "~" + pin
+	}
+	if w.movedNs != 0 {
+		pin += fmt.Sprintf("@%d.%d", w.movedNs, w.movedPid)
 	}
 	return fmt.Sprintf("%d %d %s %s", p.pid, p.start, strconv.Quote(w.group), pin)
 }
@@ -383,8 +394,20 @@ func parsePlacement(line string) (placement, placedAt, bool) {
 	group, _ := strconv.Unquote(quoted)
 	w := placedAt{group: group}
 	rest := f[2][len(quoted):]
-	if r, ok := strings.CutPrefix(rest, " ~"); ok {
+	if r, ok := strings.CutPrefix(rest, " ~~"); ok {
+		w.inferred, w.widened, rest = true, true, " "+r
+	} else if r, ok := strings.CutPrefix(rest, " ~"); ok {
 		w.inferred, rest = true, " "+r
+	}
+	if r, moved, ok := strings.Cut(rest, "@"); ok {
+		ns, pid, ok := strings.Cut(moved, ".")
+		var err1, err2 error
+		w.movedNs, err1 = strconv.ParseInt(ns, 10, 64)
+		w.movedPid, err2 = strconv.ParseInt(pid, 10, 64)
+		if !ok || err1 != nil || err2 != nil || w.movedNs <= 0 {
+			return placement{}, placedAt{}, false
+		}
+		rest = r
 	}
 	switch {
 	case rest == "" || rest == " -":

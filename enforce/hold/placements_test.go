@@ -18,11 +18,13 @@ func TestPlacementLines(t *testing.T) {
 		{group: "a b/\"c\"", pin: policy.NewSet(0)},
 		{group: "web", pin: policy.NewSet(1), inferred: true},
 		{group: "", inferred: true},
+		{group: "a", pin: policy.NewSet(2, 3), inferred: true, widened: true},
+		{group: "b", movedNs: 123456789, movedPid: 4321},
+		{group: "c", inferred: true, widened: true, movedNs: 5, movedPid: 1},
 	} {
 		line := formatPlacement(placement{42, 7}, w)
 		p, got, ok := parsePlacement(line)
-		if !ok || p != (placement{42, 7}) || got.group != w.group || got.pin != w.pin ||
-			got.inferred != w.inferred {
+		if !ok || p != (placement{42, 7}) || got != w {
 			t.Errorf("%q read back as %v %+v %v", line, p, got, ok)
 		}
 	}
@@ -32,7 +34,7 @@ func TestPlacementLines(t *testing.T) {
 		t.Errorf("old line: %+v %v", w, ok)
 	}
 	for _, bad := range []string{`42 7 "web`, `42 7 "web" 1,x`, `42 7 "web"x`, `0 7 "web" -`,
-		`42 7 "web" 99999`} {
+		`42 7 "web" 99999`, `42 7 "web" -@x.1`, `42 7 "web" -@5`, `42 7 "web" ~~~1`} {
 		if _, _, ok := parsePlacement(bad); ok {
 			t.Errorf("%q was taken", bad)
 		}

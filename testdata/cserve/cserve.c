@@ -2,10 +2,13 @@
  * cserve: the single-threaded C counterpart of "probe -serve", for the
  * hold benchmark. It prints "ready PID", then answers each line of
  * standard input: "getppid" makes that call and prints "getppid RESULT"
- * (RESULT the negative errno on failure); anything else prints
+ * (RESULT the negative errno on failure); "write PATH TEXT" writes TEXT
+ * and a newline to the file PATH in one write(2) ("self": its PID) and
+ * prints "write RESULT" (0 or the negative errno); anything else prints
  * "TOKEN ?". It exits at the end of its input.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,13 +16,37 @@
 
 int main(void)
 {
-	char line[64];
+	char line[4096];
 	long r;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("ready %d\n", (int)getpid());
 	while (fgets(line, sizeof line, stdin) != NULL) {
 		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "write ", 6) == 0) {
+			char *path = line + 6, *text = strchr(path, ' '), buf[32];
+			int fd;
+
+			if (text == NULL) {
+				printf("write ?\n");
+				continue;
+			}
+			*text++ = '\0';
+			if (strcmp(text, "self") == 0) {
+				snprintf(buf, sizeof buf, "%d", (int)getpid());
+				text = buf;
+			}
+			strcat(text, "\n");
+			fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, text, strlen(text)) < 0)
+				r = -errno;
+			else
+				r = 0;
+			if (fd >= 0)
+				close(fd);
+			printf("write %ld\n", r);
+			continue;
+		}
 		if (strcmp(line, "getppid") != 0) {
 			printf("%s ?\n", line);
 			continue;
