@@ -77,6 +77,10 @@ type job struct {
 	// others holds the members of the other families of the same growth,
 	// which its search for carriers leaves to them.
 	others map[int]bool
+	// writer is the process of the request being served (0: none): found
+	// among the carriers, it is a member that cannot stop before its write
+	// is answered (member.self).
+	writer int
 }
 
 // run carries out j. Members that are the writer of the request being
@@ -246,7 +250,9 @@ func (h *Holder) seizeAll(j *job) bool {
 			}
 			continue
 		}
-		if m.descent && !h.carriesOld(m, j.old) {
+		// The writer's chain cannot be read before its write is answered:
+		// it goes with the family, as its birth says.
+		if m.descent && !m.self && !h.carriesOld(m, j.old) {
 			// A child of a member that carries another layer, or none:
 			// not of this family (helper-33: one forked with
 			// CLONE_PARENT by a process held on its own was killed when
@@ -266,6 +272,11 @@ func (h *Holder) seizeAll(j *job) bool {
 			if len(j.members) >= maxFamily {
 				return fail(syscall.EAGAIN)
 			}
+			// The writer, a child of a member (a held shell's /bin/echo
+			// that moves one of the shell's jobs): not stopped, which
+			// it cannot before its write is answered (helper-43: the
+			// move failed with ETIMEDOUT after 4 s).
+			c.self = j.writer != 0 && c.pid == j.writer
 			have[c.pid] = true
 			j.members = append(j.members, c)
 		}
@@ -375,6 +386,19 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 			}
 			start, err := startTime(pid)
 			if err != nil || startNanos(start)+tickNanos < born {
+				continue
+			}
+			if pid == j.writer {
+				// It cannot stop for its chain before its write is
+				// answered: taken in as it is (maybe), not stopped.
+				have[pid] = true
+				home, ok := h.bornAt(pid, start, j.old)
+				if !ok {
+					home = placedAt{group: group}
+				}
+				out = append(out, &member{pid: pid, start: start, p: p, group: home.group,
+					pin: home.pin, wider: home.wider, need: m.need, also: m.also, self: true,
+					maybe: true})
 				continue
 			}
 			sess, err := inject.Seize(pid)

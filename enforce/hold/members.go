@@ -44,6 +44,10 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// The writer cannot stop before its write is answered: a growth that
+	// takes it in (a held shell moving one of its jobs) must know it.
+	h.writer = tgidOf(c.Pid)
+	defer func() { h.writer = 0 }()
 	if p := h.known(pid); p != nil {
 		// Placed there, it is judged by the group's set (and pinned to it).
 		if need := h.withUring(deny); !h.covered(p, need) {
@@ -88,6 +92,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 			p.wider.Store(nil)
 		}
 		h.place(pid, p, group)
+		h.forgetAnchors(pid) // a record cached for its threads may be another
 	} else if start, ok := liveStart(pid); ok && h.keep.orphan.Load() > 0 &&
 		!(self != 0 && mayCarry) && seccompFilters(pid) > 0 {
 		// Not known, but it may be judged through a listener taken back
@@ -430,8 +435,16 @@ func (h *Holder) forget(pid int, p *proc) {
 
 func (h *Holder) setProc(pid int, p *proc) {
 	h.pmu.Lock()
+	old := h.procs[pid]
 	h.procs[pid] = p
 	h.pmu.Unlock()
+	if old != nil && old != p {
+		// anchorOf's cache may hold the record replaced: a call judged by
+		// it went on being judged as before a move or a restart's restore
+		// (helper-43: an orphan moved through the mount after a restart
+		// stayed denied what it had been).
+		h.forgetAnchors(pid)
+	}
 }
 
 // exitedOr returns ESRCH when process pid has exited (a zombie, or gone),
@@ -744,6 +757,9 @@ type growReq struct {
 // tasks (the test suite's packages side by side) failed a deny now and
 // then with EAGAIN.
 func (h *Holder) grow(reqs []growReq, self int) (int, error) {
+	if self == 0 {
+		self = h.writer
+	}
 	n := 0
 	for try := 1; ; try++ {
 		k, again, err := h.growOnce(reqs, self, try == memoryTries)
@@ -773,7 +789,7 @@ func (h *Holder) growOnce(reqs []growReq, self int, last bool) (int, []growReq, 
 					"in the kernel, so no further layer can go in")
 				return 0, nil, syscall.EPERM
 			}
-			j = &job{old: lay}
+			j = &job{old: lay, writer: self}
 			families[lay] = j
 			order = append(order, lay)
 		}
