@@ -75,8 +75,9 @@ type Holder struct {
 	mirror string // the real cgroup directory mirrored
 	where  where  // the mirror as /proc/PID/cgroup names it
 	log    *logrus.Logger
-	// writer is the process whose move is being served (Move, with mu
-	// held), 0 otherwise: grow takes it as the member that cannot stop.
+	// writer is the thread whose move is being served (Move, with mu
+	// held), 0 otherwise: grow takes its process as the member that cannot
+	// stop.
 	writer int
 	sup    *supervise.Supervisor
 	keep   keeping  // the listener keeper; see ConnectKeeper

@@ -46,7 +46,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	defer h.mu.Unlock()
 	// The writer cannot stop before its write is answered: a growth that
 	// takes it in (a held shell moving one of its jobs) must know it.
-	h.writer = tgidOf(c.Pid)
+	h.writer = c.Pid // its thread; grow looks its process up (a /proc read) if it grows
 	defer func() { h.writer = 0 }()
 	if p := h.known(pid); p != nil {
 		// Placed there, it is judged by the group's set (and pinned to it).
@@ -757,8 +757,8 @@ type growReq struct {
 // tasks (the test suite's packages side by side) failed a deny now and
 // then with EAGAIN.
 func (h *Holder) grow(reqs []growReq, self int) (int, error) {
-	if self == 0 {
-		self = h.writer
+	if self == 0 && h.writer != 0 {
+		self = tgidOf(h.writer)
 	}
 	n := 0
 	for try := 1; ; try++ {
