@@ -399,16 +399,12 @@ func TestCarrierPlacedAwayFromItsHolder(t *testing.T) {
 	m.mustWrite("S/syscalls.deny", "uname getppid")
 	m.mkdir("U")
 	m.mkdir("V")
-	q := startLive(t, m.base, "bash", "-c", `while read -r l; do eval "$l"; done`)
+	q := evalShell(t, m.base)
 	moveTo(m, "A", q.pid)
 	// carrier has Q start a shell, which carries Q's layer, and moves it
 	// into S.
 	carrier := func() *live {
-		f := newFIFOs(t)
-		q.send(`bash -c 'echo ready $$; while read -r l; do eval "$l"; done' < ` + f.in +
-			` > ` + f.out + ` &`)
-		p := f.open(t)
-		p.ready()
+		p := childShell(t, q)
 		moveTo(m, "S", p.pid)
 		return p
 	}
@@ -490,7 +486,7 @@ func TestChildOlderThanItsParentsMove(t *testing.T) {
 			m := liveMirror(t)
 			denyGetppid(m, "A")
 			m.mkdir("B")
-			k := startLive(t, m.base, "bash", "-c", `while read -r l; do eval "$l"; done`)
+			k := evalShell(t, m.base)
 			moveTo(m, "A", k.pid)
 			f := newFIFOs(t)
 			k.send(cserve + " < " + f.in + " > " + f.out + " &")
@@ -547,17 +543,9 @@ func TestSiblingsPlaceAfterRestart(t *testing.T) {
 	m.mustWrite("A/syscalls.deny", "uname")
 	m.mkdir("S")
 	m.mustWrite("S/syscalls.deny", "uname getppid")
-	k := startLive(t, m.base, "bash", "-c", `while read -r l; do eval "$l"; done`)
+	k := evalShell(t, m.base)
 	moveTo(m, "A", k.pid)
-	shell := func() *live {
-		f := newFIFOs(t)
-		k.send(`bash -c 'echo ready $$; while read -r l; do eval "$l"; done' < ` + f.in +
-			` > ` + f.out + ` &`)
-		p := f.open(t)
-		p.ready()
-		return p
-	}
-	p := shell()
+	p := childShell(t, k)
 	moveTo(m, "S", p.pid)
 	f := newFIFOs(t)
 	k.send(cserve + " < " + f.in + " > " + f.out + " &")
@@ -607,7 +595,7 @@ func TestMovedOrphanIsJudgedWhereMoved(t *testing.T) {
 	m.mustWrite("w/syscalls.deny", "uname")
 	m.mkdir("w/x")
 	m.mustWrite("w/x/syscalls.deny", "sysinfo getuid")
-	k := startLive(t, m.base, "bash", "-c", `while read -r l; do eval "$l"; done`)
+	k := evalShell(t, m.base)
 	moveTo(m, "w/x", k.pid)
 	moveTo(m, "w", k.pid)
 	f := newFIFOs(t)
@@ -650,7 +638,7 @@ func TestHeldShellMovesItsJob(t *testing.T) {
 	m.mustWrite("web/syscalls.deny", "uname")
 	m.mkdir("web/w2")
 	m.mustWrite("web/w2/syscalls.deny", "getpid") // frequent: not in a layer's cover
-	k := startLive(t, m.base, "bash", "-c", `while read -r l; do eval "$l"; done`)
+	k := evalShell(t, m.base)
 	moveTo(m, "web", k.pid)
 	f := newFIFOs(t)
 	k.send(bin.probe + " -serve < " + f.in + " > " + f.out + " &")
@@ -667,4 +655,23 @@ func TestHeldShellMovesItsJob(t *testing.T) {
 	if got := j.call("getpid", "uname"); got["getpid"] != "-38" || got["uname"] != "-38" {
 		t.Errorf("the job in web/w2: %v, want getpid and uname -38", got)
 	}
+}
+
+// evalShell starts a bash in cgroup directory cg that runs each line it
+// reads, as an administrator's shell does.
+func evalShell(t *testing.T, cg string) *live {
+	t.Helper()
+	return startLive(t, cg, "bash", "-c", `while read -r l; do eval "$l"; done`)
+}
+
+// childShell has shell sh start a child bash that runs each line it reads
+// from a FIFO, and returns it once it printed "ready PID".
+func childShell(t *testing.T, sh *live) *live {
+	t.Helper()
+	f := newFIFOs(t)
+	sh.send(`bash -c 'echo ready $$; while read -r l; do eval "$l"; done' < ` + f.in + ` > ` +
+		f.out + ` &`)
+	c := f.open(t)
+	c.ready()
+	return c
 }

@@ -388,17 +388,22 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 			if err != nil || startNanos(start)+tickNanos < born {
 				continue
 			}
-			if pid == j.writer {
-				// It cannot stop for its chain before its write is
-				// answered: taken in as it is (maybe), not stopped.
+			// Anchored where it was born, not where it was found: it may
+			// have been moved there behind the mount's back (helper-38).
+			take := func(sess *inject.Session) *member {
 				have[pid] = true
 				home, ok := h.bornAt(pid, start, j.old)
 				if !ok {
 					home = placedAt{group: group}
 				}
-				out = append(out, &member{pid: pid, start: start, p: p, group: home.group,
-					pin: home.pin, wider: home.wider, need: m.need, also: m.also, self: true,
-					maybe: true})
+				return &member{pid: pid, start: start, p: p, group: home.group,
+					pin: home.pin, wider: home.wider, need: m.need, also: m.also, sess: sess,
+					self: sess == nil, maybe: true}
+			}
+			if pid == j.writer {
+				// It cannot stop for its chain before its write is
+				// answered: taken in as it is (maybe), not stopped.
+				out = append(out, take(nil))
 				continue
 			}
 			sess, err := inject.Seize(pid)
@@ -428,16 +433,7 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 				}
 				return out, err
 			}
-			have[pid] = true
-			// Anchored where it was born, not where it was found: it may
-			// have been moved there behind the mount's back (helper-38).
-			home, ok := h.bornAt(pid, start, j.old)
-			if !ok {
-				home = placedAt{group: group}
-			}
-			out = append(out, &member{pid: pid, start: start, p: p, group: home.group,
-				pin: home.pin, wider: home.wider, need: m.need, also: m.also, sess: sess,
-				maybe: true})
+			out = append(out, take(sess))
 		}
 	}
 	return out, nil
