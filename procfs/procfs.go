@@ -98,3 +98,30 @@ func CommOf(tid int) string {
 	}
 	return strings.TrimSpace(string(b[:n]))
 }
+
+// PidMax returns /proc/sys/kernel/pid_max, where task IDs wrap; 1<<22,
+// the largest it can be, when that cannot be read.
+func PidMax() int {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err == nil {
+		if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && v > 0 {
+			return v
+		}
+	}
+	return 1 << 22
+}
+
+// LastPid returns the last task ID the kernel gave out in this process's
+// PID namespace (the last field of /proc/loadavg), or 0.
+func LastPid() int {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[len(f)-1])
+	return n
+}

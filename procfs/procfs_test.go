@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -134,5 +135,26 @@ func TestCommOf(t *testing.T) {
 	cmd.Wait()
 	if got := CommOf(pid); got != "?" {
 		t.Errorf("CommOf of a reaped process = %q, want ?", got)
+	}
+}
+
+// TestPidMaxAndLastPid: pid_max as the kernel has it, and the last task ID
+// given out, which a child started now is.
+func TestPidMaxAndLastPid(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		t.Skip("no /proc/sys/kernel/pid_max")
+	}
+	if got, want := PidMax(), strings.TrimSpace(string(b)); itoa(got) != want {
+		t.Errorf("PidMax() = %d, want %s", got, want)
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	last := LastPid()
+	cmd.Wait()
+	if last < cmd.Process.Pid || last >= PidMax() {
+		t.Errorf("LastPid() = %d right after starting %d", last, cmd.Process.Pid)
 	}
 }

@@ -61,6 +61,7 @@ import (
 	"github.com/cgsyscall/cgsyscall/enforce/supervise"
 	"github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/policy"
+	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
 // ScanInterval is how often the holder looks for members that entered a
@@ -184,7 +185,7 @@ func (h *Holder) place(pid int, p *proc, group string) {
 func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	if old := p.anchor.Load(); old == nil || *old != group {
 		p.placedNs.Store(bootNanos())
-		p.placedPid.Store(int64(lastPid()))
+		p.placedPid.Store(int64(procfs.LastPid()))
 	}
 	p.anchor.Store(&group)
 	pin := h.deniedSet(group).Union(more)
@@ -412,9 +413,9 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 	if tgid := tgidOf(tid); tgid != 0 {
 		e.p = h.known(tgid)
 		if e.p == nil {
-			anc := h.heldAncestor(tgid)
+			line := h.heldAncestor(tgid) // the held process of its parent line
+			anc := line
 			var lay *layer
-			var wider policy.Set
 			if v, ok := h.holders.Load(holder); ok {
 				hp := v.(*proc)
 				lay = hp.lay.Load()
@@ -424,25 +425,15 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 					// another as an orphan): it was born where the holder
 					// was placed (helper-34: anchored at its parent's
 					// group, it was denied that group's calls too), or
-					// where another process carrying the layer was: the
-					// sets of all those groups judge it (helper-40: an
-					// orphan of one placed away from the holder was judged
-					// by the holder's group alone).
+					// where another process carrying the layer was
+					// (widerFor).
 					anc = hp
-					wider = h.placedSets(lay)
 				}
-			}
-			start, err := startTime(tgid)
-			if anc != nil && err == nil && bornBefore(tgid, start, anc) {
-				// Older than its ancestor's last placement: born where
-				// that one was anchored before, which may be stricter
-				// (helper-40's class: a child judged by its relatives'
-				// state now).
-				wider = wider.Union(h.placedSets(anc.lay.Load()))
 			}
 			if anc != nil && lay == nil {
 				lay = anc.lay.Load()
 			}
+			start, err := startTime(tgid)
 			switch {
 			case err != nil:
 			case anc != nil:
@@ -452,7 +443,7 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 				h.place(tgid, e.p, *anc.anchor.Load())
 				pin := e.p.pinned.Load().Union(*anc.pinned.Load())
 				e.p.pinned.Store(&pin)
-				if !wider.Empty() {
+				if wider := h.widerFor(tgid, start, lay, line); !wider.Empty() {
 					e.p.wider.Store(&wider)
 				}
 			case holder < 0:
@@ -552,7 +543,7 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 			out = append(out, group)
 		}
 	}
-	fits := func(lay *layer, holderStart uint64) bool {
+	fits := func(lay *layer) bool {
 		if lay == nil || lay.closed.Load() {
 			return false
 		}
@@ -562,49 +553,49 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 		if at := lay.at.Load(); at != 0 {
 			return born >= at
 		}
-		return start >= holderStart
+		return start >= lay.start // its holder's start
 	}
 	// Every group where a process known to carry such a layer was
-	// anchored, its holder or not: one placed away from its holder forks
-	// where it is placed, and its orphans stay after it exits (helper-40:
-	// an orphan of such a process was taken to be in its holder's group).
-	addLayer := func(lay *layer, holderStart uint64) {
-		if fits(lay, holderStart) {
-			for _, g := range h.placesOf(lay) {
-				add(g)
-			}
-		}
-	}
+	// anchored, its holder or not (layer.places): one placed away from its
+	// holder forks where it is placed, and its orphans stay after it exits
+	// (helper-40: an orphan of such a process was taken to be in its
+	// holder's group).
+	layers := map[*layer]bool{}
 	for _, p := range h.snapshot() {
-		if lay := p.lay.Load(); lay != nil {
-			addLayer(lay, lay.start)
-		}
+		layers[p.lay.Load()] = true
 	}
 	h.holders.Range(func(_, v any) bool {
-		p := v.(*proc)
-		if fits(p.lay.Load(), p.start) {
-			add(*p.anchor.Load())
-		}
-		addLayer(p.lay.Load(), p.start)
+		layers[v.(*proc).lay.Load()] = true
 		return true
 	})
 	h.keep.takenBack.Range(func(k, v any) bool {
+		at, placed := h.keep.placedAt.Load(k)
+		if !placed {
+			return true
+		}
 		o := v.(*orphanListener)
 		o.mu.Lock()
 		lay := o.lay
 		o.mu.Unlock()
 		if lay == nil {
-			lay = &layer{depth: 1}
-			if o.tag != "" {
-				lay.addPlaces(h.places.spotsOf(o.tag))
-			}
+			// Not found in a chain yet: where its holder was placed, and
+			// the places the log kept for its tag.
+			lay = &layer{depth: 1, start: o.start}
+			lay.addPlaces(h.places.spotsOf(o.tag))
 		}
-		if at, ok := h.keep.placedAt.Load(k); ok && fits(lay, o.start) {
+		if fits(lay) {
 			add(at.(placedAt).group)
-			addLayer(lay, o.start)
 		}
+		layers[lay] = true
 		return true
 	})
+	for lay := range layers {
+		if fits(lay) {
+			for _, g := range h.placesOf(lay) {
+				add(g)
+			}
+		}
+	}
 	return out
 }
 
@@ -627,6 +618,21 @@ func (h *Holder) restoreFlags(p *proc, at placedAt) {
 	}
 }
 
+// widerFor returns what judges process pid (started at start), which
+// carries layer lay, wherever it goes, line being the nearest held process
+// of its parent line (nil for none): nothing where line carries lay and
+// was placed where it is before pid started, which pid was born under;
+// otherwise the sets of every group where lay's carriers were placed
+// (placedSets), any of which it may have been born in: an orphan or a
+// child made with CLONE_PARENT (helper-40), one older than its ancestor's
+// last move (found reading helper-40's findings). A snapshot.
+func (h *Holder) widerFor(pid int, start uint64, lay *layer, line *proc) policy.Set {
+	if line != nil && line.lay.Load() == lay && !bornBefore(pid, start, line) {
+		return policy.Set{}
+	}
+	return h.placedSets(lay)
+}
+
 // bornBefore tells whether process pid, which started at start (clock
 // ticks), started before p was last placed in another group. Start times
 // are ticks (10 ms): within the tick of the placement, the task ID says,
@@ -642,38 +648,13 @@ func bornBefore(pid int, start uint64, p *proc) bool {
 	case born+tickNanos <= at:
 		return true
 	}
-	max := int64(pidMax())
+	max := int64(procfs.PidMax())
 	last := p.placedPid.Load()
-	if max <= 0 || last <= 0 {
+	if last <= 0 {
 		return true
 	}
 	return ((last-int64(pid))%max+max)%max < max/2
 }
-
-// lastPid returns the last task ID the kernel gave out (the last field of
-// /proc/loadavg), or 0.
-func lastPid() int {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	n, _ := strconv.Atoi(f[len(f)-1])
-	return n
-}
-
-// pidMax is /proc/sys/kernel/pid_max, read once; 0 when unreadable.
-var pidMax = sync.OnceValue(func() int {
-	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n
-})
 
 // placesOf returns where processes known to carry layer lay have been
 // anchored (layer.places).

@@ -599,11 +599,8 @@ func (h *Holder) carried(m *member, lay *layer) error {
 		// that made no call before placing itself allowed a call in the
 		// group it was born in).
 		p.inferred.Store(true)
-		if anc := h.heldAncestor(m.pid); anc == nil || anc.lay.Load() != lay ||
-			bornBefore(m.pid, m.start, anc) {
-			if w := h.placedSets(lay); !w.Empty() {
-				p.wider.Store(&w)
-			}
+		if w := h.widerFor(m.pid, m.start, lay, h.heldAncestor(m.pid)); !w.Empty() {
+			p.wider.Store(&w)
 		}
 		h.placePinned(m.pid, p, *p.anchor.Load(), *p.pinned.Load())
 	}

@@ -666,21 +666,17 @@ func (h *Holder) bornAt(pid int, start uint64, lay *layer) (placedAt, bool) {
 	if v, ok := h.keep.placedAt.Load(placement{pid, start}); ok {
 		return v.(placedAt), true
 	}
-	if anc := h.heldAncestor(pid); anc != nil && anc.lay.Load() == lay {
-		at := placedAt{group: *anc.anchor.Load(), pin: *anc.pinned.Load()}
-		if bornBefore(pid, start, anc) {
-			// Born before its ancestor was placed where it is now (as
-			// anchorOf).
-			at.wider = h.placedSets(lay)
-		}
-		return at, true
+	line := h.heldAncestor(pid)
+	if line != nil && line.lay.Load() == lay {
+		return placedAt{group: *line.anchor.Load(), pin: *line.pinned.Load(),
+			wider: h.widerFor(pid, start, lay, line)}, true
 	}
 	if v, ok := h.holders.Load(lay.holder); ok && v.(*proc).lay.Load() == lay {
 		// Born where the holder is, or where another carrier of the layer
-		// is placed: judged by all their sets (wider, helper-40).
+		// is placed (widerFor).
 		hp := v.(*proc)
 		return placedAt{group: *hp.anchor.Load(), pin: *hp.pinned.Load(),
-			wider: h.placedSets(lay)}, true
+			wider: h.widerFor(pid, start, lay, line)}, true
 	}
 	if lay.label != 0 {
 		if v, ok := h.keep.placedAt.Load(lay.label); ok {

@@ -342,20 +342,32 @@ func readSpots(path string) map[string]map[string]policy.Set {
 func (l *placements) recordSpot(tag, group string, pin policy.Set) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.spots[tag][group]; ok {
+	line := l.newSpot(tag, group, pin)
+	if line == "" {
 		return nil
+	}
+	if _, err := l.f.WriteString(line); err != nil {
+		return err
+	}
+	if l.lines > l.limit {
+		return l.compact()
+	}
+	return nil
+}
+
+// newSpot records the spot group (with pin) of the layer tagged tag and
+// returns its line, counted, or "" when tag is "" or the log has it;
+// l.mu is held.
+func (l *placements) newSpot(tag, group string, pin policy.Set) string {
+	if _, ok := l.spots[tag][group]; tag == "" || ok {
+		return ""
 	}
 	if l.spots[tag] == nil {
 		l.spots[tag] = map[string]policy.Set{}
 	}
 	l.spots[tag][group] = pin
-	if _, err := l.f.WriteString(formatSpot(tag, group, pin)); err != nil {
-		return err
-	}
-	if l.lines++; l.lines > l.limit {
-		return l.compact()
-	}
-	return nil
+	l.lines++
+	return formatSpot(tag, group, pin)
 }
 
 // spotsOf returns the spots the log has for the layer tagged tag.
@@ -437,15 +449,7 @@ func (l *placements) record(pid int, start uint64, w placedAt) error {
 func (l *placements) recordSpotted(pid int, start uint64, w placedAt, spot string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	line := formatLines(placement{pid, start}, w)
-	if _, ok := l.spots[spot][w.group]; spot != "" && !ok {
-		if l.spots[spot] == nil {
-			l.spots[spot] = map[string]policy.Set{}
-		}
-		l.spots[spot][w.group] = w.pin
-		line += formatSpot(spot, w.group, w.pin)
-		l.lines++
-	}
+	line := formatLines(placement{pid, start}, w) + l.newSpot(spot, w.group, w.pin)
 	if _, err := l.f.WriteString(line); err != nil {
 		return err
 	}

@@ -185,7 +185,7 @@ func (c *memCheck) ask(e censusEntry) int {
 // it can come round to an ID listed before (adversary helper-14); the
 // full pass after it is what the check rests on.
 func (c *memCheck) allocated(lo, hi uint64) int {
-	max := pidMax()
+	max := uint64(procfs.PidMax())
 	if lo >= max || hi >= max {
 		return 0
 	}
@@ -206,17 +206,6 @@ func (c *memCheck) allocated(lo, hi uint64) int {
 
 // maxAllocated bounds the IDs allocated asks about (0.2 µs each).
 const maxAllocated = 1024
-
-// pidMax returns /proc/sys/kernel/pid_max, or the largest it can be.
-func pidMax() uint64 {
-	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
-	if err == nil {
-		if v, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64); err == nil {
-			return v
-		}
-	}
-	return 1 << 22
-}
 
 // unknown makes census entries of pids, thread counts not known.
 func unknown(pids []int) []censusEntry {
