@@ -119,15 +119,35 @@ func Compile(a *arch.Arch, deny []int, mode Mode) ([]bpf.Instruction, error) {
 // action cache keeps every other number. Compat calls of the same
 // syscalls get no pass.
 func CompilePass(a *arch.Arch, deny []int, mode Mode, pass []int) ([]bpf.Instruction, error) {
+	return compile(a, deny, mode, pass, false)
+}
+
+// CompileLayer is CompilePass for a layer that the daemon loads into a
+// running process (package hold), which keeps its process from making a
+// child that is not its own: on every ABI, a clone whose flags hold
+// CLONE_PARENT without CLONE_THREAD fails with EPERM, and clone3, whose
+// flags a filter cannot read (they are in memory), fails with ENOSYS, after
+// which the C libraries fall back to clone. Whether deny denies them
+// decides the rest of their calls as usual. The daemon follows a held
+// process's children by their descent from it; a sibling made so would
+// descend from a process that may not carry the layer at all. clone loads
+// an argument, so the kernel's action cache no longer keeps it.
+func CompileLayer(a *arch.Arch, deny []int, mode Mode, pass []int) ([]bpf.Instruction, error) {
+	return compile(a, deny, mode, pass, true)
+}
+
+func compile(a *arch.Arch, deny []int, mode Mode, pass []int,
+	refuse bool) ([]bpf.Instruction, error) {
 	p, err := newPlan(a, deny)
 	if err != nil {
 		return nil, err
 	}
+	p.refuse = refuse
 	act, err := denyAction(mode)
 	if err != nil {
 		return nil, err
 	}
-	gates, err := p.gates(pass)
+	gates, err := p.gates(pass, act)
 	if err != nil {
 		return nil, err
 	}

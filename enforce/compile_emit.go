@@ -15,13 +15,16 @@ import (
 // denies.
 const prNoNewPrivs = 38
 
-// gate is a denied native number that one value of one argument lets
-// through: its call runs when the low 32 bits of argument arg are val, and
-// gets the deny action otherwise.
+// gate is a number whose verdict one argument decides: its call gets hit
+// when the low 32 bits of argument arg, masked with mask, are val, and miss
+// otherwise. A pass lets a denied number run for one value (hit is allow,
+// miss the deny action); a refusal fails a clone that makes a sibling
+// (hit an errno, miss the number's own verdict).
 type gate struct {
-	nr  int
-	arg int
-	val uint32
+	nr        int
+	arg       int
+	mask, val uint32
+	hit, miss uint32
 }
 
 // passRule is the argument value that lets a passed number run.
@@ -40,13 +43,18 @@ var passRules = map[string]passRule{
 
 // gates lists the argument checks of p's native path: prctl's when prctl
 // is denied (PR_SET_NO_NEW_PRIVS only ever restricts its caller, and the
-// daemon injects it to hold a process that dropped root), then the
-// passRules check of each denied number of pass, in ascending order.
-func (p *plan) gates(pass []int) ([]gate, error) {
+// daemon injects it to hold a process that dropped root), clone's when p
+// refuses siblings, then the passRules check of each denied number of
+// pass, in ascending order. deny is the deny action.
+func (p *plan) gates(pass []int, deny uint32) ([]gate, error) {
 	a := p.a
 	var gs []gate
 	if prctl, ok := a.Native.SyscallNumber("prctl"); ok && p.native(uint32(prctl)) {
-		gs = append(gs, gate{nr: prctl, arg: 0, val: prNoNewPrivs})
+		gs = append(gs, gate{nr: prctl, arg: 0, mask: math.MaxUint32, val: prNoNewPrivs,
+			hit: retAllow, miss: deny})
+	}
+	if clone, ok := a.Native.SyscallNumber("clone"); ok && p.refuse {
+		gs = append(gs, p.siblingGate(clone, p.native(uint32(clone)), deny))
 	}
 	pass = slices.Compact(slices.Sorted(slices.Values(pass)))
 	for _, nr := range pass {
@@ -61,10 +69,31 @@ func (p *plan) gates(pass []int) ([]gate, error) {
 				nr, name, syscall.EINVAL)
 		}
 		if p.native(uint32(nr)) {
-			gs = append(gs, gate{nr: nr, arg: r.arg, val: r.val})
+			gs = append(gs, gate{nr: nr, arg: r.arg, mask: math.MaxUint32, val: r.val,
+				hit: retAllow, miss: deny})
 		}
 	}
 	return gs, nil
+}
+
+// Flags of clone(2) that a refusal reads: a new process (not a thread)
+// whose parent is its creator's parent.
+const (
+	cloneParent = 0x00008000 // CLONE_PARENT
+	cloneThread = 0x00010000 // CLONE_THREAD
+)
+
+// siblingGate is the refusal of clone number nr (native or compat, both
+// take the flags first): EPERM when the flags ask for a process that is
+// its creator's sibling (CLONE_PARENT without CLONE_THREAD), the number's
+// verdict (denied is deny, else allow) for any other.
+func (p *plan) siblingGate(nr int, denied bool, deny uint32) gate {
+	miss := retAllow
+	if denied {
+		miss = deny
+	}
+	return gate{nr: nr, arg: 0, mask: cloneParent | cloneThread, val: cloneParent,
+		hit: retErrno | uint32(syscall.EPERM), miss: miss}
 }
 
 // emit assembles the filter of p; deny is the return value of a denied
@@ -108,11 +137,18 @@ func (p *plan) emit(deny uint32, gates []gate) ([]bpf.Instruction, error) {
 		gateOf[g.nr] = i
 		e.gates = append(e.gates, s.newLabel())
 	}
+	clone3 := -1
+	if p.refuse {
+		clone3 = nativeNumber(a, "clone3")
+	}
 	var nat runs
 	for n := 0; n <= a.Native.NRMax; n++ {
 		l := verdict(p.native(uint32(n)))
 		if i, ok := gateOf[n]; ok {
 			l = leaf{ret: deny, mux: muxGate - i}
+		}
+		if n == clone3 {
+			l = retLeaf(retENOSYS)
 		}
 		nat.add(uint32(n), l)
 	}
@@ -128,17 +164,7 @@ func (p *plan) emit(deny uint32, gates []gate) ([]bpf.Instruction, error) {
 		s.bind(after)
 	}
 	e.tree(nat.fold())
-	for i, g := range gates {
-		// The argument is an int (an option, a signal, a pid): its low
-		// word.
-		s.bind(e.gates[i])
-		s.load(argLow(g.arg))
-		other := s.newLabel()
-		s.jumpIf(bpf.JumpEqual, g.val, labelNext, other)
-		s.ret(retAllow)
-		s.bind(other)
-		s.ret(deny)
-	}
+	e.gateBlocks(gates, 0)
 
 	if a.Compat == nil {
 		return s.resolve()
@@ -156,12 +182,28 @@ func (p *plan) emit(deny uint32, gates []gate) ([]bpf.Instruction, error) {
 		e.mux = append(e.mux, s.newLabel())
 	}
 
-	// Compat block.
+	// Compat block. Its refusals are gates of their own, after it: a
+	// jump only goes forward.
 	s.bind(compat)
+	// By the compat table's own names: AArch32's fork and vfork, which
+	// read no flags, stand for clone on aarch64.
+	var compatGates []gate
+	cclone, cclone3 := compatNumber(a, "clone"), compatNumber(a, "clone3")
 	comp := pointRuns(p.compatPoints(), func(n uint32) leaf {
 		d, m := p.compat(n)
 		if m != nil {
 			return muxLeaf[muxIndex(a, m)]
+		}
+		if p.refuse {
+			switch int(n) {
+			case cclone3:
+				return retLeaf(retENOSYS)
+			case cclone:
+				i := len(gates) + len(compatGates)
+				compatGates = append(compatGates, p.siblingGate(int(n), d, deny))
+				e.gates = append(e.gates, s.newLabel())
+				return leaf{ret: deny, mux: muxGate - i}
+			}
 		}
 		return verdict(d)
 	}, whenAny)
@@ -169,6 +211,7 @@ func (p *plan) emit(deny uint32, gates []gate) ([]bpf.Instruction, error) {
 		s.load(offNr)
 	}
 	e.tree(comp.fold())
+	e.gateBlocks(compatGates, len(gates))
 
 	for i := range a.Mux {
 		if muxLeaf[i].mux < 0 {
@@ -183,6 +226,45 @@ func (p *plan) emit(deny uint32, gates []gate) ([]bpf.Instruction, error) {
 		e.tree(subs[i].fold())
 	}
 	return s.resolve()
+}
+
+// nativeNumber is the native number of name, -1 if a has none.
+func nativeNumber(a *arch.Arch, name string) int {
+	if nr, ok := a.Native.SyscallNumber(name); ok {
+		return nr
+	}
+	return -1
+}
+
+// compatNumber is the compat number of name, -1 if a has none.
+func compatNumber(a *arch.Arch, name string) int {
+	if a.Compat == nil {
+		return -1
+	}
+	if nr, ok := a.Compat.SyscallNumber(name); ok {
+		return nr
+	}
+	return -1
+}
+
+// gateBlocks emits the block of each of gs, the first being gate first
+// of e.gates.
+func (e *emitter) gateBlocks(gs []gate, first int) {
+	s := e.s
+	for i, g := range gs {
+		// The argument is an int (an option, a signal, a pid) or clone's
+		// flags, whose low word holds every flag a gate reads.
+		s.bind(e.gates[first+i])
+		s.load(argLow(g.arg))
+		if g.mask != math.MaxUint32 {
+			s.and(g.mask)
+		}
+		other := s.newLabel()
+		s.jumpIf(bpf.JumpEqual, g.val, labelNext, other)
+		s.ret(g.hit)
+		s.bind(other)
+		s.ret(g.miss)
+	}
 }
 
 // subRuns gives the runs of sub-call values of m; values that m does not

@@ -52,6 +52,9 @@ type plan struct {
 	deny []int
 	bits []bool // Compile's lookup table of native numbers; nil in Judge
 	any  bool   // some number is denied
+	// refuse: every ABI's clone fails with EPERM where it would make a
+	// sibling of its caller, and clone3 with ENOSYS (CompileLayer).
+	refuse bool
 }
 
 // newPlan prepares deny for Compile. It fails for numbers outside the

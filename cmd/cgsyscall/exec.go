@@ -109,6 +109,14 @@ func runInGroup(mp, group string, argv []string) error {
 	return spawnInGroup(mp, group, path, argv, goAhead)
 }
 
+// haveClone3 tells whether this process may call clone3: asked with no
+// arguments, which fails with EINVAL where it may and makes no process,
+// and with ENOSYS where a filter fails it (or the kernel lacks it).
+func haveClone3() bool {
+	_, _, e := unix.Syscall(unix.SYS_CLONE3, 0, 0, 0)
+	return e != unix.ENOSYS
+}
+
 // spawnInGroup starts argv as a member of group, created right inside the
 // real cgroup (clone3 with CLONE_INTO_CGROUP), which spares the kernel's
 // task migration (it costs an RCU grace period, milliseconds here). The
@@ -123,10 +131,12 @@ func runInGroup(mp, group string, argv []string) error {
 // stays outside the group, passes signals on from the start, and exits
 // with the child's status, or ends by the signal that ended it (diedOf).
 //
-// CLONE_INTO_CGROUP takes cgroup2 directories only. In a cgroup v1
-// hierarchy the stage starts where this process is, and the write to tasks
-// that holds it also moves it (the daemon writes cgroup.procs): CMD is a
-// member before its first instruction all the same.
+// CLONE_INTO_CGROUP takes cgroup2 directories only, and clone3, which
+// a held process's layer fails (enforce.CompileLayer). In a cgroup v1
+// hierarchy, or without clone3, the stage starts where this process is,
+// and the write to tasks that holds it also moves it (the daemon writes
+// cgroup.procs): CMD is a member before its first instruction all the
+// same.
 func spawnInGroup(mp, group, path string, argv []string, goAhead byte) error {
 	fail := func(code int, err error) error { return exitError{code, err} }
 	mirror, err := mirrorOf(mp)
@@ -150,7 +160,8 @@ func spawnInGroup(mp, group, path string, argv []string, goAhead byte) error {
 	}
 	defer gate.Close()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: !v1, CgroupFD: int(cg.Fd())}
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: !v1 && haveClone3(),
+		CgroupFD: int(cg.Fd())}
 
 	// Interrupts from the terminal reach the child directly (same process
 	// group), and this process waits for it. They are caught here, not

@@ -159,6 +159,7 @@ func (l *layer) close() {
 type covers struct {
 	a        *arch.Arch
 	seccomp  int        // seccomp(2): never notified, see fixedLayer
+	clone3   int        // clone3(2): failed by every layer, see evaluate
 	frequent policy.Set // frequentNames
 	generous policy.Set // every deniable number but the frequent ones
 	full     policy.Set // every deniable number
@@ -180,7 +181,10 @@ type covers struct {
 type progKey struct{ cover, passed policy.Set }
 
 func newCovers(a *arch.Arch) (*covers, error) {
-	c := &covers{a: a, seccomp: -1, full: policy.Deniable(a)}
+	c := &covers{a: a, seccomp: -1, clone3: -1, full: policy.Deniable(a)}
+	if nr, ok := a.Native.SyscallNumber("clone3"); ok {
+		c.clone3 = nr
+	}
 	for _, name := range frequentNames {
 		if nr, ok := a.Native.SyscallNumber(name); ok {
 			c.frequent.Add(nr)
@@ -262,7 +266,7 @@ func (c *covers) program(cover, passed policy.Set) ([]unix.SockFilter, error) {
 	if v, ok := c.progs.Load(key); ok {
 		return v.([]unix.SockFilter), nil
 	}
-	insns, err := enforce.CompilePass(c.a, cover.Numbers(), enforce.ModeNotify,
+	insns, err := enforce.CompileLayer(c.a, cover.Numbers(), enforce.ModeNotify,
 		passed.Numbers())
 	if err != nil {
 		return nil, err
@@ -343,6 +347,16 @@ func (c *covers) evaluate(prog []unix.SockFilter) notice {
 		return all
 	}
 	var n notice
+	// decided: notified, or clone3 failed with an errno, as every layer
+	// fails it (enforce.CompileLayer), whatever the group: no argument
+	// lets it run, so it counts as notified in full. Other errnos are
+	// not the daemon's to count: a fixed layer's seccomp is kept apart
+	// (static), and a filter of the process's own is not a layer.
+	decided := func(nr, r int) bool {
+		act := uint32(r) & unix.SECCOMP_RET_ACTION_FULL
+		return act == unix.SECCOMP_RET_USER_NOTIF ||
+			nr == c.clone3 && act == unix.SECCOMP_RET_ERRNO
+	}
 	// struct seccomp_data as x/net/bpf's VM reads it: it loads words
 	// big-endian where the kernel loads them in host order, so each word
 	// is stored big-endian, the low word of an argument first.
@@ -360,10 +374,10 @@ func (c *covers) evaluate(prog []unix.SockFilter) notice {
 		if err0 != nil || err1 != nil {
 			return all
 		}
-		if uint32(r0)&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF {
+		if decided(nr, r0) {
 			n.zero.Add(nr)
 		}
-		if uint32(r1)&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_USER_NOTIF {
+		if decided(nr, r1) {
 			n.urg.Add(nr)
 		}
 	}
