@@ -97,7 +97,7 @@ func (p *plan) siblingGate(nr int, denied bool, deny uint32) gate {
 }
 
 // emit assembles the filter of p; deny is the return value of a denied
-// call, and each of gates lets its number through for one argument value.
+// call, and each of gates decides its native number by one argument.
 func (p *plan) emit(deny uint32, gates []gate) ([]bpf.Instruction, error) {
 	a := p.a
 	allow, denied := retLeaf(retAllow), retLeaf(deny)
@@ -247,8 +247,8 @@ func compatNumber(a *arch.Arch, name string) int {
 	return -1
 }
 
-// gateBlocks emits the block of each of gs, the first being gate first
-// of e.gates.
+// gateBlocks emits the block of each of gs at its label, e.gates[first+i]
+// for gs[i].
 func (e *emitter) gateBlocks(gs []gate, first int) {
 	s := e.s
 	for i, g := range gs {
