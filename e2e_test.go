@@ -579,6 +579,14 @@ func TestShow(t *testing.T) {
 	if out != want {
 		t.Fatalf("show:\n%s\nwant:\n%s", out, want)
 	}
+	// A group's directory as -m showed that group as the root (helper-45).
+	out, errOut, status = run(t, "show", "-m", filepath.Join(m.mnt, "web"))
+	wantErr := "cgsyscall: show: " + filepath.Join(m.mnt, "web") + " is not a cgsyscall " +
+		"mount point (-m takes the mount point, GROUP comes after it)\n"
+	if out != "" || errOut != wantErr || status != 1 {
+		t.Errorf("show -m MOUNT/web: %q, %q, status %d; want %q, status 1", out, errOut,
+			status, wantErr)
+	}
 }
 
 func TestMountErrors(t *testing.T) {

@@ -83,7 +83,12 @@ var doc = manual{
 		answers from the caller's current group; every other call runs in the kernel. A deny
 		of a call the layer does not hand over yet gives the process a wider layer before the
 		write returns. ` + "`seccomp`" + ` itself is never handed over: denying it adds a
-		fixed layer that an allow cannot take back; the log says so.`,
+		fixed layer that an allow cannot take back; the log says so. A layer stays for the
+		process's life, wherever it moves, and is born into its children; whatever the group
+		allows, it fails ` + "`clone3`" + ` with ` + "`ENOSYS`" + ` (the C library then uses
+		` + "`clone`" + `) and a ` + "`clone`" + ` with ` + "`CLONE_PARENT`" + ` with
+		` + "`EPERM`" + `, so that every child a held process makes is its own; an allow of
+		` + "`clone3`" + ` changes nothing for it.`,
 		`While no daemon runs, every call the daemon would decide fails with ` + "`ENOSYS`" + `
 		(fail closed); calls the layer does not hand over keep working. The policy
 		outlives the daemon, in extended attributes of the real cgroup directories, and so

@@ -222,8 +222,14 @@ func spawnInGroup(mp, group, path string, argv []string, goAhead byte) error {
 			// A signal ended the stage first (helper-27): CMD never ran.
 			return signalled(ws.Signal())
 		}
-		return fail(exitExecFailed, fmt.Errorf("holding %s in group %q: %w", argv[0], group,
-			err))
+		why := ""
+		if errors.Is(err, unix.EPERM) {
+			// The daemon's reason is in its log only: say the usual one.
+			why = " (a process held in a group that denies something may only move " +
+				"processes into its own group's subtree; the daemon's log says why)"
+		}
+		return fail(exitExecFailed, fmt.Errorf("holding %s in group %q: %w%s", argv[0], group,
+			err, why))
 	}
 	if errno := execFailure(gate); errno != 0 {
 		cmd.Wait()

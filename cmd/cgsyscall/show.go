@@ -97,6 +97,11 @@ func showCmd(args []string) error {
 	if a == nil {
 		return fmt.Errorf("this architecture is not supported")
 	}
+	if _, err := mirrorOf(*mp); err != nil {
+		// A group's directory would pass for the root (helper-45).
+		return fmt.Errorf("show: %s is not a cgsyscall mount point (-m takes the mount "+
+			"point, GROUP comes after it)", *mp)
+	}
 	group := strings.Trim(fl.Arg(0), "/")
 	start := filepath.Join(*mp, filepath.FromSlash(group))
 	if _, err := os.Stat(filepath.Join(start, "syscalls.deny")); err != nil {
