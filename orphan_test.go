@@ -101,3 +101,125 @@ func orphanOfHeld(t *testing.T, restart bool) {
 		}
 	}
 }
+
+// TestOrphanGivenToReaper: P, held in L (uname denied), may receive
+// orphans: a child subreaper before its hold ("subreaper") or after it
+// ("late": it execs testdata/subreaper, whose prctl the layer hands over),
+// or through a child Q that is the init of a pid namespace ("pidns"). Its
+// child H is moved through the mount into L/S (getppid denied too); a probe
+// X that a subshell of H starts and leaves is born in S and given to P (or
+// Q), whose parent line leads to L. Once X had moved itself into L behind
+// the mount's back, the daemon judged it by L and let its getppid run
+// (helper-44: 12 of 12, 3 of 3 late, 3 of 3 pidns). It must fail, also after
+// the scans, and after a restart.
+func TestOrphanGivenToReaper(t *testing.T) {
+	for _, how := range []string{"subreaper", "late", "pidns"} {
+		t.Run(how, func(t *testing.T) { orphanGivenToReaper(t, how) })
+	}
+}
+
+func orphanGivenToReaper(t *testing.T, how string) {
+	subreaper := cProgram(t, "subreaper")
+	if how == "pidns" {
+		for _, tool := range []string{"unshare", "nsenter"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				t.Skipf("%s is not installed", tool)
+			}
+		}
+	}
+	m := liveMirror(t)
+	m.mkdir("L")
+	m.mustWrite("L/syscalls.deny", "uname")
+	m.mkdir("L/S")
+	m.mustWrite("L/S/syscalls.deny", "getppid")
+	loop := `while read -r l; do eval "$l"; done`
+	var p *live
+	if how == "subreaper" {
+		p = startLive(t, m.base, subreaper, "bash", "-c", loop)
+	} else {
+		p = evalShell(t, m.base)
+	}
+	moveTo(m, "L", p.pid)
+	reaper := p.pid
+	switch how {
+	case "late":
+		p.send("exec " + subreaper + " bash -c '" + loop + "'")
+	case "pidns":
+		p.send("unshare -p -f sleep 600 & echo $!")
+		u, err := strconv.Atoi(p.next())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { killGone(t, u) })
+		if reaper = childOf(t, u, "sleep"); reaper == 0 {
+			t.Fatalf("unshare %d started no sleep", u)
+		}
+		q := reaper
+		t.Cleanup(func() { killGone(t, q) })
+	}
+	h := childShell(t, p)
+	moveTo(m, "L/S", h.pid)
+	f := newFIFOs(t)
+	start := bin.probe + " -serve < " + f.in + " > " + f.out + " &"
+	if how == "pidns" {
+		h.send("nsenter -t " + strconv.Itoa(reaper) + " -p -- sh -c '" + start + " exit'")
+	} else {
+		h.send("( " + start + " )")
+	}
+	x := f.open(t)
+	if how == "pidns" {
+		// Its PID in the namespace is not the one to end it by: Q's
+		// child is found by its name.
+		if l := x.next(); !strings.HasPrefix(l, "ready ") {
+			t.Fatalf("the probe printed %q", l)
+		}
+		if x.pid = childOf(t, reaper, "probe"); x.pid == 0 {
+			t.Fatalf("no probe was given to the namespace's init %d", reaper)
+		}
+		pid := x.pid
+		t.Cleanup(func() { killGone(t, pid) })
+	} else {
+		x.ready()
+		for i := 0; parentPID(t, x.pid) != reaper; i++ {
+			if i == 100 {
+				t.Fatalf("the probe's parent is %d, want %d", parentPID(t, x.pid), reaper)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if got := x.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("the orphan's getppid in S: %s, want -38", got)
+	}
+	intoL := "write:" + filepath.Join(m.base, "L", "cgroup.procs") + ":0"
+	if got := x.call(intoL, "getppid"); got[intoL] != "0" || got["getppid"] != "-38" {
+		t.Errorf("the orphan moved into L behind the mount's back: %v, want 0 and getppid -38",
+			got)
+	}
+	waitScans(t, m, 2)
+	if got := x.call("getppid", "uname")["getppid"]; got != "-38" {
+		t.Errorf("the orphan in L after two scans: getppid %s, want -38", got)
+	}
+	remount(t, m)
+	if got := x.call("getppid")["getppid"]; got != "-38" {
+		t.Errorf("the orphan in L after a restart: getppid %s, want -38", got)
+	}
+}
+
+// childOf waits up to two seconds for a child of process pid named comm
+// and returns its PID, 0 if none came.
+func childOf(t *testing.T, pid int, comm string) int {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) +
+			"/children")
+		for _, f := range strings.Fields(string(b)) {
+			c, _ := os.ReadFile("/proc/" + f + "/comm")
+			if strings.TrimSpace(string(c)) == comm {
+				n, _ := strconv.Atoi(f)
+				return n
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return 0
+}

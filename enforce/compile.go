@@ -131,7 +131,11 @@ func CompilePass(a *arch.Arch, deny []int, mode Mode, pass []int) ([]bpf.Instruc
 // decides the rest of their calls as usual. The daemon follows a held
 // process's children by their descent from it; a sibling made so would
 // descend from a process that may not carry the layer at all. clone loads
-// an argument, so the kernel's action cache no longer keeps it.
+// an argument, so the kernel's action cache no longer keeps it. In
+// ModeNotify, prctl(PR_SET_CHILD_SUBREAPER) is handed over where deny
+// allows prctl (where it denies prctl, every option but
+// PR_SET_NO_NEW_PRIVS is): the daemon learns which processes may receive
+// orphans, which leave the parent line as siblings would.
 func CompileLayer(a *arch.Arch, deny []int, mode Mode, pass []int) ([]bpf.Instruction, error) {
 	return compile(a, deny, mode, pass, true)
 }

@@ -56,6 +56,10 @@ func (p *plan) gates(pass []int, deny uint32) ([]gate, error) {
 	if clone, ok := a.Native.SyscallNumber("clone"); ok && p.refuse {
 		gs = append(gs, p.siblingGate(clone, p.native(uint32(clone)), deny))
 	}
+	if prctl, ok := a.Native.SyscallNumber("prctl"); ok && p.refuse && deny == retNotify &&
+		!p.native(uint32(prctl)) {
+		gs = append(gs, subreaperGate(prctl))
+	}
 	pass = slices.Compact(slices.Sorted(slices.Values(pass)))
 	for _, nr := range pass {
 		if nr < 0 || nr > a.Native.NRMax {
@@ -94,6 +98,20 @@ func (p *plan) siblingGate(nr int, denied bool, deny uint32) gate {
 	}
 	return gate{nr: nr, arg: 0, mask: cloneParent | cloneThread, val: cloneParent,
 		hit: retErrno | uint32(syscall.EPERM), miss: miss}
+}
+
+// prSetChildSubreaper is PR_SET_CHILD_SUBREAPER, prctl's option that a
+// layer hands over.
+const prSetChildSubreaper = 36
+
+// subreaperGate hands prctl number nr (native or compat) to the supervisor
+// where its option is PR_SET_CHILD_SUBREAPER, and allows it otherwise: for
+// a layer in a group that allows prctl (where it denies prctl, prctl is
+// handed over anyway). The daemon marks the caller as one that may receive
+// orphans before it lets the call run (package hold).
+func subreaperGate(nr int) gate {
+	return gate{nr: nr, arg: 0, mask: math.MaxUint32, val: prSetChildSubreaper,
+		hit: retNotify, miss: retAllow}
 }
 
 // emit assembles the filter of p; deny is the return value of a denied
@@ -189,6 +207,16 @@ func (p *plan) emit(deny uint32, gates []gate) ([]bpf.Instruction, error) {
 	// read no flags, stand for clone on aarch64.
 	var compatGates []gate
 	cclone, cclone3 := compatNumber(a, "clone"), compatNumber(a, "clone3")
+	cprctl := -1
+	if deny == retNotify {
+		cprctl = compatNumber(a, "prctl")
+	}
+	gateLeaf := func(g gate) leaf {
+		i := len(gates) + len(compatGates)
+		compatGates = append(compatGates, g)
+		e.gates = append(e.gates, s.newLabel())
+		return leaf{ret: deny, mux: muxGate - i}
+	}
 	comp := pointRuns(p.compatPoints(), func(n uint32) leaf {
 		d, m := p.compat(n)
 		if m != nil {
@@ -199,10 +227,11 @@ func (p *plan) emit(deny uint32, gates []gate) ([]bpf.Instruction, error) {
 			case cclone3:
 				return retLeaf(retENOSYS)
 			case cclone:
-				i := len(gates) + len(compatGates)
-				compatGates = append(compatGates, p.siblingGate(int(n), d, deny))
-				e.gates = append(e.gates, s.newLabel())
-				return leaf{ret: deny, mux: muxGate - i}
+				return gateLeaf(p.siblingGate(int(n), d, deny))
+			case cprctl:
+				if !d {
+					return gateLeaf(subreaperGate(int(n)))
+				}
 			}
 		}
 		return verdict(d)

@@ -104,7 +104,8 @@ func TestCompileLayerRefusals(t *testing.T) {
 	}
 }
 
-// TestCompileLayerElsewhereUnchanged: but for clone and clone3, a layer
+// TestCompileLayerElsewhereUnchanged: but for clone, clone3 and prctl's
+// PR_SET_CHILD_SUBREAPER (no argument tried here is 36), a layer
 // answers every number of every arch value as CompilePass does, with the
 // same passes.
 func TestCompileLayerElsewhereUnchanged(t *testing.T) {
@@ -143,9 +144,10 @@ func TestCompileLayerElsewhereUnchanged(t *testing.T) {
 	}
 }
 
-// TestCompileLayerPaths: the native path of a layer loads an argument for
-// clone, and for the passes and prctl as CompilePass does, no other; it
-// stays within the bounds of TestCompilePassPaths.
+// TestCompileLayerPaths: the native path of a layer (ModeNotify) loads an
+// argument for clone, prctl (whether or not denied: PR_SET_CHILD_SUBREAPER
+// is handed over) and the passes, no other; it stays within the bounds of
+// TestCompilePassPaths.
 func TestCompileLayerPaths(t *testing.T) {
 	for _, a := range []*arch.Arch{arch.X86_64, arch.AArch64} {
 		tgkill, tkill, clone := nr(t, a, "tgkill"), nr(t, a, "tkill"), nr(t, a, "clone")
@@ -158,8 +160,7 @@ func TestCompileLayerPaths(t *testing.T) {
 			prctl := nr(t, a, "prctl")
 			for nr := uint32(0); nr <= uint32(a.Native.NRMax)+2; nr++ {
 				n := int(nr)
-				want := n == clone || n == tgkill || n == tkill ||
-					n == prctl && slices.Contains(deny, prctl)
+				want := n == clone || n == tgkill || n == tkill || n == prctl
 				if got := loadsArg(t, prog, a.Native.AuditArch, nr); got != want {
 					t.Errorf("%s %s: the path of %d loads an argument: %v, want %v",
 						a.Name, name, nr, got, want)
@@ -174,5 +175,43 @@ func TestCompileLayerPaths(t *testing.T) {
 					len(prog), longestPath(prog))
 			}
 		}
+	}
+}
+
+// TestCompileLayerSubreaper: in ModeNotify a layer hands prctl over with
+// the option PR_SET_CHILD_SUBREAPER (36) where the deny set allows prctl,
+// and lets every other option run; where it denies prctl, every option but
+// PR_SET_NO_NEW_PRIVS is handed over, 36 among them. The compat prctl
+// likewise, without the exception. In ModeErrno nothing changes: the option
+// is allowed where prctl is.
+func TestCompileLayerSubreaper(t *testing.T) {
+	const sub, nnp, setName = 36, 38, 15
+	for _, a := range []*arch.Arch{arch.X86_64, arch.AArch64} {
+		prctl, getppid := nr(t, a, "prctl"), nr(t, a, "getppid")
+		cprctl, _ := a.Compat.SyscallNumber("prctl")
+		nat, cmp := a.Native.AuditArch, a.Compat.AuditArch
+		m := layerVM(t, a, []int{getppid}, ModeNotify, nil)
+		m.check(t, a.Name+" prctl allowed", []passCase{
+			{"set subreaper", nat, prctl, [6]uint64{sub, 1}, notifyV},
+			{"clear subreaper", nat, prctl, [6]uint64{sub, 0}, notifyV},
+			{"set subreaper, high word", nat, prctl, [6]uint64{1<<32 | sub, 1}, notifyV},
+			{"no new privs", nat, prctl, [6]uint64{nnp, 1}, allowV},
+			{"set name", nat, prctl, [6]uint64{setName, 0}, allowV},
+			{"compat set subreaper", cmp, cprctl, [6]uint64{sub, 1}, notifyV},
+			{"compat set name", cmp, cprctl, [6]uint64{setName, 0}, allowV},
+		})
+		m = layerVM(t, a, []int{getppid, prctl}, ModeNotify, nil)
+		m.check(t, a.Name+" prctl denied", []passCase{
+			{"set subreaper", nat, prctl, [6]uint64{sub, 1}, notifyV},
+			{"no new privs", nat, prctl, [6]uint64{nnp, 1}, allowV},
+			{"set name", nat, prctl, [6]uint64{setName, 0}, notifyV},
+			{"compat set subreaper", cmp, cprctl, [6]uint64{sub, 1}, notifyV},
+			{"compat no new privs", cmp, cprctl, [6]uint64{nnp, 1}, notifyV},
+		})
+		m = layerVM(t, a, []int{getppid}, ModeErrno, nil)
+		m.check(t, a.Name+" errno", []passCase{
+			{"set subreaper", nat, prctl, [6]uint64{sub, 1}, allowV},
+			{"compat set subreaper", cmp, cprctl, [6]uint64{sub, 1}, allowV},
+		})
 	}
 }

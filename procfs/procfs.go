@@ -81,6 +81,25 @@ func TgidOf(tid int) (int, error) {
 	return 0, syscall.ESRCH
 }
 
+// NamespaceInit tells whether process pid is the init of a pid namespace
+// below the caller's (the last ID of NSpid in /proc/PID/status is 1, and it
+// has more than one): the kernel gives it the orphans of that namespace.
+func NamespaceInit(pid int) (bool, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false, err
+	}
+	for line := range bytes.Lines(b) {
+		v, ok := bytes.CutPrefix(line, []byte("NSpid:"))
+		if !ok {
+			continue
+		}
+		ids := bytes.Fields(v)
+		return len(ids) > 1 && string(ids[len(ids)-1]) == "1", nil
+	}
+	return false, syscall.EINVAL
+}
+
 // CommOf is the command name of thread tid, for log lines; "?" once the
 // thread is gone.
 func CommOf(tid int) string {

@@ -158,3 +158,17 @@ func TestPidMaxAndLastPid(t *testing.T) {
 		t.Errorf("LastPid() = %d right after starting %d", last, cmd.Process.Pid)
 	}
 }
+
+// TestNamespaceInit: this process is no pid namespace's init (it runs in
+// the namespace it was started in, as a test binary does, or is that one's
+// init only in a container, where NSpid has one ID); a PID that does not
+// exist fails.
+func TestNamespaceInit(t *testing.T) {
+	init, err := NamespaceInit(os.Getpid())
+	if err != nil || init {
+		t.Errorf("NamespaceInit(self) = %v, %v; want false, nil", init, err)
+	}
+	if _, err := NamespaceInit(PidMax() + 1); err == nil {
+		t.Errorf("NamespaceInit of a PID past pid_max: no error")
+	}
+}

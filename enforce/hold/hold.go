@@ -99,6 +99,11 @@ type Holder struct {
 	cgfiles sync.Map  // TID -> *os.File of /proc/TID/cgroup
 	anchors sync.Map  // TID -> *proc of its process, for Decide
 	holders sync.Map  // PID passed to the supervisor with a listener -> its *proc
+	// reapers holds the processes that may receive orphans as child
+	// subreapers (placement -> true): found so by their load, not known
+	// there, or seen making prctl(PR_SET_CHILD_SUBREAPER) (Decide); kept
+	// in the placement log ("^"). See maybeReaped.
+	reapers sync.Map
 
 	judgedSets sync.Map                  // policy.Set -> []int, Decide's lists
 	lastJudged atomic.Pointer[judgedSet] // the last one used, looked at first
@@ -196,7 +201,7 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	}
 	w := placedAt{group: group, pin: pin, tag: ownTag(pid, p), inferred: p.inferred.Load(),
 		widened: p.wider.Load() != nil, movedNs: p.placedNs.Load(),
-		movedPid: p.placedPid.Load()}
+		movedPid: p.placedPid.Load(), reaper: h.isReaper(pid, p.start)}
 	if last := p.logged.Load(); last != nil && *last == w {
 		// The log has it: a new hold places the process before Move
 		// does.
@@ -314,7 +319,8 @@ func (h *Holder) Decide(n *supervise.Notif) bool {
 		deny = h.deniedSet(group)
 	}
 	own, anchor := deny, ""
-	if p := h.anchorOf(n.Pid, n.Holder); p != nil {
+	p := h.anchorOf(n.Pid, n.Holder)
+	if p != nil {
 		if w := p.wider.Load(); w != nil {
 			deny = deny.Union(*w)
 		}
@@ -329,6 +335,11 @@ func (h *Holder) Decide(n *supervise.Notif) bool {
 		return true // out of the mirrored hierarchy, and never placed: unrestricted
 	}
 	if !enforce.Judge(h.a, h.judged(deny), n.Arch, n.Nr, n.Args) {
+		if h.subreaperCall(n) {
+			// Before it runs: an orphan given to it from then on finds
+			// it marked.
+			h.markReaper(n.Pid, p)
+		}
 		return true
 	}
 	// Counted now, before the answer: in the group it is in, if that
@@ -439,13 +450,16 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 			case anc != nil:
 				e.p = newProc(start, lay, *anc.anchor.Load())
 				e.p.inferred.Store(true)
+				// Before it is placed, so that its line says it is judged
+				// so ("~~"): after a restart it is again (helper-44: set
+				// after the line, it was lost with the daemon).
+				if wider := h.widerFor(tgid, start, lay, line); !wider.Empty() {
+					e.p.wider.Store(&wider)
+				}
 				h.setProc(tgid, e.p)
 				h.place(tgid, e.p, *anc.anchor.Load())
 				pin := e.p.pinned.Load().Union(*anc.pinned.Load())
 				e.p.pinned.Store(&pin)
-				if wider := h.widerFor(tgid, start, lay, line); !wider.Empty() {
-					e.p.wider.Store(&wider)
-				}
 			case holder < 0:
 				// A listener taken back whose holder exited: judged where
 				// the last daemon placed it, or its holder (keeping), with
@@ -599,11 +613,15 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 	return out
 }
 
-// restoreFlags gives p, restored from the placement log, what at kept of
-// how it was judged: inferred from its ancestors, judged by wider (taken
-// again from its layer's places), and when it was last placed in another
-// group. Called once p is placed where at says.
-func (h *Holder) restoreFlags(p *proc, at placedAt) {
+// restoreFlags gives p, process pid restored from the placement log, what
+// at kept of how it was judged: inferred from its ancestors, judged by
+// wider (taken again from its layer's places), when it was last placed in
+// another group, and whether it may receive orphans. Called once p is
+// placed where at says.
+func (h *Holder) restoreFlags(pid int, p *proc, at placedAt) {
+	if at.reaper {
+		h.reapers.Store(placement{pid, p.start}, true)
+	}
 	if at.inferred {
 		p.inferred.Store(true)
 	}
@@ -627,10 +645,94 @@ func (h *Holder) restoreFlags(p *proc, at placedAt) {
 // child made with CLONE_PARENT (helper-40), one older than its ancestor's
 // last move (found reading helper-40's findings). A snapshot.
 func (h *Holder) widerFor(pid int, start uint64, lay *layer, line *proc) policy.Set {
-	if line != nil && line.lay.Load() == lay && !bornBefore(pid, start, line) {
+	if line != nil && line.lay.Load() == lay && !bornBefore(pid, start, line) &&
+		!h.maybeReaped(pid, lay) {
 		return policy.Set{}
 	}
 	return h.placedSets(lay)
+}
+
+// subreaperCall tells whether n is prctl(PR_SET_CHILD_SUBREAPER) with a
+// value that makes its caller a subreaper, of either ABI: every layer hands
+// it over whatever the group allows (enforce.CompileLayer).
+func (h *Holder) subreaperCall(n *supervise.Notif) bool {
+	const setSubreaper = unix.PR_SET_CHILD_SUBREAPER
+	switch {
+	case uint32(n.Args[0]) != setSubreaper:
+		return false
+	case n.Arch == h.a.Native.AuditArch:
+		nr, ok := h.a.Native.SyscallNumber("prctl")
+		// The option is an int (its low word), the value an unsigned
+		// long.
+		return ok && n.Nr == nr && n.Args[1] != 0
+	case h.a.Compat != nil && n.Arch == h.a.Compat.AuditArch:
+		nr, ok := h.a.Compat.SyscallNumber("prctl")
+		return ok && n.Nr == nr && uint32(n.Args[1]) != 0
+	}
+	return false
+}
+
+// markReaper records that the process of thread tid (record p, nil where
+// it has none) makes itself a child subreaper, in Holder.reapers and in
+// its line of the placement log.
+func (h *Holder) markReaper(tid int, p *proc) {
+	tgid := tgidOf(tid)
+	if tgid == 0 {
+		return
+	}
+	var start uint64
+	if p != nil {
+		start = p.start
+	} else if st, err := startTime(tgid); err == nil {
+		start = st
+	} else {
+		return
+	}
+	if _, had := h.reapers.LoadOrStore(placement{tgid, start}, true); had {
+		return
+	}
+	h.log.WithFields(logrus.Fields{"pid": tgid, "comm": procfs.CommOf(tid)}).Info(
+		"a held process made itself a child subreaper: an orphan given to it is judged by " +
+			"every group where its layer was placed")
+	if p != nil {
+		h.placePinned(tgid, p, *p.anchor.Load(), *p.pinned.Load())
+	}
+}
+
+// isReaper tells whether process pid, started at start, may receive
+// orphans as a child subreaper (Holder.reapers).
+func (h *Holder) isReaper(pid int, start uint64) bool {
+	_, ok := h.reapers.Load(placement{pid, start})
+	return ok
+}
+
+// maybeReaped tells whether process pid, which carries layer lay, may have
+// been given to its parent as an orphan, inside the family of lay, where
+// that tells anything: lay's carriers were placed in more than one group.
+// The kernel gives an orphan to the nearest child subreaper above its dead
+// parent, or to its pid namespace's init, and keeps no trace of it; the
+// parent line then skips the carrier the orphan was born under, which may
+// have been placed in a stricter group (helper-44: 12 of 12 with a held
+// subreaper, 3 of 3 with the init of a pid namespace made by a carrier).
+// So a parent that may receive orphans makes it true: one known as a
+// subreaper (isReaper), or a pid namespace's init (NSpid ends in 1).
+func (h *Holder) maybeReaped(pid int, lay *layer) bool {
+	if lay == nil || len(lay.placed()) < 2 {
+		return false
+	}
+	ppid, err := parentOf(pid)
+	if err != nil || ppid <= 1 {
+		return err != nil
+	}
+	pstart, err := startTime(ppid)
+	if err != nil {
+		return true
+	}
+	if h.isReaper(ppid, pstart) {
+		return true
+	}
+	init, err := procfs.NamespaceInit(ppid)
+	return err != nil || init
 }
 
 // bornBefore tells whether process pid, which started at start (clock

@@ -165,7 +165,7 @@ func (h *Holder) adopt(l keeper.Listener) {
 	p := newProc(l.Start, lay, anchor)
 	h.setProc(l.Pid, p)
 	h.holders.Store(l.Pid, p)
-	h.restoreFlags(p, at)
+	h.restoreFlags(l.Pid, p, at)
 	h.placePinned(l.Pid, p, anchor, at.pin)
 	h.log.WithFields(logrus.Fields{"pid": l.Pid, "group": "/" + anchor}).
 		Info("held again: listener taken from the keeper, no layer injected")

@@ -63,7 +63,10 @@ type member struct {
 	req, spared bool
 	sess        *inject.Session
 	lay         *layer // the new layer
-	err         error
+	// subreaper: what its load found of PR_GET_CHILD_SUBREAPER (1, 0, or
+	// -1 not known), recorded by listen (Holder.reapers).
+	subreaper int
+	err       error
 }
 
 // job is one injection: a process not held yet, or the family of a layer
@@ -517,11 +520,12 @@ func (h *Holder) quick(m *member) {
 	if !m.lay.static.Empty() {
 		after = h.cov.fixed
 	}
-	fd, err := inject.HoldWith(m.pid, prog, after)
+	fd, sub, err := inject.HoldReport(m.pid, prog, after)
 	if err != nil {
 		m.err = exitedOr(m.pid, err)
 		return
 	}
+	m.subreaper = sub
 	m.err = h.listen(m, fd)
 }
 
@@ -567,6 +571,7 @@ func (h *Holder) install(m *member, old *layer) error {
 		m.sess.After = h.cov.fixed
 	}
 	fd, err := m.sess.Install(prog)
+	m.subreaper = m.sess.Subreaper()
 	if err != nil {
 		spared := m.sess.SpareHeld && inject.ListenerRefused(err)
 		if m.killed = m.sess.KillOnFailure && !spared; m.killed {
@@ -616,6 +621,9 @@ func (h *Holder) listen(m *member, fd int) error {
 		lay.at.Store(bootNanos())
 	}
 	lay.start = m.start
+	if m.subreaper != 0 {
+		h.reapers.Store(placement{m.pid, m.start}, true)
+	}
 	h.places.keep(placement{m.pid, m.start})
 	mark := h.keepListener(fd, m)
 	pid, start := m.pid, m.start

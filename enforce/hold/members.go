@@ -1028,7 +1028,7 @@ func (h *Holder) holdPlaced() {
 			// helper-42: a child older than its parent's move was not
 			// told from a younger one, and one that was judged by its
 			// place alone was judged by its layer's other places too).
-			h.restoreFlags(q, at)
+			h.restoreFlags(p.pid, q, at)
 			if q.inferred.Load() || q.wider.Load() != nil || at.movedNs != 0 {
 				h.placePinned(p.pid, q, group, at.pin)
 			}

@@ -44,6 +44,9 @@ type placedAt struct {
 	// movedNs and movedPid are proc.placedNs and placedPid, logged as
 	// "@NS.PID" after PIN: when it was last placed in another group.
 	movedNs, movedPid int64
+	// reaper: it may receive orphans (Holder.reapers), a "^" first of
+	// the markers before PIN.
+	reaper bool
 }
 
 // placements is an append-only log of where the daemon placed each held
@@ -57,7 +60,8 @@ type placedAt struct {
 // "layer PID START TAG", its layer's tag in hex, written in the same
 // write(2) (a line that an older daemon skips); a "~" before PIN marks a
 // record inferred from its ancestors (proc.inferred), "~~" one judged by
-// wider too, and "@NS.PID" after PIN when it was last placed in another
+// wider too, a "^" before those one that may receive orphans as a
+// subreaper, and "@NS.PID" after PIN when it was last placed in another
 // group; "place TAG GROUP PIN" lines keep where the carriers of each layer
 // were anchored (spots). Its first line, "key HEX", is the
 // key of the layers' tags (mark.go), made when the log is. The log is
@@ -288,6 +292,9 @@ func formatPlacement(p placement, w placedAt) string {
 	case w.inferred:
 		pin = "~" + pin
 	}
+	if w.reaper {
+		pin = "^" + pin
+	}
 	if w.movedNs != 0 {
 		pin += fmt.Sprintf("@%d.%d", w.movedNs, w.movedPid)
 	}
@@ -406,6 +413,9 @@ func parsePlacement(line string) (placement, placedAt, bool) {
 	group, _ := strconv.Unquote(quoted)
 	w := placedAt{group: group}
 	rest := f[2][len(quoted):]
+	if r, ok := strings.CutPrefix(rest, " ^"); ok {
+		w.reaper, rest = true, " "+r
+	}
 	if r, ok := strings.CutPrefix(rest, " ~~"); ok {
 		w.inferred, w.widened, rest = true, true, " "+r
 	} else if r, ok := strings.CutPrefix(rest, " ~"); ok {

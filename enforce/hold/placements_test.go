@@ -21,6 +21,10 @@ func TestPlacementLines(t *testing.T) {
 		{group: "a", pin: policy.NewSet(2, 3), inferred: true, widened: true},
 		{group: "b", movedNs: 123456789, movedPid: 4321},
 		{group: "c", inferred: true, widened: true, movedNs: 5, movedPid: 1},
+		{group: "d", reaper: true},
+		{group: "e", pin: policy.NewSet(4), reaper: true, inferred: true, movedNs: 9,
+			movedPid: 2},
+		{group: "f", reaper: true, inferred: true, widened: true},
 	} {
 		line := formatPlacement(placement{42, 7}, w)
 		p, got, ok := parsePlacement(line)
@@ -34,7 +38,8 @@ func TestPlacementLines(t *testing.T) {
 		t.Errorf("old line: %+v %v", w, ok)
 	}
 	for _, bad := range []string{`42 7 "web`, `42 7 "web" 1,x`, `42 7 "web"x`, `0 7 "web" -`,
-		`42 7 "web" 99999`, `42 7 "web" -@x.1`, `42 7 "web" -@5`, `42 7 "web" ~~~1`} {
+		`42 7 "web" 99999`, `42 7 "web" -@x.1`, `42 7 "web" -@5`, `42 7 "web" ~~~1`,
+		`42 7 "web" ^^-`, `42 7 "web" ~^-`} {
 		if _, _, ok := parsePlacement(bad); ok {
 			t.Errorf("%q was taken", bad)
 		}

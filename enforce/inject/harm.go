@@ -76,6 +76,7 @@ func holdCalls() []holdCall {
 		{mmap(unix.PROT_READ | unix.PROT_WRITE), false},                  // run's
 		{known(nums.clone, helperFlags), false},
 		{known(nums.prctl, unix.PR_GET_DUMPABLE), false},
+		{known(nums.prctl, unix.PR_GET_CHILD_SUBREAPER), false}, // the address is not known
 		{known(nums.prctl, unix.PR_SET_DUMPABLE, 0), false},
 		{known(nums.prctl, unix.PR_SET_DUMPABLE, 1), true},
 		{known(nums.prctl, unix.PR_SET_NO_NEW_PRIVS, 1), false},

@@ -444,3 +444,39 @@ func TestTracerRewriteIsJudged(t *testing.T) {
 		t.Errorf("getppid rewritten to getpid = %d, want the child's pid %d", ret, child)
 	}
 }
+
+// TestHoldReportsSubreaper: a hold tells whether the process was a child
+// subreaper when its layer went in, which no file of /proc shows; the
+// daemon judges the orphans given to one by every group its layer was
+// placed in (helper-44). A second layer asks again.
+func TestHoldReportsSubreaper(t *testing.T) {
+	injecttest.RequireRoot(t)
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			v := injecttest.Start(t, kind, 0)
+			fd, sub, err := inject.HoldReport(v.Pid, injecttest.Filter(unix.SYS_UNAME), nil)
+			if err != nil {
+				t.Fatalf("HoldReport: %v", err)
+			}
+			if sub != 0 {
+				t.Errorf("a process that is no subreaper: %d, want 0", sub)
+			}
+			if got := v.Do(t, "subreaper"); got != "0" {
+				t.Fatalf("prctl(PR_SET_CHILD_SUBREAPER, 1) = %s", got)
+			}
+			unix.Close(fd) // the kernel refuses a second listener while one is open
+			s, err := inject.Seize(v.Pid)
+			if err != nil {
+				t.Fatalf("Seize: %v", err)
+			}
+			fd, err = s.Install(injecttest.Filter(unix.SYS_GETPPID))
+			if err != nil {
+				t.Fatalf("Install: %v", err)
+			}
+			defer unix.Close(fd)
+			if got := s.Subreaper(); got != 1 {
+				t.Errorf("a subreaper: %d, want 1", got)
+			}
+		})
+	}
+}

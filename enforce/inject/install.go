@@ -445,6 +445,12 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if !in.static {
+		if err := in.askSubreaper(addr, false); err != nil {
+			in.free(addr, size, saved)
+			return -1, err
+		}
+	}
 	written := encodeProg(prog, addr)
 	if err := writeMem(in.th.tid, addr, written); err != nil {
 		in.free(addr, size, saved)
@@ -485,6 +491,35 @@ func (in *injection) run(prog []unix.SockFilter, before func()) (int, error) {
 		fd = -1
 	}
 	return fd, err
+}
+
+// askSubreaper asks the process whether it is a child subreaper, which no
+// file of /proc shows, with prctl(PR_GET_CHILD_SUBREAPER) into the scratch
+// memory at addr, before the new layer goes in (in one single step where
+// step is set, else as an injected call), and records the answer in
+// tracer.subreaper. An orphan of a held process's family is given to the
+// nearest subreaper above its dead parent, a held one of that family too:
+// package hold judges it there by every group its layer was placed in
+// (helper-44). A call that fails (an older layer that fails prctl) leaves
+// it unknown, which the daemon takes for one. The error is the
+// injection's own.
+func (in *injection) askSubreaper(addr uint64, step bool) error {
+	do := in.call
+	if step {
+		do = in.step
+	}
+	r, err := do(nums.prctl, unix.PR_GET_CHILD_SUBREAPER, addr)
+	if err != nil {
+		return fail("prctl", in.t.pid, err)
+	}
+	var v [4]byte
+	if r == 0 && readMem(in.th.tid, addr, v[:]) == nil {
+		in.t.subreaper = 0
+		if binary.NativeEndian.Uint32(v[:]) != 0 {
+			in.t.subreaper = 1
+		}
+	}
+	return nil
 }
 
 // load makes the seccomp call for the program at addr, in helper when

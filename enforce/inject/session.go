@@ -32,6 +32,9 @@ type Session struct {
 	// stop, right after the one Install is given: a process gets both
 	// layers without running in between. Set it before Install.
 	After []unix.SockFilter
+	// subreaper is the tracer's answer to PR_GET_CHILD_SUBREAPER from the
+	// last Install (Subreaper).
+	subreaper int
 	// KillOnFailure has a failed Install kill the process (SIGKILL) while
 	// its threads are still stopped, before they are let go: for a
 	// process already reported held, which must make no call unheld.
@@ -63,7 +66,8 @@ type Session struct {
 //     debugger, a sandbox, or another session (ptrace allows one tracer);
 //   - EPERM: the kernel refused to trace it (privilege, LSM).
 func Seize(pid int) (*Session, error) {
-	s := &Session{pid: pid, reqs: make(chan func(*tracer)), errc: make(chan error)}
+	s := &Session{pid: pid, reqs: make(chan func(*tracer)), errc: make(chan error),
+		subreaper: -1}
 	select {
 	case inbox := <-idle:
 		inbox <- s
@@ -237,12 +241,19 @@ func (s *Session) InstallWith(prog []unix.SockFilter, before func()) (int, error
 		t.killOnFail = s.KillOnFailure
 		t.spareHeld = s.SpareHeld
 		fd, err := t.install(prog, before, timeout, s.Static, s.After)
+		s.subreaper = t.subreaper
 		rc <- result{fd, err}
 	}
 	close(s.reqs)
 	r := <-rc
 	return r.fd, r.err
 }
+
+// Subreaper tells whether the process was a child subreaper
+// (prctl(PR_GET_CHILD_SUBREAPER)) when the last Install loaded its layer:
+// 1 or 0, or -1 where that is not known (no Install, a static one, or a
+// call that failed).
+func (s *Session) Subreaper() int { return s.subreaper }
 
 // Stop waits until every thread of the process is in a ptrace stop (see
 // Install for the errors), and leaves them stopped until Install or
@@ -362,15 +373,23 @@ func Hold(pid int, prog []unix.SockFilter) (int, error) {
 // which spares the wakeups of a hand-off to a tracing thread and back;
 // elsewhere Seize and Install go to a tracing thread as one request.
 func HoldWith(pid int, prog, after []unix.SockFilter) (int, error) {
+	fd, _, err := HoldReport(pid, prog, after)
+	return fd, err
+}
+
+// HoldReport is HoldWith that also tells whether the process was a child
+// subreaper when its layer went in, as Session.Subreaper does.
+func HoldReport(pid int, prog, after []unix.SockFilter) (fd, subreaper int, err error) {
 	rc := make(chan holdResult, 1)
 	go holdHere(pid, prog, after, rc)
 	r := <-rc
-	return r.fd, r.err
+	return r.fd, r.subreaper, r.err
 }
 
 type holdResult struct {
-	fd  int
-	err error
+	fd        int
+	err       error
+	subreaper int
 }
 
 // holdHere is HoldWith's goroutine. Started by a goroutine that then
@@ -391,7 +410,7 @@ func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 	slack, serr := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0) // precise short sleeps in waitAny
 	t := newTracer(pid)
-	r := holdResult{-1, t.seize()}
+	r := holdResult{-1, t.seize(), -1}
 	if r.err == nil {
 		r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
 	}
@@ -400,10 +419,11 @@ func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 			time.Sleep(time.Millisecond) // for a vfork child to exec
 		}
 		t = newTracer(pid)
-		if r = (holdResult{-1, t.seize()}); r.err == nil {
+		if r = (holdResult{-1, t.seize(), -1}); r.err == nil {
 			r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
 		}
 	}
+	r.subreaper = t.subreaper
 	attached := !idleTracer(t)
 	debugf("hold %d on thread %d: %v", pid, unix.Gettid(), r.err)
 	rc <- r
@@ -473,12 +493,12 @@ func holdOnTracingThread(pid int, prog, after []unix.SockFilter) holdResult {
 	rc := make(chan holdResult, 1)
 	s.then = func(t *tracer, err error) {
 		if err != nil {
-			rc <- holdResult{-1, err}
+			rc <- holdResult{-1, err, -1}
 			return
 		}
 		s.finish()
 		fd, err := t.install(prog, nil, DefaultTimeout, false, after)
-		rc <- holdResult{fd, err}
+		rc <- holdResult{fd, err, t.subreaper}
 	}
 	select {
 	case inbox := <-idle:

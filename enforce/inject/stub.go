@@ -55,7 +55,12 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 		return -1, false, nil
 	}
 	addr := uint64(ret)
-	fd, h, written, err := in.stubLoad(addr, lay, prog, after, before)
+	var h *injection
+	var written []byte
+	fd = -1
+	if err = in.askSubreaper(addr, true); err == nil {
+		fd, h, written, err = in.stubLoad(addr, lay, prog, after, before)
+	}
 	// Looked at before the page goes; the kill waits until it is gone.
 	rewritten := in.rewritten(err, addr, written, lay.dump)
 	if written != nil {

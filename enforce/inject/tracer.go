@@ -53,6 +53,9 @@ type tracer struct {
 	unpin func()
 	// memoryChecked is set once checkMemory found no sharer.
 	memoryChecked bool
+	// subreaper is what the process answered to PR_GET_CHILD_SUBREAPER
+	// during its last load (askSubreaper): 1 or 0, or -1 not known.
+	subreaper int
 	// filtersChecked is the thread whose chain checkFilters found
 	// harmless, 0 before; harmless names it for the cache of chains
 	// found so (harm.go), with the length of its chain then, harmlessN.
@@ -65,7 +68,7 @@ type tracer struct {
 }
 
 func newTracer(pid int) *tracer {
-	return &tracer{pid: pid, pidfd: -1, threads: map[int]*thread{}}
+	return &tracer{pid: pid, pidfd: -1, threads: map[int]*thread{}, subreaper: -1}
 }
 
 // seize checks the target, then seizes and interrupts every thread,

@@ -8,6 +8,7 @@
  *   sleep MS        nanosleep(MS): "RET ELAPSED_MS"
  *   read            read(3, 64 bytes): "RET DATA"
  *   close           open /dev/null, then close(2) it: the close's result
+ *   subreaper       prctl(PR_SET_CHILD_SUBREAPER, 1): its result
  *   thread          getppid in a new thread: "RET"
  *   loop N          N getppid calls: "LAST_RET TOTAL_NS"
  *   t I CMD         worker I (argv[1] workers started at launch) runs
@@ -572,6 +573,8 @@ int main(int argc, char **argv)
 			if (c == 0)
 				grab_loop(parent);
 			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
+		} else if (strcmp(line, "subreaper") == 0) {
+			reply("%ld\n", raw(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0), 0, 0);
 		} else if (strcmp(line, "dumpable") == 0) {
 			reply("%ld\n", raw(SYS_prctl, PR_GET_DUMPABLE, 0, 0), 0, 0);
 		} else if (strcmp(line, "grabbed") == 0) {

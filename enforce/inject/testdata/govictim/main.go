@@ -85,6 +85,8 @@ func main() {
 				data = string(buf[:r])
 			}
 			reply("%d %s", r, strings.TrimSpace(data))
+		case "subreaper":
+			reply("%d", raw(syscall.SYS_PRCTL, 36, 1, 0)) // PR_SET_CHILD_SUBREAPER
 		case "close":
 			fd, _ := syscall.Open("/dev/null", syscall.O_RDONLY, 0)
 			reply("%d", raw(syscall.SYS_CLOSE, uintptr(fd), 0, 0))
