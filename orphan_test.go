@@ -1,6 +1,7 @@
 package cgsyscall_test
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,4 +223,33 @@ func childOf(t *testing.T, pid int, comm string) int {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return 0
+}
+
+// TestShellNotTakenForReaper: a held shell P that is no subreaper, in L,
+// which denies prctl, has its layer grown (a deny of getuid); the growth
+// asks P again whether it is a subreaper, through its first layer, which
+// lets PR_GET_CHILD_SUBREAPER run for that. P's child H is then placed in
+// L/S (getppid denied). A probe P starts after that is P's own child and is
+// judged by L: its getppid runs. Had the question failed (ENOSYS from the
+// layer, as for any other prctl option), P would count as a subreaper and
+// the probe be judged by S too.
+func TestShellNotTakenForReaper(t *testing.T) {
+	m := liveMirror(t)
+	m.mkdir("L")
+	m.mustWrite("L/syscalls.deny", "uname prctl")
+	m.mkdir("L/S")
+	m.mustWrite("L/S/syscalls.deny", "getppid")
+	p := evalShell(t, m.base)
+	moveTo(m, "L", p.pid)
+	m.mustWrite("L/syscalls.deny", "getuid")
+	h := childShell(t, p)
+	moveTo(m, "L/S", h.pid)
+	f := newFIFOs(t)
+	p.send(bin.probe + " -serve < " + f.in + " > " + f.out + " &")
+	x := f.open(t)
+	x.ready()
+	want := map[string]string{"getppid": strconv.Itoa(p.pid), "uname": "-38", "getuid": "-38"}
+	if got := x.call("getppid", "uname", "getuid"); !maps.Equal(got, want) {
+		t.Errorf("the shell's own child in L: %v, want %v", got, want)
+	}
 }

@@ -134,8 +134,9 @@ func CompilePass(a *arch.Arch, deny []int, mode Mode, pass []int) ([]bpf.Instruc
 // an argument, so the kernel's action cache no longer keeps it. In
 // ModeNotify, prctl(PR_SET_CHILD_SUBREAPER) is handed over where deny
 // allows prctl (where it denies prctl, every option but
-// PR_SET_NO_NEW_PRIVS is): the daemon learns which processes may receive
-// orphans, which leave the parent line as siblings would.
+// PR_SET_NO_NEW_PRIVS and PR_GET_CHILD_SUBREAPER is, the two the daemon
+// injects): the daemon learns which processes may receive orphans, which
+// leave the parent line as siblings would.
 func CompileLayer(a *arch.Arch, deny []int, mode Mode, pass []int) ([]bpf.Instruction, error) {
 	return compile(a, deny, mode, pass, true)
 }

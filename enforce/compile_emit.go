@@ -25,6 +25,9 @@ type gate struct {
 	arg       int
 	mask, val uint32
 	hit, miss uint32
+	// also, when set, is a second value that gets hit.
+	also    uint32
+	hasAlso bool
 }
 
 // passRule is the argument value that lets a passed number run.
@@ -50,8 +53,14 @@ func (p *plan) gates(pass []int, deny uint32) ([]gate, error) {
 	a := p.a
 	var gs []gate
 	if prctl, ok := a.Native.SyscallNumber("prctl"); ok && p.native(uint32(prctl)) {
-		gs = append(gs, gate{nr: prctl, arg: 0, mask: math.MaxUint32, val: prNoNewPrivs,
-			hit: retAllow, miss: deny})
+		g := gate{nr: prctl, arg: 0, mask: math.MaxUint32, val: prNoNewPrivs,
+			hit: retAllow, miss: deny}
+		if p.refuse {
+			// A layer also lets through the question the daemon
+			// asks at each hold, which only reads the caller's flag.
+			g.also, g.hasAlso = prGetChildSubreaper, true
+		}
+		gs = append(gs, g)
 	}
 	if clone, ok := a.Native.SyscallNumber("clone"); ok && p.refuse {
 		gs = append(gs, p.siblingGate(clone, p.native(uint32(clone)), deny))
@@ -101,8 +110,12 @@ func (p *plan) siblingGate(nr int, denied bool, deny uint32) gate {
 }
 
 // prSetChildSubreaper is PR_SET_CHILD_SUBREAPER, prctl's option that a
-// layer hands over.
-const prSetChildSubreaper = 36
+// layer hands over; prGetChildSubreaper, PR_GET_CHILD_SUBREAPER, the one a
+// layer lets run where prctl is denied (the daemon asks it at each hold).
+const (
+	prSetChildSubreaper = 36
+	prGetChildSubreaper = 37
+)
 
 // subreaperGate hands prctl number nr (native or compat) to the supervisor
 // where its option is PR_SET_CHILD_SUBREAPER, and allows it otherwise: for
@@ -288,8 +301,12 @@ func (e *emitter) gateBlocks(gs []gate, first int) {
 		if g.mask != math.MaxUint32 {
 			s.and(g.mask)
 		}
-		other := s.newLabel()
+		hit, other := s.newLabel(), s.newLabel()
+		if g.hasAlso {
+			s.jumpIf(bpf.JumpEqual, g.also, hit, labelNext)
+		}
 		s.jumpIf(bpf.JumpEqual, g.val, labelNext, other)
+		s.bind(hit)
 		s.ret(g.hit)
 		s.bind(other)
 		s.ret(g.miss)

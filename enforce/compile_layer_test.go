@@ -181,11 +181,12 @@ func TestCompileLayerPaths(t *testing.T) {
 // TestCompileLayerSubreaper: in ModeNotify a layer hands prctl over with
 // the option PR_SET_CHILD_SUBREAPER (36) where the deny set allows prctl,
 // and lets every other option run; where it denies prctl, every option but
-// PR_SET_NO_NEW_PRIVS is handed over, 36 among them. The compat prctl
+// PR_SET_NO_NEW_PRIVS and PR_GET_CHILD_SUBREAPER (37, which the daemon
+// asks at each hold) is handed over, 36 among them. The compat prctl
 // likewise, without the exception. In ModeErrno nothing changes: the option
 // is allowed where prctl is.
 func TestCompileLayerSubreaper(t *testing.T) {
-	const sub, nnp, setName = 36, 38, 15
+	const sub, get, nnp, setName = 36, 37, 38, 15
 	for _, a := range []*arch.Arch{arch.X86_64, arch.AArch64} {
 		prctl, getppid := nr(t, a, "prctl"), nr(t, a, "getppid")
 		cprctl, _ := a.Compat.SyscallNumber("prctl")
@@ -204,6 +205,8 @@ func TestCompileLayerSubreaper(t *testing.T) {
 		m.check(t, a.Name+" prctl denied", []passCase{
 			{"set subreaper", nat, prctl, [6]uint64{sub, 1}, notifyV},
 			{"no new privs", nat, prctl, [6]uint64{nnp, 1}, allowV},
+			{"get subreaper", nat, prctl, [6]uint64{get, 0x1000}, allowV},
+			{"get subreaper, option's high word", nat, prctl, [6]uint64{get + 1<<32, 0}, allowV},
 			{"set name", nat, prctl, [6]uint64{setName, 0}, notifyV},
 			{"compat set subreaper", cmp, cprctl, [6]uint64{sub, 1}, notifyV},
 			{"compat no new privs", cmp, cprctl, [6]uint64{nnp, 1}, notifyV},

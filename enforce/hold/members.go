@@ -1093,9 +1093,23 @@ func (h *Holder) Run() {
 				h.tids.renew()
 				h.Scan()
 				h.pruneFiles()
+				h.pruneReapers()
 			}
 		}
 	}()
+}
+
+// pruneReapers forgets the processes that may receive orphans once they
+// no longer live (Holder.reapers): a PID that names another process now
+// must not pass for one.
+func (h *Holder) pruneReapers() {
+	h.reapers.Range(func(k, _ any) bool {
+		pl := k.(placement)
+		if st, ok := liveStart(pl.pid); !ok || st != pl.start {
+			h.reapers.Delete(k)
+		}
+		return true
+	})
 }
 
 func (h *Holder) pruneFiles() {
