@@ -270,6 +270,13 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	if h.places, h.restored, h.key, err = openPlacements(mirror); err != nil {
 		return nil, err
 	}
+	// The marks of processes that may receive orphans, at once: an orphan
+	// met before the first scan restores their records is judged by them.
+	for pl, at := range h.restored {
+		if at.reaper {
+			h.reapers.Store(pl, true)
+		}
+	}
 	// Its layers, and those of the other daemons of the machine, are not
 	// the process's own: the check before a hold leaves them out.
 	key := h.key
