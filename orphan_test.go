@@ -113,13 +113,19 @@ func orphanOfHeld(t *testing.T, restart bool) {
 // the mount's back, the daemon judged it by L and let its getppid run
 // (helper-44: 12 of 12, 3 of 3 late, 3 of 3 pidns). It must fail, also after
 // the scans, and after a restart.
+//
+// In the "grand" variants the orphan is a shell that starts X: X's parent
+// never was a reaper, its grandparent is (helper-46: 20 of 20).
 func TestOrphanGivenToReaper(t *testing.T) {
 	for _, how := range []string{"subreaper", "late", "pidns"} {
-		t.Run(how, func(t *testing.T) { orphanGivenToReaper(t, how) })
+		t.Run(how, func(t *testing.T) { orphanGivenToReaper(t, how, false) })
+	}
+	for _, how := range []string{"subreaper", "pidns"} {
+		t.Run(how+"/grand", func(t *testing.T) { orphanGivenToReaper(t, how, true) })
 	}
 }
 
-func orphanGivenToReaper(t *testing.T, how string) {
+func orphanGivenToReaper(t *testing.T, how string, grand bool) {
 	subreaper := cProgram(t, "subreaper")
 	if how == "pidns" {
 		for _, tool := range []string{"unshare", "nsenter"} {
@@ -162,6 +168,10 @@ func orphanGivenToReaper(t *testing.T, how string) {
 	moveTo(m, "L/S", h.pid)
 	f := newFIFOs(t)
 	start := bin.probe + " -serve < " + f.in + " > " + f.out + " &"
+	if grand {
+		// The shell waits for X, then makes one more command.
+		start = `sh -c "` + bin.probe + " -serve < " + f.in + " > " + f.out + `; :" &`
+	}
 	if how == "pidns" {
 		h.send("nsenter -t " + strconv.Itoa(reaper) + " -p -- sh -c '" + start + " exit'")
 	} else {
@@ -169,21 +179,33 @@ func orphanGivenToReaper(t *testing.T, how string) {
 	}
 	x := f.open(t)
 	if how == "pidns" {
-		// Its PID in the namespace is not the one to end it by: Q's
-		// child is found by its name.
+		// Its PID in the namespace is not the one to end it by: it is
+		// found among Q's children (or the orphaned shell's) by name.
 		if l := x.next(); !strings.HasPrefix(l, "ready ") {
 			t.Fatalf("the probe printed %q", l)
 		}
-		if x.pid = childOf(t, reaper, "probe"); x.pid == 0 {
-			t.Fatalf("no probe was given to the namespace's init %d", reaper)
+		parent := reaper
+		if grand {
+			if parent = childOf(t, reaper, "sh"); parent == 0 {
+				t.Fatalf("no shell was given to the namespace's init %d", reaper)
+			}
+		}
+		if x.pid = childOf(t, parent, "probe"); x.pid == 0 {
+			t.Fatalf("no probe under %d", parent)
 		}
 		pid := x.pid
 		t.Cleanup(func() { killGone(t, pid) })
 	} else {
 		x.ready()
-		for i := 0; parentPID(t, x.pid) != reaper; i++ {
+		up := func() int {
+			if grand {
+				return parentPID(t, parentPID(t, x.pid))
+			}
+			return parentPID(t, x.pid)
+		}
+		for i := 0; up() != reaper; i++ {
 			if i == 100 {
-				t.Fatalf("the probe's parent is %d, want %d", parentPID(t, x.pid), reaper)
+				t.Fatalf("the probe's line leads to %d, want %d", up(), reaper)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

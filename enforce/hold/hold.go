@@ -339,6 +339,9 @@ func (h *Holder) Decide(n *supervise.Notif) bool {
 			deny = deny.Union(h.deniedSet(anchor)).Union(*p.pinned.Load())
 		}
 	} else if !inside {
+		if h.subreaperCall(n) {
+			h.markReaper(n.Pid, nil)
+		}
 		return true // out of the mirrored hierarchy, and never placed: unrestricted
 	}
 	if !enforce.Judge(h.a, h.judged(deny), n.Arch, n.Nr, n.Args) {
@@ -644,16 +647,19 @@ func (h *Holder) restoreFlags(pid int, p *proc, at placedAt) {
 }
 
 // widerFor returns what judges process pid (started at start), which
-// carries layer lay, wherever it goes, line being the nearest held process
-// of its parent line (nil for none): nothing where line carries lay and
-// was placed where it is before pid started, which pid was born under;
-// otherwise the sets of every group where lay's carriers were placed
-// (placedSets), any of which it may have been born in: an orphan or a
-// child made with CLONE_PARENT (helper-40), one older than its ancestor's
-// last move (found reading helper-40's findings). A snapshot.
+// carries layer lay, wherever it goes, line being the nearest known process
+// of its parent line (nil for none): nothing where line carries lay, was
+// placed where it is before pid started, which pid was born under, and is
+// judged so itself, and no process on the way may have received pid or
+// an ancestor as an orphan (maybeReaped); otherwise the sets of every
+// group where lay's carriers were placed (placedSets), any of which it may
+// have been born in: an orphan or a child made with CLONE_PARENT
+// (helper-40), one older than its ancestor's last move (found reading
+// helper-40's findings), a descendant of one judged so (helper-46). A
+// snapshot.
 func (h *Holder) widerFor(pid int, start uint64, lay *layer, line *proc) policy.Set {
 	if line != nil && line.lay.Load() == lay && !bornBefore(pid, start, line) &&
-		!h.maybeReaped(pid, lay) {
+		line.wider.Load() == nil && !h.maybeReaped(pid, lay) {
 		return policy.Set{}
 	}
 	return h.placedSets(lay)
@@ -713,9 +719,12 @@ func (h *Holder) isReaper(pid int, start uint64) bool {
 	return ok
 }
 
-// maybeReaped tells whether process pid, which carries layer lay, may have
-// been given to its parent as an orphan, inside the family of lay, where
-// that tells anything: lay's carriers were placed in more than one group.
+// maybeReaped tells whether process pid, which carries layer lay, or one
+// of its ancestors up to the nearest known one, may have been given to its
+// parent as an orphan, inside the family of lay, where that tells
+// anything: lay's carriers were placed in more than one group. (An orphan
+// that starts a child leaves that child under a parent that never was a
+// reaper: helper-46, 20 of 20.)
 // The kernel gives an orphan to the nearest child subreaper above its dead
 // parent, or to its pid namespace's init, and keeps no trace of it; the
 // parent line then skips the carrier the orphan was born under, which may
@@ -727,19 +736,24 @@ func (h *Holder) maybeReaped(pid int, lay *layer) bool {
 	if lay == nil || len(lay.placed()) < 2 {
 		return false
 	}
-	ppid, err := parentOf(pid)
-	if err != nil || ppid <= 1 {
-		return err != nil
+	for i := 0; i < 64; i++ {
+		ppid, err := parentOf(pid)
+		if err != nil || ppid <= 1 {
+			return err != nil
+		}
+		pstart, err := startTime(ppid)
+		if err != nil || h.isReaper(ppid, pstart) {
+			return true
+		}
+		if init, err := procfs.NamespaceInit(ppid); err != nil || init {
+			return true
+		}
+		if h.known(ppid) != nil {
+			return false // the nearest known process, checked too
+		}
+		pid = ppid
 	}
-	pstart, err := startTime(ppid)
-	if err != nil {
-		return true
-	}
-	if h.isReaper(ppid, pstart) {
-		return true
-	}
-	init, err := procfs.NamespaceInit(ppid)
-	return err != nil || init
+	return true
 }
 
 // bornBefore tells whether process pid, which started at start (clock
