@@ -4,8 +4,6 @@ import (
 	"slices"
 	"testing"
 
-	"golang.org/x/net/bpf"
-
 	"github.com/cgsyscall/cgsyscall/arch"
 )
 
@@ -16,14 +14,7 @@ func layerVM(t *testing.T, a *arch.Arch, deny []int, mode Mode, pass []int) *vm 
 	if err != nil {
 		t.Fatalf("CompileLayer(%s, %d numbers, %v, %v): %v", a.Name, len(deny), mode, pass, err)
 	}
-	if _, err := bpf.Assemble(prog); err != nil {
-		t.Fatalf("bpf.Assemble: %v", err)
-	}
-	v, err := bpf.NewVM(prog)
-	if err != nil {
-		t.Fatalf("bpf.NewVM: %v", err)
-	}
-	return &vm{t: t, v: v, prog: prog}
+	return vmOf(t, prog)
 }
 
 const epermV = 0x00050001 // SECCOMP_RET_ERRNO | EPERM

@@ -19,6 +19,12 @@ func passVM(t *testing.T, a *arch.Arch, deny []int, mode Mode, pass []int) *vm {
 	if err != nil {
 		t.Fatalf("CompilePass(%s, %d numbers, %v, %v): %v", a.Name, len(deny), mode, pass, err)
 	}
+	return vmOf(t, prog)
+}
+
+// vmOf loads prog, which must assemble, into x/net/bpf's VM.
+func vmOf(t *testing.T, prog []bpf.Instruction) *vm {
+	t.Helper()
 	if _, err := bpf.Assemble(prog); err != nil {
 		t.Fatalf("bpf.Assemble: %v", err)
 	}
