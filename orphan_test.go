@@ -275,3 +275,50 @@ func TestShellNotTakenForReaper(t *testing.T) {
 		t.Errorf("the shell's own child in L: %v, want %v", got, want)
 	}
 }
+
+// TestHolderPidReused: H, held in L/S (getppid denied) with a layer of its
+// own, starts a probe X, which leaves for the mirror's root behind the
+// mount's back and makes no call the daemon decides; H exits. Z, started
+// with H's PID (testdata/withpid), is held in F, which denies only acct.
+// The daemon kept the holder of each listener by the listener's label, the
+// holder's PID: Z's record took H's place, and X, moved into L behind the
+// mount's back, was judged by L and F and made getppid (helper-47, 4 of
+// 4). Z's listener gets a label of its own; X's getppid fails.
+func TestHolderPidReused(t *testing.T) {
+	withpid := cProgram(t, "withpid")
+	m := liveMirror(t)
+	m.mkdir("L")
+	m.mustWrite("L/syscalls.deny", "uname")
+	m.mkdir("L/S")
+	m.mustWrite("L/S/syscalls.deny", "getppid")
+	m.mkdir("F")
+	m.mustWrite("F/syscalls.deny", "acct")
+	h := evalShell(t, m.base)
+	moveTo(m, "L/S", h.pid)
+	f := newFIFOs(t)
+	h.send(bin.probe + " -serve < " + f.in + " > " + f.out + " &")
+	x := f.open(t)
+	x.ready()
+	toRoot := "write:" + filepath.Join(m.base, "cgroup.procs") + ":0"
+	if got := x.call(toRoot)[toRoot]; got != "0" {
+		t.Fatalf("the probe's move to the root: %s", got)
+	}
+	hpid := h.pid
+	h.send("exit")
+	h.cmd.Wait() // reaped: a zombie keeps its PID
+	z := startLive(t, m.base, withpid, strconv.Itoa(hpid), "bash", "-c",
+		`echo $$; while read -r l; do eval "$l"; done`)
+	if l := z.next(); l != strconv.Itoa(hpid) {
+		t.Skipf("no process with PID %d (%q): the PID was taken again meanwhile", hpid, l)
+	}
+	t.Cleanup(func() { killGone(t, hpid) })
+	moveTo(m, "F", hpid)
+	intoL := "write:" + filepath.Join(m.base, "L", "cgroup.procs") + ":0"
+	if got := x.call(intoL, "getppid"); got[intoL] != "0" || got["getppid"] != "-38" {
+		t.Errorf("the probe moved into L: %v, want 0 and getppid -38", got)
+	}
+	waitScans(t, m, 2)
+	if got := x.call("getppid")["getppid"]; got != "-38" {
+		t.Errorf("the probe in L after two scans: getppid %s, want -38", got)
+	}
+}

@@ -98,7 +98,9 @@ type Holder struct {
 	tids    *tidCache // TID -> group, for Decide
 	cgfiles sync.Map  // TID -> *os.File of /proc/TID/cgroup
 	anchors sync.Map  // TID -> *proc of its process, for Decide
-	holders sync.Map  // PID passed to the supervisor with a listener -> its *proc
+	holders sync.Map  // label passed to the supervisor with a listener -> its holder's *proc
+	// nextKey gives out the labels above every PID (layer.key).
+	nextKey atomic.Int64
 	// reapers holds the processes that may receive orphans as child
 	// subreapers (placement -> true): found so by their load, not known
 	// there, or seen making prctl(PR_SET_CHILD_SUBREAPER) (Decide); kept
@@ -259,6 +261,7 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	}
 	h := &Holder{a: a, tree: tree, mirror: mirror, where: w, log: log,
 		trustRoot: trustRoot, procs: map[int]*proc{}, stop: make(chan struct{})}
+	h.nextKey.Store(1 << 30) // above PID_MAX_LIMIT (1<<22)
 	if h.cov, err = newCovers(a); err != nil {
 		return nil, err
 	}

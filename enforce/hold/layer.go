@@ -63,6 +63,10 @@ type layer struct {
 	// label is the supervisor's label of its listener where that is not
 	// holder (a listener taken back whose holder had exited), else 0.
 	label int
+	// key, when not 0, is the label of its listener and the key of its
+	// holder's record in Holder.holders, where holder's PID still served
+	// another process's open layer when it went in (holderKey).
+	key int
 	// places holds every group where a process known to carry it was
 	// anchored (placePinned), with the numbers pinned there: a process
 	// that carries it and was met with no held ancestor of it (an orphan,
@@ -95,6 +99,15 @@ type layer struct {
 	// second listener (EBUSY: TestGrowWriterItself failed so, about 1 run
 	// in 50).
 	settled chan struct{}
+}
+
+// holderKey is the label under which l's listener is served and its
+// holder's record kept: key, or holder itself.
+func (l *layer) holderKey() int {
+	if l.key != 0 {
+		return l.key
+	}
+	return l.holder
 }
 
 // addPlace records that a process carrying l was anchored at group, with

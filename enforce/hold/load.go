@@ -627,7 +627,9 @@ func (h *Holder) listen(m *member, fd int) error {
 	h.places.keep(placement{m.pid, m.start})
 	mark := h.keepListener(fd, m)
 	pid, start := m.pid, m.start
-	remove, err := h.sup.ListenMarked(fd, pid, mark, func() { h.gone(pid, start, lay) })
+	lay.key = h.holderKey(pid, start)
+	remove, err := h.sup.ListenMarked(fd, lay.holderKey(), mark,
+		func() { h.gone(pid, start, lay) })
 	if err != nil {
 		h.keep.c.Drop(pid, start)
 		return err
@@ -697,9 +699,28 @@ func (h *Holder) gone(pid int, start uint64, lay *layer) {
 	lay.closed.Store(true)
 	h.keep.c.Drop(pid, start)
 	h.places.unkeep(placement{pid, start})
-	if v, ok := h.holders.Load(pid); ok && v.(*proc).lay.Load() == lay {
-		h.holders.CompareAndDelete(pid, v)
+	if v, ok := h.holders.Load(lay.holderKey()); ok && v.(*proc).lay.Load() == lay {
+		h.holders.CompareAndDelete(lay.holderKey(), v)
 	}
+}
+
+// holderKey returns the label under which a new layer of process pid,
+// started at start, is to be served and its record kept in Holder.holders:
+// 0 for pid itself, or a label above every PID where pid's label still
+// serves the open layer of another process, a holder that exited whose
+// carriers live on. With pid's label, a process given the PID again took
+// over its calls: they were judged by the new holder's group (helper-47,
+// 4 of 4).
+func (h *Holder) holderKey(pid int, start uint64) int {
+	v, ok := h.holders.Load(pid)
+	if !ok {
+		return 0
+	}
+	old := v.(*proc)
+	if lay := old.lay.Load(); old.start == start || lay == nil || lay.closed.Load() {
+		return 0
+	}
+	return int(h.nextKey.Add(1))
 }
 
 // runAll runs independent jobs, injectWorkers at a time, and records each

@@ -671,7 +671,7 @@ func (h *Holder) bornAt(pid int, start uint64, lay *layer) (placedAt, bool) {
 		return placedAt{group: *line.anchor.Load(), pin: *line.pinned.Load(),
 			wider: h.widerFor(pid, start, lay, line)}, true
 	}
-	if v, ok := h.holders.Load(lay.holder); ok && v.(*proc).lay.Load() == lay {
+	if v, ok := h.holders.Load(lay.holderKey()); ok && v.(*proc).lay.Load() == lay {
 		// Born where the holder is, or where another carrier of the layer
 		// is placed (widerFor).
 		hp := v.(*proc)
@@ -720,7 +720,7 @@ func (h *Holder) recordNew(j *job) error {
 	}
 	p := newProc(m.start, m.lay, m.group)
 	h.setProc(m.pid, p)
-	h.holders.Store(m.pid, p)
+	h.holders.Store(m.lay.holderKey(), p)
 	h.place(m.pid, p, m.group)
 	if !m.lay.static.Empty() {
 		h.warnFixed(m.pid)
@@ -919,7 +919,7 @@ func (h *Holder) recordGrown(j *job) int {
 			p.adopted.Store(false)
 			h.relogTag(m.pid, p)
 		}
-		h.holders.Store(m.pid, p)
+		h.holders.Store(m.lay.holderKey(), p)
 		n++
 	}
 	return n
