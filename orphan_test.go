@@ -112,7 +112,8 @@ func orphanOfHeld(t *testing.T, restart bool) {
 // Q), whose parent line leads to L. Once X had moved itself into L behind
 // the mount's back, the daemon judged it by L and let its getppid run
 // (helper-44: 12 of 12, 3 of 3 late, 3 of 3 pidns). It must fail, also after
-// the scans, and after a restart.
+// the scans, and after a restart; a deny in S made after X was met must
+// reach it too.
 //
 // In the "grand" variants the orphan is a shell that starts X: X's parent
 // never was a reaper, its grandparent is (helper-46: 20 of 20).
@@ -221,6 +222,13 @@ func orphanGivenToReaper(t *testing.T, how string, grand bool) {
 	waitScans(t, m, 2)
 	if got := x.call("getppid", "uname")["getppid"]; got != "-38" {
 		t.Errorf("the orphan in L after two scans: getppid %s, want -38", got)
+	}
+	// A deny in S after X was met reaches it, as it reaches a child born in
+	// S that stayed under H (helper-47: judged by what S denied when X was
+	// met, X made sysinfo, 5 of 5).
+	m.mustWrite("L/S/syscalls.deny", "sysinfo")
+	if got := x.call("sysinfo")["sysinfo"]; got != "-38" {
+		t.Errorf("the orphan in L after a deny of sysinfo in S: %s, want -38", got)
 	}
 	remount(t, m)
 	if got := x.call("getppid")["getppid"]; got != "-38" {

@@ -143,8 +143,8 @@ type proc struct {
 	// groups where the processes known to carry its layer were anchored
 	// when it was first met with no held ancestor of that layer (an
 	// orphan, or a child made with CLONE_PARENT), any of which it may have
-	// been born in (helper-40). A snapshot: an allow there later does not
-	// reach it.
+	// been born in (helper-40). A snapshot, to which widerOf adds what
+	// those groups deny now: an allow there later does not reach it.
 	wider atomic.Pointer[policy.Set]
 	// placedNs is when it was last placed in another group (CLOCK_BOOTTIME
 	// nanoseconds), and placedPid the last task ID the kernel had given
@@ -331,9 +331,7 @@ func (h *Holder) Decide(n *supervise.Notif) bool {
 	own, anchor := deny, ""
 	p := h.anchorOf(n.Pid, n.Holder)
 	if p != nil {
-		if w := p.wider.Load(); w != nil {
-			deny = deny.Union(*w)
-		}
+		deny = deny.Union(h.widerOf(p))
 		if a := *p.anchor.Load(); !inside || !within(group, a) {
 			// Outside the subtree it was placed in, behind the mount's
 			// back: whatever its group, its anchor's set and the set
@@ -713,6 +711,21 @@ func (h *Holder) markReaper(tid int, p *proc) {
 	if p != nil {
 		h.placePinned(tgid, p, *p.anchor.Load(), *p.pinned.Load())
 	}
+}
+
+// widerOf is what judges p wherever it is beyond its group and anchor,
+// where it is judged by its layer's places (proc.wider): the sets those
+// groups had when it was met, and what they deny now, so that a deny there
+// reaches it as it reaches a sibling born there (helper-47: an orphan given
+// to a subreaper kept making a call its birth group denied after it was
+// met, 5 of 5). An allow there does not reach it: the snapshot and the
+// places' pins keep what was denied.
+func (h *Holder) widerOf(p *proc) policy.Set {
+	w := p.wider.Load()
+	if w == nil {
+		return policy.Set{}
+	}
+	return w.Union(h.placedSets(p.lay.Load()))
 }
 
 // isReaper tells whether process pid, started at start, may receive

@@ -341,10 +341,7 @@ func (h *Holder) snapshot() map[int]*proc {
 // calls with them, see judged).
 func (h *Holder) need(p *proc, group string) policy.Set {
 	s := h.deniedSet(group).Union(h.deniedSet(*p.anchor.Load())).Union(*p.pinned.Load())
-	if w := p.wider.Load(); w != nil {
-		s = s.Union(*w)
-	}
-	return h.withUring(s)
+	return h.withUring(s.Union(h.widerOf(p)))
 }
 
 // withUring is s and, if s denies anything, the io_uring calls, as Decide
@@ -906,6 +903,7 @@ func (h *Holder) recordGrown(j *job) int {
 			}
 			continue
 		}
+		h.inheritPlaces(m.lay, j.old)
 		p := m.p
 		if p == nil {
 			p = newProc(m.start, m.lay, m.group)
@@ -923,6 +921,26 @@ func (h *Holder) recordGrown(j *job) int {
 		n++
 	}
 	return n
+}
+
+// inheritPlaces gives lay, a layer that replaced old in a grown family,
+// old's places, logged under lay's tag: its carriers were born where old's
+// were. A process judged by its layer's places was judged, after a growth,
+// by the new layer's alone: a deny in its birth group did not reach it, and
+// after a restart its other places were lost (a deny of sysinfo in S in
+// TestOrphanGivenToReaper, then a restart: its getppid ran).
+func (h *Holder) inheritPlaces(lay, old *layer) {
+	if old == nil || lay == old {
+		return
+	}
+	tag := progTag(lay.prog)
+	for g, pin := range old.placed() {
+		if lay.addPlace(g, pin) {
+			if err := h.places.recordSpot(tag, g, pin); err != nil {
+				h.log.WithError(err).Warn("placement log")
+			}
+		}
+	}
 }
 
 // Scan holds every member of every restricted group that is not held yet,
