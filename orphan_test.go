@@ -225,7 +225,10 @@ func orphanGivenToReaper(t *testing.T, how string, grand bool) {
 	}
 	// A deny in S after X was met reaches it, as it reaches a child born in
 	// S that stayed under H (helper-47: judged by what S denied when X was
-	// met, X made sysinfo, 5 of 5).
+	// met, X made sysinfo, 5 of 5), before the write returns, also with S
+	// empty (helper-48: at the next scan, 8 of 8).
+	h.send("exit")
+	waitGone(t, h.pid)
 	m.mustWrite("L/S/syscalls.deny", "sysinfo")
 	if got := x.call("sysinfo")["sysinfo"]; got != "-38" {
 		t.Errorf("the orphan in L after a deny of sysinfo in S: %s, want -38", got)
@@ -328,5 +331,55 @@ func TestHolderPidReused(t *testing.T) {
 	waitScans(t, m, 2)
 	if got := x.call("getppid")["getppid"]; got != "-38" {
 		t.Errorf("the probe in L after two scans: getppid %s, want -38", got)
+	}
+}
+
+// TestWideSharerDeny: X, a probe that shares nothing yet
+// (testdata/sharevm -serve), is born in L/S (getppid denied) under H, a
+// child of P held in L, and left to init: met with no held ancestor, it is
+// judged by every group its layer was placed in. H exits, and the test
+// moves X into L behind the mount's back, where X starts a process that
+// shares its memory. A deny in L/S must reach X, whose layer cannot grow:
+// the write fails with EBUSY (helper-48: it returned 0 and X made the call,
+// 2 of 2; with X's memory not shared the deny reached it only at the next
+// scan, 8 of 8). After a restart X is not held again (it shares its
+// memory), is not killed for it (helper-48: taken for a process that had
+// loaded a listener of its own, 3 of 3), and is still judged by L/S.
+func TestWideSharerDeny(t *testing.T) {
+	prog := buildC(t, "testdata/sharevm/sharevm.c")
+	m := liveMirror(t)
+	m.mkdir("L")
+	m.mustWrite("L/syscalls.deny", "uname")
+	m.mkdir("L/S")
+	m.mustWrite("L/S/syscalls.deny", "getppid")
+	p := evalShell(t, m.base)
+	moveTo(m, "L", p.pid)
+	h := childShell(t, p)
+	moveTo(m, "L/S", h.pid)
+	f := newFIFOs(t)
+	h.send("( " + prog + " -serve < " + f.in + " > " + f.out + " & )")
+	x := f.open(t)
+	x.ready()
+	if got := x.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("the orphan's getppid in S: %s, want -38", got)
+	}
+	h.send("exit")
+	waitGone(t, h.pid)
+	if err := os.WriteFile(filepath.Join(m.base, "L", "cgroup.procs"),
+		[]byte(strconv.Itoa(x.pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	x.send("share")
+	if l := x.next(); !strings.HasPrefix(l, "share ") || strings.HasPrefix(l, "share -") {
+		t.Fatalf("share: %q", l)
+	}
+	err := m.write("L/S/syscalls.deny", "sysinfo")
+	if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
+		t.Errorf("a deny in S, which X's layer cannot grow for: %v, want EBUSY", err)
+	}
+	remount(t, m)
+	waitScans(t, m, 1)
+	if got := x.call("getppid")["getppid"]; got != "-38" {
+		t.Errorf("the orphan after a restart: getppid %s, want -38", got)
 	}
 }

@@ -311,7 +311,7 @@ func (h *Holder) review(group string, self int) error {
 			continue // the scan's review forgets processes that are gone
 		}
 		anchor := *p.anchor.Load()
-		if !within(anchor, group) {
+		if !within(anchor, group) && !h.placedWithin(p, group) {
 			continue
 		}
 		if need := h.need(p, anchor); !h.covered(p, need) && h.known(pid) == p {
@@ -323,6 +323,30 @@ func (h *Holder) review(group string, self int) error {
 	}
 	_, err := h.grow(grows, self)
 	return err
+}
+
+// errShared refuses a process that shares its memory or file table with
+// another (logged with the other's PID): the write fails with EBUSY, and a
+// restarted daemon does not take it for one that loaded a listener of its
+// own (helper-48: it killed it, or the process sharing its memory).
+var errShared = fmt.Errorf("it shares its memory or file table with another process: %w",
+	syscall.EBUSY)
+
+// placedWithin tells whether p is judged by its layer's places (widerOf)
+// and one of them lies in group's subtree: a deny there reaches it, before
+// the write returns (helper-48: it reached it at the next scan, and never
+// where its layer could not grow, the write saying 0).
+func (h *Holder) placedWithin(p *proc, group string) bool {
+	lay := p.lay.Load()
+	if p.wider.Load() == nil || lay == nil {
+		return false
+	}
+	for g := range lay.placed() {
+		if within(g, group) {
+			return true
+		}
+	}
+	return false
 }
 
 // snapshot copies the map of known processes.
@@ -711,7 +735,7 @@ func (h *Holder) recordNew(j *job) error {
 		}
 		h.logFailed(j, "could not hold a process")
 		if shared != "" {
-			return syscall.EBUSY
+			return errShared
 		}
 		return err
 	}
@@ -1062,7 +1086,8 @@ func (h *Holder) holdPlaced() {
 			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
 				Warn("could not hold again a process the last daemon held: its chain has " +
 					"a listener, which may be one the keeper kept")
-		case errors.Is(err, syscall.EBUSY) && tracerOf(p.pid) == 0:
+		case errors.Is(err, syscall.EBUSY) && !errors.Is(err, errShared) &&
+			tracerOf(p.pid) == 0:
 			// It was held, and while no daemon ran it loaded a listener
 			// of its own, which now decides the calls ours would have:
 			// an escape. Fail closed.
