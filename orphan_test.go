@@ -383,3 +383,52 @@ func TestWideSharerDeny(t *testing.T) {
 		t.Errorf("the orphan after a restart: getppid %s, want -38", got)
 	}
 }
+
+// TestWideParentPlacesChild: X, a shell born in L/S (getppid denied) under
+// H and left to init, is judged by every group its layer was placed in.
+// After H exits, X moves itself into L behind the mount's back, starts a
+// probe Y that makes no call, and writes Y's PID into L's tasks file
+// through the mount. Y, born to X, was recorded as placed in L and made
+// getppid (helper-49, 3 of 3; through cgsyscall exec 4 of 4): a writer that
+// may carry a layer does not make a record exact, and Y is judged as X is.
+func TestWideParentPlacesChild(t *testing.T) {
+	m := liveMirror(t)
+	m.mkdir("L")
+	m.mustWrite("L/syscalls.deny", "uname")
+	m.mkdir("L/S")
+	m.mustWrite("L/S/syscalls.deny", "getppid")
+	p := evalShell(t, m.base)
+	moveTo(m, "L", p.pid)
+	h := childShell(t, p)
+	moveTo(m, "L/S", h.pid)
+	fx := newFIFOs(t)
+	h.send(`( bash -c 'echo ready $$; while read -r l; do eval "$l"; done' < ` + fx.in +
+		` > ` + fx.out + ` & )`)
+	x := fx.open(t)
+	x.ready()
+	// Met through a call its layer hands over, with no held ancestor.
+	x.send(bin.probe + " getppid")
+	if l := x.next(); l != "getppid -38" {
+		t.Fatalf("X's child in S: %q, want getppid -38", l)
+	}
+	h.send("exit")
+	waitGone(t, h.pid)
+	x.send("echo 0 > " + filepath.Join(m.base, "L", "cgroup.procs") + "; echo moved $?")
+	if l := x.next(); l != "moved 0" {
+		t.Fatalf("X's move into L behind the mount's back: %q", l)
+	}
+	fy := newFIFOs(t)
+	x.send(bin.probe + " -serve < " + fy.in + " > " + fy.out + " & echo $!")
+	ypid := x.next()
+	y := fy.open(t)
+	if l := y.ready(); l != ypid {
+		t.Fatalf("the probe is %s, X started %s", l, ypid)
+	}
+	x.send("echo " + ypid + " > " + filepath.Join(m.mnt, "L", "tasks") + "; echo placed $?")
+	if l := x.next(); l != "placed 0" {
+		t.Fatalf("X placing Y in L: %q", l)
+	}
+	if got := y.call("getppid", "uname"); got["getppid"] != "-38" || got["uname"] != "-38" {
+		t.Errorf("Y placed in L by X: %v, want getppid -38 and uname -38", got)
+	}
+}

@@ -657,6 +657,13 @@ func (h *Holder) inherit(m *member) error {
 	}
 	if !born {
 		at = placedAt{group: m.group}
+		if m.placed && h.placerMayCarry(m) {
+			// Placed by a writer that may carry a layer: itself, or a
+			// parent judged by its layer's places, which placed its new
+			// child in a group laxer than its birth (helper-49, 4 of 4).
+			// Where it was born is known no better for that.
+			at.wider = h.widerFor(m.pid, m.start, lay, h.heldAncestor(m.pid))
+		}
 	}
 	p := newProc(m.start, lay, at.group)
 	p.adopted.Store(m.adopted)
@@ -675,6 +682,14 @@ func (h *Holder) inherit(m *member) error {
 		return err
 	}
 	return nil
+}
+
+// placerMayCarry tells whether the writer that places member m through the
+// mount (Move, which sets Holder.writer) may carry a layer: m itself, or a
+// thread with seccomp filters. A writer without any is trusted with where
+// the process was born, as a move of a known process by one is (Move).
+func (h *Holder) placerMayCarry(m *member) bool {
+	return m.self || h.writer != 0 && seccompFilters(h.writer) > 0
 }
 
 // bornAt returns where process pid (started at start), found carrying
