@@ -432,3 +432,50 @@ func TestWideParentPlacesChild(t *testing.T) {
 		t.Errorf("Y placed in L by X: %v, want getppid -38 and uname -38", got)
 	}
 }
+
+// TestAnchorRemadeBehindItsBack: X, H's child in L/S (getppid denied),
+// moves itself into L behind the mount's back; L/S, empty, is removed and
+// made again through the mount (it starts with L's set). X's group was
+// cached as L/S: taken for a process inside its anchor, it was judged by
+// the new L/S alone and made getppid until the next scan (helper-49, 13 of
+// 13 over three ways of removing it). The pinned set of its anchor judges
+// it at once.
+func TestAnchorRemadeBehindItsBack(t *testing.T) {
+	m := liveMirror(t)
+	m.mkdir("L")
+	m.mustWrite("L/syscalls.deny", "uname")
+	m.mkdir("L/S")
+	m.mustWrite("L/S/syscalls.deny", "getppid")
+	p := evalShell(t, m.base)
+	moveTo(m, "L", p.pid)
+	h := childShell(t, p)
+	moveTo(m, "L/S", h.pid)
+	f := newFIFOs(t)
+	h.send(bin.probe + " -serve < " + f.in + " > " + f.out + " &")
+	x := f.open(t)
+	x.ready()
+	intoL := "write:" + filepath.Join(m.base, "L", "cgroup.procs") + ":0"
+	if got := x.call("getppid", intoL); got["getppid"] != "-38" || got[intoL] != "0" {
+		t.Fatalf("X in S, then moving into L: %v", got)
+	}
+	h.send("echo 0 > " + filepath.Join(m.base, "L", "cgroup.procs"))
+	for i := 0; ; i++ {
+		b, _ := os.ReadFile(filepath.Join(m.base, "L", "S", "cgroup.procs"))
+		if len(b) == 0 {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("L/S keeps %q", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := os.Remove(filepath.Join(m.mnt, "L", "S")); err != nil {
+		t.Fatal(err)
+	}
+	m.mkdir("L/S")
+	for i := 0; i < 5; i++ {
+		if got := x.call("getppid")["getppid"]; got != "-38" {
+			t.Fatalf("X's getppid %d after L/S was made again: %s, want -38", i, got)
+		}
+	}
+}

@@ -61,6 +61,7 @@ func (t *Tree) Restore(groups map[string]Set) error {
 	t.mu.Lock()
 	t.groups = copied
 	t.born = map[string]uint64{}
+	t.shape.Add(1)
 	t.mu.Unlock()
 	return nil
 }
@@ -89,6 +90,7 @@ func (t *Tree) Mark() Mark {
 func (t *Tree) Undo(before Mark) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.shape.Add(1)
 	paths := make([]string, 0, len(t.groups))
 	for p := range t.groups {
 		paths = append(paths, p)

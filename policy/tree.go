@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/cgsyscall/cgsyscall/arch"
@@ -29,6 +30,9 @@ type Tree struct {
 	// tells a group made during a change from one that was there.
 	made uint64
 	born map[string]uint64
+	// shape counts the changes of which groups there are (made, removed,
+	// restored, undone), read without the mutex (Shape).
+	shape atomic.Uint64
 }
 
 // NewTree returns a tree that holds only the root, with D = {}. It panics
@@ -71,9 +75,15 @@ func (t *Tree) Ensure(path string) error {
 		t.groups[q] = parent
 		t.made++
 		t.born[q] = t.made
+		t.shape.Add(1)
 	}
 	return nil
 }
+
+// Shape is a count that changes whenever a group is made or removed (or
+// the tree restored or a change undone): a cache of which group a process
+// is in may be stale once it has.
+func (t *Tree) Shape() uint64 { return t.shape.Load() }
 
 // Remove forgets group path and its whole subtree, as rmdir does. Unknown
 // path: ENOENT. The root cannot be removed: EBUSY.
@@ -97,6 +107,7 @@ func (t *Tree) Remove(path string) error {
 			delete(t.born, q)
 		}
 	}
+	t.shape.Add(1)
 	return nil
 }
 

@@ -101,6 +101,9 @@ type Holder struct {
 	holders sync.Map  // label passed to the supervisor with a listener -> its holder's *proc
 	// nextKey gives out the labels above every PID (layer.key).
 	nextKey atomic.Int64
+	// shape is the tree's Shape when the cache of threads' groups was
+	// last renewed for it (currentGroup).
+	shape atomic.Uint64
 	// reapers holds the processes that may receive orphans as child
 	// subreapers (placement -> true): found so by their load, not known
 	// there, or seen making prctl(PR_SET_CHILD_SUBREAPER) (Decide); kept
@@ -1048,6 +1051,14 @@ func (h *Holder) groupOf(tid int) (string, bool, error) {
 // tid is good (see tidCache), which bounds how long a move behind the
 // mount's back goes unseen by ScanInterval.
 func (h *Holder) currentGroup(tid int) (string, bool, error) {
+	if shape := h.tree.Shape(); shape != h.shape.Load() {
+		// A group made or removed: a process moved behind the mount's
+		// back out of a group that was then removed and made again was
+		// taken for one still inside it, and judged by the new group's
+		// set until the next scan (helper-49 F2, 13 of 13).
+		h.shape.Store(shape)
+		h.tids.renew()
+	}
 	if group, inside, ok := h.tids.lookup(tid); ok {
 		return group, inside, nil
 	}
