@@ -31,8 +31,9 @@ type Tree struct {
 	made uint64
 	born map[string]uint64
 	// shape counts the changes of which groups there are (made, removed,
-	// restored, undone), read without the mutex (Shape).
-	shape atomic.Uint64
+	// restored, undone), read without the mutex (Shape); sets counts
+	// every change, of a set too (Changes).
+	shape, sets atomic.Uint64
 }
 
 // NewTree returns a tree that holds only the root, with D = {}. It panics
@@ -85,6 +86,10 @@ func (t *Tree) Ensure(path string) error {
 // is in may be stale once it has.
 func (t *Tree) Shape() uint64 { return t.shape.Load() }
 
+// Changes is a count that changes whenever Shape does or a deny or an allow
+// changes a set: what a list of groups denies may differ once it has.
+func (t *Tree) Changes() uint64 { return t.sets.Load() + t.shape.Load() }
+
 // Remove forgets group path and its whole subtree, as rmdir does. Unknown
 // path: ENOENT. The root cannot be removed: EBUSY.
 func (t *Tree) Remove(path string) error {
@@ -136,6 +141,7 @@ func (t *Tree) Deny(path string, s Set) error {
 			t.groups[q] = d.Union(s)
 		}
 	}
+	t.sets.Add(1)
 	return nil
 }
 
@@ -165,6 +171,7 @@ func (t *Tree) Allow(path string, s Set) error {
 		}
 	}
 	t.groups[p] = d.Minus(s)
+	t.sets.Add(1)
 	return nil
 }
 

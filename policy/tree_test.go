@@ -481,3 +481,29 @@ func TestUndo(t *testing.T) {
 		t.Errorf("after Undo: %v, want %v", got, want)
 	}
 }
+
+// TestTreeChanges: Shape moves when a group is made or removed, Changes
+// also when a deny or an allow changes a set; a refused change moves
+// neither, and a group already there is not made again.
+func TestTreeChanges(t *testing.T) {
+	tr := NewTree(x86)
+	step := func(what string, f func() error, shape, changes bool) {
+		t.Helper()
+		s0, c0 := tr.Shape(), tr.Changes()
+		f()
+		if got := tr.Shape() != s0; got != shape {
+			t.Errorf("%s: Shape moved %v, want %v", what, got, shape)
+		}
+		if got := tr.Changes() != c0; got != changes {
+			t.Errorf("%s: Changes moved %v, want %v", what, got, changes)
+		}
+	}
+	step("mkdir", func() error { return tr.Ensure("a/b") }, true, true)
+	step("mkdir again", func() error { return tr.Ensure("a/b") }, false, false)
+	step("deny", func() error { return tr.Deny("a", NewSet(110)) }, false, true)
+	step("allow", func() error { return tr.Allow("a/b", NewSet(110)) }, false, false)
+	step("allow", func() error { return tr.Allow("a", NewSet(110)) }, false, true)
+	step("deny of a group not there", func() error { return tr.Deny("x", NewSet(1)) },
+		false, false)
+	step("rmdir", func() error { return tr.Remove("a") }, true, true)
+}

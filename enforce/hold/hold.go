@@ -41,6 +41,7 @@ package hold
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -818,9 +819,26 @@ func (h *Holder) placedSets(lay *layer) policy.Set {
 	if lay == nil {
 		return s
 	}
-	for g, pin := range lay.placed() {
+	// Kept until a place or the tree changes: Decide asks it for every
+	// call of a process judged so (helper-49: 11.6 µs a call with 100
+	// places, 120 µs with 100 removed groups, each looked up on disk).
+	at := h.tree.Changes()
+	lay.placesMu.Lock()
+	if lay.wideOK && lay.wideAt == at && lay.wideVer == lay.placesVer {
+		s = lay.wide
+		lay.placesMu.Unlock()
+		return s
+	}
+	ver, places := lay.placesVer, maps.Clone(lay.places)
+	lay.placesMu.Unlock()
+	for g, pin := range places {
 		s = s.Union(h.deniedSet(g)).Union(pin)
 	}
+	lay.placesMu.Lock()
+	// Under the count read before: deniedSet may have added a group to
+	// the tree, and the next call makes it again.
+	lay.wide, lay.wideAt, lay.wideVer, lay.wideOK = s, at, ver, true
+	lay.placesMu.Unlock()
 	return s
 }
 

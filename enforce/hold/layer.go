@@ -74,6 +74,12 @@ type layer struct {
 	// also where its creator has exited since (helper-40).
 	placesMu sync.Mutex
 	places   map[string]policy.Set
+	// placesVer counts the changes of places; wide caches placedSets,
+	// made at that count and the tree's Changes wideAt (wideOK once made).
+	placesVer, wideVer uint64
+	wideAt            uint64
+	wide              policy.Set
+	wideOK            bool
 	start    uint64 // that process's start time, the keeper's key with holder
 	depth    int    // filters in the process's chain, this one included
 	// prog is the program it loads: covers.program's, and a last
@@ -119,7 +125,10 @@ func (l *layer) addPlace(group string, pin policy.Set) bool {
 		l.places = map[string]policy.Set{}
 	}
 	old, ok := l.places[group]
-	l.places[group] = old.Union(pin)
+	if !ok || !old.Union(pin).Equal(old) {
+		l.places[group] = old.Union(pin)
+		l.placesVer++
+	}
 	return !ok
 }
 

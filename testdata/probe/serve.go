@@ -11,8 +11,9 @@ import (
 )
 
 // serve runs the probe as a long-lived subject: it reads lines of tokens
-// from standard input and answers each token with one line, as main does,
-// until the input ends. A first line "ready" tells the reader it runs.
+// from standard input and answers each token with one line, as main does
+// (loop: and lat: tokens too; helper-49 found them taken for calls), until
+// the input ends. A first line "ready" tells the reader it runs.
 func serve(buf uintptr) {
 	out := bufio.NewWriter(os.Stdout)
 	fmt.Fprintln(out, "ready", os.Getpid())
@@ -20,6 +21,15 @@ func serve(buf uintptr) {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		for _, tok := range strings.Fields(in.Text()) {
+			if strings.HasPrefix(tok, "loop:") || strings.HasPrefix(tok, "lat:") {
+				line, err := loop(tok, buf)
+				if err != nil {
+					fmt.Fprintf(out, "%s error %v\n", tok, err)
+				} else {
+					fmt.Fprintln(out, line)
+				}
+				continue
+			}
 			r, err := call(tok, buf)
 			if err != nil {
 				fmt.Fprintf(out, "%s error %v\n", tok, err)
