@@ -77,11 +77,12 @@ type layer struct {
 	// placesVer counts the changes of places; wide caches placedSets,
 	// made at that count and the tree's Changes wideAt (wideOK once made).
 	placesVer, wideVer uint64
-	wideAt            uint64
-	wide              policy.Set
-	wideOK            bool
-	start    uint64 // that process's start time, the keeper's key with holder
-	depth    int    // filters in the process's chain, this one included
+	wideAt             uint64
+	wide               policy.Set
+	wideOK             bool
+
+	start uint64 // that process's start time, the keeper's key with holder
+	depth int    // filters in the process's chain, this one included
 	// prog is the program it loads: covers.program's, and a last
 	// instruction never reached that holds a random word, so that no two
 	// layers load the same bytes and no process without CAP_SYS_ADMIN
