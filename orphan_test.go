@@ -210,6 +210,12 @@ func orphanGivenToReaper(t *testing.T, how string, grand bool) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		if grand {
+			// The shell waits for X: ended first, it is gone before the
+			// test's cgroups are looked at (on a slow machine it was not).
+			sh := parentPID(t, x.pid)
+			t.Cleanup(func() { killGone(t, sh) })
+		}
 	}
 	if got := x.call("getppid")["getppid"]; got != "-38" {
 		t.Fatalf("the orphan's getppid in S: %s, want -38", got)
@@ -477,5 +483,39 @@ func TestAnchorRemadeBehindItsBack(t *testing.T) {
 		if got := x.call("getppid")["getppid"]; got != "-38" {
 			t.Fatalf("X's getppid %d after L/S was made again: %s, want -38", i, got)
 		}
+	}
+}
+
+// TestPlacedInRemadeGroup: E, a probe placed in L/S (getppid denied)
+// through the mount, moves itself into L behind the mount's back; L/S is
+// removed and made again through the mount (with L's set), and E moves
+// itself into the new L/S. Inside a group of its anchor's path, it was
+// judged by that group's set alone and made getppid (helper-50: a confined
+// root process, 3 of 3); the group it was placed in is gone, and the set
+// pinned there judges it.
+func TestPlacedInRemadeGroup(t *testing.T) {
+	m := liveMirror(t)
+	m.mkdir("L")
+	m.mustWrite("L/syscalls.deny", "uname")
+	m.mkdir("L/S")
+	m.mustWrite("L/S/syscalls.deny", "getppid")
+	e := startLive(t, m.base, bin.probe, "-serve")
+	e.ready()
+	moveTo(m, "L/S", e.pid)
+	intoL := "write:" + filepath.Join(m.base, "L", "cgroup.procs") + ":0"
+	if got := e.call("getppid", intoL); got["getppid"] != "-38" || got[intoL] != "0" {
+		t.Fatalf("E in S, then moving into L: %v", got)
+	}
+	if err := os.Remove(filepath.Join(m.mnt, "L", "S")); err != nil {
+		t.Fatal(err)
+	}
+	m.mkdir("L/S")
+	intoS := "write:" + filepath.Join(m.base, "L", "S", "cgroup.procs") + ":0"
+	if got := e.call(intoS, "getppid"); got[intoS] != "0" || got["getppid"] != "-38" {
+		t.Errorf("E moved into the new L/S: %v, want 0 and getppid -38", got)
+	}
+	waitScans(t, m, 1)
+	if got := e.call("getppid")["getppid"]; got != "-38" {
+		t.Errorf("E in the new L/S after a scan: getppid %s, want -38", got)
 	}
 }

@@ -150,6 +150,10 @@ type proc struct {
 	// been born in (helper-40). A snapshot, to which widerOf adds what
 	// those groups deny now: an allow there later does not reach it.
 	wider atomic.Pointer[policy.Set]
+	// anchorBorn is the tree's Born of the anchor when it was placed there:
+	// a group of that path made again since is not the one it was placed
+	// in (anchorRemade).
+	anchorBorn atomic.Uint64
 	// placedNs is when it was last placed in another group (CLOCK_BOOTTIME
 	// nanoseconds), and placedPid the last task ID the kernel had given
 	// out then: a child that started before was born where it was
@@ -199,6 +203,8 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 		p.placedPid.Store(int64(procfs.LastPid()))
 	}
 	p.anchor.Store(&group)
+	born, _ := h.tree.Born(group)
+	p.anchorBorn.Store(born)
 	pin := h.deniedSet(group).Union(more)
 	p.pinned.Store(&pin)
 	spot := "" // the layer's tag, where group is a new place of it
@@ -336,7 +342,7 @@ func (h *Holder) Decide(n *supervise.Notif) bool {
 	p := h.anchorOf(n.Pid, n.Holder)
 	if p != nil {
 		deny = deny.Union(h.widerOf(p))
-		if a := *p.anchor.Load(); !inside || !within(group, a) {
+		if a := *p.anchor.Load(); !inside || !within(group, a) || h.anchorRemade(p, a) {
 			// Outside the subtree it was placed in, behind the mount's
 			// back: whatever its group, its anchor's set and the set
 			// pinned when it was placed there deny too.
@@ -715,6 +721,17 @@ func (h *Holder) markReaper(tid int, p *proc) {
 	if p != nil {
 		h.placePinned(tgid, p, *p.anchor.Load(), *p.pinned.Load())
 	}
+}
+
+// anchorRemade tells whether p's anchor a is no longer the group it was
+// placed in: removed and made again since (through the mount, or behind
+// its back and then looked up). A process that moved out behind the
+// mount's back, had its group made again, and moved into the new one was
+// taken for one inside its anchor and judged by the new group's set
+// (helper-50: a confined root process made getppid, 3 of 3).
+func (h *Holder) anchorRemade(p *proc, a string) bool {
+	born, ok := h.tree.Born(a)
+	return !ok || born != p.anchorBorn.Load()
 }
 
 // widerOf is what judges p wherever it is beyond its group and anchor,
