@@ -353,15 +353,7 @@ func TestHolderPidReused(t *testing.T) {
 // loaded a listener of its own, 3 of 3), and is still judged by L/S.
 func TestWideSharerDeny(t *testing.T) {
 	prog := buildC(t, "testdata/sharevm/sharevm.c")
-	m := liveMirror(t)
-	m.mkdir("L")
-	m.mustWrite("L/syscalls.deny", "uname")
-	m.mkdir("L/S")
-	m.mustWrite("L/S/syscalls.deny", "getppid")
-	p := evalShell(t, m.base)
-	moveTo(m, "L", p.pid)
-	h := childShell(t, p)
-	moveTo(m, "L/S", h.pid)
+	m, h := placedFamily(t)
 	f := newFIFOs(t)
 	h.send("( " + prog + " -serve < " + f.in + " > " + f.out + " & )")
 	x := f.open(t)
@@ -398,15 +390,7 @@ func TestWideSharerDeny(t *testing.T) {
 // getppid (helper-49, 3 of 3; through cgsyscall exec 4 of 4): a writer that
 // may carry a layer does not make a record exact, and Y is judged as X is.
 func TestWideParentPlacesChild(t *testing.T) {
-	m := liveMirror(t)
-	m.mkdir("L")
-	m.mustWrite("L/syscalls.deny", "uname")
-	m.mkdir("L/S")
-	m.mustWrite("L/S/syscalls.deny", "getppid")
-	p := evalShell(t, m.base)
-	moveTo(m, "L", p.pid)
-	h := childShell(t, p)
-	moveTo(m, "L/S", h.pid)
+	m, h := placedFamily(t)
 	fx := newFIFOs(t)
 	h.send(`( bash -c 'echo ready $$; while read -r l; do eval "$l"; done' < ` + fx.in +
 		` > ` + fx.out + ` & )`)
@@ -447,15 +431,7 @@ func TestWideParentPlacesChild(t *testing.T) {
 // 13 over three ways of removing it). The pinned set of its anchor judges
 // it at once.
 func TestAnchorRemadeBehindItsBack(t *testing.T) {
-	m := liveMirror(t)
-	m.mkdir("L")
-	m.mustWrite("L/syscalls.deny", "uname")
-	m.mkdir("L/S")
-	m.mustWrite("L/S/syscalls.deny", "getppid")
-	p := evalShell(t, m.base)
-	moveTo(m, "L", p.pid)
-	h := childShell(t, p)
-	moveTo(m, "L/S", h.pid)
+	m, h := placedFamily(t)
 	f := newFIFOs(t)
 	h.send(bin.probe + " -serve < " + f.in + " > " + f.out + " &")
 	x := f.open(t)
@@ -518,4 +494,21 @@ func TestPlacedInRemadeGroup(t *testing.T) {
 	if got := e.call("getppid")["getppid"]; got != "-38" {
 		t.Errorf("E in the new L/S after a scan: getppid %s, want -38", got)
 	}
+}
+
+// placedFamily makes L (uname denied) and L/S (getppid denied), holds a
+// shell P in L and places P's child shell H in L/S through the mount, and
+// returns the mirror and H.
+func placedFamily(t *testing.T) (*mirror, *live) {
+	t.Helper()
+	m := liveMirror(t)
+	m.mkdir("L")
+	m.mustWrite("L/syscalls.deny", "uname")
+	m.mkdir("L/S")
+	m.mustWrite("L/S/syscalls.deny", "getppid")
+	p := evalShell(t, m.base)
+	moveTo(m, "L", p.pid)
+	h := childShell(t, p)
+	moveTo(m, "L/S", h.pid)
+	return m, h
 }
