@@ -152,8 +152,9 @@ type proc struct {
 	wider atomic.Pointer[policy.Set]
 	// anchorBorn is the tree's Born of the anchor when it was placed there:
 	// a group of that path made again since is not the one it was placed
-	// in (anchorRemade).
-	anchorBorn atomic.Uint64
+	// in (anchorRemade). anchorShape is the tree's Shape when that was
+	// last found true: while the tree keeps its groups, it still is.
+	anchorBorn, anchorShape atomic.Uint64
 	// placedNs is when it was last placed in another group (CLOCK_BOOTTIME
 	// nanoseconds), and placedPid the last task ID the kernel had given
 	// out then: a child that started before was born where it was
@@ -203,8 +204,10 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 		p.placedPid.Store(int64(procfs.LastPid()))
 	}
 	p.anchor.Store(&group)
+	shape := h.tree.Shape()
 	born, _ := h.tree.Born(group)
 	p.anchorBorn.Store(born)
+	p.anchorShape.Store(shape)
 	pin := h.deniedSet(group).Union(more)
 	p.pinned.Store(&pin)
 	spot := "" // the layer's tag, where group is a new place of it
@@ -730,8 +733,17 @@ func (h *Holder) markReaper(tid int, p *proc) {
 // taken for one inside its anchor and judged by the new group's set
 // (helper-50: a confined root process made getppid, 3 of 3).
 func (h *Holder) anchorRemade(p *proc, a string) bool {
-	born, ok := h.tree.Born(a)
-	return !ok || born != p.anchorBorn.Load()
+	// Decide asks it for each call of a process inside its anchor: the
+	// tree's mutex only once a group was made or removed since.
+	shape := h.tree.Shape()
+	if shape == p.anchorShape.Load() {
+		return false
+	}
+	if born, ok := h.tree.Born(a); !ok || born != p.anchorBorn.Load() {
+		return true
+	}
+	p.anchorShape.Store(shape)
+	return false
 }
 
 // widerOf is what judges p wherever it is beyond its group and anchor,
