@@ -142,8 +142,9 @@
 //     [TakeCensus] spares a run of holds the listing of /proc each. The
 //     check ends once the kernel's count of created tasks shows none
 //     created since its list but the holds' helpers, and lists and asks
-//     again otherwise; a machine that creates tasks throughout 50 rounds
-//     fails the hold with EAGAIN (Op "memory").
+//     again otherwise; where the machine created tasks throughout 50
+//     rounds, the check starts again, 2 ms later, for up to 300 ms, and
+//     the hold then fails with EAGAIN (Op "memory").
 //   - 64-bit native tasks only: a task running 32-bit code (i386 on
 //     x86_64, AArch32 on aarch64) is refused with EINVAL. x32 tasks run
 //     64-bit code and are held.

@@ -2,6 +2,15 @@ package inject
 
 import "testing"
 
+// BusyChecks makes the next n checks for a process sharing the memory end
+// as on a machine that creates tasks throughout them (EAGAIN), for the
+// holds of test t; it returns how many of them are left.
+func BusyChecks(t testing.TB, n int) func() int {
+	busyChecks.Store(int32(n))
+	t.Cleanup(func() { busyChecks.Store(0) })
+	return func() int { return int(max(busyChecks.Load(), 0)) }
+}
+
 // SkipMemoryCheck leaves the check for a process that shares the
 // memory out of the holds of test t, so that the checks behind it can be
 // reached.

@@ -442,10 +442,11 @@ func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 // leader's, and the others die), so that the thread stopped or picked is
 // gone (ESRCH at seize, stop or regs), or the leader's TID was refused as
 // the zombie it was a moment before (EPERM at seize); or a vfork child
-// shared the process's memory (EBUSY, op "memory"), until its exec; or
-// the machine created tasks throughout the check for that (EAGAIN, op
-// "memory"). A process still alive is then held afresh, up to 10 times
-// (1 ms apart for the memory).
+// shared the process's memory (EBUSY, op "memory"), until its exec. A
+// process still alive is then held afresh, up to 10 times (1 ms apart for
+// the memory). A check for a sharer that the machine's task creation
+// kept from ending (EAGAIN) is not: checkMemory already made it again for
+// a while, with the threads stopped.
 func retryable(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
@@ -459,10 +460,6 @@ func retryable(err error) bool {
 	case unix.EBUSY:
 		// A vfork child shares its parent's memory until it execs,
 		// which takes a moment.
-		return e.Op == "memory"
-	case unix.EAGAIN:
-		// Tasks were created on the machine throughout the check for
-		// a process sharing the memory.
 		return e.Op == "memory"
 	}
 	return false

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -84,6 +85,9 @@ var skipMemoryCheck bool
 // (adversary helper-14: a sharer reborn at its decoy's PID went unseen
 // in 12 of 33 holds when only new PIDs were asked about).
 func (t *tracer) memorySharer() (int, error) {
+	if busyChecks.Load() > 0 && busyChecks.Add(-1) >= 0 {
+		return 0, unix.EAGAIN
+	}
 	probe := t.liveThread()
 	if probe == 0 {
 		return 0, nil
@@ -131,6 +135,10 @@ func (t *tracer) memorySharer() (int, error) {
 		at = now
 	}
 }
+
+// busyChecks, set by tests, is how many of the next checks end as on a
+// machine that creates tasks throughout them.
+var busyChecks atomic.Int32
 
 // maxRounds bounds the passes memorySharer makes after its first: on a
 // quiet machine the second count ends the check, and a machine that

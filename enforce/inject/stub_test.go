@@ -280,6 +280,57 @@ func TestHoldMemoryHopperRefused(t *testing.T) {
 	}
 }
 
+// TestHoldWaitsOutBusyMachine: where the machine created tasks
+// throughout the check for a process sharing the memory, a session's hold,
+// which nothing tries again (a process that wrote itself into a group is
+// killed when it fails), failed with EAGAIN (CI, with the test suite's
+// packages side by side: TestHeldChildWritesItselfUncovered). The check
+// is now made again while the threads stay stopped, for up to 300 ms, and
+// then fails the hold with EAGAIN, the process unchanged. A machine that
+// forks without pause does not keep every round busy here (tried: four
+// processes cloning), so the checks are made to end busy (BusyChecks).
+func TestHoldWaitsOutBusyMachine(t *testing.T) {
+	injecttest.RequireRoot(t)
+	v := injecttest.Start(t, injecttest.C, 1)
+	left := inject.BusyChecks(t, 3)
+	sess, err := inject.Seize(v.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := sess.Install(injecttest.Filter(unix.SYS_GETPPID))
+	if err != nil {
+		t.Fatalf("hold after 3 busy checks: %v, want held", err)
+	}
+	unix.Close(fd)
+	if n := left(); n != 0 {
+		t.Fatalf("%d busy checks left, want all 3 made", n)
+	}
+	if got := v.Do(t, "getppid"); got != "-38" {
+		t.Fatalf("getppid once held: %s, want -38", got)
+	}
+
+	w := injecttest.Start(t, injecttest.C, 1)
+	left = inject.BusyChecks(t, 1<<20)
+	sess, err = inject.Seize(w.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = sess.Install(injecttest.Filter(unix.SYS_GETPPID))
+	took := time.Since(start)
+	var ie *inject.Error
+	if !errors.As(err, &ie) || ie.Op != "memory" || ie.Err != unix.EAGAIN || ie.Other != 0 {
+		t.Fatalf("hold on a machine busy throughout: %v, want op memory, EAGAIN", err)
+	}
+	if took < 300*time.Millisecond || left() == 1<<20 {
+		t.Fatalf("the hold failed after %v and %d checks, want 300 ms of checks",
+			took, 1<<20-left())
+	}
+	if got, want := w.Do(t, "getppid"), strconv.Itoa(os.Getpid()); got != want {
+		t.Fatalf("getppid after the refused hold: %s, want %s", got, want)
+	}
+}
+
 // holdSharer runs one case of TestHoldMemorySharerRefused; false when a
 // census meant to be current was stale at the hold.
 func holdSharer(t *testing.T, mode, census string) bool {
