@@ -1,6 +1,7 @@
 package cgsyscall_test
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -493,6 +494,80 @@ func TestPlacedInRemadeGroup(t *testing.T) {
 	waitScans(t, m, 1)
 	if got := e.call("getppid")["getppid"]; got != "-38" {
 		t.Errorf("E in the new L/S after a scan: getppid %s, want -38", got)
+	}
+}
+
+// TestRemadeAnchorsChild: a shell H placed in L/S moves itself into L
+// behind the mount's back; L/S is removed and made again through the
+// mount, and H moves itself into the new L/S (behind the mount's back, or
+// through it), then starts a probe, and places it in the new L/S through
+// the mount. H and the probe must be judged by the set pinned in the old
+// L/S. The probe, met as H's child and anchored where H is, was judged by
+// the new group's set and made getppid (found while fixing helper-50 F1
+// across a restart), and so was H once it placed itself through the
+// mount. With "restart", the daemon is restarted once L/S was made again:
+// the tree then begins with the new L/S, whose identity only the real
+// cgroup keeps (helper-50 F1 across a restart, 3 of 3).
+func TestRemadeAnchorsChild(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		for _, through := range []string{"real", "mount"} {
+			t.Run(fmt.Sprintf("restart=%v/%s", restart, through), func(t *testing.T) {
+				remadeAnchorsChild(t, restart, through)
+			})
+		}
+	}
+}
+
+func remadeAnchorsChild(t *testing.T, restart bool, through string) {
+	m := liveMirror(t)
+	m.mkdir("L")
+	m.mustWrite("L/syscalls.deny", "uname")
+	m.mkdir("L/S")
+	m.mustWrite("L/S/syscalls.deny", "getppid")
+	h := evalShell(t, m.base)
+	moveTo(m, "L/S", h.pid)
+	h.send("echo 0 > " + filepath.Join(m.base, "L", "cgroup.procs") + "; echo moved $?")
+	if l := h.next(); l != "moved 0" {
+		t.Fatalf("H moving itself into L: %q, want moved 0", l)
+	}
+	if err := os.Remove(filepath.Join(m.mnt, "L", "S")); err != nil {
+		t.Fatal(err)
+	}
+	m.mkdir("L/S")
+	if restart {
+		remount(t, m)
+	}
+	into := filepath.Join(m.base, "L", "S", "cgroup.procs")
+	if through == "mount" {
+		into = filepath.Join(m.mnt, "L", "S", "tasks")
+	}
+	h.send("echo 0 > " + into + "; echo moved $?")
+	if l := h.next(); l != "moved 0" {
+		t.Fatalf("H moving itself into the new L/S: %q, want moved 0", l)
+	}
+	f := newFIFOs(t)
+	h.send(bin.probe + " -serve < " + f.in + " > " + f.out + " &")
+	x := f.open(t)
+	x.ready()
+	want := map[string]string{"getppid": "-38", "uname": "-38"}
+	if got := x.call("getppid", "uname"); !maps.Equal(got, want) {
+		t.Errorf("H's child in the new L/S: %v, want %v", got, want)
+	}
+	h.send("echo " + strconv.Itoa(x.pid) + " > " + filepath.Join(m.mnt, "L", "S", "tasks") +
+		"; echo moved $?")
+	if l := h.next(); l != "moved 0" {
+		t.Fatalf("H placing its child in the new L/S: %q, want moved 0", l)
+	}
+	if got := x.call("getppid", "uname"); !maps.Equal(got, want) {
+		t.Errorf("H's child placed by H in the new L/S: %v, want %v", got, want)
+	}
+	h.send(bin.probe + " getppid")
+	if l := h.next(); l != "getppid -38" {
+		t.Errorf("a probe H runs: %q, want getppid -38", l)
+	}
+	waitScans(t, m, 1)
+	if got := x.call("getppid", "uname"); !maps.Equal(got, want) {
+		t.Errorf("H's child in the new L/S after a scan: %v, want %v", got, want)
 	}
 }
 

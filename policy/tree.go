@@ -81,22 +81,6 @@ func (t *Tree) Ensure(path string) error {
 	return nil
 }
 
-// Born tells when group path was made, as a count of the groups made
-// before it (0 for one the tree began with or was restored with), and
-// whether it is there: a group removed and made again has another count.
-func (t *Tree) Born(path string) (uint64, bool) {
-	p, err := cleanPath(path)
-	if err != nil {
-		return 0, false
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.groups[p]; !ok {
-		return 0, false
-	}
-	return t.born[p], true
-}
-
 // Shape is a count that changes whenever a group is made or removed (or
 // the tree restored or a change undone): a cache of which group a process
 // is in may be stale once it has.

@@ -150,11 +150,15 @@ type proc struct {
 	// been born in (helper-40). A snapshot, to which widerOf adds what
 	// those groups deny now: an allow there later does not reach it.
 	wider atomic.Pointer[policy.Set]
-	// anchorBorn is the tree's Born of the anchor when it was placed there:
-	// a group of that path made again since is not the one it was placed
-	// in (anchorRemade). anchorShape is the tree's Shape when that was
-	// last found true: while the tree keeps its groups, it still is.
-	anchorBorn, anchorShape atomic.Uint64
+	// anchorID is the identity of the real cgroup of its anchor when it
+	// was placed there (Holder.groupID; 0 where it had none): a group of
+	// that path with another is not the one it was placed in, but one
+	// removed and made again (anchorRemade), also while no daemon ran.
+	// anchorStale is set once that was found, anchorShape the tree's
+	// Shape when it was last found not so: while the tree keeps its
+	// groups, it still is not.
+	anchorID, anchorShape atomic.Uint64
+	anchorStale           atomic.Bool
 	// placedNs is when it was last placed in another group (CLOCK_BOOTTIME
 	// nanoseconds), and placedPid the last task ID the kernel had given
 	// out then: a child that started before was born where it was
@@ -191,23 +195,23 @@ func (p *proc) heldAt() int64 {
 	return at
 }
 
-// place records p's anchor, also in the placement log.
+// place records p's anchor, the group that is there now, also in the
+// placement log.
 func (h *Holder) place(pid int, p *proc, group string) {
-	h.placePinned(pid, p, group, policy.Set{})
+	h.placePinned(pid, p, group, policy.Set{}, 0)
 }
 
-// placePinned is place with more numbers pinned: those a previous daemon
-// pinned when it placed the process there.
-func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
+// placePinned is place with more numbers pinned and the identity id of
+// the group it was placed in (0: the group there now): those a previous
+// daemon logged, or a held ancestor had, or the process itself had where
+// it is logged again.
+func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set, id uint64) {
 	if old := p.anchor.Load(); old == nil || *old != group {
 		p.placedNs.Store(bootNanos())
 		p.placedPid.Store(int64(procfs.LastPid()))
 	}
 	p.anchor.Store(&group)
-	shape := h.tree.Shape()
-	born, _ := h.tree.Born(group)
-	p.anchorBorn.Store(born)
-	p.anchorShape.Store(shape)
+	h.identify(p, group, id)
 	pin := h.deniedSet(group).Union(more)
 	p.pinned.Store(&pin)
 	spot := "" // the layer's tag, where group is a new place of it
@@ -216,7 +220,8 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set) {
 	}
 	w := placedAt{group: group, pin: pin, tag: ownTag(pid, p), inferred: p.inferred.Load(),
 		widened: p.wider.Load() != nil, movedNs: p.placedNs.Load(),
-		movedPid: p.placedPid.Load(), reaper: h.isReaper(pid, p.start)}
+		movedPid: p.placedPid.Load(), reaper: h.isReaper(pid, p.start),
+		anchorID: p.anchorID.Load()}
 	if last := p.logged.Load(); last != nil && *last == w {
 		// The log has it: a new hold places the process before Move
 		// does.
@@ -481,9 +486,10 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 					e.p.wider.Store(&wider)
 				}
 				h.setProc(tgid, e.p)
-				h.place(tgid, e.p, *anc.anchor.Load())
-				pin := e.p.pinned.Load().Union(*anc.pinned.Load())
-				e.p.pinned.Store(&pin)
+				// Anchored where its ancestor is, to the group that one was
+				// placed in: made again since, it is not this one's either.
+				h.placePinned(tgid, e.p, *anc.anchor.Load(), *anc.pinned.Load(),
+					anc.anchorID.Load())
 			case holder < 0:
 				// A listener taken back whose holder exited: judged where
 				// the last daemon placed it, or its holder (keeping), with
@@ -496,6 +502,7 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 					at := v.(placedAt)
 					e.p = newProc(start, nil, at.group)
 					e.p.pinned.Store(&at.pin)
+					h.identify(e.p, at.group, at.anchorID)
 				}
 			}
 		}
@@ -722,28 +729,65 @@ func (h *Holder) markReaper(tid int, p *proc) {
 		"a held process made itself a child subreaper: an orphan given to it is judged by " +
 			"every group where its layer was placed")
 	if p != nil {
-		h.placePinned(tgid, p, *p.anchor.Load(), *p.pinned.Load())
+		h.placePinned(tgid, p, *p.anchor.Load(), *p.pinned.Load(), p.anchorID.Load())
 	}
 }
 
 // anchorRemade tells whether p's anchor a is no longer the group it was
 // placed in: removed and made again since (through the mount, or behind
-// its back and then looked up). A process that moved out behind the
-// mount's back, had its group made again, and moved into the new one was
-// taken for one inside its anchor and judged by the new group's set
-// (helper-50: a confined root process made getppid, 3 of 3).
+// its back and then looked up; or while no daemon ran). A process that
+// moved out behind the mount's back, had its group made again, and moved
+// into the new one was taken for one inside its anchor and judged by the
+// new group's set (helper-50: a confined root process made getppid, 3 of
+// 3; and so after a restart, where the tree begins with the new group,
+// and so did its children, which took its anchor as a new placement).
 func (h *Holder) anchorRemade(p *proc, a string) bool {
+	if p.anchorStale.Load() {
+		return true
+	}
 	// Decide asks it for each call of a process inside its anchor: the
-	// tree's mutex only once a group was made or removed since.
+	// group's identity only once the tree made or removed a group since.
 	shape := h.tree.Shape()
 	if shape == p.anchorShape.Load() {
 		return false
 	}
-	if born, ok := h.tree.Born(a); !ok || born != p.anchorBorn.Load() {
+	if h.groupID(a) != p.anchorID.Load() {
+		p.anchorStale.Store(true)
 		return true
 	}
 	p.anchorShape.Store(shape)
 	return false
+}
+
+// identify gives p, anchored at group, the identity id of the group it
+// was placed in (0: the group there now), and tells whether the group
+// there now is another (anchorRemade).
+func (h *Holder) identify(p *proc, group string, id uint64) {
+	shape := h.tree.Shape() // before the identity is read
+	now := h.groupID(group)
+	if id == 0 {
+		id = now
+	}
+	p.anchorID.Store(id)
+	p.anchorStale.Store(id != now)
+	p.anchorShape.Store(shape)
+}
+
+// groupID is the identity of the real cgroup of group: the inode number
+// of its directory, which is the cgroup's ID and is not given to another
+// group while the machine runs (kernfs makes it of a cyclic number and a
+// generation); 0 where it is not there.
+func (h *Holder) groupID(group string) uint64 {
+	path, done, err := shortDir(filepath.Join(h.mirror, filepath.FromSlash(group)))
+	if err != nil {
+		return 0
+	}
+	defer done()
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return 0
+	}
+	return st.Ino
 }
 
 // widerOf is what judges p wherever it is beyond its group and anchor,

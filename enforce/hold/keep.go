@@ -166,7 +166,11 @@ func (h *Holder) adopt(l keeper.Listener) {
 	h.setProc(l.Pid, p)
 	h.holders.Store(l.Pid, p)
 	h.restoreFlags(l.Pid, p, at)
-	h.placePinned(l.Pid, p, anchor, at.pin)
+	id := uint64(0)
+	if anchor == at.group {
+		id = at.anchorID
+	}
+	h.placePinned(l.Pid, p, anchor, at.pin, id)
 	h.log.WithFields(logrus.Fields{"pid": l.Pid, "group": "/" + anchor}).
 		Info("held again: listener taken from the keeper, no layer injected")
 }

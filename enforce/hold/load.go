@@ -34,6 +34,9 @@ type member struct {
 	anc   *proc      // the record whose layer it is taken to carry (see planNew)
 	group string     // where a process not known yet is anchored
 	pin   policy.Set // and the numbers pinned there besides that group's set
+	// anchorID is the identity of the group it was placed in (proc.anchorID)
+	// where it takes an ancestor's anchor; 0 for the group there now.
+	anchorID uint64
 	wider policy.Set // and what judges it wherever it is (proc.wider)
 	need  policy.Set // the numbers it is judged by, seccomp included
 	// underHeld: it has a held ancestor (it may carry that one's layer).
@@ -292,9 +295,9 @@ func (h *Holder) seizeAll(j *job) bool {
 // with filters, and not known to carry another layer. One not known yet
 // is anchored where m is, as a child forked from a held process is.
 func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
-	group, pin := m.group, m.pin
+	group, pin, id := m.group, m.pin, m.anchorID
 	if m.p != nil {
-		group, pin = *m.p.anchor.Load(), *m.p.pinned.Load()
+		group, pin, id = *m.p.anchor.Load(), *m.p.pinned.Load(), m.p.anchorID.Load()
 	}
 	var out []*member
 	for _, c := range childrenOf(m.pid) {
@@ -310,7 +313,7 @@ func (h *Holder) carriers(m *member, old *layer, have map[int]bool) []*member {
 			continue
 		}
 		out = append(out, &member{pid: c, start: start, p: q, group: group, pin: pin,
-			need: m.need, also: m.also, descent: q == nil})
+			anchorID: id, need: m.need, also: m.also, descent: q == nil})
 	}
 	return out
 }
@@ -400,7 +403,8 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 					home = placedAt{group: group}
 				}
 				return &member{pid: pid, start: start, p: p, group: home.group,
-					pin: home.pin, wider: home.wider, need: m.need, also: m.also, sess: sess,
+					pin: home.pin, anchorID: home.anchorID, wider: home.wider, need: m.need,
+					also: m.also, sess: sess,
 					self: sess == nil, maybe: true}
 			}
 			if pid == j.writer {
@@ -607,7 +611,7 @@ func (h *Holder) carried(m *member, lay *layer) error {
 		if w := h.widerFor(m.pid, m.start, lay, h.heldAncestor(m.pid)); !w.Empty() {
 			p.wider.Store(&w)
 		}
-		h.placePinned(m.pid, p, *p.anchor.Load(), *p.pinned.Load())
+		h.placePinned(m.pid, p, *p.anchor.Load(), *p.pinned.Load(), p.anchorID.Load())
 	}
 	m.sess.Detach()
 	m.lay = nil

@@ -91,7 +91,15 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 			p.inferred.Store(false)
 			p.wider.Store(nil)
 		}
-		h.place(pid, p, group)
+		if (self != 0 || seccompFilters(c.Pid) > 0) && h.anchorRemade(p, *p.anchor.Load()) {
+			// Placed by itself, or by a writer that may be held (its
+			// parent), once the group it was placed in was made again:
+			// it keeps that group's identity and pin, as a process moved
+			// behind the mount's back does.
+			h.placePinned(pid, p, group, *p.pinned.Load(), p.anchorID.Load())
+		} else {
+			h.place(pid, p, group)
+		}
 		h.forgetAnchors(pid) // a record cached for its threads may be another
 	} else if start, ok := liveStart(pid); ok && h.keep.orphan.Load() > 0 &&
 		!(self != 0 && mayCarry) && seccompFilters(pid) > 0 {
@@ -102,7 +110,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 		// the old group's set went on denying). Not a writer that moves
 		// itself and may carry a held process's layer (mayMove): that
 		// would lift the set of the group its holder was placed in.
-		w := placedAt{group: group}
+		w := placedAt{group: group, anchorID: h.groupID(group)}
 		h.keep.placedAt.Store(placement{pid, start}, w)
 		if err := h.places.record(pid, start, w); err != nil {
 			h.log.WithError(err).Warn("could not write the placement log")
@@ -674,6 +682,12 @@ func (h *Holder) inherit(m *member) error {
 			// child in a group laxer than its birth (helper-49, 4 of 4).
 			// Where it was born is known no better for that.
 			at.wider = h.widerFor(m.pid, m.start, lay, h.heldAncestor(m.pid))
+			if b, ok := h.bornAt(m.pid, m.start, lay); ok && b.anchorID != 0 &&
+				h.groupID(b.group) != b.anchorID {
+				// Born to an anchor whose group was made again since: it
+				// keeps that group's identity and pin (anchorRemade).
+				at.pin, at.anchorID = b.pin, b.anchorID
+			}
 		}
 	}
 	p := newProc(m.start, lay, at.group)
@@ -682,7 +696,7 @@ func (h *Holder) inherit(m *member) error {
 		p.wider.Store(&at.wider)
 	}
 	h.setProc(m.pid, p)
-	h.placePinned(m.pid, p, at.group, at.pin)
+	h.placePinned(m.pid, p, at.group, at.pin, at.anchorID)
 	if need := h.need(p, m.group); !h.covered(p, need) {
 		_, err := h.grow([]growReq{{pid: m.pid, p: p, need: need}}, selfPid(m))
 		if err != nil {
@@ -716,14 +730,14 @@ func (h *Holder) bornAt(pid int, start uint64, lay *layer) (placedAt, bool) {
 	line := h.heldAncestor(pid)
 	if line != nil && line.lay.Load() == lay {
 		return placedAt{group: *line.anchor.Load(), pin: *line.pinned.Load(),
-			wider: h.widerFor(pid, start, lay, line)}, true
+			wider: h.widerFor(pid, start, lay, line), anchorID: line.anchorID.Load()}, true
 	}
 	if v, ok := h.holders.Load(lay.holderKey()); ok && v.(*proc).lay.Load() == lay {
 		// Born where the holder is, or where another carrier of the layer
 		// is placed (widerFor).
 		hp := v.(*proc)
 		return placedAt{group: *hp.anchor.Load(), pin: *hp.pinned.Load(),
-			wider: h.widerFor(pid, start, lay, line)}, true
+			wider: h.widerFor(pid, start, lay, line), anchorID: hp.anchorID.Load()}, true
 	}
 	if lay.label != 0 {
 		if v, ok := h.keep.placedAt.Load(lay.label); ok {
@@ -961,7 +975,7 @@ func (h *Holder) recordGrown(j *job) int {
 				p.wider.Store(&m.wider)
 			}
 			h.setProc(m.pid, p)
-			h.placePinned(m.pid, p, m.group, m.pin)
+			h.placePinned(m.pid, p, m.group, m.pin, m.anchorID)
 		} else {
 			p.lay.Store(m.lay)
 			p.adopted.Store(false)
@@ -1088,7 +1102,7 @@ func (h *Holder) holdPlaced() {
 		}
 		err := h.holdNew(p.pid, in, false)
 		if err == nil {
-			err = h.repin(p.pid, in, group, at.pin)
+			err = h.repin(p.pid, in, group, at.pin, at.anchorID)
 		}
 		if q := h.known(p.pid); err == nil && q != nil {
 			// How it was judged, as the log kept it (helper-41: after a
@@ -1098,7 +1112,7 @@ func (h *Holder) holdPlaced() {
 			// place alone was judged by its layer's other places too).
 			h.restoreFlags(p.pid, q, at)
 			if q.inferred.Load() || q.wider.Load() != nil || at.movedNs != 0 {
-				h.placePinned(p.pid, q, group, at.pin)
+				h.placePinned(p.pid, q, group, at.pin, at.anchorID)
 			}
 		}
 		switch {
@@ -1130,14 +1144,14 @@ func (h *Holder) holdPlaced() {
 }
 
 // repin anchors process pid, just held in group in, to the group it was
-// placed in before the restart with the numbers pinned then, and grows its
-// layer to cover them.
-func (h *Holder) repin(pid int, in, group string, pin policy.Set) error {
+// placed in before the restart (of identity id) with the numbers pinned
+// then, and grows its layer to cover them.
+func (h *Holder) repin(pid int, in, group string, pin policy.Set, id uint64) error {
 	p := h.known(pid)
 	if p == nil {
 		return nil
 	}
-	h.placePinned(pid, p, group, pin)
+	h.placePinned(pid, p, group, pin, id)
 	if need := h.need(p, in); !h.covered(p, need) {
 		_, err := h.grow([]growReq{{pid: pid, p: p, need: need}}, 0)
 		return err

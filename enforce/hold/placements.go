@@ -47,6 +47,10 @@ type placedAt struct {
 	// reaper: it may receive orphans (Holder.reapers), a "^" first of
 	// the markers before PIN.
 	reaper bool
+	// anchorID is the identity of the real cgroup it was placed in
+	// (proc.anchorID), logged on an "anchor PID START ID" line after its
+	// line; 0 for none (an older daemon's line).
+	anchorID uint64
 }
 
 // placements is an append-only log of where the daemon placed each held
@@ -62,7 +66,10 @@ type placedAt struct {
 // record inferred from its ancestors (proc.inferred), "~~" one judged by
 // wider too, a "^" before those one that may receive orphans as a
 // subreaper, and "@NS.PID" after PIN when it was last placed in another
-// group; "place TAG GROUP PIN" lines keep where the carriers of each layer
+// group; an "anchor PID START ID" line after it (which an older daemon
+// skips too) keeps the identity of the group it was placed in, so that a
+// restarted daemon tells a group made again while none ran (anchorRemade);
+// "place TAG GROUP PIN" lines keep where the carriers of each layer
 // were anchored (spots). Its first line, "key HEX", is the
 // key of the layers' tags (mark.go), made when the log is. The log is
 // compacted to the live processes when a daemon starts, and whenever it
@@ -125,6 +132,11 @@ func readPlacements(path string) (live, dead map[placement]placedAt, key layerKe
 			} else if p, tag, ok := parseLayerLine(sc.Text()); ok {
 				if w, ok := live[p]; ok {
 					w.tag = tag
+					live[p] = w
+				}
+			} else if p, id, ok := parseAnchorLine(sc.Text()); ok {
+				if w, ok := live[p]; ok {
+					w.anchorID = id
 					live[p] = w
 				}
 			} else if p, w, ok := parsePlacement(sc.Text()); ok {
@@ -301,13 +313,29 @@ func formatPlacement(p placement, w placedAt) string {
 	return fmt.Sprintf("%d %d %s %s", p.pid, p.start, strconv.Quote(w.group), pin)
 }
 
-// formatLines is p's placement line, and its layer line where w has a tag.
+// formatLines is p's placement line, its layer line where w has a tag,
+// and its anchor line where w has an identity.
 func formatLines(p placement, w placedAt) string {
 	s := formatPlacement(p, w) + "\n"
 	if w.tag != "" {
 		s += fmt.Sprintf("layer %d %d %s\n", p.pid, p.start, w.tag)
 	}
+	if w.anchorID != 0 {
+		s += fmt.Sprintf("anchor %d %d %d\n", p.pid, p.start, w.anchorID)
+	}
 	return s
+}
+
+// lineCount is how many lines formatLines makes of w.
+func lineCount(w placedAt) int {
+	n := 1
+	if w.tag != "" {
+		n++
+	}
+	if w.anchorID != 0 {
+		n++
+	}
+	return n
 }
 
 // formatSpot is the line of one spot of a layer: "place TAG GROUP PIN".
@@ -382,6 +410,21 @@ func (l *placements) spotsOf(tag string) map[string]policy.Set {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return maps.Clone(l.spots[tag])
+}
+
+// parseAnchorLine parses an "anchor PID START ID" line.
+func parseAnchorLine(line string) (placement, uint64, bool) {
+	f := strings.Fields(line)
+	if len(f) != 4 || f[0] != "anchor" {
+		return placement{}, 0, false
+	}
+	pid, err1 := strconv.Atoi(f[1])
+	start, err2 := strconv.ParseUint(f[2], 10, 64)
+	id, err3 := strconv.ParseUint(f[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || pid <= 0 || id == 0 {
+		return placement{}, 0, false
+	}
+	return placement{pid, start}, id, true
 }
 
 // parseLayerLine parses a "layer PID START TAG" line.
@@ -463,9 +506,7 @@ func (l *placements) recordSpotted(pid int, start uint64, w placedAt, spot strin
 	if _, err := l.f.WriteString(line); err != nil {
 		return err
 	}
-	if l.lines++; w.tag != "" {
-		l.lines++
-	}
+	l.lines += lineCount(w)
 	if l.lines > l.limit {
 		return l.compact()
 	}

@@ -46,11 +46,12 @@ func TestPlacementLines(t *testing.T) {
 	}
 }
 
-// TestPlacementTags: a holder's layer tag goes into the log after its
-// placement, in a line of its own, and comes back with it for a process
-// that no longer lives (the keeper may give its listener back); a later
-// placement without a tag drops it, and the log keeps the tags across a
-// compaction. Lines that are not whole layer lines are skipped.
+// TestPlacementTags: a holder's layer tag, and the identity of the group
+// a process was placed in, go into the log after its placement, in lines
+// of their own, and come back with it for a process that no longer lives
+// (the keeper may give its listener back); a later placement without them
+// drops them, and the log keeps them across a compaction. Lines that are
+// not whole layer or anchor lines are skipped.
 func TestPlacementTags(t *testing.T) {
 	tempPlacementDir(t)
 	l, _, _, err := openPlacements("/sys/fs/cgroup/x")
@@ -63,8 +64,8 @@ func TestPlacementTags(t *testing.T) {
 		p placement
 		w placedAt
 	}{
-		{a, placedAt{group: "g", tag: "00112233445566ff"}},
-		{b, placedAt{group: "h", tag: "0123456789abcdef"}},
+		{a, placedAt{group: "g", tag: "00112233445566ff", anchorID: 1 << 40}},
+		{b, placedAt{group: "h", tag: "0123456789abcdef", anchorID: 77}},
 		{b, placedAt{group: "h"}},
 	} {
 		if err := l.record(r.p.pid, r.p.start, r.w); err != nil {
@@ -74,17 +75,17 @@ func TestPlacementTags(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		_, dead, _, _ := readPlacements(l.path)
-		if w := dead[a]; w.group != "g" || w.tag != "00112233445566ff" {
-			t.Errorf("%s: a read back as %+v, want group g and its tag", when, w)
+		if w := dead[a]; w.group != "g" || w.tag != "00112233445566ff" || w.anchorID != 1<<40 {
+			t.Errorf("%s: a read back as %+v, want group g, its tag and identity", when, w)
 		}
-		if w := dead[b]; w.group != "h" || w.tag != "" {
-			t.Errorf("%s: b read back as %+v, want group h and no tag", when, w)
+		if w := dead[b]; w.group != "h" || w.tag != "" || w.anchorID != 0 {
+			t.Errorf("%s: b read back as %+v, want group h, no tag, no identity", when, w)
 		}
 	}
 	check("appended")
 	// A layer's places: in the same write as a placement, or alone; once.
-	if err := l.recordSpotted(a.pid, a.start, placedAt{group: "g", tag: "00112233445566ff"},
-		"00112233445566ff"); err != nil {
+	if err := l.recordSpotted(a.pid, a.start, placedAt{group: "g", tag: "00112233445566ff",
+		anchorID: 1 << 40}, "00112233445566ff"); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.recordSpot("00112233445566ff", "g/sub", policy.NewSet(7)); err != nil {
@@ -118,6 +119,16 @@ func TestPlacementTags(t *testing.T) {
 		if _, _, ok := parseLayerLine(bad); ok {
 			t.Errorf("%q was taken", bad)
 		}
+	}
+	for _, bad := range []string{"anchor 42 7", "anchor 42 7 0", "anchor 42 7 -1",
+		"anchor 0 7 5", "anchor 42 x 5", "anchor 42 7 5 x", "anchor 42 7 0x5"} {
+		if _, _, ok := parseAnchorLine(bad); ok {
+			t.Errorf("%q was taken", bad)
+		}
+	}
+	if p, id, ok := parseAnchorLine("anchor 42 7 18446744073709551615"); !ok ||
+		p != (placement{42, 7}) || id != 1<<64-1 {
+		t.Errorf("a whole anchor line read as %v %d %v", p, id, ok)
 	}
 }
 
