@@ -34,11 +34,11 @@ type member struct {
 	anc   *proc      // the record whose layer it is taken to carry (see planNew)
 	group string     // where a process not known yet is anchored
 	pin   policy.Set // and the numbers pinned there besides that group's set
+	wider policy.Set // and what judges it wherever it is (proc.wider)
+	need  policy.Set // the numbers it is judged by, seccomp included
 	// anchorID is the identity of the group it was placed in (proc.anchorID)
 	// where it takes an ancestor's anchor; 0 for the group there now.
 	anchorID uint64
-	wider policy.Set // and what judges it wherever it is (proc.wider)
-	need  policy.Set // the numbers it is judged by, seccomp included
 	// underHeld: it has a held ancestor (it may carry that one's layer).
 	// descent: a child of a family's member not known yet, taken in by
 	// its birth after the layer (carriers), until its chain says.
