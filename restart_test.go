@@ -644,6 +644,59 @@ func TestHeldShellMovesItsJob(t *testing.T) {
 	}
 }
 
+// TestOrphansPlaceEachOther: a shell H held in S (getppid denied) starts
+// two probes C and D that make no call the daemon decides, and exits; C
+// and D move themselves into F (which denies nothing) behind the mount's
+// back. Each then places the other in F through the mount, where it is
+// already: the writes succeed and change nothing, both stay judged by S.
+// After a restart the daemon took D's placement of C, neither known to it,
+// as an administrator's, and both made getppid (helper-51, 3 of 3).
+func TestOrphansPlaceEachOther(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			m := liveMirror(t)
+			denyGetppid(m, "S")
+			m.mkdir("F")
+			h := evalShell(t, m.base)
+			moveTo(m, "S", h.pid)
+			var probes [2]*live
+			for i := range probes {
+				f := newFIFOs(t)
+				h.send(bin.probe + " -serve < " + f.in + " > " + f.out + " &")
+				probes[i] = f.open(t)
+				probes[i].ready()
+			}
+			h.send("exit")
+			waitGone(t, h.pid)
+			self := "write:" + filepath.Join(m.base, "F", "cgroup.procs") + ":self"
+			for _, x := range probes {
+				if got := x.call(self)[self]; got != "0" {
+					t.Fatalf("probe %d moving itself into F: %s", x.pid, got)
+				}
+			}
+			if restart {
+				remount(t, m)
+			}
+			for i, x := range probes {
+				other := probes[1-i]
+				place := "write:" + filepath.Join(m.mnt, "F", "tasks") + ":" +
+					strconv.Itoa(other.pid)
+				if got := x.call(place)[place]; got != "0" {
+					t.Errorf("probe %d placing its sibling in F: %s, want 0", x.pid, got)
+				}
+			}
+			for _, when := range []string{"at once", "after a scan"} {
+				for _, x := range probes {
+					if got := x.call("getppid")["getppid"]; got != "-38" {
+						t.Errorf("probe %d in F %s: getppid %s, want -38", x.pid, when, got)
+					}
+				}
+				waitScans(t, m, 1)
+			}
+		})
+	}
+}
+
 // evalShell starts a bash in cgroup directory cg that runs each line it
 // reads, as an administrator's shell does.
 func evalShell(t *testing.T, cg string) *live {

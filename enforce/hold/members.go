@@ -97,19 +97,26 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 			// it keeps that group's identity and pin, as a process moved
 			// behind the mount's back does.
 			h.placePinned(pid, p, group, *p.pinned.Load(), p.anchorID.Load())
+			h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).Info(
+				"placed, and still judged by the set pinned in the group it was placed in " +
+					"before, made again since: the writer has seccomp filters")
 		} else {
 			h.place(pid, p, group)
 		}
 		h.forgetAnchors(pid) // a record cached for its threads may be another
-	} else if start, ok := liveStart(pid); ok && h.keep.orphan.Load() > 0 &&
-		!(self != 0 && mayCarry) && seccompFilters(pid) > 0 {
+	} else if start, ok := liveStart(pid); ok && h.keep.orphan.Load() > 0 && !mayCarry &&
+		seccompFilters(pid) > 0 {
 		// Not known, but it may be judged through a listener taken back
 		// whose holder exited (there are such listeners), where the last
 		// daemon placed it
 		// (anchorOf): placed here now (helper-37: the move was taken and
-		// the old group's set went on denying). Not a writer that moves
-		// itself and may carry a held process's layer (mayMove): that
-		// would lift the set of the group its holder was placed in.
+		// the old group's set went on denying). Not by a writer that may
+		// carry a held process's layer (mayMove): that would lift the set
+		// of the group its holder was placed in. Such a writer moving
+		// itself was left out from the first; one moving another was not
+		// (helper-51: after a restart two orphans of an exited held shell
+		// placed each other in a group that denied nothing, and made the
+		// calls their shell's group denied, 3 of 3).
 		w := placedAt{group: group, anchorID: h.groupID(group)}
 		h.keep.placedAt.Store(placement{pid, start}, w)
 		if err := h.places.record(pid, start, w); err != nil {
