@@ -551,12 +551,20 @@ func TestResolve(t *testing.T) {
 		{[]string{"resolve"}, "", 2},
 		{[]string{"resolve", "--arch", "x86_64", "-1"}, "", 1},
 		{[]string{"resolve", "--arch=aarch64", "--", "execve"}, "221 execve\n", 0},
+		// Every token is looked at; each bad one is reported on stderr.
+		{[]string{"resolve", "--arch", "x86_64", "getpid", "bogus", "uname", "999"},
+			"39 getpid\n63 uname\n", 1},
 	} {
 		out, _, status := run(t, c.args...)
 		if out != c.out || status != c.status {
 			t.Errorf("cgsyscall %v: %q, status %d; want %q, %d", c.args, out, status,
 				c.out, c.status)
 		}
+	}
+	_, errOut, _ := run(t, "resolve", "--arch", "x86_64", "getpid", "bogus", "uname", "999")
+	if want := "cgsyscall: bogus: no such syscall on x86_64\n" +
+		"cgsyscall: 999: outside 0..469 on x86_64\n"; errOut != want {
+		t.Errorf("resolve's errors: %q, want %q", errOut, want)
 	}
 }
 

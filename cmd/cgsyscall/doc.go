@@ -214,8 +214,8 @@ var doc = manual{
 				`Prints ` + "`NUMBER NAME`" + ` for each system call named or numbered, in
 				the native table of {ARCH}. Numbers are read as C reads them
 				(` + "`59`, `0x3b`, `073`" + `); a number with no call prints
-				` + "`(unassigned)`" + `. The lines before a bad token are printed, then the
-				error. ` + "`--`" + ` ends the options.`,
+				` + "`(unassigned)`" + `. A bad token is reported on standard error, in
+				its place, and the others are still printed. ` + "`--`" + ` ends the options.`,
 			},
 			flags: []option{
 				{"arch", "{ARCH}", `the architecture: ` + "`x86_64` or `aarch64`" + `
@@ -223,7 +223,7 @@ var doc = manual{
 			},
 			exits: []entry{
 				{"0", `every token resolved`},
-				{"1", `a name the table lacks, or a number outside it`},
+				{"1", `one token or more was a name the table lacks, or a number outside it`},
 				{"2", `a usage mistake, or an unknown architecture`},
 			},
 		},

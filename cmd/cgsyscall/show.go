@@ -51,17 +51,28 @@ func resolveCmd(args []string) error {
 	if a == nil {
 		return fmt.Errorf("this architecture is not supported; give --arch")
 	}
+	// Every token is looked at, as id(1) and getent(1) do with theirs: a
+	// script that resolves a list learns all that is wrong with it at once.
 	var out bytes.Buffer
+	bad := 0
 	for _, tok := range toks {
 		line, err := resolveOne(a, tok)
 		if err != nil {
 			os.Stdout.Write(out.Bytes())
-			return err
+			out.Reset()
+			fmt.Fprintf(os.Stderr, "cgsyscall: %v\n", err)
+			bad++
+			continue
 		}
 		fmt.Fprintln(&out, line)
 	}
-	_, err := os.Stdout.Write(out.Bytes())
-	return err
+	if _, err := os.Stdout.Write(out.Bytes()); err != nil {
+		return err
+	}
+	if bad > 0 {
+		return exitError{code: 1}
+	}
+	return nil
 }
 
 // resolveOne turns a name or a number into "NUMBER NAME".
