@@ -841,7 +841,11 @@ func (h *Holder) maybeReaped(pid int, lay *layer) bool {
 		if init, err := procfs.NamespaceInit(ppid); err != nil || init {
 			return true
 		}
-		if h.known(ppid) != nil {
+		// known, with the start time read above.
+		h.pmu.RLock()
+		rec := h.procs[ppid]
+		h.pmu.RUnlock()
+		if rec != nil && rec.start == pstart {
 			return false // the nearest known process, checked too
 		}
 		pid = ppid
