@@ -571,6 +571,65 @@ func remadeAnchorsChild(t *testing.T, restart bool, through string) {
 	}
 }
 
+// TestPlacedIntoUnseenRemake: a shell H placed in L (getppid denied)
+// keeps a way to write into L's files that looks nothing up (a descriptor
+// of L/tasks, or its working directory inside L with the mirrored
+// cgroup.procs), moves itself out behind the mount's back, removes and
+// makes L again on the real cgroupfs, and places itself in the new L
+// through that way. Then the mount looks L up, or the daemon restarts:
+// both give L the new group's empty set. H must stay judged by the old
+// L's set. The write took the new group's identity for the old one (the
+// tree had not seen it), and H made getppid (helper-52, 12 of 12).
+func TestPlacedIntoUnseenRemake(t *testing.T) {
+	for _, way := range []string{"descriptor", "cwd"} {
+		for _, then := range []string{"lookup", "restart"} {
+			t.Run(way+"/"+then, func(t *testing.T) {
+				m := liveMirror(t)
+				denyGetppid(m, "L")
+				m.mkdir("F")
+				h := evalShell(t, m.base)
+				moveTo(m, "L", h.pid)
+				do := func(cmd string) string {
+					t.Helper()
+					h.send(cmd)
+					return h.next()
+				}
+				write := "echo 0 >&9"
+				if way == "descriptor" {
+					if l := do("exec 9> " + m.path("L", "tasks") + "; echo open $?"); l != "open 0" {
+						t.Fatalf("opening L/tasks: %q", l)
+					}
+				} else {
+					write = "echo 0 > cgroup.procs"
+					if l := do("cd " + m.path("L") + "; echo cd $?"); l != "cd 0" {
+						t.Fatalf("cd into L: %q", l)
+					}
+				}
+				realL := filepath.Join(m.base, "L")
+				if l := do("echo 0 > " + filepath.Join(m.base, "F", "cgroup.procs") +
+					" && rmdir " + realL + " && mkdir " + realL + " && " + write +
+					"; echo done $?"); l != "done 0" {
+					t.Fatalf("H's steps: %q", l)
+				}
+				if then == "restart" {
+					do("exec 9>&- ; cd /; echo closed")
+					remount(t, m)
+				}
+				if got := m.read("L/syscalls.deny"); got != "\n" {
+					t.Fatalf("the new L's syscalls.deny: %q, want nothing denied", got)
+				}
+				for _, when := range []string{"at once", "after a scan"} {
+					if l := do(bin.probe + " getppid"); l != "getppid -38" {
+						t.Errorf("a probe H runs in the new L %s: %q, want getppid -38", when, l)
+					}
+					waitScans(t, m, 1)
+				}
+				do("cd /; echo left")
+			})
+		}
+	}
+}
+
 // placedFamily makes L (uname denied) and L/S (getppid denied), holds a
 // shell P in L and places P's child shell H in L/S through the mount, and
 // returns the mirror and H.

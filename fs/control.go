@@ -38,6 +38,22 @@ func ctlAttr(a *fuse.Attr, kind ctlKind, dir *syscall.Stat_t) {
 	a.Rdev = 0
 }
 
+// seeGroup looks at group's real directory again before a write to its
+// files, and notes it in the policy tree: a group removed and made again
+// behind the mount's back, with nothing since that looked it up (a
+// descriptor opened before, a working directory inside it), is the new
+// group for the write. A process that moved out, made its group again and
+// placed itself there through such a descriptor was judged by the new
+// group's set (helper-52, 12 of 12).
+func (m *mirror) seeGroup(group string) syscall.Errno {
+	st, err := m.stat(group)
+	if err != nil {
+		return m.errnoOf(err, "group")
+	}
+	m.observe(group, st.Ino)
+	return 0
+}
+
 // dirStat stats the group directory and notes it in the policy tree.
 func (n *ctlNode) dirStat() (syscall.Stat_t, syscall.Errno) {
 	st, err := n.m.stat(n.group)
@@ -237,6 +253,9 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
+	if e := m.seeGroup(group); e != 0 {
+		return e
+	}
 
 	set, err := policy.Parse(m.arch, data)
 	if err == nil && set.Empty() {

@@ -154,6 +154,9 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
+	if e := m.seeGroup(group); e != 0 {
+		return e
+	}
 
 	for _, p := range pids {
 		tid := p
