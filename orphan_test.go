@@ -596,7 +596,8 @@ func TestPlacedIntoUnseenRemake(t *testing.T) {
 				}
 				write := "echo 0 >&9"
 				if way == "descriptor" {
-					if l := do("exec 9> " + m.path("L", "tasks") + "; echo open $?"); l != "open 0" {
+					l := do("exec 9> " + m.path("L", "tasks") + "; echo open $?")
+					if l != "open 0" {
 						t.Fatalf("opening L/tasks: %q", l)
 					}
 				} else {
