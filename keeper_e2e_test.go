@@ -68,8 +68,17 @@ func TestKeeperDaemonDeath(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "held again: listener taken from the keeper, no layer injected"
-	if !strings.Contains(string(log), want) ||
-		!strings.Contains(string(log), "pid="+strconv.Itoa(s.pid)) {
+	found := false
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, want) && strings.Contains(l, " pid="+strconv.Itoa(s.pid)) {
+			found = true
+			// Where it was placed and where it is now, named apart.
+			if !strings.Contains(l, " placed=/g") || !strings.Contains(l, " group=/g") {
+				t.Errorf("the line for PID %d: %s, want placed=/g and group=/g", s.pid, l)
+			}
+		}
+	}
+	if !found {
 		t.Errorf("daemon log lacks %q for PID %d", want, s.pid)
 	}
 	m.mustWrite("g/syscalls.allow", "getppid")

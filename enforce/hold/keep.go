@@ -171,8 +171,14 @@ func (h *Holder) adopt(l keeper.Listener) {
 		id = at.anchorID
 	}
 	h.placePinned(l.Pid, p, anchor, at.pin, id)
-	h.log.WithFields(logrus.Fields{"pid": l.Pid, "group": "/" + anchor}).
-		Info("held again: listener taken from the keeper, no layer injected")
+	f := logrus.Fields{"pid": l.Pid, "placed": "/" + anchor}
+	if g, inside, err := h.groupOf(l.Pid); err == nil && inside {
+		// Where it is now, which differs from where it was placed once it
+		// moved behind the mount's back (helper-53 took the one for the
+		// other).
+		f["group"] = "/" + g
+	}
+	h.log.WithFields(f).Info("held again: listener taken from the keeper, no layer injected")
 }
 
 // readLayer settles what lay, a layer taken from the keeper, notifies:

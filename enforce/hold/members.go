@@ -1130,7 +1130,7 @@ func (h *Holder) holdPlaced() {
 			// exited: not necessarily an escape. Its calls through such
 			// a listener are judged where it was placed.
 			h.keep.placedAt.Store(p, at)
-			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
+			h.log.WithFields(logrus.Fields{"pid": p.pid, "placed": "/" + group}).
 				Warn("could not hold again a process the last daemon held: its chain has " +
 					"a listener, which may be one the keeper kept")
 		case errors.Is(err, syscall.EBUSY) && !errors.Is(err, errShared) &&
@@ -1138,12 +1138,12 @@ func (h *Holder) holdPlaced() {
 			// It was held, and while no daemon ran it loaded a listener
 			// of its own, which now decides the calls ours would have:
 			// an escape. Fail closed.
-			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
+			h.log.WithFields(logrus.Fields{"pid": p.pid, "placed": "/" + group}).
 				Error("a process held by the last daemon took a seccomp listener of its " +
 					"own while no daemon ran; killing it")
 			unix.Kill(p.pid, unix.SIGKILL)
 		default:
-			h.log.WithFields(logrus.Fields{"pid": p.pid, "group": "/" + group}).
+			h.log.WithFields(logrus.Fields{"pid": p.pid, "placed": "/" + group}).
 				WithError(err).Warn("could not hold again a process the last daemon held")
 		}
 	}
