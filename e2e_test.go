@@ -657,7 +657,7 @@ func TestDemoScript(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
 	for _, want := range []string{"Function not implemented", "demo: OK",
-		"Operation not permitted"} {
+		"Operation not permitted", "result=EPERM"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

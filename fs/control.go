@@ -305,9 +305,22 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	}
 	if err != nil {
 		f["error"] = err.Error()
+	} else if !m.changed(group, mark.Sets) {
+		f["unchanged"] = true // an allow of what was allowed, a deny of what was denied
 	}
-	m.log.WithFields(f).Info("policy change")
+	logOutcome(m.log.WithFields(f), e, "policy change")
 	return e
+}
+
+// logOutcome writes the one line of a write to a control file: at info
+// level when it succeeded, at warning level when it was refused or
+// failed, so that a watch of warnings sees every refusal (helper-53).
+func logOutcome(e *logrus.Entry, errno syscall.Errno, msg string) {
+	if errno != 0 {
+		e.Warn(msg)
+		return
+	}
+	e.Info(msg)
 }
 
 // changed reports whether group's set differs from before's, a snapshot
@@ -358,16 +371,46 @@ func (m *mirror) save(group string, deny bool, before map[string]policy.Set) err
 // describe lists the numbers of s with their names for the log:
 // "59(execve) 110(getppid)"; numbers without a call are bare ("337").
 func (m *mirror) describe(s policy.Set) string {
+	nums := s.Numbers()
+	if size := m.arch.Native.NRMax + 1; 2*len(nums) > size {
+		// An allow-list ("all", then a few allowed) is named by what it
+		// leaves, as show does: "all" alone listed 466 numbers, a line of
+		// 6 KB that syslog relays cut (helper-53).
+		left := m.full.Minus(s).Numbers()
+		if len(left) == 0 {
+			return "all"
+		}
+		return fmt.Sprintf("all but %d: %s", len(left), m.list(left))
+	}
+	return m.list(nums)
+}
+
+// list names sorted numbers ("59(execve)"), runs of numbers without a
+// name as ranges ("335-423").
+func (m *mirror) list(nums []int) string {
 	var b strings.Builder
-	for i, n := range s.Numbers() {
+	for i := 0; i < len(nums); i++ {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
+		n := nums[i]
 		if name, ok := m.arch.Native.SyscallName(n); ok && name != "" {
 			fmt.Fprintf(&b, "%d(%s)", n, name)
-		} else {
-			fmt.Fprintf(&b, "%d", n)
+			continue
 		}
+		j := i
+		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
+			if name, ok := m.arch.Native.SyscallName(nums[j+1]); ok && name != "" {
+				break
+			}
+			j++
+		}
+		if j == i {
+			fmt.Fprintf(&b, "%d", n)
+		} else {
+			fmt.Fprintf(&b, "%d-%d", n, nums[j])
+		}
+		i = j
 	}
 	return b.String()
 }

@@ -148,7 +148,7 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 		m.log.WithFields(logrus.Fields{
 			"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group),
 			"result": errName(e), "input": strconv.Quote(string(data)), "error": why,
-		}).Info("task move refused")
+		}).Warn("task move")
 		return e
 	}
 
@@ -175,7 +175,7 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 		if err != nil {
 			f["error"] = err.Error()
 		}
-		m.log.WithFields(f).Info("task move")
+		logOutcome(m.log.WithFields(f), e, "task move")
 		if e != 0 {
 			return e
 		}

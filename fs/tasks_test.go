@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/policy"
 )
 
 // sleeper starts sleep 30 as the test's own process and returns its PID.
@@ -277,6 +280,75 @@ func TestLogLines(t *testing.T) {
 	for _, f := range []string{"msg=\"task move\"", "group=/g", "process=" + p, "result=ok"} {
 		if !strings.Contains(info[1], f) {
 			t.Errorf("move line lacks %s: %s", f, info[1])
+		}
+	}
+	if strings.Contains(info[0]+info[1], "unchanged") {
+		t.Errorf("a change taken as none:\n%s%s", info[0], info[1])
+	}
+}
+
+// TestLogLinesOfRefusals: a refused write is logged at warning level, under
+// the same message as a taken one (a bad PID too); a write that changes
+// nothing says so; a set of more than half the table is named by what it
+// leaves (helper-53: refusals at info level, "task move refused" beside
+// "task move", a 6 KB line for "all").
+func TestLogLinesOfRefusals(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/g && echo 59 > $M/g/syscalls.deny`)
+	before := len(e.logBuf.String())
+	e.shFails(`/bin/echo x1 > $M/g/tasks`, 1, "Invalid argument")
+	e.shFails(`/bin/echo bogus > $M/g/syscalls.deny`, 1, "Invalid argument")
+	e.shOK(`echo getpid > $M/g/syscalls.allow`)
+	e.shOK(`echo all > $M/g/syscalls.deny && echo read write > $M/g/syscalls.allow`)
+	var lines []string
+	for l := range strings.Lines(e.logBuf.String()[before:]) {
+		if !strings.Contains(l, "level=debug") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 5 {
+		t.Fatalf("want 5 lines, got:\n%s", strings.Join(lines, ""))
+	}
+	for i, want := range [][]string{
+		{"level=warning", `msg="task move"`, "result=EINVAL", `input="\"x1`},
+		{"level=warning", `msg="policy change"`, "result=EINVAL", "action=deny"},
+		{"level=info", `msg="policy change"`, "result=ok", "action=allow", "unchanged=true"},
+		{"level=info", `msg="policy change"`, "result=ok", "action=deny",
+			`syscalls="all but `},
+		{"level=info", `msg="policy change"`, "result=ok", "action=allow"},
+	} {
+		for _, f := range want {
+			if !strings.Contains(lines[i], f) {
+				t.Errorf("line %d lacks %s: %s", i+1, f, lines[i])
+			}
+		}
+	}
+	if strings.Contains(lines[4], "unchanged") {
+		t.Errorf("the allow of read and write taken as no change: %s", lines[4])
+	}
+}
+
+// TestDescribe: the log names a set by its numbers and names, runs of
+// numbers without a name as ranges, and a set of more than half the table
+// by what it leaves.
+func TestDescribe(t *testing.T) {
+	a, ok := arch.ByName("x86_64")
+	if !ok {
+		t.Fatal("no x86_64 table")
+	}
+	m := &mirror{arch: a, full: policy.Full(a)}
+	for _, c := range []struct {
+		set  policy.Set
+		want string
+	}{
+		{policy.NewSet(0, 59), "0(read) 59(execve)"},
+		{policy.NewSet(336, 337, 338, 339, 424), "336(uprobe) 337-339 424(pidfd_send_signal)"},
+		{policy.NewSet(338), "338"},
+		{m.full, "all"},
+		{m.full.Minus(policy.NewSet(0, 1)), "all but 2: 0(read) 1(write)"},
+	} {
+		if got := m.describe(c.set); got != c.want {
+			t.Errorf("describe(%v) = %q, want %q", c.set.Numbers(), got, c.want)
 		}
 	}
 }

@@ -64,7 +64,7 @@ PATH="$work:$PATH"
 mkdir -p "$base" "$mnt"
 
 say "mount a mirror of $base"
-run cgsyscall mount --mirror "$base" "$mnt"
+run cgsyscall mount --mirror "$base" --log "$work/daemon.log" "$mnt"
 run mkdir "$mnt/web"
 run ls "$mnt/web"
 say "deny uname(2) (number $(cgsyscall resolve uname | cut -d' ' -f1)) to the group web"
@@ -82,8 +82,10 @@ set -e
 echo "(exit status $status)"
 say "a child group cannot re-allow what its parent denies"
 run mkdir "$mnt/web/worker"
-printf '\n$ echo uname > %s/web/worker/syscalls.allow\n' "$mnt"
-(echo uname > "$mnt/web/worker/syscalls.allow") 2>&1 || true
+printf '\n$ /bin/echo uname > %s/web/worker/syscalls.allow\n' "$mnt"
+/bin/echo uname 2>&1 >"$mnt/web/worker/syscalls.allow" || true
+say "the daemon's log says why (one line a write: who, what, the result)"
+run grep -m1 'action=allow' "$work/daemon.log"
 say "unmount"
 run umount "$mnt"
 if [ "$status" = 1 ]; then

@@ -376,16 +376,22 @@ var doc = manual{
 			never creates.`},
 		{"`/run/cgsyscall/placements-`{MIRROR}", `Where the daemon placed each process it
 			holds, one ` + "`PID START GROUP PIN`" + ` line a placement (PIN: the numbers
-			pinned there, comma-separated, or ` + "`-`" + `), appended as it happens, after a
-			first line ` + "`key`" + ` {HEX}, the secret that tags the daemon's filters;
+			pinned there, comma-separated, or ` + "`-`" + `; markers before it say how the
+			process is judged, ` + "`@`" + `{NS}.{PID} after it when it last moved), followed
+			by ` + "`layer PID START TAG`" + ` for a layer's holder and ` + "`anchor PID START ID`" + `
+			(the identity of the group's real directory), with ` + "`place TAG GROUP PIN`" + `
+			lines for the groups a layer's processes were placed in; appended as it happens,
+			after a first line ` + "`key`" + ` {HEX}, the secret that tags the daemon's filters;
 			{MIRROR} is the mirrored directory with its slashes as underscores
 			(` + "`sys_fs_cgroup`" + `). Mode 0600. A new daemon holds those processes
 			again; the file is compacted then and whenever it has doubled, and removed at a
 			clean exit when none of its processes lives.`},
 		{"`/var/log/cgsyscall.log`", `The log of a detached daemon when the machine has no
 			system log (` + "`/dev/log`" + `) and ` + "`log=`" + ` names no other (in the
-			foreground: standard error): one line per policy change and per move (who, what,
-			result), and warnings. Every line of the daemon names its mount point; the
+			foreground: standard error): one line per write to a policy file
+			(` + "`policy change`" + `) and per move (` + "`task move`" + `): who, what, the
+			result; at warning level when refused (` + "`unchanged=true`" + ` marks one that
+			changed nothing), and warnings. Every line of the daemon names its mount point; the
 			listener keeper logs to the same place, its lines naming the mirror
 			(` + "`keeper=`" + `{DIR}).`},
 		{"`/run/cgsyscall/keeper-`{MIRROR}`.sock`, `.lock`", `The listener keeper's

@@ -107,7 +107,8 @@ func writeOverview(w io.Writer, m *manual) {
 	fmt.Fprintf(w, "\nexec, show, export and import take the mount point with -m; it\n"+
 		"defaults to %s.\n", defaultMount)
 	fmt.Fprintln(w, `"cgsyscall help COMMAND" tells all about one command; "man cgsyscall" has`)
-	fmt.Fprintln(w, "the files, the errors and the rest.")
+	fmt.Fprintln(w, `the files, the errors and the rest ("cgsyscall help --man | man -l -"`)
+	fmt.Fprintln(w, "where it is not installed).")
 }
 
 // writeCommandHelp is "cgsyscall help COMMAND".
