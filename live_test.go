@@ -205,6 +205,74 @@ func (p *live) expectSoon(denied bool, when string) {
 	p.expect(denied, fmt.Sprintf("%s (first right answer after %v)", when, took))
 }
 
+// TestBehindTheBackMoveLogged: a held process moved behind the mount's
+// back gets one log line at its first decided call once the daemon sees
+// the move (within a scan), naming where it is,
+// where it was and where it was placed; a move through the mount gets
+// none of those (its own "task move" line says it). Such moves left no
+// trace in the log (helper-53).
+func TestBehindTheBackMoveLogged(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "g")
+	m.mkdir("h")
+	e := startLive(t, m.base, bin.probe, "-serve")
+	e.ready()
+	moveTo(m, "g", e.pid)
+	const msg = "a held process moved behind the mount's back"
+	lines := func() []string {
+		t.Helper()
+		b, err := os.ReadFile(m.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for l := range strings.Lines(string(b)) {
+			if strings.Contains(l, msg) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for _, step := range []struct {
+		into, real string // the move: through the mount, or on the real cgroupfs
+		want           []string
+	}{
+		{"", "h", []string{"group=/h", "was=/g", "placed=/g"}},
+		{"g", "", nil},
+		{"", ".", []string{"group=/ ", "was=/g", "placed=/g"}},
+	} {
+		n := len(lines())
+		if step.into != "" {
+			moveTo(m, step.into, e.pid)
+		} else {
+			if err := os.WriteFile(filepath.Join(m.base, step.real, "cgroup.procs"),
+				[]byte(strconv.Itoa(e.pid)), 0); err != nil {
+				t.Fatal(err)
+			}
+			waitScans(t, m, 1) // the daemon sees such a move within a scan
+		}
+		if got := e.call("getppid")["getppid"]; got != "-38" {
+			t.Errorf("getppid after the move into %q%q: %s, want -38", step.into, step.real, got)
+		}
+		got := lines()[n:]
+		if step.want == nil {
+			if len(got) != 0 {
+				t.Errorf("a move through the mount logged as behind its back: %q", got)
+			}
+			continue
+		}
+		if len(got) != 1 {
+			t.Fatalf("after the move into %s behind the mount's back: %d lines %q, want 1",
+				step.real, len(got), got)
+		}
+		for _, f := range append(step.want, "pid="+strconv.Itoa(e.pid)) {
+			if !strings.Contains(got[0], f) {
+				t.Errorf("the line lacks %s: %s", f, got[0])
+			}
+		}
+	}
+}
+
 // liveMirror is newMirror plus a last sweep: any process still in the
 // test's cgroups when the test ends (a test bug) is killed by its PID, so
 // the groups can be removed. A process killed by the test's cleanups may

@@ -159,6 +159,9 @@ type proc struct {
 	// groups, it still is not.
 	anchorID, anchorShape atomic.Uint64
 	anchorStale           atomic.Bool
+	// seen is where it was placed through the mount or a decided call
+	// last found it (noteWhere); nil until then.
+	seen atomic.Pointer[spot]
 	// placedNs is when it was last placed in another group (CLOCK_BOOTTIME
 	// nanoseconds), and placedPid the last task ID the kernel had given
 	// out then: a child that started before was born where it was
@@ -196,9 +199,10 @@ func (p *proc) heldAt() int64 {
 }
 
 // place records p's anchor, the group that is there now, also in the
-// placement log.
+// placement log: the group it is placed in (noteWhere).
 func (h *Holder) place(pid int, p *proc, group string) {
 	h.placePinned(pid, p, group, policy.Set{}, 0)
+	p.seen.Store(&spot{group, true})
 }
 
 // placePinned is place with more numbers pinned and the identity id of
@@ -347,8 +351,10 @@ func (h *Holder) Decide(n *supervise.Notif) bool {
 		deny = h.deniedSet(group)
 	}
 	own, anchor := deny, ""
-	p := h.anchorOf(n.Pid, n.Holder)
+	e := h.anchorOf(n.Pid, n.Holder)
+	p := e.p
 	if p != nil {
+		h.noteWhere(e, p, n.Pid, spot{group, inside})
 		deny = deny.Union(h.widerOf(p))
 		if a := *p.anchor.Load(); !inside || !within(group, a) || h.anchorRemade(p, a) {
 			// Outside the subtree it was placed in, behind the mount's
@@ -442,11 +448,11 @@ func within(group, anchor string) bool {
 // rather than its nearest held ancestor's; where that ancestor carries
 // another layer, or none is known (the parent died and the process was
 // reparented), it takes the holder's anchor too.
-func (h *Holder) anchorOf(tid, holder int) *proc {
+func (h *Holder) anchorOf(tid, holder int) *anchorEntry {
 	if v, ok := h.anchors.Load(tid); ok {
 		e := v.(*anchorEntry)
 		if e.p != nil || time.Since(e.at) < ScanInterval {
-			return e.p
+			return e
 		}
 	}
 	e := &anchorEntry{at: time.Now()}
@@ -508,14 +514,48 @@ func (h *Holder) anchorOf(tid, holder int) *proc {
 		}
 	}
 	h.anchors.Store(tid, e)
-	return e.p
+	return e
 }
 
 // anchorEntry caches anchorOf for one thread; a miss is looked up again
-// after ScanInterval.
+// after ScanInterval. seen is where Decide last found the thread.
 type anchorEntry struct {
-	p  *proc
-	at time.Time
+	p    *proc
+	at   time.Time
+	seen atomic.Pointer[spot]
+}
+
+// spot is a group of the mirror, or outside it (inside false).
+type spot struct {
+	group  string
+	inside bool
+}
+
+func (s spot) String() string {
+	if !s.inside {
+		return "(outside the mirror)"
+	}
+	return "/" + s.group
+}
+
+// noteWhere logs a held process that a decided call of thread tid (entry
+// e, record p) finds in another group than the one the daemon last placed
+// or found it in: it moved behind the mount's back, which no write to the
+// mount logged (helper-53). One line a move: the thread's own last group
+// says whether it moved (threads of a threaded subtree sit in different
+// groups), the process's whether that was logged already.
+func (h *Holder) noteWhere(e *anchorEntry, p *proc, tid int, now spot) {
+	if last := e.seen.Load(); last != nil && *last == now {
+		return
+	}
+	e.seen.Store(&now)
+	was := p.seen.Swap(&now)
+	if was == nil || *was == now {
+		return
+	}
+	h.log.WithFields(logrus.Fields{"pid": tgidOf(tid), "task": tid, "comm": procfs.CommOf(tid),
+		"group": now.String(), "was": was.String(), "placed": "/" + *p.anchor.Load()}).
+		Info("a held process moved behind the mount's back")
 }
 
 // confinement returns the group that confines the process of thread tid,

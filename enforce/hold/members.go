@@ -97,6 +97,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 			// it keeps that group's identity and pin, as a process moved
 			// behind the mount's back does.
 			h.placePinned(pid, p, group, *p.pinned.Load(), p.anchorID.Load())
+			p.seen.Store(&spot{group, true})
 			h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).Info(
 				"placed, and still judged by the set pinned in the group it was placed in " +
 					"before, made again since: the writer has seccomp filters")
