@@ -235,7 +235,7 @@ func TestBehindTheBackMoveLogged(t *testing.T) {
 	}
 	for _, step := range []struct {
 		into, real string // the move: through the mount, or on the real cgroupfs
-		want           []string
+		want       []string
 	}{
 		{"", "h", []string{"group=/h", "was=/g", "placed=/g"}},
 		{"g", "", nil},
