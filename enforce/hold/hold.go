@@ -124,6 +124,39 @@ type Holder struct {
 	orphDir map[string]orphanList // cgroup directory -> its orphan candidates
 
 	refusals refused // processes their own filters refused
+
+	moveLines lineBudget // bounds noteWhere's lines
+}
+
+// lineBudget lets through at most movesPerSecond lines a second, and
+// counts the lines it held back since the last one let through.
+type lineBudget struct {
+	mu     sync.Mutex
+	second int64
+	n      int
+	held   uint64
+}
+
+// movesPerSecond bounds the lines of moves behind the mount's back: a
+// process that moves itself to and fro makes one a move it is seen in.
+const movesPerSecond = 10
+
+// take tells whether a line may go out in second now (Unix time), and how
+// many were held back before it.
+func (b *lineBudget) take(now int64) (bool, uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now != b.second {
+		b.second, b.n = now, 0
+	}
+	if b.n >= movesPerSecond {
+		b.held++
+		return false, 0
+	}
+	b.n++
+	held := b.held
+	b.held = 0
+	return true, held
 }
 
 // proc is what the holder knows of one held process.
@@ -553,9 +586,16 @@ func (h *Holder) noteWhere(e *anchorEntry, p *proc, tid int, now spot) {
 	if was == nil || *was == now {
 		return
 	}
-	h.log.WithFields(logrus.Fields{"pid": tgidOf(tid), "task": tid, "comm": procfs.CommOf(tid),
-		"group": now.String(), "was": was.String(), "placed": "/" + *p.anchor.Load()}).
-		Info("a held process moved behind the mount's back")
+	ok, held := h.moveLines.take(time.Now().Unix())
+	if !ok {
+		return
+	}
+	f := logrus.Fields{"pid": tgidOf(tid), "task": tid, "comm": procfs.CommOf(tid),
+		"group": now.String(), "was": was.String(), "placed": "/" + *p.anchor.Load()}
+	if held > 0 {
+		f["suppressed"] = held // such lines left out before this one
+	}
+	h.log.WithFields(f).Info("a held process moved behind the mount's back")
 }
 
 // confinement returns the group that confines the process of thread tid,
