@@ -273,6 +273,35 @@ func TestBehindTheBackMoveLogged(t *testing.T) {
 	}
 }
 
+// TestDenyLogsHeld: the log line of a deny says how many running
+// processes it put a new filter into: 1 for a group with one running
+// member not held yet (helper-53: the line did not say whether the deny
+// reached running members).
+func TestDenyLogsHeld(t *testing.T) {
+	m := liveMirror(t)
+	m.mkdir("k")
+	e := startLive(t, m.base, bin.probe, "-serve")
+	e.ready()
+	moveTo(m, "k", e.pid)
+	m.mustWrite("k/syscalls.deny", "getppid")
+	if got := e.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("getppid after the deny: %s, want -38", got)
+	}
+	b, err := os.ReadFile(m.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.Lines(string(b)) {
+		if strings.Contains(l, `msg="policy change"`) && strings.Contains(l, "group=/k ") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, " held=1 ") || !strings.Contains(line, "action=deny") {
+		t.Errorf("the deny's line: %q, want action=deny and held=1", line)
+	}
+}
+
 // liveMirror is newMirror plus a last sweep: any process still in the
 // test's cgroups when the test ends (a test bug) is killed by its PID, so
 // the groups can be removed. A process killed by the test's cleanups may

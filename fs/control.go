@@ -268,6 +268,7 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 		err = m.uringAllow(group, set)
 	}
 	var mark policy.Mark
+	held := 0 // running processes a deny put a new filter into
 	if err == nil {
 		mark = m.tree.Mark()
 		if kind == ctlAllow {
@@ -287,7 +288,7 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 			// yet was not held before either), so it cannot fail here,
 			// and none lets a call through for the seconds that a deny's
 			// holds may take to fail (helper-30).
-			if err = m.enforcer.PolicyChanged(c, group); err != nil {
+			if held, err = m.enforcer.PolicyChanged(c, group); err != nil {
 				m.tree.Undo(mark)
 			}
 		}
@@ -307,6 +308,8 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 		f["error"] = err.Error()
 	} else if !m.changed(group, mark.Sets) {
 		f["unchanged"] = true // an allow of what was allowed, a deny of what was denied
+	} else if kind == ctlDeny {
+		f["held"] = held
 	}
 	logOutcome(m.log.WithFields(f), e, "policy change")
 	return e

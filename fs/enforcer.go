@@ -28,8 +28,9 @@ type Enforcer interface {
 	// error (EPERM) refuses it. allow tells an allow from a deny.
 	MayChange(c Caller, group string, allow bool) error
 	// PolicyChanged is told that the deny set of group, and perhaps of
-	// its descendants, has changed.
-	PolicyChanged(c Caller, group string) error
+	// its descendants, has changed. It returns how many running processes
+	// it put a new filter into for that (the log line says so).
+	PolicyChanged(c Caller, group string) (int, error)
 }
 
 // CgroupEnforcer is the plain Enforcer: it moves processes by writing
@@ -72,6 +73,6 @@ func (e *CgroupEnforcer) MayChange(c Caller, group string, allow bool) error { r
 
 // PolicyChanged does nothing: a CgroupEnforcer holds no process to any
 // policy.
-func (e *CgroupEnforcer) PolicyChanged(c Caller, group string) error {
-	return nil
+func (e *CgroupEnforcer) PolicyChanged(c Caller, group string) (int, error) {
+	return 0, nil
 }

@@ -204,11 +204,11 @@ func (r *recorder) Move(c Caller, pid int, group string) error {
 
 func (r *recorder) MayChange(c Caller, group string, allow bool) error { return nil }
 
-func (r *recorder) PolicyChanged(c Caller, group string) error {
+func (r *recorder) PolicyChanged(c Caller, group string) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.changes = append(r.changes, group)
-	return r.fail
+	return len(r.changes), r.fail
 }
 
 // calls returns copies of what the recorder saw.
@@ -270,7 +270,7 @@ func TestLogLines(t *testing.T) {
 		t.Fatalf("want 2 info lines, got:\n%s", strings.Join(info, ""))
 	}
 	name, _ := e.arch.Native.SyscallName(59) // execve on x86_64, pipe2 on aarch64
-	fields := []string{"action=deny", "group=/g", "uid=0", "result=ok",
+	fields := []string{"action=deny", "group=/g", "uid=0", "result=ok", "held=0",
 		`syscalls="59(` + name + `)"`}
 	for _, f := range fields {
 		if !strings.Contains(info[0], f) {

@@ -145,10 +145,17 @@ func (h *Holder) forgetAnchors(pid int) {
 // so that processes forked while the holds ran are not missed. Held
 // processes anchored in the subtree but moved out of it behind the
 // mount's back are judged by their anchor, and grown for it too.
-func (h *Holder) PolicyChanged(c fs.Caller, group string) error {
+func (h *Holder) PolicyChanged(c fs.Caller, group string) (int, error) {
 	self := tgidOf(c.Pid)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	before := h.layersIn
+	err := h.policyChanged(group, self)
+	return h.layersIn - before, err
+}
+
+// policyChanged is PolicyChanged with h.mu held.
+func (h *Holder) policyChanged(group string, self int) error {
 	h.refreshUnion()
 	empty := h.emptyGroups()
 	groups := h.tree.Subtree(group)
@@ -791,6 +798,7 @@ func (h *Holder) recordNew(j *job) error {
 	h.setProc(m.pid, p)
 	h.holders.Store(m.lay.holderKey(), p)
 	h.place(m.pid, p, m.group)
+	h.layersIn++
 	if !m.lay.static.Empty() {
 		h.warnFixed(m.pid)
 	}
@@ -992,6 +1000,7 @@ func (h *Holder) recordGrown(j *job) int {
 		h.holders.Store(m.lay.holderKey(), p)
 		n++
 	}
+	h.layersIn += n
 	return n
 }
 
