@@ -88,12 +88,12 @@ type Holder struct {
 
 	trustRoot bool // root callers are never confined (the trust_root option)
 
-	mu sync.Mutex // serializes holds
+	mu    sync.Mutex    // serializes holds
+	pmu   sync.RWMutex  // guards procs
+	procs map[int]*proc // processes known to be held, by TGID
 	// layersIn counts the layers put into processes, first holds and
 	// growths (guarded by mu): PolicyChanged tells how many a deny took.
 	layersIn int
-	pmu      sync.RWMutex  // guards procs
-	procs    map[int]*proc // processes known to be held, by TGID
 
 	places   *placements            // where held processes were placed, across restarts
 	restored map[placement]placedAt // the previous daemon's placements, for the first Scan
