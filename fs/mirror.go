@@ -116,6 +116,7 @@ func (m *mirror) observe(rel string, ino uint64) {
 		m.log.WithError(err).WithField("group", groupName(rel)).
 			Warn("group not taken into the policy tree")
 	}
+	m.tree.Identify(rel, ino)
 }
 
 // forget drops group rel and its subtree after an rmdir.

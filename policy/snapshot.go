@@ -61,6 +61,7 @@ func (t *Tree) Restore(groups map[string]Set) error {
 	t.mu.Lock()
 	t.groups = copied
 	t.born = map[string]uint64{}
+	t.ids = map[string]uint64{}
 	t.shape.Add(1)
 	t.mu.Unlock()
 	return nil

@@ -30,6 +30,10 @@ type Tree struct {
 	// tells a group made during a change from one that was there.
 	made uint64
 	born map[string]uint64
+	// ids holds the identity of the real directory each group was last
+	// seen with through the mount (Identify): a group whose directory now
+	// has another was removed and made again, whatever the tree has seen.
+	ids map[string]uint64
 	// shape counts the changes of which groups there are (made, removed,
 	// restored, undone), read without the mutex (Shape); sets counts
 	// every change, of a set too (Changes).
@@ -45,7 +49,35 @@ func NewTree(a *arch.Arch) *Tree {
 		max:    nrMax(a),
 		groups: map[string]Set{"": {}},
 		born:   map[string]uint64{},
+		ids:    map[string]uint64{},
 	}
+}
+
+// Identify records that group path, which the tree has, was seen with the
+// real directory of identity id (its inode number, the cgroup's ID). It
+// does nothing for a group the tree does not have.
+func (t *Tree) Identify(path string, id uint64) {
+	p, err := cleanPath(path)
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.groups[p]; ok {
+		t.ids[p] = id
+	}
+}
+
+// Identity returns the identity group path was last seen with (Identify),
+// 0 when none was recorded: the group whose set the tree holds for it.
+func (t *Tree) Identity(path string) uint64 {
+	p, err := cleanPath(path)
+	if err != nil {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ids[p]
 }
 
 // Arch returns the architecture whose native numbers the tree holds.
@@ -110,6 +142,7 @@ func (t *Tree) Remove(path string) error {
 		if within(q, p) {
 			delete(t.groups, q)
 			delete(t.born, q)
+			delete(t.ids, q)
 		}
 	}
 	t.shape.Add(1)

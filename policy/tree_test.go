@@ -507,3 +507,34 @@ func TestTreeChanges(t *testing.T) {
 		false, false)
 	step("rmdir", func() error { return tr.Remove("a") }, true, true)
 }
+
+// TestTreeIdentity: the tree keeps the identity a group was seen with
+// until the group goes (Remove, of it or an ancestor) or the tree is
+// restored; a group it does not have gets none.
+func TestTreeIdentity(t *testing.T) {
+	tr := NewTree(x86)
+	if err := tr.Ensure("a/b"); err != nil {
+		t.Fatal(err)
+	}
+	tr.Identify("a", 7)
+	tr.Identify("a/b", 8)
+	tr.Identify("c", 9) // not in the tree
+	if got := [3]uint64{tr.Identity("a"), tr.Identity("a/b"), tr.Identity("c")}; got !=
+		[3]uint64{7, 8, 0} {
+		t.Fatalf("identities of a, a/b, c: %v, want [7 8 0]", got)
+	}
+	if err := tr.Remove("a"); err != nil {
+		t.Fatal(err)
+	}
+	tr.Ensure("a/b")
+	if got := [2]uint64{tr.Identity("a"), tr.Identity("a/b")}; got != [2]uint64{0, 0} {
+		t.Errorf("identities after a was removed and made again: %v, want none", got)
+	}
+	tr.Identify("a", 10)
+	if err := tr.Restore(map[string]Set{"": {}, "a": {}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.Identity("a"); got != 0 {
+		t.Errorf("identity of a after a restore: %d, want none", got)
+	}
+}

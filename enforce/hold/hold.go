@@ -834,7 +834,7 @@ func (h *Holder) anchorRemade(p *proc, a string) bool {
 	if shape == p.anchorShape.Load() {
 		return false
 	}
-	if h.groupID(a) != p.anchorID.Load() {
+	if h.identityOf(a) != p.anchorID.Load() {
 		p.anchorStale.Store(true)
 		return true
 	}
@@ -847,13 +847,27 @@ func (h *Holder) anchorRemade(p *proc, a string) bool {
 // there now is another (anchorRemade).
 func (h *Holder) identify(p *proc, group string, id uint64) {
 	shape := h.tree.Shape() // before the identity is read
-	now := h.groupID(group)
+	now := h.identityOf(group)
 	if id == 0 {
 		id = now
 	}
 	p.anchorID.Store(id)
 	p.anchorStale.Store(id != now)
 	p.anchorShape.Store(shape)
+}
+
+// identityOf is the identity of the group whose set the tree holds for
+// group: the one the mount last saw there (policy.Tree.Identity), which a
+// group made again since, and not seen yet, does not have; where the mount
+// saw none, the real directory's now (groupID). A placement took the
+// identity of the directory there after its move, and a group made again
+// between the write's look and the move passed for the one whose set
+// judged the process (helper-54, 9 of 22).
+func (h *Holder) identityOf(group string) uint64 {
+	if id := h.tree.Identity(group); id != 0 {
+		return id
+	}
+	return h.groupID(group)
 }
 
 // groupID is the identity of the real cgroup of group: the inode number

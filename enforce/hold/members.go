@@ -118,7 +118,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 		// (helper-51: after a restart two orphans of an exited held shell
 		// placed each other in a group that denied nothing, and made the
 		// calls their shell's group denied, 3 of 3).
-		w := placedAt{group: group, anchorID: h.groupID(group)}
+		w := placedAt{group: group, anchorID: h.identityOf(group)}
 		h.keep.placedAt.Store(placement{pid, start}, w)
 		if err := h.places.record(pid, start, w); err != nil {
 			h.log.WithError(err).Warn("could not write the placement log")
@@ -698,7 +698,7 @@ func (h *Holder) inherit(m *member) error {
 			// Where it was born is known no better for that.
 			at.wider = h.widerFor(m.pid, m.start, lay, h.heldAncestor(m.pid))
 			if b, ok := h.bornAt(m.pid, m.start, lay); ok && b.anchorID != 0 &&
-				h.groupID(b.group) != b.anchorID {
+				h.identityOf(b.group) != b.anchorID {
 				// Born to an anchor whose group was made again since: it
 				// keeps that group's identity and pin (anchorRemade).
 				at.pin, at.anchorID = b.pin, b.anchorID

@@ -1,0 +1,100 @@
+package hold
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/enforce/supervise"
+	"github.com/cgsyscall/cgsyscall/fs"
+	"github.com/cgsyscall/cgsyscall/policy"
+)
+
+// TestPlacedInGroupNotSeenYet: the mount saw g (its identity in the tree)
+// and g is removed and made again before a move into it is carried out
+// (the race between a write's look at its group and the move, helper-54):
+// the process goes into the new directory while the tree still holds the
+// old g's set. Once the mount sees the new g, which starts afresh, the
+// process must still be judged by the old g's set, pinned when it was
+// placed. The placement took the new directory's identity, and the
+// process was judged by the new g's empty set (9 of 22).
+func TestPlacedInGroupNotSeenYet(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: makes cgroups and holds a process")
+	}
+	a := arch.Host()
+	base, err := os.MkdirTemp("/sys/fs/cgroup/unified", "cgsyscall-test-")
+	if err != nil {
+		t.Skip("no cgroup2 at /sys/fs/cgroup/unified: ", err)
+	}
+	t.Cleanup(func() { os.Remove(base) })
+	g := filepath.Join(base, "g")
+	if err := os.Mkdir(g, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(g) })
+	var st syscall.Stat_t
+	if err := syscall.Stat(g, &st); err != nil {
+		t.Fatal(err)
+	}
+	tree := policy.NewTree(a)
+	getppid, _ := a.Native.SyscallNumber("getppid")
+	if err := tree.Ensure("g"); err != nil {
+		t.Fatal(err)
+	}
+	tree.Identify("g", st.Ino) // as the mount's look at it does
+	if err := tree.Deny("g", policy.NewSet(getppid)); err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetLevel(logrus.ErrorLevel)
+	h, err := New(a, tree, base, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.Close()
+		os.Remove(filepath.Join(placementDir,
+			"placements-"+strings.ReplaceAll(strings.Trim(base, "/"), "/", "_")))
+	})
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	// g made again behind the mount's back, before the move.
+	if err := os.Remove(g); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(g, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Move(fs.Caller{Pid: os.Getpid()}, pid, "g"); err != nil {
+		t.Fatal(err)
+	}
+	// The mount now sees the new g, which starts from its parent's set.
+	if err := syscall.Stat(g, &st); err != nil {
+		t.Fatal(err)
+	}
+	tree.Remove("g")
+	tree.Ensure("g")
+	tree.Identify("g", st.Ino)
+	if d, _ := tree.Denied("g"); !d.Empty() {
+		t.Fatalf("the new g denies %v, want nothing", d.Numbers())
+	}
+	n := supervise.Notif{Pid: pid, Holder: pid, Arch: a.Native.AuditArch, Nr: getppid}
+	if h.Decide(&n) {
+		t.Errorf("getppid of the process placed in g while g was made again: allowed, " +
+			"want denied by the set pinned in the old g")
+	}
+}
