@@ -302,6 +302,44 @@ func TestDenyLogsHeld(t *testing.T) {
 	}
 }
 
+// TestMoveGathersThreads: in a threaded subtree, one thread of a process
+// placed in T1 is moved into T2 behind the mount's back; a move of the
+// process into T1 through the mount brings that thread back, as SPEC 4
+// says a move does (every thread). It was left in T2 because the main
+// thread was in T1 already, the write saying 0 (helper-55).
+func TestMoveGathersThreads(t *testing.T) {
+	m := liveMirror(t)
+	m.mkdir("G")
+	for _, g := range []string{"G/T1", "G/T2"} {
+		m.mkdir(g)
+		if err := os.WriteFile(filepath.Join(m.base, g, "cgroup.type"),
+			[]byte("threaded"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.mustWrite("G/T1/syscalls.deny", "getppid")
+	e := startLive(t, m.base, bin.probe, "-serve")
+	e.ready()
+	moveTo(m, "G/T1", e.pid)
+	tids, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", e.pid))
+	if err != nil || len(tids) < 2 {
+		t.Fatalf("the probe's threads: %v, %v; want two or more", tids, err)
+	}
+	tid := tids[len(tids)-1].Name()
+	if err := os.WriteFile(filepath.Join(m.base, "G", "T2", "cgroup.threads"), []byte(tid),
+		0); err != nil {
+		t.Fatal(err)
+	}
+	moveTo(m, "G/T1", e.pid)
+	b, err := os.ReadFile(filepath.Join(m.base, "G", "T2", "cgroup.threads"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(string(b)); len(got) != 0 {
+		t.Errorf("threads left in G/T2 after the move of the process into G/T1: %v", got)
+	}
+}
+
 // liveMirror is newMirror plus a last sweep: any process still in the
 // test's cgroups when the test ends (a test bug) is killed by its PID, so
 // the groups can be removed. A process killed by the test's cleanups may

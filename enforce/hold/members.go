@@ -72,9 +72,12 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 		return errnoOf(err)
 	}
 	// On v1 the threads of a process may sit in different groups, and the
-	// group of the main thread says nothing of the others: always move.
+	// group of the main thread says nothing of the others: always move. So
+	// on v2 in a threaded subtree: a process with more threads than one is
+	// moved whatever its main thread's group (helper-55: a thread moved
+	// into a sibling threaded group stayed there, the write saying 0).
 	now, inside, err := h.groupOf(pid)
-	if h.where.v1() || !(err == nil && inside && now == group) {
+	if h.where.v1() || !(err == nil && inside && now == group) || threadCount(pid) != 1 {
 		err := writeProcs(filepath.Join(h.mirror, filepath.FromSlash(group)), pid)
 		h.tids.renew() // a cached group of its threads is stale now
 		if err != nil {

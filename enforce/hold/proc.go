@@ -254,3 +254,13 @@ func parentOf(pid int) (int, error) {
 	}
 	return strconv.Atoi(f[1])
 }
+
+// threadCount is how many threads process pid has (its /proc task
+// directory's entries), 0 when that cannot be read.
+func threadCount(pid int) int {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		return 0
+	}
+	return len(ents)
+}
