@@ -631,6 +631,64 @@ func TestPlacedIntoUnseenRemake(t *testing.T) {
 	}
 }
 
+// TestLaterDenyOutlivesGroup: a shell H placed in F (uname denied), then
+// getppid denied in F, then H moves itself to the top group behind the
+// mount's back; F is removed (through the mount, or on the real cgroupfs
+// and made again, H moving into the new F), with or without a restart.
+// H stays judged by F's set as it was when F went: getppid denied too. The
+// numbers pinned at the placement were F's set then, uname alone, and the
+// later deny was lost with F (helper-55, 3 of 3 in each of four ways).
+func TestLaterDenyOutlivesGroup(t *testing.T) {
+	for _, how := range []string{"rmdir", "remake"} {
+		for _, restart := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/restart=%v", how, restart), func(t *testing.T) {
+				m := liveMirror(t)
+				m.mkdir("F")
+				m.mustWrite("F/syscalls.deny", "uname")
+				h := evalShell(t, m.base)
+				moveTo(m, "F", h.pid)
+				do := func(cmd string) string {
+					t.Helper()
+					h.send(cmd)
+					return h.next()
+				}
+				m.mustWrite("F/syscalls.deny", "getppid")
+				realF := filepath.Join(m.base, "F")
+				if l := do("echo 0 > " + filepath.Join(m.base, "cgroup.procs") +
+					"; echo moved $?"); l != "moved 0" {
+					t.Fatalf("H moving itself to the top group: %q", l)
+				}
+				switch how {
+				case "rmdir":
+					if err := os.Remove(m.path("F")); err != nil {
+						t.Fatal(err)
+					}
+				case "remake":
+					if l := do("rmdir " + realF + " && mkdir " + realF + " && echo 0 > " +
+						filepath.Join(realF, "cgroup.procs") + "; echo done $?"); l != "done 0" {
+						t.Fatalf("H's remake of F: %q", l)
+					}
+					if got := m.read("F/syscalls.deny"); got != "\n" {
+						t.Fatalf("the new F's syscalls.deny: %q, want nothing denied", got)
+					}
+				}
+				if restart {
+					remount(t, m)
+				}
+				for _, when := range []string{"at once", "after a scan"} {
+					if l := do(bin.probe + " getppid uname"); l != "getppid -38" {
+						t.Errorf("a probe H runs %s: %q, want getppid -38", when, l)
+					}
+					if l := h.next(); l != "uname -38" {
+						t.Errorf("a probe H runs %s: %q, want uname -38", when, l)
+					}
+					waitScans(t, m, 1)
+				}
+			})
+		}
+	}
+}
+
 // placedFamily makes L (uname denied) and L/S (getppid denied), holds a
 // shell P in L and places P's child shell H in L/S through the mount, and
 // returns the mirror and H.

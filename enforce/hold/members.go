@@ -170,7 +170,31 @@ func (h *Holder) policyChanged(group string, self int) error {
 			return err
 		}
 	}
-	return h.review(group, self)
+	if err := h.review(group, self); err != nil {
+		return err
+	}
+	h.pinDenies(group)
+	return nil
+}
+
+// pinDenies adds what group's subtree denies now to the numbers pinned for
+// the processes anchored there, and logs them: a deny there after a
+// process was placed judges it once its group is gone, or made again, as
+// it judged it before (helper-55: a process that had left its group behind
+// the mount's back, whose group was then removed, made the call a later
+// deny there had denied it, 3 of 3). An allow there does not take a number
+// back out: such a process only loses calls.
+func (h *Holder) pinDenies(group string) {
+	for pid, p := range h.snapshot() {
+		anchor := *p.anchor.Load()
+		if !within(anchor, group) {
+			continue
+		}
+		pinned := *p.pinned.Load()
+		if now := h.deniedSet(anchor); now.Union(pinned) != pinned && h.known(pid) == p {
+			h.placePinned(pid, p, anchor, pinned, p.anchorID.Load())
+		}
+	}
 }
 
 // discover adds to the tree the child groups of restricted group g that
