@@ -631,6 +631,44 @@ func TestPlacedIntoUnseenRemake(t *testing.T) {
 	}
 }
 
+// TestPlacedBelowRemadeAncestor: a shell H placed in L (getppid denied)
+// keeps its working directory in the mount's L, moves itself to the top
+// group behind the mount's back, makes L and L/S again on the real
+// cgroupfs, and places itself in S through its working directory (the old
+// L's node, whose S takes the old L's set). Once the mount sees the new
+// L, S starts afresh from it: H must stay judged by the set pinned at the
+// placement. S kept its identity, and H made getppid (helper-55, 4 of 4).
+func TestPlacedBelowRemadeAncestor(t *testing.T) {
+	m := liveMirror(t)
+	denyGetppid(m, "L")
+	h := evalShell(t, m.base)
+	moveTo(m, "L", h.pid)
+	do := func(cmd string) string {
+		t.Helper()
+		h.send(cmd)
+		return h.next()
+	}
+	realL := filepath.Join(m.base, "L")
+	if l := do("cd " + m.path("L") + " && echo 0 > " + filepath.Join(m.base, "cgroup.procs") +
+		" && rmdir " + realL + " && mkdir " + realL + " " + realL + "/S && echo 0 > S/tasks" +
+		"; echo done $?"); l != "done 0" {
+		t.Fatalf("H's steps: %q", l)
+	}
+	if l := do(bin.probe + " getppid"); l != "getppid -38" {
+		t.Errorf("a probe H runs in S: %q, want getppid -38", l)
+	}
+	do("cd /; echo left")
+	if got := m.read("L/syscalls.deny"); got != "\n" {
+		t.Fatalf("the new L's syscalls.deny: %q, want nothing denied", got)
+	}
+	for _, when := range []string{"once the mount saw the new L", "after a scan"} {
+		if l := do(bin.probe + " getppid"); l != "getppid -38" {
+			t.Errorf("a probe H runs in S %s: %q, want getppid -38", when, l)
+		}
+		waitScans(t, m, 1)
+	}
+}
+
 // TestLaterDenyOutlivesGroup: a shell H placed in F (uname denied), then
 // getppid denied in F, then H moves itself to the top group behind the
 // mount's back; F is removed (through the mount, or on the real cgroupfs

@@ -108,9 +108,19 @@ func (m *mirror) observe(rel string, ino uint64) {
 	}
 	m.inos[rel] = ino
 	if seen && rel != "" {
-		// The directory was replaced behind our back.
+		// The directory was replaced behind our back, and with it every
+		// group below it, which the tree drops: those are seen afresh
+		// (helper-55: a group below, seen once since, kept its entry
+		// here, was never taken into the tree again, and its files
+		// answered ENOENT).
 		m.tree.Remove(rel)
 		m.forgetCounts(rel)
+		for q := range m.inos {
+			if strings.HasPrefix(q, rel+"/") {
+				delete(m.inos, q)
+				m.forgetCounts(q)
+			}
+		}
 	}
 	if err := m.tree.Ensure(rel); err != nil {
 		m.log.WithError(err).WithField("group", groupName(rel)).

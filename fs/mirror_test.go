@@ -80,6 +80,25 @@ func TestGroupsMadeOutside(t *testing.T) {
 	e.want("x/syscalls.deny", "\n")
 }
 
+// TestGroupBelowRemadeAncestor: L is removed and made again outside the
+// mount, with a child S; S is looked up through the old L's node (a shell
+// whose working directory is there), then the mount sees the new L. S's
+// files must work: the tree dropped S with the old L, and the mount, which
+// had seen S, never took it in again (ENOENT for reads and writes of its
+// policy files, helper-55).
+func TestGroupBelowRemadeAncestor(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/L && echo 59 > $M/L/syscalls.deny`)
+	out := e.shOK(`cd $M/L && rmdir $G/L && mkdir $G/L $G/L/S && cat S/syscalls.deny && cd / &&
+		cat $M/L/syscalls.deny && cat $M/L/S/syscalls.deny && echo 59 > $M/L/S/syscalls.deny &&
+		cat $M/L/S/syscalls.deny`)
+	// S through the old L: a copy of the old L's set; then the new L and
+	// the new S start afresh, and S takes the write.
+	if want := "59 \n\n\n59 \n"; out != want {
+		t.Errorf("the reads: %q, want %q", out, want)
+	}
+}
+
 func TestPassthrough(t *testing.T) {
 	e := newEnv(t)
 	e.shOK(`mkdir $M/g`)

@@ -379,7 +379,7 @@ var doc = manual{
 			pinned there, comma-separated, or ` + "`-`" + `; markers before it say how the
 			process is judged, ` + "`@`" + `{NS}.{PID} after it when it last moved), followed
 			by ` + "`layer PID START TAG`" + ` for a layer's holder and ` + "`anchor PID START ID`" + `
-			(the identity of the group's real directory), with ` + "`place TAG GROUP PIN`" + `
+			(the identity of the group's real directory and its ancestors'), with ` + "`place TAG GROUP PIN`" + `
 			lines for the groups a layer's processes were placed in; appended as it happens,
 			after a first line ` + "`key`" + ` {HEX}, the secret that tags the daemon's filters;
 			{MIRROR} is the mirrored directory with its slashes as underscores

@@ -40,7 +40,9 @@
 package hold
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"os"
 	"path/filepath"
@@ -863,11 +865,32 @@ func (h *Holder) identify(p *proc, group string, id uint64) {
 // identity of the directory there after its move, and a group made again
 // between the write's look and the move passed for the one whose set
 // judged the process (helper-54, 9 of 22).
+//
+// It covers the group's ancestors too, whose sets its own derives from: a
+// group placed in through an ancestor the mount had not seen made again
+// kept its identity when the mount then saw the new ancestor and gave the
+// group that one's set (helper-55, 4 of 4). So it is a hash of the
+// identities of every level of the path below the mirror's root (which is
+// never made again), 0 where a level is not there.
 func (h *Holder) identityOf(group string) uint64 {
-	if id := h.tree.Identity(group); id != 0 {
-		return id
+	sum := fnv.New64a()
+	var b [8]byte
+	for i := 0; i <= len(group); i++ {
+		if i < len(group) && group[i] != '/' {
+			continue
+		}
+		level := group[:i]
+		id := h.tree.Identity(level)
+		if id == 0 {
+			id = h.groupID(level)
+		}
+		if id == 0 {
+			return 0
+		}
+		binary.LittleEndian.PutUint64(b[:], id)
+		sum.Write(b[:])
 	}
-	return h.groupID(group)
+	return sum.Sum64()
 }
 
 // groupID is the identity of the real cgroup of group: the inode number
