@@ -273,32 +273,36 @@ func TestBehindTheBackMoveLogged(t *testing.T) {
 	}
 }
 
-// TestDenyLogsHeld: the log line of a deny says how many running
-// processes it put a new filter into: 1 for a group with one running
-// member not held yet (helper-53: the line did not say whether the deny
-// reached running members).
+// TestDenyLogsHeld: the log line of a deny says how many held processes
+// placed in the group or below it judges: 1 for a group with one running
+// member not held yet, and again 1 for a second deny, which the member's
+// filter may already hand to the daemon (helper-53: the line did not say
+// whether the deny reached running members; helper-55: a count of new
+// filters said 0 then).
 func TestDenyLogsHeld(t *testing.T) {
 	m := liveMirror(t)
 	m.mkdir("k")
 	e := startLive(t, m.base, bin.probe, "-serve")
 	e.ready()
 	moveTo(m, "k", e.pid)
-	m.mustWrite("k/syscalls.deny", "getppid")
-	if got := e.call("getppid")["getppid"]; got != "-38" {
-		t.Fatalf("getppid after the deny: %s, want -38", got)
-	}
-	b, err := os.ReadFile(m.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var line string
-	for l := range strings.Lines(string(b)) {
-		if strings.Contains(l, `msg="policy change"`) && strings.Contains(l, "group=/k ") {
-			line = l
+	for _, call := range []string{"getppid", "sethostname", "getuid"} {
+		m.mustWrite("k/syscalls.deny", call)
+		if got := e.call(call)[call]; got != "-38" {
+			t.Fatalf("%s after its deny: %s, want -38", call, got)
 		}
-	}
-	if !strings.Contains(line, " held=1 ") || !strings.Contains(line, "action=deny") {
-		t.Errorf("the deny's line: %q, want action=deny and held=1", line)
+		b, err := os.ReadFile(m.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var line string
+		for l := range strings.Lines(string(b)) {
+			if strings.Contains(l, `msg="policy change"`) && strings.Contains(l, "group=/k ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, " held=1 ") || !strings.Contains(line, "("+call+")") {
+			t.Errorf("the deny's line: %q, want %s and held=1", line, call)
+		}
 	}
 }
 

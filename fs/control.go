@@ -268,7 +268,7 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 		err = m.uringAllow(group, set)
 	}
 	var mark policy.Mark
-	held := 0 // running processes a deny put a new filter into
+	held := 0 // held processes placed in the group's subtree, which a deny judges
 	if err == nil {
 		mark = m.tree.Mark()
 		if kind == ctlAllow {

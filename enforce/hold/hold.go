@@ -93,9 +93,6 @@ type Holder struct {
 	mu    sync.Mutex    // serializes holds
 	pmu   sync.RWMutex  // guards procs
 	procs map[int]*proc // processes known to be held, by TGID
-	// layersIn counts the layers put into processes, first holds and
-	// growths (guarded by mu): PolicyChanged tells how many a deny took.
-	layersIn int
 
 	places   *placements            // where held processes were placed, across restarts
 	restored map[placement]placedAt // the previous daemon's placements, for the first Scan

@@ -152,13 +152,14 @@ func (h *Holder) PolicyChanged(c fs.Caller, group string) (int, error) {
 	self := tgidOf(c.Pid)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	before := h.layersIn
-	err := h.policyChanged(group, self)
-	return h.layersIn - before, err
+	return h.policyChanged(group, self)
 }
 
-// policyChanged is PolicyChanged with h.mu held.
-func (h *Holder) policyChanged(group string, self int) error {
+// policyChanged is PolicyChanged with h.mu held. It returns how many held
+// processes are placed in group's subtree once the deny went in: those it
+// judges wherever they are now (a count of new filters said 0 for a deny
+// that every member's filter already handed to the daemon, helper-55).
+func (h *Holder) policyChanged(group string, self int) (int, error) {
 	h.refreshUnion()
 	empty := h.emptyGroups()
 	groups := h.tree.Subtree(group)
@@ -167,14 +168,13 @@ func (h *Holder) policyChanged(group string, self int) error {
 			groups = append(groups, h.discover(groups[i])...)
 		}
 		if err := h.holdMembers(groups[i], self, false); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := h.review(group, self); err != nil {
-		return err
+		return 0, err
 	}
-	h.pinDenies(group)
-	return nil
+	return h.pinDenies(group), nil
 }
 
 // pinDenies adds what group's subtree denies now to the numbers pinned for
@@ -183,18 +183,22 @@ func (h *Holder) policyChanged(group string, self int) error {
 // it judged it before (helper-55: a process that had left its group behind
 // the mount's back, whose group was then removed, made the call a later
 // deny there had denied it, 3 of 3). An allow there does not take a number
-// back out: such a process only loses calls.
-func (h *Holder) pinDenies(group string) {
+// back out: such a process only loses calls. It returns how many held
+// processes are anchored there.
+func (h *Holder) pinDenies(group string) int {
+	n := 0
 	for pid, p := range h.snapshot() {
 		anchor := *p.anchor.Load()
-		if !within(anchor, group) {
+		if !within(anchor, group) || h.known(pid) != p {
 			continue
 		}
+		n++
 		pinned := *p.pinned.Load()
-		if now := h.deniedSet(anchor); now.Union(pinned) != pinned && h.known(pid) == p {
+		if now := h.deniedSet(anchor); now.Union(pinned) != pinned {
 			h.placePinned(pid, p, anchor, pinned, p.anchorID.Load())
 		}
 	}
+	return n
 }
 
 // discover adds to the tree the child groups of restricted group g that
@@ -825,7 +829,6 @@ func (h *Holder) recordNew(j *job) error {
 	h.setProc(m.pid, p)
 	h.holders.Store(m.lay.holderKey(), p)
 	h.place(m.pid, p, m.group)
-	h.layersIn++
 	if !m.lay.static.Empty() {
 		h.warnFixed(m.pid)
 	}
@@ -1027,7 +1030,6 @@ func (h *Holder) recordGrown(j *job) int {
 		h.holders.Store(m.lay.holderKey(), p)
 		n++
 	}
-	h.layersIn += n
 	return n
 }
 
