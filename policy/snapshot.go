@@ -61,7 +61,14 @@ func (t *Tree) Restore(groups map[string]Set) error {
 	t.mu.Lock()
 	t.groups = copied
 	t.born = map[string]uint64{}
-	t.ids = map[string]uint64{}
+	// The identities of groups it still has stay: they are what the mount
+	// saw there, which it does not look at again while they hold
+	// (helper-55: a restore after a failed save dropped them all).
+	for p := range t.ids {
+		if _, ok := copied[p]; !ok {
+			delete(t.ids, p)
+		}
+	}
 	t.shape.Add(1)
 	t.mu.Unlock()
 	return nil

@@ -509,8 +509,8 @@ func TestTreeChanges(t *testing.T) {
 }
 
 // TestTreeIdentity: the tree keeps the identity a group was seen with
-// until the group goes (Remove, of it or an ancestor) or the tree is
-// restored; a group it does not have gets none.
+// until the group goes (Remove, of it or an ancestor, or a Restore without
+// it); a group it does not have gets none.
 func TestTreeIdentity(t *testing.T) {
 	tr := NewTree(x86)
 	if err := tr.Ensure("a/b"); err != nil {
@@ -531,10 +531,11 @@ func TestTreeIdentity(t *testing.T) {
 		t.Errorf("identities after a was removed and made again: %v, want none", got)
 	}
 	tr.Identify("a", 10)
+	tr.Identify("a/b", 11)
 	if err := tr.Restore(map[string]Set{"": {}, "a": {}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := tr.Identity("a"); got != 0 {
-		t.Errorf("identity of a after a restore: %d, want none", got)
+	if got := [2]uint64{tr.Identity("a"), tr.Identity("a/b")}; got != [2]uint64{10, 0} {
+		t.Errorf("identities of a and a/b after a restore with a alone: %v, want [10 0]", got)
 	}
 }
