@@ -131,6 +131,25 @@ func (p *live) send(line string) {
 	}
 }
 
+// do sends a shell process one line and returns the next line it prints.
+func (p *live) do(line string) string {
+	p.t.Helper()
+	p.send(line)
+	return p.next()
+}
+
+// probeStaysDenied has shell sh run the probe's getppid at once and again
+// after a scan, and fails the test unless both get ENOSYS.
+func probeStaysDenied(t *testing.T, m *mirror, sh *live, where string) {
+	t.Helper()
+	for _, when := range []string{"at once", "after a scan"} {
+		if l := sh.do(bin.probe + " getppid"); l != "getppid -38" {
+			t.Errorf("a probe the shell runs %s %s: %q, want getppid -38", where, when, l)
+		}
+		waitScans(t, m, 1)
+	}
+}
+
 // startServing starts the probe in its serving form inside cg and waits
 // for its "ready PID" line.
 func startServing(t *testing.T, cg string) *live {

@@ -589,11 +589,7 @@ func TestPlacedIntoUnseenRemake(t *testing.T) {
 				m.mkdir("F")
 				h := evalShell(t, m.base)
 				moveTo(m, "L", h.pid)
-				do := func(cmd string) string {
-					t.Helper()
-					h.send(cmd)
-					return h.next()
-				}
+				do := h.do
 				write := "echo 0 >&9"
 				if way == "descriptor" {
 					l := do("exec 9> " + m.path("L", "tasks") + "; echo open $?")
@@ -619,12 +615,7 @@ func TestPlacedIntoUnseenRemake(t *testing.T) {
 				if got := m.read("L/syscalls.deny"); got != "\n" {
 					t.Fatalf("the new L's syscalls.deny: %q, want nothing denied", got)
 				}
-				for _, when := range []string{"at once", "after a scan"} {
-					if l := do(bin.probe + " getppid"); l != "getppid -38" {
-						t.Errorf("a probe H runs in the new L %s: %q, want getppid -38", when, l)
-					}
-					waitScans(t, m, 1)
-				}
+				probeStaysDenied(t, m, h, "in the new L")
 				do("cd /; echo left")
 			})
 		}
@@ -643,11 +634,7 @@ func TestPlacedBelowRemadeAncestor(t *testing.T) {
 	denyGetppid(m, "L")
 	h := evalShell(t, m.base)
 	moveTo(m, "L", h.pid)
-	do := func(cmd string) string {
-		t.Helper()
-		h.send(cmd)
-		return h.next()
-	}
+	do := h.do
 	realL := filepath.Join(m.base, "L")
 	if l := do("cd " + m.path("L") + " && echo 0 > " + filepath.Join(m.base, "cgroup.procs") +
 		" && rmdir " + realL + " && mkdir " + realL + " " + realL + "/S && echo 0 > S/tasks" +
@@ -661,12 +648,7 @@ func TestPlacedBelowRemadeAncestor(t *testing.T) {
 	if got := m.read("L/syscalls.deny"); got != "\n" {
 		t.Fatalf("the new L's syscalls.deny: %q, want nothing denied", got)
 	}
-	for _, when := range []string{"once the mount saw the new L", "after a scan"} {
-		if l := do(bin.probe + " getppid"); l != "getppid -38" {
-			t.Errorf("a probe H runs in S %s: %q, want getppid -38", when, l)
-		}
-		waitScans(t, m, 1)
-	}
+	probeStaysDenied(t, m, h, "in S once the mount saw the new L")
 }
 
 // TestLaterDenyOutlivesGroup: a shell H placed in F (uname denied), then
@@ -685,11 +667,7 @@ func TestLaterDenyOutlivesGroup(t *testing.T) {
 				m.mustWrite("F/syscalls.deny", "uname")
 				h := evalShell(t, m.base)
 				moveTo(m, "F", h.pid)
-				do := func(cmd string) string {
-					t.Helper()
-					h.send(cmd)
-					return h.next()
-				}
+				do := h.do
 				m.mustWrite("F/syscalls.deny", "getppid")
 				realF := filepath.Join(m.base, "F")
 				if l := do("echo 0 > " + filepath.Join(m.base, "cgroup.procs") +

@@ -4,15 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 
-	"github.com/sirupsen/logrus"
-
-	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/enforce/supervise"
-	"github.com/cgsyscall/cgsyscall/policy"
 )
 
 // BenchmarkDecide times Decide for a process that is not held (a sleep
@@ -24,20 +19,8 @@ import (
 // the end the group's syscalls.stat must count every denied call once.
 // It needs root and the cgroup2 mount at /sys/fs/cgroup/unified.
 func BenchmarkDecide(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: makes a cgroup")
-	}
-	a := arch.Host()
-	base, err := os.MkdirTemp("/sys/fs/cgroup/unified", "cgsyscall-test-")
-	if err != nil {
-		b.Skip("no cgroup2 at /sys/fs/cgroup/unified: ", err)
-	}
-	defer os.Remove(base)
-	g := filepath.Join(base, "g")
-	if err := os.Mkdir(g, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	defer os.Remove(g)
+	h, _, g, getppid := holderOfG(b)
+	a := h.a
 	cg, err := os.Open(g)
 	if err != nil {
 		b.Fatal(err)
@@ -49,22 +32,7 @@ func BenchmarkDecide(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	tree := policy.NewTree(a)
-	getppid, _ := a.Native.SyscallNumber("getppid")
 	getpid, _ := a.Native.SyscallNumber("getpid")
-	if err := tree.Ensure("g"); err != nil {
-		b.Fatal(err)
-	}
-	if err := tree.Deny("g", policy.NewSet(getppid)); err != nil {
-		b.Fatal(err)
-	}
-	log := logrus.New()
-	log.SetLevel(logrus.ErrorLevel)
-	h, err := New(a, tree, base, false, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
 	pid := cmd.Process.Pid
 	denied := 0
 	for _, c := range []struct {

@@ -25,44 +25,12 @@ import (
 // placed. The placement took the new directory's identity, and the
 // process was judged by the new g's empty set (9 of 22).
 func TestPlacedInGroupNotSeenYet(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: makes cgroups and holds a process")
-	}
-	a := arch.Host()
-	base, err := os.MkdirTemp("/sys/fs/cgroup/unified", "cgsyscall-test-")
-	if err != nil {
-		t.Skip("no cgroup2 at /sys/fs/cgroup/unified: ", err)
-	}
-	t.Cleanup(func() { os.Remove(base) })
-	g := filepath.Join(base, "g")
-	if err := os.Mkdir(g, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(g) })
+	h, tree, g, getppid := holderOfG(t)
 	var st syscall.Stat_t
 	if err := syscall.Stat(g, &st); err != nil {
 		t.Fatal(err)
 	}
-	tree := policy.NewTree(a)
-	getppid, _ := a.Native.SyscallNumber("getppid")
-	if err := tree.Ensure("g"); err != nil {
-		t.Fatal(err)
-	}
 	tree.Identify("g", st.Ino) // as the mount's look at it does
-	if err := tree.Deny("g", policy.NewSet(getppid)); err != nil {
-		t.Fatal(err)
-	}
-	log := logrus.New()
-	log.SetLevel(logrus.ErrorLevel)
-	h, err := New(a, tree, base, false, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h.Close()
-		os.Remove(filepath.Join(placementDir,
-			"placements-"+strings.ReplaceAll(strings.Trim(base, "/"), "/", "_")))
-	})
 	cmd := exec.Command("sleep", "100")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -92,9 +60,51 @@ func TestPlacedInGroupNotSeenYet(t *testing.T) {
 	if d, _ := tree.Denied("g"); !d.Empty() {
 		t.Fatalf("the new g denies %v, want nothing", d.Numbers())
 	}
-	n := supervise.Notif{Pid: pid, Holder: pid, Arch: a.Native.AuditArch, Nr: getppid}
+	n := supervise.Notif{Pid: pid, Holder: pid, Arch: h.a.Native.AuditArch, Nr: getppid}
 	if h.Decide(&n) {
 		t.Errorf("getppid of the process placed in g while g was made again: allowed, " +
 			"want denied by the set pinned in the old g")
 	}
+}
+
+// holderOfG makes a cgroup under the cgroup2 mount with a group g in it,
+// a tree in which g denies getppid, and a Holder of that cgroup, all gone
+// when tb ends; it skips where it cannot make them. It returns the Holder,
+// the tree, g's real directory and getppid's number.
+func holderOfG(tb testing.TB) (*Holder, *policy.Tree, string, int) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		tb.Skip("needs root: makes cgroups")
+	}
+	a := arch.Host()
+	base, err := os.MkdirTemp("/sys/fs/cgroup/unified", "cgsyscall-test-")
+	if err != nil {
+		tb.Skip("no cgroup2 at /sys/fs/cgroup/unified: ", err)
+	}
+	tb.Cleanup(func() { os.Remove(base) })
+	g := filepath.Join(base, "g")
+	if err := os.Mkdir(g, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.Remove(g) })
+	tree := policy.NewTree(a)
+	getppid, _ := a.Native.SyscallNumber("getppid")
+	if err := tree.Ensure("g"); err != nil {
+		tb.Fatal(err)
+	}
+	if err := tree.Deny("g", policy.NewSet(getppid)); err != nil {
+		tb.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetLevel(logrus.ErrorLevel)
+	h, err := New(a, tree, base, false, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		h.Close()
+		os.Remove(filepath.Join(placementDir,
+			"placements-"+strings.ReplaceAll(strings.Trim(base, "/"), "/", "_")))
+	})
+	return h, tree, g, getppid
 }
