@@ -185,10 +185,11 @@ type proc struct {
 	// been born in (helper-40). A snapshot, to which widerOf adds what
 	// those groups deny now: an allow there later does not reach it.
 	wider atomic.Pointer[policy.Set]
-	// anchorID is the identity of the real cgroup of its anchor when it
-	// was placed there (Holder.groupID; 0 where it had none): a group of
-	// that path with another is not the one it was placed in, but one
-	// removed and made again (anchorRemade), also while no daemon ran.
+	// anchorID is the identity of its anchor when it was placed there
+	// (Holder.identityOf: the group's and its ancestors'; 0 where it had
+	// none): a group of that path with another is not the one it was
+	// placed in, but one removed and made again, or one below such a
+	// group (anchorRemade), also while no daemon ran.
 	// anchorStale is set once that was found, anchorShape the tree's
 	// Shape when it was last found not so: while the tree keeps its
 	// groups, it still is not.
