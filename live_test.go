@@ -297,7 +297,8 @@ func TestBehindTheBackMoveLogged(t *testing.T) {
 // member not held yet, and again 1 for a second deny, which the member's
 // filter may already hand to the daemon (helper-53: the line did not say
 // whether the deny reached running members; helper-55: a count of new
-// filters said 0 then).
+// filters said 0 then), and 2 once a held process placed elsewhere moved
+// into the group behind the mount's back.
 func TestDenyLogsHeld(t *testing.T) {
 	m := liveMirror(t)
 	m.mkdir("k")
@@ -322,6 +323,34 @@ func TestDenyLogsHeld(t *testing.T) {
 		if !strings.Contains(line, " held=1 ") || !strings.Contains(line, "("+call+")") {
 			t.Errorf("the deny's line: %q, want %s and held=1", line, call)
 		}
+	}
+	// A held process placed elsewhere that moved into k behind the mount's
+	// back is judged by k's deny too, and counted (helper-56).
+	m.mkdir("b")
+	m.mustWrite("b/syscalls.deny", "uname")
+	q := startLive(t, m.base, bin.probe, "-serve")
+	q.ready()
+	moveTo(m, "b", q.pid)
+	if err := os.WriteFile(filepath.Join(m.base, "k", "cgroup.procs"),
+		[]byte(strconv.Itoa(q.pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	m.mustWrite("k/syscalls.deny", "getgid")
+	if got := q.call("getgid")["getgid"]; got != "-38" {
+		t.Errorf("getgid of the process that moved into k: %s, want -38", got)
+	}
+	b, err := os.ReadFile(m.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.Lines(string(b)) {
+		if strings.Contains(l, "(getgid)") && strings.Contains(l, `msg="policy change"`) {
+			line = l
+		}
+	}
+	if !strings.Contains(line, " held=2 ") {
+		t.Errorf("the deny of getgid: %q, want held=2", line)
 	}
 }
 

@@ -705,6 +705,63 @@ func TestLaterDenyOutlivesGroup(t *testing.T) {
 	}
 }
 
+// TestLaterDenyReachesUnrecorded: Z denies getppid (so every layer hands
+// it to the daemon) and F uname. A process C that carries a layer placed
+// in F, with no record of its own, leaves F behind the mount's back; then
+// getppid is denied in F and F is removed, with a restart in between. C
+// must get ENOSYS for getppid. Two kinds of C: a child of a shell held in
+// F that made no decided call ("child", restart after the removal: the
+// layer's places in the placement log kept F's set as it was, helper-56,
+// 4 of 4), and an orphan of an exited held shell ("orphan", restart before
+// the deny: judged through a listener taken back from the keeper, whose
+// placement the deny did not reach, helper-56, 4 of 4).
+func TestLaterDenyReachesUnrecorded(t *testing.T) {
+	for _, kind := range []string{"child", "orphan"} {
+		t.Run(kind, func(t *testing.T) {
+			m := liveMirror(t)
+			m.mkdir("Z")
+			m.mustWrite("Z/syscalls.deny", "getppid")
+			m.mkdir("F")
+			m.mustWrite("F/syscalls.deny", "uname")
+			var c, h *live
+			if kind == "child" {
+				h = evalShell(t, m.base)
+				moveTo(m, "F", h.pid)
+				f := newFIFOs(t)
+				h.send(bin.probe + " -serve < " + f.in + " > " + f.out + " &")
+				c = f.open(t)
+				c.ready()
+			} else {
+				c = orphansOfExitedHolder(t, m, "F", 1)[0]
+			}
+			top := "write:" + filepath.Join(m.base, "cgroup.procs") + ":0"
+			if got := c.call(top)[top]; got != "0" {
+				t.Fatalf("C's move to the top group: %s", got)
+			}
+			if kind == "orphan" {
+				remount(t, m)
+			}
+			m.mustWrite("F/syscalls.deny", "getppid")
+			if h != nil {
+				moveTo(m, "", h.pid)
+			}
+			if err := os.Remove(m.path("F")); err != nil {
+				t.Fatal(err)
+			}
+			if kind == "child" {
+				remount(t, m)
+			}
+			for _, when := range []string{"at once", "after a scan"} {
+				if got := c.call("getppid", "uname"); got["getppid"] != "-38" ||
+					got["uname"] != "-38" {
+					t.Errorf("C %s: %v, want getppid and uname -38", when, got)
+				}
+				waitScans(t, m, 1)
+			}
+		})
+	}
+}
+
 // placedFamily makes L (uname denied) and L/S (getppid denied), holds a
 // shell P in L and places P's child shell H in L/S through the mount, and
 // returns the mirror and H.

@@ -29,8 +29,8 @@ type Enforcer interface {
 	MayChange(c Caller, group string, allow bool) error
 	// PolicyChanged is told that the deny set of group, and perhaps of
 	// its descendants, has changed. It returns how many running processes
-	// the change judges: held, and placed in group or below (the log line
-	// says so).
+	// the change judges: held, and placed in group or below or in it now
+	// (the log line says so).
 	PolicyChanged(c Caller, group string) (int, error)
 }
 

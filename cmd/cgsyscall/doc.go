@@ -391,8 +391,8 @@ var doc = manual{
 			foreground: standard error): one line per write to a policy file
 			(` + "`policy change`" + `) and per move (` + "`task move`" + `): who, what, the
 			result; at warning level when refused (` + "`unchanged=true`" + ` marks one that
-			changed nothing, ` + "`held=`" + `{N} how many held processes placed in the group or
-			below a deny judges), and warnings. Every line of the daemon names its mount point; the
+			changed nothing, ` + "`held=`" + `{N} how many held processes a deny judges: placed in
+			the group or below, or in it now), and warnings. Every line of the daemon names its mount point; the
 			listener keeper logs to the same place, its lines naming the mirror
 			(` + "`keeper=`" + `{DIR}).`},
 		{"`/run/cgsyscall/keeper-`{MIRROR}`.sock`, `.lock`", `The listener keeper's

@@ -118,7 +118,10 @@ func (l *layer) holderKey() int {
 }
 
 // addPlace records that a process carrying l was anchored at group, with
-// pin pinned, and reports whether group is new to l.
+// pin pinned, and reports whether that is new to l: the group, or numbers
+// pinned there (a later deny, pinDenies), which the placement log must
+// keep too (helper-56: after a restart a carrier judged by its layer's
+// places missed a deny made after the place was logged).
 func (l *layer) addPlace(group string, pin policy.Set) bool {
 	l.placesMu.Lock()
 	defer l.placesMu.Unlock()
@@ -126,11 +129,12 @@ func (l *layer) addPlace(group string, pin policy.Set) bool {
 		l.places = map[string]policy.Set{}
 	}
 	old, ok := l.places[group]
-	if !ok || !old.Union(pin).Equal(old) {
-		l.places[group] = old.Union(pin)
-		l.placesVer++
+	if ok && old.Union(pin).Equal(old) {
+		return false
 	}
-	return !ok
+	l.places[group] = old.Union(pin)
+	l.placesVer++
+	return true
 }
 
 // addPlaces records the places spots, which the placement log kept.

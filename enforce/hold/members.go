@@ -183,13 +183,24 @@ func (h *Holder) policyChanged(group string, self int) (int, error) {
 // it judged it before (helper-55: a process that had left its group behind
 // the mount's back, whose group was then removed, made the call a later
 // deny there had denied it, 3 of 3). An allow there does not take a number
-// back out: such a process only loses calls. It returns how many held
-// processes are anchored there.
+// back out: such a process only loses calls. So for the placements that
+// judge calls through listeners taken back from the keeper, whose holders
+// exited (helper-56: an orphan so judged after a restart missed a later
+// deny once its group was removed), and the records made from them. It
+// returns how many held processes the deny judges: those anchored there,
+// those in the subtree now, and those judged through such a placement
+// there (helper-56: one that had moved into the group was not counted).
 func (h *Holder) pinDenies(group string) int {
 	n := 0
 	for pid, p := range h.snapshot() {
+		if h.known(pid) != p {
+			continue
+		}
 		anchor := *p.anchor.Load()
-		if !within(anchor, group) || h.known(pid) != p {
+		if !within(anchor, group) {
+			if now, inside, err := h.groupOf(pid); err == nil && inside && within(now, group) {
+				n++
+			}
 			continue
 		}
 		n++
@@ -198,6 +209,44 @@ func (h *Holder) pinDenies(group string) int {
 			h.placePinned(pid, p, anchor, pinned, p.anchorID.Load())
 		}
 	}
+	h.keep.placedAt.Range(func(k, v any) bool {
+		at := v.(placedAt)
+		if !within(at.group, group) {
+			return true
+		}
+		if _, process := k.(placement); process {
+			n++ // a label names an exited holder's placement, not a process
+		}
+		pin := at.pin.Union(h.deniedSet(at.group))
+		if pin == at.pin {
+			return true
+		}
+		at.pin = pin
+		h.keep.placedAt.Store(k, at)
+		pl, ok := k.(placement)
+		if label, isLabel := k.(int); isLabel {
+			if o, taken := h.keep.takenBack.Load(label); taken {
+				pl, ok = placement{o.(*orphanListener).pid, o.(*orphanListener).start}, true
+			}
+		}
+		if ok {
+			if err := h.places.record(pl.pid, pl.start, at); err != nil {
+				h.log.WithError(err).Warn("placement log")
+			}
+		}
+		return true
+	})
+	h.anchors.Range(func(_, v any) bool {
+		// Records of processes judged through such a placement, kept for
+		// their threads and nowhere else (anchorOf).
+		if p := v.(*anchorEntry).p; p != nil && p.lay.Load() == nil {
+			if a := *p.anchor.Load(); within(a, group) {
+				pin := p.pinned.Load().Union(h.deniedSet(a))
+				p.pinned.Store(&pin)
+			}
+		}
+		return true
+	})
 	return n
 }
 

@@ -391,18 +391,20 @@ func (l *placements) recordSpot(tag, group string, pin policy.Set) error {
 }
 
 // newSpot records the spot group (with pin) of the layer tagged tag and
-// returns its line, counted, or "" when tag is "" or the log has it;
+// returns its line, counted, or "" when tag is "" or the log has it with
+// every number of pin (a later line adds to an earlier one's, readSpots);
 // l.mu is held.
 func (l *placements) newSpot(tag, group string, pin policy.Set) string {
-	if _, ok := l.spots[tag][group]; tag == "" || ok {
+	old, ok := l.spots[tag][group]
+	if tag == "" || ok && old.Union(pin).Equal(old) {
 		return ""
 	}
 	if l.spots[tag] == nil {
 		l.spots[tag] = map[string]policy.Set{}
 	}
-	l.spots[tag][group] = pin
+	l.spots[tag][group] = old.Union(pin)
 	l.lines++
-	return formatSpot(tag, group, pin)
+	return formatSpot(tag, group, old.Union(pin))
 }
 
 // spotsOf returns the spots the log has for the layer tagged tag.

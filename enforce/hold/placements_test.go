@@ -83,7 +83,8 @@ func TestPlacementTags(t *testing.T) {
 		}
 	}
 	check("appended")
-	// A layer's places: in the same write as a placement, or alone; once.
+	// A layer's places: in the same write as a placement, or alone; again
+	// only with numbers the log does not have for it (a later deny).
 	if err := l.recordSpotted(a.pid, a.start, placedAt{group: "g", tag: "00112233445566ff",
 		anchorID: 1 << 40}, "00112233445566ff"); err != nil {
 		t.Fatal(err)
@@ -94,11 +95,25 @@ func TestPlacementTags(t *testing.T) {
 	if err := l.recordSpot("00112233445566ff", "g/sub", policy.NewSet(8)); err != nil {
 		t.Fatal(err)
 	}
+	size := func() int64 {
+		st, err := os.Stat(l.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	before := size()
+	if err := l.recordSpot("00112233445566ff", "g/sub", policy.NewSet(7, 8)); err != nil {
+		t.Fatal(err)
+	}
+	if after := size(); after != before {
+		t.Errorf("a spot with no new number wrote %d bytes", after-before)
+	}
 	checkSpots := func(when string) {
 		t.Helper()
 		got := readSpots(l.path)["00112233445566ff"]
-		if len(got) != 2 || got["g/sub"] != policy.NewSet(7) || !got["g"].Empty() {
-			t.Errorf("%s: spots %v, want g and g/sub (7)", when, got)
+		if len(got) != 2 || got["g/sub"] != policy.NewSet(7, 8) || !got["g"].Empty() {
+			t.Errorf("%s: spots %v, want g and g/sub (7, 8)", when, got)
 		}
 	}
 	checkSpots("appended")
