@@ -762,6 +762,80 @@ func TestLaterDenyReachesUnrecorded(t *testing.T) {
 	}
 }
 
+// TestLaterDenyAfterPlaceEmptied: X, an orphan of H (placed in L/S, a
+// child of P held in L), is judged by its layer's places; it moves itself
+// into L behind the mount's back and H exits, so that no process is
+// anchored in L/S. sysinfo is then denied in L/S, and L/S removed (with a
+// restart after, or none): X must get ENOSYS for sysinfo. The deny reached
+// the layer's places only through a process anchored there (helper-57, 4
+// of 4).
+func TestLaterDenyAfterPlaceEmptied(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			m, h := placedFamily(t)
+			f := newFIFOs(t)
+			h.send("( " + bin.probe + " -serve < " + f.in + " > " + f.out + " & )")
+			x := f.open(t)
+			x.ready()
+			if got := x.call("getppid")["getppid"]; got != "-38" {
+				t.Fatalf("X's getppid in L/S: %s, want -38", got)
+			}
+			intoL := "write:" + filepath.Join(m.base, "L", "cgroup.procs") + ":0"
+			if got := x.call(intoL)[intoL]; got != "0" {
+				t.Fatalf("X's move into L: %s", got)
+			}
+			h.send("exit")
+			waitGone(t, h.pid)
+			m.mustWrite("L/S/syscalls.deny", "sysinfo")
+			if got := x.call("sysinfo")["sysinfo"]; got != "-38" {
+				t.Fatalf("X's sysinfo once denied in L/S: %s, want -38", got)
+			}
+			if err := os.Remove(m.path("L/S")); err != nil {
+				t.Fatal(err)
+			}
+			if restart {
+				remount(t, m)
+			}
+			for _, when := range []string{"at once", "after a scan"} {
+				got := x.call("sysinfo", "getppid", "uname")
+				if got["sysinfo"] != "-38" || got["getppid"] != "-38" || got["uname"] != "-38" {
+					t.Errorf("X %s after L/S was removed: %v, want all -38", when, got)
+				}
+				waitScans(t, m, 1)
+			}
+		})
+	}
+}
+
+// TestAncestorDenyAfterRemoval: Q, placed in P/B (uname denied), moves
+// itself to the top group behind the mount's back; P/B is removed, then P
+// denies getppid: Q must get ENOSYS for it, as for a deny in P before the
+// removal. The removed group's set, nothing, was added (helper-57, 4 of
+// 4).
+func TestAncestorDenyAfterRemoval(t *testing.T) {
+	m := liveMirror(t)
+	m.mkdir("P")
+	m.mkdir("P/B")
+	m.mustWrite("P/B/syscalls.deny", "uname")
+	q := startLive(t, m.base, bin.probe, "-serve")
+	q.ready()
+	moveTo(m, "P/B", q.pid)
+	top := "write:" + filepath.Join(m.base, "cgroup.procs") + ":0"
+	if got := q.call(top)[top]; got != "0" {
+		t.Fatalf("Q's move to the top group: %s", got)
+	}
+	if err := os.Remove(m.path("P/B")); err != nil {
+		t.Fatal(err)
+	}
+	m.mustWrite("P/syscalls.deny", "getppid")
+	for _, when := range []string{"at once", "after a scan"} {
+		if got := q.call("getppid", "uname"); got["getppid"] != "-38" || got["uname"] != "-38" {
+			t.Errorf("Q %s: %v, want getppid and uname -38", when, got)
+		}
+		waitScans(t, m, 1)
+	}
+}
+
 // placedFamily makes L (uname denied) and L/S (getppid denied), holds a
 // shell P in L and places P's child shell H in L/S through the mount, and
 // returns the mirror and H.

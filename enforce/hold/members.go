@@ -171,10 +171,16 @@ func (h *Holder) policyChanged(group string, self int) (int, error) {
 			return 0, err
 		}
 	}
+	// Pinned before the review, which grows the layers of the processes
+	// anchored below group for what their pins now hold (helper-57: a
+	// process whose group was gone missed a deny on an ancestor until the
+	// next scan). Should the write fail after all, the pins keep the
+	// numbers: stricter, never looser.
+	n := h.pinDenies(group)
 	if err := h.review(group, self); err != nil {
 		return 0, err
 	}
-	return h.pinDenies(group), nil
+	return n, nil
 }
 
 // pinDenies adds what group's subtree denies now to the numbers pinned for
@@ -186,15 +192,24 @@ func (h *Holder) policyChanged(group string, self int) (int, error) {
 // back out: such a process only loses calls. So for the placements that
 // judge calls through listeners taken back from the keeper, whose holders
 // exited (helper-56: an orphan so judged after a restart missed a later
-// deny once its group was removed), and the records made from them. It
-// returns how many held processes the deny judges: those anchored there,
+// deny once its group was removed), the records made from them, and the
+// places of every open layer, logged too (helper-56, helper-57: a carrier
+// judged by its layer's places missed it, after a restart, or once no
+// process anchored at the place was left). A place or anchor below group
+// that is gone takes the set of its nearest group still there (helper-57:
+// a deny on an ancestor after the removal did not reach it). It returns
+// how many live held processes the deny judges: those anchored there,
 // those in the subtree now, and those judged through such a placement
 // there (helper-56: one that had moved into the group was not counted).
 func (h *Holder) pinDenies(group string) int {
 	n := 0
+	layers := map[*layer]bool{}
 	for pid, p := range h.snapshot() {
-		if h.known(pid) != p {
-			continue
+		if st, live := liveStart(pid); !live || st != p.start {
+			continue // gone, or a zombie: judged no more
+		}
+		if lay := p.lay.Load(); lay != nil {
+			layers[lay] = true
 		}
 		anchor := *p.anchor.Load()
 		if !within(anchor, group) {
@@ -205,8 +220,8 @@ func (h *Holder) pinDenies(group string) int {
 		}
 		n++
 		pinned := *p.pinned.Load()
-		if now := h.deniedSet(anchor); now.Union(pinned) != pinned {
-			h.placePinned(pid, p, anchor, pinned, p.anchorID.Load())
+		if now := h.setOf(anchor).Union(pinned); now != pinned {
+			h.placePinned(pid, p, anchor, now, p.anchorID.Load())
 		}
 	}
 	h.keep.placedAt.Range(func(k, v any) bool {
@@ -217,7 +232,7 @@ func (h *Holder) pinDenies(group string) int {
 		if _, process := k.(placement); process {
 			n++ // a label names an exited holder's placement, not a process
 		}
-		pin := at.pin.Union(h.deniedSet(at.group))
+		pin := at.pin.Union(h.setOf(at.group))
 		if pin == at.pin {
 			return true
 		}
@@ -241,13 +256,64 @@ func (h *Holder) pinDenies(group string) int {
 		// their threads and nowhere else (anchorOf).
 		if p := v.(*anchorEntry).p; p != nil && p.lay.Load() == nil {
 			if a := *p.anchor.Load(); within(a, group) {
-				pin := p.pinned.Load().Union(h.deniedSet(a))
+				pin := p.pinned.Load().Union(h.setOf(a))
 				p.pinned.Store(&pin)
 			}
 		}
 		return true
 	})
+	h.holders.Range(func(_, v any) bool {
+		if lay := v.(*proc).lay.Load(); lay != nil {
+			layers[lay] = true
+		}
+		return true
+	})
+	h.keep.takenBack.Range(func(_, v any) bool {
+		o := v.(*orphanListener)
+		o.mu.Lock()
+		lay := o.lay
+		o.mu.Unlock()
+		if lay != nil {
+			layers[lay] = true
+			return true
+		}
+		// Not found in a chain yet: its places are the log's lines.
+		for g, pin := range h.places.spotsOf(o.tag) {
+			if within(g, group) {
+				h.recordSpot(o.tag, g, pin.Union(h.setOf(g)))
+			}
+		}
+		return true
+	})
+	for lay := range layers {
+		for g, pin := range lay.placed() {
+			if !within(g, group) {
+				continue
+			}
+			if now := pin.Union(h.setOf(g)); lay.addPlace(g, now) {
+				h.recordSpot(progTag(lay.prog), g, now)
+			}
+		}
+	}
 	return n
+}
+
+// setOf is what group denies, or where it is gone, its nearest ancestor
+// still in the tree.
+func (h *Holder) setOf(group string) policy.Set {
+	for g := group; ; g, _ = fs.ParentRel(g) {
+		if set, ok := h.tree.Denied(g); ok || g == "" {
+			return set
+		}
+	}
+}
+
+// recordSpot logs the place group of the layer tagged tag with pin, where
+// the log lacks any of its numbers.
+func (h *Holder) recordSpot(tag, group string, pin policy.Set) {
+	if err := h.places.recordSpot(tag, group, pin); err != nil {
+		h.log.WithError(err).Warn("placement log")
+	}
 }
 
 // discover adds to the tree the child groups of restricted group g that
