@@ -378,9 +378,10 @@ var doc = manual{
 			holds, one ` + "`PID START GROUP PIN`" + ` line a placement (PIN: the numbers
 			pinned there, comma-separated, or ` + "`-`" + `; markers before it say how the
 			process is judged, ` + "`@`" + `{NS}.{PID} after it when it last moved), followed
-			by ` + "`layer PID START TAG`" + ` for a layer's holder and ` + "`anchor PID START ID`" + `
-			(the identity of the group's real directory and its ancestors'), with ` + "`place TAG GROUP PIN`" + `
-			lines for the groups a layer's processes were placed in; appended as it happens,
+			by ` + "`layer PID START TAG`" + ` for a layer's holder and
+			` + "`anchor PID START ID`" + ` (the identity of the group's real directory and
+			its ancestors'), with ` + "`place TAG GROUP PIN`" + ` lines for the groups a
+			layer's processes were placed in; appended as it happens,
 			after a first line ` + "`key`" + ` {HEX}, the secret that tags the daemon's filters;
 			{MIRROR} is the mirrored directory with its slashes as underscores
 			(` + "`sys_fs_cgroup`" + `). Mode 0600. A new daemon holds those processes
@@ -392,8 +393,9 @@ var doc = manual{
 			(` + "`policy change`" + `) and per move (` + "`task move`" + `): who, what, the
 			result; at warning level when refused (` + "`unchanged=true`" + ` marks one that
 			changed nothing, ` + "`held=`" + `{N} how many held processes a deny judges: placed in
-			the group or below, or in it now), and warnings. Every line of the daemon names its mount point; the
-			listener keeper logs to the same place, its lines naming the mirror
+			the group or below, or in it now), and warnings. Every line of the daemon names
+			its mount point; the listener keeper logs to the same place, its lines naming
+			the mirror
 			(` + "`keeper=`" + `{DIR}).`},
 		{"`/run/cgsyscall/keeper-`{MIRROR}`.sock`, `.lock`", `The listener keeper's
 			socket and lock: the keeper holds a copy of every listener, so that a held
