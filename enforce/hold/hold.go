@@ -235,9 +235,15 @@ func (p *proc) heldAt() int64 {
 }
 
 // place records p's anchor, the group that is there now, also in the
-// placement log: the group it is placed in (noteWhere).
+// placement log.
 func (h *Holder) place(pid int, p *proc, group string) {
-	h.placePinned(pid, p, group, policy.Set{}, 0)
+	h.placeAt(pid, p, group, policy.Set{}, 0)
+}
+
+// placeAt is placePinned for a process placed in group, where it is now:
+// the group noteWhere last found it in.
+func (h *Holder) placeAt(pid int, p *proc, group string, more policy.Set, id uint64) {
+	h.placePinned(pid, p, group, more, id)
 	p.seen.Store(&spot{group, true})
 }
 
@@ -688,14 +694,7 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 	// holder forks where it is placed, and its orphans stay after it exits
 	// (helper-40: an orphan of such a process was taken to be in its
 	// holder's group).
-	layers := map[*layer]bool{}
-	for _, p := range h.snapshot() {
-		layers[p.lay.Load()] = true
-	}
-	h.holders.Range(func(_, v any) bool {
-		layers[v.(*proc).lay.Load()] = true
-		return true
-	})
+	layers := h.knownLayers()
 	h.keep.takenBack.Range(func(k, v any) bool {
 		at, placed := h.keep.placedAt.Load(k)
 		if !placed {
@@ -725,6 +724,26 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 		}
 	}
 	return out
+}
+
+// knownLayers returns the layers of the known processes and of the
+// holders' records, closed ones too (not those taken back from the keeper
+// whose holders exited: keeping.takenBack).
+func (h *Holder) knownLayers() map[*layer]bool {
+	layers := map[*layer]bool{}
+	add := func(p *proc) {
+		if lay := p.lay.Load(); lay != nil {
+			layers[lay] = true
+		}
+	}
+	for _, p := range h.snapshot() {
+		add(p)
+	}
+	h.holders.Range(func(_, v any) bool {
+		add(v.(*proc))
+		return true
+	})
+	return layers
 }
 
 // restoreFlags gives p, process pid restored from the placement log, what

@@ -94,19 +94,18 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 			p.inferred.Store(false)
 			p.wider.Store(nil)
 		}
+		more, id := policy.Set{}, uint64(0)
 		if (self != 0 || seccompFilters(c.Pid) > 0) && h.anchorRemade(p, *p.anchor.Load()) {
 			// Placed by itself, or by a writer that may be held (its
 			// parent), once the group it was placed in was made again:
 			// it keeps that group's identity and pin, as a process moved
 			// behind the mount's back does.
-			h.placePinned(pid, p, group, *p.pinned.Load(), p.anchorID.Load())
-			p.seen.Store(&spot{group, true})
+			more, id = *p.pinned.Load(), p.anchorID.Load()
 			h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).Info(
 				"placed, and still judged by the set pinned in the group it was placed in " +
 					"before, made again since: the writer has seccomp filters")
-		} else {
-			h.place(pid, p, group)
 		}
+		h.placeAt(pid, p, group, more, id)
 		h.forgetAnchors(pid) // a record cached for its threads may be another
 	} else if start, ok := liveStart(pid); ok && h.keep.orphan.Load() > 0 && !mayCarry &&
 		seccompFilters(pid) > 0 {
@@ -203,13 +202,10 @@ func (h *Holder) policyChanged(group string, self int) (int, error) {
 // there (helper-56: one that had moved into the group was not counted).
 func (h *Holder) pinDenies(group string) int {
 	n := 0
-	layers := map[*layer]bool{}
+	layers := h.knownLayers()
 	for pid, p := range h.snapshot() {
 		if st, live := liveStart(pid); !live || st != p.start {
 			continue // gone, or a zombie: judged no more
-		}
-		if lay := p.lay.Load(); lay != nil {
-			layers[lay] = true
 		}
 		anchor := *p.anchor.Load()
 		if !within(anchor, group) {
@@ -262,12 +258,6 @@ func (h *Holder) pinDenies(group string) int {
 		}
 		return true
 	})
-	h.holders.Range(func(_, v any) bool {
-		if lay := v.(*proc).lay.Load(); lay != nil {
-			layers[lay] = true
-		}
-		return true
-	})
 	h.keep.takenBack.Range(func(_, v any) bool {
 		o := v.(*orphanListener)
 		o.mu.Lock()
@@ -287,15 +277,20 @@ func (h *Holder) pinDenies(group string) int {
 	})
 	for lay := range layers {
 		for g, pin := range lay.placed() {
-			if !within(g, group) {
-				continue
-			}
-			if now := pin.Union(h.setOf(g)); lay.addPlace(g, now) {
-				h.recordSpot(progTag(lay.prog), g, now)
+			if within(g, group) {
+				h.addPlace(lay, g, pin.Union(h.setOf(g)))
 			}
 		}
 	}
 	return n
+}
+
+// addPlace records the place group of lay with pin (layer.addPlace) and
+// logs it under lay's tag where that is new.
+func (h *Holder) addPlace(lay *layer, group string, pin policy.Set) {
+	if lay.addPlace(group, pin) {
+		h.recordSpot(progTag(lay.prog), group, pin)
+	}
 }
 
 // setOf is what group denies, or where it is gone, its nearest ancestor
@@ -1158,13 +1153,8 @@ func (h *Holder) inheritPlaces(lay, old *layer) {
 	if old == nil || lay == old {
 		return
 	}
-	tag := progTag(lay.prog)
 	for g, pin := range old.placed() {
-		if lay.addPlace(g, pin) {
-			if err := h.places.recordSpot(tag, g, pin); err != nil {
-				h.log.WithError(err).Warn("placement log")
-			}
-		}
+		h.addPlace(lay, g, pin)
 	}
 }
 
