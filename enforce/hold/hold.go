@@ -493,11 +493,16 @@ func within(group, anchor string) bool {
 func (h *Holder) anchorOf(tid, holder int) *anchorEntry {
 	if v, ok := h.anchors.Load(tid); ok {
 		e := v.(*anchorEntry)
-		if e.p != nil || time.Since(e.at) < ScanInterval {
+		if h.tids.watching(tid, e.w) && (e.p != nil || time.Since(e.at) < ScanInterval) {
 			return e
 		}
 	}
-	e := &anchorEntry{at: time.Now()}
+	// The thread is watched before anything of it is read: an entry is
+	// good only while that watch is the thread's, so a thread that later
+	// takes its TID never finds it (helper-59: a record stored after its
+	// thread's exit was seen went to a thread of another process with
+	// that TID a PID wrap later, and judged it by that one's anchor).
+	e := &anchorEntry{at: time.Now(), w: h.tids.watch(tid)}
 	if tgid := tgidOf(tid); tgid != 0 {
 		e.p = h.known(tgid)
 		if e.p == nil {
@@ -555,15 +560,20 @@ func (h *Holder) anchorOf(tid, holder int) *anchorEntry {
 			}
 		}
 	}
-	h.anchors.Store(tid, e)
+	if e.w != nil {
+		h.anchors.Store(tid, e) // else found again at each call
+	}
 	return e
 }
 
-// anchorEntry caches anchorOf for one thread; a miss is looked up again
-// after ScanInterval. seen is where Decide last found the thread.
+// anchorEntry caches anchorOf for one thread, while w, the watch of the
+// thread it was found for, is the thread's (tidCache.watching); a miss is
+// looked up again after ScanInterval. seen is where Decide last found the
+// thread.
 type anchorEntry struct {
 	p    *proc
 	at   time.Time
+	w    *watch
 	seen atomic.Pointer[spot]
 }
 

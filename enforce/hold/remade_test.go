@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -107,4 +108,41 @@ func holderOfG(tb testing.TB) (*Holder, *policy.Tree, string, int) {
 			"placements-"+strings.ReplaceAll(strings.Trim(base, "/"), "/", "_")))
 	})
 	return h, tree, g, getppid
+}
+
+// TestAnchorOfOtherThread: a record that anchorOf cached for a thread
+// that has exited (its watch is not the TID's any more) is not the record
+// of the thread that takes its TID next. Here the TID's new thread is a
+// process outside the mirror that was never placed: its getppid must be
+// allowed, not judged by the stale record's anchor g. helper-59 found a
+// record stored after its thread's exit was seen; a thread of another
+// process that took the TID a PID wrap later was judged by it (6 of 6,
+// there a laxer anchor instead of the victim's own).
+func TestAnchorOfOtherThread(t *testing.T) {
+	h, _, _, getppid := holderOfG(t)
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	stale := &anchorEntry{p: newProc(1, nil, "g"), at: time.Now(), w: &watch{fd: -1}}
+	h.anchors.Store(pid, stale)
+	n := supervise.Notif{Pid: pid, Holder: pid, Arch: h.a.Native.AuditArch, Nr: getppid}
+	if !h.Decide(&n) {
+		t.Errorf("getppid of a process never placed, outside the mirror, whose TID had a " +
+			"stale record anchored in g: denied, want allowed")
+	}
+	v, ok := h.anchors.Load(pid)
+	if !ok {
+		t.Fatalf("no record cached for PID %d after its decided call", pid)
+	}
+	if e := v.(*anchorEntry); e == stale || e.p != nil || !h.tids.watching(pid, e.w) {
+		t.Errorf("record of PID %d after its call: stale %v, process %v, watched %v; "+
+			"want a new miss under the thread's watch", pid, e == stale, e.p,
+			h.tids.watching(pid, e.w))
+	}
 }

@@ -75,10 +75,17 @@ func (c *tidCache) lookup(tid int) (string, bool, bool) {
 	if e.gen != c.gen.Load() {
 		return "", false, false
 	}
-	if w, ok := c.watched.Load(tid); !ok || w.(*watch) != e.w {
+	if !c.watching(tid, e.w) {
 		return "", false, false
 	}
 	return e.group, e.inside, true
+}
+
+// watching tells whether w is the watch of tid now: not nil, and the
+// thread it was started for has not exited.
+func (c *tidCache) watching(tid int, w *watch) bool {
+	v, ok := c.watched.Load(tid)
+	return ok && w != nil && v.(*watch) == w
 }
 
 // store caches the group of tid read in generation gen, once tid is
