@@ -11,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
+	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/policy"
 	"github.com/cgsyscall/cgsyscall/procfs"
 )
@@ -257,7 +258,7 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 		return e
 	}
 
-	set, err := policy.Parse(m.arch, data)
+	set, err := parseWrite(m.arch, data)
 	if err == nil && set.Empty() {
 		return 0 // an empty write changes nothing
 	}
@@ -313,6 +314,27 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	}
 	logOutcome(m.log.WithFields(f), e, "policy change")
 	return e
+}
+
+// maxWrite is the longest FUSE WRITE the mount takes (its max_write). The
+// kernel cuts a longer write(2) into pieces of this size, and a piece
+// could end inside a number; so a piece this long is refused whole with
+// E2BIG (helper-59: 131,071 spaces and "63" denied 3 and 6 instead of 63,
+// and reported success), as cgroupfs refuses a write longer than a page.
+const maxWrite = 128 << 10
+
+// tooLong is the error of a write of maxWrite bytes or more.
+func tooLong(n int) error {
+	return fmt.Errorf("%w: %d bytes in one write, the most is %d", syscall.E2BIG, n,
+		maxWrite-1)
+}
+
+// parseWrite parses a write to syscalls.deny or syscalls.allow.
+func parseWrite(a *arch.Arch, data []byte) (policy.Set, error) {
+	if len(data) >= maxWrite {
+		return policy.Set{}, tooLong(len(data))
+	}
+	return policy.Parse(a, data)
 }
 
 // logOutcome writes the one line of a write to a control file: at info

@@ -39,9 +39,9 @@
 // uid and gid the control files always report.
 //
 // Limits, for now:
-//   - One FUSE WRITE is one command. A single write(2) larger than the
-//     mount's max_write (128 KiB) reaches the daemon in pieces, each parsed
-//     on its own; control-file text is far shorter.
+//   - One FUSE WRITE is one command. A single write(2) of the mount's
+//     max_write (128 KiB) or more would reach the daemon in pieces, so a
+//     piece that long fails with E2BIG; control-file text is far shorter.
 //   - PIDs written to tasks are read in the daemon's PID namespace, not the
 //     writer's (SPEC 4 asks for the writer's).
 //   - Only root writes control files (EACCES for others); delegation and

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cgsyscall/cgsyscall/policy"
 )
 
@@ -237,4 +239,49 @@ func TestDelegatedGroupOnly(t *testing.T) {
 	e.shOK(as + `mkdir $M/g/sub`)
 	e.shOK(`test "$(stat -c %u:%g $G/g/sub $G/g/sub/cgroup.procs | sort -u)" = 65534:65534`)
 	e.shOK(`test "$(stat -c %u $M/g/sub/tasks)" = 65534`)
+}
+
+// TestLongWriteRefused: one write(2) of 128 KiB or more reaches the
+// daemon cut in pieces of the mount's max_write, where a piece may end
+// inside a number; it is refused whole with E2BIG and changes nothing.
+// Before, 131,071 spaces then "63" from a page-aligned buffer denied 3
+// and 6 (two pieces, each parsed on its own) and reported success
+// (helper-59). One byte shorter is one piece, taken as usual.
+func TestLongWriteRefused(t *testing.T) {
+	e := newEnv(t)
+	e.shOK(`mkdir $M/g && echo 59 > $M/g/syscalls.deny`)
+	buf, err := unix.Mmap(-1, 0, 2*maxWrite, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(buf)
+	text := func(n int) []byte { // n bytes: spaces, then "63\n"
+		for i := range n - 3 {
+			buf[i] = ' '
+		}
+		copy(buf[n-3:], "63\n")
+		return buf[:n]
+	}
+	write := func(file string, data []byte) (int, error) {
+		fd, err := unix.Open(filepath.Join(e.mnt, "g", file), unix.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		return unix.Write(fd, data)
+	}
+	for _, file := range []string{"syscalls.deny", "syscalls.allow", "tasks"} {
+		for _, n := range []int{maxWrite + 2, maxWrite} {
+			if got, err := write(file, text(n)); err != unix.E2BIG {
+				t.Errorf("one write of %d bytes to %s: %d, %v; want E2BIG", n, file, got, err)
+			}
+		}
+	}
+	e.want("g/syscalls.deny", "59 \n")
+	if got, err := write("syscalls.deny", text(maxWrite-1)); got != maxWrite-1 || err != nil {
+		t.Errorf("one write of %d bytes to syscalls.deny: %d, %v; want all of it", maxWrite-1,
+			got, err)
+	}
+	e.want("g/syscalls.deny", "59 63 \n")
 }

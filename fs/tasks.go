@@ -114,6 +114,9 @@ func HiddenProcs(threads []byte, listed []int, again func() []byte) []int {
 // space. Anything else fails the whole write with EINVAL, and why, for the
 // log line.
 func parsePIDs(data []byte) ([]int, syscall.Errno, string) {
+	if len(data) >= maxWrite {
+		return nil, syscall.E2BIG, tooLong(len(data)).Error()
+	}
 	var pids []int
 	for _, f := range bytes.Fields(data) {
 		for _, c := range f {
@@ -129,6 +132,14 @@ func parsePIDs(data []byte) ([]int, syscall.Errno, string) {
 		pids = append(pids, int(p))
 	}
 	return pids, 0, ""
+}
+
+// quoteShort quotes data for a log line, cut after 100 bytes.
+func quoteShort(data []byte) string {
+	if len(data) > 100 {
+		return strconv.Quote(string(data[:100])) + "..."
+	}
+	return strconv.Quote(string(data))
 }
 
 // writeTasks applies one write to tasks (or to a mirrored cgroup.procs or
@@ -147,7 +158,7 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 	if e != 0 {
 		m.log.WithFields(logrus.Fields{
 			"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group),
-			"result": errName(e), "input": strconv.Quote(string(data)), "error": why,
+			"result": errName(e), "input": quoteShort(data), "error": why,
 		}).Warn("task move")
 		return e
 	}
