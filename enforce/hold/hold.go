@@ -128,6 +128,10 @@ type Holder struct {
 	refusals refused // processes their own filters refused
 
 	moveLines lineBudget // bounds noteWhere's lines
+	// moving is the process a Move is placing, 0 when none: between its
+	// hold and its write of cgroup.procs its calls find it where it was,
+	// which is no move behind the mount's back (noteWhere).
+	moving atomic.Int64
 }
 
 // lineBudget lets through at most movesPerSecond lines a second, and
@@ -598,6 +602,12 @@ func (s spot) String() string {
 // groups), the process's whether that was logged already.
 func (h *Holder) noteWhere(e *anchorEntry, p *proc, tid int, now spot) {
 	if last := e.seen.Load(); last != nil && *last == now {
+		return
+	}
+	if m := h.moving.Load(); m != 0 && int(m) == tgidOf(tid) {
+		// Its move through the mount is under way (helper-59: a busy
+		// process's calls between its hold and its write of cgroup.procs
+		// logged such a move at each move through the mount).
 		return
 	}
 	e.seen.Store(&now)

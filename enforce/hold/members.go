@@ -47,7 +47,11 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	// The writer cannot stop before its write is answered: a growth that
 	// takes it in (a held shell moving one of its jobs) must know it.
 	h.writer = c.Pid // its thread; grow looks its process up (a /proc read) if it grows
-	defer func() { h.writer = 0 }()
+	h.moving.Store(int64(pid))
+	defer func() {
+		h.writer = 0
+		h.moving.Store(0)
+	}()
 	if p := h.known(pid); p != nil {
 		// Placed there, it is judged by the group's set (and pinned to it).
 		if need := h.withUring(deny); !h.covered(p, need) {
