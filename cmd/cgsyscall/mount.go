@@ -538,24 +538,82 @@ func checkCgroupDir(dir string) error {
 
 // mountOfMirror returns the mirror and the mount point of a cgsyscall
 // mount whose mirror is mirror, lies inside it or contains it, or "" and
-// "".
+// "". Mirrors are compared where they lie in their file system (fsSpot),
+// so a second path to the same cgroups (another cgroup2 mount of the
+// hierarchy, a bind mount) is no way around it (helper-58: a second
+// daemon mirrored the same groups through a second cgroup2 mount, and a
+// write through it overwrote the first one's saved set).
 func mountOfMirror(mirror string) (string, string) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return "", ""
 	}
+	mounts := parseMountinfo(string(data))
 	mine := realPath(mirror)
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		for i, x := range f {
-			if x == "-" && i+2 < len(f) && f[i+1] == "fuse.cgsyscall" {
-				if other := unescapeMount(f[i+2]); nested(mine, other) {
-					return other, unescapeMount(f[4])
-				}
-			}
+	for _, m := range mounts {
+		if m.fstype == "fuse.cgsyscall" && overlaps(mounts, mine, m.source) {
+			return m.source, m.point
 		}
 	}
 	return "", ""
+}
+
+// mountLine is one line of /proc/self/mountinfo.
+type mountLine struct {
+	dev    string // major:minor of the file system
+	root   string // the directory of the file system mounted
+	point  string // where
+	fstype string
+	source string
+}
+
+// parseMountinfo reads the lines of a mountinfo file, in its order.
+func parseMountinfo(data string) []mountLine {
+	var out []mountLine
+	for _, line := range strings.Split(data, "\n") {
+		f := strings.Fields(line)
+		for i, x := range f {
+			if x == "-" && i+2 < len(f) && i >= 5 {
+				out = append(out, mountLine{dev: f[2], root: unescapeMount(f[3]),
+					point: unescapeMount(f[4]), fstype: f[i+1], source: unescapeMount(f[i+2])})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// fsSpot returns the file system that holds directory p (an absolute path
+// without symbolic links) and p's path from that file system's root,
+// through the mount that holds p: the one with the longest mount point
+// above it, the last mounted of those on one point. ok is false when no
+// mount holds it.
+func fsSpot(mounts []mountLine, p string) (dev, path string, ok bool) {
+	best := -1
+	for i, m := range mounts {
+		if (p == m.point || m.point == "/" || strings.HasPrefix(p, m.point+"/")) &&
+			(best < 0 || len(m.point) >= len(mounts[best].point)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return "", "", false
+	}
+	m := mounts[best]
+	rel := strings.TrimPrefix(strings.TrimPrefix(p, m.point), "/")
+	return m.dev, filepath.Join(m.root, rel), true
+}
+
+// overlaps tells whether directories a and b are one, or one lies in the
+// other, where they lie in their file systems; by their paths where
+// mountinfo does not say.
+func overlaps(mounts []mountLine, a, b string) bool {
+	devA, pathA, okA := fsSpot(mounts, a)
+	devB, pathB, okB := fsSpot(mounts, b)
+	if !okA || !okB {
+		return nested(a, b)
+	}
+	return nested(a, b) || devA == devB && nested(pathA, pathB)
 }
 
 // nested tells whether directories a and b are one, or one lies in the
