@@ -344,6 +344,7 @@ func serve(c mountConfig) (err error) {
 		return err
 	}
 	defer holder.Close()
+	holder.CoverMountPoint(c.mountpoint) // before the mount covers it
 	// The listener keeper logs where the daemon does, in its format: its
 	// file or the system log, or in the foreground its standard error
 	// (a terminal, the journal's socket, a file), but for a pipe, whose

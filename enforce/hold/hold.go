@@ -76,8 +76,9 @@ const ScanInterval = time.Second
 type Holder struct {
 	a      *arch.Arch
 	tree   *policy.Tree
-	mirror string // the real cgroup directory mirrored
-	where  where  // the mirror as /proc/PID/cgroup names it
+	mirror string     // the real cgroup directory mirrored
+	mp     mountPoint // the group under the mount point, if it is one
+	where  where      // the mirror as /proc/PID/cgroup names it
 	log    *logrus.Logger
 	// writer is the thread whose move is being served (Move, with mu
 	// held), 0 otherwise: grow takes its process as the member that cannot
@@ -378,6 +379,7 @@ func (h *Holder) Close() error {
 	h.keep.c.Close() // after the supervisor: the keeper answers from now on
 	h.tids.close()
 	h.places.close()
+	h.closeMountPoint()
 	return err
 }
 
@@ -1338,6 +1340,9 @@ func (h *Holder) relative(path string) (string, bool) {
 		return "", true
 	}
 	if rest, ok := strings.CutPrefix(path, prefix+"/"); ok {
+		if h.mp.group != "" && within(rest, h.mp.group) {
+			return h.mp.parent, true // judged as its parent's (mountPoint)
+		}
 		return rest, true
 	}
 	return "", false

@@ -81,7 +81,10 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	// moved whatever its main thread's group (helper-55: a thread moved
 	// into a sibling threaded group stayed there, the write saying 0).
 	now, inside, err := h.groupOf(pid)
-	if h.where.v1() || !(err == nil && inside && now == group) || threadCount(pid) != 1 {
+	// So in the parent of the group under the mount point, whose members
+	// are found in the parent.
+	if h.where.v1() || !(err == nil && inside && now == group) || threadCount(pid) != 1 ||
+		h.mp.group != "" && group == h.mp.parent {
 		err := writeProcs(filepath.Join(h.mirror, filepath.FromSlash(group)), pid)
 		h.tids.renew() // a cached group of its threads is stale now
 		if err != nil {
@@ -381,6 +384,7 @@ func (h *Holder) holdMembers(group string, self int, scan bool) error {
 		if err != nil {
 			return err
 		}
+		pids = h.mountPointMembers(group, pids)
 		fresh := 0
 		var grows []growReq
 		var unheld []int

@@ -1,0 +1,106 @@
+package hold
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/fs"
+)
+
+// The mount point may be a group of the mirror (the /sys/fs/cgroup/syscalls
+// layout), which the mount then covers and hides. Its members, and those
+// of the groups below it, are judged as members of its parent group: a
+// deny on the parent or above holds them, and so does the scan, through a
+// descriptor of the group opened before the mount covered it (helper-58:
+// a process placed there through a second cgroup2 mount was never held,
+// and every deny on its parent reported success without it).
+
+// mountPoint is the group under the mount point, when there is one.
+type mountPoint struct {
+	group  string // the group, "" when the mount point is not one
+	parent string // its parent group, which judges its members
+	dir    string // /proc/self/fd/N of the group's real directory
+	fd     int
+}
+
+// CoverMountPoint tells h where its mirror will be mounted, before the
+// mount: where that is a group of the mirror, h keeps a descriptor of its
+// real directory and judges its members as its parent's (mountPoint). A
+// mount point that something covers already (a mount left over) is not
+// looked below, and logged.
+func (h *Holder) CoverMountPoint(mountpoint string) {
+	mnt, err := filepath.EvalSymlinks(mountpoint)
+	if err == nil {
+		mnt, err = filepath.Abs(mnt)
+	}
+	mirror, merr := filepath.EvalSymlinks(h.mirror)
+	if err != nil || merr != nil {
+		return
+	}
+	rel, ok := strings.CutPrefix(mnt, mirror+"/")
+	if !ok {
+		return
+	}
+	fd, err := unix.Open(mnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	var st, top unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || unix.Stat(mirror, &top) != nil || st.Dev != top.Dev {
+		unix.Close(fd)
+		h.log.WithField("mountpoint", mountpoint).Warn("the mount point is covered by " +
+			"another mount already: the members of its group are not held")
+		return
+	}
+	parent, _ := fs.ParentRel(rel)
+	h.mp = mountPoint{group: rel, parent: parent, dir: "/proc/self/fd/" + strconv.Itoa(fd),
+		fd: fd}
+	h.log.WithFields(logrus.Fields{"group": "/" + rel, "judged-as": "/" + parent}).
+		Debug("the mount point is a group: its members are judged as its parent's")
+}
+
+// closeMountPoint closes the descriptor CoverMountPoint kept.
+func (h *Holder) closeMountPoint() {
+	if h.mp.group != "" {
+		unix.Close(h.mp.fd)
+	}
+}
+
+// mountPointMembers adds to pids, the members of group, the processes of
+// the group under the mount point and of its subtree when group is its
+// parent.
+func (h *Holder) mountPointMembers(group string, pids []int) []int {
+	if h.mp.group == "" || group != h.mp.parent {
+		return pids
+	}
+	var walk func(dir string, depth int)
+	walk = func(dir string, depth int) {
+		more, _ := readProcs(dir)
+		for _, pid := range more {
+			if !slices.Contains(pids, pid) {
+				pids = append(pids, pid)
+			}
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil || depth == maxMountPointDepth {
+			return
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				walk(filepath.Join(dir, e.Name()), depth+1)
+			}
+		}
+	}
+	walk(h.mp.dir, 0)
+	return pids
+}
+
+// maxMountPointDepth bounds the walk below the mount point's group, a
+// group meant to stay empty.
+const maxMountPointDepth = 32

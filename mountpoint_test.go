@@ -1,0 +1,51 @@
+package cgsyscall_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestMountPointGroupHeld: with the mount point a group of the mirror (the
+// /sys/fs/cgroup/syscalls layout), the mount covers that group, and root
+// can still place processes in it (through a second cgroup2 mount, or a
+// descriptor kept from before the mount, as here). They, and those of the
+// groups below it, are judged as members of its parent: a deny there holds
+// a member before it returns, the scan holds one that came in later within
+// its bound, and an allow there gives the call back to both. Before,
+// neither was ever held, and the deny reported success (helper-58, 3 of 3).
+func TestMountPointGroupHeld(t *testing.T) {
+	m := unmountedMirror(t)
+	m.mnt = filepath.Join(m.base, "syscalls")
+	if err := os.Mkdir(m.mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	under, err := os.Open(m.mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { under.Close() })
+	dir := fmt.Sprintf("/proc/self/fd/%d", under.Fd())
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(filepath.Join(dir, "sub")) }) // after the probes end
+	persistRemount(t, m)
+	if _, err := os.Stat(m.path("syscalls")); !os.IsNotExist(err) {
+		t.Fatalf("the mount point shows in the mount: %v", err)
+	}
+
+	below := startServing(t, filepath.Join(dir, "sub"))
+	m.mustWrite("syscalls.deny", "getppid")
+	below.expect(true, "in a group below the mount point's, after a deny on its parent")
+
+	in := startServing(t, dir)
+	time.Sleep(1500 * time.Millisecond) // the scan's bound is 1 s
+	in.expect(true, "placed in the mount point's group behind the mount's back, after a scan")
+
+	m.mustWrite("syscalls.allow", "getppid")
+	in.expect(false, "in the mount point's group, after an allow on its parent")
+	below.expect(false, "below the mount point's group, after an allow on its parent")
+}
