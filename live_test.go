@@ -486,27 +486,42 @@ func killDaemon(t *testing.T, m *mirror) {
 	}
 }
 
-// killDaemonOnly is killDaemon leaving the dead mount in place.
+// killDaemonOnly is killDaemon leaving the dead mount in place. It waits
+// for every thread of the daemon to end, not its main thread alone: a
+// thread still dying can take a request of the dead mount off the queue
+// and fail to copy it out, and the caller gets EIO (two CI runs of
+// TestKeeperRestartedLeavesMountToDaemon, where its stat wants ENOTCONN).
 func killDaemonOnly(t *testing.T, m *mirror) {
 	t.Helper()
 	pid := daemonPID(t, m)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	stat := fmt.Sprintf("/proc/%d/stat", pid)
-	for i := 0; ; i++ {
-		b, err := os.ReadFile(stat)
-		if err != nil {
-			break
-		}
-		if j := bytes.LastIndexByte(b, ')'); j > 0 && bytes.HasPrefix(b[j:], []byte(") Z")) {
-			break
-		}
+	for i := 0; !threadsEnded(pid); i++ {
 		if i == 500 {
 			t.Fatalf("daemon %d still running 5 s after SIGKILL", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// threadsEnded tells whether every thread of process pid is a zombie or
+// gone.
+func threadsEnded(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return true
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			continue
+		}
+		if j := bytes.LastIndexByte(b, ')'); j < 0 || !bytes.HasPrefix(b[j:], []byte(") Z")) {
+			return false
+		}
+	}
+	return true
 }
 
 // rssKiB is VmRSS of process pid in KiB.
