@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -78,11 +77,11 @@ type mirror struct {
 	hideDir  string
 	hideName string
 
-	// gmu guards inos: the real inode number each group had when last
-	// seen, so a group removed and made again outside the mount starts
-	// afresh from its parent instead of keeping the old group's set.
-	gmu  sync.Mutex
-	inos map[string]uint64
+	// gmu serializes observe and forget: the tree keeps the real inode
+	// number each group was last seen with (policy.Tree.Identity), so a
+	// group removed and made again outside the mount starts afresh from
+	// its parent instead of keeping the old group's set.
+	gmu sync.Mutex
 
 	// wmu serializes control-file writes: policy changes and moves reach
 	// the enforcer one at a time and in the order the tree took them.
@@ -102,25 +101,17 @@ func (m *mirror) observe(rel string, ino uint64) {
 	m.gmu.Lock()
 	defer m.gmu.Unlock()
 
-	old, seen := m.inos[rel]
-	if seen && old == ino {
+	old := m.tree.Identity(rel) // 0: not seen yet
+	if old == ino {
 		return
 	}
-	m.inos[rel] = ino
-	if seen && rel != "" {
+	if old != 0 && rel != "" {
 		// The directory was replaced behind our back, and with it every
-		// group below it, which the tree drops: those are seen afresh
-		// (helper-55: a group below, seen once since, kept its entry
-		// here, was never taken into the tree again, and its files
-		// answered ENOENT).
-		m.tree.Remove(rel)
-		m.forgetCounts(rel)
-		for q := range m.inos {
-			if strings.HasPrefix(q, rel+"/") {
-				delete(m.inos, q)
-				m.forgetCounts(q)
-			}
-		}
+		// group below it: the tree drops them all, and each is seen
+		// afresh (helper-55: a group below, whose last inode this mirror
+		// kept apart from the tree, was never taken in again, and its
+		// files answered ENOENT).
+		m.dropGroup(rel)
 	}
 	if err := m.tree.Ensure(rel); err != nil {
 		m.log.WithError(err).WithField("group", groupName(rel)).
@@ -133,12 +124,15 @@ func (m *mirror) observe(rel string, ino uint64) {
 func (m *mirror) forget(rel string) {
 	m.gmu.Lock()
 	defer m.gmu.Unlock()
+	m.dropGroup(rel)
+}
 
-	for q := range m.inos {
-		if q == rel || strings.HasPrefix(q, rel+"/") {
-			delete(m.inos, q)
-			m.forgetCounts(q)
-		}
+// dropGroup drops group rel and its subtree from the tree, with their
+// denial counts; m.gmu is held.
+func (m *mirror) dropGroup(rel string) {
+	m.forgetCounts(rel)
+	for _, q := range m.tree.Subtree(rel) {
+		m.forgetCounts(q)
 	}
 	m.tree.Remove(rel)
 }

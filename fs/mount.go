@@ -163,7 +163,6 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 		counts:   o.Counts,
 		log:      o.Log,
 		debug:    o.Debug,
-		inos:     map[string]uint64{},
 	}
 	if m.enforcer == nil {
 		m.enforcer = &CgroupEnforcer{Mirror: mirrorDir}
