@@ -1,7 +1,6 @@
 package hold
 
 import (
-	"os/exec"
 	"testing"
 
 	"github.com/sirupsen/logrus"
@@ -40,15 +39,7 @@ func TestNoteWhereDuringMove(t *testing.T) {
 	h, _, _, _ := holderOfG(t)
 	logged := test.NewLocal(h.log)
 	h.log.SetLevel(logrus.InfoLevel)
-	cmd := exec.Command("sleep", "100")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	pid := sleeper(t)
 	p := newProc(1, nil, "g")
 	p.seen.Store(&spot{"g", true})
 	out := spot{"", false}

@@ -32,15 +32,7 @@ func TestPlacedInGroupNotSeenYet(t *testing.T) {
 		t.Fatal(err)
 	}
 	tree.Identify("g", st.Ino) // as the mount's look at it does
-	cmd := exec.Command("sleep", "100")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	pid := sleeper(t)
 	// g made again behind the mount's back, before the move.
 	if err := os.Remove(g); err != nil {
 		t.Fatal(err)
@@ -120,15 +112,7 @@ func holderOfG(tb testing.TB) (*Holder, *policy.Tree, string, int) {
 // there a laxer anchor instead of the victim's own).
 func TestAnchorOfOtherThread(t *testing.T) {
 	h, _, _, getppid := holderOfG(t)
-	cmd := exec.Command("sleep", "100")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	pid := sleeper(t)
 	stale := &anchorEntry{p: newProc(1, nil, "g"), at: time.Now(), w: &watch{fd: -1}}
 	h.anchors.Store(pid, stale)
 	n := supervise.Notif{Pid: pid, Holder: pid, Arch: h.a.Native.AuditArch, Nr: getppid}
@@ -145,4 +129,18 @@ func TestAnchorOfOtherThread(t *testing.T) {
 			"want a new miss under the thread's watch", pid, e == stale, e.p,
 			h.tids.watching(pid, e.w))
 	}
+}
+
+// sleeper starts a process that sleeps until tb ends, and returns its PID.
+func sleeper(tb testing.TB) int {
+	tb.Helper()
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd.Process.Pid
 }
