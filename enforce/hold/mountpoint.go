@@ -48,14 +48,16 @@ func (h *Holder) CoverMountPoint(mountpoint string) {
 		return
 	}
 	fd, err := unix.Open(mnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
 	var st, top unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || unix.Stat(mirror, &top) != nil || st.Dev != top.Dev {
+	if err == nil && (unix.Fstat(fd, &st) != nil || unix.Stat(mirror, &top) != nil ||
+		st.Dev != top.Dev) {
 		unix.Close(fd)
-		h.log.WithField("mountpoint", mountpoint).Warn("the mount point is covered by " +
-			"another mount already: the members of its group are not held")
+		err = unix.EBUSY
+	}
+	if err != nil {
+		// A dead mount left there (ENOTCONN), or another mount.
+		h.log.WithField("mountpoint", mountpoint).WithError(err).Warn("the mount point's " +
+			"group cannot be reached under what covers it now: its members are not held")
 		return
 	}
 	parent, _ := fs.ParentRel(rel)
