@@ -48,4 +48,17 @@ func TestMountPointGroupHeld(t *testing.T) {
 	m.mustWrite("syscalls.allow", "getppid")
 	in.expect(false, "in the mount point's group, after an allow on its parent")
 	below.expect(false, "below the mount point's group, after an allow on its parent")
+
+	// A restart: the first scan runs before the mount covers the group
+	// again, and must not take it into the tree as a group of its own
+	// (helper-60: its save then failed with EXDEV, and every later write
+	// to its parent with EIO, 5 of 5).
+	m.mustWrite("syscalls.deny", "getppid")
+	killDaemon(t, m)
+	persistRemount(t, m)
+	in.expect(true, "in the mount point's group, after a restart")
+	m.mustWrite("syscalls.deny", "acct")
+	m.mustWrite("syscalls.allow", "getppid")
+	in.expect(false, "in the mount point's group, after an allow on its parent since the restart")
+	below.expect(false, "below the mount point's group, after an allow since the restart")
 }

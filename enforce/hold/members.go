@@ -354,7 +354,11 @@ func (h *Holder) discover(g string) []string {
 		if g != "" {
 			child = g + "/" + child
 		}
-		if _, known := h.tree.Denied(child); known {
+		if _, known := h.tree.Denied(child); known || child == h.mp.group {
+			// The mount point's group is judged as g (mountPoint), before
+			// the mount covers it too, when the first scan runs (helper-60:
+			// taken in, its save failed with EXDEV and every write to its
+			// ancestors with EIO).
 			continue
 		}
 		// A mount on it (this mirror's own mount point, when it lies in
