@@ -28,18 +28,28 @@ func TestMountPointGroupHeld(t *testing.T) {
 	}
 	t.Cleanup(func() { under.Close() })
 	dir := fmt.Sprintf("/proc/self/fd/%d", under.Fd())
-	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+	// A chain of 40 groups below it (helper-60: a walk bounded at 32
+	// levels left a member 33 levels below unheld).
+	deep := filepath.Join(dir, "sub")
+	for range 39 {
+		deep = filepath.Join(deep, "d")
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.Remove(filepath.Join(dir, "sub")) }) // after the probes end
+	t.Cleanup(func() { // after the probes end
+		for p := deep; p != dir; p = filepath.Dir(p) {
+			os.Remove(p)
+		}
+	})
 	persistRemount(t, m)
 	if _, err := os.Stat(m.path("syscalls")); !os.IsNotExist(err) {
 		t.Fatalf("the mount point shows in the mount: %v", err)
 	}
 
-	below := startServing(t, filepath.Join(dir, "sub"))
+	below := startServing(t, deep)
 	m.mustWrite("syscalls.deny", "getppid")
-	below.expect(true, "in a group below the mount point's, after a deny on its parent")
+	below.expect(true, "40 groups below the mount point's, after a deny on its parent")
 
 	in := startServing(t, dir)
 	time.Sleep(1500 * time.Millisecond) // the scan's bound is 1 s

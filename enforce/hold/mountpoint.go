@@ -75,34 +75,36 @@ func (h *Holder) closeMountPoint() {
 }
 
 // mountPointMembers adds to pids, the members of group, the processes of
-// the group under the mount point and of its subtree when group is its
-// parent.
+// the group under the mount point and of its whole subtree when group is
+// its parent. Each level is opened from the one above it, so that no path
+// grows with the depth (helper-60: a walk bounded at 32 levels left a
+// member 33 levels below unheld).
 func (h *Holder) mountPointMembers(group string, pids []int) []int {
 	if h.mp.group == "" || group != h.mp.parent {
 		return pids
 	}
-	var walk func(dir string, depth int)
-	walk = func(dir string, depth int) {
+	var walk func(fd int)
+	walk = func(fd int) {
+		dir := "/proc/self/fd/" + strconv.Itoa(fd)
 		more, _ := readProcs(dir)
 		for _, pid := range more {
 			if !slices.Contains(pids, pid) {
 				pids = append(pids, pid)
 			}
 		}
-		ents, err := os.ReadDir(dir)
-		if err != nil || depth == maxMountPointDepth {
-			return
-		}
+		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
-			if e.IsDir() {
-				walk(filepath.Join(dir, e.Name()), depth+1)
+			if !e.IsDir() {
+				continue
+			}
+			sub, err := unix.Openat(fd, e.Name(),
+				unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err == nil {
+				walk(sub)
+				unix.Close(sub)
 			}
 		}
 	}
-	walk(h.mp.dir, 0)
+	walk(h.mp.fd)
 	return pids
 }
-
-// maxMountPointDepth bounds the walk below the mount point's group, a
-// group meant to stay empty.
-const maxMountPointDepth = 32
