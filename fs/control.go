@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -316,12 +317,21 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 	return e
 }
 
-// maxWrite is the longest FUSE WRITE the mount takes (its max_write). The
-// kernel cuts a longer write(2) into pieces of this size, and a piece
-// could end inside a number; so a piece this long is refused whole with
-// E2BIG (helper-59: 131,071 spaces and "63" denied 3 and 6 instead of 63,
-// and reported success), as cgroupfs refuses a write longer than a page.
+// maxWrite bounds one write(2) to a control file: the kernel would cut a
+// longer one into pieces, each a FUSE WRITE, and a piece could end inside a
+// number. So a piece this long or longer is refused whole with E2BIG
+// (helper-59: 131,071 spaces and "63" denied 3 and 6 instead of 63, and
+// reported success), as cgroupfs refuses a write longer than a page. The
+// mount takes pieces a page longer (mountMaxWrite), so that a shorter
+// write(2) from a buffer that does not start on a page, which spans one
+// page more, is never cut (helper-60: 127,000 bytes at page offset 4095
+// were, into 32 pages and the rest).
 const maxWrite = 128 << 10
+
+// mountMaxWrite is the mount's max_write, from which go-fuse sets its
+// max_pages too: maxWrite and one page, so the first piece of a longer
+// write(2) is maxWrite bytes or more, whatever its buffer's alignment.
+var mountMaxWrite = maxWrite + os.Getpagesize()
 
 // tooLong is the error of a write of maxWrite bytes or more.
 func tooLong(n int) error {

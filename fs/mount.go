@@ -188,7 +188,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 			FsName:            mirrorDir, // the source column of mount(8), as fstab names it
 			Name:              "cgsyscall",
 			DirectMountStrict: true,
-			MaxWrite:          maxWrite,
+			MaxWrite:          mountMaxWrite,
 			AllowOther:        true,
 			Options:           []string{"default_permissions"},
 			// See above: a READDIRPLUS would cost a lookup per entry.

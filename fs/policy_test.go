@@ -256,12 +256,18 @@ func TestLongWriteRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Munmap(buf)
-	text := func(n int) []byte { // n bytes: spaces, then "63\n"
-		for i := range n - 3 {
-			buf[i] = ' '
+	off, at := 0, -1             // where text starts in buf, and "63" in text (-1: at its end)
+	text := func(n int) []byte { // n bytes: spaces, "63" at at, a newline
+		for i := range n - 1 {
+			buf[off+i] = ' '
 		}
-		copy(buf[n-3:], "63\n")
-		return buf[:n]
+		buf[off+n-1] = '\n'
+		if at < 0 {
+			copy(buf[off+n-3:], "63")
+		} else {
+			copy(buf[off+at:], "63")
+		}
+		return buf[off : off+n]
 	}
 	write := func(file string, data []byte) (int, error) {
 		fd, err := unix.Open(filepath.Join(e.mnt, "g", file), unix.O_WRONLY, 0)
@@ -284,4 +290,25 @@ func TestLongWriteRefused(t *testing.T) {
 			got, err)
 	}
 	e.want("g/syscalls.deny", "59 63 \n")
+
+	// From a buffer that starts one byte before a page ends, the same
+	// lengths span a page more: one piece all the same (helper-60: 127,000
+	// bytes were cut in two, and 3 and 6 denied), and refused whole above.
+	off = os.Getpagesize() - 1
+	e.shOK(`echo 63 > $M/g/syscalls.allow`)
+	for _, n := range []int{maxWrite + 2, maxWrite} {
+		if got, err := write("syscalls.deny", text(n)); err != unix.E2BIG {
+			t.Errorf("one write of %d bytes at page offset %d: %d, %v; want E2BIG", n, off,
+				got, err)
+		}
+	}
+	at = 32*os.Getpagesize() - off - 1 // "6" ends the 32nd page, "3" starts the 33rd
+	for _, n := range []int{127000, maxWrite - 1} {
+		e.shOK(`echo 63 > $M/g/syscalls.allow`)
+		if got, err := write("syscalls.deny", text(n)); got != n || err != nil {
+			t.Errorf("one write of %d bytes at page offset %d: %d, %v; want all of it", n, off,
+				got, err)
+		}
+		e.want("g/syscalls.deny", "59 63 \n")
+	}
 }
