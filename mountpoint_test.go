@@ -72,3 +72,38 @@ func TestMountPointGroupHeld(t *testing.T) {
 	in.expect(false, "in the mount point's group, after an allow on its parent since the restart")
 	below.expect(false, "below the mount point's group, after an allow since the restart")
 }
+
+// TestGroupUnderOtherMount: another mirror's daemon mounted on a group of
+// this mirror (g/mnt) covers that group's directory. A deny on g holds the
+// group's own member (placed through a descriptor kept from before) and
+// leaves the other mirror's member alone, and it is saved. Before, the
+// group was read through the other mount: the other mirror's member was
+// held for good, the group's own never, and the deny failed with EIO
+// (helper-60 F5, 3 of 3).
+func TestGroupUnderOtherMount(t *testing.T) {
+	a := newMirror(t)
+	a.mkdir("g")
+	a.mkdir("g/mnt")
+	under, err := os.Open(filepath.Join(a.base, "g", "mnt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { under.Close() })
+	b := unmountedMirror(t)
+	b.mnt = filepath.Join(a.base, "g", "mnt")
+	persistRemount(t, b)
+	other := startServing(t, b.base)
+	own := startServing(t, fmt.Sprintf("/proc/self/fd/%d", under.Fd()))
+
+	a.mustWrite("g/syscalls.deny", "getppid")
+	own.expect(true, "in g/mnt under the other mount, after a deny on g")
+	other.expect(false, "in the other mirror, after a deny on g of this one")
+	time.Sleep(1500 * time.Millisecond) // a scan of each
+	other.expect(false, "in the other mirror, after a scan")
+	killDaemon(t, a)
+	persistRemount(t, a)
+	if got, want := a.read("g/mnt/syscalls.deny"), a.read("g/syscalls.deny"); got != want {
+		t.Errorf("g/mnt/syscalls.deny after a restart: %q, want g's %q", got, want)
+	}
+	own.expect(true, "in g/mnt under the other mount, after a restart")
+}

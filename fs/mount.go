@@ -138,7 +138,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 		return nil, fmt.Errorf("mount point %s covers the mirror %s", mnt, mirrorDir)
 	}
 
-	fd, err := unix.Open(mirrorDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := OpenPrivate(mirrorDir)
 	if err != nil {
 		return nil, fmt.Errorf("mirror %s: %w", mirrorDir, err)
 	}

@@ -18,6 +18,24 @@ import (
 const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_XDEV |
 	unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
 
+// OpenPrivate opens directory dir (absolute, without symbolic links) as a
+// private copy of its mount, taken apart from the mount table: open_tree
+// with OPEN_TREE_CLONE, which copies no mount below it. Walked from there,
+// no path meets a mount on a group, the daemon's own, another daemon's or
+// any other (helper-60: a group of the mirror under another mirror's
+// mount was read and saved through that mount, or not at all), and the
+// walk never sends a request to the mount itself. Where the kernel
+// refuses (before Linux 5.2, or without CAP_SYS_ADMIN), it opens dir
+// itself with O_PATH, whose walks stop at mounts with EXDEV. The
+// descriptor is O_PATH and close-on-exec.
+func OpenPrivate(dir string) (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err == nil {
+		return fd, nil
+	}
+	return unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
 // OpenBeneath opens rel (a slash path, "" for dfd itself) below the
 // directory dfd with openat2 and [resolveFlags]: never through a symbolic
 // link or a mount point, so never into a FUSE mount (the daemon's own

@@ -57,7 +57,7 @@ func Open(mirror, mountpoint string, a *arch.Arch) (*Store, error) {
 	if dir, err = filepath.Abs(dir); err != nil {
 		return nil, err
 	}
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := fs.OpenPrivate(dir)
 	if err != nil {
 		return nil, fmt.Errorf("saved policy: mirror %s: %w", dir, err)
 	}

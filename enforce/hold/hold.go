@@ -76,7 +76,12 @@ const ScanInterval = time.Second
 type Holder struct {
 	a      *arch.Arch
 	tree   *policy.Tree
-	mirror string     // the real cgroup directory mirrored
+	mirror string // the real cgroup directory mirrored
+	// real is where the hold reads and writes the mirror's real groups: a
+	// private copy of the mirror's mount that no other mount covers
+	// (openReal), or the mirror itself where none could be made.
+	real   string
+	realFd int        // the copy's descriptor, -1 without one
 	mp     mountPoint // the group under the mount point, if it is one
 	where  where      // the mirror as /proc/PID/cgroup names it
 	log    *logrus.Logger
@@ -331,6 +336,7 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	h := &Holder{a: a, tree: tree, mirror: mirror, where: w, log: log,
 		trustRoot: trustRoot, procs: map[int]*proc{}, stop: make(chan struct{})}
 	h.nextKey.Store(1 << 30) // above PID_MAX_LIMIT (1<<22)
+	h.openReal()
 	if h.cov, err = newCovers(a); err != nil {
 		return nil, err
 	}
@@ -380,7 +386,30 @@ func (h *Holder) Close() error {
 	h.tids.close()
 	h.places.close()
 	h.closeMountPoint()
+	if h.realFd >= 0 {
+		unix.Close(h.realFd)
+	}
 	return err
+}
+
+// openReal makes h.real a private copy of the mirror's mount
+// (fs.OpenPrivate): a path of a group there never crosses into a mount on
+// one of the mirror's groups, this daemon's own or another's (helper-60: a
+// group of the mirror covered by another mirror's mount was read through
+// it, and that mirror's member held for good by this one's deny). Where
+// none can be made, paths go through the mirror itself.
+func (h *Holder) openReal() {
+	h.real, h.realFd = h.mirror, -1
+	fd, err := fs.OpenPrivate(h.mirror)
+	if err != nil {
+		return // the mirror's own paths; New fails on them if they are wrong
+	}
+	h.real, h.realFd = "/proc/self/fd/"+strconv.Itoa(fd), fd
+}
+
+// dirOf is the real directory of group, in h.real.
+func (h *Holder) dirOf(group string) string {
+	return filepath.Join(h.real, filepath.FromSlash(group))
 }
 
 // Decide judges one notified call by the deny set of the caller's group
@@ -468,7 +497,7 @@ type judgedSet struct {
 func (h *Holder) deniedSet(group string) policy.Set {
 	set, ok := h.tree.Denied(group)
 	if !ok {
-		path, done, err := shortDir(filepath.Join(h.mirror, filepath.FromSlash(group)))
+		path, done, err := shortDir(h.dirOf(group))
 		if err == nil {
 			_, err = os.Stat(path)
 			done()
@@ -937,7 +966,7 @@ func (h *Holder) identityOf(group string) uint64 {
 // group while the machine runs (kernfs makes it of a cyclic number and a
 // generation); 0 where it is not there.
 func (h *Holder) groupID(group string) uint64 {
-	path, done, err := shortDir(filepath.Join(h.mirror, filepath.FromSlash(group)))
+	path, done, err := shortDir(h.dirOf(group))
 	if err != nil {
 		return 0
 	}

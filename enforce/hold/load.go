@@ -384,8 +384,7 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 	}
 	born := j.old.at.Load()
 	for group, m := range dirs {
-		for _, pid := range h.orphanCandidates(filepath.Join(h.mirror,
-			filepath.FromSlash(group))) {
+		for _, pid := range h.orphanCandidates(h.dirOf(group)) {
 			p := h.known(pid)
 			if have[pid] || p != nil && !p.adopted.Load() {
 				continue

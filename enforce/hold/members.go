@@ -85,7 +85,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	// are found in the parent.
 	if h.where.v1() || !(err == nil && inside && now == group) || threadCount(pid) != 1 ||
 		h.mp.group != "" && group == h.mp.parent {
-		err := writeProcs(filepath.Join(h.mirror, filepath.FromSlash(group)), pid)
+		err := writeProcs(h.dirOf(group), pid)
 		h.tids.renew() // a cached group of its threads is stale now
 		if err != nil {
 			return err
@@ -327,7 +327,7 @@ func (h *Holder) discover(g string) []string {
 	if deny, ok := h.tree.Denied(g); !ok || deny.Empty() {
 		return nil
 	}
-	path, done, err := shortDir(filepath.Join(h.mirror, filepath.FromSlash(g)))
+	path, done, err := shortDir(h.dirOf(g))
 	if err != nil {
 		return nil
 	}
@@ -384,7 +384,7 @@ func (h *Holder) holdMembers(group string, self int, scan bool) error {
 		if !ok || deny.Empty() {
 			return nil
 		}
-		pids, err := readProcs(filepath.Join(h.mirror, filepath.FromSlash(group)))
+		pids, err := readProcs(h.dirOf(group))
 		if err != nil {
 			return err
 		}
@@ -1214,7 +1214,7 @@ func (h *Holder) emptyGroups() func(g string) bool {
 		if p, _ := fs.ParentRel(g); g != "" && empty(p) {
 			e = true
 		} else {
-			e = unpopulated(filepath.Join(h.mirror, filepath.FromSlash(g)))
+			e = unpopulated(h.dirOf(g))
 		}
 		seen[g] = e
 		return e

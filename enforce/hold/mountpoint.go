@@ -17,7 +17,8 @@ import (
 // layout), which the mount then covers and hides. Its members, and those
 // of the groups below it, are judged as members of its parent group: a
 // deny on the parent or above holds them, and so does the scan, through a
-// descriptor of the group opened before the mount covered it (helper-58:
+// descriptor of the group opened in the private copy of the mirror's mount
+// (Holder.real), or where there is none before the mount covers it (helper-58:
 // a process placed there through a second cgroup2 mount was never held,
 // and every deny on its parent reported success without it).
 
@@ -25,8 +26,7 @@ import (
 type mountPoint struct {
 	group  string // the group, "" when the mount point is not one
 	parent string // its parent group, which judges its members
-	dir    string // /proc/self/fd/N of the group's real directory
-	fd     int
+	fd     int    // the group's real directory (O_PATH)
 }
 
 // CoverMountPoint tells h where its mirror will be mounted, before the
@@ -35,21 +35,26 @@ type mountPoint struct {
 // mount point that something covers already (a mount left over) is not
 // looked below, and logged.
 func (h *Holder) CoverMountPoint(mountpoint string) {
-	mnt, err := filepath.EvalSymlinks(mountpoint)
-	if err == nil {
-		mnt, err = filepath.Abs(mnt)
+	// Not the mount point itself, which a dead mount may cover (ENOTCONN).
+	abs, err := filepath.Abs(mountpoint)
+	if err != nil {
+		return
 	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
 	mirror, merr := filepath.EvalSymlinks(h.mirror)
 	if err != nil || merr != nil {
 		return
 	}
-	rel, ok := strings.CutPrefix(mnt, mirror+"/")
+	rel, ok := strings.CutPrefix(filepath.Join(dir, filepath.Base(abs)), mirror+"/")
 	if !ok {
 		return
 	}
-	fd, err := unix.Open(mnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	// Through the private copy of the mount, nothing covers it, even a
+	// dead mount left there; through the mirror itself, only this mount
+	// will, once it is made.
+	fd, err := unix.Open(h.dirOf(rel), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	var st, top unix.Stat_t
-	if err == nil && (unix.Fstat(fd, &st) != nil || unix.Stat(mirror, &top) != nil ||
+	if err == nil && (unix.Fstat(fd, &st) != nil || unix.Stat(h.real, &top) != nil ||
 		st.Dev != top.Dev) {
 		unix.Close(fd)
 		err = unix.EBUSY
@@ -61,8 +66,7 @@ func (h *Holder) CoverMountPoint(mountpoint string) {
 		return
 	}
 	parent, _ := fs.ParentRel(rel)
-	h.mp = mountPoint{group: rel, parent: parent, dir: "/proc/self/fd/" + strconv.Itoa(fd),
-		fd: fd}
+	h.mp = mountPoint{group: rel, parent: parent, fd: fd}
 	h.log.WithFields(logrus.Fields{"group": "/" + rel, "judged-as": "/" + parent}).
 		Debug("the mount point is a group: its members are judged as its parent's")
 }
