@@ -2,10 +2,14 @@ package cgsyscall_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestMountRefusesNestedMirror: a second daemon over a part of a mirrored
@@ -52,5 +56,87 @@ func TestMountRefusesNestedMirror(t *testing.T) {
 	}
 	if got := m.read("q/c/syscalls.deny"); got != "110 \n" && got != "173 \n" {
 		t.Fatalf("q/c/syscalls.deny = %q after the refused mounts", got)
+	}
+}
+
+// TestMountRaceOneWins: two mounts of the same groups started at once,
+// through two paths (the cgroup2 mount and a second one), both pass the
+// mounting command's look at the mount table; the daemons' claims let one
+// of them through, and the other fails saying it overlaps (helper-60: both
+// mounted in 3 of 6 races). So does a mount made in a mount namespace that
+// does not see the first mount.
+func TestMountRaceOneWins(t *testing.T) {
+	m := unmountedMirror(t)
+	cg2 := t.TempDir()
+	if err := syscall.Mount("none", cg2, "cgroup2", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(cg2, syscall.MNT_DETACH) })
+	rel, err := filepath.Rel(cgroup2Root(t), m.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirrors := [2]string{m.base, filepath.Join(cg2, rel)}
+	t.Cleanup(func() { // the keeper of a daemon through the second path
+		endKeepers(mirrors[1])
+		os.Remove(filepath.Join("/run/cgsyscall", "placements-"+
+			strings.ReplaceAll(strings.Trim(mirrors[1], "/"), "/", "_")))
+	})
+	for round := range 4 {
+		var mnts [2]string
+		var errOut [2]string
+		var status [2]int
+		var wg sync.WaitGroup
+		for i := range 2 {
+			mnts[i] = t.TempDir()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errOut[i], status[i] = run(t, "mount", "--mirror", mirrors[i], "--log",
+					m.log, mnts[i])
+			}()
+		}
+		wg.Wait()
+		won := -1
+		for i := range 2 {
+			if status[i] == 0 {
+				won = i
+			}
+		}
+		if won < 0 || status[1-won] != 1 ||
+			!strings.HasPrefix(errOut[1-won], "cgsyscall: "+mirrors[1-won]+" overlaps ") {
+			t.Errorf("round %d: statuses %v, stderr %q; want one 0, and 1 saying it overlaps",
+				round, status, errOut)
+		}
+		for i := range 2 {
+			if status[i] == 0 {
+				if out, err := exec.Command("umount", mnts[i]).CombinedOutput(); err != nil {
+					t.Fatalf("umount %s: %v: %s", mnts[i], err, out)
+				}
+			}
+		}
+	}
+
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare(1): the mount namespace case is left out")
+	}
+	// A mount namespace made before the first mount does not see it.
+	ns := exec.Command(unshare, "-m", "--propagation", "private", "sleep", "60")
+	if err := ns.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Process.Kill(); ns.Wait() })
+	time.Sleep(200 * time.Millisecond) // unshare has made it
+	if _, errOut, status := run(t, "mount", "--mirror", m.base, "--log", m.log,
+		m.mnt); status != 0 {
+		t.Fatalf("first mount: status %d, %s", status, errOut)
+	}
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(ns.Process.Pid), "-m",
+		bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log, t.TempDir()).CombinedOutput()
+	if want := "cgsyscall: " + m.base + " overlaps a directory that another daemon mirrors (" +
+		m.base + ", daemon PID "; err == nil || !strings.HasPrefix(string(out), want) {
+		t.Errorf("a mount in another mount namespace: %v, %q; want it refused, %q...", err,
+			out, want)
 	}
 }

@@ -181,7 +181,21 @@ func mountHelper(args []string) error {
 
 // doMount checks what a mount needs, then either serves in the foreground
 // or starts a detached daemon and waits until its mount answers.
-func doMount(c mountConfig) error {
+func doMount(c mountConfig) (err error) {
+	served := false
+	if fd, e := strconv.Atoi(os.Getenv(readyFDEnv)); e == nil {
+		// The daemon spawnDaemon started: a check that fails here (the
+		// other daemon's mount came up since the parent looked) is said
+		// to the parent, which would only learn that the daemon exited.
+		// serve says its own.
+		defer func() {
+			if err != nil && !served {
+				ready := os.NewFile(uintptr(fd), "ready")
+				fmt.Fprintln(ready, err)
+				ready.Close()
+			}
+		}()
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("mount needs root (the daemon holds processes to seccomp filters)")
 	}
@@ -233,6 +247,7 @@ func doMount(c mountConfig) error {
 			return spawnDaemon(c)
 		}
 	}
+	served = true
 	return serve(c)
 }
 
@@ -326,6 +341,11 @@ func serve(c mountConfig) (err error) {
 	if a == nil {
 		return errors.New("this architecture is not supported (x86_64 and aarch64 are)")
 	}
+	cl, err := claimMirror(c.mirror, c.mountpoint)
+	if err != nil {
+		return err
+	}
+	defer cl.release()
 	tree := policy.NewTree(a)
 	store, err := persist.Open(c.mirror, c.mountpoint, a)
 	if err != nil {
