@@ -528,7 +528,7 @@ func within(group, anchor string) bool {
 func (h *Holder) anchorOf(tid, holder int) *anchorEntry {
 	if v, ok := h.anchors.Load(tid); ok {
 		e := v.(*anchorEntry)
-		if h.tids.watching(tid, e.w) && (e.p != nil || time.Since(e.at) < ScanInterval) {
+		if h.threadIs(tid, e) && (e.p != nil || time.Since(e.at) < ScanInterval) {
 			return e
 		}
 	}
@@ -537,7 +537,15 @@ func (h *Holder) anchorOf(tid, holder int) *anchorEntry {
 	// takes its TID never finds it (helper-59: a record stored after its
 	// thread's exit was seen went to a thread of another process with
 	// that TID a PID wrap later, and judged it by that one's anchor).
+	// Where threads cannot be watched (before Linux 6.9, but for main
+	// threads), the descriptor of its /proc/TID/cgroup that currentGroup
+	// read just now stands for it: a thread that takes the TID has another.
 	e := &anchorEntry{at: time.Now(), w: h.tids.watch(tid)}
+	if e.w == nil {
+		if v, ok := h.cgfiles.Load(tid); ok {
+			e.f = v.(*os.File)
+		}
+	}
 	if tgid := tgidOf(tid); tgid != 0 {
 		e.p = h.known(tgid)
 		if e.p == nil {
@@ -595,21 +603,34 @@ func (h *Holder) anchorOf(tid, holder int) *anchorEntry {
 			}
 		}
 	}
-	if e.w != nil {
+	if e.w != nil || e.f != nil {
 		h.anchors.Store(tid, e) // else found again at each call
 	}
 	return e
 }
 
 // anchorEntry caches anchorOf for one thread, while w, the watch of the
-// thread it was found for, is the thread's (tidCache.watching); a miss is
-// looked up again after ScanInterval. seen is where Decide last found the
-// thread.
+// thread it was found for, is the thread's (tidCache.watching), or where
+// there is none, while f, that thread's /proc/TID/cgroup descriptor, is
+// the one groupOf reads for tid (threadIs); a miss is looked up again
+// after ScanInterval. seen is where Decide last found the thread.
 type anchorEntry struct {
 	p    *proc
 	at   time.Time
 	w    *watch
+	f    *os.File
 	seen atomic.Pointer[spot]
+}
+
+// threadIs tells whether e was made for the thread that has TID tid now.
+// groupOf drops a descriptor whose thread has gone (its read fails) and
+// opens the new thread's, before Decide asks.
+func (h *Holder) threadIs(tid int, e *anchorEntry) bool {
+	if e.w != nil {
+		return h.tids.watching(tid, e.w)
+	}
+	v, ok := h.cgfiles.Load(tid)
+	return ok && e.f != nil && v.(*os.File) == e.f
 }
 
 // spot is a group of the mirror, or outside it (inside false).

@@ -129,6 +129,31 @@ func TestAnchorOfOtherThread(t *testing.T) {
 			"want a new miss under the thread's watch", pid, e == stale, e.p,
 			h.tids.watching(pid, e.w))
 	}
+
+	// Where threads cannot be watched (before Linux 6.9), the record
+	// holds the thread's /proc/TID/cgroup descriptor instead: one that is
+	// not the descriptor groupOf reads for the TID now is stale, and the
+	// one that is stands for the thread (this record, anchored in g,
+	// judges the call).
+	other, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	h.anchors.Store(pid, &anchorEntry{p: newProc(1, nil, "g"), at: time.Now(), f: other})
+	if !h.Decide(&n) {
+		t.Errorf("getppid with a record holding another descriptor: denied, want allowed")
+	}
+	f, ok := h.cgfiles.Load(pid)
+	if !ok {
+		t.Fatalf("no /proc/%d/cgroup descriptor after its decided calls", pid)
+	}
+	h.anchors.Store(pid, &anchorEntry{p: newProc(1, nil, "g"), at: time.Now(),
+		f: f.(*os.File)})
+	if h.Decide(&n) {
+		t.Errorf("getppid with a record holding the thread's descriptor, anchored in g: " +
+			"allowed, want denied")
+	}
 }
 
 // sleeper starts a process that sleeps until tb ends, and returns its PID.
