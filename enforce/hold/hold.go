@@ -538,12 +538,14 @@ func (h *Holder) anchorOf(tid, holder int) *anchorEntry {
 	// thread's exit was seen went to a thread of another process with
 	// that TID a PID wrap later, and judged it by that one's anchor).
 	// Where threads cannot be watched (before Linux 6.9, but for main
-	// threads), the descriptor of its /proc/TID/cgroup that currentGroup
-	// read just now stands for it: a thread that takes the TID has another.
+	// threads), its /proc/TID/cgroup descriptor stands for it, as groupOf
+	// checked it: it reads only while that thread lives.
 	e := &anchorEntry{at: time.Now(), w: h.tids.watch(tid)}
 	if e.w == nil {
-		if v, ok := h.cgfiles.Load(tid); ok {
-			e.f = v.(*os.File)
+		if _, _, err := h.groupOf(tid); err == nil {
+			if v, ok := h.cgfiles.Load(tid); ok {
+				e.f = v.(*os.File)
+			}
 		}
 	}
 	if tgid := tgidOf(tid); tgid != 0 {
@@ -611,9 +613,9 @@ func (h *Holder) anchorOf(tid, holder int) *anchorEntry {
 
 // anchorEntry caches anchorOf for one thread, while w, the watch of the
 // thread it was found for, is the thread's (tidCache.watching), or where
-// there is none, while f, that thread's /proc/TID/cgroup descriptor, is
-// the one groupOf reads for tid (threadIs); a miss is looked up again
-// after ScanInterval. seen is where Decide last found the thread.
+// there is none, while f, that thread's /proc/TID/cgroup descriptor,
+// reads (threadIs); a miss is looked up again after ScanInterval. seen is
+// where Decide last found the thread.
 type anchorEntry struct {
 	p    *proc
 	at   time.Time
@@ -622,15 +624,20 @@ type anchorEntry struct {
 	seen atomic.Pointer[spot]
 }
 
-// threadIs tells whether e was made for the thread that has TID tid now.
-// groupOf drops a descriptor whose thread has gone (its read fails) and
-// opens the new thread's, before Decide asks.
+// threadIs tells whether e was made for the thread that has TID tid now:
+// its watch is that TID's, or its descriptor still reads (one read, on
+// kernels without thread pidfds), so its thread lives, and no other
+// thread has that TID.
 func (h *Holder) threadIs(tid int, e *anchorEntry) bool {
 	if e.w != nil {
 		return h.tids.watching(tid, e.w)
 	}
-	v, ok := h.cgfiles.Load(tid)
-	return ok && e.f != nil && v.(*os.File) == e.f
+	if e.f == nil {
+		return false
+	}
+	var b [1]byte
+	_, err := e.f.ReadAt(b[:], 0)
+	return err == nil
 }
 
 // spot is a group of the mirror, or outside it (inside false).

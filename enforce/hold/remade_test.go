@@ -1,6 +1,7 @@
 package hold
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,18 +132,24 @@ func TestAnchorOfOtherThread(t *testing.T) {
 	}
 
 	// Where threads cannot be watched (before Linux 6.9), the record
-	// holds the thread's /proc/TID/cgroup descriptor instead: one that is
-	// not the descriptor groupOf reads for the TID now is stale, and the
-	// one that is stands for the thread (this record, anchored in g,
-	// judges the call).
-	other, err := os.Open(os.DevNull)
+	// holds the thread's /proc/TID/cgroup descriptor instead: one of a
+	// thread that has exited no longer reads, and the record is stale;
+	// the live thread's stands for it (this record, anchored in g, judges
+	// the call).
+	gone := exec.Command("true")
+	if err := gone.Start(); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", gone.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
-	h.anchors.Store(pid, &anchorEntry{p: newProc(1, nil, "g"), at: time.Now(), f: other})
+	defer old.Close()
+	gone.Wait()
+	h.anchors.Store(pid, &anchorEntry{p: newProc(1, nil, "g"), at: time.Now(), f: old})
 	if !h.Decide(&n) {
-		t.Errorf("getppid with a record holding another descriptor: denied, want allowed")
+		t.Errorf("getppid with a record holding an exited thread's descriptor: denied, " +
+			"want allowed")
 	}
 	f, ok := h.cgfiles.Load(pid)
 	if !ok {
