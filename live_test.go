@@ -449,10 +449,17 @@ func moveTo(m *mirror, group string, pid int) {
 // command line is a mount of m's mount point.
 func daemonPID(t *testing.T, m *mirror) int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
+	found := daemonPIDs(m)
+	if len(found) != 1 {
+		t.Fatalf("daemons of %s: %v, want exactly one", m.mnt, found)
 	}
+	return found[0]
+}
+
+// daemonPIDs lists the cgsyscall processes whose command line is a mount
+// of m's mount point.
+func daemonPIDs(m *mirror) []int {
+	entries, _ := os.ReadDir("/proc")
 	var found []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -469,10 +476,7 @@ func daemonPID(t *testing.T, m *mirror) int {
 			found = append(found, pid)
 		}
 	}
-	if len(found) != 1 {
-		t.Fatalf("daemons of %s: %v, want exactly one", m.mnt, found)
-	}
-	return found[0]
+	return found
 }
 
 // killDaemon kills the daemon of m with SIGKILL, waits until it has exited

@@ -134,9 +134,52 @@ func TestMountRaceOneWins(t *testing.T) {
 	}
 	out, err := exec.Command("nsenter", "-t", strconv.Itoa(ns.Process.Pid), "-m",
 		bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log, t.TempDir()).CombinedOutput()
-	if want := "cgsyscall: " + m.base + " overlaps a directory that another daemon mirrors (" +
-		m.base + ", daemon PID "; err == nil || !strings.HasPrefix(string(out), want) {
+	if want := "cgsyscall: " + m.base + " overlaps a directory that another daemon mirrors " +
+		"(its lock on the directory is held)\n"; err == nil || string(out) != want {
 		t.Errorf("a mount in another mount namespace: %v, %q; want it refused, %q...", err,
 			out, want)
+	}
+}
+
+// TestMountRefusedInCgroupNamespace: a daemon in a cgroup namespace whose
+// root is the parent of the mirror names the mirror "/x" in its mount
+// table, where the first daemon's is ".../cgsyscall-test-N/x": their lock
+// files differ, and the lock on the directory itself refuses the second
+// (helper-62: both mounted, 3 of 3, and a saved deny was lost).
+func TestMountRefusedInCgroupNamespace(t *testing.T) {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare(1)")
+	}
+	m := unmountedMirror(t)
+	if err := os.Mkdir(filepath.Join(m.base, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	first := &mirror{t: t, base: filepath.Join(m.base, "x"), mnt: m.mnt, log: m.log}
+	if _, errOut, status := run(t, "mount", "--mirror", first.base, "--log", m.log,
+		m.mnt); status != 0 {
+		t.Fatalf("first mount: status %d, %s", status, errOut)
+	}
+	t.Cleanup(func() { // its keeper, named after x
+		endKeepers(first.base)
+		os.Remove(filepath.Join("/run/cgsyscall", "placements-"+
+			strings.ReplaceAll(strings.Trim(first.base, "/"), "/", "_")))
+	})
+	cg2, mnt2 := t.TempDir(), t.TempDir()
+	script := `echo $$ > "$1/cgroup.procs" && exec "$2" -C -m sh -c ` +
+		`'mount -t cgroup2 none "$1" && exec "$2" mount --mirror "$1/x" --log "$3" "$4"' ` +
+		`sh "$3" "$4" "$5" "$6"`
+	out, err := exec.Command("sh", "-c", script, "sh", m.base, unshare, cg2, bin.cgsyscall,
+		m.log, mnt2).CombinedOutput()
+	t.Cleanup(func() { // a daemon that was let through, in the namespace it made
+		second := &mirror{t: t, mnt: mnt2}
+		for _, pid := range daemonPIDs(second) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	want := "cgsyscall: " + cg2 + "/x overlaps a directory that another daemon mirrors"
+	if err == nil || !strings.HasPrefix(string(out), want) {
+		t.Errorf("a mount of x in a cgroup namespace rooted at its parent: %v, %q; want "+
+			"it refused, %q...", err, out, want)
 	}
 }

@@ -341,7 +341,7 @@ func serve(c mountConfig) (err error) {
 	if a == nil {
 		return errors.New("this architecture is not supported (x86_64 and aarch64 are)")
 	}
-	cl, err := claimMirror(c.mirror, c.mountpoint)
+	cl, err := claimMirror(c.mirror)
 	if err != nil {
 		return err
 	}
@@ -423,6 +423,10 @@ func serve(c mountConfig) (err error) {
 		}
 	}()
 	srv.Wait()
+	// Unmounted: a mount of the mirror made right after must not find it
+	// claimed while this daemon ends (helper-62: 12 of 120 remounts in
+	// loops were refused as overlapping the daemon still exiting).
+	cl.release()
 	notify.stop() // unmounted from outside (umount MOUNTPOINT)
 	log.WithField("mountpoint", c.mountpoint).Info("unmounted, exiting")
 	return nil
