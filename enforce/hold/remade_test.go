@@ -114,28 +114,9 @@ func holderOfG(tb testing.TB) (*Holder, *policy.Tree, string, int) {
 func TestAnchorOfOtherThread(t *testing.T) {
 	h, _, _, getppid := holderOfG(t)
 	pid := sleeper(t)
-	stale := &anchorEntry{p: newProc(1, nil, "g"), at: time.Now(), w: &watch{fd: -1}}
-	h.anchors.Store(pid, stale)
-	n := supervise.Notif{Pid: pid, Holder: pid, Arch: h.a.Native.AuditArch, Nr: getppid}
-	if !h.Decide(&n) {
-		t.Errorf("getppid of a process never placed, outside the mirror, whose TID had a " +
-			"stale record anchored in g: denied, want allowed")
-	}
-	v, ok := h.anchors.Load(pid)
-	if !ok {
-		t.Fatalf("no record cached for PID %d after its decided call", pid)
-	}
-	if e := v.(*anchorEntry); e == stale || e.p != nil || !h.tids.watching(pid, e.w) {
-		t.Errorf("record of PID %d after its call: stale %v, process %v, watched %v; "+
-			"want a new miss under the thread's watch", pid, e == stale, e.p,
-			h.tids.watching(pid, e.w))
-	}
-
-	// Where threads cannot be watched (before Linux 6.9), the record
-	// holds the thread's /proc/TID/cgroup descriptor instead: one of a
-	// thread that has exited no longer reads, and the record is stale;
-	// the live thread's stands for it (this record, anchored in g, judges
-	// the call).
+	// Where threads cannot be watched (before Linux 6.9), a record holds
+	// the thread's /proc/TID/cgroup descriptor instead: one of a thread
+	// that has exited no longer reads, and the record is stale too.
 	gone := exec.Command("true")
 	if err := gone.Start(); err != nil {
 		t.Fatal(err)
@@ -146,11 +127,28 @@ func TestAnchorOfOtherThread(t *testing.T) {
 	}
 	defer old.Close()
 	gone.Wait()
-	h.anchors.Store(pid, &anchorEntry{p: newProc(1, nil, "g"), at: time.Now(), f: old})
-	if !h.Decide(&n) {
-		t.Errorf("getppid with a record holding an exited thread's descriptor: denied, " +
-			"want allowed")
+	n := supervise.Notif{Pid: pid, Holder: pid, Arch: h.a.Native.AuditArch, Nr: getppid}
+	for _, stale := range []*anchorEntry{
+		{p: newProc(1, nil, "g"), at: time.Now(), w: &watch{fd: -1}},
+		{p: newProc(1, nil, "g"), at: time.Now(), f: old},
+	} {
+		h.anchors.Store(pid, stale)
+		if !h.Decide(&n) {
+			t.Errorf("getppid of a process never placed, outside the mirror, whose TID had "+
+				"a stale record anchored in g (watch %v, descriptor %v): denied, want "+
+				"allowed", stale.w != nil, stale.f != nil)
+		}
+		v, ok := h.anchors.Load(pid)
+		if !ok {
+			t.Fatalf("no record cached for PID %d after its decided call", pid)
+		}
+		if e := v.(*anchorEntry); e == stale || e.p != nil || !h.threadIs(pid, e) {
+			t.Errorf("record of PID %d after its call: stale %v, process %v, the thread's %v; "+
+				"want a new miss for the thread", pid, e == stale, e.p, h.threadIs(pid, e))
+		}
 	}
+	// The live thread's descriptor stands for it: this record, anchored
+	// in g, judges the call.
 	f, ok := h.cgfiles.Load(pid)
 	if !ok {
 		t.Fatalf("no /proc/%d/cgroup descriptor after its decided calls", pid)
