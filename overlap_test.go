@@ -163,7 +163,10 @@ func TestMountRefusedInCgroupNamespace(t *testing.T) {
 		m.mnt); status != 0 {
 		t.Fatalf("first mount: status %d, %s", status, errOut)
 	}
-	t.Cleanup(func() { // its keeper, named after x
+	t.Cleanup(func() { // its keeper, named after x, once the daemon is gone
+		if exec.Command("umount", m.mnt).Run() != nil && m.mounted() {
+			exec.Command("umount", "-l", m.mnt).Run()
+		}
 		endKeepers(first.base)
 		os.Remove(filepath.Join("/run/cgsyscall", "placements-"+
 			strings.ReplaceAll(strings.Trim(first.base, "/"), "/", "_")))
