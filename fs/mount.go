@@ -170,7 +170,7 @@ func Mount(mountpoint string, o Options) (*fuse.Server, error) {
 	if m.log == nil {
 		m.log = logrus.StandardLogger()
 	}
-	if rel, ok := strings.CutPrefix(mnt, mirrorDir+"/"); ok {
+	if rel, ok := MountPointGroup(mirrorDir, mnt); ok {
 		m.hide = true
 		m.hideDir, m.hideName = ParentRel(rel)
 	}
@@ -252,6 +252,36 @@ func fuseCloseOnExec() {
 			unix.CloseOnExec(fd)
 		}
 	}
+}
+
+// MountPointGroup returns the group of mirror that directory mountpoint
+// is, as a path relative to mirror, or false when it is no group of
+// mirror (it lies outside it, or is mirror itself). Both paths are made
+// absolute with every symbolic link resolved; where the mount point itself
+// cannot be resolved (a dead mount left on it answers ENOTCONN), its
+// directory is, and its name kept. The mount, the store of saved policy
+// and the holder each ask it, and must agree: the mount hides that group,
+// the store never walks it, the holder judges its members as its parent's.
+func MountPointGroup(mirror, mountpoint string) (string, bool) {
+	dir, err := realDir(mirror)
+	if err != nil || mountpoint == "" {
+		return "", false
+	}
+	mp, err := realDir(mountpoint)
+	if err != nil {
+		abs, aerr := filepath.Abs(mountpoint)
+		if aerr != nil {
+			return "", false
+		}
+		if mp, err = realDir(filepath.Dir(abs)); err != nil {
+			return "", false
+		}
+		mp = filepath.Join(mp, filepath.Base(abs))
+	}
+	if rel, ok := strings.CutPrefix(mp, dir+"/"); ok {
+		return rel, true
+	}
+	return "", false
 }
 
 // realDir returns the absolute path of directory p with every symbolic

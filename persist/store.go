@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -77,15 +76,9 @@ func Open(mirror, mountpoint string, a *arch.Arch) (*Store, error) {
 			return nil, err
 		}
 	}
-	if mountpoint != "" {
-		if mp, err := filepath.EvalSymlinks(mountpoint); err == nil {
-			if mp, err = filepath.Abs(mp); err == nil {
-				if rel, ok := strings.CutPrefix(mp, dir+"/"); ok {
-					s.skip = true
-					s.skipDir, s.skipName = fs.ParentRel(rel)
-				}
-			}
-		}
+	if rel, ok := fs.MountPointGroup(dir, mountpoint); ok {
+		s.skip = true
+		s.skipDir, s.skipName = fs.ParentRel(rel)
 	}
 	return s, nil
 }

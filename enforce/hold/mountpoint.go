@@ -2,10 +2,8 @@ package hold
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -35,17 +33,7 @@ type mountPoint struct {
 // mount point that something covers already (a mount left over) is not
 // looked below, and logged.
 func (h *Holder) CoverMountPoint(mountpoint string) {
-	// Not the mount point itself, which a dead mount may cover (ENOTCONN).
-	abs, err := filepath.Abs(mountpoint)
-	if err != nil {
-		return
-	}
-	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
-	mirror, merr := filepath.EvalSymlinks(h.mirror)
-	if err != nil || merr != nil {
-		return
-	}
-	rel, ok := strings.CutPrefix(filepath.Join(dir, filepath.Base(abs)), mirror+"/")
+	rel, ok := fs.MountPointGroup(h.mirror, mountpoint)
 	if !ok {
 		return
 	}
