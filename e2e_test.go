@@ -138,9 +138,7 @@ func unmountedMirror(t testing.TB) *mirror {
 }
 
 func (m *mirror) cleanup() {
-	if err := exec.Command("umount", m.mnt).Run(); err != nil && m.mounted() {
-		exec.Command("umount", "-l", m.mnt).Run()
-	}
+	m.unmountAndWait()
 	if m.t.Failed() {
 		if b, err := os.ReadFile(m.log); err == nil {
 			m.t.Logf("daemon log:\n%s", b)
@@ -152,6 +150,24 @@ func (m *mirror) cleanup() {
 	name := strings.ReplaceAll(strings.Trim(m.base, "/"), "/", "_")
 	os.Remove(filepath.Join("/run/cgsyscall", "placements-"+name))
 	endKeepers(m.base)
+}
+
+// unmountAndWait unmounts m and waits up to 5 s for its daemons to exit:
+// one that is still ending may start a keeper, whose lock file would stay
+// in /run/cgsyscall once the keepers were ended.
+func (m *mirror) unmountAndWait() {
+	daemons := daemonPIDs(m)
+	if err := exec.Command("umount", m.mnt).Run(); err != nil && m.mounted() {
+		exec.Command("umount", "-l", m.mnt).Run()
+	}
+	for i := 0; i < 500 && len(daemons) > 0; i++ {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", daemons[0])); err != nil ||
+			strings.Contains(string(b), ") Z ") {
+			daemons = daemons[1:]
+			continue
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // keeperPIDs lists the listener keepers of mirror: "cgsyscall keeper ...

@@ -164,9 +164,7 @@ func TestMountRefusedInCgroupNamespace(t *testing.T) {
 		t.Fatalf("first mount: status %d, %s", status, errOut)
 	}
 	t.Cleanup(func() { // its keeper, named after x, once the daemon is gone
-		if exec.Command("umount", m.mnt).Run() != nil && m.mounted() {
-			exec.Command("umount", "-l", m.mnt).Run()
-		}
+		m.unmountAndWait()
 		endKeepers(first.base)
 		os.Remove(filepath.Join("/run/cgsyscall", "placements-"+
 			strings.ReplaceAll(strings.Trim(first.base, "/"), "/", "_")))
