@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/enforce/kernel"
 	"github.com/cgsyscall/cgsyscall/enforce/supervise"
 )
 
@@ -63,4 +67,58 @@ func BenchmarkDecide(b *testing.B) {
 	if got := string(h.Denials().Stat("g")); got != want {
 		b.Fatalf("syscalls.stat of g: %q, want %q", got, want)
 	}
+}
+
+// BenchmarkThreadIs times the check that a cached anchor is still its
+// thread's on a decided call (threadIs): "thread" where the thread's own
+// pidfd is watched (Linux 6.9 and later, and main threads everywhere),
+// "process" where a thread other than the main one stands by its
+// process's watch and tgkill(tgid, TID, 0) (older kernels), and for
+// comparison "descriptor", the one-byte read of the thread's
+// /proc/TID/cgroup that the second did before. The thread is one of the
+// benchmark's own, parked on a locked OS thread.
+func BenchmarkThreadIs(b *testing.B) {
+	h := &Holder{}
+	tids, err := newTIDCache(func(int) {})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tids.close()
+	h.tids = tids
+	tidc, stop := make(chan int), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		tidc <- unix.Gettid()
+		<-stop
+	}()
+	defer close(stop)
+	tid := <-tidc
+	check := func(e *anchorEntry) func(b *testing.B) {
+		return func(b *testing.B) {
+			for b.Loop() {
+				if !h.threadIs(tid, e) {
+					b.Fatal("threadIs = false for a live thread")
+				}
+			}
+		}
+	}
+	if kernel.PidfdThread.Have() {
+		b.Run("thread", check(&anchorEntry{r: tids.ref(tid)}))
+	}
+	restore := kernel.PidfdThread.Disable()
+	b.Run("process", check(&anchorEntry{r: tids.ref(tid)}))
+	restore()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/cgroup", os.Getpid(), tid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.Run("descriptor", func(b *testing.B) {
+		var one [1]byte
+		for b.Loop() {
+			if _, err := f.ReadAt(one[:], 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

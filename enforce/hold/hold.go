@@ -533,21 +533,15 @@ func (h *Holder) anchorOf(tid, holder int) *anchorEntry {
 		}
 	}
 	// The thread is watched before anything of it is read: an entry is
-	// good only while that watch is the thread's, so a thread that later
-	// takes its TID never finds it (helper-59: a record stored after its
-	// thread's exit was seen went to a thread of another process with
-	// that TID a PID wrap later, and judged it by that one's anchor).
-	// Where threads cannot be watched (before Linux 6.9, but for main
-	// threads), its /proc/TID/cgroup descriptor stands for it, as groupOf
-	// checked it: it reads only while that thread lives.
-	e := &anchorEntry{at: time.Now(), w: h.tids.watch(tid)}
-	if e.w == nil {
-		if _, _, err := h.groupOf(tid); err == nil {
-			if v, ok := h.cgfiles.Load(tid); ok {
-				e.f = v.(*os.File)
-			}
-		}
-	}
+	// good only while that watch stands for the thread (tidCache.ref), so
+	// a thread that later takes its TID never finds it (helper-59: a
+	// record stored after its thread's exit was seen went to a thread of
+	// another process with that TID a PID wrap later, and judged it by
+	// that one's anchor). Where threads cannot be watched (before Linux
+	// 6.9), a thread other than the main one stands by its process's
+	// watch and its TID among the process's threads: a TID taken again
+	// within the process is the same process, with the same record.
+	e := &anchorEntry{at: time.Now(), r: h.tids.ref(tid)}
 	if tgid := tgidOf(tid); tgid != 0 {
 		e.p = h.known(tgid)
 		if e.p == nil {
@@ -605,39 +599,26 @@ func (h *Holder) anchorOf(tid, holder int) *anchorEntry {
 			}
 		}
 	}
-	if e.w != nil || e.f != nil {
+	if e.r.w != nil {
 		h.anchors.Store(tid, e) // else found again at each call
 	}
 	return e
 }
 
-// anchorEntry caches anchorOf for one thread, while w, the watch of the
-// thread it was found for, is the thread's (tidCache.watching), or where
-// there is none, while f, that thread's /proc/TID/cgroup descriptor,
-// reads (threadIs); a miss is looked up again after ScanInterval. seen is
-// where Decide last found the thread.
+// anchorEntry caches anchorOf for one thread, while r, what stood for the
+// thread it was found for, still does (tidCache.live); a miss is looked
+// up again after ScanInterval. seen is where Decide last found the thread.
 type anchorEntry struct {
 	p    *proc
 	at   time.Time
-	w    *watch
-	f    *os.File
+	r    ref
 	seen atomic.Pointer[spot]
 }
 
 // threadIs tells whether e was made for the thread that has TID tid now:
-// its watch is that TID's, or its descriptor still reads (one read, on
-// kernels without thread pidfds), so its thread lives, and no other
-// thread has that TID.
+// that thread lives, so no other thread has its TID.
 func (h *Holder) threadIs(tid int, e *anchorEntry) bool {
-	if e.w != nil {
-		return h.tids.watching(tid, e.w)
-	}
-	if e.f == nil {
-		return false
-	}
-	var b [1]byte
-	_, err := e.f.ReadAt(b[:], 0)
-	return err == nil
+	return e.r.w != nil && h.tids.live(tid, e.r)
 }
 
 // spot is a group of the mirror, or outside it (inside false).

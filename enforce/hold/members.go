@@ -1370,4 +1370,13 @@ func (h *Holder) pruneFiles() {
 		}
 		return true
 	})
+	// Where threads cannot be watched, a thread's exit is seen only with
+	// its process's.
+	h.anchors.Range(func(k, v any) bool {
+		if e := v.(*anchorEntry); e.r.tgid != 0 && !h.threadIs(k.(int), e) {
+			h.anchors.CompareAndDelete(k, v)
+		}
+		return true
+	})
+	h.tids.prune()
 }

@@ -1,7 +1,6 @@
 package hold
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/cgsyscall/cgsyscall/arch"
+	"github.com/cgsyscall/cgsyscall/enforce/kernel"
 	"github.com/cgsyscall/cgsyscall/enforce/supervise"
 	"github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/policy"
@@ -114,29 +114,21 @@ func holderOfG(tb testing.TB) (*Holder, *policy.Tree, string, int) {
 func TestAnchorOfOtherThread(t *testing.T) {
 	h, _, _, getppid := holderOfG(t)
 	pid := sleeper(t)
-	// Where threads cannot be watched (before Linux 6.9), a record holds
-	// the thread's /proc/TID/cgroup descriptor instead: one of a thread
-	// that has exited no longer reads, and the record is stale too.
-	gone := exec.Command("true")
-	if err := gone.Start(); err != nil {
-		t.Fatal(err)
-	}
-	old, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", gone.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	gone.Wait()
+	// Where threads cannot be watched (before Linux 6.9), a record of a
+	// thread other than the main one holds its process's watch and asks
+	// whether the TID is a thread of that process: here this test's
+	// process, which lives, and of which pid is no thread.
 	n := supervise.Notif{Pid: pid, Holder: pid, Arch: h.a.Native.AuditArch, Nr: getppid}
 	for _, stale := range []*anchorEntry{
-		{p: newProc(1, nil, "g"), at: time.Now(), w: &watch{fd: -1}},
-		{p: newProc(1, nil, "g"), at: time.Now(), f: old},
+		{p: newProc(1, nil, "g"), at: time.Now(), r: ref{w: &watch{fd: -1}}},
+		{p: newProc(1, nil, "g"), at: time.Now(),
+			r: ref{w: h.tids.watch(os.Getpid()), tgid: os.Getpid()}},
 	} {
 		h.anchors.Store(pid, stale)
 		if !h.Decide(&n) {
 			t.Errorf("getppid of a process never placed, outside the mirror, whose TID had "+
-				"a stale record anchored in g (watch %v, descriptor %v): denied, want "+
-				"allowed", stale.w != nil, stale.f != nil)
+				"a stale record anchored in g (of process %d): denied, want allowed",
+				stale.r.tgid)
 		}
 		v, ok := h.anchors.Load(pid)
 		if !ok {
@@ -147,17 +139,17 @@ func TestAnchorOfOtherThread(t *testing.T) {
 				"want a new miss for the thread", pid, e == stale, e.p, h.threadIs(pid, e))
 		}
 	}
-	// The live thread's descriptor stands for it: this record, anchored
-	// in g, judges the call.
-	f, ok := h.cgfiles.Load(pid)
-	if !ok {
-		t.Fatalf("no /proc/%d/cgroup descriptor after its decided calls", pid)
+	// A record that stands for the live thread, by its process's watch
+	// and its TID, anchored in g, judges the call.
+	defer kernel.PidfdThread.Disable()()
+	r := ref{w: h.tids.watch(pid), tgid: pid}
+	if r.w == nil {
+		t.Fatalf("no watch of process %d", pid)
 	}
-	h.anchors.Store(pid, &anchorEntry{p: newProc(1, nil, "g"), at: time.Now(),
-		f: f.(*os.File)})
+	h.anchors.Store(pid, &anchorEntry{p: newProc(1, nil, "g"), at: time.Now(), r: r})
 	if h.Decide(&n) {
-		t.Errorf("getppid with a record holding the thread's descriptor, anchored in g: " +
-			"allowed, want denied")
+		t.Errorf("getppid with a record standing for the thread by its process, anchored " +
+			"in g: allowed, want denied")
 	}
 }
 

@@ -16,11 +16,14 @@ import (
 // in is current: the daemon starts a new one after every move it makes
 // itself, and the scan every ScanInterval, which bounds how long a move
 // behind the mount's back goes unseen. An entry also needs the thread it
-// was read for: each cached thread's pidfd (a thread pidfd, Linux 6.9; on
-// older kernels only process leaders are cached, through their process
-// pidfd) is watched, and the entry goes when the thread exits, long
-// before its TID could name another thread (that takes a wrap of every
-// PID).
+// was read for: each cached thread's pidfd (a thread pidfd, Linux 6.9) is
+// watched, and the entry goes when the thread exits, long before its TID
+// could name another thread (that takes a wrap of every PID). On older
+// kernels a thread other than the main one stands by its process's pidfd
+// and the kernel's word that the process still has a thread of that TID
+// (ref): a TID taken again within the process (a wrap of every PID in the
+// life of one process) may be judged by its old thread's group until the
+// next generation, as a thread moved behind the mount's back is.
 type tidCache struct {
 	gen     atomic.Uint64
 	entries sync.Map   // TID -> *groupEntry
@@ -31,18 +34,29 @@ type tidCache struct {
 	exited  func(tid int) // told of each watched thread that exits
 }
 
-// groupEntry is the group of one thread, read in generation gen while w
-// watched the thread.
+// groupEntry is the group of one thread, read in generation gen while r
+// stood for the thread.
 type groupEntry struct {
 	group  string
 	inside bool
 	gen    uint64
-	w      *watch
+	r      ref
 }
 
-// watch is the pidfd of one cached thread.
+// watch is the pidfd of one watched thread, or process.
 type watch struct {
 	fd int
+}
+
+// ref stands for one thread: w, the watch of the thread itself (tgid 0);
+// or where threads cannot be watched (before Linux 6.9), for a thread
+// other than the main one, the watch of its process tgid, and the thread
+// is asked for with tgkill(tgid, TID, 0), which fails once no thread of
+// that process has the TID (a one-byte read of its /proc/TID/cgroup
+// descriptor did that before: about 5 µs a decided call, against 0.2).
+type ref struct {
+	w    *watch
+	tgid int
 }
 
 func newTIDCache(exited func(tid int)) (*tidCache, error) {
@@ -75,29 +89,65 @@ func (c *tidCache) lookup(tid int) (string, bool, bool) {
 	if e.gen != c.gen.Load() {
 		return "", false, false
 	}
-	if !c.watching(tid, e.w) {
+	if !c.live(tid, e.r) {
 		return "", false, false
 	}
 	return e.group, e.inside, true
 }
 
+// live tells whether r stands for thread tid now: the thread it was made
+// for has not exited, so no other thread has its TID.
+func (c *tidCache) live(tid int, r ref) bool {
+	if r.tgid == 0 {
+		return c.watching(tid, r.w)
+	}
+	return c.watching(r.tgid, r.w) && unix.Tgkill(r.tgid, tid, 0) == nil
+}
+
 // watching tells whether w is the watch of tid now: not nil, and the
-// thread it was started for has not exited.
+// thread (or process) it was started for has not exited.
 func (c *tidCache) watching(tid int, w *watch) bool {
 	v, ok := c.watched.Load(tid)
 	return ok && w != nil && v.(*watch) == w
 }
 
-// store caches the group of tid read in generation gen, once tid is
-// watched; a thread that cannot be watched is not cached.
+// store caches the group of tid read in generation gen, once something
+// stands for tid (ref); a thread that cannot be watched is not cached.
 func (c *tidCache) store(tid int, gen uint64, group string, inside bool) {
-	w := c.watch(tid)
-	if w != nil {
-		c.entries.Store(tid, &groupEntry{group: group, inside: inside, gen: gen, w: w})
+	if r := c.ref(tid); r.w != nil {
+		c.entries.Store(tid, &groupEntry{group: group, inside: inside, gen: gen, r: r})
 	}
 }
 
-// watch returns the watch of tid, starting one if needed.
+// ref returns what stands for thread tid, starting a watch if needed; its
+// w is nil when tid cannot be watched (it has exited).
+func (c *tidCache) ref(tid int) ref {
+	if kernel.PidfdThread.Have() {
+		return ref{w: c.watch(tid)}
+	}
+	switch tgid := tgidOf(tid); tgid {
+	case 0:
+		return ref{}
+	case tid:
+		return ref{w: c.watch(tid)}
+	default:
+		return ref{w: c.watch(tgid), tgid: tgid}
+	}
+}
+
+// prune drops the entries of threads that have exited whose process has
+// not (where threads cannot be watched, only a process's exit is seen).
+func (c *tidCache) prune() {
+	c.entries.Range(func(k, v any) bool {
+		if e := v.(*groupEntry); e.r.tgid != 0 && !c.live(k.(int), e.r) {
+			c.entries.CompareAndDelete(k, v)
+		}
+		return true
+	})
+}
+
+// watch returns the watch of tid (a thread where thread pidfds are had,
+// else a process), starting one if needed.
 func (c *tidCache) watch(tid int) *watch {
 	if v, ok := c.watched.Load(tid); ok {
 		return v.(*watch)
@@ -105,8 +155,6 @@ func (c *tidCache) watch(tid int) *watch {
 	flags := 0
 	if kernel.PidfdThread.Have() {
 		flags = pidfdThread
-	} else if tgidOf(tid) != tid {
-		return nil
 	}
 	fd, err := unix.PidfdOpen(tid, flags)
 	if err != nil {

@@ -88,7 +88,8 @@ var PidfdThread = &Feature{
 	Name:  "pidfd_thread",
 	Since: "6.9",
 	Fallback: "a seccomp listener is created in the held process's own file table, " +
-		"and a process that shares that table with another is refused (EBUSY)",
+		"and a process that shares that table with another is refused (EBUSY); " +
+		"a thread other than the main one is known by its process's pidfd and its TID",
 	probe: probePidfdThread,
 }
 
