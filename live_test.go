@@ -456,6 +456,30 @@ func daemonPID(t *testing.T, m *mirror) int {
 	return found[0]
 }
 
+// scanHeld waits up to limit for the daemon's line saying that its scan
+// held process pid in group, which entered it behind the mount's back,
+// and tells whether it came.
+func scanHeld(t testing.TB, m *mirror, group string, pid int, limit time.Duration) bool {
+	t.Helper()
+	msg := `msg="held a process that entered the group behind the mount's back" `
+	fields := []string{" group=/" + group + " ", " pid=" + strconv.Itoa(pid) + " "}
+	for deadline := time.Now().Add(limit); ; time.Sleep(20 * time.Millisecond) {
+		log, err := os.ReadFile(m.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(log), "\n") {
+			if strings.Contains(l, msg) && strings.Contains(l+" ", fields[0]) &&
+				strings.Contains(l+" ", fields[1]) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // daemonPIDs lists the cgsyscall processes whose command line is a mount
 // of m's mount point.
 func daemonPIDs(m *mirror) []int {
@@ -776,21 +800,8 @@ func heldBehindTheBack(m *mirror, s *live, group string) {
 	// The scan writes its line once the hold is recorded, which can come
 	// after the held process's next call (an aarch64 run under qemu read
 	// the log first).
-	want := fmt.Sprintf(`msg="held a process that entered the group behind the mount's back" `+
-		`group=/%s`, group)
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		log, err := os.ReadFile(m.log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(log), want) &&
-			strings.Contains(string(log), "pid="+strconv.Itoa(s.pid)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("the daemon log lacks %q for PID %d", want, s.pid)
-			break
-		}
+	if !scanHeld(t, m, group, s.pid, 2*time.Second) {
+		t.Errorf("the daemon log has no line of the scan holding PID %d in %s", s.pid, group)
 	}
 	// Allowed again from the top down: each group's parent must allow it.
 	for i := range group {

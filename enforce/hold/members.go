@@ -860,6 +860,18 @@ func (h *Holder) inherit(m *member) error {
 	}
 	p := newProc(m.start, lay, at.group)
 	p.adopted.Store(m.adopted)
+	if !m.placed {
+		// Recorded where a pass found it, from its line or its chain, as
+		// anchorOf records one at its first call: as a writer it may have
+		// been born wherever its layer was placed (confinement), unless
+		// the last daemon placed it (its log line says). Found so by the
+		// scan before its first decided call, an orphan born in S, away
+		// from its holder in A, was confined by A alone: it allowed a
+		// call in S (aarch64 runs of TestCarrierPlacedAwayFromItsHolder,
+		// 3 of 6; here 2 of 2 once the test let a scan meet it first).
+		v, exact := h.keep.placedAt.Load(placement{m.pid, m.start})
+		p.inferred.Store(!exact || v.(placedAt).inferred)
+	}
 	if !at.wider.Empty() {
 		p.wider.Store(&at.wider)
 	}
