@@ -449,8 +449,10 @@ umount /tmp/lab`},
 		{`Hold a running process, then let it go back to the root:`,
 			`echo 4242 > /sys/fs/cgroup/syscalls/web/tasks
 echo 4242 > /sys/fs/cgroup/syscalls/tasks`},
-		{`Mount at boot, by an fstab line (the first field is the mirrored directory):`,
-			`/sys/fs/cgroup  /sys/fs/cgroup/syscalls  fuse.cgsyscall  defaults  0 0`},
+		{`Mount at boot, by an fstab line (the first field is the mirrored directory;
+			` + "`X-mount.mkdir`" + ` has mount(8) make the mount point, a group that a cgroup2
+			mount forgets at every boot):`,
+			`/sys/fs/cgroup  /sys/fs/cgroup/syscalls  fuse.cgsyscall  defaults,X-mount.mkdir  0 0`},
 		{`or by the systemd unit instead:`,
 			`systemctl enable --now cgsyscall.service`},
 		{`Find the numbers of two calls on another architecture:`,

@@ -126,6 +126,10 @@ func TestHelpMistakes(t *testing.T) {
 		// fails the mount (32), not the command line (2).
 		{[]string{"none", "/nonexistent/cgsyscall-mnt", "-o", "defaults"}, noMountPoint, 32},
 		{[]string{"cgsyscall", "/nonexistent/cgsyscall-mnt"}, noMountPoint, 32},
+		// A relative mount point in that form (helper-65: "unknown command").
+		{[]string{"/sys/fs/cgroup/x", "mnt", "-o", "defaults"}, "cgsyscall: mount point " +
+			"\"mnt\": the helper form (SOURCE MOUNTPOINT -o OPTIONS) takes an absolute path\n", 2},
+		{[]string{"/bogus"}, "cgsyscall: unknown command \"/bogus\"\n", 2},
 		{nil, "usage: cgsyscall COMMAND [ARG...]\n  cgsyscall mount", 2},
 	} {
 		out, errOut, status := runCaptured(t, c.args...)

@@ -91,11 +91,18 @@ func run(args []string) int {
 		// mount.fuse3 runs "cgsyscall SOURCE MOUNTPOINT -o OPTIONS"; the
 		// SOURCE "none" and "cgsyscall" mean the cgroup2 mount, as in an
 		// fstab line (mountHelper).
-		if (strings.HasPrefix(cmd, "/") || cmd == "none" || cmd == "cgsyscall") &&
-			len(rest) > 0 && strings.HasPrefix(rest[0], "/") {
+		helper := strings.HasPrefix(cmd, "/") || cmd == "none" || cmd == "cgsyscall"
+		switch {
+		case helper && len(rest) > 0 && strings.HasPrefix(rest[0], "/"):
 			return report(mountHelper(args[1:]))
+		case helper && len(rest) > 0 && !strings.HasPrefix(rest[0], "-"):
+			// The helper form with a relative mount point (mount(8)
+			// always passes it absolute).
+			err = usagef("mount point %q: the helper form (SOURCE MOUNTPOINT -o OPTIONS) "+
+				"takes an absolute path", rest[0])
+		default:
+			err = usagef("unknown command %q", cmd)
 		}
-		err = usagef("unknown command %q", cmd)
 	}
 	return report(err)
 }
