@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"syscall"
 	"testing"
 
@@ -76,7 +75,7 @@ func BenchmarkDecide(b *testing.B) {
 // process's watch and tgkill(tgid, TID, 0) (older kernels), and for
 // comparison "descriptor", the one-byte read of the thread's
 // /proc/TID/cgroup that the second did before. The thread is one of the
-// benchmark's own, parked on a locked OS thread.
+// benchmark's own, not the main one, parked on a locked OS thread.
 func BenchmarkThreadIs(b *testing.B) {
 	h := &Holder{}
 	tids, err := newTIDCache(func(int) {})
@@ -86,13 +85,12 @@ func BenchmarkThreadIs(b *testing.B) {
 	defer tids.close()
 	h.tids = tids
 	tidc, stop := make(chan int), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		tidc <- unix.Gettid()
-		<-stop
-	}()
+	go threadUntil(tidc, stop) // never the main thread
 	defer close(stop)
 	tid := <-tidc
+	if tid == unix.Getpid() {
+		b.Fatal("the parked thread is the main one")
+	}
 	check := func(e *anchorEntry) func(b *testing.B) {
 		return func(b *testing.B) {
 			for b.Loop() {
