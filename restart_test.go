@@ -410,13 +410,17 @@ func TestCarrierWithoutAncestorStaysConfined(t *testing.T) {
 // confined by A alone and allowed getppid in S (3 of 6 aarch64 runs under
 // qemu, where the scan came first by chance; 2 of 2 here with the wait).
 // "call": C's first decided call comes first (anchorOf).
+//
+// "growth": a deny in A grows the layer first, and the growth finds C in
+// S (through P2, another carrier placed there): recorded so, not placed,
+// it allowed getppid in S (helper-64 F1, 8 of 8).
 func TestCarrierPlacedAwayFromItsHolder(t *testing.T) {
-	for _, first := range []string{"call", "scan"} {
-		t.Run(first, func(t *testing.T) { carrierPlacedAwayFromItsHolder(t, first == "scan") })
+	for _, first := range []string{"call", "scan", "growth"} {
+		t.Run(first, func(t *testing.T) { carrierPlacedAwayFromItsHolder(t, first) })
 	}
 }
 
-func carrierPlacedAwayFromItsHolder(t *testing.T, scanFirst bool) {
+func carrierPlacedAwayFromItsHolder(t *testing.T, first string) {
 	filtered := cProgram(t, "filtered")
 	m := liveMirror(t)
 	m.mkdir("A")
@@ -436,6 +440,9 @@ func carrierPlacedAwayFromItsHolder(t *testing.T, scanFirst bool) {
 	}
 	eperm := strconv.Itoa(-int(syscall.EPERM))
 	allowIn := "write:" + filepath.Join(m.mnt, "S", "syscalls.allow") + ":getppid"
+	if first == "growth" {
+		carrier() // P2, through which the growth finds the orphan
+	}
 	// The orphan.
 	p := carrier()
 	fo := newFIFOs(t)
@@ -443,8 +450,13 @@ func carrierPlacedAwayFromItsHolder(t *testing.T, scanFirst bool) {
 	o := fo.open(t)
 	o.ready()
 	waitGone(t, p.pid)
-	if scanFirst && !scanHeld(t, m, "S", o.pid, 3*time.Second) {
-		t.Fatalf("the scan did not hold the orphan %d in S within 3 s", o.pid)
+	switch first {
+	case "scan":
+		if !scanHeld(t, m, "S", o.pid, 3*time.Second) {
+			t.Fatalf("the scan did not hold the orphan %d in S within 3 s", o.pid)
+		}
+	case "growth":
+		m.mustWrite("A/syscalls.deny", "sysinfo")
 	}
 	if got := o.call(allowIn)[allowIn]; got != eperm {
 		t.Errorf("the orphan's allow of getppid in S: %s, want %s", got, eperm)
@@ -484,6 +496,73 @@ func carrierPlacedAwayFromItsHolder(t *testing.T, scanFirst bool) {
 	if err != nil {
 		t.Errorf("a filtered writer moving a filtered process from U to V, then itself into "+
 			"A: %v: %s", err, out)
+	}
+}
+
+// TestSelfPlacedChildStaysConfined: Q is held in A (uname denied), its
+// child P placed through the mount in S (uname getppid denied); O, a shell
+// P leaves behind, starts C, a cserve born in S that makes no decided
+// call. C moves itself behind the mount's back into A/sub, made then and
+// denying sysinfo (which the layer does not hand over yet), and places
+// itself there through the mount (accepted: the layer's places are A and
+// S, and C's ancestor O grows its layer with it). It was
+// then recorded exact in A/sub, its birth in S forgotten: it allowed
+// getppid in S, or moved S's members out (helper-64 F2, 12 of 12). Both
+// must get EPERM.
+func TestSelfPlacedChildStaysConfined(t *testing.T) {
+	for _, last := range []string{"allow", "move"} {
+		t.Run(last, func(t *testing.T) {
+			cserve := cProgram(t, "cserve")
+			m := liveMirror(t)
+			m.mkdir("A")
+			m.mustWrite("A/syscalls.deny", "uname")
+			m.mkdir("S")
+			m.mustWrite("S/syscalls.deny", "uname getppid")
+			x := startLive(t, m.base, "sleep", "600")
+			moveTo(m, "S", x.pid)
+			q := evalShell(t, m.base)
+			moveTo(m, "A", q.pid)
+			p := childShell(t, q)
+			moveTo(m, "S", p.pid)
+			fo := newFIFOs(t)
+			p.send(`(sleep 0.3; exec bash -c 'echo ready $$; while read -r l; do eval "$l"; ` +
+				`done') < ` + fo.in + " > " + fo.out + " & exit")
+			waitGone(t, p.pid)
+			o := fo.open(t)
+			o.ready()
+			fc := newFIFOs(t)
+			o.send(cserve + " < " + fc.in + " > " + fc.out + " &")
+			c := fc.open(t)
+			c.ready()
+			// A set that no layer hands over yet: C's own placement has
+			// its ancestor's layer grown.
+			m.mkdir("A/sub")
+			m.mustWrite("A/sub/syscalls.deny", "sysinfo")
+			do := func(line, want string) {
+				t.Helper()
+				c.send(line)
+				if got := c.next(); got != want {
+					t.Fatalf("C: %q: %q, want %q", line, got, want)
+				}
+			}
+			do("write "+filepath.Join(m.base, "A", "sub", "cgroup.procs")+" self", "write 0")
+			do("write "+filepath.Join(m.mnt, "A", "sub", "tasks")+" self", "write 0")
+			eperm := "write " + strconv.Itoa(-int(syscall.EPERM))
+			if last == "allow" {
+				do("write "+filepath.Join(m.mnt, "S", "syscalls.allow")+" getppid", eperm)
+				want := map[string]string{"amd64": "110", "arm64": "173"}[runtime.GOARCH]
+				if b, _ := os.ReadFile(filepath.Join(m.mnt, "S", "syscalls.deny")); !strings.
+					Contains(string(b), want) {
+					t.Errorf("S/syscalls.deny %q: getppid was allowed", b)
+				}
+				return
+			}
+			do("write "+filepath.Join(m.mnt, "A", "sub", "tasks")+" "+strconv.Itoa(x.pid), eperm)
+			if b, _ := os.ReadFile(filepath.Join(m.base, "S", "cgroup.procs")); !strings.Contains(
+				string(b), strconv.Itoa(x.pid)) {
+				t.Errorf("S/cgroup.procs %q: %d was moved out", b, x.pid)
+			}
+		})
 	}
 }
 

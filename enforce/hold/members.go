@@ -860,17 +860,25 @@ func (h *Holder) inherit(m *member) error {
 	}
 	p := newProc(m.start, lay, at.group)
 	p.adopted.Store(m.adopted)
-	if !m.placed {
+	switch {
+	case !m.placed:
 		// Recorded where a pass found it, from its line or its chain, as
 		// anchorOf records one at its first call: as a writer it may have
-		// been born wherever its layer was placed (confinement), unless
-		// the last daemon placed it (its log line says). Found so by the
-		// scan before its first decided call, an orphan born in S, away
-		// from its holder in A, was confined by A alone: it allowed a
-		// call in S (aarch64 runs of TestCarrierPlacedAwayFromItsHolder,
-		// 3 of 6; here 2 of 2 once the test let a scan meet it first).
-		v, exact := h.keep.placedAt.Load(placement{m.pid, m.start})
-		p.inferred.Store(!exact || v.(placedAt).inferred)
+		// been born wherever its layer was placed (confinement). Found so
+		// by the scan before its first decided call, an orphan born in
+		// S, away from its holder in A, was confined by A alone: it
+		// allowed a call in S (aarch64 runs of
+		// TestCarrierPlacedAwayFromItsHolder, 3 of 6; here 2 of 2 once
+		// the test let a scan meet it first).
+		p.inferred.Store(h.foundInferred(m.pid, m.start))
+	case h.placerMayCarry(m):
+		// Placed by itself, or by a writer that may carry a layer: where
+		// it was born is known no better for that, as for a known process
+		// that places itself (Move). A child of a held shell, born in S
+		// and unknown, that placed itself in a group under its holder's
+		// was recorded exact there, and then allowed a call in S or moved
+		// S's members out (helper-64 F2, 12 of 12).
+		p.inferred.Store(true)
 	}
 	if !at.wider.Empty() {
 		p.wider.Store(&at.wider)
@@ -925,6 +933,14 @@ func (h *Holder) bornAt(pid int, start uint64, lay *layer) (placedAt, bool) {
 		}
 	}
 	return placedAt{}, false
+}
+
+// foundInferred tells whether process pid (started at start), recorded
+// where a pass found it rather than placed, is to be marked inferred: yes,
+// unless the last daemon placed it and its placement log line says not.
+func (h *Holder) foundInferred(pid int, start uint64) bool {
+	v, exact := h.keep.placedAt.Load(placement{pid, start})
+	return !exact || v.(placedAt).inferred
 }
 
 func selfPid(m *member) int {
@@ -1150,7 +1166,12 @@ func (h *Holder) recordGrown(j *job) int {
 		h.inheritPlaces(m.lay, j.old)
 		p := m.p
 		if p == nil {
+			// Found by the growth among its holders' children or in their
+			// groups (an orphan), not placed: inferred, as inherit has it
+			// (helper-64 F1: an orphan first met so allowed a call in the
+			// group it was born in, 8 of 8).
 			p = newProc(m.start, m.lay, m.group)
+			p.inferred.Store(h.foundInferred(m.pid, m.start))
 			if !m.wider.Empty() {
 				p.wider.Store(&m.wider)
 			}
