@@ -420,24 +420,29 @@ func TestCarrierPlacedAwayFromItsHolder(t *testing.T) {
 	}
 }
 
-func carrierPlacedAwayFromItsHolder(t *testing.T, first string) {
-	filtered := cProgram(t, "filtered")
-	m := liveMirror(t)
+// heldWithCarriers makes groups A (uname denied) and S (uname getppid
+// denied) and a shell Q held in A. carrier has Q start a shell, which
+// carries Q's layer, and moves it through the mount into S.
+func heldWithCarriers(t *testing.T) (m *mirror, q *live, carrier func() *live) {
+	m = liveMirror(t)
 	m.mkdir("A")
 	m.mustWrite("A/syscalls.deny", "uname")
 	m.mkdir("S")
 	m.mustWrite("S/syscalls.deny", "uname getppid")
-	m.mkdir("U")
-	m.mkdir("V")
-	q := evalShell(t, m.base)
+	q = evalShell(t, m.base)
 	moveTo(m, "A", q.pid)
-	// carrier has Q start a shell, which carries Q's layer, and moves it
-	// into S.
-	carrier := func() *live {
+	return m, q, func() *live {
 		p := childShell(t, q)
 		moveTo(m, "S", p.pid)
 		return p
 	}
+}
+
+func carrierPlacedAwayFromItsHolder(t *testing.T, first string) {
+	filtered := cProgram(t, "filtered")
+	m, _, carrier := heldWithCarriers(t)
+	m.mkdir("U")
+	m.mkdir("V")
 	eperm := strconv.Itoa(-int(syscall.EPERM))
 	allowIn := "write:" + filepath.Join(m.mnt, "S", "syscalls.allow") + ":getppid"
 	if first == "growth" {
@@ -513,17 +518,10 @@ func TestSelfPlacedChildStaysConfined(t *testing.T) {
 	for _, last := range []string{"allow", "move"} {
 		t.Run(last, func(t *testing.T) {
 			cserve := cProgram(t, "cserve")
-			m := liveMirror(t)
-			m.mkdir("A")
-			m.mustWrite("A/syscalls.deny", "uname")
-			m.mkdir("S")
-			m.mustWrite("S/syscalls.deny", "uname getppid")
+			m, _, carrier := heldWithCarriers(t)
 			x := startLive(t, m.base, "sleep", "600")
 			moveTo(m, "S", x.pid)
-			q := evalShell(t, m.base)
-			moveTo(m, "A", q.pid)
-			p := childShell(t, q)
-			moveTo(m, "S", p.pid)
+			p := carrier()
 			fo := newFIFOs(t)
 			p.send(`(sleep 0.3; exec bash -c 'echo ready $$; while read -r l; do eval "$l"; ` +
 				`done') < ` + fo.in + " > " + fo.out + " & exit")
