@@ -564,6 +564,98 @@ func TestSelfPlacedChildStaysConfined(t *testing.T) {
 	}
 }
 
+// TestSelfPlacingWriterThreads: C, an orphan born in S (left by P, a
+// carrier of Q's layer placed there; Q is held in A) that the daemon has
+// not met, moves itself behind the mount's back into A, then places itself
+// there through the mount from one thread while another of its threads
+// keeps writing: "allow" getppid into S's syscalls.allow, "move" x (held
+// in S) into A. Its chain is read only once its own write has returned:
+// meanwhile it was recorded as placed in A, exact, and the other thread's
+// write went through (helper-66 F1, 10 of 10; the move also 3 of 4). It
+// must get EPERM at every try.
+func TestSelfPlacingWriterThreads(t *testing.T) {
+	for _, other := range []string{"allow", "move"} {
+		t.Run(other, func(t *testing.T) {
+			racer := cProgram(t, "racer")
+			m, _, carrier := heldWithCarriers(t)
+			x := startLive(t, m.base, "sleep", "600")
+			moveTo(m, "S", x.pid)
+			p := carrier()
+			fc := newFIFOs(t)
+			p.send(racer + " < " + fc.in + " > " + fc.out + " & exit")
+			c := fc.open(t)
+			c.ready()
+			waitGone(t, p.pid)
+			c.send("write " + filepath.Join(m.base, "A", "cgroup.procs") + " self")
+			if l := c.next(); l != "write 0" {
+				t.Fatalf("C's move into A behind the mount's back: %q, want \"write 0\"", l)
+			}
+			path, text := filepath.Join(m.mnt, "S", "syscalls.allow"), "getppid"
+			if other == "move" {
+				path, text = filepath.Join(m.mnt, "A", "tasks"), strconv.Itoa(x.pid)
+			}
+			c.send("race " + filepath.Join(m.mnt, "A", "tasks") + " " + path + " " + text)
+			f := strings.Fields(c.next())
+			eperm := strconv.Itoa(-int(syscall.EPERM))
+			if len(f) != 4 || f[1] != "0" || f[2] != eperm {
+				t.Errorf("C placing itself in A while another thread writes %s to %s: %q, "+
+					"want its own move 0 and the other's %s at every try", text, path, f, eperm)
+			}
+			want := map[string]string{"amd64": "110", "arm64": "173"}[runtime.GOARCH]
+			if b, _ := os.ReadFile(filepath.Join(m.mnt, "S", "syscalls.deny")); !strings.Contains(
+				string(b), want) {
+				t.Errorf("S/syscalls.deny %q: getppid was allowed", b)
+			}
+			if b, _ := os.ReadFile(filepath.Join(m.base, "S", "cgroup.procs")); !strings.Contains(
+				string(b), strconv.Itoa(x.pid)) {
+				t.Errorf("S/cgroup.procs %q: %d was moved out", b, x.pid)
+			}
+		})
+	}
+}
+
+// TestCarrierOfClosedLayerStaysConfined: O, an orphan born in S (left by
+// P, a carrier of Q's layer placed there; Q is held in A), moves itself
+// behind the mount's back into F, which denies nothing, where the growth
+// of Q's layer (Q moved into A/sub, which denies sysinfo) does not look:
+// O keeps the old layer, whose listener is closed (getppid fails with
+// ENOSYS). Moved then behind the mount's back into A, it was held afresh
+// by the scan (the kernel takes a new listener in its chain once the old
+// one is closed) and recorded placed in A: it made getppid and allowed it
+// in S (helper-66 F2, 4 of 4). It must stay judged by S.
+func TestCarrierOfClosedLayerStaysConfined(t *testing.T) {
+	m, q, carrier := heldWithCarriers(t)
+	m.mkdir("F")
+	p := carrier()
+	fo := newFIFOs(t)
+	p.send(bin.probe + " -serve < " + fo.in + " > " + fo.out + " & exit")
+	o := fo.open(t)
+	o.ready()
+	waitGone(t, p.pid)
+	intoF := "write:" + filepath.Join(m.base, "F", "cgroup.procs") + ":0"
+	if got := o.call(intoF)[intoF]; got != "0" {
+		t.Fatalf("the orphan's move into F behind the mount's back: %s, want 0", got)
+	}
+	m.mkdir("A/sub")
+	m.mustWrite("A/sub/syscalls.deny", "sysinfo")
+	moveTo(m, "A/sub", q.pid)
+	if got := o.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("the orphan's getppid in F, its layer's listener closed: %s, want -38", got)
+	}
+	intoA := "write:" + filepath.Join(m.base, "A", "cgroup.procs") + ":0"
+	if got := o.call(intoA)[intoA]; got != "0" {
+		t.Fatalf("the orphan's move into A behind the mount's back: %s, want 0", got)
+	}
+	if !scanHeld(t, m, "A", o.pid, 3*time.Second) {
+		t.Fatalf("the scan did not hold the orphan %d in A within 3 s", o.pid)
+	}
+	allowIn := "write:" + filepath.Join(m.mnt, "S", "syscalls.allow") + ":getppid"
+	eperm := strconv.Itoa(-int(syscall.EPERM))
+	if got := o.call("getppid", allowIn); got["getppid"] != "-38" || got[allowIn] != eperm {
+		t.Errorf("the orphan held afresh in A: %v, want getppid -38 and the allow %s", got, eperm)
+	}
+}
+
 // TestChildOlderThanItsParentsMove: a held shell K in A (getppid denied)
 // starts a child U (cserve: it makes no call the layer hands over until
 // asked), and is then moved through the mount into B, which denies

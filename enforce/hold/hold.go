@@ -697,7 +697,18 @@ func (h *Holder) confinement(tid int) (string, bool, []string) {
 		if p != nil && maybe == nil && p.inferred.Load() {
 			// Recorded from its ancestors when its first call came: as
 			// above, another carrier's CLONE_PARENT child looks the same.
-			maybe = h.placesOf(p.lay.Load())
+			lay := p.lay.Load()
+			maybe = h.placesOf(lay)
+			if lay.settling() {
+				// Recorded by its own move, which it made with filters:
+				// what it carries is known once its chain is read after
+				// that write (carried). Until then it is a writer that
+				// may carry any layer that fits (helper-66 F1: another
+				// of its threads allowed a call in S meanwhile).
+				if filters := seccompFilters(tid); filters > 0 {
+					maybe = append(maybe, h.mayCarry(tgid, filters)...)
+				}
+			}
 		}
 		if p != nil {
 			return *p.anchor.Load(), true, maybe

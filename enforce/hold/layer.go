@@ -158,6 +158,20 @@ func (l *layer) wait() {
 	}
 }
 
+// settling reports whether l is to go in after the write that asked for
+// it, and has not yet (settled).
+func (l *layer) settling() bool {
+	if l == nil || l.settled == nil {
+		return false
+	}
+	select {
+	case <-l.settled:
+		return false
+	default:
+		return true
+	}
+}
+
 // setRemove records how to close the listener, and closes it at once if
 // the layer was closed before its listener was known.
 func (l *layer) setRemove(remove func()) {

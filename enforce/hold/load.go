@@ -64,8 +64,12 @@ type member struct {
 	// req: a member the growth is for (its need); spared: a maybe member
 	// that another listener was found to hold (see complete).
 	req, spared bool
-	sess        *inject.Session
-	lay         *layer // the new layer
+	// was: the places of a closed layer of this daemon's that its chain
+	// carried when a first hold read it (install, closedPlaces): a
+	// carrier that a growth missed, whose old listener was closed.
+	was  map[string]policy.Set
+	sess *inject.Session
+	lay  *layer // the new layer
 	// subreaper: what its load found of PR_GET_CHILD_SUBREAPER (1, 0, or
 	// -1 not known), recorded by listen (Holder.reapers).
 	subreaper int
@@ -555,6 +559,8 @@ func (h *Holder) install(m *member, old *layer) error {
 			// notifies everything, which a program that cannot be
 			// run stands for.
 			chain = [][]unix.SockFilter{{{Code: 0xffff}}}
+		} else if old == nil && m.p == nil {
+			m.was = h.closedPlaces(chain)
 		}
 	}
 	if m.lay == nil {

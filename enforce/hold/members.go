@@ -976,6 +976,26 @@ func (h *Holder) recordNew(j *job) error {
 		return err
 	}
 	p := newProc(m.start, m.lay, m.group)
+	if m.self && m.filters > 0 {
+		// The writer placing itself, with filters: its chain is read only
+		// after its write returns (carried), and until then another of
+		// its threads may write, judged by this record. Inferred from
+		// the start: recorded exact meanwhile, an orphan born in S
+		// allowed a call in S from its second thread, or moved S's
+		// members out (helper-66 F1, 10 of 10).
+		p.inferred.Store(true)
+	}
+	if m.was != nil {
+		// A carrier of a closed layer: the new layer takes its places,
+		// and the process is judged by them, wherever it was born.
+		for g, pin := range m.was {
+			h.addPlace(m.lay, g, pin)
+		}
+		p.inferred.Store(true)
+		if w := h.placedSets(m.lay); !w.Empty() {
+			p.wider.Store(&w)
+		}
+	}
 	h.setProc(m.pid, p)
 	h.holders.Store(m.lay.holderKey(), p)
 	h.place(m.pid, p, m.group)

@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/policy"
 )
 
 // orphanLayer finds the layer that process pid carries: one of this
@@ -71,6 +72,32 @@ func (h *Holder) layerIn(chain [][]unix.SockFilter) *layer {
 		}
 		if lay := h.takenBack(chain, i); lay != nil {
 			return lay
+		}
+	}
+	return nil
+}
+
+// closedPlaces returns the places of a closed layer of this daemon's that
+// filter chain carries (the newest such filter), as the placement log has
+// them by the layer's tag, or nil: a process that carried a layer whose
+// family grew without it (moved, behind the mount's back, where the growth
+// did not look), and whose listener was then closed. Its calls fail with
+// ENOSYS, but the kernel takes a new listener in its chain, so a first
+// hold goes in; it must still be judged by where that layer was placed
+// (helper-66 F2: the scan held such an orphan, born in S, where it had
+// moved, and recorded it placed there: it allowed a call in S, 4 of 4).
+// The log keeps a closed layer's places in memory for the daemon's life,
+// and across a restart while a process it names carries the tag.
+func (h *Holder) closedPlaces(chain [][]unix.SockFilter) map[string]policy.Set {
+	for i := len(chain) - 1; i >= 0; i-- {
+		if !h.key.authentic(chain[i]) {
+			continue
+		}
+		if h.openLayer(chain[i]) != nil {
+			return nil
+		}
+		if spots := h.places.spotsOf(progTag(chain[i])); len(spots) > 0 {
+			return spots
 		}
 	}
 	return nil
