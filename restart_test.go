@@ -619,40 +619,85 @@ func TestSelfPlacingWriterThreads(t *testing.T) {
 // behind the mount's back into F, which denies nothing, where the growth
 // of Q's layer (Q moved into A/sub, which denies sysinfo) does not look:
 // O keeps the old layer, whose listener is closed (getppid fails with
-// ENOSYS). Moved then behind the mount's back into A, it was held afresh
-// by the scan (the kernel takes a new listener in its chain once the old
-// one is closed) and recorded placed in A: it made getppid and allowed it
-// in S (helper-66 F2, 4 of 4). It must stay judged by S.
+// ENOSYS). Then, each way, O must stay judged and confined by S (getppid
+// ENOSYS, an allow in S or a move of x, held in S, out of it EPERM):
+//   - "scan": moved behind the mount's back into A, it was held afresh by
+//     the scan (the kernel takes a new listener in its chain once the old
+//     one is closed) and recorded placed in A: it made getppid and allowed
+//     it in S (helper-66 F2, 4 of 4);
+//   - "allow", "move": as it is, unknown, it passed for a writer that
+//     carries no layer, the closed one not counted (helper-67 F3, 12 of
+//     12 and 11 of 11);
+//   - "self": placed in A by itself through the mount, it was judged by A
+//     alone once its new layer went in (helper-67 F1, 14 of 14);
+//   - "other": a second such orphan placed it in A through the mount: its
+//     record was made exact (helper-67 F4, 9 of 9).
 func TestCarrierOfClosedLayerStaysConfined(t *testing.T) {
+	for _, how := range []string{"scan", "allow", "move", "self", "other"} {
+		t.Run(how, func(t *testing.T) { carrierOfClosedLayer(t, how) })
+	}
+}
+
+func carrierOfClosedLayer(t *testing.T, how string) {
 	m, q, carrier := heldWithCarriers(t)
 	m.mkdir("F")
 	p := carrier()
-	fo := newFIFOs(t)
-	p.send(bin.probe + " -serve < " + fo.in + " > " + fo.out + " & exit")
-	o := fo.open(t)
-	o.ready()
-	waitGone(t, p.pid)
-	intoF := "write:" + filepath.Join(m.base, "F", "cgroup.procs") + ":0"
-	if got := o.call(intoF)[intoF]; got != "0" {
-		t.Fatalf("the orphan's move into F behind the mount's back: %s, want 0", got)
+	orphan := func() *live {
+		fo := newFIFOs(t)
+		p.send(bin.probe + " -serve < " + fo.in + " > " + fo.out + " &")
+		o := fo.open(t)
+		o.ready()
+		intoF := "write:" + filepath.Join(m.base, "F", "cgroup.procs") + ":0"
+		if got := o.call(intoF)[intoF]; got != "0" {
+			t.Fatalf("the orphan's move into F behind the mount's back: %s, want 0", got)
+		}
+		return o
 	}
+	o := orphan()
+	var o2 *live
+	if how == "other" {
+		o2 = orphan()
+	}
+	p.send("exit")
+	waitGone(t, p.pid)
+	// x is held in S after the orphans were born: its layer is none they
+	// may carry (held before, it made S a place of a layer that fits).
+	x := startLive(t, m.base, "sleep", "600")
+	moveTo(m, "S", x.pid)
 	m.mkdir("A/sub")
 	m.mustWrite("A/sub/syscalls.deny", "sysinfo")
 	moveTo(m, "A/sub", q.pid)
 	if got := o.call("getppid")["getppid"]; got != "-38" {
 		t.Fatalf("the orphan's getppid in F, its layer's listener closed: %s, want -38", got)
 	}
-	intoA := "write:" + filepath.Join(m.base, "A", "cgroup.procs") + ":0"
-	if got := o.call(intoA)[intoA]; got != "0" {
-		t.Fatalf("the orphan's move into A behind the mount's back: %s, want 0", got)
-	}
-	if !scanHeld(t, m, "A", o.pid, 3*time.Second) {
-		t.Fatalf("the scan did not hold the orphan %d in A within 3 s", o.pid)
-	}
-	allowIn := "write:" + filepath.Join(m.mnt, "S", "syscalls.allow") + ":getppid"
 	eperm := strconv.Itoa(-int(syscall.EPERM))
-	if got := o.call("getppid", allowIn); got["getppid"] != "-38" || got[allowIn] != eperm {
-		t.Errorf("the orphan held afresh in A: %v, want getppid -38 and the allow %s", got, eperm)
+	write := func(w *live, path, text, want string) {
+		t.Helper()
+		tok := "write:" + path + ":" + text
+		if got := w.call(tok)[tok]; got != want {
+			t.Fatalf("%s: %s, want %s", tok, got, want)
+		}
+	}
+	switch how {
+	case "scan":
+		write(o, filepath.Join(m.base, "A", "cgroup.procs"), "0", "0")
+		if !scanHeld(t, m, "A", o.pid, 3*time.Second) {
+			t.Fatalf("the scan did not hold the orphan %d in A within 3 s", o.pid)
+		}
+	case "move":
+		write(o, filepath.Join(m.mnt, "F", "tasks"), strconv.Itoa(x.pid), eperm)
+	case "self":
+		write(o, filepath.Join(m.mnt, "A", "tasks"), "self", "0")
+	case "other":
+		write(o2, filepath.Join(m.mnt, "A", "tasks"), strconv.Itoa(o.pid), "0")
+	}
+	write(o, filepath.Join(m.mnt, "S", "syscalls.allow"), "getppid", eperm)
+	if got := o.call("getppid")["getppid"]; got != "-38" {
+		t.Errorf("the orphan's getppid at the end: %s, want -38", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(m.base, "S", "cgroup.procs")); !strings.Contains(
+		string(b), strconv.Itoa(x.pid)) {
+		t.Errorf("S/cgroup.procs %q: %d was moved out", b, x.pid)
 	}
 }
 

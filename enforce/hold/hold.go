@@ -752,10 +752,16 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 		if lay == nil || lay.closed.Load() {
 			return false
 		}
-		if d := lay.depth; d < maxDepth && d > filters {
+		// A grown layer stands for the closed layers of its line too,
+		// whose places it keeps: the first went in earliest, shallowest.
+		d, at := lay.depth, lay.at.Load()
+		if lay.firstAt != 0 {
+			d, at = lay.firstDepth, lay.firstAt
+		}
+		if d < maxDepth && d > filters {
 			return false
 		}
-		if at := lay.at.Load(); at != 0 {
+		if at != 0 {
 			return born >= at
 		}
 		return start >= lay.start // its holder's start

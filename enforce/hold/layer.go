@@ -83,6 +83,14 @@ type layer struct {
 
 	start uint64 // that process's start time, the keeper's key with holder
 	depth int    // filters in the process's chain, this one included
+	// firstAt and firstDepth are, for a layer grown from another, when the
+	// first layer of its line went in and how deep it sat: a process born
+	// after that may carry an older layer of the line, closed when this
+	// one replaced it, whose places this one keeps (mayCarry; helper-67
+	// F3: an orphan moved away before a growth passed for one that
+	// carries nothing, and allowed a call in its birth group). 0: none.
+	firstAt    int64
+	firstDepth int
 	// prog is the program it loads: covers.program's, and a last
 	// instruction never reached that holds a random word, so that no two
 	// layers load the same bytes and no process without CAP_SYS_ADMIN

@@ -548,6 +548,9 @@ func (h *Holder) install(m *member, old *layer) error {
 			if lay := h.layerIn(chain); lay != nil {
 				return h.carried(m, lay)
 			}
+			if spots := h.closedPlaces(chain); spots != nil {
+				h.carriedClosed(m, spots) // and its planned layer goes in
+			}
 		}
 	}
 	chain := [][]unix.SockFilter{}
@@ -623,6 +626,25 @@ func (h *Holder) carried(m *member, lay *layer) error {
 	return nil
 }
 
+// carriedClosed gives the writer m, recorded as held by its planned layer
+// (m.lay), the places of a closed layer of this daemon's that its chain
+// carries (closedPlaces): it is judged by them, wherever it placed itself,
+// as one the scan holds afresh is (recordNew). Placing itself in A, such
+// an orphan born in S was judged by A alone once its layer settled
+// (helper-67 F1, 14 of 14).
+func (h *Holder) carriedClosed(m *member, spots map[string]policy.Set) {
+	for g, pin := range spots {
+		h.addPlace(m.lay, g, pin)
+	}
+	if p := h.known(m.pid); p != nil && p.start == m.start {
+		p.inferred.Store(true)
+		if w := h.placedSets(m.lay); !w.Empty() {
+			p.wider.Store(&w)
+		}
+		h.placePinned(m.pid, p, *p.anchor.Load(), *p.pinned.Load(), p.anchorID.Load())
+	}
+}
+
 // listen hands the listener fd of m's new layer to the supervisor.
 func (h *Holder) listen(m *member, fd int) error {
 	lay := m.lay
@@ -675,6 +697,12 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 		strict = h.cov.full
 	}
 	lay := &layer{holder: m.pid, depth: depth}
+	if old != nil {
+		lay.firstAt, lay.firstDepth = old.at.Load(), old.depth
+		if old.firstAt != 0 {
+			lay.firstAt, lay.firstDepth = old.firstAt, old.firstDepth
+		}
+	}
 	if m.need.Has(h.cov.seccomp) || (old != nil && !old.static.Empty()) {
 		lay.static.Add(h.cov.seccomp)
 	}
