@@ -632,8 +632,11 @@ func TestSelfPlacingWriterThreads(t *testing.T) {
 //     alone once its new layer went in (helper-67 F1, 14 of 14);
 //   - "other": a second such orphan placed it in A through the mount: its
 //     record was made exact (helper-67 F4, 9 of 9).
+//   - "restart": "scan" after two restarts of the daemon: the first one's
+//     compaction of the placement log dropped the closed layer's places
+//     (helper-67 F2, 9 of 9).
 func TestCarrierOfClosedLayerStaysConfined(t *testing.T) {
-	for _, how := range []string{"scan", "allow", "move", "self", "other"} {
+	for _, how := range []string{"scan", "allow", "move", "self", "other", "restart"} {
 		t.Run(how, func(t *testing.T) { carrierOfClosedLayer(t, how) })
 	}
 }
@@ -678,8 +681,12 @@ func carrierOfClosedLayer(t *testing.T, how string) {
 			t.Fatalf("%s: %s, want %s", tok, got, want)
 		}
 	}
+	if how == "restart" {
+		remount(t, m)
+		remount(t, m)
+	}
 	switch how {
-	case "scan":
+	case "scan", "restart":
 		write(o, filepath.Join(m.base, "A", "cgroup.procs"), "0", "0")
 		if !scanHeld(t, m, "A", o.pid, 3*time.Second) {
 			t.Fatalf("the scan did not hold the orphan %d in A within 3 s", o.pid)

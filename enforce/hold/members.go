@@ -1218,6 +1218,9 @@ func (h *Holder) inheritPlaces(lay, old *layer) {
 	if old == nil || lay == old {
 		return
 	}
+	if err := h.places.recordLine(progTag(lay.prog), progTag(old.prog)); err != nil {
+		h.log.WithError(err).Warn("placement log")
+	}
 	for g, pin := range old.placed() {
 		h.addPlace(lay, g, pin)
 	}

@@ -70,7 +70,10 @@ type placedAt struct {
 // skips too) keeps the identity of the group it was placed in, so that a
 // restarted daemon tells a group made again while none ran (anchorRemade);
 // "place TAG GROUP PIN" lines keep where the carriers of each layer
-// were anchored (spots). Its first line, "key HEX", is the
+// were anchored (spots), and "line NEW OLD" lines which layer a grown one
+// replaced (prev), so that the places of a closed layer stay while a
+// layer of its line is logged: a carrier of the closed layer that its
+// family's growth missed is judged by them (closedPlaces). Its first line, "key HEX", is the
 // key of the layers' tags (mark.go), made when the log is. The log is
 // compacted to the live processes when a daemon starts, and whenever it
 // has grown to twice its compacted length and 1,024 lines more: a service
@@ -100,6 +103,11 @@ type placements struct {
 	// away from its holder, whose line was gone with it, was judged by
 	// its holder's group alone after a restart).
 	spots map[string]map[string]policy.Set
+	// prev maps the tag of a grown layer to the tag of the layer it
+	// replaced, from "line NEW OLD" lines (helper-67: the places of a
+	// closed layer went at the compaction of a start, and after a second
+	// restart an orphan carrying it was judged where it was held).
+	prev map[string]string
 }
 
 // compactSlack is how many lines beyond twice the compacted length the log
@@ -157,7 +165,7 @@ func readPlacements(path string) (live, dead map[placement]placedAt, key layerKe
 // writePlacements replaces the log at path with key, live and the spots of
 // the layers whose tags live has, and opens it for appending.
 func writePlacements(path string, key layerKey, live map[placement]placedAt,
-	spots map[string]map[string]policy.Set) (*os.File, error) {
+	spots map[string]map[string]policy.Set, lines map[string]string) (*os.File, error) {
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -169,6 +177,14 @@ func writePlacements(path string, key layerKey, live map[placement]placedAt,
 	for p, at := range live {
 		fmt.Fprint(w, formatLines(p, at))
 		tags[at.tag] = true
+	}
+	// The layers that the logged ones replaced, back to the first of each
+	// line (bounded: a line that loops is cut).
+	for tag := range maps.Clone(tags) {
+		for i := 0; i < len(lines) && lines[tag] != "" && !tags[lines[tag]]; i++ {
+			fmt.Fprintf(w, "line %s %s\n", tag, lines[tag])
+			tags[lines[tag]], tag = true, lines[tag]
+		}
 	}
 	for tag, groups := range spots {
 		if tags[tag] {
@@ -200,7 +216,7 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	name := strings.ReplaceAll(strings.Trim(filepath.Clean(mirror), "/"), "/", "_")
 	path := filepath.Join(placementDir, "placements-"+name)
 	live, dead, key, haveKey := readPlacements(path)
-	spots := readSpots(path)
+	spots, lines := readSpots(path)
 	if !haveKey {
 		// A new key: the layers of the processes listed, if any, were
 		// tagged with one that is lost, and are not found by their tags.
@@ -211,12 +227,12 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	}
 	// The dead stay until keepDead: an exited holder's children, served
 	// by its listener, are judged where it was placed.
-	f, err := writePlacements(path, key, union(live, dead), spots)
+	f, err := writePlacements(path, key, union(live, dead), spots, lines)
 	if err != nil {
 		return nil, nil, key, err
 	}
 	l := &placements{f: f, path: path, key: key, dead: dead, kept: map[placement]bool{},
-		spots: spots}
+		spots: spots, prev: lines}
 	l.setLines(len(live) + len(dead) + 1)
 	return l, live, key, nil
 }
@@ -277,7 +293,7 @@ func (l *placements) compact() error {
 			keep[p] = w
 		}
 	}
-	f, err := writePlacements(l.path, l.key, keep, l.spots)
+	f, err := writePlacements(l.path, l.key, keep, l.spots, l.prev)
 	if err != nil {
 		l.limit *= 2 // not again at the next line
 		return err
@@ -344,22 +360,27 @@ func formatSpot(tag, group string, pin policy.Set) string {
 		formatPlacement(placement{}, placedAt{group: group, pin: pin}), "0 0 "))
 }
 
-// readSpots reads the "place" lines of the log at path.
-func readSpots(path string) map[string]map[string]policy.Set {
-	spots := map[string]map[string]policy.Set{}
+// readSpots reads the "place" and "line" lines of the log at path.
+func readSpots(path string) (map[string]map[string]policy.Set, map[string]string) {
+	spots, lines := map[string]map[string]policy.Set{}, map[string]string{}
 	f, err := os.Open(path)
 	if err != nil {
-		return spots
+		return spots, lines
 	}
 	defer f.Close()
 	sc := newLineScanner(f)
 	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "line" && isTag(f[1]) &&
+			isTag(f[2]) {
+			lines[f[1]] = f[2]
+			continue
+		}
 		rest, ok := strings.CutPrefix(sc.Text(), "place ")
 		if !ok {
 			continue
 		}
 		tag, rest, ok := strings.Cut(rest, " ")
-		if _, err := strconv.ParseUint(tag, 16, 64); !ok || err != nil || len(tag) != 16 {
+		if !ok || !isTag(tag) {
 			continue
 		}
 		if _, w, ok := parsePlacement("1 0 " + rest); ok {
@@ -369,7 +390,35 @@ func readSpots(path string) map[string]map[string]policy.Set {
 			spots[tag][w.group] = spots[tag][w.group].Union(w.pin)
 		}
 	}
-	return spots
+	return spots, lines
+}
+
+// isTag tells whether s is a layer's tag: 16 hex digits.
+func isTag(s string) bool {
+	_, err := strconv.ParseUint(s, 16, 64)
+	return err == nil && len(s) == 16
+}
+
+// recordLine appends that the layer tagged tag replaced the one tagged old
+// (a growth), if the log does not have it yet.
+func (l *placements) recordLine(tag, old string) error {
+	if tag == "" || old == "" || tag == old {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.prev[tag] == old {
+		return nil
+	}
+	l.prev[tag] = old
+	l.lines++
+	if _, err := fmt.Fprintf(l.f, "line %s %s\n", tag, old); err != nil {
+		return err
+	}
+	if l.lines > l.limit {
+		return l.compact()
+	}
+	return nil
 }
 
 // recordSpot appends the spot group (with pin) of the layer tagged tag,

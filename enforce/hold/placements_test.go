@@ -109,11 +109,39 @@ func TestPlacementTags(t *testing.T) {
 	if after := size(); after != before {
 		t.Errorf("a spot with no new number wrote %d bytes", after-before)
 	}
+	// The layer that a's replaced (a growth) and the one before that keep
+	// their places while a's is logged; a layer of no logged line does not
+	// (helper-67: the places of a closed layer went at a start's
+	// compaction).
+	for _, r := range [][3]string{{"aabbccddeeff0011", "s", "00112233445566ff"},
+		{"aabbccddeeff0022", "s/t", "aabbccddeeff0011"}, {"1111111111111111", "u", ""}} {
+		if err := l.recordSpot(r[0], r[1], policy.Set{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.recordLine(r[2], r[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	checkSpots := func(when string) {
 		t.Helper()
-		got := readSpots(l.path)["00112233445566ff"]
+		spots, lines := readSpots(l.path)
+		got := spots["00112233445566ff"]
 		if len(got) != 2 || got["g/sub"] != policy.NewSet(7, 8) || !got["g"].Empty() {
 			t.Errorf("%s: spots %v, want g and g/sub (7, 8)", when, got)
+		}
+		if _, ok := spots["aabbccddeeff0011"]["s"]; !ok {
+			t.Errorf("%s: the replaced layer's spots %v, want s", when, spots["aabbccddeeff0011"])
+		}
+		if _, ok := spots["aabbccddeeff0022"]["s/t"]; !ok {
+			t.Errorf("%s: the first layer's spots %v, want s/t", when, spots["aabbccddeeff0022"])
+		}
+		if lines["00112233445566ff"] != "aabbccddeeff0011" ||
+			lines["aabbccddeeff0011"] != "aabbccddeeff0022" {
+			t.Errorf("%s: lines %v, want a's layer's line back to its first", when, lines)
+		}
+		if _, ok := spots["1111111111111111"]; ok != (when == "appended") {
+			t.Errorf("%s: a layer of no logged line: spots kept %v, want %v", when, ok,
+				when == "appended")
 		}
 	}
 	checkSpots("appended")
