@@ -634,9 +634,13 @@ func TestSelfPlacingWriterThreads(t *testing.T) {
 //     record was made exact (helper-67 F4, 9 of 9).
 //   - "restart": "scan" after two restarts of the daemon: the first one's
 //     compaction of the placement log dropped the closed layer's places
-//     (helper-67 F2, 9 of 9).
+//     (helper-67 F2, 9 of 9);
+//   - "restart-allow", "restart-move": "allow" and "move" after a restart,
+//     which took Q's grown layer back without its line (helper-68 F1, 3 of
+//     3 each).
 func TestCarrierOfClosedLayerStaysConfined(t *testing.T) {
-	for _, how := range []string{"scan", "allow", "move", "self", "other", "restart"} {
+	for _, how := range []string{"scan", "allow", "move", "self", "other", "restart",
+		"restart-allow", "restart-move"} {
 		t.Run(how, func(t *testing.T) { carrierOfClosedLayer(t, how) })
 	}
 }
@@ -681,9 +685,13 @@ func carrierOfClosedLayer(t *testing.T, how string) {
 			t.Fatalf("%s: %s, want %s", tok, got, want)
 		}
 	}
-	if how == "restart" {
+	switch how {
+	case "restart":
 		remount(t, m)
 		remount(t, m)
+	case "restart-allow", "restart-move":
+		remount(t, m)
+		how = strings.TrimPrefix(how, "restart-")
 	}
 	switch how {
 	case "scan", "restart":

@@ -755,7 +755,9 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 		// A grown layer stands for the closed layers of its line too,
 		// whose places it keeps: the first went in earliest, shallowest.
 		d, at := lay.depth, lay.at.Load()
-		if lay.firstAt != 0 {
+		if lay.firstDepth != 0 {
+			// 0 for a line taken back after a restart: then its holder's
+			// start says, below.
 			d, at = lay.firstDepth, lay.firstAt
 		}
 		if d < maxDepth && d > filters {

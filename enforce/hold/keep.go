@@ -216,6 +216,17 @@ func (h *Holder) readLayer(lay *layer) {
 	}
 	if tag := progTag(lay.prog); tag != "" {
 		lay.addPlaces(h.places.spotsOf(tag))
+		// A grown layer: the first layer of its line that the chain
+		// holds, and so its orphans may carry (mayCarry; helper-68: after
+		// a restart its line was forgotten, and such an orphan passed for
+		// a writer that carries nothing).
+		line := h.places.lineOf(tag)
+		for i, f := range chain {
+			if len(line) > 0 && h.key.authentic(f) && line[progTag(f)] {
+				lay.firstDepth = i + 1
+				break
+			}
+		}
 	}
 	lay.depth = len(chain)
 	for _, f := range chain {

@@ -699,7 +699,7 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 	lay := &layer{holder: m.pid, depth: depth}
 	if old != nil {
 		lay.firstAt, lay.firstDepth = old.at.Load(), old.depth
-		if old.firstAt != 0 {
+		if old.firstDepth != 0 {
 			lay.firstAt, lay.firstDepth = old.firstAt, old.firstDepth
 		}
 	}

@@ -108,6 +108,9 @@ type placements struct {
 	// closed layer went at the compaction of a start, and after a second
 	// restart an orphan carrying it was judged where it was held).
 	prev map[string]string
+	// stale holds the tags whose places and line the last compaction left
+	// out of the file; the next one that does drops them from memory.
+	stale map[string]bool
 }
 
 // compactSlack is how many lines beyond twice the compacted length the log
@@ -173,17 +176,13 @@ func writePlacements(path string, key layerKey, live map[placement]placedAt,
 	}
 	w := bufio.NewWriter(f)
 	fmt.Fprintln(w, "key", key.String())
-	tags := map[string]bool{}
 	for p, at := range live {
 		fmt.Fprint(w, formatLines(p, at))
-		tags[at.tag] = true
 	}
-	// The layers that the logged ones replaced, back to the first of each
-	// line (bounded: a line that loops is cut).
-	for tag := range maps.Clone(tags) {
-		for i := 0; i < len(lines) && lines[tag] != "" && !tags[lines[tag]]; i++ {
-			fmt.Fprintf(w, "line %s %s\n", tag, lines[tag])
-			tags[lines[tag]], tag = true, lines[tag]
+	tags := keptTags(live, lines)
+	for tag := range tags {
+		if old := lines[tag]; old != "" {
+			fmt.Fprintf(w, "line %s %s\n", tag, old)
 		}
 	}
 	for tag, groups := range spots {
@@ -298,6 +297,31 @@ func (l *placements) compact() error {
 		l.limit *= 2 // not again at the next line
 		return err
 	}
+	// The places and lines of layers that no logged process carries go
+	// from memory too, at the second compaction that leaves them out of
+	// the file (helper-68: they grew in memory with every layer, about
+	// 3.5 KB a hold and growth): not at the first, which may come between
+	// a new layer's places and its holder's line.
+	tags := keptTags(keep, l.prev)
+	stale := map[string]bool{}
+	for tag := range l.spots {
+		if !tags[tag] {
+			stale[tag] = true
+		}
+	}
+	for tag := range l.prev {
+		if !tags[tag] {
+			stale[tag] = true
+		}
+	}
+	for tag := range stale {
+		if l.stale[tag] {
+			delete(l.spots, tag)
+			delete(l.prev, tag)
+			delete(stale, tag)
+		}
+	}
+	l.stale = stale
 	l.f.Close()
 	l.f = f
 	l.setLines(len(keep) + 1)
@@ -391,6 +415,41 @@ func readSpots(path string) (map[string]map[string]policy.Set, map[string]string
 		}
 	}
 	return spots, lines
+}
+
+// keptTags returns the tags of the layers of live and of every layer
+// those replaced, back to the first of each line: the layers whose places
+// the log keeps. Every line is followed, also where several grown layers
+// replaced one (the members of a family: helper-68 found the second
+// member's line dropped, and with its holder gone the places were lost).
+func keptTags(live map[placement]placedAt, lines map[string]string) map[string]bool {
+	tags := map[string]bool{}
+	for _, at := range live {
+		if at.tag != "" {
+			tags[at.tag] = true
+		}
+	}
+	for grew := true; grew; {
+		grew = false
+		for tag := range tags {
+			if old := lines[tag]; old != "" && !tags[old] {
+				tags[old], grew = true, true
+			}
+		}
+	}
+	return tags
+}
+
+// lineOf returns the tags of the layers that the layer tagged tag replaced,
+// back to the first of its line.
+func (l *placements) lineOf(tag string) map[string]bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]bool{}
+	for old := l.prev[tag]; old != "" && !out[old]; old = l.prev[old] {
+		out[old] = true
+	}
+	return out
 }
 
 // isTag tells whether s is a layer's tag: 16 hex digits.

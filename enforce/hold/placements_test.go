@@ -365,3 +365,64 @@ func TestPlacementZombieGone(t *testing.T) {
 		child.Wait()
 	}
 }
+
+// TestPlacementLinesKept: two grown layers that replaced one (two members
+// of a family) each keep their line through a compaction, so the first
+// layer's places stay while either is logged (helper-68: the second
+// member's line was dropped). A layer of no logged line leaves the file at
+// a compaction and memory at the next one, not sooner (it may be a layer
+// whose holder's line is still to come).
+func TestPlacementLinesKept(t *testing.T) {
+	tempPlacementDir(t)
+	l, _, _, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.f.Close()
+	const first, q, p, other = "aaaaaaaaaaaaaaaa", "1111111111111111", "2222222222222222",
+		"3333333333333333"
+	for _, r := range [][2]string{{first, "s"}, {q, "a"}, {p, "s"}, {other, "u"}} {
+		if err := l.recordSpot(r[0], r[1], policy.Set{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tag := range []string{q, p} {
+		if err := l.recordLine(tag, first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compact := func(dead map[placement]placedAt) {
+		t.Helper()
+		l.mu.Lock()
+		l.dead = dead
+		err := l.compact()
+		l.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both holders logged (PIDs above any pid_max: kept as dead), then p's
+	// alone.
+	hq, hp := placement{1 << 23, 5}, placement{1<<23 + 1, 6}
+	compact(map[placement]placedAt{hq: {group: "a", tag: q}, hp: {group: "s", tag: p}})
+	if _, lines := readSpots(l.path); lines[q] != first || lines[p] != first {
+		t.Errorf("after a compaction with both holders logged: lines %v, want q's and p's", lines)
+	}
+	if l.spotsOf(other) == nil {
+		t.Errorf("after one compaction: memory dropped a layer of no logged line already")
+	}
+	compact(map[placement]placedAt{hp: {group: "s", tag: p}})
+	spots, lines := readSpots(l.path)
+	if lines[p] != first || len(spots[first]) != 1 {
+		t.Errorf("after a compaction: lines %v, spots of the first layer %v; want p's line to "+
+			"it and its place s", lines, spots[first])
+	}
+	if _, ok := spots[other]; ok {
+		t.Errorf("after a compaction: the file keeps the places of a layer of no logged line")
+	}
+	compact(map[placement]placedAt{hp: {group: "s", tag: p}})
+	if l.spotsOf(other) != nil || l.spotsOf(first) == nil || l.prev[p] != first {
+		t.Errorf("after three compactions: memory has %v for the other layer (want none), %v "+
+			"for the first (want s), p's line %q", l.spotsOf(other), l.spotsOf(first), l.prev[p])
+	}
+}
