@@ -438,6 +438,15 @@ func heldWithCarriers(t *testing.T) (m *mirror, q *live, carrier func() *live) {
 	}
 }
 
+// carriersAndMemberOfS is heldWithCarriers with x, a sleep held in S
+// through the mount before any carrier is made.
+func carriersAndMemberOfS(t *testing.T) (*mirror, *live, func() *live) {
+	m, _, carrier := heldWithCarriers(t)
+	x := startLive(t, m.base, "sleep", "600")
+	moveTo(m, "S", x.pid)
+	return m, x, carrier
+}
+
 func carrierPlacedAwayFromItsHolder(t *testing.T, first string) {
 	filtered := cProgram(t, "filtered")
 	m, _, carrier := heldWithCarriers(t)
@@ -518,9 +527,7 @@ func TestSelfPlacedChildStaysConfined(t *testing.T) {
 	for _, last := range []string{"allow", "move"} {
 		t.Run(last, func(t *testing.T) {
 			cserve := cProgram(t, "cserve")
-			m, _, carrier := heldWithCarriers(t)
-			x := startLive(t, m.base, "sleep", "600")
-			moveTo(m, "S", x.pid)
+			m, x, carrier := carriersAndMemberOfS(t)
 			p := carrier()
 			fo := newFIFOs(t)
 			p.send(`(sleep 0.3; exec bash -c 'echo ready $$; while read -r l; do eval "$l"; ` +
@@ -577,9 +584,7 @@ func TestSelfPlacingWriterThreads(t *testing.T) {
 	for _, other := range []string{"allow", "move"} {
 		t.Run(other, func(t *testing.T) {
 			racer := cProgram(t, "racer")
-			m, _, carrier := heldWithCarriers(t)
-			x := startLive(t, m.base, "sleep", "600")
-			moveTo(m, "S", x.pid)
+			m, x, carrier := carriersAndMemberOfS(t)
 			p := carrier()
 			fc := newFIFOs(t)
 			p.send(racer + " < " + fc.in + " > " + fc.out + " & exit")
