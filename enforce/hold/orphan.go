@@ -87,7 +87,8 @@ func (h *Holder) layerIn(chain [][]unix.SockFilter) *layer {
 // (helper-66 F2: the scan held such an orphan, born in S, where it had
 // moved, and recorded it placed there: it allowed a call in S, 4 of 4).
 // The log keeps a closed layer's places in memory for the daemon's life,
-// and across a restart while a process it names carries the tag.
+// and across a restart while a process it names carries a layer of its
+// line ("line NEW OLD").
 func (h *Holder) closedPlaces(chain [][]unix.SockFilter) map[string]policy.Set {
 	for i := len(chain) - 1; i >= 0; i-- {
 		if !h.key.authentic(chain[i]) {

@@ -108,9 +108,6 @@ type placements struct {
 	// closed layer went at the compaction of a start, and after a second
 	// restart an orphan carrying it was judged where it was held).
 	prev map[string]string
-	// stale holds the tags whose places and line the last compaction left
-	// out of the file; the next one that does drops them from memory.
-	stale map[string]bool
 }
 
 // compactSlack is how many lines beyond twice the compacted length the log
@@ -297,31 +294,12 @@ func (l *placements) compact() error {
 		l.limit *= 2 // not again at the next line
 		return err
 	}
-	// The places and lines of layers that no logged process carries go
-	// from memory too, at the second compaction that leaves them out of
-	// the file (helper-68: they grew in memory with every layer, about
-	// 3.5 KB a hold and growth): not at the first, which may come between
-	// a new layer's places and its holder's line.
-	tags := keptTags(keep, l.prev)
-	stale := map[string]bool{}
-	for tag := range l.spots {
-		if !tags[tag] {
-			stale[tag] = true
-		}
-	}
-	for tag := range l.prev {
-		if !tags[tag] {
-			stale[tag] = true
-		}
-	}
-	for tag := range stale {
-		if l.stale[tag] {
-			delete(l.spots, tag)
-			delete(l.prev, tag)
-			delete(stale, tag)
-		}
-	}
-	l.stale = stale
+	// Memory keeps the places and lines of every layer for the daemon's
+	// life, those the file drops too: an orphan that carries a closed
+	// layer is never logged, and is judged by them when it is held afresh
+	// (helper-69: dropped from memory at the second compaction that left
+	// them out of the file, they let such an orphan allow a call in its
+	// birth group, 3 of 3). What that costs: README, "Limitations".
 	l.f.Close()
 	l.f = f
 	l.setLines(len(keep) + 1)
