@@ -143,9 +143,9 @@ func TestMountRaceOneWins(t *testing.T) {
 
 // TestMountRefusedInCgroupNamespace: a daemon in a cgroup namespace whose
 // root is the parent of the mirror names the mirror "/x" in its mount
-// table, where the first daemon's is ".../cgsyscall-test-N/x": their lock
-// files differ, and the lock on the directory itself refuses the second
-// (helper-62: both mounted, 3 of 3, and a saved deny was lost).
+// table, where the first daemon's is ".../cgsyscall-test-N/x": lock files
+// named by those paths differed, and both mounted (helper-62: 3 of 3, and a
+// saved deny was lost); the lock on the directory itself refuses the second.
 func TestMountRefusedInCgroupNamespace(t *testing.T) {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {

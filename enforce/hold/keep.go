@@ -220,11 +220,12 @@ func (h *Holder) readLayer(lay *layer) {
 		// holds, and so its orphans may carry (mayCarry; helper-68: after
 		// a restart its line was forgotten, and such an orphan passed for
 		// a writer that carries nothing).
-		line := h.places.lineOf(tag)
-		for i, f := range chain {
-			if len(line) > 0 && h.key.authentic(f) && line[progTag(f)] {
-				lay.firstDepth = i + 1
-				break
+		if line := h.places.lineOf(tag); len(line) > 0 {
+			for i, f := range chain {
+				if h.key.authentic(f) && line[progTag(f)] {
+					lay.firstDepth = i + 1
+					break
+				}
 			}
 		}
 	}

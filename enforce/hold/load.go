@@ -628,20 +628,33 @@ func (h *Holder) carried(m *member, lay *layer) error {
 
 // carriedClosed gives the writer m, recorded as held by its planned layer
 // (m.lay), the places of a closed layer of this daemon's that its chain
-// carries (closedPlaces): it is judged by them, wherever it placed itself,
-// as one the scan holds afresh is (recordNew). Placing itself in A, such
-// an orphan born in S was judged by A alone once its layer settled
-// (helper-67 F1, 14 of 14).
+// carries (closedPlaces), as recordNew does for one held afresh, and logs
+// its placement again. Placing itself in A, such an orphan born in S was
+// judged by A alone once its layer settled (helper-67 F1, 14 of 14).
 func (h *Holder) carriedClosed(m *member, spots map[string]policy.Set) {
-	for g, pin := range spots {
-		h.addPlace(m.lay, g, pin)
+	p := h.known(m.pid)
+	if p == nil || p.start != m.start {
+		p = nil
 	}
-	if p := h.known(m.pid); p != nil && p.start == m.start {
-		p.inferred.Store(true)
-		if w := h.placedSets(m.lay); !w.Empty() {
-			p.wider.Store(&w)
-		}
+	h.takeClosedPlaces(p, m.lay, spots)
+	if p != nil {
 		h.placePinned(m.pid, p, *p.anchor.Load(), *p.pinned.Load(), p.anchorID.Load())
+	}
+}
+
+// takeClosedPlaces gives lay, the new layer of a process that carries a
+// closed layer of this daemon's, that layer's places (spots), and judges
+// the process (record p, if it has one) by them, wherever it was born.
+func (h *Holder) takeClosedPlaces(p *proc, lay *layer, spots map[string]policy.Set) {
+	for g, pin := range spots {
+		h.addPlace(lay, g, pin)
+	}
+	if p == nil {
+		return
+	}
+	p.inferred.Store(true)
+	if w := h.placedSets(lay); !w.Empty() {
+		p.wider.Store(&w)
 	}
 }
 

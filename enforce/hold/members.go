@@ -986,15 +986,7 @@ func (h *Holder) recordNew(j *job) error {
 		p.inferred.Store(true)
 	}
 	if m.was != nil {
-		// A carrier of a closed layer: the new layer takes its places,
-		// and the process is judged by them, wherever it was born.
-		for g, pin := range m.was {
-			h.addPlace(m.lay, g, pin)
-		}
-		p.inferred.Store(true)
-		if w := h.placedSets(m.lay); !w.Empty() {
-			p.wider.Store(&w)
-		}
+		h.takeClosedPlaces(p, m.lay, m.was) // a carrier of a closed layer
 	}
 	h.setProc(m.pid, p)
 	h.holders.Store(m.lay.holderKey(), p)

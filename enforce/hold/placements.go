@@ -73,8 +73,8 @@ type placedAt struct {
 // were anchored (spots), and "line NEW OLD" lines which layer a grown one
 // replaced (prev), so that the places of a closed layer stay while a
 // layer of its line is logged: a carrier of the closed layer that its
-// family's growth missed is judged by them (closedPlaces). Its first line, "key HEX", is the
-// key of the layers' tags (mark.go), made when the log is. The log is
+// family's growth missed is judged by them (closedPlaces). Its first
+// line, "key HEX", is the key of the layers' tags (mark.go), made when the log is. The log is
 // compacted to the live processes when a daemon starts, and whenever it
 // has grown to twice its compacted length and 1,024 lines more: a service
 // that forks short-lived children, each placed once, grew it without end
@@ -372,9 +372,9 @@ func readSpots(path string) (map[string]map[string]policy.Set, map[string]string
 	defer f.Close()
 	sc := newLineScanner(f)
 	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "line" && isTag(f[1]) &&
-			isTag(f[2]) {
-			lines[f[1]] = f[2]
+		if w := strings.Fields(sc.Text()); len(w) == 3 && w[0] == "line" && isTag(w[1]) &&
+			isTag(w[2]) {
+			lines[w[1]] = w[2]
 			continue
 		}
 		rest, ok := strings.CutPrefix(sc.Text(), "place ")
@@ -405,17 +405,19 @@ func keptTags(live map[placement]placedAt, lines map[string]string) map[string]b
 	for _, at := range live {
 		if at.tag != "" {
 			tags[at.tag] = true
-		}
-	}
-	for grew := true; grew; {
-		grew = false
-		for tag := range tags {
-			if old := lines[tag]; old != "" && !tags[old] {
-				tags[old], grew = true, true
-			}
+			addLine(tags, lines, at.tag)
 		}
 	}
 	return tags
+}
+
+// addLine adds to tags the tags of the layers that the layer tagged tag
+// replaced (lines), back to the first of its line or to one tags has, whose
+// line is there already.
+func addLine(tags map[string]bool, lines map[string]string, tag string) {
+	for old := lines[tag]; old != "" && !tags[old]; old = lines[old] {
+		tags[old] = true
+	}
 }
 
 // lineOf returns the tags of the layers that the layer tagged tag replaced,
@@ -424,9 +426,7 @@ func (l *placements) lineOf(tag string) map[string]bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := map[string]bool{}
-	for old := l.prev[tag]; old != "" && !out[old]; old = l.prev[old] {
-		out[old] = true
-	}
+	addLine(out, l.prev, tag)
 	return out
 }
 
