@@ -278,6 +278,9 @@ func (h *Holder) placePinned(pid int, p *proc, group string, more policy.Set, id
 		widened: p.wider.Load() != nil, movedNs: p.placedNs.Load(),
 		movedPid: p.placedPid.Load(), reaper: h.isReaper(pid, p.start),
 		anchorID: p.anchorID.Load()}
+	if w.tag != "" {
+		w.went = wentOf(p.lay.Load())
+	}
 	if last := p.logged.Load(); last != nil && *last == w {
 		// The log has it: a new hold places the process before Move
 		// does.
@@ -303,16 +306,24 @@ func ownTag(pid int, p *proc) string {
 	return ""
 }
 
+// wentOf is when lay went in, and the first layer of its line, for the log.
+func wentOf(lay *layer) wentAt {
+	return wentAt{lay.at.Load(), lay.firstAt}
+}
+
 // relogTag writes p's placement again once its layer changed (a growth
 // gave it one of its own), so that the log has the new layer's tag.
 func (h *Holder) relogTag(pid int, p *proc) {
 	last := p.logged.Load()
-	tag := ownTag(pid, p)
-	if last == nil || last.tag == tag {
+	tag, went := ownTag(pid, p), wentAt{}
+	if tag != "" {
+		went = wentOf(p.lay.Load())
+	}
+	if last == nil || last.tag == tag && last.went == went {
 		return
 	}
 	w := *last
-	w.tag = tag
+	w.tag, w.went = tag, went
 	if err := h.places.record(pid, p.start, w); err != nil {
 		h.log.WithError(err).Warn("placement log")
 		return
@@ -788,6 +799,12 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 			// the places the log kept for its tag.
 			lay = &layer{depth: 1, start: o.start}
 			lay.addPlaces(h.places.spotsOf(o.tag))
+			// When it, or the first layer of its line, went in, where
+			// the log says: not how deep (1 stands for any depth).
+			lay.at.Store(o.went.at)
+			if o.went.first != 0 {
+				lay.firstAt, lay.firstDepth = o.went.first, 1
+			}
 		}
 		if fits(lay) {
 			add(at.(placedAt).group)

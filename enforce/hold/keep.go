@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
 	"github.com/cgsyscall/cgsyscall/enforce/keeper"
@@ -53,6 +54,7 @@ type orphanListener struct {
 	pid    int
 	start  uint64
 	tag    string
+	went   wentAt // what the placement log has of tag (placements.went)
 	remove func()
 	mu     sync.Mutex
 	lay    *layer
@@ -101,11 +103,11 @@ func (h *Holder) ConnectKeeper(opt keeper.ClientOptions) {
 
 // adopt adds listener l, taken from the keeper, to the supervisor.
 func (h *Holder) adopt(l keeper.Listener) {
-	// When it went in is not known (0): its holder's children born
-	// before this restart may carry it, and a growth must look at them
-	// (helper-35: stamped with the restart's time, a child the holder
-	// forked before it was left out of the first growth, which closed the
-	// listener under it).
+	// When it went in is what the placement log says (restoreLine), or
+	// not known (0): then its holder's children born before this restart
+	// may carry it, and a growth must look at them (helper-35: stamped
+	// with the restart's time, a child the holder forked before it was
+	// left out of the first growth, which closed the listener under it).
 	lay := &layer{holder: l.Pid, start: l.Start, cover: policy.Set{}}
 	st, live := liveStart(l.Pid)
 	if !live || st != l.Start {
@@ -121,7 +123,8 @@ func (h *Holder) adopt(l keeper.Listener) {
 		if placed {
 			h.keep.placedAt.Store(label, at)
 		}
-		o := &orphanListener{label: label, pid: l.Pid, start: l.Start, tag: at.tag}
+		o := &orphanListener{label: label, pid: l.Pid, start: l.Start, tag: at.tag,
+			went: h.places.wentOf(at.tag)}
 		gone := func() {
 			h.keep.c.Drop(l.Pid, l.Start)
 			h.keep.placedAt.Delete(label)
@@ -216,24 +219,41 @@ func (h *Holder) readLayer(lay *layer) {
 	}
 	if tag := progTag(lay.prog); tag != "" {
 		lay.addPlaces(h.places.spotsOf(tag))
-		// A grown layer: the first layer of its line that the chain
-		// holds, and so its orphans may carry (mayCarry; helper-68: after
-		// a restart its line was forgotten, and such an orphan passed for
-		// a writer that carries nothing).
-		if line := h.places.lineOf(tag); len(line) > 0 {
-			for i, f := range chain {
-				if h.key.authentic(f) && line[progTag(f)] {
-					lay.firstDepth = i + 1
-					break
-				}
-			}
-		}
+		h.restoreLine(lay, chain, tag)
 	}
 	lay.depth = len(chain)
 	for _, f := range chain {
 		lay.insns += len(f) + 4
 		if h.cov.deniesSeccomp(f) {
 			lay.static.Add(h.cov.seccomp)
+		}
+	}
+}
+
+// restoreLine gives lay, a layer tagged tag taken back from the keeper,
+// what the placement log keeps of its line: when it went in (0 where the
+// log does not say: then its holder's start stands for it), and for a
+// grown layer when the first layer of its line went in and how deep that
+// one sits in chain, the filters of a process that carries lay: a process
+// born after that may carry the older layer, whose places lay keeps
+// (mayCarry; helper-68: after a restart the line was forgotten, and such
+// an orphan passed for a writer that carries nothing; helper-69: the line
+// was found but not its time, and an orphan older than lay's holder passed
+// so too, while a service with filters of its own started between the
+// holder's start and its hold was refused as one that may carry lay).
+func (h *Holder) restoreLine(lay *layer, chain [][]unix.SockFilter, tag string) {
+	went := h.places.wentOf(tag)
+	if went.at != 0 && lay.at.Load() == 0 {
+		lay.at.Store(went.at)
+	}
+	line := h.places.lineOf(tag)
+	if len(line) == 0 {
+		return
+	}
+	for i, f := range chain {
+		if h.key.authentic(f) && line[progTag(f)] {
+			lay.firstDepth, lay.firstAt = i+1, went.first
+			return
 		}
 	}
 }

@@ -522,6 +522,9 @@ func (h *Holder) complete(j *job) {
 // quick holds m, a process with no filter, in one go (inject.HoldWith).
 func (h *Holder) quick(m *member) {
 	m.lay = h.planLayer(m, nil, [][]unix.SockFilter{})
+	// Before the load, which lets the process go on: a child it forks
+	// right after is born later, and carries the layer (carriers).
+	m.lay.at.Store(bootNanos())
 	prog := m.lay.prog
 	var after []unix.SockFilter
 	if !m.lay.static.Empty() {

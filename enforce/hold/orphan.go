@@ -134,6 +134,8 @@ func (h *Holder) takenBack(chain [][]unix.SockFilter, i int) *layer {
 			}
 			lay.setRemove(o.remove)
 			lay.addPlaces(h.places.spotsOf(tag))
+			// chain carries lay: the filters up to it are its holder's.
+			h.restoreLine(lay, chain[:i+1], tag)
 			o.lay = lay
 			h.log.WithField("pid", o.pid).Info("found the layer of a listener taken back, " +
 				"whose process exited, in a process that carries it; it can grow now")

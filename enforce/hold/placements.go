@@ -47,6 +47,10 @@ type placedAt struct {
 	// reaper: it may receive orphans (Holder.reapers), a "^" first of
 	// the markers before PIN.
 	reaper bool
+	// went is, for the holder of a layer (tag), when that layer went in
+	// and when the first of its line did: logged once a tag, on a "went"
+	// line (placements.went).
+	went wentAt
 	// anchorID is the identity of the real cgroup it was placed in
 	// (proc.anchorID), logged on an "anchor PID START ID" line after its
 	// line; 0 for none (an older daemon's line).
@@ -73,7 +77,8 @@ type placedAt struct {
 // were anchored (spots), and "line NEW OLD" lines which layer a grown one
 // replaced (prev), so that the places of a closed layer stay while a
 // layer of its line is logged: a carrier of the closed layer that its
-// family's growth missed is judged by them (closedPlaces). Its first
+// family's growth missed is judged by them (closedPlaces); "went TAG NS
+// FIRST" lines keep when each layer, and the first of its line, went in. Its first
 // line, "key HEX", is the key of the layers' tags (mark.go), made when the log is. The log is
 // compacted to the live processes when a daemon starts, and whenever it
 // has grown to twice its compacted length and 1,024 lines more: a service
@@ -108,7 +113,19 @@ type placements struct {
 	// closed layer went at the compaction of a start, and after a second
 	// restart an orphan carrying it was judged where it was held).
 	prev map[string]string
+	// went holds, by layer tag, when that layer went in and when the
+	// first layer of its line did (0 for a layer that grew from none),
+	// from "went TAG NS FIRST" lines: a restarted daemon gives them back
+	// to the layer it takes back, so that a process born before the
+	// layer's hold is not taken for one that may carry it (helper-69 F5),
+	// and an orphan of an older layer of its line, born before its
+	// holder, still is (helper-69 F2, F3).
+	went map[string]wentAt
 }
+
+// wentAt is when a layer went in and when the first layer of its line did
+// (layer.at and firstAt), CLOCK_BOOTTIME nanoseconds.
+type wentAt struct{ at, first int64 }
 
 // compactSlack is how many lines beyond twice the compacted length the log
 // may grow before it is compacted again.
@@ -165,7 +182,8 @@ func readPlacements(path string) (live, dead map[placement]placedAt, key layerKe
 // writePlacements replaces the log at path with key, live and the spots of
 // the layers whose tags live has, and opens it for appending.
 func writePlacements(path string, key layerKey, live map[placement]placedAt,
-	spots map[string]map[string]policy.Set, lines map[string]string) (*os.File, error) {
+	spots map[string]map[string]policy.Set, lines map[string]string,
+	went map[string]wentAt) (*os.File, error) {
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -180,6 +198,11 @@ func writePlacements(path string, key layerKey, live map[placement]placedAt,
 	for tag := range tags {
 		if old := lines[tag]; old != "" {
 			fmt.Fprintf(w, "line %s %s\n", tag, old)
+		}
+	}
+	for tag := range tags {
+		if at, ok := went[tag]; ok {
+			fmt.Fprint(w, formatWent(tag, at))
 		}
 	}
 	for tag, groups := range spots {
@@ -212,7 +235,7 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	name := strings.ReplaceAll(strings.Trim(filepath.Clean(mirror), "/"), "/", "_")
 	path := filepath.Join(placementDir, "placements-"+name)
 	live, dead, key, haveKey := readPlacements(path)
-	spots, lines := readSpots(path)
+	spots, lines, went := readSpots(path)
 	if !haveKey {
 		// A new key: the layers of the processes listed, if any, were
 		// tagged with one that is lost, and are not found by their tags.
@@ -223,12 +246,12 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	}
 	// The dead stay until keepDead: an exited holder's children, served
 	// by its listener, are judged where it was placed.
-	f, err := writePlacements(path, key, union(live, dead), spots, lines)
+	f, err := writePlacements(path, key, union(live, dead), spots, lines, went)
 	if err != nil {
 		return nil, nil, key, err
 	}
 	l := &placements{f: f, path: path, key: key, dead: dead, kept: map[placement]bool{},
-		spots: spots, prev: lines}
+		spots: spots, prev: lines, went: went}
 	l.setLines(len(live) + len(dead) + 1)
 	return l, live, key, nil
 }
@@ -289,7 +312,7 @@ func (l *placements) compact() error {
 			keep[p] = w
 		}
 	}
-	f, err := writePlacements(l.path, l.key, keep, l.spots, l.prev)
+	f, err := writePlacements(l.path, l.key, keep, l.spots, l.prev, l.went)
 	if err != nil {
 		l.limit *= 2 // not again at the next line
 		return err
@@ -362,12 +385,14 @@ func formatSpot(tag, group string, pin policy.Set) string {
 		formatPlacement(placement{}, placedAt{group: group, pin: pin}), "0 0 "))
 }
 
-// readSpots reads the "place" and "line" lines of the log at path.
-func readSpots(path string) (map[string]map[string]policy.Set, map[string]string) {
-	spots, lines := map[string]map[string]policy.Set{}, map[string]string{}
+// readSpots reads the "place", "line" and "went" lines of the log at path.
+func readSpots(path string) (spots map[string]map[string]policy.Set, lines map[string]string,
+	went map[string]wentAt) {
+	spots, lines, went = map[string]map[string]policy.Set{}, map[string]string{},
+		map[string]wentAt{}
 	f, err := os.Open(path)
 	if err != nil {
-		return spots, lines
+		return spots, lines, went
 	}
 	defer f.Close()
 	sc := newLineScanner(f)
@@ -375,6 +400,10 @@ func readSpots(path string) (map[string]map[string]policy.Set, map[string]string
 		if w := strings.Fields(sc.Text()); len(w) == 3 && w[0] == "line" && isTag(w[1]) &&
 			isTag(w[2]) {
 			lines[w[1]] = w[2]
+			continue
+		}
+		if tag, at, ok := parseWent(sc.Text()); ok {
+			went[tag] = at
 			continue
 		}
 		rest, ok := strings.CutPrefix(sc.Text(), "place ")
@@ -392,7 +421,7 @@ func readSpots(path string) (map[string]map[string]policy.Set, map[string]string
 			spots[tag][w.group] = spots[tag][w.group].Union(w.pin)
 		}
 	}
-	return spots, lines
+	return spots, lines, went
 }
 
 // keptTags returns the tags of the layers of live and of every layer
@@ -500,6 +529,46 @@ func (l *placements) spotsOf(tag string) map[string]policy.Set {
 	return maps.Clone(l.spots[tag])
 }
 
+// formatWent is the line of when the layer tagged tag went in:
+// "went TAG NS FIRST".
+func formatWent(tag string, at wentAt) string {
+	return fmt.Sprintf("went %s %d %d\n", tag, at.at, at.first)
+}
+
+// parseWent parses a "went TAG NS FIRST" line.
+func parseWent(line string) (string, wentAt, bool) {
+	f := strings.Fields(line)
+	if len(f) != 4 || f[0] != "went" || !isTag(f[1]) {
+		return "", wentAt{}, false
+	}
+	at, err1 := strconv.ParseInt(f[2], 10, 64)
+	first, err2 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || at <= 0 || first < 0 || first > at {
+		return "", wentAt{}, false
+	}
+	return f[1], wentAt{at, first}, true
+}
+
+// newWent records when the layer tagged tag went in and returns its line,
+// counted, or "" when tag is "", the time is not known yet, or the log
+// has it; l.mu is held.
+func (l *placements) newWent(tag string, at wentAt) string {
+	if _, ok := l.went[tag]; ok || tag == "" || at.at == 0 {
+		return ""
+	}
+	l.went[tag] = at
+	l.lines++
+	return formatWent(tag, at)
+}
+
+// wentOf returns when the layer tagged tag went in, and the first layer of
+// its line, as the log has them (zeros where it does not).
+func (l *placements) wentOf(tag string) wentAt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.went[tag]
+}
+
 // parseAnchorLine parses an "anchor PID START ID" line.
 func parseAnchorLine(line string) (placement, uint64, bool) {
 	f := strings.Fields(line)
@@ -590,7 +659,8 @@ func (l *placements) record(pid int, start uint64, w placedAt) error {
 func (l *placements) recordSpotted(pid int, start uint64, w placedAt, spot string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	line := formatLines(placement{pid, start}, w) + l.newSpot(spot, w.group, w.pin)
+	line := formatLines(placement{pid, start}, w) + l.newSpot(spot, w.group, w.pin) +
+		l.newWent(w.tag, w.went)
 	if _, err := l.f.WriteString(line); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package hold
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"strconv"
@@ -124,7 +125,7 @@ func TestPlacementTags(t *testing.T) {
 	}
 	checkSpots := func(when string) {
 		t.Helper()
-		spots, lines := readSpots(l.path)
+		spots, lines, _ := readSpots(l.path)
 		got := spots["00112233445566ff"]
 		if len(got) != 2 || got["g/sub"] != policy.NewSet(7, 8) || !got["g"].Empty() {
 			t.Errorf("%s: spots %v, want g and g/sub (7, 8)", when, got)
@@ -405,11 +406,11 @@ func TestPlacementLinesKept(t *testing.T) {
 	// alone.
 	hq, hp := placement{1 << 23, 5}, placement{1<<23 + 1, 6}
 	compact(map[placement]placedAt{hq: {group: "a", tag: q}, hp: {group: "s", tag: p}})
-	if _, lines := readSpots(l.path); lines[q] != first || lines[p] != first {
+	if _, lines, _ := readSpots(l.path); lines[q] != first || lines[p] != first {
 		t.Errorf("after a compaction with both holders logged: lines %v, want q's and p's", lines)
 	}
 	compact(map[placement]placedAt{hp: {group: "s", tag: p}})
-	spots, lines := readSpots(l.path)
+	spots, lines, _ := readSpots(l.path)
 	if lines[p] != first || len(spots[first]) != 1 {
 		t.Errorf("after a compaction: lines %v, spots of the first layer %v; want p's line to "+
 			"it and its place s", lines, spots[first])
@@ -422,5 +423,71 @@ func TestPlacementLinesKept(t *testing.T) {
 		t.Errorf("after three compactions: memory has %v for the other layer, %v for the "+
 			"first, p's line %q; want u, s and the first", l.spotsOf(other), l.spotsOf(first),
 			l.prev[p])
+	}
+}
+
+// TestPlacementWentKept: a holder's record logs when its layer, and the
+// first layer of its line, went in, once a tag, and only once the time is
+// known; the log keeps it while the holder is logged, and a daemon that
+// opens the log again reads it back (helper-69 F2, F3, F5: after a restart
+// a layer counted from its holder's start). A line that cannot be a time
+// is left out.
+func TestPlacementWentKept(t *testing.T) {
+	tempPlacementDir(t)
+	l, _, _, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tag, other = "4444444444444444", "5555555555555555"
+	h := placement{1 << 23, 9}
+	for _, w := range []placedAt{
+		{group: "a", tag: tag},                                // time not known yet
+		{group: "a", tag: tag, went: wentAt{700, 300}},        // logged
+		{group: "b", tag: tag, went: wentAt{700, 300}},        // not again
+		{group: "b", tag: other, went: wentAt{900, 0}},        // a grown layer's own
+		{group: "b", tag: "6666666666666666", went: wentAt{}}, // none
+	} {
+		if err := l.record(h.pid, h.start, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.f.WriteString("went 7777777777777777 5 9\nwent 8888888888888888 x 0\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(l.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "went "+tag+" "); n != 1 {
+		t.Errorf("the log has %d went lines of the layer, want 1:\n%s", n, b)
+	}
+	_, _, went := readSpots(l.path)
+	want := map[string]wentAt{tag: {700, 300}, other: {900, 0}}
+	if !maps.Equal(went, want) {
+		t.Errorf("went read back: %v, want %v", went, want)
+	}
+	// Compacted with only the holder's last record (other's) logged, and
+	// read by a daemon that opens the log again.
+	l.mu.Lock()
+	l.dead = map[placement]placedAt{h: {group: "b", tag: other, went: wentAt{900, 0}}}
+	err = l.compact()
+	l.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, went := readSpots(l.path); !maps.Equal(went, map[string]wentAt{other: {900, 0}}) {
+		t.Errorf("after a compaction the file has %v, want other's alone", went)
+	}
+	if got := l.wentOf(tag); got != (wentAt{700, 300}) {
+		t.Errorf("after a compaction memory has %v for the layer, want {700 300}", got)
+	}
+	l.f.Close()
+	l2, _, _, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.f.Close()
+	if got := l2.wentOf(other); got != (wentAt{900, 0}) {
+		t.Errorf("opened again: %v, want {900 0}", got)
 	}
 }
