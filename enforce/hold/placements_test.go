@@ -451,7 +451,8 @@ func TestPlacementWentKept(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := l.f.WriteString("went 7777777777777777 5 9\nwent 8888888888888888 x 0\n"); err != nil {
+	bad := "went 7777777777777777 5 9\nwent 8888888888888888 x 0\n"
+	if _, err := l.f.WriteString(bad); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(l.path)

@@ -1,0 +1,130 @@
+package cgsyscall_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestFilteredServiceAfterRestart: K, a shell, starts first; W, a shell
+// with a seccomp filter of its own (a service sandboxed by its unit), a
+// moment later; then K is held in A (uname getppid denied). W is not held
+// and carries no layer: it may allow getppid in A, before a restart and
+// after. After a restart K's layer was taken to have gone in when K
+// started, and W, born after that, was refused as one that may carry it
+// (helper-69 F5, 3 of 3): the placement log now keeps when a layer went in.
+func TestFilteredServiceAfterRestart(t *testing.T) {
+	filtered := cProgram(t, "filtered")
+	m := liveMirror(t)
+	m.mkdir("A")
+	m.mustWrite("A/syscalls.deny", "uname getppid")
+	k := evalShell(t, m.base)
+	w := startLive(t, m.base, filtered, "bash", "-c", `while read -r l; do eval "$l"; done`)
+	// Two clock ticks and more, so that W's start time (in ticks) says it
+	// began before the hold.
+	time.Sleep(50 * time.Millisecond)
+	moveTo(m, "A", k.pid)
+	allow := filepath.Join(m.mnt, "A", "syscalls.allow")
+	for _, when := range []string{"before the restart", "after the restart"} {
+		if when == "after the restart" {
+			remount(t, m)
+		}
+		w.send(`if echo getppid > ` + allow + `; then echo allowed; else echo refused; fi`)
+		if got := w.next(); got != "allowed" {
+			t.Errorf("%s: W's allow of getppid in A: %s, want allowed", when, got)
+		}
+		m.mustWrite("A/syscalls.deny", "getppid")
+	}
+}
+
+// TestOrphanOlderThanItsLinesHolder: Q is held in A (uname denied), its
+// child P placed through the mount in S (uname getppid denied); O, a probe
+// P leaves behind, moves itself behind the mount's back into F (which
+// denies nothing). Q's layer then grows (a deny in A), which closes the
+// layer O carries, with a grown layer whose holder is younger than O:
+//
+// "alive": Q exits first and C, its child born after O, is the member that
+// grows (its own layer);
+// "exited": Q grows, then starts C (which carries Q's grown layer) and
+// exits: after the restart that layer is taken back from the keeper
+// without its holder, and found in C's chain by the scan.
+//
+// O may carry the closed layer, placed in S: it may not allow getppid in
+// S, before a restart or after. After a restart it did (helper-69 F2,
+// F3, 4 of 4 each): the log kept the grown layer's line but not when its
+// first layer went in, and O, older than the holder, passed for a writer
+// that carries nothing.
+func TestOrphanOlderThanItsLinesHolder(t *testing.T) {
+	for _, how := range []string{"alive", "exited"} {
+		t.Run(how, func(t *testing.T) { orphanOlderThanHolder(t, how) })
+	}
+}
+
+func orphanOlderThanHolder(t *testing.T, how string) {
+	m, q, carrier := heldWithCarriers(t)
+	m.mkdir("F")
+	p := carrier()
+	fo := newFIFOs(t)
+	p.send(bin.probe + " -serve < " + fo.in + " > " + fo.out + " &")
+	o := fo.open(t)
+	o.ready()
+	intoF := "write:" + filepath.Join(m.base, "F", "cgroup.procs") + ":0"
+	if got := o.call(intoF)[intoF]; got != "0" {
+		t.Fatalf("O's move into F behind the mount's back: %s, want 0", got)
+	}
+	p.send("exit")
+	waitGone(t, p.pid)
+	time.Sleep(50 * time.Millisecond) // C starts two ticks and more after O
+	switch how {
+	case "alive":
+		childShell(t, q)
+		q.send("exit")
+		waitGone(t, q.pid)
+		m.mustWrite("A/syscalls.deny", "sysinfo")
+	case "exited":
+		m.mustWrite("A/syscalls.deny", "sysinfo")
+		childShell(t, q)
+		q.send("exit")
+		waitGone(t, q.pid)
+	}
+	if got := o.call("getppid")["getppid"]; got != "-38" {
+		t.Fatalf("O's getppid in F, its layer's listener closed: %s, want -38", got)
+	}
+	eperm := strconv.Itoa(-int(syscall.EPERM))
+	allowIn := "write:" + filepath.Join(m.mnt, "S", "syscalls.allow") + ":getppid"
+	if got := o.call(allowIn)[allowIn]; got != eperm {
+		t.Fatalf("before the restart, O's allow of getppid in S: %s, want %s", got, eperm)
+	}
+	remount(t, m)
+	if how == "exited" {
+		found := `msg="found the layer of a listener taken back, whose process exited, in a ` +
+			`process that carries it; it can grow now"`
+		if !logHas(t, m, found, 3*time.Second) {
+			t.Fatalf("the daemon did not find the taken-back layer in C's chain within 3 s")
+		}
+	}
+	if got := o.call(allowIn)[allowIn]; got != eperm {
+		t.Errorf("after the restart, O's allow of getppid in S: %s, want %s", got, eperm)
+	}
+}
+
+// logHas waits up to limit for a line of m's daemon log that holds msg.
+func logHas(t testing.TB, m *mirror, msg string, limit time.Duration) bool {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; time.Sleep(20 * time.Millisecond) {
+		log, err := os.ReadFile(m.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(log), msg) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
