@@ -109,11 +109,11 @@ func advCounts(t *testing.T, out string) map[string]int {
 // a member that may signal the daemon (root, as the daemon).
 // At fault: enforce/hold/guard.go, guard.aimed (byPidfd) and pidOfFd; not
 // fixed: user notification cannot check a descriptor and run the call
-// atomically, so this stays a documented limitation (README) and the test
+// atomically, so this stays a documented limitation (docs/LIMITATIONS.md) and the test
 // runs only with CGSYSCALL_KNOWN_FAILURES=1, where it fails.
 func TestAdvGuardPidfdSwap(t *testing.T) {
 	if os.Getenv("CGSYSCALL_KNOWN_FAILURES") != "1" {
-		t.Skip("finding 1 is a known failure, not fixed (README, \"Not covered\"); " +
+		t.Skip("finding 1 is a known failure, not fixed (docs/LIMITATIONS.md); " +
 			"CGSYSCALL_KNOWN_FAILURES=1 runs it")
 	}
 	prog := cProgram(t, "adv")

@@ -202,7 +202,7 @@ func TestRefusedSleeperBehindTheBack(t *testing.T) {
 func napperMirror(t *testing.T) (*mirror, string) {
 	t.Helper()
 	if runtime.GOARCH != "amd64" {
-		t.Skip("aarch64 leaves a refused sleeper to restart_syscall (README, known limits)")
+		t.Skip("aarch64 leaves a refused sleeper to restart_syscall (docs/LIMITATIONS.md)")
 	}
 	prog := cProgram(t, "napper")
 	m := liveMirror(t)

@@ -243,7 +243,7 @@ func TestRestartGrowsExitedHoldersLayers(t *testing.T) {
 			}
 			m.mustWrite("g/syscalls.deny", "getuid")
 			// A child moved out of g behind the mount's back, which the
-			// deny's growth does not find (README, "Limitations"), may
+			// deny's growth does not find (docs/LIMITATIONS.md), may
 			// make getuid; all are judged by g's set as it was placed.
 			check := func(when string) {
 				t.Helper()

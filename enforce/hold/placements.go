@@ -322,7 +322,7 @@ func (l *placements) compact() error {
 	// layer is never logged, and is judged by them when it is held afresh
 	// (helper-69: dropped from memory at the second compaction that left
 	// them out of the file, they let such an orphan allow a call in its
-	// birth group, 3 of 3). What that costs: README, "Limitations".
+	// birth group, 3 of 3). What that costs: docs/LIMITATIONS.md.
 	l.f.Close()
 	l.f = f
 	l.setLines(len(keep) + 1)

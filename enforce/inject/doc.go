@@ -30,7 +30,7 @@
 // once the helper is gone), so that no process of its user may copy it
 // with pidfd_getfd; a process that shares the memory, which could set the
 // flag again, is refused before anything is written (see Limits). The
-// README lists the ways around this that are still open (the owner of
+// docs/LIMITATIONS.md lists the ways around this still open (the owner of
 // the process's user namespace, a filter of its own that refuses prctl,
 // a sharer whose leader has exited, a write into the page before the
 // helper runs).
