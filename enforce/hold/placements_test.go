@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -490,5 +491,52 @@ func TestPlacementWentKept(t *testing.T) {
 	defer l2.f.Close()
 	if got := l2.wentOf(other); got != (wentAt{900, 0}) {
 		t.Errorf("opened again: %v, want {900 0}", got)
+	}
+}
+
+// TestPlacementSpotsShared: layers with the same places share one map of
+// them (helper-68 F3: a map each cost the daemon about 3.4 KB for each
+// process held and grown, for its life); a new place of one of them
+// leaves the others' as they were, also after the log is read again.
+func TestPlacementSpotsShared(t *testing.T) {
+	tempPlacementDir(t)
+	l, _, _, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := []string{"1111111111111111", "2222222222222222", "3333333333333333"}
+	for _, tag := range tags {
+		for _, g := range []string{"a", "a/sub"} {
+			if err := l.recordSpot(tag, g, policy.NewSet(5)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	same := func(a, b string) bool {
+		return reflect.ValueOf(l.spots[a]).Pointer() == reflect.ValueOf(l.spots[b]).Pointer()
+	}
+	if !same(tags[0], tags[1]) || !same(tags[1], tags[2]) {
+		t.Errorf("three layers placed alike keep maps of their own")
+	}
+	if err := l.recordSpot(tags[2], "b", policy.NewSet(6)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]policy.Set{"a": policy.NewSet(5), "a/sub": policy.NewSet(5)}
+	if got := l.spotsOf(tags[0]); !maps.Equal(got, want) || len(l.spotsOf(tags[2])) != 3 {
+		t.Errorf("after a new place of the third: the first's %v, want %v; the third's %v",
+			got, want, l.spotsOf(tags[2]))
+	}
+	if !same(tags[0], tags[1]) || same(tags[0], tags[2]) {
+		t.Errorf("after a new place of the third: the first two should share, not the third")
+	}
+	l.f.Close()
+	l2, _, _, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.f.Close()
+	if reflect.ValueOf(l2.spots[tags[0]]).Pointer() !=
+		reflect.ValueOf(l2.spots[tags[1]]).Pointer() {
+		t.Errorf("read again: the first two layers keep maps of their own")
 	}
 }
