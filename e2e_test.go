@@ -147,8 +147,7 @@ func (m *mirror) cleanup() {
 	removeCgroupTree(m.t, m.base)
 	// The daemon's placement log of this mirror (it stays when a test kills
 	// the daemon).
-	name := strings.ReplaceAll(strings.Trim(m.base, "/"), "/", "_")
-	os.Remove(filepath.Join("/run/cgsyscall", "placements-"+name))
+	os.Remove(m.placementLog())
 	endKeepers(m.base)
 }
 

@@ -128,3 +128,75 @@ func logHas(t testing.TB, m *mirror, msg string, limit time.Duration) bool {
 		}
 	}
 }
+
+// TestOrphanAfterOldLogRestart: as TestOrphanOlderThanItsLinesHolder, but
+// the first restart finds a log without "went" lines (an older daemon's):
+// Q's layer is taken back not knowing when it went in, and then grows.
+// Q starts C, which carries the grown layer, in F (which denies nothing:
+// no scan reads C's chain), and exits; after a second restart O, older
+// than the growth, allowed getppid in S (helper-71 F1, 5 of 5): the grown
+// layer was logged without its line's first time, and counted from its
+// growth. It must get EPERM after each restart.
+func TestOrphanAfterOldLogRestart(t *testing.T) {
+	m, q, carrier := heldWithCarriers(t)
+	m.mkdir("F")
+	p := carrier()
+	fo := newFIFOs(t)
+	p.send(bin.probe + " -serve < " + fo.in + " > " + fo.out + " &")
+	o := fo.open(t)
+	o.ready()
+	intoF := "write:" + filepath.Join(m.base, "F", "cgroup.procs") + ":0"
+	if got := o.call(intoF)[intoF]; got != "0" {
+		t.Fatalf("O's move into F behind the mount's back: %s, want 0", got)
+	}
+	p.send("exit")
+	waitGone(t, p.pid)
+	eperm := strconv.Itoa(-int(syscall.EPERM))
+	allowIn := "write:" + filepath.Join(m.mnt, "S", "syscalls.allow") + ":getppid"
+	check := func(when string) {
+		t.Helper()
+		if got := o.call(allowIn)[allowIn]; got != eperm {
+			t.Fatalf("%s, O's allow of getppid in S: %s, want %s", when, got, eperm)
+		}
+	}
+	check("before a restart")
+	// The restart with an older daemon's log.
+	killDaemon(t, m)
+	b, err := os.ReadFile(m.placementLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		if !strings.HasPrefix(l, "went ") {
+			kept = append(kept, l)
+		}
+	}
+	if err := os.WriteFile(m.placementLog(), []byte(strings.Join(kept, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mountAgain(t, m)
+	check("after a restart with a log without went lines")
+	time.Sleep(50 * time.Millisecond) // the growth two ticks and more after O's start
+	m.mustWrite("A/syscalls.deny", "sysinfo")
+	q.send("sleep 600 > /dev/null 2>&1 & echo $!")
+	c, err := strconv.Atoi(q.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(c, syscall.SIGKILL) })
+	if err := os.WriteFile(filepath.Join(m.base, "F", "cgroup.procs"), []byte(strconv.Itoa(c)),
+		0); err != nil {
+		t.Fatal(err)
+	}
+	q.send("exit")
+	waitGone(t, q.pid)
+	remount(t, m)
+	check("after a second restart")
+}
+
+// placementLog is the path of the placement log of m's daemon.
+func (m *mirror) placementLog() string {
+	name := strings.ReplaceAll(strings.Trim(m.base, "/"), "/", "_")
+	return filepath.Join("/run/cgsyscall", "placements-"+name)
+}

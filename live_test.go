@@ -1059,8 +1059,7 @@ func TestLivePlacementLoggedOnce(t *testing.T) {
 	denyGetppid(m, "g")
 	denyGetppid(m, "h")
 	s := startServing(t, m.base)
-	name := strings.ReplaceAll(strings.Trim(m.base, "/"), "/", "_")
-	log := filepath.Join("/run/cgsyscall", "placements-"+name)
+	log := m.placementLog()
 	lines := func() []string {
 		b, err := os.ReadFile(log)
 		if err != nil {

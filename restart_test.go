@@ -770,6 +770,12 @@ func TestChildOlderThanItsParentsMove(t *testing.T) {
 func remount(t *testing.T, m *mirror) {
 	t.Helper()
 	killDaemon(t, m)
+	mountAgain(t, m)
+}
+
+// mountAgain mounts the mirror of m again, its daemon gone.
+func mountAgain(t *testing.T, m *mirror) {
+	t.Helper()
 	out, err := exec.Command(bin.cgsyscall, "mount", "--mirror", m.base, "--log", m.log,
 		m.mnt).CombinedOutput()
 	if err != nil {

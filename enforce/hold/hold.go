@@ -800,9 +800,13 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 			lay = &layer{depth: 1, start: o.start}
 			lay.addPlaces(h.places.spotsOf(o.tag))
 			// When it, or the first layer of its line, went in, where
-			// the log says: not how deep (1 stands for any depth).
+			// the log says: not how deep (1 stands for any depth). A
+			// grown layer whose line's first time the log lacks (an
+			// older daemon's) counts from its holder's start (helper-71
+			// F1: from when it grew, and an older orphan of its line
+			// allowed a call in its birth group).
 			lay.at.Store(o.went.at)
-			if o.went.first != 0 {
+			if o.went.first != 0 || len(h.places.lineOf(o.tag)) > 0 {
 				lay.firstAt, lay.firstDepth = o.went.first, 1
 			}
 		}

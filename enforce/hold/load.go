@@ -718,6 +718,12 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 		if old.firstDepth != 0 {
 			lay.firstAt, lay.firstDepth = old.firstAt, old.firstDepth
 		}
+		if lay.firstAt == 0 {
+			// Not known (taken back from a log without the time): the
+			// old layer's holder started before it went in, and before
+			// any process that carries it was born (helper-71 F1).
+			lay.firstAt = startNanos(old.start)
+		}
 	}
 	if m.need.Has(h.cov.seccomp) || (old != nil && !old.static.Empty()) {
 		lay.static.Add(h.cov.seccomp)
