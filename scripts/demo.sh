@@ -2,8 +2,10 @@
 # The main job in one go: build cgsyscall, mount a private mirror of a new
 # cgroup v2 subtree, make a group, deny uname(2) there, and watch uname(1)
 # get ENOSYS under "cgsyscall exec". Everything it makes is removed on exit,
-# also on failure, but for the listener keeper the daemon started: it waits
-# 10 s for a daemon to come back, then exits and removes its socket. Needs
+# also on failure: the cgroup $CG2/cgsyscall-demo-PID, a temporary
+# directory /tmp/cgsyscall-demo.XXXXXX (the binary, the mount point, the
+# daemon's log), and the listener keeper the daemon started, ended with
+# SIGTERM (left alone, it waits 10 s for a daemon to come back). Needs
 # root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,13 +34,25 @@ mnt="$work/mnt"
 cleanup() {
 	set +e
 	mountpoint -q "$mnt" && umount "$mnt"
+	# The keeper of this mirror: this binary, "keeper", the mirror last.
+	local p args k
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$work/cgsyscall" ] || continue
+		args=$(tr '\0' '\n' 2>/dev/null <"$p/cmdline") || continue
+		if [ "$(sed -n 2p <<<"$args")" = keeper ] && [ "$(tail -n 1 <<<"$args")" = "$base" ]; then
+			k=${p#/proc/}
+			kill -TERM "$k" 2>/dev/null
+			for _ in 1 2 3 4 5 6 7 8 9 10; do [ -d "$p" ] || break; sleep 0.1; done
+		fi
+	done
 	[ -d "$base/web/worker" ] && rmdir "$base/web/worker"
 	[ -d "$base/web" ] && rmdir "$base/web"
 	[ -d "$base" ] && rmdir "$base"
 	# The run state the daemon and its keeper keep for this mirror.
 	local name
 	name=$(printf '%s' "${base#/}" | tr / _)
-	rm -f "/run/cgsyscall/keeper-$name.lock" "/run/cgsyscall/placements-$name"
+	rm -f "/run/cgsyscall/keeper-$name.lock" "/run/cgsyscall/keeper-$name.sock" \
+		"/run/cgsyscall/placements-$name"
 	rm -rf "$work"
 }
 trap cleanup EXIT
