@@ -33,7 +33,7 @@ echo "== go test"
 go test -count=1 -timeout 20m ./...
 echo "== aarch64: the test binaries on an arm64 kernel under qemu-system-aarch64"
 # Installs qemu and the arm64 packages it needs (cached under
-# ~/.cache/cgsyscall-aarch64; README, section aarch64). CGSYSCALL_NO_AARCH64=1
+# ~/.cache/cgsyscall-aarch64; docs/AARCH64.md). CGSYSCALL_NO_AARCH64=1
 # leaves it out, for a quick native run.
 if [ "${CGSYSCALL_NO_AARCH64:-}" = 1 ]; then
 	echo "skipped (CGSYSCALL_NO_AARCH64=1)"
