@@ -381,7 +381,11 @@ var doc = manual{
 			by ` + "`layer PID START TAG`" + ` for a layer's holder and
 			` + "`anchor PID START ID`" + ` (the identity of the group's real directory and
 			its ancestors'), with ` + "`place TAG GROUP PIN`" + ` lines for the groups a
-			layer's processes were placed in; appended as it happens,
+			layer's processes were placed in, ` + "`line NEW OLD`" + ` for the layer a
+			grown one replaced, ` + "`went TAG NS FIRST`" + ` for when a layer, and the
+			first layer of its line, went in, and ` + "`closed TAG DEPTH FIRST`" + ` for a
+			line whose every layer is closed while a process may carry it; appended as it
+			happens,
 			after a first line ` + "`key`" + ` {HEX}, the secret that tags the daemon's filters;
 			{MIRROR} is the mirrored directory with its slashes as underscores
 			(` + "`sys_fs_cgroup`" + `). Mode 0600. A new daemon holds those processes

@@ -131,7 +131,8 @@ type Holder struct {
 	omu     sync.Mutex
 	orphDir map[string]orphanList // cgroup directory -> its orphan candidates
 
-	refusals refused // processes their own filters refused
+	refusals refused     // processes their own filters refused
+	closed   closedLines // lines whose every layer is gone (closed.go)
 
 	moveLines lineBudget // bounds noteWhere's lines
 	// moving is the process a Move is placing, 0 when none: between its
@@ -816,6 +817,16 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 		layers[lay] = true
 		return true
 	})
+	// Lines whose every layer is gone, while a process may carry one
+	// (closed.go): their places are those of their last layer's tag.
+	for tag, c := range h.places.closedLines() {
+		if c.depth < maxDepth && c.depth > filters || c.first != 0 && born < c.first {
+			continue
+		}
+		for g := range h.places.spotsOf(tag) {
+			add(g)
+		}
+	}
 	for lay := range layers {
 		if fits(lay) {
 			for _, g := range h.placesOf(lay) {

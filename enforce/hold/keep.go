@@ -131,10 +131,15 @@ func (h *Holder) adopt(l keeper.Listener) {
 			h.keep.takenBack.Delete(label)
 			h.places.unkeep(pl)
 			o.mu.Lock()
+			first, depth := o.went.first, 0
 			if o.lay != nil {
 				o.lay.closed.Store(true)
+				first, depth = o.lay.firstAt, o.lay.firstDepth
+			} else if o.went.first != 0 || len(h.places.lineOf(o.tag)) > 0 {
+				depth = 1 // not known: any
 			}
 			o.mu.Unlock()
+			h.lineGone(o.tag, first, depth)
 		}
 		remove, err := h.sup.ListenMarked(l.Fd, label, l.Mark, gone)
 		if err != nil {

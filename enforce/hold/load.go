@@ -756,6 +756,7 @@ func (h *Holder) planLayer(m *member, old *layer, chain [][]unix.SockFilter) *la
 // started at start) has exited.
 func (h *Holder) gone(pid int, start uint64, lay *layer) {
 	lay.closed.Store(true)
+	h.lineGone(progTag(lay.prog), lay.firstAt, lay.firstDepth)
 	h.keep.c.Drop(pid, start)
 	h.places.unkeep(placement{pid, start})
 	if v, ok := h.holders.Load(lay.holderKey()); ok && v.(*proc).lay.Load() == lay {

@@ -1386,6 +1386,7 @@ func (h *Holder) Run() {
 				// Moves behind the mount's back are seen from here on.
 				h.tids.renew()
 				h.Scan()
+				h.reviewClosed()
 				h.pruneFiles()
 				h.pruneReapers()
 			}

@@ -79,7 +79,9 @@ type placedAt struct {
 // replaced (prev), so that the places of a closed layer stay while a
 // layer of its line is logged: a carrier of the closed layer that its
 // family's growth missed is judged by them (closedPlaces); "went TAG NS
-// FIRST" lines keep when each layer, and the first of its line, went in. Its first
+// FIRST" lines keep when each layer, and the first of its line, went in;
+// "closed TAG DEPTH FIRST" lines the lines whose every layer is closed,
+// while a process may carry one (closed.go). Its first
 // line, "key HEX", is the key of the layers' tags (mark.go), made when the log is. The log is
 // compacted to the live processes when a daemon starts, and whenever it
 // has grown to twice its compacted length and 1,024 lines more: a service
@@ -125,6 +127,17 @@ type placements struct {
 	// shared holds the maps of spots that spots shares (interned), by
 	// their groups and pins.
 	shared map[string]map[string]policy.Set
+	// closed holds, by the tag of its last layer, each line whose every
+	// layer is closed while a process may still carry one of them (closed.go),
+	// from "closed TAG DEPTH FIRST" lines: its places are that tag's spots.
+	closed map[string]closedAt
+}
+
+// closedAt is what the log keeps of a closed line: how deep its first
+// layer sat and when it went in (0: not known).
+type closedAt struct {
+	depth int
+	first int64
 }
 
 // wentAt is when a layer went in and when the first layer of its line did
@@ -183,11 +196,13 @@ func readPlacements(path string) (live, dead map[placement]placedAt, key layerKe
 	return live, dead, key, haveKey
 }
 
-// writePlacements replaces the log at path with key, live and the spots of
-// the layers whose tags live has, and opens it for appending.
+// writePlacements replaces the log at path with key, live, the closed
+// lines, and the lines, times and spots of the layers whose tags live or
+// closed has (and of the layers those replaced), and opens it for
+// appending.
 func writePlacements(path string, key layerKey, live map[placement]placedAt,
 	spots map[string]map[string]policy.Set, lines map[string]string,
-	went map[string]wentAt) (*os.File, error) {
+	went map[string]wentAt, closed map[string]closedAt) (*os.File, error) {
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -199,6 +214,11 @@ func writePlacements(path string, key layerKey, live map[placement]placedAt,
 		fmt.Fprint(w, formatLines(p, at))
 	}
 	tags := keptTags(live, lines)
+	for tag, c := range closed {
+		tags[tag] = true
+		addLine(tags, lines, tag)
+		fmt.Fprint(w, formatClosed(tag, c))
+	}
 	for tag := range tags {
 		if old := lines[tag]; old != "" {
 			fmt.Fprintf(w, "line %s %s\n", tag, old)
@@ -239,7 +259,7 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	name := strings.ReplaceAll(strings.Trim(filepath.Clean(mirror), "/"), "/", "_")
 	path := filepath.Join(placementDir, "placements-"+name)
 	live, dead, key, haveKey := readPlacements(path)
-	spots, lines, went := readSpots(path)
+	spots, lines, went, closed := readSpots(path)
 	if !haveKey {
 		// A new key: the layers of the processes listed, if any, were
 		// tagged with one that is lost, and are not found by their tags.
@@ -250,12 +270,12 @@ func openPlacements(mirror string) (*placements, map[placement]placedAt, layerKe
 	}
 	// The dead stay until keepDead: an exited holder's children, served
 	// by its listener, are judged where it was placed.
-	f, err := writePlacements(path, key, union(live, dead), spots, lines, went)
+	f, err := writePlacements(path, key, union(live, dead), spots, lines, went, closed)
 	if err != nil {
 		return nil, nil, key, err
 	}
 	l := &placements{f: f, path: path, key: key, dead: dead, kept: map[placement]bool{},
-		spots: spots, prev: lines, went: went}
+		spots: spots, prev: lines, went: went, closed: closed}
 	for tag, m := range spots {
 		spots[tag] = l.interned(m)
 	}
@@ -319,7 +339,7 @@ func (l *placements) compact() error {
 			keep[p] = w
 		}
 	}
-	f, err := writePlacements(l.path, l.key, keep, l.spots, l.prev, l.went)
+	f, err := writePlacements(l.path, l.key, keep, l.spots, l.prev, l.went, l.closed)
 	if err != nil {
 		l.limit *= 2 // not again at the next line
 		return err
@@ -392,14 +412,16 @@ func formatSpot(tag, group string, pin policy.Set) string {
 		formatPlacement(placement{}, placedAt{group: group, pin: pin}), "0 0 "))
 }
 
-// readSpots reads the "place", "line" and "went" lines of the log at path.
+// readSpots reads the "place", "line", "went" and "closed" lines of the
+// log at path.
 func readSpots(path string) (spots map[string]map[string]policy.Set, lines map[string]string,
-	went map[string]wentAt) {
+	went map[string]wentAt, closed map[string]closedAt) {
 	spots, lines, went = map[string]map[string]policy.Set{}, map[string]string{},
 		map[string]wentAt{}
+	closed = map[string]closedAt{}
 	f, err := os.Open(path)
 	if err != nil {
-		return spots, lines, went
+		return spots, lines, went, closed
 	}
 	defer f.Close()
 	sc := newLineScanner(f)
@@ -411,6 +433,10 @@ func readSpots(path string) (spots map[string]map[string]policy.Set, lines map[s
 		}
 		if tag, at, ok := parseWent(sc.Text()); ok {
 			went[tag] = at
+			continue
+		}
+		if tag, c, ok := parseClosed(sc.Text()); ok {
+			closed[tag] = c
 			continue
 		}
 		rest, ok := strings.CutPrefix(sc.Text(), "place ")
@@ -428,7 +454,7 @@ func readSpots(path string) (spots map[string]map[string]policy.Set, lines map[s
 			spots[tag][w.group] = spots[tag][w.group].Union(w.pin)
 		}
 	}
-	return spots, lines, went
+	return spots, lines, went, closed
 }
 
 // keptTags returns the tags of the layers of live and of every layer
@@ -600,6 +626,60 @@ func (l *placements) wentOf(tag string) wentAt {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.went[tag]
+}
+
+// formatClosed is the line of a closed line: "closed TAG DEPTH FIRST".
+func formatClosed(tag string, c closedAt) string {
+	return fmt.Sprintf("closed %s %d %d\n", tag, c.depth, c.first)
+}
+
+// parseClosed parses a "closed TAG DEPTH FIRST" line.
+func parseClosed(line string) (string, closedAt, bool) {
+	f := strings.Fields(line)
+	if len(f) != 4 || f[0] != "closed" || !isTag(f[1]) {
+		return "", closedAt{}, false
+	}
+	depth, err1 := strconv.Atoi(f[2])
+	first, err2 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || depth < 1 || first < 0 {
+		return "", closedAt{}, false
+	}
+	return f[1], closedAt{depth, first}, true
+}
+
+// recordClosed appends the closed line whose last layer is tagged tag,
+// if the log does not have it: its places stay in the log until
+// dropClosed.
+func (l *placements) recordClosed(tag string, c closedAt) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.closed[tag]; ok || tag == "" {
+		return nil
+	}
+	l.closed[tag] = c
+	l.lines++
+	if _, err := l.f.WriteString(formatClosed(tag, c)); err != nil {
+		return err
+	}
+	if l.lines > l.limit {
+		return l.compact()
+	}
+	return nil
+}
+
+// dropClosed forgets the closed line tagged tag: no process can carry it.
+// The file drops it at its next compaction.
+func (l *placements) dropClosed(tag string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.closed, tag)
+}
+
+// closedLines returns the closed lines the log has.
+func (l *placements) closedLines() map[string]closedAt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.closed)
 }
 
 // parseAnchorLine parses an "anchor PID START ID" line.

@@ -126,7 +126,7 @@ func TestPlacementTags(t *testing.T) {
 	}
 	checkSpots := func(when string) {
 		t.Helper()
-		spots, lines, _ := readSpots(l.path)
+		spots, lines, _, _ := readSpots(l.path)
 		got := spots["00112233445566ff"]
 		if len(got) != 2 || got["g/sub"] != policy.NewSet(7, 8) || !got["g"].Empty() {
 			t.Errorf("%s: spots %v, want g and g/sub (7, 8)", when, got)
@@ -407,11 +407,11 @@ func TestPlacementLinesKept(t *testing.T) {
 	// alone.
 	hq, hp := placement{1 << 23, 5}, placement{1<<23 + 1, 6}
 	compact(map[placement]placedAt{hq: {group: "a", tag: q}, hp: {group: "s", tag: p}})
-	if _, lines, _ := readSpots(l.path); lines[q] != first || lines[p] != first {
+	if _, lines, _, _ := readSpots(l.path); lines[q] != first || lines[p] != first {
 		t.Errorf("after a compaction with both holders logged: lines %v, want q's and p's", lines)
 	}
 	compact(map[placement]placedAt{hp: {group: "s", tag: p}})
-	spots, lines, _ := readSpots(l.path)
+	spots, lines, _, _ := readSpots(l.path)
 	if lines[p] != first || len(spots[first]) != 1 {
 		t.Errorf("after a compaction: lines %v, spots of the first layer %v; want p's line to "+
 			"it and its place s", lines, spots[first])
@@ -463,7 +463,7 @@ func TestPlacementWentKept(t *testing.T) {
 	if n := strings.Count(string(b), "went "+tag+" "); n != 1 {
 		t.Errorf("the log has %d went lines of the layer, want 1:\n%s", n, b)
 	}
-	_, _, went := readSpots(l.path)
+	_, _, went, _ := readSpots(l.path)
 	want := map[string]wentAt{tag: {700, 300}, other: {900, 0}}
 	if !maps.Equal(went, want) {
 		t.Errorf("went read back: %v, want %v", went, want)
@@ -477,7 +477,7 @@ func TestPlacementWentKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, went := readSpots(l.path); !maps.Equal(went, map[string]wentAt{other: {900, 0}}) {
+	if _, _, went, _ := readSpots(l.path); !maps.Equal(went, map[string]wentAt{other: {900, 0}}) {
 		t.Errorf("after a compaction the file has %v, want other's alone", went)
 	}
 	if got := l.wentOf(tag); got != (wentAt{700, 300}) {
@@ -538,5 +538,65 @@ func TestPlacementSpotsShared(t *testing.T) {
 	if reflect.ValueOf(l2.spots[tags[0]]).Pointer() !=
 		reflect.ValueOf(l2.spots[tags[1]]).Pointer() {
 		t.Errorf("read again: the first two layers keep maps of their own")
+	}
+}
+
+// TestPlacementClosedKept: a closed line ("closed TAG DEPTH FIRST") keeps
+// its last layer's places, line and time through a compaction with no
+// process logged, and a daemon that opens the log again reads it back;
+// once dropped, the next compaction leaves it and its places out.
+func TestPlacementClosedKept(t *testing.T) {
+	tempPlacementDir(t)
+	l, _, _, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const first, last = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"
+	for _, tag := range []string{first, last} {
+		if err := l.recordSpot(tag, "s", policy.NewSet(110)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.recordLine(last, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.recordClosed(last, closedAt{2, 300}); err != nil {
+		t.Fatal(err)
+	}
+	bad := "closed cccccccccccccccc 0 5\nclosed dddddddddddddddd 1 -2\n"
+	if _, err := l.f.WriteString(bad); err != nil {
+		t.Fatal(err)
+	}
+	compact := func() {
+		t.Helper()
+		l.mu.Lock()
+		l.dead = nil
+		err := l.compact()
+		l.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	compact()
+	spots, lines, _, closed := readSpots(l.path)
+	if !maps.Equal(closed, map[string]closedAt{last: {2, 300}}) || lines[last] != first ||
+		len(spots[last]) != 1 || len(spots[first]) != 1 {
+		t.Errorf("after a compaction: closed %v, lines %v, spots %v; want the line, its "+
+			"first layer and both places", closed, lines, spots)
+	}
+	l.f.Close()
+	l2, _, _, err := openPlacements("/sys/fs/cgroup/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.f.Close()
+	if got := l2.closedLines(); !maps.Equal(got, map[string]closedAt{last: {2, 300}}) {
+		t.Errorf("opened again: %v", got)
+	}
+	l2.dropClosed(last)
+	l = l2
+	compact()
+	if spots, _, _, closed := readSpots(l.path); len(closed) != 0 || len(spots) != 0 {
+		t.Errorf("dropped, then compacted: closed %v, spots %v; want none", closed, spots)
 	}
 }
