@@ -51,9 +51,9 @@ func startFiltered(t *testing.T) *exec.Cmd {
 	return cmd
 }
 
-// TestFilteredLists: a process with a seccomp filter of its own is among the processes that may carry a closed line,
-// with its filter count and start time; this test process, which has no
-// filter, is not.
+// TestFilteredLists: a process with a seccomp filter of its own is among
+// the processes that may carry a closed line, with its filter count and
+// start time; this test process, which has no filter, is not.
 func TestFilteredLists(t *testing.T) {
 	cmd := startFiltered(t)
 	h := &Holder{procs: map[int]*proc{}}
