@@ -209,8 +209,11 @@ func (m *mirror) placementLog() string {
 // S's member X out. Both must get EPERM, also after a restart ("restart").
 // Once O and X have exited, no process may carry the line: a writer with a
 // filter of its own, started then, may allow getppid in S ("dropped").
+// "down": the daemon is killed before Q exits, and the line closes while no
+// daemon runs; the one mounted then knew nothing of it (helper-73 F1, 4 of
+// 4): O allowed getppid in S.
 func TestCarrierOfClosedLineStaysConfined(t *testing.T) {
-	for _, how := range []string{"allow", "move", "restart", "dropped"} {
+	for _, how := range []string{"allow", "move", "restart", "dropped", "down"} {
 		t.Run(how, func(t *testing.T) { carrierOfClosedLine(t, how) })
 	}
 }
@@ -234,8 +237,14 @@ func carrierOfClosedLine(t *testing.T, how string) {
 	m.mkdir("A/sub")
 	m.mustWrite("A/sub/syscalls.deny", "sysinfo")
 	moveTo(m, "A/sub", q.pid)
+	if how == "down" {
+		killDaemon(t, m)
+	}
 	q.send("exit")
 	waitGone(t, q.pid)
+	if how == "down" {
+		mountAgain(t, m)
+	}
 	if got := o.call("getppid")["getppid"]; got != "-38" {
 		t.Fatalf("O's getppid in F, its layer's listener closed: %s, want -38", got)
 	}
@@ -243,7 +252,7 @@ func carrierOfClosedLine(t *testing.T, how string) {
 	// left when the kernel tells its supervisor, and the next scan checks
 	// which processes may carry the line: O.
 	kept := `msg="processes with filters may carry a closed line of layers: writers with ` +
-		`filters started after its first hold are confined by its groups while they live"`
+		`filters that may carry it too are confined by its groups"`
 	if !logHas(t, m, kept, 10*time.Second) {
 		t.Fatalf("the daemon did not find within 10 s that O may carry the closed line")
 	}
@@ -284,5 +293,61 @@ func carrierOfClosedLine(t *testing.T, how string) {
 	if got := w.next(); got != "allowed" {
 		t.Errorf("a filtered writer started once no process may carry the line: %s, want "+
 			"allowed", got)
+	}
+}
+
+// TestOrphanUnderHeldSubreaper: R, a child subreaper, starts the shell Q
+// and is then held in T (uname denied); Q is held in A, its child P placed
+// in S; O, a probe P leaves behind, moves behind the mount's back into F,
+// and goes to R when P exits. A growth of Q's layer (Q into A/sub) misses
+// O; "closed": Q exits then. O was judged, as a writer, by its nearest held
+// ancestor R's layer alone, not as an orphan that may carry Q's line
+// (helper-73 F2, 4 of 4, also with the line open): it allowed getppid in
+// S. It must get EPERM.
+func TestOrphanUnderHeldSubreaper(t *testing.T) {
+	for _, how := range []string{"open", "closed"} {
+		t.Run(how, func(t *testing.T) {
+			subreaper := cProgram(t, "subreaper")
+			m := liveMirror(t)
+			for g, deny := range map[string]string{"T": "uname", "A": "uname",
+				"S": "uname getppid", "F": ""} {
+				m.mkdir(g)
+				if deny != "" {
+					m.mustWrite(g+"/syscalls.deny", deny)
+				}
+			}
+			r := startLive(t, m.base, subreaper, "bash", "-c",
+				`while read -r l; do eval "$l"; done`)
+			q := childShell(t, r)
+			moveTo(m, "T", r.pid)
+			moveTo(m, "A", q.pid)
+			p := childShell(t, q)
+			moveTo(m, "S", p.pid)
+			fo := newFIFOs(t)
+			p.send(bin.probe + " -serve < " + fo.in + " > " + fo.out + " &")
+			o := fo.open(t)
+			o.ready()
+			intoF := "write:" + filepath.Join(m.base, "F", "cgroup.procs") + ":0"
+			if got := o.call(intoF)[intoF]; got != "0" {
+				t.Fatalf("O's move into F behind the mount's back: %s, want 0", got)
+			}
+			p.send("exit")
+			waitGone(t, p.pid)
+			if ppid := parentPID(t, o.pid); ppid != r.pid {
+				t.Fatalf("O's parent: %d, want R %d", ppid, r.pid)
+			}
+			m.mkdir("A/sub")
+			m.mustWrite("A/sub/syscalls.deny", "sysinfo")
+			moveTo(m, "A/sub", q.pid)
+			if how == "closed" {
+				q.send("exit")
+				waitGone(t, q.pid)
+			}
+			eperm := strconv.Itoa(-int(syscall.EPERM))
+			tok := "write:" + filepath.Join(m.mnt, "S", "syscalls.allow") + ":getppid"
+			if got := o.call(tok)[tok]; got != eperm {
+				t.Errorf("%s: %s, want %s", tok, got, eperm)
+			}
+		})
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/cgsyscall/cgsyscall/enforce/inject"
 )
 
 // Closed lines.
@@ -26,30 +28,51 @@ import (
 // F1, 3 of 3).
 //
 // So a line whose last layer is gone stays, as a closed line, while a
-// process may carry one of its layers: one with at least as many filters as
-// the line's first layer had, born after that layer went in, and not known
-// to carry an open layer (whose children carry that layer too). The check
-// reads /proc/PID/status of every process, and /proc/PID/stat of those with
-// enough filters; it runs at the scan after the line closed, and again once
-// a process it found has exited (its orphans may be new). A writer that may
-// carry a closed line (mayCarry) is judged by its places, which the
-// placement log keeps with the line ("closed TAG DEPTH FIRST"), across
-// restarts. The cost, as for open layers: a process with filters of its
-// own, started after such a line's first hold, is refused allows and moves
-// in the line's groups while it lives.
+// process may carry one of its layers. The scan checks that, after the line
+// closed and at each scan while it stays: a process with at least as many
+// seccomp filters as the line's first layer had, born after that layer went
+// in, and not known to the daemon with an open layer (whose children carry
+// that layer too) may carry it; one inside the mirror, or one that wrote to
+// the mount meanwhile, is stopped once, for a moment, to read its filter
+// chain, which says whether it carries a layer of the line (by the layers'
+// tags); another outside the mirror is not stopped (a process the daemon
+// has no business with), and counts as carrying every closed line it may
+// carry. A line that no process carries is dropped. A
+// writer with filters that may carry a closed line (mayCarry) is judged by
+// the line's places where its chain showed a layer of the line, where its
+// chain was not read (outside the mirror, or born since the last scan),
+// and before the line's first check. The placement log keeps the line
+// ("closed TAG DEPTH FIRST"), across restarts. helper-73 F3: counted by
+// time and depth alone, a line no process carried stayed while any process
+// with filters started after its first hold lived, the refused writer
+// among them.
 type closedLines struct {
 	mu sync.Mutex
-	// cands holds, by the tag of a closed line's last layer, the processes
-	// that may carry it as the last check found them; a line not checked
-	// yet has none (nil).
-	cands map[string][]placement
+	// lines holds what the last check found of each closed line, by the
+	// tag of its last layer: how many processes carry it or may; a line
+	// not checked yet is not there.
+	lines map[string]int
+	// chains holds the processes the last check looked at, with what it
+	// found in their chains.
+	chains map[placement]chainSeen
+	// writers holds the writers judged as ones that may carry a closed
+	// line whose chains were not read: the next check reads them.
+	writers map[placement]bool
+}
+
+// chainSeen is what a check found of a process: its filter count, and the
+// tags of the daemon's layers in its chain, nil where the chain was not
+// read.
+type chainSeen struct {
+	filters int
+	tags    map[string]bool
 }
 
 // lineGone records that lay, the last open layer of its line (tag), is
 // gone, where it is a grown layer (an older layer of its line, closed
 // under its carriers, may still be carried); first and depth are those of
 // the line's first layer (layer.firstAt, firstDepth). The next scan checks
-// whether a process may carry it (reviewClosed).
+// whether a process carries it (reviewClosed).
 func (h *Holder) lineGone(tag string, first int64, depth int) {
 	if tag == "" || depth == 0 {
 		return
@@ -58,92 +81,166 @@ func (h *Holder) lineGone(tag string, first int64, depth int) {
 		h.log.WithError(err).Warn("placement log")
 	}
 	h.closed.mu.Lock()
-	if h.closed.cands == nil {
-		h.closed.cands = map[string][]placement{}
-	}
-	h.closed.cands[tag] = nil
+	delete(h.closed.lines, tag) // not checked since it closed
 	h.closed.mu.Unlock()
+	h.log.WithFields(logrus.Fields{"layer": tag, "depth": depth, "first": first}).Debug(
+		"the last layer of a grown line is gone: the scan checks who may carry the line")
 }
 
-// reviewClosed drops the closed lines that no process can carry any more:
-// it checks each line not checked yet, and each line one of whose
-// processes has exited.
+// mayCarryClosed reports whether process pid, started at start, with
+// filters filters, may carry the closed line c (tagged tag), as the last
+// check found.
+func (h *Holder) mayCarryClosed(tag string, c closedAt, pid int, start uint64,
+	filters int) bool {
+	if c.depth < maxDepth && c.depth > filters ||
+		c.first != 0 && startNanos(start)+tickNanos < c.first {
+		return false
+	}
+	h.closed.mu.Lock()
+	_, checked := h.closed.lines[tag]
+	seen, ok := h.closed.chains[placement{pid, start}]
+	h.closed.mu.Unlock()
+	if !checked || !ok || seen.tags == nil {
+		h.closed.mu.Lock()
+		if h.closed.writers == nil {
+			h.closed.writers = map[placement]bool{}
+		}
+		h.closed.writers[placement{pid, start}] = true
+		h.closed.mu.Unlock()
+		return true
+	}
+	return h.carriesLine(seen.tags, tag)
+}
+
+// carriesLine reports whether tags, of a process's chain, hold a layer of
+// the line whose last layer is tagged tag.
+func (h *Holder) carriesLine(tags map[string]bool, tag string) bool {
+	if tags[tag] {
+		return true
+	}
+	for t := range h.places.lineOf(tag) {
+		if tags[t] {
+			return true
+		}
+	}
+	return false
+}
+
+// reviewClosed checks the closed lines (see closedLines) and drops those
+// that no process carries.
 func (h *Holder) reviewClosed() {
 	lines := h.places.closedLines()
 	if len(lines) == 0 {
+		h.closed.mu.Lock()
+		h.closed.lines, h.closed.chains, h.closed.writers = nil, nil, nil
+		h.closed.mu.Unlock()
 		return
 	}
 	h.closed.mu.Lock()
-	if h.closed.cands == nil {
-		h.closed.cands = map[string][]placement{}
-	}
-	var check []string
-	for tag := range lines {
-		cands, ok := h.closed.cands[tag]
-		if !ok || cands == nil || !allLive(cands) {
-			check = append(check, tag)
-		}
-	}
+	old, writers := h.closed.chains, h.closed.writers
+	h.closed.writers = nil
 	h.closed.mu.Unlock()
-	if len(check) == 0 {
-		return
-	}
-	procs := h.filtered()
-	for _, tag := range check {
-		c := lines[tag]
-		var cands []placement
-		for _, p := range procs {
-			if p.filters >= c.depth && (c.first == 0 || startNanos(p.start)+tickNanos >= c.first) {
-				cands = append(cands, p.placement)
+	chains := map[placement]chainSeen{}
+	for _, p := range h.filtered() {
+		seen, ok := old[p.placement]
+		if !ok || seen.tags == nil && writers[p.placement] {
+			seen = chainSeen{filters: p.filters}
+			if writers[p.placement] || h.insideMirror(p.pid) {
+				seen.tags = h.chainTags(p.pid)
 			}
 		}
-		h.closed.mu.Lock()
-		had := h.closed.cands[tag] != nil
-		if len(cands) == 0 {
-			delete(h.closed.cands, tag)
-		} else {
-			h.closed.cands[tag] = cands
+		chains[p.placement] = seen
+	}
+	found := map[string]int{}
+	var carriers = map[string][]int{}
+	for tag, c := range lines {
+		for p, seen := range chains {
+			if c.depth < maxDepth && c.depth > seen.filters ||
+				c.first != 0 && startNanos(p.start)+tickNanos < c.first {
+				continue
+			}
+			if seen.tags == nil || h.carriesLine(seen.tags, tag) {
+				found[tag]++
+				carriers[tag] = append(carriers[tag], p.pid)
+			}
 		}
-		h.closed.mu.Unlock()
-		if len(cands) == 0 {
+	}
+	h.closed.mu.Lock()
+	had := h.closed.lines
+	h.closed.lines, h.closed.chains = found, chains
+	h.closed.mu.Unlock()
+	for tag := range lines {
+		n, before := found[tag], had[tag]
+		if n == 0 {
 			h.places.dropClosed(tag)
+			delete(found, tag)
 		}
 		// A line found carried, and one dropped after that: rare (an
 		// orphan that a growth missed, or a process with filters of its
-		// own started after the line's first hold), and why a writer with
-		// filters is refused in the line's groups meanwhile. A line no
-		// process may carry at its first check goes without a line.
+		// own outside the mirror), and why a writer with filters is
+		// refused in the line's groups meanwhile. A line no process
+		// carries at its first check goes without a line.
+		if (n == 0) == (before == 0) {
+			h.log.WithFields(logrus.Fields{"layer": tag, "processes": n}).Debug(
+				"closed line checked")
+			continue
+		}
 		var groups []string
 		for g := range h.places.spotsOf(tag) {
 			groups = append(groups, "/"+g)
 		}
 		slices.Sort(groups)
 		f := logrus.Fields{"layer": tag, "groups": strings.Join(groups, " ")}
-		switch {
-		case len(cands) == 0 && had:
+		if n == 0 {
 			h.log.WithFields(f).Info("no process may carry a closed line of layers any more; " +
 				"writers with filters are no longer confined by its groups")
-		case len(cands) > 0 && !had:
-			pids := make([]string, 0, min(len(cands), 8))
-			for _, p := range cands[:cap(pids)] {
-				pids = append(pids, strconv.Itoa(p.pid))
-			}
-			f["pids"], f["processes"] = strings.Join(pids, " "), len(cands)
-			h.log.WithFields(f).Info("processes with filters may carry a closed line of " +
-				"layers: writers with filters started after its first hold are confined by " +
-				"its groups while they live")
+			continue
 		}
+		pids := carriers[tag]
+		slices.Sort(pids)
+		var list []string
+		for _, pid := range pids[:min(len(pids), 8)] {
+			list = append(list, strconv.Itoa(pid))
+		}
+		f["pids"], f["processes"] = strings.Join(list, " "), n
+		h.log.WithFields(f).Info("processes with filters may carry a closed line of layers: " +
+			"writers with filters that may carry it too are confined by its groups")
 	}
 }
 
-// allLive reports whether every process of ps still lives.
-func allLive(ps []placement) bool {
-	for _, p := range ps {
-		if st, ok := liveStart(p.pid); !ok || st != p.start {
-			return false
+// chainTags returns the tags of the daemon's layers in the filter chain of
+// process pid, read in one stop, or nil when it cannot be read.
+func (h *Holder) chainTags(pid int) map[string]bool {
+	s, err := inject.Seize(pid)
+	if err != nil {
+		return nil
+	}
+	chain, err := s.Filters()
+	s.Detach()
+	if err != nil {
+		return nil
+	}
+	tags := map[string]bool{}
+	for _, f := range chain {
+		if h.key.authentic(f) {
+			tags[progTag(f)] = true
 		}
 	}
-	return true
+	return tags
+}
+
+// insideMirror tells whether process pid is in the mirrored subtree.
+func (h *Holder) insideMirror(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return false
+	}
+	path, ok := pathOf(b, h.where.line)
+	if !ok {
+		return false
+	}
+	_, inside := h.relative(path)
+	return inside
 }
 
 // filteredProc is a process with seccomp filters, as filtered lists it.

@@ -704,6 +704,14 @@ func (h *Holder) confinement(tid int) (string, bool, []string) {
 				// as one made with CLONE_PARENT by another carrier of it,
 				// placed elsewhere (helper-40): that one's group too.
 				maybe = h.placesOf(p.lay.Load())
+				if h.reapedPath(tgid) {
+					// Given to a held subreaper (or a pid namespace's
+					// init) as an orphan, it may carry any layer that an
+					// orphan may (helper-73 F2: an orphan of another
+					// family, under a held subreaper, allowed a call in
+					// the group it was born in).
+					maybe = append(maybe, h.mayCarry(tgid, filters)...)
+				}
 			}
 		}
 		if p != nil && maybe == nil && p.inferred.Load() {
@@ -820,11 +828,10 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 	// Lines whose every layer is gone, while a process may carry one
 	// (closed.go): their places are those of their last layer's tag.
 	for tag, c := range h.places.closedLines() {
-		if c.depth < maxDepth && c.depth > filters || c.first != 0 && born < c.first {
-			continue
-		}
-		for g := range h.places.spotsOf(tag) {
-			add(g)
+		if h.mayCarryClosed(tag, c, pid, start, filters) {
+			for g := range h.places.spotsOf(tag) {
+				add(g)
+			}
 		}
 	}
 	for lay := range layers {
@@ -1077,6 +1084,14 @@ func (h *Holder) maybeReaped(pid int, lay *layer) bool {
 	if lay == nil || len(lay.placed()) < 2 {
 		return false
 	}
+	return h.reapedPath(pid)
+}
+
+// reapedPath tells whether process pid, or one of its ancestors up to the
+// nearest known one, may have been given to its parent as an orphan: a
+// parent known as a subreaper, or a pid namespace's init, on the way
+// (maybeReaped).
+func (h *Holder) reapedPath(pid int) bool {
 	for i := 0; i < 64; i++ {
 		ppid, err := parentOf(pid)
 		if err != nil || ppid <= 1 {

@@ -74,6 +74,7 @@ func (h *Holder) self(pid int) bool {
 // the daemon.
 func (h *Holder) ConnectKeeper(opt keeper.ClientOptions) {
 	defer h.places.keepDead() // the placements of the exited holders taken back
+	defer h.closedWhileDown()
 	// Started by the binary's path when it is still there, so that ps
 	// shows "cgsyscall keeper MIRROR"; /proc/self/exe after an upgrade.
 	exe, err := os.Executable()
@@ -259,6 +260,27 @@ func (h *Holder) restoreLine(lay *layer, chain [][]unix.SockFilter, tag string) 
 		if h.key.authentic(f) && line[progTag(f)] {
 			lay.firstDepth, lay.firstAt = i+1, went.first
 			return
+		}
+	}
+}
+
+// closedWhileDown records as closed lines the grown layers of holders that
+// exited while no daemon ran and whose listeners the keeper did not keep
+// (their last process exited, or the keeper with them): an older layer of
+// such a line, closed under an orphan that its growth missed, may still be
+// carried, and nothing else stands for the line (helper-73 F1: such an
+// orphan allowed a call in the group it was born in after the restart).
+// How deep the line's first layer sat is not logged: 1, any.
+func (h *Holder) closedWhileDown() {
+	back := map[string]bool{}
+	h.keep.takenBack.Range(func(_, v any) bool {
+		back[v.(*orphanListener).tag] = true
+		return true
+	})
+	for _, tag := range h.places.deadTags() {
+		went := h.places.wentOf(tag)
+		if !back[tag] && (went.first != 0 || len(h.places.lineOf(tag)) > 0) {
+			h.lineGone(tag, went.first, 1)
 		}
 	}
 }

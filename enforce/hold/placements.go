@@ -675,6 +675,20 @@ func (l *placements) dropClosed(tag string) {
 	delete(l.closed, tag)
 }
 
+// deadTags returns the layer tags of the placements of processes that no
+// longer lived when the daemon started, until keepDead.
+func (l *placements) deadTags() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var tags []string
+	for _, w := range l.dead {
+		if w.tag != "" {
+			tags = append(tags, w.tag)
+		}
+	}
+	return tags
+}
+
 // closedLines returns the closed lines the log has.
 func (l *placements) closedLines() map[string]closedAt {
 	l.mu.Lock()
