@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -66,7 +67,17 @@ type closedLines struct {
 type chainSeen struct {
 	filters int
 	tags    map[string]bool
+	tries   int // reads that failed: given up after readTries
 }
+
+// readTries bounds the reads of a process's chain that fail (traced by
+// another process, or not stopping within checkStop, as a writer waiting
+// for the daemon's answer does); after that it counts as a carrier.
+const readTries = 3
+
+// checkStop bounds the wait for a process's stop when a check reads its
+// chain, under the holds' lock.
+const checkStop = 100 * time.Millisecond
 
 // lineGone records that lay, the last open layer of its line (tag), is
 // gone, where it is a grown layer (an older layer of its line, closed
@@ -141,16 +152,23 @@ func (h *Holder) reviewClosed() {
 	h.closed.writers = nil
 	h.closed.mu.Unlock()
 	chains := map[placement]chainSeen{}
+	// Under the holds' lock, as the scan's reads of chains: a hold must not
+	// find the process stopped by this check (two tracers).
+	h.mu.Lock()
 	for _, p := range h.filtered() {
 		seen, ok := old[p.placement]
-		if !ok || seen.tags == nil && writers[p.placement] {
+		if !ok {
 			seen = chainSeen{filters: p.filters}
-			if writers[p.placement] || h.insideMirror(p.pid) {
-				seen.tags = h.chainTags(p.pid)
+		}
+		read := writers[p.placement] || h.insideMirror(p.pid)
+		if seen.tags == nil && read && seen.tries < readTries {
+			if seen.tags = h.chainTags(p.pid); seen.tags == nil {
+				seen.tries++
 			}
 		}
 		chains[p.placement] = seen
 	}
+	h.mu.Unlock()
 	found := map[string]int{}
 	var carriers = map[string][]int{}
 	for tag, c := range lines {
@@ -215,6 +233,7 @@ func (h *Holder) chainTags(pid int) map[string]bool {
 	if err != nil {
 		return nil
 	}
+	s.Timeout = checkStop
 	chain, err := s.Filters()
 	s.Detach()
 	if err != nil {

@@ -33,7 +33,7 @@ func init() {
 
 // startFiltered starts this test binary as a process with a seccomp filter
 // of its own, and returns once it has loaded it.
-func startFiltered(t *testing.T) *exec.Cmd {
+func startFiltered(t testing.TB) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "HOLD_TEST_FILTERED=1")
 	out, err := cmd.StdoutPipe()
@@ -93,4 +93,20 @@ func BenchmarkFiltered(b *testing.B) {
 		h.filtered()
 	}
 	b.ReportMetric(float64(n), "procs")
+}
+
+// BenchmarkChainTags times one read of a process's filter chain by a check
+// of the closed lines: seize, stop, PTRACE_SECCOMP_GET_FILTER, detach.
+// It needs root.
+func BenchmarkChainTags(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("reading a filter chain needs root (ptrace and CAP_SYS_ADMIN)")
+	}
+	cmd := startFiltered(b)
+	h := &Holder{procs: map[int]*proc{}}
+	for b.Loop() {
+		if h.chainTags(cmd.Process.Pid) == nil {
+			b.Fatal("the chain could not be read")
+		}
+	}
 }
