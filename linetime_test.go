@@ -65,12 +65,7 @@ func TestOrphanOlderThanItsLinesHolder(t *testing.T) {
 }
 
 func orphanOlderThanHolder(t *testing.T, how string) {
-	m, q, carrier := heldWithCarriers(t)
-	m.mkdir("F")
-	p := carrier()
-	_, ask := orphanInF(t, m, p)
-	p.send("exit")
-	waitGone(t, p.pid)
+	m, q, _, ask := orphanOfCarrier(t)
 	time.Sleep(50 * time.Millisecond) // C starts two ticks and more after O
 	switch how {
 	case "alive":
@@ -130,12 +125,7 @@ func logHas(t testing.TB, m *mirror, msg string, limit time.Duration) bool {
 // layer was logged without its line's first time, and counted from its
 // growth. It must get EPERM after each restart.
 func TestOrphanAfterOldLogRestart(t *testing.T) {
-	m, q, carrier := heldWithCarriers(t)
-	m.mkdir("F")
-	p := carrier()
-	_, ask := orphanInF(t, m, p)
-	p.send("exit")
-	waitGone(t, p.pid)
+	m, q, _, ask := orphanOfCarrier(t)
 	allow, eperm := allowInS(m)
 	check := func(when string) {
 		t.Helper()
@@ -203,17 +193,8 @@ func TestCarrierOfClosedLineStaysConfined(t *testing.T) {
 }
 
 func carrierOfClosedLine(t *testing.T, how string) {
-	m, q, carrier := heldWithCarriers(t)
-	m.mkdir("F")
-	p := carrier()
-	o, ask := orphanInF(t, m, p)
-	p.send("exit")
-	waitGone(t, p.pid)
-	x := startLive(t, m.base, "sleep", "600")
-	moveTo(m, "S", x.pid)
-	m.mkdir("A/sub")
-	m.mustWrite("A/sub/syscalls.deny", "sysinfo")
-	moveTo(m, "A/sub", q.pid)
+	m, q, o, ask := orphanOfCarrier(t)
+	x := memberOfSThenGrowth(t, m, q)
 	if how == "down" {
 		killDaemon(t, m)
 	}
@@ -355,4 +336,31 @@ func orphanInF(t *testing.T, m *mirror, p *live) (o *live, ask func(string) stri
 func allowInS(m *mirror) (line, eperm string) {
 	return "write " + filepath.Join(m.mnt, "S", "syscalls.allow") + " getppid",
 		"write " + strconv.Itoa(-int(syscall.EPERM))
+}
+
+// orphanOfCarrier is heldWithCarriers (Q held in A) with P, a carrier
+// placed in S, which leaves O behind in F (orphanInF) and exits.
+func orphanOfCarrier(t *testing.T) (m *mirror, q, o *live, ask func(string) string) {
+	t.Helper()
+	m, q, carrier := heldWithCarriers(t)
+	m.mkdir("F")
+	p := carrier()
+	o, ask = orphanInF(t, m, p)
+	p.send("exit")
+	waitGone(t, p.pid)
+	return m, q, o, ask
+}
+
+// memberOfSThenGrowth holds X, a sleep, in S, then grows Q's layer (Q
+// moved into A/sub, which denies sysinfo, a call the layer does not hand
+// over), and returns X. X is held after the orphans were born: its layer
+// is none they may carry.
+func memberOfSThenGrowth(t *testing.T, m *mirror, q *live) *live {
+	t.Helper()
+	x := startLive(t, m.base, "sleep", "600")
+	moveTo(m, "S", x.pid)
+	m.mkdir("A/sub")
+	m.mustWrite("A/sub/syscalls.deny", "sysinfo")
+	moveTo(m, "A/sub", q.pid)
+	return x
 }

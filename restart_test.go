@@ -672,13 +672,9 @@ func carrierOfClosedLayer(t *testing.T, how string) {
 	}
 	p.send("exit")
 	waitGone(t, p.pid)
-	// x is held in S after the orphans were born: its layer is none they
-	// may carry (held before, it made S a place of a layer that fits).
-	x := startLive(t, m.base, "sleep", "600")
-	moveTo(m, "S", x.pid)
-	m.mkdir("A/sub")
-	m.mustWrite("A/sub/syscalls.deny", "sysinfo")
-	moveTo(m, "A/sub", q.pid)
+	// (Held before the orphans were born, x would have made S a place of a
+	// layer that fits.)
+	x := memberOfSThenGrowth(t, m, q)
 	if got := o.call("getppid")["getppid"]; got != "-38" {
 		t.Fatalf("the orphan's getppid in F, its layer's listener closed: %s, want -38", got)
 	}

@@ -76,8 +76,15 @@ type chainSeen struct {
 const readTries = 3
 
 // checkStop bounds the wait for a process's stop when a check reads its
-// chain, under the holds' lock.
-const checkStop = 100 * time.Millisecond
+// chain, under the holds' lock, and checkReads the time a check spends
+// reading chains: the rest wait for the next scan, counted as carriers
+// meanwhile. The lock is taken for each read alone, so a hold through the
+// mount waits one read at most (helper-74 F1: processes that never stop,
+// read one after another under the lock, stalled holds for seconds).
+const (
+	checkStop  = 50 * time.Millisecond
+	checkReads = 200 * time.Millisecond
+)
 
 // lineGone records that lay, the last open layer of its line (tag), is
 // gone, where it is a grown layer (an older layer of its line, closed
@@ -152,23 +159,26 @@ func (h *Holder) reviewClosed() {
 	h.closed.writers = nil
 	h.closed.mu.Unlock()
 	chains := map[placement]chainSeen{}
-	// Under the holds' lock, as the scan's reads of chains: a hold must not
-	// find the process stopped by this check (two tracers).
-	h.mu.Lock()
+	until := time.Now().Add(checkReads)
 	for _, p := range h.filtered() {
 		seen, ok := old[p.placement]
 		if !ok {
 			seen = chainSeen{filters: p.filters}
 		}
 		read := writers[p.placement] || h.insideMirror(p.pid)
-		if seen.tags == nil && read && seen.tries < readTries {
-			if seen.tags = h.chainTags(p.pid); seen.tags == nil {
+		if seen.tags == nil && read && seen.tries < readTries && time.Now().Before(until) {
+			// Under the holds' lock, as the scan's reads of chains: a
+			// hold must not find the process stopped by this check (two
+			// tracers).
+			h.mu.Lock()
+			seen.tags = h.chainTags(p.pid)
+			h.mu.Unlock()
+			if seen.tags == nil {
 				seen.tries++
 			}
 		}
 		chains[p.placement] = seen
 	}
-	h.mu.Unlock()
 	found := map[string]int{}
 	var carriers = map[string][]int{}
 	for tag, c := range lines {
