@@ -38,11 +38,11 @@ import (
 // chain, which says whether it carries a layer of the line (by the layers'
 // tags); another outside the mirror is not stopped (a process the daemon
 // has no business with), and counts as carrying every closed line it may
-// carry. A line that no process carries is dropped. A
-// writer with filters that may carry a closed line (mayCarry) is judged by
-// the line's places where its chain showed a layer of the line, where its
-// chain was not read (outside the mirror, or born since the last scan),
-// and before the line's first check. The placement log keeps the line
+// carry. A line that no process carries is dropped. A writer with filters
+// that may carry a closed line (mayCarry) is judged by the line's places
+// where its chain showed a layer of the line, where its chain was not read
+// (outside the mirror, or born since the last scan), and before the line's
+// first check. The placement log keeps the line
 // ("closed TAG DEPTH FIRST"), across restarts. helper-73 F3: counted by
 // time and depth alone, a line no process carried stayed while any process
 // with filters started after its first hold lived, the refused writer
@@ -165,8 +165,8 @@ func (h *Holder) reviewClosed() {
 		if !ok {
 			seen = chainSeen{filters: p.filters}
 		}
-		read := writers[p.placement] || h.insideMirror(p.pid)
-		if seen.tags == nil && read && seen.tries < readTries && time.Now().Before(until) {
+		if seen.tags == nil && seen.tries < readTries && time.Now().Before(until) &&
+			(writers[p.placement] || h.insideMirror(p.pid)) {
 			// Under the holds' lock, as the scan's reads of chains: a
 			// hold must not find the process stopped by this check (two
 			// tracers).
@@ -180,7 +180,7 @@ func (h *Holder) reviewClosed() {
 		chains[p.placement] = seen
 	}
 	found := map[string]int{}
-	var carriers = map[string][]int{}
+	carriers := map[string][]int{}
 	for tag, c := range lines {
 		for p, seen := range chains {
 			if c.depth < maxDepth && c.depth > seen.filters ||
