@@ -22,7 +22,8 @@ mandir=${MANDIR:-$prefix/share/man}
 install -d "$prefix/bin" "$unitdir" "$sbindir" "$mandir/man8"
 # Static (no cgo): a dynamically linked build starts about 1 ms slower, which every
 # cgsyscall exec pays (measured: 2.0 against 3.1 ms for `cgsyscall help`).
-CGO_ENABLED=0 go build -o "$prefix/bin/cgsyscall" ./cmd/cgsyscall
+# -buildvcs=auto: the commit for "cgsyscall version", also where GOFLAGS turns it off.
+CGO_ENABLED=0 go build -buildvcs=auto -o "$prefix/bin/cgsyscall" ./cmd/cgsyscall
 ln -sf "$prefix/bin/cgsyscall" "$sbindir/mount.fuse.cgsyscall"
 install -m 644 docs/cgsyscall.8 "$mandir/man8/cgsyscall.8"
 # The unit names the binary where this script put it.

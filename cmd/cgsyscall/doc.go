@@ -280,6 +280,20 @@ var doc = manual{
 			},
 		},
 		{
+			name:    "version",
+			summary: "print the build's revision, Go version and platform",
+			text: []string{
+				`Prints ` + "`cgsyscall REVISION GOVERSION OS/ARCH`" + `: the git commit the
+				binary was built from (with ` + "`+dirty`" + ` when the tree had changes, or
+				` + "`unknown`" + ` when the build kept none), the Go release that built it, and
+				the platform. ` + "`--version`" + ` does the same.`,
+			},
+			exits: []entry{
+				{"0", `printed`},
+				{"2", `an argument was given`},
+			},
+		},
+		{
 			name:    "help",
 			args:    "[{COMMAND}]",
 			summary: "print this text, or all about COMMAND",

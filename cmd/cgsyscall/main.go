@@ -85,6 +85,8 @@ func run(args []string) int {
 		err = resolveCmd(rest)
 	case "keeper":
 		err = keeperCmd(rest) // internal: started by the daemon (package keeper)
+	case "version", "--version":
+		err = versionCmd(rest)
 	case "help", "-h", "-help", "--help":
 		err = helpCmd(rest)
 	default:
