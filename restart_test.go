@@ -668,6 +668,10 @@ func carrierOfClosedLayer(t *testing.T, how string) {
 	// (Held before the orphans were born, x would have made S a place of a
 	// layer that fits.)
 	x := memberOfSThenGrowth(t, m, q)
+	// The growth may find the orphan after all (aarch64 VM runs, 1 of 4:
+	// it then has a layer of its own); the scan then has nothing to hold,
+	// and the checks of the end still hold.
+	missed := seccompFilters(t, o.pid) == 1
 	if got := ask("getppid"); got != "getppid -38" {
 		t.Fatalf("the orphan's getppid in F, its layer's listener closed: %q, want "+
 			"getppid -38", got)
@@ -691,7 +695,9 @@ func carrierOfClosedLayer(t *testing.T, how string) {
 	switch how {
 	case "scan", "restart":
 		write(ask, filepath.Join(m.base, "A", "cgroup.procs"), "self", "0")
-		if !scanHeld(t, m, "A", o.pid, 3*time.Second) {
+		if !missed {
+			t.Logf("the growth took the orphan in: the scan has nothing to hold")
+		} else if !scanHeld(t, m, "A", o.pid, 3*time.Second) {
 			t.Fatalf("the scan did not hold the orphan %d in A within 3 s", o.pid)
 		}
 	case "move":
