@@ -110,24 +110,30 @@ func (h *Holder) lineGone(tag string, first int64, depth int) {
 // check found.
 func (h *Holder) mayCarryClosed(tag string, c closedAt, pid int, start uint64,
 	filters int) bool {
-	if c.depth < maxDepth && c.depth > filters ||
-		c.first != 0 && startNanos(start)+tickNanos < c.first {
+	if !c.fits(start, filters) {
 		return false
 	}
 	h.closed.mu.Lock()
 	_, checked := h.closed.lines[tag]
 	seen, ok := h.closed.chains[placement{pid, start}]
-	h.closed.mu.Unlock()
-	if !checked || !ok || seen.tags == nil {
-		h.closed.mu.Lock()
+	read := checked && ok && seen.tags != nil
+	if !read {
 		if h.closed.writers == nil {
 			h.closed.writers = map[placement]bool{}
 		}
 		h.closed.writers[placement{pid, start}] = true
-		h.closed.mu.Unlock()
-		return true
 	}
-	return h.carriesLine(seen.tags, tag)
+	h.closed.mu.Unlock()
+	return !read || h.carriesLine(seen.tags, tag)
+}
+
+// fits tells whether a process started at start (clock ticks), with
+// filters filters, may carry a layer of the closed line c: it has at least
+// as many filters as the line's first layer had, and was born after that
+// layer went in.
+func (c closedAt) fits(start uint64, filters int) bool {
+	return !(c.depth < maxDepth && c.depth > filters) &&
+		(c.first == 0 || startNanos(start)+tickNanos >= c.first)
 }
 
 // carriesLine reports whether tags, of a process's chain, hold a layer of
@@ -179,18 +185,19 @@ func (h *Holder) reviewClosed() {
 		}
 		chains[p.placement] = seen
 	}
+	// The processes that carry each line or may; a line none carries is
+	// not in found.
 	found := map[string]int{}
 	carriers := map[string][]int{}
 	for tag, c := range lines {
 		for p, seen := range chains {
-			if c.depth < maxDepth && c.depth > seen.filters ||
-				c.first != 0 && startNanos(p.start)+tickNanos < c.first {
-				continue
-			}
-			if seen.tags == nil || h.carriesLine(seen.tags, tag) {
-				found[tag]++
+			if c.fits(p.start, seen.filters) &&
+				(seen.tags == nil || h.carriesLine(seen.tags, tag)) {
 				carriers[tag] = append(carriers[tag], p.pid)
 			}
+		}
+		if n := len(carriers[tag]); n > 0 {
+			found[tag] = n
 		}
 	}
 	h.closed.mu.Lock()
@@ -201,7 +208,6 @@ func (h *Holder) reviewClosed() {
 		n, before := found[tag], had[tag]
 		if n == 0 {
 			h.places.dropClosed(tag)
-			delete(found, tag)
 		}
 		// A line found carried, and one dropped after that: rare (an
 		// orphan that a growth missed, or a process with filters of its

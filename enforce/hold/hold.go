@@ -815,7 +815,7 @@ func (h *Holder) mayCarry(pid, filters int) []string {
 			// F1: from when it grew, and an older orphan of its line
 			// allowed a call in its birth group).
 			lay.at.Store(o.went.at)
-			if o.went.first != 0 || len(h.places.lineOf(o.tag)) > 0 {
+			if h.places.grown(o.tag) {
 				lay.firstAt, lay.firstDepth = o.went.first, 1
 			}
 		}

@@ -136,7 +136,7 @@ func (h *Holder) adopt(l keeper.Listener) {
 			if o.lay != nil {
 				o.lay.closed.Store(true)
 				first, depth = o.lay.firstAt, o.lay.firstDepth
-			} else if o.went.first != 0 || len(h.places.lineOf(o.tag)) > 0 {
+			} else if h.places.grown(o.tag) {
 				depth = 1 // not known: any
 			}
 			o.mu.Unlock()
@@ -278,9 +278,8 @@ func (h *Holder) closedWhileDown() {
 		return true
 	})
 	for _, tag := range h.places.deadTags() {
-		went := h.places.wentOf(tag)
-		if !back[tag] && (went.first != 0 || len(h.places.lineOf(tag)) > 0) {
-			h.lineGone(tag, went.first, 1)
+		if !back[tag] && h.places.grown(tag) {
+			h.lineGone(tag, h.places.wentOf(tag).first, 1)
 		}
 	}
 }

@@ -511,7 +511,13 @@ func (l *placements) recordLine(tag, old string) error {
 	}
 	l.prev[tag] = old
 	l.lines++
-	if _, err := fmt.Fprintf(l.f, "line %s %s\n", tag, old); err != nil {
+	return l.append(fmt.Sprintf("line %s %s\n", tag, old))
+}
+
+// append writes line, already counted in l.lines, and compacts the log
+// once it has grown past its limit; l.mu is held.
+func (l *placements) append(line string) error {
+	if _, err := l.f.WriteString(line); err != nil {
 		return err
 	}
 	if l.lines > l.limit {
@@ -529,13 +535,7 @@ func (l *placements) recordSpot(tag, group string, pin policy.Set) error {
 	if line == "" {
 		return nil
 	}
-	if _, err := l.f.WriteString(line); err != nil {
-		return err
-	}
-	if l.lines > l.limit {
-		return l.compact()
-	}
-	return nil
+	return l.append(line)
 }
 
 // newSpot records the spot group (with pin) of the layer tagged tag and
@@ -658,13 +658,7 @@ func (l *placements) recordClosed(tag string, c closedAt) error {
 	}
 	l.closed[tag] = c
 	l.lines++
-	if _, err := l.f.WriteString(formatClosed(tag, c)); err != nil {
-		return err
-	}
-	if l.lines > l.limit {
-		return l.compact()
-	}
-	return nil
+	return l.append(formatClosed(tag, c))
 }
 
 // dropClosed forgets the closed line tagged tag: no process can carry it.
@@ -687,6 +681,13 @@ func (l *placements) deadTags() []string {
 		}
 	}
 	return tags
+}
+
+// grown tells whether the layer tagged tag grew from another, as the log
+// has it: it has the layer it replaced ("line"), or when the first layer
+// of its line went in.
+func (l *placements) grown(tag string) bool {
+	return l.wentOf(tag).first != 0 || len(l.lineOf(tag)) > 0
 }
 
 // closedLines returns the closed lines the log has.
@@ -788,14 +789,8 @@ func (l *placements) recordSpotted(pid int, start uint64, w placedAt, spot strin
 	defer l.mu.Unlock()
 	line := formatLines(placement{pid, start}, w) + l.newSpot(spot, w.group, w.pin) +
 		l.newWent(w.tag, w.went)
-	if _, err := l.f.WriteString(line); err != nil {
-		return err
-	}
 	l.lines += lineCount(w)
-	if l.lines > l.limit {
-		return l.compact()
-	}
-	return nil
+	return l.append(line)
 }
 
 // close closes the log, and removes it when none of its processes lives.
