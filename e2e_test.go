@@ -139,7 +139,7 @@ func unmountedMirror(t testing.TB) *mirror {
 
 func (m *mirror) cleanup() {
 	m.unmountAndWait()
-	if m.t.Failed() {
+	if m.t.Failed() || os.Getenv("CGSYSCALL_TEST_LOG") == "1" {
 		if b, err := os.ReadFile(m.log); err == nil {
 			m.t.Logf("daemon log:\n%s", b)
 		}

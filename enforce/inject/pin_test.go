@@ -143,13 +143,22 @@ func TestHoldPinnedOnlyWhileStopped(t *testing.T) {
 		out.Read(b)
 		close(forked)
 	}()
-	holds := 0
+	holds, busy := 0, 0
 	for loop := true; loop; {
 		select {
 		case <-forked:
 			loop = false
 		default:
 			fd, err := inject.Hold(pid, injecttest.Filter(unix.SYS_GETPPID))
+			if inject.MemoryBusy(err) {
+				// Tasks were created throughout the check (the shell's
+				// forks, or other packages' tests beside this one: 1 of
+				// 2 clean-clone runs of the suite): nothing changed, and
+				// nothing was pinned; the next try may pass.
+				busy++
+				time.Sleep(500 * time.Microsecond)
+				continue
+			}
 			if err != nil {
 				t.Fatalf("hold %d: %v", holds+1, err)
 			}
@@ -160,8 +169,8 @@ func TestHoldPinnedOnlyWhileStopped(t *testing.T) {
 	}
 	kids := childrenOf(pid)
 	if holds < 10 || len(kids) < 100 {
-		t.Fatalf("%d holds while the shell forked %d children: too few to tell", holds,
-			len(kids))
+		t.Fatalf("%d holds (%d refused as the machine made tasks) while the shell forked %d "+
+			"children: too few to tell", holds, busy, len(kids))
 	}
 	pinned := 0
 	for _, c := range kids {

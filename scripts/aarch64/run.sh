@@ -24,6 +24,7 @@
 # (-test.count, to run a rare failure again and again),
 # CGSYSCALL_AARCH64_REFRESH=1 (fetch the newest kernel again),
 # CGSYSCALL_TEST_DEBUG=1 (the daemons under test log debug detail),
+# CGSYSCALL_TEST_LOG=1 (tests print their daemons' logs when they pass too),
 # CGSYSCALL_KNOWN_FAILURES=1 (the tests known to fail there run too).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -184,6 +185,8 @@ plan=$root/aarch64/plan
 echo "env CGSYSCALL_TEST_BIN=/opt/bin" >"$plan"
 [ -n "${CGSYSCALL_TEST_DEBUG:-}" ] &&
 	echo "env CGSYSCALL_TEST_DEBUG=$CGSYSCALL_TEST_DEBUG" >>"$plan"
+[ -n "${CGSYSCALL_TEST_LOG:-}" ] &&
+	echo "env CGSYSCALL_TEST_LOG=$CGSYSCALL_TEST_LOG" >>"$plan"
 [ -n "${CGSYSCALL_KNOWN_FAILURES:-}" ] &&
 	echo "env CGSYSCALL_KNOWN_FAILURES=$CGSYSCALL_KNOWN_FAILURES" >>"$plan"
 run=()
