@@ -120,8 +120,12 @@ func cpus(set unix.CPUSet) []int {
 // children kept the mask.
 func TestHoldPinnedOnlyWhileStopped(t *testing.T) {
 	all := twoCPUs(t)
+	// The children outlive the forking: under qemu, with a hold every
+	// millisecond, the shell's 1000 forks took 24 s, and children that
+	// slept 5 s had mostly exited (80 left) when they were counted. The
+	// deferred kill below ends them.
 	sh := exec.Command("/bin/sh", "-c",
-		`i=0; while [ $i -lt 1000 ]; do sleep 5 & i=$((i+1)); done; echo done; wait`)
+		`i=0; while [ $i -lt 1000 ]; do sleep 120 & i=$((i+1)); done; echo done; wait`)
 	out, err := sh.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
