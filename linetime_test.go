@@ -293,9 +293,10 @@ func TestOrphanUnderHeldSubreaper(t *testing.T) {
 			moveTo(m, "A", q.pid)
 			p := childShell(t, q)
 			moveTo(m, "S", p.pid)
-			o, ask := orphanInF(t, m, p)
+			open := orphanInF(t, m, p)
 			p.send("exit")
 			waitGone(t, p.pid)
+			o, ask := open()
 			if ppid := parentPID(t, o.pid); ppid != r.pid {
 				t.Fatalf("O's parent: %d, want R %d", ppid, r.pid)
 			}
@@ -315,12 +316,16 @@ func TestOrphanUnderHeldSubreaper(t *testing.T) {
 }
 
 // orphanInF has the shell p, a carrier of a held layer placed in S, start
-// O, a cserve, which moves itself behind the mount's back into F. A cserve
-// makes no call its layer hands over until asked, so the daemon does not
-// know O and a growth misses it (a Go probe's runtime made such calls on
-// aarch64, and was grown with the rest). ask sends O a line and returns
-// its answer.
-func orphanInF(t *testing.T, m *mirror, p *live) (o *live, ask func(string) string) {
+// O, a cserve, and move it at once behind the mount's back into F. O
+// waits for its FIFOs before it runs cserve: open, called once P has
+// exited, opens them, waits for O's "ready" and returns O and ask, which
+// sends O a line and returns its answer. A cserve makes no call its layer
+// hands over until asked, and none is made before P exits, so the daemon
+// does not know O, and a growth misses it: on the aarch64 VM a Go probe's
+// runtime made such calls, and so did O at its start there now and then
+// (its exec raced P's exit; 1 of 3 runs), and P, a held parent, then
+// anchored it in S.
+func orphanInF(t *testing.T, m *mirror, p *live) (open func() (*live, func(string) string)) {
 	t.Helper()
 	fo := newFIFOs(t)
 	// P moves O at once: a scan that met O in S first would know it as a
@@ -330,21 +335,24 @@ func orphanInF(t *testing.T, m *mirror, p *live) (o *live, ask func(string) stri
 	// start, which made the daemon know it every time).
 	p.send(cProgram(t, "cserve") + " < " + fo.in + " > " + fo.out + " & echo $! > " +
 		filepath.Join(m.base, "F", "cgroup.procs") + "; echo moved $?")
-	o = fo.open(t)
-	o.ready()
 	if got := p.next(); got != "moved 0" {
 		t.Fatalf("P's move of O into F behind the mount's back: %q, want moved 0", got)
 	}
-	ask = func(line string) string {
+	return func() (*live, func(string) string) {
 		t.Helper()
-		o.send(line)
-		return o.next()
+		o := fo.open(t)
+		o.ready()
+		ask := func(line string) string {
+			t.Helper()
+			o.send(line)
+			return o.next()
+		}
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(o.pid) + "/cgroup")
+		if err != nil || !strings.Contains(string(b)+"\n", filepath.Base(m.base)+"/F\n") {
+			t.Fatalf("O's cgroups: %q (%v), want F", b, err)
+		}
+		return o, ask
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(o.pid) + "/cgroup")
-	if err != nil || !strings.Contains(string(b)+"\n", filepath.Base(m.base)+"/F\n") {
-		t.Fatalf("O's cgroups: %q (%v), want F", b, err)
-	}
-	return o, ask
 }
 
 // allowInS is the line that has a cserve allow getppid in S, and the
@@ -361,9 +369,10 @@ func orphanOfCarrier(t *testing.T) (m *mirror, q, o *live, ask func(string) stri
 	m, q, carrier := heldWithCarriers(t)
 	m.mkdir("F")
 	p := carrier()
-	o, ask = orphanInF(t, m, p)
+	open := orphanInF(t, m, p)
 	p.send("exit")
 	waitGone(t, p.pid)
+	o, ask = open()
 	return m, q, o, ask
 }
 

@@ -458,16 +458,17 @@ func carrierPlacedAwayFromItsHolder(t *testing.T, first string) {
 		carrier() // P2, through which the growth finds the orphan
 	}
 	// The orphan, a cserve: it makes no call that the layer hands over
-	// until asked, so the first is made after P exited. (A Go probe's
-	// runtime made one while P still lived on the aarch64 VM, 1 of 1 CI
-	// runs: P, its held parent, then anchored it in S, and its own move
-	// into A was refused, rightly.)
+	// until asked, and starts once P exited. (A Go probe's runtime made
+	// one while P still lived on the aarch64 VM, 1 of 1 CI runs, and so
+	// did a cserve started before P's exit now and then: P, its held
+	// parent, then anchored it in S, and its own move into A was refused,
+	// rightly.)
 	p := carrier()
 	fo := newFIFOs(t)
 	p.send(cProgram(t, "cserve") + " < " + fo.in + " > " + fo.out + " & exit")
-	o := fo.open(t)
-	o.ready()
 	waitGone(t, p.pid)
+	o := fo.open(t) // O runs cserve once its FIFOs are open: after P exited
+	o.ready()
 	ask := func(line string) string {
 		t.Helper()
 		o.send(line)
@@ -668,13 +669,18 @@ func carrierOfClosedLayer(t *testing.T, how string) {
 	// moved itself a FIFO's round trip later was met in S by the scan, or
 	// made calls its layer hands over, on aarch64, and the growth took it
 	// in (1 of 3 "scan" runs there).
-	o, ask := orphanInF(t, m, p)
-	var ask2 func(string) string
+	openO := orphanInF(t, m, p)
+	var openO2 func() (*live, func(string) string)
 	if how == "other" {
-		_, ask2 = orphanInF(t, m, p)
+		openO2 = orphanInF(t, m, p)
 	}
 	p.send("exit")
 	waitGone(t, p.pid)
+	o, ask := openO()
+	var ask2 func(string) string
+	if openO2 != nil {
+		_, ask2 = openO2()
+	}
 	// (Held before the orphans were born, x would have made S a place of a
 	// layer that fits.)
 	x := memberOfSThenGrowth(t, m, q)

@@ -1182,6 +1182,8 @@ func (h *Holder) recordGrown(j *job) int {
 			// groups (an orphan), not placed: inferred, as inherit has it
 			// (helper-64 F1: an orphan first met so allowed a call in the
 			// group it was born in, 8 of 8).
+			h.log.WithFields(logrus.Fields{"pid": m.pid, "group": "/" + m.group,
+				"child": m.descent}).Debug("taken into a growth: it carried the old layer")
 			p = newProc(m.start, m.lay, m.group)
 			p.inferred.Store(h.foundInferred(m.pid, m.start))
 			if !m.wider.Empty() {
