@@ -253,7 +253,14 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 		action, file = "allow", allowName
 	}
 
-	m.wmu.Lock()
+	if !LockOr(&m.wmu, c.Cancel) {
+		m.log.WithFields(logrus.Fields{
+			"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group),
+			"file": file, "action": action, "result": errName(syscall.EINTR),
+			"error": ErrInterrupted.Error(),
+		}).Warn("policy change")
+		return syscall.EINTR
+	}
 	defer m.wmu.Unlock()
 	if e := m.seeGroup(group); e != 0 {
 		return e

@@ -1,7 +1,9 @@
 package fs
 
 import (
+	"fmt"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -9,10 +11,88 @@ import (
 
 // Caller is the process that sent a request: the uid and gid it acts
 // with and Pid, the calling thread as the kernel names it (a TID of a
-// multi-threaded process, in the daemon's PID namespace).
+// multi-threaded process, in the daemon's PID namespace). Cancel is
+// closed when the kernel interrupts the request (nil: never).
 type Caller struct {
 	Uid, Gid uint32
 	Pid      int
+	Cancel   <-chan struct{}
+}
+
+// ErrInterrupted is the error of a write to the mount that gave up waiting
+// for its turn because its process is being stopped for a hold (LockOr).
+var ErrInterrupted = fmt.Errorf("%w: the writer's process was being stopped for a hold "+
+	"while the write waited for its turn; nothing changed, write again", syscall.EINTR)
+
+// LockOr locks mu, unless cancel is closed first: then it returns false,
+// and mu is not held. A write to the mount waits for locks this way. A
+// hold stops every thread of the process, and a thread inside a write to
+// the mount does not stop until the write is answered: waiting on behind
+// the lock that the hold itself holds, it held the hold up until the hold
+// gave up after 2 s (ETIMEDOUT), and a scan could then never hold a
+// process that kept writing (helper-75 F1, F2). The stop is a
+// PTRACE_INTERRUPT, which the kernel passes on to the daemon as an
+// interrupt of the request (cancel); the write then fails with EINTR,
+// having changed nothing, and the thread stops (ErrInterrupted). A kick
+// (KickWaiters) ends every such wait the same way.
+func LockOr(mu *sync.Mutex, cancel <-chan struct{}) bool {
+	if mu.TryLock() {
+		return true
+	}
+	if cancel == nil {
+		mu.Lock()
+		return true
+	}
+	kick := kicked()
+	got, gaveUp := make(chan struct{}), make(chan struct{})
+	go func() {
+		mu.Lock()
+		select {
+		case got <- struct{}{}:
+		case <-gaveUp:
+			mu.Unlock()
+		}
+	}()
+	select {
+	case <-got:
+		return true
+	case <-cancel:
+	case <-kick:
+	}
+	close(gaveUp)
+	return false
+}
+
+// kicks is KickWaiters' broadcast: a channel closed at each kick.
+var kicks struct {
+	sync.Mutex
+	ch chan struct{}
+}
+
+// kicked returns the channel that the next KickWaiters closes.
+func kicked() <-chan struct{} {
+	kicks.Lock()
+	defer kicks.Unlock()
+	if kicks.ch == nil {
+		kicks.ch = make(chan struct{})
+	}
+	return kicks.ch
+}
+
+// KickWaiters has every write to the mount that waits for its turn in
+// LockOr give up with EINTR now (ErrInterrupted). A hold calls it while a
+// process it stops is slow to stop: a thread waiting in the kernel for a
+// file's inode lock, behind another process's write to the same file
+// that waits here, stops only once that write is answered, and that
+// process may not be one the hold stops (helper-75 F1: ten writers of one
+// file in a group, and a deny of it that timed out after 2 s for each).
+func KickWaiters() {
+	kicks.Lock()
+	defer kicks.Unlock()
+	if kicks.ch != nil {
+		close(kicks.ch)
+		kicks.ch = nil
+	}
 }
 
 // Enforcer turns accepted control-file writes into the kernel's state.

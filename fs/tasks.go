@@ -163,7 +163,14 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 		return e
 	}
 
-	m.wmu.Lock()
+	if !LockOr(&m.wmu, c.Cancel) {
+		m.log.WithFields(logrus.Fields{
+			"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group),
+			"input": quoteShort(data), "result": errName(syscall.EINTR),
+			"error": ErrInterrupted.Error(),
+		}).Warn("task move")
+		return syscall.EINTR
+	}
 	defer m.wmu.Unlock()
 	if e := m.seeGroup(group); e != 0 {
 		return e

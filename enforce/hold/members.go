@@ -42,7 +42,9 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	if procfs.ThreadOf(pid, c.Pid) {
 		self = pid
 	}
-	h.mu.Lock()
+	if !fs.LockOr(&h.mu, c.Cancel) {
+		return fs.ErrInterrupted
+	}
 	defer h.mu.Unlock()
 	// The writer cannot stop before its write is answered: a growth that
 	// takes it in (a held shell moving one of its jobs) must know it.
@@ -156,7 +158,9 @@ func (h *Holder) forgetAnchors(pid int) {
 // mount's back are judged by their anchor, and grown for it too.
 func (h *Holder) PolicyChanged(c fs.Caller, group string) (int, error) {
 	self := tgidOf(c.Pid)
-	h.mu.Lock()
+	if !fs.LockOr(&h.mu, c.Cancel) {
+		return 0, fs.ErrInterrupted
+	}
 	defer h.mu.Unlock()
 	return h.policyChanged(group, self)
 }

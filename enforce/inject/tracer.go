@@ -3,6 +3,7 @@ package inject
 import (
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -244,6 +245,7 @@ func (t *tracer) stopAll(deadline time.Time) error {
 	if t.settled {
 		return nil
 	}
+	kicked := time.Now()
 	for {
 		for !t.allStopped() {
 			until := deadline
@@ -252,6 +254,12 @@ func (t *tracer) stopAll(deadline time.Time) error {
 			}
 			tid, ws, err := waitAny(until, nil)
 			if err == unix.ETIMEDOUT && time.Now().Before(deadline) {
+				if now := time.Now(); now.Sub(kicked) >= slowStopEvery {
+					kicked = now
+					if f := slowStop.Load(); f != nil {
+						(*f)()
+					}
+				}
 				if t.dropGone() {
 					// An exec: what the books say of the leader's TID
 					// may be the old leader's. The caller starts over.
@@ -308,6 +316,23 @@ func (t *tracer) stopAll(deadline time.Time) error {
 		}
 	}
 }
+
+// slowStop, set by SetSlowStop, is called every slowStopEvery while
+// stopAll waits for a stop.
+var slowStop atomic.Pointer[func()]
+
+// SetSlowStop has f called every slowStopEvery while a stop is awaited
+// (f must not block). A thread in a write to a FUSE mount stops only once
+// the write is answered, and one waiting behind it for the file's inode
+// lock (a write of another process to the same file) only after that one
+// is: the daemon answers the writes that wait for its locks, so that
+// neither waits for the hold that waits for them (helper-75 F1).
+func SetSlowStop(f func()) { slowStop.Store(&f) }
+
+// slowStopEvery is how long a stop is awaited before SetSlowStop's
+// function is called, and again between calls. A thread stops in
+// microseconds unless it is blocked in the kernel.
+const slowStopEvery = 20 * time.Millisecond
 
 // lookGoneEvery is how long stopAll waits for stops before it looks for
 // threads that went without a wait status (dropGone).
