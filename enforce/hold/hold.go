@@ -96,9 +96,16 @@ type Holder struct {
 
 	trustRoot bool // root callers are never confined (the trust_root option)
 
-	mu    sync.Mutex    // serializes holds
-	pmu   sync.RWMutex  // guards procs
-	procs map[int]*proc // processes known to be held, by TGID
+	mu sync.Mutex // serializes holds
+	// v2 is the cgroup2 mount that frozen reads (v2ok: there is one).
+	v2once sync.Once
+	v2     where
+	v2ok   bool
+	// frozenSeen is the frozen processes that a scan left and logged
+	// (noteFrozen); guarded by mu.
+	frozenSeen map[placement]bool
+	pmu        sync.RWMutex  // guards procs
+	procs      map[int]*proc // processes known to be held, by TGID
 
 	places   *placements            // where held processes were placed, across restarts
 	restored map[placement]placedAt // the previous daemon's placements, for the first Scan

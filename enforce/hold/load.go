@@ -238,6 +238,8 @@ func (h *Holder) seizeAll(j *job) bool {
 		m := j.members[i]
 		if m.sess != nil {
 			// An orphan, seized and stopped already: its own carriers.
+		} else if !m.self && h.frozen(m.pid) {
+			m.err = errFrozen
 		} else if m.sess, m.err = inject.Seize(m.pid); m.err == nil && !m.self && j.old != nil {
 			// A first hold needs no stop before Install, which waits
 			// for the stops itself; a family is stopped whole, and
@@ -416,6 +418,9 @@ func (h *Holder) orphans(j *job, have map[int]bool) (out []*member, err error) {
 				out = append(out, take(nil))
 				continue
 			}
+			if h.frozen(pid) {
+				return out, errFrozen // left out, it would keep the closed listener
+			}
 			sess, err := inject.Seize(pid)
 			if err != nil {
 				if err = exitedOr(pid, err); errors.Is(err, syscall.ESRCH) {
@@ -521,6 +526,10 @@ func (h *Holder) complete(j *job) {
 
 // quick holds m, a process with no filter, in one go (inject.HoldWith).
 func (h *Holder) quick(m *member) {
+	if h.frozen(m.pid) {
+		m.err = errFrozen
+		return
+	}
 	m.lay = h.planLayer(m, nil, [][]unix.SockFilter{})
 	// Before the load, which lets the process go on: a child it forks
 	// right after is born later, and carries the layer (carriers).

@@ -407,9 +407,19 @@ func (h *Holder) holdMembers(group string, self int, scan bool) error {
 				h.forget(pid, p)
 				p = nil
 			}
+			need := policy.Set{}
+			if p != nil {
+				need = h.need(p, group)
+			}
+			if (p == nil || !h.covered(p, need)) && scan && h.frozen(pid) {
+				// Left until it is thawed: a deny fails with EBUSY for it,
+				// but a scan's hold would only wait 2 s (errFrozen).
+				h.noteFrozen(pid, group)
+				continue
+			}
 			if p == nil {
 				unheld = append(unheld, pid)
-			} else if need := h.need(p, group); !h.covered(p, need) {
+			} else if !h.covered(p, need) {
 				grows = append(grows, growReq{pid: pid, p: p, need: need})
 			}
 		}

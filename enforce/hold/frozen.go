@@ -1,0 +1,119 @@
+package hold
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// The cgroup v2 freezer stops a group's processes in the kernel. A ptrace
+// stop still comes (the freezer gives way to it), so a frozen process is
+// seized and stopped as any other; but the code a hold injects runs only
+// when the process returns to user space, which a frozen one does not
+// until it is thawed. A hold then ran out of time with the process's
+// registers set for the injected call, and the process died of SIGTRAP
+// or SIGSEGV once thawed; a growth killed it (fail closed); and each scan
+// spent 2 s on it with the holds' lock taken, every write to the mount
+// waiting (helper-75 F3). So a frozen process is not seized for a hold:
+// a deny or a move that would hold one fails with EBUSY (errFrozen) and
+// changes nothing, and the scan leaves it until it is thawed. A group
+// frozen between this look and the injection is not covered.
+
+// errFrozen is the error of a hold refused because the process is frozen.
+var errFrozen = fmt.Errorf("%w: the process is frozen (cgroup.freeze): code that a hold "+
+	"runs in it cannot run until it is thawed; thaw it, then write again", syscall.EBUSY)
+
+// frozen reports whether process pid sits in a cgroup v2 group that is
+// frozen (cgroup.events says "frozen 1", also where an ancestor froze it)
+// or being frozen (its own cgroup.freeze says 1). A process whose group
+// cannot be read is taken as not frozen: the hold finds out.
+func (h *Holder) frozen(pid int) bool {
+	dir, ok := h.v2DirOf(pid)
+	if !ok {
+		return false
+	}
+	if b := readSmall(dir + "/cgroup.events"); bytes.HasPrefix(b, []byte("frozen 1")) ||
+		bytes.Contains(b, []byte("\nfrozen 1")) {
+		return true
+	}
+	return bytes.HasPrefix(readSmall(dir+"/cgroup.freeze"), []byte("1"))
+}
+
+// v2DirOf returns the directory of process pid's cgroup v2 group, under
+// the cgroup2 mount that shows it; false where there is none.
+func (h *Holder) v2DirOf(pid int) (string, bool) {
+	h.v2once.Do(func() {
+		if !h.where.v1() {
+			h.v2, h.v2ok = h.where, true
+			return
+		}
+		h.v2, h.v2ok = locateV2()
+	})
+	if !h.v2ok {
+		return "", false
+	}
+	path, ok := pathOf(readSmall("/proc/"+strconv.Itoa(pid)+"/cgroup"), []byte("0::"))
+	if !ok {
+		return "", false
+	}
+	return h.v2.dir(path)
+}
+
+// locateV2 finds a cgroup2 mount for a mirror of a v1 hierarchy.
+func locateV2() (where, bool) {
+	for _, line := range bytes.Split(readSmall("/proc/self/mountinfo"), []byte("\n")) {
+		f := bytes.Fields(line)
+		for i := 6; i+1 < len(f); i++ {
+			if string(f[i]) == "-" && string(f[i+1]) == "cgroup2" {
+				return where{line: []byte("0::"), mount: string(f[4]), root: string(f[3])}, true
+			}
+		}
+	}
+	return where{}, false
+}
+
+// readSmall reads a small file whole (up to 64 KiB), without Go's poller;
+// nil on an error.
+func readSmall(path string) []byte {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 4096)
+	n := 0
+	for n < 64<<10 {
+		if n == len(buf) {
+			buf = append(buf, make([]byte, len(buf))...)
+		}
+		k, err := unix.Read(fd, buf[n:])
+		if err != nil || k <= 0 {
+			break
+		}
+		n += k
+	}
+	return buf[:n]
+}
+
+// noteFrozen logs once for each process that a scan leaves because it
+// is frozen. Called with h.mu held.
+func (h *Holder) noteFrozen(pid int, group string) {
+	start, err := startTime(pid)
+	if err != nil {
+		return
+	}
+	key := placement{pid, start}
+	if h.frozenSeen[key] {
+		return
+	}
+	if h.frozenSeen == nil || len(h.frozenSeen) >= 4096 {
+		h.frozenSeen = map[placement]bool{}
+	}
+	h.frozenSeen[key] = true
+	h.log.WithFields(logrus.Fields{"pid": pid, "group": "/" + group}).
+		Info("not held while its group is frozen: the scan holds it once it is thawed")
+}
