@@ -354,9 +354,12 @@ var doc = manual{
 			` + "`cgroup.procs`" + ` of the group holding both the process's group and the
 			destination, as the kernel checks), ` + "`EPERM`" + ` a confined process moving
 			a process out of its own subtree, ` + "`EBUSY`" + ` a process traced by someone
-			else or sharing its file table, ` + "`EINVAL`" + ` a kernel thread, PID 1, the
-			daemon or a 32-bit process, ` + "`EAGAIN`" + ` members that appear faster than
-			they can be held. PIDs are those of the daemon's PID namespace.`},
+			else, sharing its file table or in a frozen group (` + "`cgroup.freeze`" + `),
+			` + "`EINVAL`" + ` a kernel thread, PID 1, the daemon or a 32-bit process,
+			` + "`EAGAIN`" + ` members that appear faster than they can be held. A write to
+			any control file fails with ` + "`EINTR`" + ` and changes nothing when it waited
+			for its turn while a hold was stopping the writer, or waiting on a write; write
+			it again. PIDs are those of the daemon's PID namespace.`},
 		{"{MOUNTPOINT}/{GROUP}/`syscalls.stat`", `Read-only (mode 0444; an open for
 			writing gets ` + "`EACCES`" + `). Denied calls made by the group's own members
 			(not its descendants'), one ` + "`NAME COUNT`" + ` line for each syscall denied
