@@ -46,6 +46,12 @@ func (h *Holder) frozen(pid int) bool {
 // v2DirOf returns the directory of process pid's cgroup v2 group, under
 // the cgroup2 mount that shows it; false where there is none.
 func (h *Holder) v2DirOf(pid int) (string, bool) {
+	if !h.where.v1() {
+		// The common case, from groupOf's open /proc/PID/cgroup.
+		if group, inside, err := h.groupOf(pid); err == nil && inside {
+			return h.dirOf(group), true
+		}
+	}
 	h.v2once.Do(func() {
 		if !h.where.v1() {
 			h.v2, h.v2ok = h.where, true
