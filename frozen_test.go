@@ -24,9 +24,12 @@ import (
 //     still held;
 //   - "scan": a process written behind the mount's back into a frozen
 //     restricted group is left by the scan (one log line), and held by
-//     it once thawed.
+//     it once thawed;
+//   - "ancestor": as "first", the freeze written in the parent group
+//     (helper-76 F2: where the group never says "frozen 1", a task in it
+//     being stuck, only its parent's cgroup.freeze tells).
 func TestFrozenMembers(t *testing.T) {
-	for _, how := range []string{"first", "growth", "scan"} {
+	for _, how := range []string{"first", "growth", "scan", "ancestor"} {
 		t.Run(how, func(t *testing.T) { frozenMember(t, how) })
 	}
 }
@@ -34,8 +37,13 @@ func TestFrozenMembers(t *testing.T) {
 func frozenMember(t *testing.T, how string) {
 	cserve := cProgram(t, "cserve")
 	m := liveMirror(t)
+	g, frozen := "g", "g"
 	m.mkdir("g")
-	if how != "first" {
+	if how == "ancestor" {
+		g = "g/sub"
+		m.mkdir(g)
+	}
+	if how == "growth" || how == "scan" {
 		m.mustWrite("g/syscalls.deny", "getppid")
 	}
 	c := startLive(t, "", cserve)
@@ -48,7 +56,7 @@ func frozenMember(t *testing.T, how string) {
 		}
 	}
 	if how == "scan" {
-		setFreeze(t, m, "g", true)
+		setFreeze(t, m, frozen, true)
 		if err := os.WriteFile(filepath.Join(m.base, "g", "cgroup.procs"),
 			[]byte(strconv.Itoa(c.pid)), 0); err != nil {
 			t.Fatal(err)
@@ -61,35 +69,35 @@ func frozenMember(t *testing.T, how string) {
 		if logHas(t, m, "could not hold a member", 0) {
 			t.Errorf("the scan tried to hold the frozen process")
 		}
-		setFreeze(t, m, "g", false)
+		setFreeze(t, m, frozen, false)
 		if !scanHeld(t, m, "g", c.pid, 3*time.Second) {
 			t.Fatalf("the scan did not hold %d in g within 3 s of the thaw", c.pid)
 		}
 		ask("getppid", "getppid -38")
 		return
 	}
-	moveTo(m, "g", c.pid)
+	moveTo(m, g, c.pid)
 	filters := seccompFilters(t, c.pid)
-	setFreeze(t, m, "g", true)
-	number, deny := "getppid", m.read("g/syscalls.deny")
+	setFreeze(t, m, frozen, true)
+	number, deny := "getppid", m.read(g+"/syscalls.deny")
 	if how == "growth" {
 		number = "sysinfo" // which the layer does not hand over: it must grow
 	}
-	err := m.write("g/syscalls.deny", number)
+	err := m.write(g+"/syscalls.deny", number)
 	if err == nil || !strings.Contains(err.Error(), "Device or resource busy") {
-		t.Errorf("the deny of %s in g, its member frozen: %v, want EBUSY", number, err)
+		t.Errorf("the deny of %s in %s, its member frozen: %v, want EBUSY", number, g, err)
 	}
-	if got := m.read("g/syscalls.deny"); got != deny {
-		t.Errorf("g/syscalls.deny after the refused deny: %q, want %q", got, deny)
+	if got := m.read(g + "/syscalls.deny"); got != deny {
+		t.Errorf("%s/syscalls.deny after the refused deny: %q, want %q", g, got, deny)
 	}
-	setFreeze(t, m, "g", false)
+	setFreeze(t, m, frozen, false)
 	if n := seccompFilters(t, c.pid); n != filters {
 		t.Errorf("the member has %d seccomp filters after the refused deny, want %d", n,
 			filters)
 	}
-	if how == "first" {
+	if how != "growth" {
 		ask("getppid", "getppid "+strconv.Itoa(os.Getpid()))
-		m.mustWrite("g/syscalls.deny", "getppid")
+		m.mustWrite(g+"/syscalls.deny", "getppid")
 	}
 	ask("getppid", "getppid -38")
 }

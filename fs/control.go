@@ -253,7 +253,7 @@ func (m *mirror) writePolicy(ctx context.Context, group string, kind ctlKind,
 		action, file = "allow", allowName
 	}
 
-	if !LockOr(&m.wmu, c.Cancel) {
+	if !LockOr(&m.wmu, c) {
 		m.log.WithFields(logrus.Fields{
 			"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group),
 			"file": file, "action": action, "result": errName(syscall.EINTR),

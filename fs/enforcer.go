@@ -7,43 +7,44 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cgsyscall/cgsyscall/procfs"
 )
 
 // Caller is the process that sent a request: the uid and gid it acts
 // with and Pid, the calling thread as the kernel names it (a TID of a
-// multi-threaded process, in the daemon's PID namespace). Cancel is
-// closed when the kernel interrupts the request (nil: never).
+// multi-threaded process, in the daemon's PID namespace).
 type Caller struct {
 	Uid, Gid uint32
 	Pid      int
-	Cancel   <-chan struct{}
 }
 
 // ErrInterrupted is the error of a write to the mount that gave up waiting
-// for its turn because its process is being stopped for a hold (LockOr).
-var ErrInterrupted = fmt.Errorf("%w: the writer's process was being stopped for a hold "+
-	"while the write waited for its turn; nothing changed, write again", syscall.EINTR)
+// for its turn (LockOr).
+var ErrInterrupted = fmt.Errorf("%w: the write waited for its turn while the daemon was "+
+	"stopping the writer's process for a hold, or while a hold waited on writes to the mount; "+
+	"nothing changed, write again", syscall.EINTR)
 
-// LockOr locks mu, unless cancel is closed first: then it returns false,
-// and mu is not held. A write to the mount waits for locks this way. A
-// hold stops every thread of the process, and a thread inside a write to
-// the mount does not stop until the write is answered: waiting on behind
-// the lock that the hold itself holds, it held the hold up until the hold
-// gave up after 2 s (ETIMEDOUT), and a scan could then never hold a
-// process that kept writing (helper-75 F1, F2). The stop is a
-// PTRACE_INTERRUPT, which the kernel passes on to the daemon as an
-// interrupt of the request (cancel); the write then fails with EINTR,
-// having changed nothing, and the thread stops (ErrInterrupted). A kick
-// (KickWaiters) ends every such wait the same way.
-func LockOr(mu *sync.Mutex, cancel <-chan struct{}) bool {
+// LockOr locks mu for a write to the mount by caller c, unless the
+// daemon is stopping c's process for a hold, or some hold's stop has
+// waited slowStop or more (Stopping, SlowStop): then it returns false at
+// once, or as soon as that happens while it waits, and mu is not held.
+// The write then fails with EINTR, having changed nothing
+// (ErrInterrupted). A thread inside a write to the mount stops only once
+// the write is answered, and one waiting in the kernel for the file's
+// inode lock (a FUSE write holds it) only once the write ahead of it is:
+// a write that waited here for a lock that a hold held, or behind one
+// that did, held that hold up until it gave up after 2 s (ETIMEDOUT), and
+// a scan could never hold a process that kept writing (helper-75 F1,
+// F2). Other writes wait as before, a signal to the writer included
+// (helper-76 F4: an interrupt of the request for any signal with a
+// handler made them fail).
+func LockOr(mu *sync.Mutex, c Caller) bool {
 	if mu.TryLock() {
 		return true
 	}
-	if cancel == nil {
-		mu.Lock()
-		return true
-	}
-	kick := kicked()
+	w := addWaiter(c.Pid)
+	defer dropWaiter(w)
 	got, gaveUp := make(chan struct{}), make(chan struct{})
 	go func() {
 		mu.Lock()
@@ -56,42 +57,94 @@ func LockOr(mu *sync.Mutex, cancel <-chan struct{}) bool {
 	select {
 	case <-got:
 		return true
-	case <-cancel:
-	case <-kick:
+	case <-w.kick:
+		close(gaveUp)
+		return false
 	}
-	close(gaveUp)
-	return false
 }
 
-// kicks is KickWaiters' broadcast: a channel closed at each kick.
-var kicks struct {
+// stops is what LockOr's waiters wait on: the processes being stopped for
+// a hold (by TGID, counted), how many stops are slow, and the waiters.
+var stops = struct {
 	sync.Mutex
-	ch chan struct{}
+	procs   map[int]int
+	slow    int
+	waiters map[*waiter]bool
+}{procs: map[int]int{}, waiters: map[*waiter]bool{}}
+
+// waiter is a write waiting in LockOr: its process (TGID, 0 if unknown)
+// and the channel closed to make it give up.
+type waiter struct {
+	tgid int
+	kick chan struct{}
+	shut bool // kick is closed
 }
 
-// kicked returns the channel that the next KickWaiters closes.
-func kicked() <-chan struct{} {
-	kicks.Lock()
-	defer kicks.Unlock()
-	if kicks.ch == nil {
-		kicks.ch = make(chan struct{})
+// giveUp closes w.kick, once. Called with stops locked.
+func (w *waiter) giveUp() {
+	if !w.shut {
+		w.shut = true
+		close(w.kick)
 	}
-	return kicks.ch
 }
 
-// KickWaiters has every write to the mount that waits for its turn in
-// LockOr give up with EINTR now (ErrInterrupted). A hold calls it while a
-// process it stops is slow to stop: a thread waiting in the kernel for a
-// file's inode lock, behind another process's write to the same file
-// that waits here, stops only once that write is answered, and that
-// process may not be one the hold stops (helper-75 F1: ten writers of one
-// file in a group, and a deny of it that timed out after 2 s for each).
-func KickWaiters() {
-	kicks.Lock()
-	defer kicks.Unlock()
-	if kicks.ch != nil {
-		close(kicks.ch)
-		kicks.ch = nil
+// addWaiter registers a waiter for the writing thread tid, which gives up
+// at once if its process is being stopped or a stop is slow.
+func addWaiter(tid int) *waiter {
+	tgid, _ := procfs.TgidOf(tid)
+	w := &waiter{tgid: tgid, kick: make(chan struct{})}
+	stops.Lock()
+	stops.waiters[w] = true
+	if stops.slow > 0 || tgid != 0 && stops.procs[tgid] > 0 {
+		w.giveUp()
+	}
+	stops.Unlock()
+	return w
+}
+
+// dropWaiter unregisters w.
+func dropWaiter(w *waiter) {
+	stops.Lock()
+	delete(stops.waiters, w)
+	stops.Unlock()
+}
+
+// Stopping marks the process tgid as being stopped for a hold until done
+// is called: its writes waiting in LockOr give up now, and those that
+// come meanwhile at once.
+func Stopping(tgid int) (done func()) {
+	stops.Lock()
+	stops.procs[tgid]++
+	for w := range stops.waiters {
+		if w.tgid == tgid {
+			w.giveUp()
+		}
+	}
+	stops.Unlock()
+	return func() {
+		stops.Lock()
+		if stops.procs[tgid]--; stops.procs[tgid] <= 0 {
+			delete(stops.procs, tgid)
+		}
+		stops.Unlock()
+	}
+}
+
+// SlowStop marks a hold's stop as slow until done is called: every write
+// waiting in LockOr gives up now, and those that come meanwhile at once,
+// whatever their process. The stop may wait on one of them through a
+// file's inode lock, and no other way tells which.
+func SlowStop() (done func()) {
+	stops.Lock()
+	stops.slow++
+	for w := range stops.waiters {
+		w.giveUp()
+	}
+	stops.Unlock()
+	return func() {
+		stops.Lock()
+		stops.slow--
+		stops.Unlock()
 	}
 }
 

@@ -187,7 +187,7 @@ func callerOf(ctx context.Context) (Caller, bool) {
 	if !ok || c == nil {
 		return Caller{}, false
 	}
-	return Caller{Uid: c.Uid, Gid: c.Gid, Pid: int(c.Pid), Cancel: ctx.Done()}, true
+	return Caller{Uid: c.Uid, Gid: c.Gid, Pid: int(c.Pid)}, true
 }
 
 // groupName spells group rel for logs: "/" for the root, "/a/b" below.

@@ -163,7 +163,7 @@ func (m *mirror) writeTasks(ctx context.Context, group string, data []byte) sysc
 		return e
 	}
 
-	if !LockOr(&m.wmu, c.Cancel) {
+	if !LockOr(&m.wmu, c) {
 		m.log.WithFields(logrus.Fields{
 			"uid": c.Uid, "pid": c.Pid, "comm": procfs.CommOf(c.Pid), "group": groupName(group),
 			"input": quoteShort(data), "result": errName(syscall.EINTR),

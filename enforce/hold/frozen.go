@@ -3,6 +3,8 @@ package hold
 import (
 	"bytes"
 	"fmt"
+	"path"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -28,30 +30,31 @@ var errFrozen = fmt.Errorf("%w: the process is frozen (cgroup.freeze): code that
 	"runs in it cannot run until it is thawed; thaw it, then write again", syscall.EBUSY)
 
 // frozen reports whether process pid sits in a cgroup v2 group that is
-// frozen (cgroup.events says "frozen 1", also where an ancestor froze it)
-// or being frozen (its own cgroup.freeze says 1). A process whose group
-// cannot be read is taken as not frozen: the hold finds out.
+// frozen or being frozen: the cgroup.freeze of its group or of an
+// ancestor says 1 (helper-76 F2: a group with a task that cannot freeze
+// never says "frozen 1" in cgroup.events, and an ancestor's freeze shows
+// in no file of the group below). A process whose group cannot be read
+// is taken as not frozen: the hold finds out.
 func (h *Holder) frozen(pid int) bool {
-	dir, ok := h.v2DirOf(pid)
+	path, ok := h.v2PathOf(pid)
 	if !ok {
 		return false
 	}
-	if b := readSmall(dir + "/cgroup.events"); bytes.HasPrefix(b, []byte("frozen 1")) ||
-		bytes.Contains(b, []byte("\nfrozen 1")) {
-		return true
-	}
-	return bytes.HasPrefix(readSmall(dir+"/cgroup.freeze"), []byte("1"))
-}
-
-// v2DirOf returns the directory of process pid's cgroup v2 group, under
-// the cgroup2 mount that shows it; false where there is none.
-func (h *Holder) v2DirOf(pid int) (string, bool) {
-	if !h.where.v1() {
-		// The common case, from groupOf's open /proc/PID/cgroup.
-		if group, inside, err := h.groupOf(pid); err == nil && inside {
-			return h.dirOf(group), true
+	for ; path != "/" && path != "" && path != "."; path = filepath.Dir(path) {
+		dir, ok := h.v2.dir(path)
+		if !ok {
+			return false // above the mount's root
+		}
+		if bytes.HasPrefix(readSmall(dir+"/cgroup.freeze"), []byte("1")) {
+			return true
 		}
 	}
+	return false
+}
+
+// v2PathOf returns the path of process pid's group in the cgroup v2
+// hierarchy; false where there is none.
+func (h *Holder) v2PathOf(pid int) (string, bool) {
 	h.v2once.Do(func() {
 		if !h.where.v1() {
 			h.v2, h.v2ok = h.where, true
@@ -62,11 +65,13 @@ func (h *Holder) v2DirOf(pid int) (string, bool) {
 	if !h.v2ok {
 		return "", false
 	}
-	path, ok := pathOf(readSmall("/proc/"+strconv.Itoa(pid)+"/cgroup"), []byte("0::"))
-	if !ok {
-		return "", false
+	if !h.where.v1() {
+		// The common case, from groupOf's open /proc/PID/cgroup.
+		if group, inside, err := h.groupOf(pid); err == nil && inside {
+			return path.Join("/", h.where.prefix, group), true
+		}
 	}
-	return h.v2.dir(path)
+	return pathOf(readSmall("/proc/"+strconv.Itoa(pid)+"/cgroup"), []byte("0::"))
 }
 
 // locateV2 finds a cgroup2 mount for a mirror of a v1 hierarchy.

@@ -352,9 +352,9 @@ func New(a *arch.Arch, tree *policy.Tree, mirror string, trustRoot bool,
 	if err != nil {
 		return nil, err
 	}
-	// A stop that waits on a write to the mount has the writes that wait
-	// for their turn answered (fs.KickWaiters).
-	inject.SetSlowStop(fs.KickWaiters)
+	// A stop that may wait on a write to the mount has the writes that
+	// wait for their turn answered (fs.LockOr).
+	inject.SetStopHooks(fs.Stopping, fs.SlowStop)
 	h := &Holder{a: a, tree: tree, mirror: mirror, where: w, log: log,
 		trustRoot: trustRoot, procs: map[int]*proc{}, stop: make(chan struct{})}
 	h.nextKey.Store(1 << 30) // above PID_MAX_LIMIT (1<<22)

@@ -42,7 +42,7 @@ func (h *Holder) Move(c fs.Caller, pid int, group string) error {
 	if procfs.ThreadOf(pid, c.Pid) {
 		self = pid
 	}
-	if !fs.LockOr(&h.mu, c.Cancel) {
+	if !fs.LockOr(&h.mu, c) {
 		return fs.ErrInterrupted
 	}
 	defer h.mu.Unlock()
@@ -158,7 +158,7 @@ func (h *Holder) forgetAnchors(pid int) {
 // mount's back are judged by their anchor, and grown for it too.
 func (h *Holder) PolicyChanged(c fs.Caller, group string) (int, error) {
 	self := tgidOf(c.Pid)
-	if !fs.LockOr(&h.mu, c.Cancel) {
+	if !fs.LockOr(&h.mu, c) {
 		return 0, fs.ErrInterrupted
 	}
 	defer h.mu.Unlock()

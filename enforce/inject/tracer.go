@@ -245,7 +245,22 @@ func (t *tracer) stopAll(deadline time.Time) error {
 	if t.settled {
 		return nil
 	}
-	kicked := time.Now()
+	var slowDone func()
+	var slowly func() // marks the stop slow once it has waited slowStopAfter
+	if h := stopHooks.Load(); h != nil {
+		defer h.stopping(t.pid)()
+		began := time.Now()
+		defer func() {
+			if slowDone != nil {
+				slowDone()
+			}
+		}()
+		slowly = func() {
+			if slowDone == nil && time.Since(began) >= slowStopAfter {
+				slowDone = h.slow()
+			}
+		}
+	}
 	for {
 		for !t.allStopped() {
 			until := deadline
@@ -254,11 +269,8 @@ func (t *tracer) stopAll(deadline time.Time) error {
 			}
 			tid, ws, err := waitAny(until, nil)
 			if err == unix.ETIMEDOUT && time.Now().Before(deadline) {
-				if now := time.Now(); now.Sub(kicked) >= slowStopEvery {
-					kicked = now
-					if f := slowStop.Load(); f != nil {
-						(*f)()
-					}
+				if slowly != nil {
+					slowly()
 				}
 				if t.dropGone() {
 					// An exec: what the books say of the leader's TID
@@ -317,22 +329,31 @@ func (t *tracer) stopAll(deadline time.Time) error {
 	}
 }
 
-// slowStop, set by SetSlowStop, is called every slowStopEvery while
-// stopAll waits for a stop.
-var slowStop atomic.Pointer[func()]
+// stopHooks, set by SetStopHooks, are told of stops (stopAll).
+var stopHooks atomic.Pointer[hooks]
 
-// SetSlowStop has f called every slowStopEvery while a stop is awaited
-// (f must not block). A thread in a write to a FUSE mount stops only once
-// the write is answered, and one waiting behind it for the file's inode
-// lock (a write of another process to the same file) only after that one
-// is: the daemon answers the writes that wait for its locks, so that
-// neither waits for the hold that waits for them (helper-75 F1).
-func SetSlowStop(f func()) { slowStop.Store(&f) }
+// hooks are the functions of SetStopHooks.
+type hooks struct {
+	stopping func(pid int) func()
+	slow     func() func()
+}
 
-// slowStopEvery is how long a stop is awaited before SetSlowStop's
-// function is called, and again between calls. A thread stops in
-// microseconds unless it is blocked in the kernel.
-const slowStopEvery = 20 * time.Millisecond
+// SetStopHooks has stopAll call stopping(pid) while it waits for the
+// threads of process pid to stop, and slow() once it has waited
+// slowStopAfter; each returns the function called when the wait ends.
+// A thread in a write to a FUSE mount stops only once the write is
+// answered, and one waiting behind it for the file's inode lock (a write
+// of another process to the same file) only once that one is: the daemon
+// that serves the mount uses them to answer the writes waiting for its
+// locks, so that no stop waits for a write that waits for the stop
+// (helper-75 F1, F2). The hooks must not block.
+func SetStopHooks(stopping func(pid int) func(), slow func() func()) {
+	stopHooks.Store(&hooks{stopping, slow})
+}
+
+// slowStopAfter is how long a stop is awaited before it counts as slow.
+// A thread stops in microseconds unless it is blocked in the kernel.
+const slowStopAfter = 20 * time.Millisecond
 
 // lookGoneEvery is how long stopAll waits for stops before it looks for
 // threads that went without a wait status (dropGone).
