@@ -160,6 +160,14 @@ func (h *Holder) run(j *job, record func(*job)) {
 		}
 	}
 	record(j)
+	for _, m := range j.members {
+		if m.sess != nil {
+			// The write has been answered and the locks are free: the
+			// writer's other threads' writes are served as they come,
+			// not made to give up for the stop (TestSelfPlacingWriterThreads).
+			m.sess.LocksFree = true
+		}
+	}
 	go func() {
 		h.complete(j)
 		for _, lay := range settling {

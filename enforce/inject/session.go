@@ -39,6 +39,11 @@ type Session struct {
 	// its threads are still stopped, before they are let go: for a
 	// process already reported held, which must make no call unheld.
 	KillOnFailure bool
+	// LocksFree says that the caller holds no lock that a write to a FUSE
+	// mount it serves may wait for while this session waits for stops:
+	// the stop hooks (SetStopHooks) are then not called, and writes of the
+	// process wait for their turn as any other. Set it before the wait.
+	LocksFree bool
 	// SpareHeld keeps a KillOnFailure process alive where the kernel
 	// refused the new listener because another of its chain is open
 	// (EBUSY, op "seccomp", no filter of its own able to answer the load
@@ -240,6 +245,7 @@ func (s *Session) InstallWith(prog []unix.SockFilter, before func()) (int, error
 	s.reqs <- func(t *tracer) {
 		t.killOnFail = s.KillOnFailure
 		t.spareHeld = s.SpareHeld
+		t.locksFree = s.LocksFree
 		fd, err := t.install(prog, before, timeout, s.Static, s.After)
 		s.subreaper = t.subreaper
 		rc <- result{fd, err}
@@ -327,7 +333,11 @@ func (s *Session) do(f func(t *tracer) error) error {
 		return fail("session", s.pid, unix.EINVAL)
 	}
 	errc := make(chan error, 1)
-	s.reqs <- func(t *tracer) { errc <- f(t) }
+	locksFree := s.LocksFree
+	s.reqs <- func(t *tracer) {
+		t.locksFree = locksFree
+		errc <- f(t)
+	}
 	return <-errc
 }
 
