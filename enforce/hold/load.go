@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
 
@@ -809,6 +810,19 @@ func (h *Holder) runAll(jobs []*job, record func(*job)) {
 	}
 	// Many holds in a row list the machine's processes once.
 	inject.TakeCensus(n)
+	// Every member is being stopped from now on, not only when its own
+	// hold begins: a member waiting in the kernel for a control file's
+	// lock behind another member's write, which waits for the locks held
+	// here, then stops at once (fs.Stopping), not after a slow stop's
+	// 200 ms (20 members writing one file: 1.5 s for the deny, 0.25 s
+	// with this). The writer is not: its other threads' writes are served.
+	for _, j := range jobs {
+		for _, m := range j.members {
+			if !m.self {
+				defer fs.Stopping(m.pid)()
+			}
+		}
+	}
 	var mu sync.Mutex
 	rec := func(j *job) {
 		mu.Lock()
