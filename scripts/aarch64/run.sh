@@ -172,7 +172,8 @@ GOARM=7 build arm "$root/opt/bin/probe-arm" ./testdata/probe
 build arm64 "$root/opt/bin/victim-go" ./enforce/inject/testdata/govictim
 aarch64-linux-gnu-gcc -O2 -pthread -static -o "$root/opt/bin/victim-c" \
 	enforce/inject/testdata/cvictim.c
-for c in allowlist cloneparent cserve filtered guard napper orphan racer strict subreaper threadspawn withpid writeloop zleader; do
+for c in allowlist cloneparent cserve filtered guard napper orphan racer strict subreaper \
+	threadspawn withpid writeloop zleader; do
 	aarch64-linux-gnu-gcc -O2 -static -o "$root/opt/bin/$c" "testdata/$c/$c.c"
 done
 
