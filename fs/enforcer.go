@@ -27,7 +27,7 @@ var ErrInterrupted = fmt.Errorf("%w: the write waited for its turn while the dae
 
 // LockOr locks mu for a write to the mount by caller c, unless the
 // daemon is stopping c's process for a hold, or some hold's stop has
-// waited slowStop or more (Stopping, SlowStop): then it returns false at
+// waited 200 ms or more (Stopping, SlowStop): then it returns false at
 // once, or as soon as that happens while it waits, and mu is not held.
 // The write then fails with EINTR, having changed nothing
 // (ErrInterrupted). A thread inside a write to the mount stops only once
