@@ -3,9 +3,9 @@
  * hold benchmark. It prints "ready PID", then answers each line of
  * standard input: "getppid" makes that call and prints "getppid RESULT"
  * (RESULT the negative errno on failure); "write PATH TEXT" writes TEXT
- * and a newline to the file PATH in one write(2) ("self": its PID) and
- * prints "write RESULT" (0 or the negative errno); anything else prints
- * "TOKEN ?". It exits at the end of its input.
+ * and a newline to the file PATH in one write(2) ("self": its PID), again
+ * after EINTR, and prints "write RESULT" (0 or the negative errno);
+ * anything else prints "TOKEN ?". It exits at the end of its input.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,10 +38,20 @@ int main(void)
 			}
 			strcat(text, "\n");
 			fd = open(path, O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || write(fd, text, strlen(text)) < 0)
+			r = 0;
+			for (int tries = 0; fd >= 0 && tries < 100; tries++) {
+				/* EINTR: the daemon was stopping it for a hold
+				 * while the write waited; nothing changed. */
+				if (write(fd, text, strlen(text)) >= 0) {
+					r = 0;
+					break;
+				}
 				r = -errno;
-			else
-				r = 0;
+				if (errno != EINTR)
+					break;
+			}
+			if (fd < 0)
+				r = -errno;
 			if (fd >= 0)
 				close(fd);
 			printf("write %ld\n", r);

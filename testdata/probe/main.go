@@ -153,8 +153,9 @@ func call(tok string, buf uintptr) (int64, error) {
 }
 
 // writeFile handles "write:PATH:TEXT": it writes TEXT and a newline to
-// the file PATH in one write(2), as echo does, and returns 0 or the
-// negated errno of the open or the write. TEXT "self" is the probe's PID.
+// the file PATH in one write(2), as echo does (again after EINTR), and
+// returns 0 or the negated errno of the open or the write. TEXT "self" is
+// the probe's PID.
 func writeFile(s string) (int64, error) {
 	path, text, ok := strings.Cut(s, ":")
 	if !ok || path == "" {
@@ -168,10 +169,18 @@ func writeFile(s string) (int64, error) {
 		return -int64(err.(syscall.Errno)), nil
 	}
 	defer syscall.Close(fd)
-	if _, err := syscall.Write(fd, []byte(text+"\n")); err != nil {
-		return -int64(err.(syscall.Errno)), nil
+	for tries := 1; ; tries++ {
+		_, err := syscall.Write(fd, []byte(text+"\n"))
+		if err == syscall.EINTR && tries < 100 {
+			// The daemon answers so a write that waited for its turn
+			// while it stopped this process for a hold: nothing changed.
+			continue
+		}
+		if err != nil {
+			return -int64(err.(syscall.Errno)), nil
+		}
+		return 0, nil
 	}
-	return 0, nil
 }
 
 // callArgs runs "NAME:A1[:A2...]" (see the package comment).

@@ -12,7 +12,8 @@
  *                        R2 TRIES", R1 the first thread's result, R2 the
  *                        second's last
  *
- * RESULT is 0 or the negative errno. It makes only calls that no layer
+ * RESULT is 0 or the negative errno; a write that fails with EINTR is
+ * made again. It makes only calls that no layer
  * hands to the daemon (open, write, close, nanosleep, clone, futex, mmap),
  * so the daemon does not meet it before its writes. It exits at the end
  * of its input.
@@ -26,6 +27,22 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * writeAgain writes buf to fd, again after EINTR: the daemon answers so a
+ * write that waited for its turn while it stopped this process for a hold
+ * (the scan, say), and nothing changed.
+ */
+static ssize_t writeAgain(int fd, const char *buf)
+{
+	ssize_t n;
+	int tries = 0;
+
+	do
+		n = write(fd, buf, strlen(buf));
+	while (n < 0 && errno == EINTR && ++tries < 100);
+	return n;
+}
+
 static long put(const char *path, const char *text)
 {
 	char buf[4096];
@@ -33,7 +50,7 @@ static long put(const char *path, const char *text)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 
 	snprintf(buf, sizeof buf, "%s\n", text);
-	if (fd < 0 || write(fd, buf, strlen(buf)) < 0)
+	if (fd < 0 || writeAgain(fd, buf) < 0)
 		r = -errno;
 	if (fd >= 0)
 		close(fd);
@@ -56,7 +73,7 @@ static void *hammer(void *arg)
 	r->result = fd < 0 ? -errno : -EAGAIN;
 	while (fd >= 0 && r->tries < 20000 && after < 300) {
 		r->tries++;
-		if (write(fd, buf, strlen(buf)) >= 0) {
+		if (writeAgain(fd, buf) >= 0) {
 			r->result = 0;
 			break;
 		}
