@@ -602,6 +602,27 @@ func TestShow(t *testing.T) {
 	if out != want {
 		t.Fatalf("show:\n%s\nwant:\n%s", out, want)
 	}
+	// A group is named the same ways in show, export and exec: from the
+	// mount's top, or by its directory in the mount (helper-77: show and
+	// export said "no group" for the directory, which exec took).
+	web := "web (0 members): " + list + "\n" + "  worker (0 members): " + list + "\n"
+	export, _, _ := run(t, "export", "-m", m.mnt, "web")
+	for _, name := range []string{"web", "/web/", filepath.Join(m.mnt, "web"),
+		filepath.Join(m.mnt, "web") + "/"} {
+		if out, errOut, status := run(t, "show", "-m", m.mnt, name); out != web ||
+			status != 0 {
+			t.Errorf("show -m MOUNT %s: %q, %q, status %d; want %q", name, out, errOut,
+				status, web)
+		}
+		if out, errOut, status := run(t, "export", "-m", m.mnt, name); out != export ||
+			status != 0 || !strings.Contains(out, `"uname"`) {
+			t.Errorf("export -m MOUNT %s: %q, %q, status %d; want %q", name, out, errOut,
+				status, export)
+		}
+	}
+	if out, _, status := run(t, "show", "-m", m.mnt, m.mnt); out != want || status != 0 {
+		t.Errorf("show -m MOUNT MOUNT: %q, status %d; want %q", out, status, want)
+	}
 	// A group's directory as -m showed that group as the root (helper-45).
 	out, errOut, status = run(t, "show", "-m", filepath.Join(m.mnt, "web"))
 	wantErr := "cgsyscall: show: " + filepath.Join(m.mnt, "web") + " is not a cgsyscall " +

@@ -192,8 +192,8 @@ var doc = manual{
 			args:    "[{GROUP}]",
 			summary: "print the group tree: each group's denied syscalls and member count",
 			text: []string{
-				`Prints {GROUP} (default: the mount's root) and every group below it, one a
-				line, indented by depth: the name, the number of members, and the denied
+				`Prints {GROUP} (default: the mount's root; named as for ` + "`exec`" + `) and
+				every group below it, one a line, indented by depth: the name, the number of members, and the denied
 				system calls by number and name (` + "`59 execve, 110 getppid`" + `; numbers
 				without a name in runs, ` + "`337-423`" + `) or ` + "`nothing denied`" + `. A
 				group that denies most of the table shows what it leaves:
@@ -232,8 +232,9 @@ var doc = manual{
 			args:    "{GROUP}",
 			summary: "print GROUP's deny set as an OCI seccomp profile",
 			text: []string{
-				`Prints the deny set of {GROUP} as an OCI runtime seccomp profile (JSON, the
-				` + "`linux.seccomp`" + ` object of the runtime specification) for runc, crun,
+				`Prints the deny set of {GROUP} (named as for ` + "`exec`" + `) as an OCI runtime
+				seccomp profile (JSON, the ` + "`linux.seccomp`" + ` object of the runtime
+				specification) for runc, crun,
 				containerd or a Kubernetes localhost profile: default action
 				` + "`SCMP_ACT_ALLOW`" + `, one ` + "`SCMP_ACT_ERRNO`" + ` rule with
 				` + "`errnoRet`" + ` 38 (` + "`ENOSYS`" + `) for the denied calls by name, and every
@@ -263,7 +264,8 @@ var doc = manual{
 			text: []string{
 				`Reads the OCI runtime seccomp profile in {FILE} (` + "`-`" + ` for standard
 				input): a ` + "`linux.seccomp`" + ` object or a whole ` + "`config.json`" + `.
-				It denies in {GROUP} the calls its ` + "`SCMP_ACT_ERRNO`" + ` rules name, as one
+				It denies in {GROUP} (named as for ` + "`exec`" + `) the calls its
+				` + "`SCMP_ACT_ERRNO`" + ` rules name, as one
 				write to {GROUP}` + "`/syscalls.deny`" + `: all or nothing, with the same errors,
 				and it only adds to what the group denies. Another errno than 38 is taken
 				with a warning: the group answers ` + "`ENOSYS`" + `. What it cannot express is
@@ -354,7 +356,8 @@ var doc = manual{
 			` + "`cgroup.procs`" + ` of the group holding both the process's group and the
 			destination, as the kernel checks), ` + "`EPERM`" + ` a confined process moving
 			a process out of its own subtree, ` + "`EBUSY`" + ` a process traced by someone
-			else, sharing its file table or in a frozen group (` + "`cgroup.freeze`" + `),
+			else, sharing its memory with another process (before Linux 6.9 also its file
+			table), or in a frozen group or below one (` + "`cgroup.freeze`" + `),
 			` + "`EINVAL`" + ` a kernel thread, PID 1, the daemon or a 32-bit process,
 			` + "`EAGAIN`" + ` members that appear faster than they can be held. A write to
 			any control file fails with ` + "`EINTR`" + ` and changes nothing when it waited

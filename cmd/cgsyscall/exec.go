@@ -40,15 +40,7 @@ func execCmd(args []string) error {
 	if len(rest) < 3 || rest[1] != "--" {
 		return usagef("exec: expected GROUP -- CMD [ARG...]")
 	}
-	group, argv := rest[0], rest[2:]
-	// A group may be named by its directory in the mount, as a shell's
-	// completion gives it (helper-31).
-	if abs, err := filepath.Abs(*mp); err == nil && filepath.IsAbs(group) {
-		if rel, ok := strings.CutPrefix(filepath.Clean(group), abs+"/"); ok {
-			group = rel
-		}
-	}
-	return runInGroup(*mp, group, argv)
+	return runInGroup(*mp, groupName(*mp, rest[0]), rest[2:])
 }
 
 // runInGroup runs argv as a member of group, under the group's filter. It
@@ -409,6 +401,25 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// groupName is the group that arg names under mount point mp, as a path
+// from the mount's top without slashes at either end ("" for the top):
+// "web/worker" and "/web/worker" as show prints it, or the group's
+// directory in the mount, as a shell's completion gives it (helper-31;
+// helper-77: only exec took that form). An absolute arg under mp is read
+// as such a directory, even where a group of the same path exists.
+func groupName(mp, arg string) string {
+	if abs, err := filepath.Abs(mp); err == nil && filepath.IsAbs(arg) {
+		clean := filepath.Clean(arg)
+		if clean == abs {
+			return ""
+		}
+		if rel, ok := strings.CutPrefix(clean, strings.TrimSuffix(abs, "/")+"/"); ok {
+			return rel
+		}
+	}
+	return strings.Trim(arg, "/")
 }
 
 // groupError explains why group under mp could not be read: no cgsyscall

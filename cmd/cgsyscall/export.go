@@ -63,7 +63,7 @@ func exportCmd(args []string) error {
 		}
 	}
 
-	group := strings.Trim(fl.Arg(0), "/")
+	group := groupName(*mp, fl.Arg(0))
 	dir := filepath.Join(*mp, filepath.FromSlash(group))
 	data, err := os.ReadFile(filepath.Join(dir, "syscalls.deny"))
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/cgsyscall/cgsyscall/arch"
 	"github.com/cgsyscall/cgsyscall/oci"
@@ -31,7 +30,7 @@ func importCmd(args []string) error {
 	if a == nil {
 		return fmt.Errorf("this architecture is not supported")
 	}
-	group, file := strings.Trim(fl.Arg(0), "/"), fl.Arg(1)
+	group, file := groupName(*mp, fl.Arg(0)), fl.Arg(1)
 	denyFile := filepath.Join(*mp, filepath.FromSlash(group), "syscalls.deny")
 	if _, err := os.Stat(denyFile); err != nil {
 		return groupError(*mp, group, err)

@@ -113,7 +113,7 @@ func showCmd(args []string) error {
 		return fmt.Errorf("show: %s is not a cgsyscall mount point (-m takes the mount "+
 			"point, GROUP comes after it)", *mp)
 	}
-	group := strings.Trim(fl.Arg(0), "/")
+	group := groupName(*mp, fl.Arg(0))
 	start := filepath.Join(*mp, filepath.FromSlash(group))
 	if _, err := os.Stat(filepath.Join(start, "syscalls.deny")); err != nil {
 		return groupError(*mp, group, err)
