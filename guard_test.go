@@ -11,7 +11,8 @@ import (
 
 // TestGuardProtectsTheDaemon: a held process cannot signal, open a pidfd of
 // or change the limits of the daemon, whatever its group allows; aimed at
-// any other process of its own, the same calls work.
+// any other process of its own, the same calls work, but pidfd_getfd,
+// refused for every target.
 func TestGuardProtectsTheDaemon(t *testing.T) {
 	prog := cProgram(t, "guard")
 	m := liveMirror(t)
@@ -33,6 +34,12 @@ func TestGuardProtectsTheDaemon(t *testing.T) {
 			t.Fatalf("guard %d: status %d, %s", c.target, status, errOut)
 		}
 		got := parseProbe(t, out)
+		// pidfd_getfd is refused whatever it names (helper-79: a held
+		// process copied the listener of another's hold with it).
+		if got["pidfd_getfd"] != "-38" {
+			t.Errorf("pidfd_getfd aimed at %d from a held process: %s, want -38", c.target,
+				got["pidfd_getfd"])
+		}
 		for _, name := range names {
 			if got[name] != c.want {
 				t.Errorf("%s aimed at %d from a held process: %s, want %s", name, c.target,

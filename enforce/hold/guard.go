@@ -32,6 +32,18 @@ import (
 // signal or trace the daemon (root), which can also open /proc/DAEMON/mem.
 // TestAdvGuardPidfdSwap shows it; the README says so.
 //
+// pidfd_getfd is refused whatever its target (helper-79, an escape): it
+// is how a listener is copied, and a held process could take the one a
+// hold or growth of another held process makes, which sits for a moment
+// in that process's helper thread (enforce/inject, stubRun), where the
+// kernel lets a process of the same user copy it from a process that the
+// stub leaves dumpable (its code rewritten) or that runs in a user
+// namespace the caller owns. A target judged by its descriptor would be
+// open to the swap above; a target judged at the call's decision, to a
+// hold that begins before the call runs. Refusing every pidfd_getfd is
+// the same answer at every moment. Programs rarely make the call; those
+// that do get ENOSYS, as for a kernel without it.
+//
 // It also refuses to set or remove the attributes that keep the daemon's
 // saved policy and counts (trusted.cgsyscall.*) on the real directories.
 //
@@ -59,6 +71,7 @@ const (
 	byKill                   // kill(2): a PID, 0, -1 or -PGID in argument 0
 	byPidfd                  // a pidfd (or /proc/PID directory) descriptor in argument 0
 	byXattr                  // the name of an extended attribute, a string at argument arg
+	always                   // refused whatever it names
 )
 
 // guardRule is one guarded syscall.
@@ -81,7 +94,7 @@ var guardRules = map[string]guardRule{
 	"process_vm_writev": {byPid, 0, -1},
 	"kcmp":              {byPid, 0, 1},
 	"prlimit64":         {byPid, 0, -1},
-	"pidfd_getfd":       {byPidfd, 0, -1},
+	"pidfd_getfd":       {always, 0, -1},
 	"pidfd_send_signal": {byPidfd, 0, -1},
 	"process_madvise":   {byPidfd, 0, -1},
 	"setxattr":          {byXattr, 1, -1},
@@ -170,6 +183,8 @@ func (g *guard) aimed(k denials.Key, n supervise.Notif, protect func(pid int) bo
 		return hits(pid)
 	case byPidfd:
 		return hits(pidOfFd(n.Pid, int(int32(n.Args[0]))))
+	case always:
+		return true
 	case byXattr:
 		return strings.HasPrefix(readString(n.Pid, n.Args[r.arg], len(ownXattrPrefix)),
 			ownXattrPrefix)
@@ -260,9 +275,13 @@ func (h *Holder) refuseAimed(n supervise.Notif, group string, inside bool) {
 		return
 	}
 	h.guardLog.Note("aimed:"+group, k)
+	msg := "refused a call aimed at the daemon or its keeper"
+	if k.Kind == denials.Native && h.guard.rules[k.Nr].kind == always {
+		msg = "refused a call that a held process may never make (it could copy a listener)"
+	}
 	h.log.WithFields(logrus.Fields{
 		"pid": tgidOf(n.Pid), "comm": procfs.CommOf(n.Pid), "group": "/" + group,
 		"syscall": k.Name(h.a), "args": fmt.Sprintf("%d %d", int32(n.Args[0]),
 			int32(n.Args[1])),
-	}).Warn("refused a call aimed at the daemon or its keeper")
+	}).Warn(msg)
 }

@@ -4,7 +4,8 @@
  * RESULT being 0 or the negative errno. Signals sent are 0 (a check, no
  * signal). With a directory as a second argument, it also sets the
  * attributes trusted.cgsyscall.deny (to an empty set) and user.guard-test
- * on it.
+ * on it. pidfd_getfd takes descriptor 0 through the pidfd it opened (-1
+ * where the open failed).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,14 +25,16 @@ static void show(const char *name, long r)
 int main(int argc, char **argv)
 {
 	char path[64];
-	int pid, dir;
+	int pid, dir, pfd;
 
 	if (argc != 2 && argc != 3)
 		return 2;
 	pid = atoi(argv[1]);
 	show("kill", kill(pid, 0));
 	show("tgkill", syscall(SYS_tgkill, pid, pid, 0));
-	show("pidfd_open", syscall(SYS_pidfd_open, pid, 0));
+	pfd = syscall(SYS_pidfd_open, pid, 0);
+	show("pidfd_open", pfd);
+	show("pidfd_getfd", syscall(SYS_pidfd_getfd, pfd, 0, 0));
 	snprintf(path, sizeof path, "/proc/%d", pid);
 	dir = open(path, O_RDONLY | O_DIRECTORY);
 	show("pidfd_send_signal", syscall(SYS_pidfd_send_signal, dir, 0, NULL, 0));
