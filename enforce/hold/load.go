@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cgsyscall/cgsyscall/enforce/inject"
+	"github.com/cgsyscall/cgsyscall/enforce/keeper"
 	"github.com/cgsyscall/cgsyscall/fs"
 	"github.com/cgsyscall/cgsyscall/policy"
 )
@@ -31,6 +32,10 @@ const maxFamily = 4096
 type member struct {
 	pid   int
 	start uint64
+	// kept: the keeper was given its new listener (mark) before its
+	// threads ran on (keepFirst); listen does not again.
+	kept  bool
+	mark  keeper.Mark
 	p     *proc      // its record; nil for a process not known yet
 	anc   *proc      // the record whose layer it is taken to carry (see planNew)
 	group string     // where a process not known yet is anchored
@@ -123,6 +128,17 @@ func (h *Holder) run(j *job, record func(*job)) {
 		record(j)
 		return
 	}
+	if err := exitKill(j); err != nil {
+		for _, m := range j.members {
+			if m.sess != nil {
+				m.sess.Detach()
+				m.sess = nil
+			}
+		}
+		j.err = err
+		record(j)
+		return
+	}
 	if err := h.dropOld(j.old); err != nil {
 		// The keeper still has a copy of the old listener: the kernel
 		// would refuse the new one. The old layer stays.
@@ -189,6 +205,34 @@ func (h *Holder) run(j *job, record func(*job)) {
 			unix.Kill(m.pid, unix.SIGKILL)
 		}
 	}()
+}
+
+// exitKill has the kernel kill each stopped member of family j should the
+// daemon die before its session ends: once the keeper dropped its copy of
+// the old listener, the daemon's is the last, and a dead daemon's members
+// would run on with it closed, free to load a listener of their own
+// (helper-78: after a kill -9 during a growth, they answered their own
+// calls, and children that only the growth had found went on doing so
+// under the next daemon). The writer, which stops only once its write is
+// answered, gets it at its stop (complete); until then it is not covered.
+func exitKill(j *job) error {
+	if j.old == nil {
+		return nil
+	}
+	for _, m := range j.members {
+		if m.sess == nil || m.self || m.err != nil {
+			continue
+		}
+		m.sess.ExitKill = true
+		if err := m.sess.Stop(); err != nil {
+			if err = exitedOr(m.pid, err); !errors.Is(err, syscall.ESRCH) {
+				return err
+			}
+			m.sess.Detach()
+			m.sess, m.err = nil, err // it exited, as seizeAll lets a member
+		}
+	}
+	return nil
 }
 
 // seizeAll seizes every member and stops all but the writer; for a family
@@ -504,6 +548,7 @@ func (h *Holder) complete(j *job) {
 			// The writer's write has returned, saying it is held: should
 			// it not stop, it is killed before any of its threads runs
 			// unheld (run logs it).
+			m.sess.ExitKill = j.old != nil
 			if m.err = m.sess.Stop(); m.err != nil {
 				m.sess.KillDetach()
 				m.sess = nil
@@ -603,6 +648,13 @@ func (h *Holder) install(m *member, old *layer) error {
 	if !lay.static.Empty() {
 		m.sess.After = h.cov.fixed
 	}
+	if m.sess.ExitKill {
+		// The keeper takes the new listener before the member runs on,
+		// while a dead daemon still kills it: otherwise, with the daemon
+		// dying after the session and before listen, the listener would
+		// close with it and leave the member free (helper-78).
+		m.sess.Keep = func(fd int) { h.keepFirst(m, fd) }
+	}
 	fd, err := m.sess.Install(prog)
 	m.subreaper = m.sess.Subreaper()
 	if err != nil {
@@ -682,15 +734,10 @@ func (h *Holder) takeClosedPlaces(p *proc, lay *layer, spots map[string]policy.S
 // listen hands the listener fd of m's new layer to the supervisor.
 func (h *Holder) listen(m *member, fd int) error {
 	lay := m.lay
-	if lay.at.Load() == 0 {
-		lay.at.Store(bootNanos())
+	if !m.kept {
+		h.keepFirst(m, fd)
 	}
-	lay.start = m.start
-	if m.subreaper != 0 {
-		h.reapers.Store(placement{m.pid, m.start}, true)
-	}
-	h.places.keep(placement{m.pid, m.start})
-	mark := h.keepListener(fd, m)
+	mark := m.mark
 	pid, start := m.pid, m.start
 	lay.key = h.holderKey(pid, start)
 	remove, err := h.sup.ListenMarked(fd, lay.holderKey(), mark,
@@ -701,6 +748,21 @@ func (h *Holder) listen(m *member, fd int) error {
 	}
 	lay.setRemove(remove)
 	return nil
+}
+
+// keepFirst records m's placement and gives the keeper its new listener
+// fd, the first part of listen.
+func (h *Holder) keepFirst(m *member, fd int) {
+	lay := m.lay
+	if lay.at.Load() == 0 {
+		lay.at.Store(bootNanos())
+	}
+	lay.start = m.start
+	if m.subreaper != 0 {
+		h.reapers.Store(placement{m.pid, m.start}, true)
+	}
+	h.places.keep(placement{m.pid, m.start})
+	m.mark, m.kept = h.keepListener(fd, m), true
 }
 
 // planLayer settles the layer of member m: its cover, the numbers it lets

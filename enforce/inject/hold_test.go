@@ -19,6 +19,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if arg := os.Getenv(tracerEnv); arg != "" {
+		tracerMain(arg)
+	}
 	code := m.Run()
 	injecttest.Cleanup()
 	os.Exit(code)

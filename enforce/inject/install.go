@@ -75,6 +75,9 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 		} else if err != nil && t.killOnFail && !(t.spareHeld && ListenerRefused(err)) {
 			t.kill()
 		}
+		if err == nil && fd >= 0 && t.keep != nil {
+			t.keep(fd)
+		}
 		t.release()
 	}()
 	if len(prog) == 0 || len(prog) > maxInsns || len(after) > maxInsns {

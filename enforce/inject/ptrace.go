@@ -27,12 +27,13 @@ func ptracePtr(req, tid int, addr uintptr, data unsafe.Pointer) error {
 }
 
 // seizeOptions: report new threads (auto-attached, so none is missed) and
-// mark syscall stops. PTRACE_O_EXITKILL is left out on purpose: a daemon
-// that dies must leave its tracees running, never kill them.
+// mark syscall stops. PTRACE_O_EXITKILL is left out but where the caller
+// asks for it (Session.ExitKill): a daemon that dies leaves its tracees
+// running, unless running on would leave them unheld.
 const seizeOptions = unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACESYSGOOD
 
-func seize(tid int) error {
-	return ptrace(unix.PTRACE_SEIZE, tid, 0, seizeOptions)
+func seize(tid, options int) error {
+	return ptrace(unix.PTRACE_SEIZE, tid, 0, uintptr(options))
 }
 
 func interrupt(tid int) error { return ptrace(unix.PTRACE_INTERRUPT, tid, 0, 0) }

@@ -44,6 +44,21 @@ type Session struct {
 	// the stop hooks (SetStopHooks) are then not called, and writes of the
 	// process wait for their turn as any other. Set it before the wait.
 	LocksFree bool
+	// ExitKill has the kernel kill the process should the daemon die
+	// before the session ends (PTRACE_O_EXITKILL): set on every thread
+	// by the next Stop (or Check), and inherited by threads attached
+	// after. For a family whose old listener is about to be closed for a
+	// growth: with the daemon dead, its members would run on with that
+	// listener closed and no copy in the keeper, free to load one of
+	// their own and answer their own calls (helper-78, an escape). Set it
+	// before the Stop; Install and Detach end it with the session.
+	ExitKill bool
+	// Keep, when set, is given the listener of an Install that succeeds,
+	// on the session's thread before the process runs on: with ExitKill,
+	// a daemon that dies before Keep has handed the listener on kills the
+	// process, one that dies after leaves it held. It must not call back
+	// into the session.
+	Keep func(fd int)
 	// SpareHeld keeps a KillOnFailure process alive where the kernel
 	// refused the new listener because another of its chain is open
 	// (EBUSY, op "seccomp", no filter of its own able to answer the load
@@ -246,6 +261,7 @@ func (s *Session) InstallWith(prog []unix.SockFilter, before func()) (int, error
 		t.killOnFail = s.KillOnFailure
 		t.spareHeld = s.SpareHeld
 		t.locksFree = s.LocksFree
+		t.keep = s.Keep
 		fd, err := t.install(prog, before, timeout, s.Static, s.After)
 		s.subreaper = t.subreaper
 		rc <- result{fd, err}
@@ -270,9 +286,13 @@ func (s *Session) Stop() error {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	exitKill := s.ExitKill
 	return s.do(func(t *tracer) error {
 		if err := t.stopAll(time.Now().Add(timeout)); err != nil {
 			return fail("stop", t.pid, err)
+		}
+		if exitKill && !t.exitKill {
+			return t.setExitKill()
 		}
 		return nil
 	})

@@ -67,6 +67,32 @@ type tracer struct {
 	// helperLeft is set when a helper thread did not exit: the hold
 	// fails and the process is killed (install).
 	helperLeft bool
+	// keep is Session.Keep, for install.
+	keep func(fd int)
+	// exitKill: the threads are traced with PTRACE_O_EXITKILL
+	// (Session.ExitKill), and threads seized from now on are too.
+	exitKill bool
+}
+
+// setExitKill adds PTRACE_O_EXITKILL to the options of every thread, all
+// stopped, and of the threads seized after.
+func (t *tracer) setExitKill() error {
+	t.exitKill = true
+	for tid := range t.threads {
+		err := ptrace(unix.PTRACE_SETOPTIONS, tid, 0, seizeOptions|unix.PTRACE_O_EXITKILL)
+		if err != nil && err != unix.ESRCH {
+			return fail("options", t.pid, err)
+		}
+	}
+	return nil
+}
+
+// options are the ptrace options of a thread seized now.
+func (t *tracer) options() int {
+	if t.exitKill {
+		return seizeOptions | unix.PTRACE_O_EXITKILL
+	}
+	return seizeOptions
 }
 
 func newTracer(pid int) *tracer {
@@ -157,7 +183,7 @@ func (t *tracer) attachNew() (int, error) {
 		if _, ok := t.threads[tid]; ok || t.zombies[tid] {
 			continue
 		}
-		err := seize(tid)
+		err := seize(tid, t.options())
 		switch {
 		case err == unix.ESRCH:
 			continue // exited meanwhile
@@ -186,7 +212,7 @@ func (t *tracer) attachNew() (int, error) {
 				if !waitOwnTracer(tid) {
 					return added, unix.EBUSY
 				}
-				if err := seize(tid); err == unix.ESRCH {
+				if err := seize(tid, t.options()); err == unix.ESRCH {
 					continue
 				} else if err != nil {
 					return added, unix.EBUSY
