@@ -29,8 +29,8 @@ var a64Svc = insn{code: []byte{0x01, 0x00, 0x00, 0xd4}, align: 4}
 
 // a64Nums are the aarch64 (asm-generic) numbers of the calls the injector
 // makes.
-var a64Nums = sysnums{mmap: 222, munmap: 215, close: 57, prctl: 167, seccomp: 277, clone: 220,
-	exit: 93, restart: 128}
+var a64Nums = sysnums{mmap: 222, mprotect: 226, munmap: 215, close: 57, prctl: 167, seccomp: 277,
+	clone: 220, exit: 93, restart: 128}
 
 // withCall returns r set up to make system call nr with args by running
 // the svc instruction at pc: x8 is the number, x0..x5 the arguments. x7

@@ -61,19 +61,21 @@ func holdCalls() []holdCall {
 		}
 		return d
 	}
-	anon := uint64(unix.MAP_PRIVATE | unix.MAP_ANONYMOUS)
-	mmap := func(prot uint64) callData {
-		d := known(nums.mmap, 0, 0, prot, anon, ^uint64(0), 0)
+	mmap := func(prot, flags uint64) callData {
+		d := known(nums.mmap, 0, 0, prot, flags|unix.MAP_ANONYMOUS, ^uint64(0), 0)
 		d.known[1] = false // the size
 		return d
 	}
+	mprotect := known(nums.mprotect, 0, 0, unix.PROT_READ|unix.PROT_EXEC)
+	mprotect.known[0], mprotect.known[1] = false, false // the address and size
 	seccomp := func(flags uint64) callData {
 		d := known(nums.seccomp, unix.SECCOMP_SET_MODE_FILTER, flags)
 		return d // the program's address is not known
 	}
 	calls := []holdCall{
-		{mmap(unix.PROT_READ | unix.PROT_WRITE | unix.PROT_EXEC), false}, // stubRun's page
-		{mmap(unix.PROT_READ | unix.PROT_WRITE), false},                  // run's
+		{mmap(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC, unix.MAP_SHARED), false}, // stubRun's
+		{mmap(unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE), false},               // run's
+		{mprotect, false}, // stubRun's
 		{known(nums.clone, helperFlags), false},
 		{known(nums.prctl, unix.PR_GET_DUMPABLE), false},
 		{known(nums.prctl, unix.PR_GET_CHILD_SUBREAPER), false}, // the address is not known

@@ -12,7 +12,7 @@ type insn struct {
 // restart_syscall, which a process makes after a hold interrupted its
 // sleep.
 type sysnums struct {
-	mmap, munmap, close, prctl, seccomp, clone, exit, restart int
+	mmap, mprotect, munmap, close, prctl, seccomp, clone, exit, restart int
 }
 
 // find returns the address of the first occurrence of in in mem, which

@@ -117,8 +117,8 @@ func TestA64WithCall(t *testing.T) {
 
 func TestA64Nums(t *testing.T) {
 	// asm-generic/unistd.h numbers, which arm64 uses.
-	want := sysnums{mmap: 222, munmap: 215, close: 57, prctl: 167, seccomp: 277, clone: 220,
-		exit: 93, restart: 128}
+	want := sysnums{mmap: 222, mprotect: 226, munmap: 215, close: 57, prctl: 167, seccomp: 277,
+		clone: 220, exit: 93, restart: 128}
 	if a64Nums != want {
 		t.Errorf("a64Nums = %+v, want %+v", a64Nums, want)
 	}

@@ -1,7 +1,9 @@
 package inject
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"time"
 
@@ -12,15 +14,28 @@ import (
 
 // stubRun is run's quicker way, for a layer with a listener. Each ptrace
 // stop costs two wakeups, 15-20 µs on a 2-vCPU VM, and run makes about a
-// dozen. stubRun maps one page that is writable and executable (a single
-// step over the syscall instruction, one stop), writes a stub there with
-// the program, and lets the injecting thread run the stub: it clones the
+// dozen. stubRun maps shared memory that is writable and executable (a
+// single step over the syscall instruction, one stop), writes a stub there
+// with the program, makes it read-only (another step), reads it back, and
+// lets the injecting thread run the stub: it clones the
 // helper thread, which loads the filter and stops at a trap, while the
 // parent stops at a trap of its own. The listener is taken from the
 // helper's private file table, the helper exits, and the page is unmapped
 // with another single step. The safety properties are run's: the listener
 // only ever is in the helper's table, TSYNC covers every thread, and the
 // registers of the injecting thread are restored by the caller.
+//
+// The stub is read-only and shared before it runs because another process
+// of the user could rewrite it otherwise (process_vm_writev, or a
+// /proc/PID/mem opened before the hold, which keeps its right to write
+// whatever the dumpable flag says later): skip the clearing of that flag
+// and copy the listener (helper-79, 2 of 13 tries), or make the helper
+// hand it on. The kernel lets neither write a shared mapping that is not
+// writable, not even as a debugger sets a breakpoint (FOLL_FORCE copies
+// only private mappings), and no thread of the process runs to make it
+// writable again. What was rewritten before the protection is caught by
+// the read back. The helper's dumpable slot is in a page of its own after
+// the code's, which stays writable.
 //
 // It reports tried false, having changed nothing, where it does not apply:
 // no stub for this architecture, no thread pidfds, or a page that is
@@ -37,17 +52,17 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 		return -1, false, nil
 	}
 	pid := in.t.pid
-	lay := stubLayout{dump: (len(probe.code) + 7) &^ 7}
-	lay.code = lay.dump + 8
+	lay := stubLayout{code: (len(probe.code) + 7) &^ 7}
 	lay.after = lay.code + fprogSize + 8*len(prog)
 	lay.end = lay.after
 	if len(after) > 0 {
 		lay.end += fprogSize + 8*len(after)
 	}
 	page := uint64(os.Getpagesize())
-	size := (uint64(lay.end) + page - 1) &^ (page - 1)
+	lay.dump = int((uint64(lay.end) + page - 1) &^ (page - 1))
+	size := uint64(lay.dump) + page
 	ret, err := in.step(nums.mmap, 0, size, unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC,
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+		unix.MAP_SHARED|unix.MAP_ANONYMOUS, ^uint64(0), 0)
 	if err != nil {
 		return -1, true, fail("mmap", pid, err)
 	}
@@ -80,6 +95,9 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 		in.graceIfLate()
 	}
 	r, uerr := in.step(nums.munmap, addr, size)
+	if err == errUnprotected && uerr == nil && errnoOf(r) == 0 {
+		return -1, false, nil // run's way, as for a page refused
+	}
 	if h != nil && !h.awaitGone() {
 		in.t.helperLeft = true
 	}
@@ -99,10 +117,15 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	return fd, true, err
 }
 
-// stubLayout places the stub and the programs in the scratch page: the
-// code from offset 0, the 8 bytes where the helper stores the dumpable
-// flag at dump, the main program's sock_fprog and instructions at code,
-// the after program's at after, up to end.
+// errUnprotected: the process's own filter refused the mprotect that makes
+// the stub read-only; stubRun does not apply.
+var errUnprotected = errors.New("stub not made read-only")
+
+// stubLayout places the stub and the programs in the scratch memory: the
+// code from offset 0, the main program's sock_fprog and instructions at
+// code, the after program's at after, up to end; then, at dump, the start
+// of the page after, the 8 bytes where the helper stores the dumpable
+// flag.
 type stubLayout struct {
 	dump, code, after, end int
 }
@@ -116,7 +139,7 @@ func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.So
 	pid := in.t.pid
 	mainProg := addr + uint64(lay.code)
 	img, _ := archStub(filterFlags, mainProg, addr+uint64(lay.dump))
-	buf := make([]byte, lay.end)
+	buf := make([]byte, lay.dump+8)
 	copy(buf, img.code)
 	binary.NativeEndian.PutUint64(buf[lay.dump:], ^uint64(0))
 	copy(buf[lay.code:], encodeProg(prog, mainProg))
@@ -125,6 +148,20 @@ func (in *injection) stubLoad(addr uint64, lay stubLayout, prog, after []unix.So
 	}
 	if err := writeMem(in.th.tid, addr, buf); err != nil {
 		return -1, nil, nil, fail("write", pid, err)
+	}
+	r, err := in.step(nums.mprotect, addr, uint64(lay.dump), unix.PROT_READ|unix.PROT_EXEC)
+	if err != nil {
+		return -1, nil, nil, fail("mprotect", pid, err)
+	}
+	if errnoOf(r) != 0 {
+		return -1, nil, nil, errUnprotected // a filter of its own refused it
+	}
+	now := make([]byte, lay.dump)
+	if err := readMem(in.th.tid, addr, now); err != nil || !bytes.Equal(now, buf[:lay.dump]) {
+		// Rewritten before the protection, by another process: nothing
+		// ran or went in yet.
+		debugf("hold %d: the stub was rewritten before it was made read-only", pid)
+		return -1, nil, buf, fail("verify", pid, unix.EPERM)
 	}
 	h, cloned, err := in.runStub(addr, img, before)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -639,5 +640,60 @@ func TestHoldListenerOutOfReach(t *testing.T) {
 			t.Fatalf("%d: dumpable after the hold: %s, want 1 as before", i, got)
 		}
 		v.Kill()
+	}
+}
+
+// TestHoldStubOutOfReach: a process of the held one's user that rewrites
+// the stub while it waits to run (its jne over the clearing of the
+// dumpable flag made a jmp, by process_vm_writev and through a
+// /proc/PID/mem opened before the hold), and copies the descriptors of
+// the process's threads, gets no listener (helper-79: with the process
+// left dumpable so, 2 of 13 holds lost theirs). The stub is read-only and
+// shared before it runs, which neither way can write; a rewrite before
+// that fails the hold (EPERM) and kills the process.
+func TestHoldStubOutOfReach(t *testing.T) {
+	injecttest.RequireRoot(t)
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the grabber patches the x86_64 stub; other machines have none")
+	}
+	var allow atomic.Bool
+	s := supervised(t, &allow)
+	held, patched := 0, 0
+	for i := range 20 {
+		v := injecttest.Start(t, injecttest.C, 0)
+		if got := v.Do(t, "nobody"); got != "0" {
+			t.Fatalf("%d: nobody: %s", i, got)
+		}
+		if got := v.Do(t, "grabber rewrite"); strings.HasPrefix(got, "-") {
+			t.Fatalf("%d: grabber: %s", i, got)
+		}
+		time.Sleep(5 * time.Millisecond) // the grabber is polling
+		fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
+		if errors.Is(err, unix.EPERM) {
+			// Rewritten before it was made read-only: caught, and the
+			// process killed.
+			waitKilled(t, i, v.Pid)
+			patched++
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%d: hold: %v", i, err)
+		}
+		held++
+		s.Add(fd, v.Pid)
+		if got := v.Do(t, "getppid"); got != "-38" {
+			t.Fatalf("%d: getppid after the hold: %s, want -38 (the grabber got %s "+
+				"listeners, %s patches in)", i, got, v.Do(t, "grabbed"), v.Do(t, "patched"))
+		}
+		if got := v.Do(t, "grabbed"); got != "0" {
+			t.Fatalf("%d: the grabber got %s listeners, want 0 (%s patches in)", i, got,
+				v.Do(t, "patched"))
+		}
+		v.Kill()
+	}
+	t.Logf("%d holds, %d refused for a stub rewritten before it was made read-only", held,
+		patched)
+	if held == 0 {
+		t.Fatal("no hold went in beside the grabber")
 	}
 }

@@ -61,7 +61,13 @@
  *                   pidfd_getfd, again and again; a seccomp listener it
  *                   gets is counted and answered with CONTINUE from then
  *                   on: "GRABBER_PID"
+ *   grabber rewrite the same, and the grabber also patches the x86_64 stub
+ *                   of a hold (its jne over the clearing of the dumpable
+ *                   flag into a jmp, byte 36 of an anonymous mapping of
+ *                   ours that is executable) with process_vm_writev and through
+ *                   a /proc/PID/mem it opened before, again and again
  *   grabbed         how many listeners the grabber got: "N"
+ *   patched         how many of the grabber's patches the kernel took: "N"
  *   dumpable        prctl(PR_GET_DUMPABLE): "0", "1" or "2"
  */
 #define _GNU_SOURCE
@@ -82,6 +88,7 @@
 #include <sys/ptrace.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -97,8 +104,35 @@ static long raw(long nr, long a, long b, long c)
 #define PIDFD_THREAD O_EXCL
 #endif
 
-/* The grabber's count, in memory shared with it. */
+/* The grabber's counts, in memory shared with it: listeners got, patches
+ * written. */
 static volatile long *grabs;
+
+/* patch_stub finds the anonymous executable mappings of parent's in its
+ * maps (the stub's, shared or not) and writes the patch at byte 36 of each,
+ * both ways; it counts each write the kernel took. */
+static void patch_stub(pid_t parent, int mem)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)parent);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		char perms[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[2] != 'x' ||
+		    ((strchr(line, '/') || strchr(line, '[')) && !strstr(line, "/dev/zero")))
+			continue;
+		unsigned char jmp = 0xeb;
+		struct iovec local = {&jmp, 1}, remote = {(void *)(lo + 36), 1};
+		if (syscall(SYS_process_vm_writev, parent, &local, 1, &remote, 1, 0) == 1)
+			__atomic_add_fetch(&grabs[1], 1, __ATOMIC_RELAXED);
+		if (mem >= 0 && pwrite(mem, &jmp, 1, (off_t)(lo + 36)) == 1)
+			__atomic_add_fetch(&grabs[1], 1, __ATOMIC_RELAXED);
+	}
+	fclose(f);
+}
 
 /* is_listener tells whether descriptor fd is a seccomp listener. */
 static int is_listener(int fd)
@@ -117,13 +151,21 @@ static int is_listener(int fd)
  * process's own table); from each it tries to copy descriptors 3..15. The
  * first listener it gets it answers, letting every call run, until the
  * parent is gone. */
-static void grab_loop(pid_t parent)
+static void grab_loop(pid_t parent, int patch)
 {
 	char dir[64];
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	snprintf(dir, sizeof dir, "/proc/%d/task", (int)parent);
+	int mem = -1;
+	if (patch) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/mem", (int)parent);
+		mem = open(path, O_RDWR | O_CLOEXEC);
+	}
 	int listener = -1;
 	while (listener < 0) {
+		if (patch)
+			patch_stub(parent, mem);
 		DIR *d = opendir(dir);
 		if (!d)
 			_exit(0);
@@ -288,22 +330,22 @@ static int rewrite(unsigned char *p)
 	return 0;
 }
 
-/* mapped asks mincore whether next_page is mapped, with a raw system call:
+/* mapped asks mincore whether the page at p is mapped, with a raw system call:
  * the rewriter shares our memory, errno and the rest of libc's state
  * included, and must not touch them. */
-static int mapped(void)
+static int mapped(unsigned char *p)
 {
 	unsigned char vec;
 	long r;
 #if defined(__x86_64__)
-	register long a0 __asm__("rdi") = (long)next_page;
+	register long a0 __asm__("rdi") = (long)p;
 	register long a1 __asm__("rsi") = 4096;
 	register long a2 __asm__("rdx") = (long)&vec;
 	__asm__ volatile("syscall" : "=a"(r) : "0"((long)SYS_mincore), "r"(a0), "r"(a1), "r"(a2)
 			 : "rcx", "r11", "memory");
 #elif defined(__aarch64__)
 	register long x8 __asm__("x8") = SYS_mincore;
-	register long x0 __asm__("x0") = (long)next_page;
+	register long x0 __asm__("x0") = (long)p;
 	register long x1 __asm__("x1") = 4096;
 	register long x2 __asm__("x2") = (long)&vec;
 	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
@@ -314,21 +356,46 @@ static int mapped(void)
 	return r == 0;
 }
 
-/* rewrite_loop rewrites programs on next_page, forever. */
+/* unprotect makes the page at p writable again, with a raw system call (see
+ * mapped): the hold makes its stub read-only before it runs, and a
+ * process that shares the memory can undo that. */
+static void unprotect(unsigned char *p)
+{
+#if defined(__x86_64__)
+	register long a0 __asm__("rdi") = (long)p;
+	register long a1 __asm__("rsi") = 4096;
+	register long a2 __asm__("rdx") = PROT_READ | PROT_WRITE | PROT_EXEC;
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "0"((long)SYS_mprotect), "r"(a0), "r"(a1), "r"(a2)
+			 : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = SYS_mprotect;
+	register long x0 __asm__("x0") = (long)p;
+	register long x1 __asm__("x1") = 4096;
+	register long x2 __asm__("x2") = PROT_READ | PROT_WRITE | PROT_EXEC;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+#endif
+}
+
+/* rewrite_loop rewrites programs in the hole at next_page, forever. */
 static int rewrite_loop(void *arg)
 {
 	(void)arg;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	for (;;) {
-		if (!mapped())
+		/* The stub's code page, or a one-page mapping (no stub), which
+		 * takes the top of the hole. */
+		unsigned char *p = next_page;
+		if (!mapped(p) && !mapped(p += 4096))
 			continue;
 		for (int i = 0; i < 100000; i++) {
-			if (rewrite(next_page)) {
+			unprotect(p);
+			if (rewrite(p)) {
 				__atomic_add_fetch(&rewrites, 1, __ATOMIC_RELAXED);
 				break;
 			}
 		}
-		while (mapped())
+		while (mapped(p))
 			;
 	}
 	return 0;
@@ -571,7 +638,7 @@ int main(int argc, char **argv)
 			pid_t parent = getpid();
 			pid_t c = fork();
 			if (c == 0)
-				grab_loop(parent);
+				grab_loop(parent, arg && strcmp(arg, "rewrite") == 0);
 			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
 		} else if (strcmp(line, "subreaper") == 0) {
 			reply("%ld\n", raw(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0), 0, 0);
@@ -579,13 +646,15 @@ int main(int argc, char **argv)
 			reply("%ld\n", raw(SYS_prctl, PR_GET_DUMPABLE, 0, 0), 0, 0);
 		} else if (strcmp(line, "grabbed") == 0) {
 			reply("%ld\n", grabs ? *grabs : 0, 0, 0);
+		} else if (strcmp(line, "patched") == 0) {
+			reply("%ld\n", grabs ? grabs[1] : 0, 0, 0);
 		} else if (strcmp(line, "vmshare") == 0) {
-			/* The kernel gives the next one-page mapping the address the
-			 * last one freed. */
+			/* The kernel gives the next two-page mapping (the hold's
+			 * stub and its data page) the address the last one freed. */
 			rewrite_zero = arg && strcmp(arg, "zero") == 0;
 			rewrite_leaderless = arg && strcmp(arg, "leaderless") == 0;
-			next_page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			munmap(next_page, 4096);
+			next_page = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			munmap(next_page, 8192);
 			int c = clone(rewriter, rewriter_stack + sizeof rewriter_stack,
 				      CLONE_VM | SIGCHLD, NULL);
 			reply("%ld\n", c < 0 ? -errno : c, 0, 0);
