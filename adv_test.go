@@ -105,7 +105,8 @@ func advCounts(t *testing.T, out string) map[string]int {
 // directory (openat and dup3 run in the kernel, unasked) gets calls aimed
 // at the daemon through: 645 and 3,848 of 20,000 returned 0 in two runs
 // here (signal 0: the permission check; SIGSTOP or SIGKILL pass the same
-// way, and pidfd_getfd would copy a listener out of the daemon). It takes
+// way; pidfd_getfd, which would copy a listener out of the daemon, is
+// refused whatever it names since helper-79). It takes
 // a member that may signal the daemon (root, as the daemon).
 // At fault: enforce/hold/guard.go, guard.aimed (byPidfd) and pidOfFd; not
 // fixed: user notification cannot check a descriptor and run the call
