@@ -128,26 +128,15 @@ func (h *Holder) run(j *job, record func(*job)) {
 		record(j)
 		return
 	}
-	if err := exitKill(j); err != nil {
-		for _, m := range j.members {
-			if m.sess != nil {
-				m.sess.Detach()
-				m.sess = nil
-			}
-		}
-		j.err = err
-		record(j)
-		return
+	err := exitKill(j)
+	if err == nil {
+		err = h.dropOld(j.old)
 	}
-	if err := h.dropOld(j.old); err != nil {
-		// The keeper still has a copy of the old listener: the kernel
-		// would refuse the new one. The old layer stays.
-		for _, m := range j.members {
-			if m.sess != nil {
-				m.sess.Detach()
-				m.sess = nil
-			}
-		}
+	if err != nil {
+		// A member that could not be set to die with the daemon, or the
+		// keeper still has a copy of the old listener (the kernel would
+		// refuse the new one): the old layer stays.
+		j.detachAll()
 		j.err = err
 		record(j)
 		return
@@ -207,6 +196,16 @@ func (h *Holder) run(j *job, record func(*job)) {
 	}()
 }
 
+// detachAll lets every seized member of j go, unchanged.
+func (j *job) detachAll() {
+	for _, m := range j.members {
+		if m.sess != nil {
+			m.sess.Detach()
+			m.sess = nil
+		}
+	}
+}
+
 // exitKill has the kernel kill each stopped member of family j should the
 // daemon die before its session ends: once the keeper dropped its copy of
 // the old listener, the daemon's is the last, and a dead daemon's members
@@ -242,12 +241,7 @@ func exitKill(j *job) error {
 // at any member that cannot be stopped, except one that exited.
 func (h *Holder) seizeAll(j *job) bool {
 	fail := func(err error) bool {
-		for _, m := range j.members {
-			if m.sess != nil {
-				m.sess.Detach()
-				m.sess = nil
-			}
-		}
+		j.detachAll()
 		j.err = err
 		return false
 	}

@@ -616,14 +616,7 @@ func TestHoldListenerOutOfReach(t *testing.T) {
 	var allow atomic.Bool
 	s := supervised(t, &allow)
 	for i := range 10 {
-		v := injecttest.Start(t, injecttest.C, 0)
-		if got := v.Do(t, "nobody"); got != "0" {
-			t.Fatalf("%d: nobody: %s", i, got)
-		}
-		if got := v.Do(t, "grabber"); strings.HasPrefix(got, "-") {
-			t.Fatalf("%d: grabber: %s", i, got)
-		}
-		time.Sleep(5 * time.Millisecond) // the grabber is polling
+		v := withGrabber(t, i, "grabber")
 		fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
 		if err != nil {
 			t.Fatalf("%d: hold: %v", i, err)
@@ -643,6 +636,21 @@ func TestHoldListenerOutOfReach(t *testing.T) {
 	}
 }
 
+// withGrabber starts victim i as user nobody, with a grabber started by
+// cmd ("grabber" or "grabber rewrite") polling it.
+func withGrabber(t *testing.T, i int, cmd string) *injecttest.Victim {
+	t.Helper()
+	v := injecttest.Start(t, injecttest.C, 0)
+	if got := v.Do(t, "nobody"); got != "0" {
+		t.Fatalf("%d: nobody: %s", i, got)
+	}
+	if got := v.Do(t, cmd); strings.HasPrefix(got, "-") {
+		t.Fatalf("%d: %s: %s", i, cmd, got)
+	}
+	time.Sleep(5 * time.Millisecond) // the grabber is polling
+	return v
+}
+
 // TestHoldStubOutOfReach: a process of the held one's user that rewrites
 // the stub while it waits to run (its jne over the clearing of the
 // dumpable flag made a jmp, by process_vm_writev and through a
@@ -660,14 +668,7 @@ func TestHoldStubOutOfReach(t *testing.T) {
 	s := supervised(t, &allow)
 	held, patched := 0, 0
 	for i := range 20 {
-		v := injecttest.Start(t, injecttest.C, 0)
-		if got := v.Do(t, "nobody"); got != "0" {
-			t.Fatalf("%d: nobody: %s", i, got)
-		}
-		if got := v.Do(t, "grabber rewrite"); strings.HasPrefix(got, "-") {
-			t.Fatalf("%d: grabber: %s", i, got)
-		}
-		time.Sleep(5 * time.Millisecond) // the grabber is polling
+		v := withGrabber(t, i, "grabber rewrite")
 		fd, err := inject.Hold(v.Pid, injecttest.Filter(unix.SYS_GETPPID))
 		if errors.Is(err, unix.EPERM) {
 			// Rewritten before it was made read-only: caught, and the
