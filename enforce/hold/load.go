@@ -587,7 +587,7 @@ func (h *Holder) quick(m *member) {
 	if !m.lay.static.Empty() {
 		after = h.cov.fixed
 	}
-	fd, sub, err := inject.HoldReport(m.pid, prog, after)
+	fd, sub, err := inject.HoldKept(m.pid, prog, after, func(fd int) { h.keepFirst(m, fd) })
 	if err != nil {
 		m.err = exitedOr(m.pid, err)
 		return
@@ -642,13 +642,11 @@ func (h *Holder) install(m *member, old *layer) error {
 	if !lay.static.Empty() {
 		m.sess.After = h.cov.fixed
 	}
-	if m.sess.ExitKill {
-		// The keeper takes the new listener before the member runs on,
-		// while a dead daemon still kills it: otherwise, with the daemon
-		// dying after the session and before listen, the listener would
-		// close with it and leave the member free (helper-78).
-		m.sess.Keep = func(fd int) { h.keepFirst(m, fd) }
-	}
+	// The keeper takes the new listener before the member runs on, while
+	// a dead daemon still kills it: otherwise, with the daemon dying after
+	// the session and before listen, the listener would close with it and
+	// leave the member free (helper-78).
+	m.sess.Keep = func(fd int) { h.keepFirst(m, fd) }
 	fd, err := m.sess.Install(prog)
 	m.subreaper = m.sess.Subreaper()
 	if err != nil {
@@ -728,6 +726,9 @@ func (h *Holder) takeClosedPlaces(p *proc, lay *layer, spots map[string]policy.S
 // listen hands the listener fd of m's new layer to the supervisor.
 func (h *Holder) listen(m *member, fd int) error {
 	lay := m.lay
+	if m.subreaper != 0 {
+		h.reapers.Store(placement{m.pid, m.start}, true)
+	}
 	if !m.kept {
 		h.keepFirst(m, fd)
 	}
@@ -752,9 +753,6 @@ func (h *Holder) keepFirst(m *member, fd int) {
 		lay.at.Store(bootNanos())
 	}
 	lay.start = m.start
-	if m.subreaper != 0 {
-		h.reapers.Store(placement{m.pid, m.start}, true)
-	}
 	h.places.keep(placement{m.pid, m.start})
 	m.mark, m.kept = h.keepListener(fd, m), true
 }

@@ -84,11 +84,13 @@
 //
 // # When the daemon dies
 //
-// PTRACE_O_EXITKILL is set only where the caller asks (Session.ExitKill:
-// the members of a family whose old listener closes for a growth, which a
-// dead daemon would leave unheld); otherwise the tracees of a dying
-// daemon are detached by the kernel (a session's tracing thread is its
-// tracer, and the kernel detaches a dead tracer's tracees) and run on.
+// PTRACE_O_EXITKILL is set where running on would leave the process
+// unheld: from the first injected call of a hold that hands its listener
+// on before the process runs on (Session.Keep, HoldKept), and from the
+// Stop of a member of a family whose old listener closes for a growth
+// (Session.ExitKill). Otherwise the tracees of a dying daemon are
+// detached by the kernel (a session's tracing thread is its tracer, and
+// the kernel detaches a dead tracer's tracees) and run on.
 //   - Between Seize and the first injected call, and after the registers
 //     are restored, that is harmless: the threads resume where they were,
 //     interrupted calls restart.

@@ -132,6 +132,14 @@ func (t *tracer) install(prog []unix.SockFilter, before func(),
 			return -1, err
 		}
 	}
+	// With a listener to hand on before the threads run on, a daemon that
+	// dies from the first injected call until then kills the process: it
+	// would leave it with its only listener closed (Session.Keep).
+	if t.keep != nil && !static && !t.exitKill {
+		if err := t.setExitKill(); err != nil {
+			return -1, err
+		}
+	}
 	// Signals wait while the injected calls run: blocked in the injecting
 	// thread (and in the helper it clones), they stay pending, each with
 	// its siginfo and in its order, and stop none of the calls. Without

@@ -54,10 +54,10 @@ type Session struct {
 	// before the Stop; Install and Detach end it with the session.
 	ExitKill bool
 	// Keep, when set, is given the listener of an Install that succeeds,
-	// on the session's thread before the process runs on: with ExitKill,
-	// a daemon that dies before Keep has handed the listener on kills the
-	// process, one that dies after leaves it held. It must not call back
-	// into the session.
+	// on the session's thread before the process runs on. From the first
+	// injected call (or from the Stop, with ExitKill) until then, a daemon
+	// that dies kills the process; one that dies after leaves it held. It
+	// must not call back into the session.
 	Keep func(fd int)
 	// SpareHeld keeps a KillOnFailure process alive where the kernel
 	// refused the new listener because another of its chain is open
@@ -410,8 +410,18 @@ func HoldWith(pid int, prog, after []unix.SockFilter) (int, error) {
 // HoldReport is HoldWith that also tells whether the process was a child
 // subreaper when its layer went in, as Session.Subreaper does.
 func HoldReport(pid int, prog, after []unix.SockFilter) (fd, subreaper int, err error) {
+	return HoldKept(pid, prog, after, nil)
+}
+
+// HoldKept is HoldReport with keep, which is given the listener before the
+// process runs on, as Session.Keep is; from the first injected call until
+// then, a daemon that dies kills the process (PTRACE_O_EXITKILL), where it
+// would otherwise leave it with its only listener closed, free to load one
+// of its own. keep must not block for long: the process stays stopped.
+func HoldKept(pid int, prog, after []unix.SockFilter,
+	keep func(fd int)) (fd, subreaper int, err error) {
 	rc := make(chan holdResult, 1)
-	go holdHere(pid, prog, after, rc)
+	go holdHere(pid, prog, after, keep, rc)
 	r := <-rc
 	return r.fd, r.subreaper, r.err
 }
@@ -430,16 +440,18 @@ type holdResult struct {
 // thread instead. A hold that leaves a tracee attached (a thread that
 // never stopped) returns with the thread still locked: the runtime ends
 // the thread, and the kernel detaches the tracee, which runs on.
-func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
+func holdHere(pid int, prog, after []unix.SockFilter, keep func(int),
+	rc chan<- holdResult) {
 	runtime.LockOSThread()
 	if unix.Gettid() == unix.Getpid() || !childless() {
 		runtime.UnlockOSThread()
-		rc <- holdOnTracingThread(pid, prog, after)
+		rc <- holdOnTracingThread(pid, prog, after, keep)
 		return
 	}
 	slack, serr := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0) // precise short sleeps in waitAny
 	t := newTracer(pid)
+	t.keep = keep
 	r := holdResult{-1, t.seize(), -1}
 	if r.err == nil {
 		r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
@@ -449,6 +461,7 @@ func holdHere(pid int, prog, after []unix.SockFilter, rc chan<- holdResult) {
 			time.Sleep(time.Millisecond) // for a vfork child to exec
 		}
 		t = newTracer(pid)
+		t.keep = keep
 		if r = (holdResult{-1, t.seize(), -1}); r.err == nil {
 			r.fd, r.err = t.install(prog, nil, DefaultTimeout, false, after)
 		}
@@ -514,7 +527,7 @@ func alive(pid int) bool {
 }
 
 // holdOnTracingThread is HoldWith on a tracing thread.
-func holdOnTracingThread(pid int, prog, after []unix.SockFilter) holdResult {
+func holdOnTracingThread(pid int, prog, after []unix.SockFilter, keep func(int)) holdResult {
 	s := &Session{pid: pid, reqs: make(chan func(*tracer)), errc: make(chan error),
 		After: after}
 	rc := make(chan holdResult, 1)
@@ -524,6 +537,7 @@ func holdOnTracingThread(pid int, prog, after []unix.SockFilter) holdResult {
 			return
 		}
 		s.finish()
+		t.keep = keep
 		fd, err := t.install(prog, nil, DefaultTimeout, false, after)
 		rc <- holdResult{fd, err, t.subreaper}
 	}
