@@ -9,8 +9,8 @@ import (
 	"github.com/cgsyscall/cgsyscall/enforce/kernel"
 )
 
-// A hold makes its calls (mmap, clone, prctl, seccomp, close, munmap,
-// exit, and restart_syscall after an interrupted sleep) from inside the
+// A hold makes its calls (mmap, mprotect, clone, prctl, seccomp, close,
+// munmap, exit, and restart_syscall after an interrupted sleep) from inside the
 // process, so the process's own seccomp filters judge them as they judge
 // the program's. A filter that kills for one of
 // them killed the process that was to be held, or the helper thread (the
