@@ -17,8 +17,8 @@ const x86UserCS = 0x33
 var x86Syscall = insn{code: []byte{0x0f, 0x05}, align: 1}
 
 // x86Nums are the x86_64 numbers of the calls the injector makes.
-var x86Nums = sysnums{mmap: 9, mprotect: 10, munmap: 11, close: 3, prctl: 157, seccomp: 317, clone: 56,
-	exit: 60, restart: 219}
+var x86Nums = sysnums{mmap: 9, mprotect: 10, munmap: 11, close: 3, prctl: 157, seccomp: 317,
+	clone: 56, exit: 60, restart: 219}
 
 // withCall returns r set up to make system call nr with args by running
 // the syscall instruction at pc. OrigRax is -1 so that the kernel, on the
