@@ -47,6 +47,12 @@ func (r a64Regs) withCall(pc uint64, nr int, args [6]uint64) a64Regs {
 // result is the return value of a call at its syscall-exit stop.
 func (r *a64Regs) result() int64 { return int64(r.X[0]) }
 
+// madeCall would tell, after a single step, whether the svc at the
+// injection's pc made the call set up; aarch64 has no stub, and its calls
+// are checked at their syscall-entry stops instead (checkEntry), so a
+// single step, which no path takes here, is never taken for one.
+func (r *a64Regs) madeCall(nr int, args [6]uint64, past uint64) bool { return false }
+
 // native reports whether the task runs AArch64 code.
 func (r *a64Regs) native() bool { return r.Pstate&a64PSRMode32 == 0 }
 

@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"errors"
 	"time"
 	"unsafe"
 
@@ -22,18 +23,35 @@ func (in *injection) call(nr int, args ...uint64) (int64, error) {
 	first := !in.called
 	in.late = false
 	if err := in.toStop(); err != nil { // syscall entry
-		in.abandon(nr, first, false)
+		in.abandon(nr, a, first, false)
 		return 0, err
 	}
 	in.called = true
-	if err := checkEntry(tid, &in.base, nr, first); err != nil {
-		return 0, err
+	if err := checkEntry(tid, &in.base, nr, a, first); err != nil {
+		return 0, in.foreign(err)
 	}
 	if err := in.toStop(); err != nil { // syscall exit
-		in.abandon(nr, first, true)
+		in.abandon(nr, a, first, true)
 		return 0, err
 	}
 	return getResult(tid)
+}
+
+// errForeignCall: an injected call was found not to be the one set up.
+var errForeignCall = errors.New("not the call set up")
+
+// foreign passes err on; where it is errForeignCall, the instruction that
+// the injection makes its calls with was rewritten under it, by a process
+// that can write the memory: the process is killed while stopped (its
+// state is not known, a listener may be in one of its tables), and the
+// hold fails with EPERM.
+func (in *injection) foreign(err error) error {
+	if err != errForeignCall {
+		return err
+	}
+	debugf("hold %d: thread %d made another call than the one set up", in.t.pid, in.th.tid)
+	in.t.kill()
+	return fail("insn", in.t.pid, unix.EPERM)
 }
 
 // lateGrace is how long an injection that ran out of time waits more for
@@ -69,7 +87,7 @@ func (in *injection) settle(th *thread, deadline time.Time) {
 // cancelled, since the injection counts on its effect (the close of the
 // listener in the tracee above all). entered tells which stop the wait
 // was for.
-func (in *injection) abandon(nr int, first, entered bool) {
+func (in *injection) abandon(nr int, a [6]uint64, first, entered bool) {
 	grace := time.Now().Add(lateGrace)
 	in.settle(in.th, grace)
 	if in.t.threads[in.th.tid] != in.th || in.th.kind != syscallStop {
@@ -77,7 +95,8 @@ func (in *injection) abandon(nr int, first, entered bool) {
 	}
 	if !entered {
 		in.called = true
-		if checkEntry(in.th.tid, &in.base, nr, first) != nil {
+		if err := checkEntry(in.th.tid, &in.base, nr, a, first); err != nil {
+			in.foreign(err)
 			return
 		}
 		in.deadline = grace

@@ -54,6 +54,9 @@ type injection struct {
 	// late is set when the last call failed its wait and still ran to
 	// its exit stop within abandon's grace: its result is the kernel's.
 	late bool
+	// exitTail: a helper stopped at its trap in the stub, which exits
+	// when it runs on (leave).
+	exitTail bool
 }
 
 // install stops every thread, loads prog as a filter of the whole process

@@ -90,19 +90,31 @@ func (h *injection) end() bool {
 	return h.awaitGone()
 }
 
-// leave sets the helper up to exit and lets it run, with PTRACE_CONT, so
-// that it runs the exit with no syscall stop on the way. Should that fail,
-// the helper is detached with its registers at the exit all the same, so
-// that the first thing it runs is the exit. The exit is made from the
-// system call instruction of the injection, outside the scratch page, so
-// that the page may go while the helper is on its way out.
+// leave makes the helper exit. A helper at its trap in the stub runs on
+// into the exit that follows there, in memory that nobody can write
+// (stubRun), with no stop on the way; the stub stays until it is gone.
+// Another makes the exit from the injection's system call instruction, as
+// call makes its calls: checked at its entry stop, since a process that
+// can write the memory there could have put its own code in the
+// instruction's place, and the helper, with the new listener in its
+// table, would have run it (adversary helper-81: it sent the listener on
+// through a socket). Should the helper not be let run, it is detached.
 func (h *injection) leave() {
-	tid := h.th.tid
-	if err := setCall(tid, &h.base, h.pc, nums.exit, [6]uint64{}); err != nil {
-		h.drop()
+	if h.exitTail {
+		// Its registers as at the trap: a call made from the helper
+		// since (loadInHelper's) left them elsewhere.
+		err := setState(h.th.tid, &h.base)
+		if err == nil {
+			err = resume(h.th)
+		}
+		if err != nil {
+			h.drop()
+		}
 		return
 	}
-	if err := resume(h.th); err != nil {
+	// The call ends with the thread (ESRCH): there is no exit stop.
+	if _, err := h.call(nums.exit); err != nil && h.t.threads[h.th.tid] == h.th &&
+		h.th.kind != running {
 		h.drop()
 	}
 }

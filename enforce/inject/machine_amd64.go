@@ -40,10 +40,25 @@ func setCall(tid int, base *state, pc uint64, nr int, args [6]uint64) error {
 	return ptracePtr(unix.PTRACE_SETREGS, tid, 0, unsafe.Pointer(&r))
 }
 
-// checkEntry runs at the syscall-entry stop of an injected call. On
-// x86_64 nothing changes the number on the way: orig_rax = -1 keeps the
-// kernel's restart logic away (see machine_arm64.go for aarch64).
-func checkEntry(tid int, base *state, nr int, first bool) error { return nil }
+// checkEntry runs at the syscall-entry stop of the injected call nr with
+// args. On x86_64 nothing changes the number on the way: orig_rax = -1
+// keeps the kernel's restart logic away (see machine_arm64.go for
+// aarch64). A call that is not the one set up (madeCall: the instruction
+// at the injection's pc was rewritten) does not run: errForeignCall.
+func checkEntry(tid int, base *state, nr int, args [6]uint64, first bool) error {
+	var r regs
+	if err := ptracePtr(unix.PTRACE_GETREGS, tid, 0, unsafe.Pointer(&r)); err != nil {
+		return err
+	}
+	if r.madeCall(nr, args, r.Rip) {
+		return nil
+	}
+	r.OrigRax = ^uint64(0) // no call: the kernel skips it
+	if err := ptracePtr(unix.PTRACE_SETREGS, tid, 0, unsafe.Pointer(&r)); err != nil {
+		return err
+	}
+	return errForeignCall
+}
 
 // getResult reads the return value at a syscall-exit stop.
 func getResult(tid int) (int64, error) {

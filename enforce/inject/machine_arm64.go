@@ -121,22 +121,29 @@ func setCall(tid int, base *state, pc uint64, nr int, args [6]uint64) error {
 // signal stop). It is turned back into nr, and the saved state gets
 // restart_syscall in x8, so that the restored thread goes on with what is
 // left of the interrupted call (a sleep with its remaining time), as it
-// would have without the injection. Any other number means that the
-// injection did not set up the call it meant: EIO, and nothing runs (the
-// number becomes NO_SYSCALL).
-func checkEntry(tid int, base *state, nr int, first bool) error {
+// would have without the injection. Any other number, or other arguments,
+// mean that the call is not the one set up (the instruction at the
+// injection's pc was rewritten: adversary helper-81): errForeignCall, and
+// nothing runs (the number becomes NO_SYSCALL).
+func checkEntry(tid int, base *state, nr int, args [6]uint64, first bool) error {
 	var got int32
 	if _, err := getRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&got), 4); err != nil {
 		return err
 	}
-	if int(got) == nr {
+	var r regs
+	if _, err := getRegSet(tid, unix.NT_PRSTATUS, unsafe.Pointer(&r),
+		int(unsafe.Sizeof(r))); err != nil {
+		return err
+	}
+	same := [6]uint64(r.X[:6]) == args
+	if int(got) == nr && same {
 		return nil
 	}
 	want, err := int32(nr), error(nil)
-	if first && got == a64RestartSyscall {
+	if first && got == a64RestartSyscall && same {
 		base.regs.X[8] = a64RestartSyscall
 	} else {
-		want, err = a64NoSyscall, unix.EIO
+		want, err = a64NoSyscall, errForeignCall
 	}
 	if serr := setRegSet(tid, unix.NT_ARM_SYSTEM_CALL, unsafe.Pointer(&want), 4); serr != nil {
 		return serr

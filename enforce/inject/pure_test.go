@@ -36,6 +36,34 @@ func TestRegisterLayouts(t *testing.T) {
 	}
 }
 
+// TestX86MadeCall: the registers after a syscall instruction made the
+// call set up show it; after an instruction put in its place (a jump, a
+// move, int $0x80 with the same number) they do not.
+func TestX86MadeCall(t *testing.T) {
+	args := [6]uint64{1, 2, 3, 4, 5, 6}
+	const pc, past = 0x7fff1000, 0x7fff1002
+	set := (x86Regs{Rcx: 77}).withCall(pc, x86Nums.mmap, args)
+	made := set
+	made.Rip, made.Rcx, made.OrigRax, made.Rax = past, past, 9, 0x7f0000
+	if !made.madeCall(x86Nums.mmap, args, past) {
+		t.Errorf("the syscall instruction's registers not taken: %+v", made)
+	}
+	jumped := set
+	jumped.Rip = past // eb 00: a jump to the next instruction
+	int80 := made
+	int80.Rcx = 0 // int $0x80 leaves rcx alone
+	other := made
+	other.Rdi = 99 // another call's arguments
+	wrong := made
+	wrong.OrigRax = 10
+	for name, r := range map[string]x86Regs{"jump": jumped, "int80": int80, "args": other,
+		"number": wrong} {
+		if r.madeCall(x86Nums.mmap, args, past) {
+			t.Errorf("%s taken for the call set up: %+v", name, r)
+		}
+	}
+}
+
 func TestX86WithCall(t *testing.T) {
 	var base x86Regs
 	for i := range 27 {
@@ -44,7 +72,7 @@ func TestX86WithCall(t *testing.T) {
 	base.OrigRax = 35 // stopped in nanosleep
 	got := base.withCall(0x7fff1000, x86Nums.seccomp, [6]uint64{1, 2, 3, 4, 5, 6})
 	want := base
-	want.Rip, want.Rax, want.OrigRax = 0x7fff1000, 317, ^uint64(0)
+	want.Rip, want.Rax, want.OrigRax, want.Rcx = 0x7fff1000, 317, ^uint64(0), 0
 	want.Rdi, want.Rsi, want.Rdx, want.R10, want.R8, want.R9 = 1, 2, 3, 4, 5, 6
 	if got != want {
 		t.Errorf("withCall:\n got %+v\nwant %+v", got, want)

@@ -87,19 +87,20 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 			in.undumped = true
 		}
 	}
-	if h != nil {
-		// The helper exits while the page is unmapped.
-		h.leave()
-	}
 	if err != nil {
 		in.graceIfLate()
+	}
+	if h != nil {
+		// The helper exits from the stub, which must stay until it is
+		// gone.
+		h.leave()
+		if !h.awaitGone() {
+			in.t.helperLeft = true
+		}
 	}
 	r, uerr := in.step(nums.munmap, addr, size)
 	if err == errUnprotected && uerr == nil && errnoOf(r) == 0 {
 		return -1, false, nil // run's way, as for a page refused
-	}
-	if h != nil && !h.awaitGone() {
-		in.t.helperLeft = true
 	}
 	if uerr == nil && errnoOf(r) != 0 {
 		uerr = errnoOf(r)
@@ -337,7 +338,7 @@ func (in *injection) runStub(addr uint64, img stubImage,
 			}
 			if done {
 				h = &injection{t: in.t, th: th, pc: in.pc, deadline: in.deadline,
-					listener: -1}
+					listener: -1, exitTail: true}
 				if h.base, err = getState(th.tid); err != nil {
 					h = nil
 					return failed(err)
@@ -438,6 +439,9 @@ func (in *injection) step(nr int, args ...uint64) (int64, error) {
 		switch ip := st.regs.ip(); {
 		case in.th.deliver == int(unix.SIGTRAP) && ip == past:
 			in.th.deliver = 0
+			if !st.regs.madeCall(nr, a, past) {
+				return 0, in.foreign(errForeignCall)
+			}
 			return st.regs.result(), nil
 		case ip == in.pc:
 			in.t.resend = append(in.t.resend, in.th.deliver)

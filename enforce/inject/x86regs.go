@@ -23,14 +23,33 @@ var x86Nums = sysnums{mmap: 9, mprotect: 10, munmap: 11, close: 3, prctl: 157, s
 // withCall returns r set up to make system call nr with args by running
 // the syscall instruction at pc. OrigRax is -1 so that the kernel, on the
 // way back to user mode, does not take the call that was interrupted
-// for one to restart. Only the registers the ABI reads are changed.
+// for one to restart. Rcx is 0, which the syscall instruction replaces
+// with its return address (madeCall). Only the registers the ABI reads
+// are changed otherwise.
 func (r x86Regs) withCall(pc uint64, nr int, args [6]uint64) x86Regs {
 	r.Rip = pc
 	r.Rax = uint64(nr)
 	r.OrigRax = ^uint64(0)
+	r.Rcx = 0
 	r.Rdi, r.Rsi, r.Rdx = args[0], args[1], args[2]
 	r.R10, r.R8, r.R9 = args[3], args[4], args[5]
 	return r
+}
+
+// madeCall reports whether r, at the entry of a system call or after a
+// single step over an instruction, shows the 64-bit call nr with args
+// made by a syscall instruction that returns to past: the kernel sets
+// OrigRax to the number at entry, and the instruction leaves its return
+// address in Rcx. An instruction put in the syscall's place shows
+// neither (OrigRax stays -1, Rcx 0); int $0x80, a 32-bit call of the
+// same number, shows no return address (adversary helper-81 rewrote the
+// instruction the injection steps over, so that the daemon's calls did
+// not run, and sent the helper thread, with the new listener, into its
+// own code).
+func (r *x86Regs) madeCall(nr int, args [6]uint64, past uint64) bool {
+	return int64(r.OrigRax) == int64(nr) && r.Rcx == past && r.Rip == past &&
+		r.Rdi == args[0] && r.Rsi == args[1] && r.Rdx == args[2] &&
+		r.R10 == args[3] && r.R8 == args[4] && r.R9 == args[5]
 }
 
 // result is the return value of a call at its syscall-exit stop: a
