@@ -445,7 +445,7 @@ func TestHoldMemorySharerRewrites(t *testing.T) {
 			}
 			t.Cleanup(func() { inject.Debugf = nil })
 			rewritten := 0
-			for i := 0; i < 20 && rewritten < 3; i++ {
+			for i := 0; i < 40 && rewritten < 3; i++ {
 				v := injecttest.Start(t, injecttest.C, 1)
 				if got := v.Do(t, "vmshare "+mode); strings.HasPrefix(got, "-") {
 					t.Fatalf("vmshare: %s", got)
@@ -471,7 +471,7 @@ func TestHoldMemorySharerRewrites(t *testing.T) {
 				waitKilled(t, i, v.Pid)
 			}
 			if rewritten == 0 {
-				t.Fatal("the rewriter never rewrote a program in 20 holds: the test saw nothing")
+				t.Fatal("the rewriter never rewrote a program in 40 holds: the test saw nothing")
 			}
 			if mode == "zero" && refused != rewritten {
 				t.Fatalf("%d holds failed, %d of them after a refused load; want all", rewritten,

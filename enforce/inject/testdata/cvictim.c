@@ -309,14 +309,19 @@ static volatile long rewrites;
 static int rewrite_zero, rewrite_leaderless;
 static char rewriter_stack[64 * 1024], rewriter_thread_stack[64 * 1024];
 
+static void unprotect(unsigned char *p);
+
 /* rewrite looks for a struct sock_fprog in the page at p (a length, then
  * a pointer to the instructions right after it) and makes it one
- * SECCOMP_RET_ALLOW, or empty with rewrite_zero; 1 when it did. */
+ * SECCOMP_RET_ALLOW, or empty with rewrite_zero; 1 when it did. It makes
+ * the page writable first, once it found one (the hold's stub is made
+ * read-only before it runs). */
 static int rewrite(unsigned char *p)
 {
 	for (size_t off = 0; off + 24 <= 4096; off += 8) {
 		unsigned long *w = (unsigned long *)(p + off);
 		if (w[1] == (unsigned long)(p + off + 16) && (w[0] & 0xffff) > 1) {
+			unprotect(p);
 			if (rewrite_zero) {
 				*(unsigned short *)w = 0;
 				return 1;
@@ -389,7 +394,6 @@ static int rewrite_loop(void *arg)
 		if (!mapped(p) && !mapped(p += 4096))
 			continue;
 		for (int i = 0; i < 100000; i++) {
-			unprotect(p);
 			if (rewrite(p)) {
 				__atomic_add_fetch(&rewrites, 1, __ATOMIC_RELAXED);
 				break;
