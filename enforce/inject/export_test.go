@@ -19,6 +19,15 @@ func SkipMemoryCheck(t testing.TB) {
 	t.Cleanup(func() { skipMemoryCheck = false })
 }
 
+// StubWhereKernelPuts maps the stubs of the holds of test t where the
+// kernel would put them, not at a random address, so that a process that
+// shares the memory finds them where it looks (the checks behind the
+// refusal of such a process).
+func StubWhereKernelPuts(t testing.TB) {
+	stubAnywhere = true
+	t.Cleanup(func() { stubAnywhere = false })
+}
+
 // ForgetCensus drops the census, if any: the next holds list /proc.
 func ForgetCensus() {
 	census.Lock()

@@ -66,6 +66,9 @@ func holdCalls() []holdCall {
 		d.known[1] = false // the size
 		return d
 	}
+	stubMmap := mmap(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC,
+		unix.MAP_SHARED|unix.MAP_FIXED_NOREPLACE)
+	stubMmap.known[0] = false // the address
 	mprotect := known(nums.mprotect, 0, 0, unix.PROT_READ|unix.PROT_EXEC)
 	mprotect.known[0], mprotect.known[1] = false, false // the address and size
 	seccomp := func(flags uint64) callData {
@@ -73,6 +76,7 @@ func holdCalls() []holdCall {
 		return d // the program's address is not known
 	}
 	calls := []holdCall{
+		{stubMmap, false}, // stubRun's, at a random address
 		{mmap(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC, unix.MAP_SHARED), false}, // stubRun's
 		{mmap(unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE), false},               // run's
 		{mprotect, false}, // stubRun's

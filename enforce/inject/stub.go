@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -61,8 +62,10 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	page := uint64(os.Getpagesize())
 	lay.dump = int((uint64(lay.end) + page - 1) &^ (page - 1))
 	size := uint64(lay.dump) + page
-	ret, err := in.step(nums.mmap, 0, size, unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC,
-		unix.MAP_SHARED|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+	if err := in.undump(); err != nil {
+		return -1, true, err
+	}
+	ret, err := in.stubMap(size)
 	if err != nil {
 		return -1, true, fail("mmap", pid, err)
 	}
@@ -117,6 +120,46 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 	}
 	return fd, true, err
 }
+
+// stubMap maps the stub's memory, size bytes, shared, writable and
+// executable, at a random address (MAP_FIXED_NOREPLACE, tried again
+// elsewhere where something is mapped there already), and returns the
+// mmap's result. The stub's memory is writable until the mprotect step,
+// and process_vm_writev pins the page it writes, lets the memory go, and
+// only then copies, so a call that pinned the page before the mprotect
+// writes it after the read back (adversary helper-82: its copy waited for
+// a source page read from disk, and the stub's tail sent the helper's
+// listener on, 2 of 4 tries). Such a call has to be made before the page
+// is there, at an address it cannot know: the process is not dumpable by
+// then (undump, before the mapping), so no call of a process of its user
+// starts after, and the address is not where the kernel would have put it.
+func (in *injection) stubMap(size uint64) (int64, error) {
+	const prot = unix.PROT_READ | unix.PROT_WRITE | unix.PROT_EXEC
+	page := uint64(os.Getpagesize())
+	for range 3 {
+		if stubAnywhere {
+			break
+		}
+		hint := (stubLow + rand.Uint64N(stubHigh-stubLow)) &^ (page - 1)
+		ret, err := in.step(nums.mmap, hint, size, prot,
+			unix.MAP_SHARED|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0)
+		if err != nil || errnoOf(ret) != unix.EEXIST {
+			return ret, err
+		}
+	}
+	return in.step(nums.mmap, 0, size, prot, unix.MAP_SHARED|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+}
+
+// stubAnywhere, set by tests, has stubMap leave the address to the kernel.
+var stubAnywhere bool
+
+// stubLow and stubHigh bound the stub's random address: above what a
+// program's brk or a low mapping would take, below where the kernel puts
+// mappings and stacks in a 47-bit address space.
+const (
+	stubLow  = 1 << 40
+	stubHigh = 1 << 46
+)
 
 // errUnprotected: the process's own filter refused the mprotect that makes
 // the stub read-only; stubRun does not apply.

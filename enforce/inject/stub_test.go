@@ -432,6 +432,7 @@ func waitZombie(t *testing.T, pid string) {
 func TestHoldMemorySharerRewrites(t *testing.T) {
 	injecttest.RequireRoot(t)
 	inject.SkipMemoryCheck(t)
+	inject.StubWhereKernelPuts(t)
 	var allow atomic.Bool
 	s := supervised(t, &allow)
 	for _, mode := range []string{"allow", "zero"} {
@@ -656,9 +657,10 @@ func withGrabber(t *testing.T, i int, cmd string) *injecttest.Victim {
 // dumpable flag made a jmp, by process_vm_writev and through a
 // /proc/PID/mem opened before the hold), and copies the descriptors of
 // the process's threads, gets no listener (helper-79: with the process
-// left dumpable so, 2 of 13 holds lost theirs). The stub is read-only and
-// shared before it runs, which neither way can write; a rewrite before
-// that fails the hold (EPERM) and kills the process.
+// left dumpable so, 2 of 13 holds lost theirs). The process is not
+// dumpable before the stub is mapped, at a random address, and the stub
+// is read-only and shared before it runs, which neither way can write; a
+// rewrite before that would fail the hold (EPERM) and kill the process.
 func TestHoldStubOutOfReach(t *testing.T) {
 	injecttest.RequireRoot(t)
 	if runtime.GOARCH != "amd64" {
