@@ -25,9 +25,8 @@ type gate struct {
 	arg       int
 	mask, val uint32
 	hit, miss uint32
-	// also, when set, is a second value that gets hit.
-	also    uint32
-	hasAlso bool
+	// also are more values that get hit.
+	also []uint32
 }
 
 // passRule is the argument value that lets a passed number run.
@@ -57,8 +56,13 @@ func (p *plan) gates(pass []int, deny uint32) ([]gate, error) {
 			hit: retAllow, miss: deny}
 		if p.refuse {
 			// A layer also lets through the question the daemon
-			// asks at each hold, which only reads the caller's flag.
-			g.also, g.hasAlso = prGetChildSubreaper, true
+			// asks at each hold, which only reads the caller's flag,
+			// and the two calls with which the daemon clears the
+			// dumpable flag before a stub goes in: a grown layer
+			// denies prctl, and its listener is closed by then, so
+			// they failed, and the stub was open to a process of the
+			// user (adversary helper-82's pin).
+			g.also = []uint32{prGetChildSubreaper, prGetDumpable, prSetDumpable}
 		}
 		gs = append(gs, g)
 	}
@@ -108,6 +112,13 @@ func (p *plan) siblingGate(nr int, denied bool, deny uint32) gate {
 	return gate{nr: nr, arg: 0, mask: cloneParent | cloneThread, val: cloneParent,
 		hit: retErrno | uint32(syscall.EPERM), miss: miss}
 }
+
+// prGetDumpable and prSetDumpable are PR_GET_DUMPABLE and PR_SET_DUMPABLE,
+// which a layer lets run where prctl is denied.
+const (
+	prGetDumpable = 3
+	prSetDumpable = 4
+)
 
 // prSetChildSubreaper is PR_SET_CHILD_SUBREAPER, prctl's option that a
 // layer hands over; prGetChildSubreaper, PR_GET_CHILD_SUBREAPER, the one a
@@ -302,8 +313,8 @@ func (e *emitter) gateBlocks(gs []gate, first int) {
 			s.and(g.mask)
 		}
 		hit, other := s.newLabel(), s.newLabel()
-		if g.hasAlso {
-			s.jumpIf(bpf.JumpEqual, g.also, hit, labelNext)
+		for _, v := range g.also {
+			s.jumpIf(bpf.JumpEqual, v, hit, labelNext)
 		}
 		s.jumpIf(bpf.JumpEqual, g.val, labelNext, other)
 		s.bind(hit)

@@ -172,8 +172,9 @@ func TestCompileLayerPaths(t *testing.T) {
 // TestCompileLayerSubreaper: in ModeNotify a layer hands prctl over with
 // the option PR_SET_CHILD_SUBREAPER (36) where the deny set allows prctl,
 // and lets every other option run; where it denies prctl, every option but
-// PR_SET_NO_NEW_PRIVS and PR_GET_CHILD_SUBREAPER (37, which the daemon
-// asks at each hold) is handed over, 36 among them. The compat prctl
+// PR_SET_NO_NEW_PRIVS, PR_GET_CHILD_SUBREAPER (37, which the daemon
+// asks at each hold) and PR_GET_DUMPABLE and PR_SET_DUMPABLE (3 and 4,
+// which it makes before a stub goes in) is handed over, 36 among them. The compat prctl
 // likewise, without the exception. In ModeErrno nothing changes: the option
 // is allowed where prctl is.
 func TestCompileLayerSubreaper(t *testing.T) {
@@ -198,6 +199,10 @@ func TestCompileLayerSubreaper(t *testing.T) {
 			{"no new privs", nat, prctl, [6]uint64{nnp, 1}, allowV},
 			{"get subreaper", nat, prctl, [6]uint64{get, 0x1000}, allowV},
 			{"get subreaper, option's high word", nat, prctl, [6]uint64{get + 1<<32, 0}, allowV},
+			{"get dumpable", nat, prctl, [6]uint64{3}, allowV},
+			{"clear dumpable", nat, prctl, [6]uint64{4, 0}, allowV},
+			{"set keepcaps", nat, prctl, [6]uint64{8, 1}, notifyV},
+			{"compat get dumpable", cmp, cprctl, [6]uint64{3}, notifyV},
 			{"set name", nat, prctl, [6]uint64{setName, 0}, notifyV},
 			{"compat set subreaper", cmp, cprctl, [6]uint64{sub, 1}, notifyV},
 			{"compat no new privs", cmp, cprctl, [6]uint64{nnp, 1}, notifyV},
