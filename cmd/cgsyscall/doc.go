@@ -195,8 +195,9 @@ var doc = manual{
 				`Prints {GROUP} (default: the mount's root; named as for ` + "`exec`" + `) and
 				every group below it, one a line, indented by depth: the name, the number of
 				members, and the denied system calls by number and name
-				(` + "`59 execve, 110 getppid`" + `; numbers without a name in runs, ` + "`337-423`" + `) or ` + "`nothing denied`" + `. A
-				group that denies most of the table shows what it leaves:
+				(` + "`59 execve, 110 getppid`" + `; numbers without a name in runs,
+				` + "`337-423`" + `) or ` + "`nothing denied`" + `. A group that denies most of
+				the table shows what it leaves:
 				` + "`all but 3: 0 read, 60 exit, 231 exit_group`" + `.`,
 			},
 			flags: []option{mountPointFlag},

@@ -48,12 +48,12 @@ func TestExitKill(t *testing.T) {
 	for _, kill := range []bool{true, false} {
 		t.Run(fmt.Sprintf("exitkill=%v", kill), func(t *testing.T) {
 			v := injecttest.Start(t, injecttest.C, 2)
-			arg := fmt.Sprintf("%d 0", v.Pid)
+			flag := 0
 			if kill {
-				arg = fmt.Sprintf("%d 1", v.Pid)
+				flag = 1
 			}
 			tr := exec.Command(os.Args[0], "-test.run=^$")
-			tr.Env = append(os.Environ(), tracerEnv+"="+arg)
+			tr.Env = append(os.Environ(), tracerEnv+"="+fmt.Sprintf("%d %d", v.Pid, flag))
 			out, err := tr.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)

@@ -136,10 +136,7 @@ func (in *injection) stubRun(prog, after []unix.SockFilter,
 func (in *injection) stubMap(size uint64) (int64, error) {
 	const prot = unix.PROT_READ | unix.PROT_WRITE | unix.PROT_EXEC
 	page := uint64(os.Getpagesize())
-	for range 3 {
-		if stubAnywhere {
-			break
-		}
+	for try := 0; try < 3 && !stubAnywhere; try++ {
 		hint := (stubLow + rand.Uint64N(stubHigh-stubLow)) &^ (page - 1)
 		ret, err := in.step(nums.mmap, hint, size, prot,
 			unix.MAP_SHARED|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0)
